@@ -1,0 +1,17 @@
+//! annexa: research data on S3, Dataverse, Figshare and GitHub Releases as
+//! first-class git-annex content, and exact BIDS subsets of DataLad datasets.
+//!
+//! Layout (one job per module):
+//! - [`protocol`]: the external special remote wire format, no I/O.
+//! - [`remote`]: the special-remote runtime (session loop, negotiation, dispatch).
+//! - [`providers`]: one module per storage service behind one trait.
+//! - [`transfer`]: shared HTTP machinery (streaming, hashing, resume, retries).
+//! - [`bids`]: BIDS filename parsing and filtering.
+//! - [`dataset`]: the hidden dataset cache used by the `annexa` command.
+
+pub mod bids;
+pub mod dataset;
+pub mod protocol;
+pub mod providers;
+pub mod remote;
+pub mod transfer;
