@@ -1,1 +1,1 @@
-//! placeholder
+//! The special-remote runtime.

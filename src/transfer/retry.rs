@@ -1,0 +1,257 @@
+//! Retries with exponential backoff that respect what the server asks for.
+
+use std::time::{Duration, SystemTime};
+
+use backon::BackoffBuilder;
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, Response, StatusCode};
+
+use super::{RedactedUrl, TransferError};
+
+/// How hard to try before giving up.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: usize,
+    /// First backoff delay; later ones grow exponentially, with jitter.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// Longest wait a server's `Retry-After` or rate-limit reset may ask for;
+    /// beyond that we fail with a message rather than hang.
+    pub max_server_wait: Duration,
+    /// A transfer that receives nothing for this long is restarted.
+    pub stall_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 6,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(30),
+            max_server_wait: Duration::from_secs(15 * 60),
+            stall_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The backoff delays between attempts.
+    pub fn delays(&self) -> impl Iterator<Item = Duration> {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.base_delay)
+            .with_max_delay(self.max_delay)
+            .with_jitter()
+            .with_max_times(self.attempts.saturating_sub(1))
+            .build()
+    }
+}
+
+/// Whether a status is worth retrying.
+pub(crate) fn is_transient(status: StatusCode, headers: &HeaderMap) -> bool {
+    match status {
+        StatusCode::TOO_MANY_REQUESTS
+        | StatusCode::INTERNAL_SERVER_ERROR
+        | StatusCode::BAD_GATEWAY
+        | StatusCode::SERVICE_UNAVAILABLE
+        | StatusCode::GATEWAY_TIMEOUT
+        | StatusCode::REQUEST_TIMEOUT => true,
+        // GitHub signals an exhausted rate limit with 403 and remaining 0.
+        StatusCode::FORBIDDEN => header_u64(headers, "x-ratelimit-remaining") == Some(0),
+        _ => false,
+    }
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// How long the server asked us to wait: `Retry-After` (seconds or an HTTP
+/// date), else a rate-limit reset time when no requests remain.
+pub(crate) fn server_wait(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(value) = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+    {
+        let value = value.trim();
+        if let Ok(seconds) = value.parse::<u64>() {
+            return Some(Duration::from_secs(seconds));
+        }
+        if let Ok(when) = httpdate::parse_http_date(value) {
+            return Some(
+                when.duration_since(SystemTime::now())
+                    .unwrap_or(Duration::ZERO),
+            );
+        }
+    }
+    let remaining = header_u64(headers, "x-ratelimit-remaining")
+        .or_else(|| header_u64(headers, "ratelimit-remaining"));
+    if remaining == Some(0) {
+        if let Some(reset) = header_u64(headers, "x-ratelimit-reset") {
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            // Some services send an epoch time, others seconds to wait.
+            let wait = if reset > now {
+                reset - now
+            } else {
+                reset.min(3600)
+            };
+            return Some(Duration::from_secs(wait));
+        }
+        if let Some(reset) = header_u64(headers, "ratelimit-reset") {
+            return Some(Duration::from_secs(reset));
+        }
+    }
+    None
+}
+
+/// The wait before the next attempt: the larger of our backoff and what
+/// the server asked for, or an error when the server asks for too long.
+pub(crate) fn next_wait(
+    policy: &RetryPolicy,
+    backoff: Duration,
+    headers: Option<&HeaderMap>,
+) -> Result<Duration, Duration> {
+    let asked = headers.and_then(server_wait).unwrap_or(Duration::ZERO);
+    if asked > policy.max_server_wait {
+        return Err(asked);
+    }
+    Ok(backoff.max(asked))
+}
+
+pub(crate) async fn send_with_retry<F>(
+    policy: &RetryPolicy,
+    build: F,
+) -> Result<Response, TransferError>
+where
+    F: Fn() -> RequestBuilder,
+{
+    let mut delays = policy.delays();
+    loop {
+        let (client, request) = build().build_split();
+        let request =
+            request.map_err(|e| TransferError::Io(std::io::Error::other(e.to_string())))?;
+        let url = RedactedUrl::new(request.url().clone());
+        let method = request.method().to_string();
+        let outcome = client.execute(request).await;
+        match outcome {
+            Ok(response) if is_transient(response.status(), response.headers()) => {
+                let Some(backoff) = delays.next() else {
+                    return Ok(response);
+                };
+                match next_wait(policy, backoff, Some(response.headers())) {
+                    Ok(wait) => {
+                        tracing::debug!(%url, status = %response.status(), ?wait, "retrying");
+                        tokio::time::sleep(wait).await;
+                    }
+                    Err(asked) => {
+                        return Err(TransferError::Status {
+                            method,
+                            url,
+                            status: response.status(),
+                            detail: format!(
+                                "the server asks to wait {} s before retrying; try again later",
+                                asked.as_secs()
+                            ),
+                        })
+                    }
+                }
+            }
+            Ok(response) => return Ok(response),
+            Err(error) => {
+                let message = describe_reqwest_error(&error);
+                let Some(backoff) = delays.next() else {
+                    return Err(TransferError::Network { url, message });
+                };
+                tracing::debug!(%url, %message, ?backoff, "retrying after network error");
+                tokio::time::sleep(backoff).await;
+            }
+        }
+    }
+}
+
+/// A reqwest error without the URL (reqwest includes it unredacted).
+pub(crate) fn describe_reqwest_error(error: &reqwest::Error) -> String {
+    let mut text = if error.is_timeout() {
+        "timed out".to_string()
+    } else if error.is_connect() {
+        "could not connect".to_string()
+    } else if error.is_body() || error.is_decode() {
+        "connection broke while reading the response".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&super::redact_text(&inner.to_string()));
+        source = inner.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_seconds_and_date() {
+        assert_eq!(
+            server_wait(&headers(&[("retry-after", "7")])),
+            Some(Duration::from_secs(7))
+        );
+        let soon = SystemTime::now() + Duration::from_secs(30);
+        let wait =
+            server_wait(&headers(&[("retry-after", &httpdate::fmt_http_date(soon))])).unwrap();
+        assert!(wait <= Duration::from_secs(30) && wait >= Duration::from_secs(28));
+    }
+
+    #[test]
+    fn rate_limit_reset_when_exhausted() {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let h = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", &(now + 12).to_string()),
+        ]);
+        let wait = server_wait(&h).unwrap();
+        assert!(wait >= Duration::from_secs(11) && wait <= Duration::from_secs(12));
+        assert!(is_transient(StatusCode::FORBIDDEN, &h));
+        let not_exhausted = headers(&[("x-ratelimit-remaining", "10")]);
+        assert_eq!(server_wait(&not_exhausted), None);
+        assert!(!is_transient(StatusCode::FORBIDDEN, &not_exhausted));
+    }
+
+    #[test]
+    fn too_long_server_wait_is_an_error() {
+        let policy = RetryPolicy::default();
+        let h = headers(&[("retry-after", "86400")]);
+        assert!(next_wait(&policy, Duration::from_millis(1), Some(&h)).is_err());
+        let h = headers(&[("retry-after", "2")]);
+        assert_eq!(
+            next_wait(&policy, Duration::from_millis(1), Some(&h)),
+            Ok(Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn backoff_is_bounded() {
+        let policy = RetryPolicy::default();
+        let delays: Vec<_> = policy.delays().collect();
+        assert_eq!(delays.len(), policy.attempts - 1);
+        assert!(delays.iter().all(|d| *d <= policy.max_delay * 2));
+    }
+}
