@@ -10,7 +10,7 @@ use tokio::fs::{File, OpenOptions};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use super::retry::{describe_reqwest_error, next_wait};
-use super::{error_for_status, Client, Expected, Hasher, ProgressFn, RedactedUrl, TransferError};
+use super::{error_for_status, Client, Expected, Hasher, RedactedUrl, TransferError};
 
 const MAX_REDIRECTS: usize = 10;
 const WRITE_BUFFER: usize = 1 << 20;
@@ -115,7 +115,7 @@ impl Client {
         &self,
         spec: &Download<'_>,
         dest: &Path,
-        progress: &ProgressFn,
+        progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<DownloadOutcome, TransferError> {
         let mut partial = Partial::open(dest, spec).await?;
         let resumed_from = partial.len;
@@ -188,7 +188,7 @@ impl Client {
         spec: &Download<'_>,
         partial: &mut Partial,
         known_total: &mut Option<u64>,
-        progress: &ProgressFn,
+        progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<Attempt, TransferError> {
         if partial.len > 0 && Some(partial.len) == *known_total {
             progress(partial.len);
@@ -264,7 +264,7 @@ impl Client {
         &self,
         mut response: Response,
         partial: &mut Partial,
-        progress: &ProgressFn,
+        progress: &(dyn Fn(u64) + Send + Sync),
         url: RedactedUrl,
     ) -> Result<Attempt, TransferError> {
         let stall = self.policy().stall_timeout;
