@@ -1,0 +1,23 @@
+use thiserror::Error;
+
+/// Problems with what the user asked for; each message says how to fix it.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BidsError {
+    #[error("invalid value {value:?} for {filter}: {reason}")]
+    InvalidValue {
+        filter: String,
+        value: String,
+        reason: String,
+    },
+    #[error("unknown filter {0:?}: use NAME=VALUE with a BIDS entity name such as echo, dir, part, space, desc")]
+    BadEntityFilter(String),
+    #[error("no {filter} {value:?} in this dataset{scope}; existing values: {existing}")]
+    NoSuchValue {
+        filter: String,
+        value: String,
+        scope: String,
+        existing: String,
+    },
+    #[error("no derivative pipeline {name:?} in this dataset; available: {available}")]
+    NoSuchPipeline { name: String, available: String },
+}

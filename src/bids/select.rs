@@ -1,0 +1,196 @@
+//! Putting filters, scope and metadata together into one selection.
+
+use super::filter::FilterSet;
+use super::glob::glob_match;
+use super::inherit::MetadataIndex;
+use super::layout::Layout;
+use super::BidsError;
+use std::collections::BTreeMap;
+
+/// Root files that come along with any selection unless `--root-files` says otherwise.
+pub const DEFAULT_ROOT_FILES: &[&str] = &[
+    "dataset_description.json",
+    "participants.tsv",
+    "participants.json",
+    "README*",
+    "CHANGES*",
+    "LICENSE*",
+];
+
+#[derive(Debug, Clone)]
+pub struct SelectOptions {
+    pub filters: FilterSet,
+    /// Glob patterns for files at each root; empty means none.
+    pub root_files: Vec<String>,
+    /// Bring inherited sidecars and sessions/scans tables.
+    pub inherit: bool,
+}
+
+/// Why a unit is in the selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Matched the filters.
+    Selected,
+    /// A dataset-level file such as `dataset_description.json`.
+    RootFile,
+    /// Metadata that applies to a selected file.
+    Inherited,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Selected => "selected",
+            Role::RootFile => "root",
+            Role::Inherited => "inherited",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selected {
+    pub unit: usize,
+    pub role: Role,
+}
+
+/// Selects units of `layout`; the result is sorted by path. An empty result
+/// is not an error here: every single filter value exists, only their
+/// combination matched nothing, and the caller words that.
+pub fn select(layout: &Layout, options: &SelectOptions) -> Result<Vec<Selected>, BidsError> {
+    let data = || layout.units.iter().filter(|u| u.in_subject);
+    let scope_note = if layout.roots.iter().any(|r| !r.is_empty()) {
+        format!(" (scope {})", layout.roots.join(", ").replace('/', "/"))
+    } else {
+        String::new()
+    };
+    options.filters.check_values_exist(data(), &scope_note)?;
+
+    let mut chosen: BTreeMap<usize, Role> = BTreeMap::new();
+    for (i, unit) in layout.units.iter().enumerate() {
+        if unit.in_subject && options.filters.matches(unit) {
+            chosen.insert(i, Role::Selected);
+        }
+    }
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    if options.inherit {
+        let index = MetadataIndex::new(layout);
+        let primary: Vec<usize> = chosen.keys().copied().collect();
+        for i in primary {
+            for m in index.applicable(i) {
+                chosen.entry(m).or_insert(Role::Inherited);
+            }
+        }
+    }
+    let used_roots: Vec<usize> = {
+        let mut r: Vec<usize> = chosen.keys().map(|&i| layout.units[i].root).collect();
+        r.sort_unstable();
+        r.dedup();
+        r
+    };
+    for (i, unit) in layout.units.iter().enumerate() {
+        let at_root = unit.dir.is_empty() && !unit.in_subject && !unit.is_dir;
+        if at_root
+            && used_roots.contains(&unit.root)
+            && options.root_files.iter().any(|p| glob_match(p, &unit.name))
+        {
+            chosen.entry(i).or_insert(Role::RootFile);
+        }
+    }
+    let mut result: Vec<Selected> = chosen
+        .into_iter()
+        .map(|(unit, role)| Selected { unit, role })
+        .collect();
+    result.sort_by(|a, b| layout.units[a.unit].path.cmp(&layout.units[b.unit].path));
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bids::{FilterKey, Scope};
+
+    const PATHS: &[&str] = &[
+        "README",
+        "dataset_description.json",
+        "participants.tsv",
+        "samples.tsv",
+        "task-rest_bold.json",
+        "sub-01/anat/sub-01_T1w.nii.gz",
+        "sub-01/func/sub-01_task-rest_bold.nii.gz",
+        "sub-02/anat/sub-02_T1w.nii.gz",
+        "derivatives/p/dataset_description.json",
+        "derivatives/p/sub-01/anat/sub-01_desc-x_T1w.nii.gz",
+    ];
+
+    fn paths_of(l: &Layout, s: &[Selected]) -> Vec<String> {
+        s.iter().map(|x| l.units[x.unit].path.clone()).collect()
+    }
+
+    fn options(filters: FilterSet) -> SelectOptions {
+        SelectOptions {
+            filters,
+            root_files: DEFAULT_ROOT_FILES.iter().map(|s| s.to_string()).collect(),
+            inherit: true,
+        }
+    }
+
+    #[test]
+    fn raw_selection_with_metadata() {
+        let l = Layout::build(PATHS, &[Scope::Raw]).unwrap();
+        let mut f = FilterSet::new();
+        f.add(FilterKey::Entity("sub".into()), &["01"]).unwrap();
+        f.add(FilterKey::Suffix, &["bold"]).unwrap();
+        let s = select(&l, &options(f)).unwrap();
+        assert_eq!(
+            paths_of(&l, &s),
+            vec![
+                "README",
+                "dataset_description.json",
+                "participants.tsv",
+                "sub-01/func/sub-01_task-rest_bold.nii.gz",
+                "task-rest_bold.json"
+            ]
+        );
+        assert_eq!(s[3].role, Role::Selected);
+        assert_eq!(s[4].role, Role::Inherited);
+    }
+
+    #[test]
+    fn no_metadata_when_turned_off() {
+        let l = Layout::build(PATHS, &[Scope::Raw]).unwrap();
+        let mut f = FilterSet::new();
+        f.add(FilterKey::Suffix, &["bold"]).unwrap();
+        let mut o = options(f);
+        o.root_files.clear();
+        o.inherit = false;
+        let s = select(&l, &o).unwrap();
+        assert_eq!(
+            paths_of(&l, &s),
+            vec!["sub-01/func/sub-01_task-rest_bold.nii.gz"]
+        );
+    }
+
+    #[test]
+    fn derivative_scope() {
+        let l = Layout::build(PATHS, &[Scope::Pipeline("p".into())]).unwrap();
+        let s = select(&l, &options(FilterSet::new())).unwrap();
+        assert_eq!(
+            paths_of(&l, &s),
+            vec![
+                "derivatives/p/dataset_description.json",
+                "derivatives/p/sub-01/anat/sub-01_desc-x_T1w.nii.gz"
+            ]
+        );
+    }
+
+    #[test]
+    fn misspelt_subject_is_an_error() {
+        let l = Layout::build(PATHS, &[Scope::Raw]).unwrap();
+        let mut f = FilterSet::new();
+        f.add(FilterKey::Entity("sub".into()), &["03"]).unwrap();
+        let err = select(&l, &options(f)).unwrap_err().to_string();
+        assert!(err.contains("01, 02"), "{err}");
+    }
+}
