@@ -1,0 +1,231 @@
+//! The cache: one private, no-checkout clone per dataset source, guarded by
+//! a lock file so that concurrent `annexa` processes take turns.
+
+use super::git::{git, run};
+use super::{DatasetError, Source};
+use fs2::FileExt;
+use std::fs::{self, File, OpenOptions};
+use std::io::IsTerminal;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+const SOURCE_FILE: &str = "source";
+const READY_FILE: &str = "ready";
+const LOCK_FILE: &str = "lock";
+const REPO_DIR: &str = "repo";
+
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+/// Read-only work (listing) shares the lock; cloning, fetching and dropping
+/// take it alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Shared,
+    Exclusive,
+}
+
+/// A cached clone, locked for as long as this value lives.
+#[derive(Debug)]
+pub struct CachedDataset {
+    pub source: Source,
+    pub repo: PathBuf,
+    _lock: File,
+}
+
+/// One cache entry as `cache list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CacheEntry {
+    pub source: String,
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub complete: bool,
+}
+
+impl Cache {
+    /// `--cache DIR`, else `$XDG_CACHE_HOME/annexa`, else `~/.cache/annexa`.
+    pub fn locate(explicit: Option<&Path>) -> Result<Cache, DatasetError> {
+        let root =
+            match explicit {
+                Some(dir) => dir.to_path_buf(),
+                None => match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+                    Some(xdg) => PathBuf::from(xdg).join("annexa"),
+                    None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+                        Some(home) => PathBuf::from(home).join(".cache/annexa"),
+                        None => return Err(DatasetError::Direct(
+                            "no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache DIR"
+                                .into(),
+                        )),
+                    },
+                },
+            };
+        Ok(Cache { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn entry_dir(&self, source: &Source) -> PathBuf {
+        self.root.join(source.cache_name())
+    }
+
+    /// Opens the clone of `source`, cloning it first if needed.
+    pub fn open(&self, source: &Source, access: Access) -> Result<CachedDataset, DatasetError> {
+        let entry = self.entry_dir(source);
+        fs::create_dir_all(&entry).map_err(|e| DatasetError::io(&entry, e))?;
+        let lock = lock_entry(&entry, access)?;
+        let repo = entry.join(REPO_DIR);
+        if entry.join(READY_FILE).exists() {
+            return Ok(CachedDataset {
+                source: source.clone(),
+                repo,
+                _lock: lock,
+            });
+        }
+        // Not cloned yet (or a clone was interrupted): that needs the lock alone.
+        drop(lock);
+        let lock = lock_entry(&entry, Access::Exclusive)?;
+        if !entry.join(READY_FILE).exists() {
+            clone_into(source, &entry)?;
+        }
+        Ok(CachedDataset {
+            source: source.clone(),
+            repo,
+            _lock: lock,
+        })
+    }
+
+    /// Every entry under the cache root.
+    pub fn entries(&self) -> Result<Vec<CacheEntry>, DatasetError> {
+        let mut entries = Vec::new();
+        let Ok(dir) = fs::read_dir(&self.root) else {
+            return Ok(entries);
+        };
+        for item in dir.flatten() {
+            let path = item.path();
+            let Ok(source) = fs::read_to_string(path.join(SOURCE_FILE)) else {
+                continue;
+            };
+            entries.push(CacheEntry {
+                source: source.trim().to_string(),
+                bytes: disk_usage(&path),
+                complete: path.join(READY_FILE).exists(),
+                path,
+            });
+        }
+        entries.sort_by(|a, b| a.source.cmp(&b.source));
+        Ok(entries)
+    }
+
+    /// Removes one entry, waiting for any process that uses it. git-annex
+    /// keeps objects read-only, so write permission is restored first.
+    pub fn remove_entry(&self, entry: &Path) -> Result<(), DatasetError> {
+        let lock = lock_entry(entry, Access::Exclusive)?;
+        make_writable(entry)?;
+        // Remove everything but the lock file while holding it, then the rest.
+        for item in fs::read_dir(entry)
+            .map_err(|e| DatasetError::io(entry, e))?
+            .flatten()
+        {
+            let path = item.path();
+            if item.file_name() == LOCK_FILE {
+                continue;
+            }
+            let result = if item.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            result.map_err(|e| DatasetError::io(&path, e))?;
+        }
+        drop(lock);
+        fs::remove_dir_all(entry).map_err(|e| DatasetError::io(entry, e))
+    }
+}
+
+fn lock_entry(entry: &Path, access: Access) -> Result<File, DatasetError> {
+    let path = entry.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| DatasetError::io(&path, e))?;
+    let attempt = match access {
+        Access::Shared => FileExt::try_lock_shared(&file),
+        Access::Exclusive => FileExt::try_lock_exclusive(&file),
+    };
+    if attempt.is_err() {
+        if std::io::stderr().is_terminal() {
+            eprintln!(
+                "annexa: waiting for another annexa process using {}",
+                entry.display()
+            );
+        }
+        let wait = match access {
+            Access::Shared => FileExt::lock_shared(&file),
+            Access::Exclusive => FileExt::lock_exclusive(&file),
+        };
+        wait.map_err(|e| DatasetError::io(&path, e))?;
+    }
+    Ok(file)
+}
+
+/// `git clone --no-checkout`, then `annex.private` before `git annex init`
+/// so that the cache never records itself in the dataset's git-annex branch.
+fn clone_into(source: &Source, entry: &Path) -> Result<(), DatasetError> {
+    let repo = entry.join(REPO_DIR);
+    if repo.exists() {
+        make_writable(&repo)?;
+        fs::remove_dir_all(&repo).map_err(|e| DatasetError::io(&repo, e))?;
+    }
+    fs::write(entry.join(SOURCE_FILE), format!("{}\n", source.as_str()))
+        .map_err(|e| DatasetError::io(entry.join(SOURCE_FILE), e))?;
+    if std::io::stderr().is_terminal() {
+        eprintln!("annexa: cloning {} into the cache", source.as_str());
+    }
+    run(git(entry)
+        .args(["clone", "--quiet", "--no-checkout", "--", source.as_str()])
+        .arg(REPO_DIR))?;
+    run(git(&repo).args(["config", "annex.private", "true"]))?;
+    run(git(&repo).args(["annex", "init", "--quiet", "annexa cache"]))?;
+    fs::write(entry.join(READY_FILE), b"").map_err(|e| DatasetError::io(entry.join(READY_FILE), e))
+}
+
+/// `chmod -R u+w` on directories (files need no write bit to be unlinked).
+pub fn make_writable(root: &Path) -> Result<(), DatasetError> {
+    for item in walkdir::WalkDir::new(root).follow_links(false) {
+        let item = match item {
+            Ok(item) => item,
+            Err(e) => {
+                let path = e.path().map(Path::to_path_buf).unwrap_or_default();
+                return Err(DatasetError::io(path, e.into()));
+            }
+        };
+        if item.file_type().is_dir() {
+            let meta = item
+                .metadata()
+                .map_err(|e| DatasetError::io(item.path(), e.into()))?;
+            let mode = meta.permissions().mode();
+            if mode & 0o700 != 0o700 {
+                fs::set_permissions(item.path(), fs::Permissions::from_mode(mode | 0o700))
+                    .map_err(|e| DatasetError::io(item.path(), e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn disk_usage(root: &Path) -> u64 {
+    walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}

@@ -1,0 +1,539 @@
+//! The `annexa` subcommands: `ls`, `get` and `cache list|path|clean`.
+
+use super::annex::{content_matches_key, key_size, object_path};
+use super::cache::{Access, Cache};
+use super::direct::get_direct;
+use super::fetch::{self, BatchInput, ByteCounter, FetchEvent};
+use super::git::cat_blobs;
+use super::materialize::{copy_file, in_place, target_path, write_bytes, write_symlink, Expected};
+use super::report::{print_line, Reporter, Status};
+use super::resolve::{Resolved, Resolver};
+use super::tree::Content;
+use super::{DatasetError, Source};
+use indicatif::HumanBytes;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+pub use super::resolve::SelectionRequest;
+
+/// Options every dataset command shares.
+#[derive(Debug, Clone, Default)]
+pub struct CommonOptions {
+    /// `--cache DIR`; `None` for the user's cache directory.
+    pub cache_dir: Option<PathBuf>,
+    /// Branch, tag or commit to read (default `HEAD` of the cached clone).
+    pub treeish: Option<String>,
+    /// Fetch from the dataset's origin before reading.
+    pub update: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct GetOptions {
+    pub to: PathBuf,
+    pub jobs: usize,
+    pub dry_run: bool,
+    pub json: bool,
+    pub drop_after: bool,
+    pub direct: bool,
+    /// Check content checksums, not only sizes.
+    pub verify: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct GetOutcome {
+    pub failed: usize,
+}
+
+fn resolve(
+    common: &CommonOptions,
+    source: &str,
+    request: &SelectionRequest,
+    access: Access,
+) -> Result<(Resolved, Source), DatasetError> {
+    let cache = Cache::locate(common.cache_dir.as_deref())?;
+    let source = Source::parse(source)?;
+    let resolver = Resolver {
+        cache: &cache,
+        treeish: common.treeish.as_deref().unwrap_or("HEAD"),
+        update: common.update,
+        access,
+    };
+    let resolved = resolver.resolve(&source, request)?;
+    if resolved.selection.is_empty() {
+        return Err(DatasetError::EmptySelection);
+    }
+    Ok((resolved, source))
+}
+
+/// `annexa ls`: one path per line, or one JSON object per file.
+pub fn ls(
+    common: &CommonOptions,
+    source: &str,
+    request: &SelectionRequest,
+    json: bool,
+) -> Result<(), DatasetError> {
+    let (resolved, _) = resolve(common, source, request, Access::Shared)?;
+    for &(index, role) in &resolved.selection {
+        let file = &resolved.files[index];
+        if !json {
+            print_line(&file.path);
+            continue;
+        }
+        let repo = &resolved.datasets[file.dataset].repo;
+        let cached = match &file.content {
+            Content::Annexed { key } => object_present(repo, key),
+            _ => true,
+        };
+        print_line(
+            &json!({
+                "path": file.path,
+                "key": file.content.key(),
+                "size": file.content.size(),
+                "cached": cached,
+                "role": role.as_str(),
+            })
+            .to_string(),
+        );
+    }
+    Ok(())
+}
+
+fn object_present(repo: &Path, key: &str) -> bool {
+    std::fs::metadata(object_path(repo, key))
+        .is_ok_and(|m| m.is_file() && key_size(key).is_none_or(|s| s == m.len()))
+}
+
+/// `annexa get`: materialise the selection under `options.to`.
+pub fn get(
+    common: &CommonOptions,
+    source: &str,
+    request: &SelectionRequest,
+    options: &GetOptions,
+) -> Result<GetOutcome, DatasetError> {
+    let access = if options.dry_run {
+        Access::Shared
+    } else {
+        Access::Exclusive
+    };
+    let (resolved, source) = resolve(common, source, request, access)?;
+    if options.direct {
+        return get_direct(&source, &resolved, common.treeish.as_deref(), options);
+    }
+    Materializer::new(&resolved, options).run()
+}
+
+/// The plan and bookkeeping of one `get` into a plain folder.
+struct Materializer<'a> {
+    resolved: &'a Resolved,
+    options: &'a GetOptions,
+    reporter: Reporter,
+    /// Selected files still to write, by (dataset, key).
+    waiting: BTreeMap<(usize, String), Vec<usize>>,
+    /// Keys whose every selected path is in place (for `--drop-after`).
+    complete_keys: HashSet<(usize, String)>,
+    failed_keys: HashSet<(usize, String)>,
+}
+
+impl<'a> Materializer<'a> {
+    fn new(resolved: &'a Resolved, options: &'a GetOptions) -> Materializer<'a> {
+        let total_bytes = resolved
+            .selection
+            .iter()
+            .filter_map(|&(i, _)| resolved.files[i].content.size())
+            .sum();
+        Materializer {
+            resolved,
+            options,
+            reporter: Reporter::new(options.json, resolved.selection.len() as u64, total_bytes),
+            waiting: BTreeMap::new(),
+            complete_keys: HashSet::new(),
+            failed_keys: HashSet::new(),
+        }
+    }
+
+    fn run(mut self) -> Result<GetOutcome, DatasetError> {
+        let mut git_blobs: Vec<usize> = Vec::new();
+        let mut symlinks: Vec<usize> = Vec::new();
+        for &(index, _) in &self.resolved.selection {
+            let file = &self.resolved.files[index];
+            let dest = target_path(&self.options.to, &file.path)?;
+            if self.already_in_place(index, &dest) {
+                self.reporter.advance(file.content.size().unwrap_or(0));
+                self.reporter.file(
+                    &file.path,
+                    file.content.key(),
+                    file.content.size(),
+                    Status::Skipped,
+                );
+                if let Content::Annexed { key } = &file.content {
+                    self.complete_keys.insert((file.dataset, key.clone()));
+                }
+                continue;
+            }
+            match &file.content {
+                Content::Annexed { key } => self
+                    .waiting
+                    .entry((file.dataset, key.clone()))
+                    .or_default()
+                    .push(index),
+                Content::Git { .. } => git_blobs.push(index),
+                Content::Symlink { .. } => symlinks.push(index),
+            }
+        }
+        // A key is complete only when all its paths are; skipped ones counted above.
+        let waiting_keys: Vec<(usize, String)> = self.waiting.keys().cloned().collect();
+        for k in &waiting_keys {
+            self.complete_keys.remove(k);
+        }
+        if self.options.dry_run {
+            return Ok(self.report_plan(&git_blobs, &symlinks));
+        }
+        self.write_git_blobs(&git_blobs)?;
+        for &index in &symlinks {
+            let file = &self.resolved.files[index];
+            if let Content::Symlink { target } = &file.content {
+                let dest = target_path(&self.options.to, &file.path)?;
+                match write_symlink(&dest, target) {
+                    Ok(_) => self
+                        .reporter
+                        .file(&file.path, None, Some(0), Status::Written),
+                    Err(e) => self.reporter.failure(&file.path, None, &e.to_string()),
+                }
+            }
+        }
+        self.copy_present_keys();
+        self.fetch_missing_keys()?;
+        if self.options.drop_after {
+            self.drop_complete_keys()?;
+        }
+        let failed = self.reporter.finish();
+        Ok(GetOutcome { failed })
+    }
+
+    fn already_in_place(&self, index: usize, dest: &Path) -> bool {
+        let file = &self.resolved.files[index];
+        let expected = match &file.content {
+            Content::Annexed { key } => Expected {
+                size: key_size(key),
+                git_oid: None,
+            },
+            Content::Git { oid, size, .. } => Expected {
+                size: Some(*size),
+                git_oid: Some(oid),
+            },
+            // Recreating a link is as cheap as checking it.
+            Content::Symlink { .. } => return false,
+        };
+        if !in_place(dest, expected) {
+            return false;
+        }
+        match (&file.content, self.options.verify) {
+            (Content::Annexed { key }, true) => content_matches_key(key, dest)
+                .ok()
+                .flatten()
+                .unwrap_or(true),
+            _ => true,
+        }
+    }
+
+    fn report_plan(mut self, git_blobs: &[usize], symlinks: &[usize]) -> GetOutcome {
+        let mut planned: Vec<(usize, Status)> = git_blobs
+            .iter()
+            .chain(symlinks)
+            .map(|&i| (i, Status::WouldCopy))
+            .collect();
+        for ((dataset, key), files) in &self.waiting {
+            let present = object_present(&self.resolved.datasets[*dataset].repo, key);
+            let status = if present {
+                Status::WouldCopy
+            } else {
+                Status::WouldFetch
+            };
+            planned.extend(files.iter().map(|&i| (i, status)));
+        }
+        planned.sort_by(|a, b| {
+            self.resolved.files[a.0]
+                .path
+                .cmp(&self.resolved.files[b.0].path)
+        });
+        for (index, status) in planned {
+            let file = &self.resolved.files[index];
+            self.reporter
+                .file(&file.path, file.content.key(), file.content.size(), status);
+        }
+        let failed = self.reporter.finish();
+        GetOutcome { failed }
+    }
+
+    /// Git-stored files (small JSON/TSV in most datasets), one `cat-file` per dataset.
+    fn write_git_blobs(&mut self, indices: &[usize]) -> Result<(), DatasetError> {
+        let mut by_dataset: BTreeMap<usize, HashMap<String, Vec<usize>>> = BTreeMap::new();
+        for &index in indices {
+            let file = &self.resolved.files[index];
+            if let Content::Git { oid, .. } = &file.content {
+                by_dataset
+                    .entry(file.dataset)
+                    .or_default()
+                    .entry(oid.clone())
+                    .or_default()
+                    .push(index);
+            }
+        }
+        for (dataset, by_oid) in by_dataset {
+            let oids: Vec<String> = by_oid.keys().cloned().collect();
+            let repo = &self.resolved.datasets[dataset].repo;
+            let files = &self.resolved.files;
+            let to = &self.options.to;
+            let reporter = &mut self.reporter;
+            cat_blobs(repo, &oids, |oid, bytes| {
+                for &index in &by_oid[oid] {
+                    let file = &files[index];
+                    let Content::Git { executable, .. } = file.content else {
+                        continue;
+                    };
+                    let result = target_path(to, &file.path)
+                        .and_then(|dest| write_bytes(&dest, bytes, executable));
+                    match result {
+                        Ok(n) => {
+                            reporter.advance(n);
+                            reporter.file(&file.path, None, Some(n), Status::Written);
+                        }
+                        Err(e) => reporter.failure(&file.path, None, &e.to_string()),
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn copy_present_keys(&mut self) {
+        let present: Vec<(usize, String)> = self
+            .waiting
+            .keys()
+            .filter(|(d, key)| object_present(&self.resolved.datasets[*d].repo, key))
+            .cloned()
+            .collect();
+        for item in present {
+            self.materialise_key(&item, 0);
+        }
+    }
+
+    /// One batched `git annex get` per dataset for the keys not in the cache;
+    /// files are written as soon as their key arrives.
+    fn fetch_missing_keys(&mut self) -> Result<(), DatasetError> {
+        let datasets: Vec<usize> = {
+            let mut d: Vec<usize> = self.waiting.keys().map(|(d, _)| *d).collect();
+            d.dedup();
+            d
+        };
+        for dataset in datasets {
+            let keys: Vec<String> = self
+                .waiting
+                .keys()
+                .filter(|(d, _)| *d == dataset)
+                .map(|(_, k)| k.clone())
+                .collect();
+            let repo = self.resolved.datasets[dataset].repo.clone();
+            let mut counter = ByteCounter::default();
+            let mut reasons: HashMap<String, String> = HashMap::new();
+            let stderr =
+                fetch::get(
+                    &repo,
+                    &keys,
+                    self.options.jobs,
+                    BatchInput::Keys,
+                    |event| match event {
+                        FetchEvent::Progress { item, bytes } => {
+                            self.reporter.advance(counter.delta(item, bytes));
+                        }
+                        FetchEvent::Done { item } => {
+                            let already = counter.total(item);
+                            self.materialise_key(&(dataset, item.to_string()), already);
+                        }
+                        FetchEvent::Failed { item, reason } => {
+                            reasons.insert(item.to_string(), reason);
+                        }
+                    },
+                )?;
+            // Keys without a record were present already, or git-annex
+            // failed before reporting them: presence decides.
+            let leftover: Vec<String> = self
+                .waiting
+                .keys()
+                .filter(|(d, _)| *d == dataset)
+                .map(|(_, k)| k.clone())
+                .collect();
+            for key in leftover {
+                if reasons.get(&key).is_none() && object_present(&repo, &key) {
+                    let already = counter.total(&key);
+                    self.materialise_key(&(dataset, key), already);
+                    continue;
+                }
+                let reason = reasons.remove(&key).unwrap_or_else(|| {
+                    let tail = stderr.lines().last().unwrap_or("").trim().to_string();
+                    if tail.is_empty() {
+                        "git-annex did not fetch it".to_string()
+                    } else {
+                        tail
+                    }
+                });
+                self.fail_key(&(dataset, key), &format!("could not get content: {reason}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies a present key to every selected path that uses it.
+    fn materialise_key(&mut self, item: &(usize, String), bytes_already_counted: u64) {
+        let Some(indices) = self.waiting.remove(item) else {
+            return;
+        };
+        let (dataset, key) = item;
+        let source = object_path(&self.resolved.datasets[*dataset].repo, key);
+        let size = key_size(key);
+        let mut all_ok = true;
+        for (n, index) in indices.iter().enumerate() {
+            let file = &self.resolved.files[*index];
+            let result = target_path(&self.options.to, &file.path).and_then(|dest| {
+                let written = copy_file(&source, &dest, size)?;
+                if self.options.verify
+                    && content_matches_key(key, &dest).ok().flatten() == Some(false)
+                {
+                    let _ = std::fs::remove_file(&dest);
+                    return Err(DatasetError::Direct(
+                        "content does not match its annex key's checksum".into(),
+                    ));
+                }
+                Ok(written)
+            });
+            match result {
+                Ok(written) => {
+                    let counted = if n == 0 { bytes_already_counted } else { 0 };
+                    self.reporter.advance(written.saturating_sub(counted));
+                    self.reporter
+                        .file(&file.path, Some(key), Some(written), Status::Written);
+                }
+                Err(e) => {
+                    all_ok = false;
+                    self.reporter.failure(&file.path, Some(key), &e.to_string());
+                }
+            }
+        }
+        if all_ok && !self.failed_keys.contains(item) {
+            self.complete_keys.insert(item.clone());
+        } else {
+            self.failed_keys.insert(item.clone());
+            self.complete_keys.remove(item);
+        }
+    }
+
+    fn fail_key(&mut self, item: &(usize, String), reason: &str) {
+        let Some(indices) = self.waiting.remove(item) else {
+            return;
+        };
+        for index in indices {
+            let path = self.resolved.files[index].path.clone();
+            self.reporter.failure(&path, Some(&item.1), reason);
+        }
+        self.failed_keys.insert(item.clone());
+    }
+
+    /// `--drop-after`: free the cache's copy of every key whose paths are
+    /// all written; keys with a failed path stay for the next attempt.
+    fn drop_complete_keys(&mut self) -> Result<(), DatasetError> {
+        let mut by_dataset: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        for (dataset, key) in &self.complete_keys {
+            if !self.failed_keys.contains(&(*dataset, key.clone())) {
+                by_dataset.entry(*dataset).or_default().push(key.clone());
+            }
+        }
+        for (dataset, mut keys) in by_dataset {
+            keys.sort();
+            let repo = &self.resolved.datasets[dataset].repo;
+            let present: Vec<String> = keys
+                .into_iter()
+                .filter(|k| object_present(repo, k))
+                .collect();
+            for (key, reason) in fetch::drop_keys(repo, &present)? {
+                self.reporter
+                    .warning(&format!("kept {key} in the cache: {reason}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `annexa cache list`.
+pub fn cache_list(cache_dir: Option<&Path>, json: bool) -> Result<(), DatasetError> {
+    let cache = Cache::locate(cache_dir)?;
+    for entry in cache.entries()? {
+        if json {
+            print_line(&serde_json::to_string(&entry).unwrap_or_default());
+        } else {
+            let state = if entry.complete { "" } else { " (incomplete)" };
+            print_line(&format!(
+                "{}\t{}\t{}{state}",
+                entry.source,
+                HumanBytes(entry.bytes),
+                entry.path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `annexa cache path SOURCE`: where the clone of SOURCE is.
+pub fn cache_path(cache_dir: Option<&Path>, source: &str) -> Result<PathBuf, DatasetError> {
+    let cache = Cache::locate(cache_dir)?;
+    let entry = find_entry(&cache, source)?;
+    Ok(entry.join("repo"))
+}
+
+/// `annexa cache clean [SOURCE | --all]`: returns the removed entries.
+pub fn cache_clean(
+    cache_dir: Option<&Path>,
+    source: Option<&str>,
+) -> Result<Vec<(String, u64)>, DatasetError> {
+    let cache = Cache::locate(cache_dir)?;
+    let targets: Vec<(String, PathBuf, u64)> = match source {
+        Some(source) => {
+            let entry = find_entry(&cache, source)?;
+            let info = cache.entries()?.into_iter().find(|e| e.path == entry);
+            let (name, bytes) = info
+                .map(|e| (e.source, e.bytes))
+                .unwrap_or_else(|| (source.to_string(), 0));
+            vec![(name, entry, bytes)]
+        }
+        None => cache
+            .entries()?
+            .into_iter()
+            .map(|e| (e.source, e.path, e.bytes))
+            .collect(),
+    };
+    let mut removed = Vec::new();
+    for (name, path, bytes) in targets {
+        cache.remove_entry(&path)?;
+        removed.push((name, bytes));
+    }
+    Ok(removed)
+}
+
+/// The cache entry of SOURCE; a local dataset that no longer exists is
+/// still found by the source text recorded in the entry.
+fn find_entry(cache: &Cache, source: &str) -> Result<PathBuf, DatasetError> {
+    if let Ok(parsed) = Source::parse(source) {
+        let dir = cache.entry_dir(&parsed);
+        if dir.exists() {
+            return Ok(dir);
+        }
+    }
+    let wanted = source.trim().trim_end_matches('/');
+    cache
+        .entries()?
+        .into_iter()
+        .find(|e| e.source == wanted)
+        .map(|e| e.path)
+        .ok_or_else(|| DatasetError::NotCached(source.to_string()))
+}

@@ -1,0 +1,127 @@
+//! Running `git` and `git annex` and reading blobs in bulk.
+
+use super::DatasetError;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// `git -C repo ...`, never prompting for credentials (a hung prompt in a
+/// batch tool is worse than a clear failure).
+pub fn git(repo: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(repo).env("GIT_TERMINAL_PROMPT", "0");
+    cmd
+}
+
+/// Runs a command to completion, returning stdout; stderr becomes the error.
+pub fn run(cmd: &mut Command) -> Result<Vec<u8>, DatasetError> {
+    let output = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| spawn_error(cmd, e))?;
+    if !output.status.success() {
+        return Err(DatasetError::Command {
+            command: describe(cmd),
+            message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
+    Ok(output.stdout)
+}
+
+pub fn spawn_error(cmd: &Command, e: std::io::Error) -> DatasetError {
+    DatasetError::Spawn {
+        program: cmd.get_program().to_string_lossy().into_owned(),
+        source: e,
+    }
+}
+
+/// A short printable form of a command, without the `-C repo` noise.
+pub fn describe(cmd: &Command) -> String {
+    let mut words = vec![cmd.get_program().to_string_lossy().into_owned()];
+    let mut skip = false;
+    for arg in cmd.get_args() {
+        let arg = arg.to_string_lossy();
+        if skip {
+            skip = false;
+            continue;
+        }
+        if arg == "-C" {
+            skip = true;
+            continue;
+        }
+        words.push(arg.into_owned());
+    }
+    words.join(" ")
+}
+
+/// Reads many blobs through one `git cat-file --batch`, calling `each` with
+/// the id and content of every blob in request order.
+pub fn cat_blobs(
+    repo: &Path,
+    oids: &[String],
+    mut each: impl FnMut(&str, &[u8]) -> Result<(), DatasetError>,
+) -> Result<(), DatasetError> {
+    if oids.is_empty() {
+        return Ok(());
+    }
+    let mut cmd = git(repo);
+    cmd.args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| spawn_error(&cmd, e))?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let request: String = oids.iter().map(|o| format!("{o}\n")).collect();
+    // Write from a thread: git answers while we are still asking.
+    let writer = std::thread::spawn(move || stdin.write_all(request.as_bytes()));
+    let mut reader = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut header = String::new();
+    let mut content = Vec::new();
+    let mut result = Ok(());
+    for oid in oids {
+        header.clear();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+            result = Err(DatasetError::Parse(format!(
+                "cat-file ended early at {oid}"
+            )));
+            break;
+        }
+        let fields: Vec<&str> = header.split_whitespace().collect();
+        let size: usize = match fields.as_slice() {
+            [_, _, size] => size
+                .parse()
+                .map_err(|_| DatasetError::Parse(header.clone()))?,
+            _ => {
+                result = Err(DatasetError::Parse(format!("cat-file: {}", header.trim())));
+                break;
+            }
+        };
+        content.resize(size + 1, 0); // content plus the newline git adds
+        if let Err(e) = reader.read_exact(&mut content) {
+            result = Err(DatasetError::Parse(format!("cat-file: {e}")));
+            break;
+        }
+        if let Err(e) = each(oid, &content[..size]) {
+            result = Err(e);
+            break;
+        }
+    }
+    drop(reader);
+    let _ = writer.join();
+    let _ = child.wait();
+    result
+}
+
+/// Reads small blobs into memory (symlink targets, pointer files).
+pub fn read_small_blobs(
+    repo: &Path,
+    oids: &[String],
+) -> Result<HashMap<String, Vec<u8>>, DatasetError> {
+    let mut map = HashMap::with_capacity(oids.len());
+    cat_blobs(repo, oids, |oid, bytes| {
+        map.insert(oid.to_string(), bytes.to_vec());
+        Ok(())
+    })?;
+    Ok(map)
+}

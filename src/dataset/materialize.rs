@@ -1,0 +1,211 @@
+//! Writing selected files into the target folder: real files with ordinary
+//! permissions, written under a temporary name, checked, then renamed.
+
+use super::DatasetError;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+/// What a file in the target folder must look like to count as done.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub size: Option<u64>,
+    /// For git-stored files: the blob id, checked exactly (they are small).
+    pub git_oid: Option<&'a str>,
+}
+
+/// Joins a dataset-relative path onto the target folder, refusing anything
+/// that could escape it.
+pub fn target_path(dir: &Path, rel: &str) -> Result<PathBuf, DatasetError> {
+    let rel_path = Path::new(rel);
+    let safe = !rel.is_empty()
+        && rel_path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+    if !safe {
+        return Err(DatasetError::UnsafePath(rel.to_string()));
+    }
+    Ok(dir.join(rel_path))
+}
+
+/// A regular file (not a link) of the expected size, and for git files the
+/// expected blob id.
+pub fn in_place(dest: &Path, expected: Expected<'_>) -> bool {
+    let Ok(meta) = fs::symlink_metadata(dest) else {
+        return false;
+    };
+    if !meta.file_type().is_file() {
+        return false;
+    }
+    if expected.size.is_some_and(|size| meta.len() != size) {
+        return false;
+    }
+    match expected.git_oid {
+        Some(oid) => fs::read(dest)
+            .map(|bytes| git_blob_id(&bytes) == oid)
+            .unwrap_or(false),
+        None => true,
+    }
+}
+
+/// Copies `src` (an annex object) to `dest` through a temporary file.
+pub fn copy_file(src: &Path, dest: &Path, size: Option<u64>) -> Result<u64, DatasetError> {
+    write_atomically(dest, size, false, |tmp| {
+        fs::copy(src, tmp)
+            .map(|_| ())
+            .map_err(|e| DatasetError::io(src, e))
+    })
+}
+
+/// Writes `bytes` (a git blob) to `dest` through a temporary file.
+pub fn write_bytes(dest: &Path, bytes: &[u8], executable: bool) -> Result<u64, DatasetError> {
+    write_atomically(dest, Some(bytes.len() as u64), executable, |tmp| {
+        let mut file = fs::File::create(tmp).map_err(|e| DatasetError::io(tmp, e))?;
+        file.write_all(bytes).map_err(|e| DatasetError::io(tmp, e))
+    })
+}
+
+/// Recreates a plain (non-annex) symlink of the dataset.
+pub fn write_symlink(dest: &Path, target: &str) -> Result<u64, DatasetError> {
+    let tmp = temp_name(dest);
+    make_parent(dest)?;
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp).map_err(|e| DatasetError::io(&tmp, e))?;
+    fs::rename(&tmp, dest).map_err(|e| DatasetError::io(dest, e))?;
+    Ok(0)
+}
+
+/// The temporary name beside `dest`: hidden, and recognisably ours.
+pub fn temp_name(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!(".{name}.annexa-part"))
+}
+
+fn make_parent(dest: &Path) -> Result<(), DatasetError> {
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).map_err(|e| DatasetError::io(parent, e))?;
+    }
+    Ok(())
+}
+
+fn write_atomically(
+    dest: &Path,
+    size: Option<u64>,
+    executable: bool,
+    fill: impl FnOnce(&Path) -> Result<(), DatasetError>,
+) -> Result<u64, DatasetError> {
+    make_parent(dest)?;
+    let tmp = temp_name(dest);
+    // A leftover from an interrupted run may be read-only (copied modes).
+    let _ = fs::remove_file(&tmp);
+    let outcome = fill(&tmp).and_then(|()| {
+        // Annex objects are read-only and fs::copy keeps modes: reset them.
+        let mode = if executable { 0o755 } else { 0o644 };
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
+            .map_err(|e| DatasetError::io(&tmp, e))?;
+        let written = fs::metadata(&tmp)
+            .map_err(|e| DatasetError::io(&tmp, e))?
+            .len();
+        if let Some(expected) = size {
+            if written != expected {
+                return Err(DatasetError::io(
+                    &tmp,
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("wrote {written} bytes, the annex key says {expected}"),
+                    ),
+                ));
+            }
+        }
+        Ok(written)
+    });
+    match outcome {
+        Ok(written) => {
+            if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
+                let _ = fs::remove_file(&tmp);
+                return Err(DatasetError::io(
+                    dest,
+                    std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "a directory is in the way",
+                    ),
+                ));
+            }
+            fs::rename(&tmp, dest).map_err(|e| DatasetError::io(dest, e))?;
+            Ok(written)
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// git's blob id: SHA-1 of `blob <len>\0` followed by the content.
+pub fn git_blob_id(bytes: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    let mut hasher = Sha1::new();
+    hasher.update(format!("blob {}\0", bytes.len()).as_bytes());
+    hasher.update(bytes);
+    hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_escaping_paths() {
+        let d = Path::new("/t");
+        assert!(target_path(d, "../x").is_err());
+        assert!(target_path(d, "/etc/passwd").is_err());
+        assert!(target_path(d, "a/../../x").is_err());
+        assert!(target_path(d, "").is_err());
+        assert_eq!(
+            target_path(d, "a/b.json").unwrap(),
+            Path::new("/t/a/b.json")
+        );
+    }
+
+    #[test]
+    fn blob_id_matches_git() {
+        // `printf 'hi\n' | git hash-object --stdin`
+        assert_eq!(
+            git_blob_id(b"hi\n"),
+            "45b983be36b73c0788dc9cbcb76cbb80fc7bb057"
+        );
+    }
+
+    #[test]
+    fn copy_is_checked_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        fs::write(&src, b"12345").unwrap();
+        fs::set_permissions(&src, fs::Permissions::from_mode(0o444)).unwrap();
+        let dest = dir.path().join("out/a/file.nii.gz");
+        assert!(copy_file(&src, &dest, Some(4)).is_err());
+        assert!(!dest.exists());
+        assert!(!temp_name(&dest).exists());
+        assert_eq!(copy_file(&src, &dest, Some(5)).unwrap(), 5);
+        let mode = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        assert!(in_place(
+            &dest,
+            Expected {
+                size: Some(5),
+                git_oid: None
+            }
+        ));
+        assert!(!in_place(
+            &dest,
+            Expected {
+                size: Some(6),
+                git_oid: None
+            }
+        ));
+    }
+}

@@ -1,0 +1,195 @@
+//! What `annexa get` tells the user: a progress bar on a terminal, result
+//! lines when piped, JSON records with `--json`, and a summary at the end.
+
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Written to the target folder by this run.
+    Written,
+    /// Already in place and correct.
+    Skipped,
+    /// `--dry-run`: content must be downloaded first.
+    WouldFetch,
+    /// `--dry-run`: content is in the cache (or in git) and would be copied.
+    WouldCopy,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Written => "written",
+            Status::Skipped => "skipped",
+            Status::WouldFetch => "would-fetch",
+            Status::WouldCopy => "would-copy",
+        }
+    }
+}
+
+pub struct Reporter {
+    json: bool,
+    bar: Option<ProgressBar>,
+    started: Instant,
+    total_files: u64,
+    done_files: u64,
+    written: u64,
+    skipped: u64,
+    planned: u64,
+    bytes_written: u64,
+    failures: Vec<(String, String)>,
+}
+
+impl Reporter {
+    pub fn new(json: bool, total_files: u64, total_bytes: u64) -> Reporter {
+        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        let reporter = Reporter {
+            json,
+            bar,
+            started: Instant::now(),
+            total_files,
+            done_files: 0,
+            written: 0,
+            skipped: 0,
+            planned: 0,
+            bytes_written: 0,
+            failures: Vec::new(),
+        };
+        reporter.update_message();
+        reporter
+    }
+
+    /// Moves the byte bar (downloads in flight, or files copied).
+    pub fn advance(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+    }
+
+    pub fn file(&mut self, path: &str, key: Option<&str>, size: Option<u64>, status: Status) {
+        self.done_files += 1;
+        match status {
+            Status::Written => {
+                self.written += 1;
+                self.bytes_written += size.unwrap_or(0);
+            }
+            Status::Skipped => self.skipped += 1,
+            Status::WouldFetch | Status::WouldCopy => self.planned += 1,
+        }
+        if self.json {
+            print_line(
+                &json!({"path": path, "key": key, "size": size, "status": status.as_str()})
+                    .to_string(),
+            );
+        } else if self.bar.is_none() {
+            match status {
+                Status::Written | Status::Skipped => print_line(path),
+                Status::WouldFetch | Status::WouldCopy => {
+                    print_line(&format!("{}\t{path}", status.as_str()))
+                }
+            }
+        } else if matches!(status, Status::WouldFetch | Status::WouldCopy) {
+            let line = format!("{}\t{path}", status.as_str());
+            self.suspend(|| print_line(&line));
+        }
+        self.update_message();
+    }
+
+    /// One file could not be materialised; the others go on.
+    pub fn failure(&mut self, path: &str, key: Option<&str>, reason: &str) {
+        self.done_files += 1;
+        self.failures.push((path.to_string(), reason.to_string()));
+        if self.json {
+            print_line(
+                &json!({"path": path, "key": key, "status": "failed", "error": reason}).to_string(),
+            );
+        } else {
+            let line = format!("annexa: failed: {path}: {reason}");
+            self.suspend(|| eprintln!("{line}"));
+        }
+        self.update_message();
+    }
+
+    /// A warning that is not a file failure (e.g. a key left in the cache).
+    pub fn warning(&self, text: &str) {
+        if self.json {
+            print_line(&json!({"warning": text}).to_string());
+        } else {
+            self.suspend(|| eprintln!("annexa: warning: {text}"));
+        }
+    }
+
+    /// Prints the summary and returns the number of failed files.
+    pub fn finish(self) -> usize {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        let seconds = self.started.elapsed().as_secs_f64();
+        if self.json {
+            print_line(
+                &json!({"summary": {
+                    "files": self.total_files,
+                    "written": self.written,
+                    "skipped": self.skipped,
+                    "planned": self.planned,
+                    "failed": self.failures.len(),
+                    "bytes": self.bytes_written,
+                    "seconds": (seconds * 1000.0).round() / 1000.0,
+                }})
+                .to_string(),
+            );
+        } else {
+            let mut text = if self.planned > 0 {
+                format!("annexa: dry run: {} files", self.total_files)
+            } else {
+                format!(
+                    "annexa: {} files ({} written, {} already in place), {} in {:.1} s",
+                    self.total_files,
+                    self.written,
+                    self.skipped,
+                    HumanBytes(self.bytes_written),
+                    seconds
+                )
+            };
+            if !self.failures.is_empty() {
+                text.push_str(&format!("; {} FAILED:", self.failures.len()));
+                for (path, reason) in &self.failures {
+                    text.push_str(&format!("\n  {path}: {reason}"));
+                }
+            }
+            eprintln!("{text}");
+        }
+        self.failures.len()
+    }
+
+    fn update_message(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{}/{} files", self.done_files, self.total_files));
+        }
+    }
+
+    fn suspend(&self, f: impl FnOnce()) {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+}
+
+/// Writes one line to stdout; a closed pipe (`| head`) is not an error.
+pub fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}

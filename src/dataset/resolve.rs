@@ -1,0 +1,199 @@
+//! From SOURCE and filters to the list of selected files: open the cached
+//! clone(s), list trees, build the BIDS layout, select.
+
+use super::cache::{Access, Cache, CachedDataset};
+use super::git::{git, run};
+use super::tree::{list, submodule_urls, Content, Gitlink};
+use super::{DatasetError, Source};
+use crate::bids::{select, FilterSet, Layout, Role, Scope, SelectOptions};
+
+/// Subdatasets inside subdatasets are followed this deep at most.
+const MAX_NESTING: usize = 4;
+
+/// What the user asked to select.
+#[derive(Debug, Clone)]
+pub struct SelectionRequest {
+    pub filters: FilterSet,
+    pub scopes: Vec<Scope>,
+    pub root_files: Vec<String>,
+    pub inherit: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatasetFile {
+    /// Path relative to the top dataset.
+    pub path: String,
+    pub content: Content,
+    /// Index into [`Resolved::datasets`].
+    pub dataset: usize,
+}
+
+#[derive(Debug)]
+pub struct Resolved {
+    /// The top dataset first, then opened subdatasets.
+    pub datasets: Vec<CachedDataset>,
+    /// Where each dataset sits below the top (`""` for the top).
+    pub prefixes: Vec<String>,
+    pub files: Vec<DatasetFile>,
+    /// Indices into `files`, sorted by path, with why each is selected.
+    pub selection: Vec<(usize, Role)>,
+}
+
+pub struct Resolver<'a> {
+    pub cache: &'a Cache,
+    pub treeish: &'a str,
+    pub update: bool,
+    pub access: Access,
+}
+
+impl Resolver<'_> {
+    pub fn resolve(
+        &self,
+        source: &Source,
+        request: &SelectionRequest,
+    ) -> Result<Resolved, DatasetError> {
+        let access = if self.update {
+            Access::Exclusive
+        } else {
+            self.access
+        };
+        let top = self.cache.open(source, access)?;
+        if self.update {
+            update_clone(&top)?;
+        }
+        let mut resolved = Resolved {
+            datasets: Vec::new(),
+            prefixes: Vec::new(),
+            files: Vec::new(),
+            selection: Vec::new(),
+        };
+        self.add_dataset(
+            top,
+            self.treeish,
+            "",
+            &request.scopes,
+            access,
+            &mut resolved,
+            0,
+        )?;
+
+        let paths: Vec<&str> = resolved.files.iter().map(|f| f.path.as_str()).collect();
+        let layout = Layout::build(&paths, &request.scopes)?;
+        let options = SelectOptions {
+            filters: request.filters.clone(),
+            root_files: request.root_files.clone(),
+            inherit: request.inherit,
+        };
+        let mut selection: Vec<(usize, Role)> = select(&layout, &options)?
+            .into_iter()
+            .flat_map(|s| {
+                layout.units[s.unit]
+                    .members
+                    .iter()
+                    .map(move |&m| (m, s.role))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        selection.sort_by(|a, b| resolved.files[a.0].path.cmp(&resolved.files[b.0].path));
+        resolved.selection = selection;
+        Ok(resolved)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_dataset(
+        &self,
+        dataset: CachedDataset,
+        treeish: &str,
+        prefix: &str,
+        scopes: &[Scope],
+        access: Access,
+        resolved: &mut Resolved,
+        depth: usize,
+    ) -> Result<(), DatasetError> {
+        let listing = list(&dataset.repo, treeish)?;
+        let index = resolved.datasets.len();
+        resolved
+            .files
+            .extend(listing.files.into_iter().map(|f| DatasetFile {
+                path: format!("{prefix}{}", f.path),
+                content: f.content,
+                dataset: index,
+            }));
+        let wanted: Vec<Gitlink> = listing
+            .gitlinks
+            .into_iter()
+            .filter(|g| {
+                scopes
+                    .iter()
+                    .any(|s| s.may_contain(&format!("{prefix}{}", g.path)))
+            })
+            .collect();
+        let urls = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            submodule_urls(&dataset.repo, treeish)?
+        };
+        let parent_source = dataset.source.clone();
+        resolved.datasets.push(dataset);
+        resolved.prefixes.push(prefix.to_string());
+        if depth >= MAX_NESTING {
+            return Ok(());
+        }
+        for link in wanted {
+            let mount = format!("{prefix}{}", link.path);
+            let context =
+                |e: DatasetError| DatasetError::Direct(format!("subdataset {mount}: {e}"));
+            let Some((_, url)) = urls.iter().find(|(p, _)| *p == link.path) else {
+                return Err(DatasetError::Direct(format!(
+                    "subdataset {mount} has no URL in .gitmodules"
+                )));
+            };
+            let sub_source = parent_source.join(url).map_err(context)?;
+            let sub = self.cache.open(&sub_source, access).map_err(context)?;
+            let commit = recorded_commit(&sub, &link.commit);
+            self.add_dataset(
+                sub,
+                &commit,
+                &format!("{mount}/"),
+                scopes,
+                access,
+                resolved,
+                depth + 1,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The commit the superdataset records, fetched if the cached clone lacks
+/// it; the clone's HEAD when the origin does not have it either.
+fn recorded_commit(dataset: &CachedDataset, commit: &str) -> String {
+    let has = |c: &str| {
+        run(git(&dataset.repo).args(["cat-file", "-e", &format!("{c}^{{commit}}")])).is_ok()
+    };
+    if has(commit) {
+        return commit.to_string();
+    }
+    let _ = run(git(&dataset.repo).args(["fetch", "--quiet", "origin"]));
+    if has(commit) {
+        return commit.to_string();
+    }
+    eprintln!(
+        "annexa: warning: {} lacks the recorded commit {commit}; using its HEAD",
+        dataset.source.as_str()
+    );
+    "HEAD".to_string()
+}
+
+/// `--update`: fetch from the origin and move the clone's branch to it.
+fn update_clone(dataset: &CachedDataset) -> Result<(), DatasetError> {
+    run(git(&dataset.repo).args(["fetch", "--quiet", "origin"]))?;
+    let branch = run(git(&dataset.repo).args(["symbolic-ref", "--short", "HEAD"]))?;
+    let branch = String::from_utf8_lossy(&branch).trim().to_string();
+    run(git(&dataset.repo).args([
+        "update-ref",
+        &format!("refs/heads/{branch}"),
+        &format!("refs/remotes/origin/{branch}"),
+    ]))?;
+    Ok(())
+}
