@@ -1,0 +1,356 @@
+//! `annexa get`: real files, re-runs, shared keys, `--drop-after`,
+//! per-file failures, `--direct`, JSON records, concurrent use of the cache.
+
+mod support_bids;
+
+use std::fs;
+use std::path::Path;
+use support_bids::{files_under, git, lines, mode, sh, Builder, Fixture};
+
+fn get(ds: &Fixture, out: &Path, args: &[&str]) -> std::process::Output {
+    let origin = ds.origin.to_str().unwrap();
+    let mut full = vec!["get", origin, "--to", out.to_str().unwrap()];
+    full.extend_from_slice(args);
+    ds.annexa(&full)
+}
+
+fn json_records(stdout: &[u8]) -> Vec<serde_json::Value> {
+    lines(stdout)
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+fn status_of<'a>(records: &'a [serde_json::Value], path: &str) -> &'a str {
+    records
+        .iter()
+        .find(|r| r["path"] == path)
+        .and_then(|r| r["status"].as_str())
+        .unwrap_or_else(|| panic!("no record for {path}"))
+}
+
+#[test]
+fn get_writes_real_files_with_the_origin_content() {
+    let ds = Builder::new("7t_trt")
+        .subjects(&["sub-01", "sub-02"])
+        .build();
+    let out = ds.path("out");
+    let result = get(
+        &ds,
+        &out,
+        &["--sub", "01,02", "--suffix", "T1w", "--jobs", "2"],
+    );
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+
+    let listed = ds.ls(&["--sub", "01,02", "--suffix", "T1w"]);
+    let written = files_under(&out); // also asserts there is no symlink
+    assert_eq!(written, listed);
+    for rel in &written {
+        assert_eq!(
+            fs::read(out.join(rel)).unwrap(),
+            ds.origin_content(rel),
+            "{rel}"
+        );
+        assert_eq!(mode(&out.join(rel)), 0o644, "{rel}");
+    }
+    // Piped output: the paths, then a summary on stderr.
+    let mut stdout = lines(&result.stdout);
+    stdout.sort();
+    assert_eq!(stdout, listed);
+    let summary = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        summary.contains(&format!("{} files", listed.len())),
+        "{summary}"
+    );
+    assert!(!out.read_dir().unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .ends_with(".annexa-part")));
+
+    // The cache is a no-checkout clone: no working-tree files at all.
+    let repo = ds.cached_repo();
+    let top: Vec<String> = fs::read_dir(&repo)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(top, vec![".git"]);
+}
+
+#[test]
+fn rerun_after_interrupted_get_fetches_only_what_is_missing() {
+    let ds = Builder::new("ds001")
+        .subjects(&["sub-01", "sub-02"])
+        .build();
+    let out = ds.path("out");
+    let args = ["--datatype", "func", "--run", "1,2", "--json"];
+    let first = get(&ds, &out, &args);
+    assert!(first.status.success());
+    let data: Vec<String> = json_records(&first.stdout)
+        .iter()
+        .filter(|r| r["key"].is_string())
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    assert!(data.len() >= 4, "{data:?}");
+
+    // Leave the state an interrupted run leaves: one file missing with its
+    // content still downloading (key dropped from the cache), one file cut
+    // short, a temporary part-file, one JSON sidecar missing.
+    let missing = &data[0];
+    let truncated = &data[1];
+    let untouched = &data[2];
+    let missing_key = ls_key(&ds, missing);
+    let repo = ds.cached_repo();
+    sh(git(&repo).args(["annex", "drop", "--force", "--key", &missing_key]));
+    fs::remove_file(out.join(missing)).unwrap();
+    let part = out.join(missing).with_file_name(format!(
+        ".{}.annexa-part",
+        Path::new(missing).file_name().unwrap().to_string_lossy()
+    ));
+    fs::write(&part, "half").unwrap();
+    fs::write(out.join(truncated), "cut").unwrap();
+    fs::remove_file(out.join("dataset_description.json")).unwrap();
+
+    let second = get(&ds, &out, &args);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let records = json_records(&second.stdout);
+    assert_eq!(status_of(&records, missing), "written");
+    assert_eq!(status_of(&records, truncated), "written");
+    assert_eq!(status_of(&records, untouched), "skipped");
+    assert_eq!(status_of(&records, "dataset_description.json"), "written");
+    assert_eq!(status_of(&records, "participants.tsv"), "skipped");
+    let summary = records.last().unwrap();
+    assert_eq!(summary["summary"]["written"], 3);
+    assert_eq!(summary["summary"]["failed"], 0);
+    for rel in [missing, truncated, untouched] {
+        assert_eq!(fs::read(out.join(rel)).unwrap(), ds.origin_content(rel));
+    }
+    assert!(
+        !part.exists(),
+        "the stale part-file is replaced, not left behind"
+    );
+
+    // A third run has nothing to do.
+    let third = json_records(&get(&ds, &out, &args).stdout);
+    assert_eq!(third.last().unwrap()["summary"]["written"], 0);
+}
+
+fn ls_key(ds: &Fixture, path: &str) -> String {
+    let origin = ds.origin.to_str().unwrap();
+    let records = json_records(
+        ds.annexa(&[
+            "ls",
+            origin,
+            "--json",
+            "--root-files",
+            "none",
+            "--no-inherit",
+        ])
+        .stdout
+        .as_slice(),
+    );
+    records
+        .iter()
+        .find(|r| r["path"] == path)
+        .and_then(|r| r["key"].as_str())
+        .unwrap_or_else(|| panic!("no key for {path}"))
+        .to_string()
+}
+
+#[test]
+fn drop_after_keeps_shared_keys_until_every_path_is_written() {
+    let a = "sub-01/ses-1/fmap/sub-01_ses-1_run-1_magnitude1.nii.gz";
+    let b = "sub-01/ses-2/fmap/sub-01_ses-2_run-1_magnitude1.nii.gz";
+    let ds = Builder::new("7t_trt")
+        .subjects(&["sub-01"])
+        .same_content(&[a, b])
+        .build();
+    let key = ls_key(&ds, a);
+    assert_eq!(key, ls_key(&ds, b), "fixture: both paths share one key");
+
+    let out = ds.path("out");
+    let result = get(
+        &ds,
+        &out,
+        &[
+            "--suffix",
+            "magnitude1",
+            "--run",
+            "1",
+            "--drop-after",
+            "--json",
+        ],
+    );
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let records = json_records(&result.stdout);
+    assert_eq!(status_of(&records, a), "written");
+    assert_eq!(status_of(&records, b), "written");
+    assert_eq!(fs::read(out.join(a)).unwrap(), ds.origin_content(a));
+    assert_eq!(fs::read(out.join(b)).unwrap(), ds.origin_content(b));
+
+    // Every fetched key has left the cache again.
+    let repo = ds.cached_repo();
+    let present = sh(git(&repo).args([
+        "annex",
+        "find",
+        "--in=here",
+        "--format=${key}\\n",
+        "--branch=HEAD",
+    ]));
+    assert!(
+        !present.contains(&key),
+        "shared key still cached: {present}"
+    );
+    let in_ls = ds.annexa(&[
+        "ls",
+        ds.origin.to_str().unwrap(),
+        "--suffix",
+        "magnitude1",
+        "--json",
+    ]);
+    let annexed: Vec<serde_json::Value> = json_records(&in_ls.stdout)
+        .into_iter()
+        .filter(|r| r["key"].is_string())
+        .collect();
+    assert_eq!(annexed.len(), 4);
+    assert!(annexed.iter().all(|r| r["cached"] == false), "{annexed:?}");
+
+    // Without --drop-after the content stays for the next call.
+    let out2 = ds.path("out2");
+    assert!(get(&ds, &out2, &["--suffix", "magnitude1", "--run", "1"])
+        .status
+        .success());
+    let present = sh(git(&repo).args([
+        "annex",
+        "find",
+        "--in=here",
+        "--format=${key}\\n",
+        "--branch=HEAD",
+    ]));
+    assert!(present.contains(&key));
+}
+
+#[test]
+fn a_failed_file_is_named_and_the_others_still_arrive() {
+    let ds = Builder::new("ds001").subjects(&["sub-01"]).build();
+    let lost = "sub-01/anat/sub-01_T1w.nii.gz";
+    // The only copy disappears from the origin.
+    sh(git(&ds.origin).args(["annex", "drop", "--force", lost]));
+    let out = ds.path("out");
+    let result = get(&ds, &out, &["--datatype", "anat"]);
+    assert_eq!(result.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains(lost) && stderr.contains("FAILED"),
+        "{stderr}"
+    );
+    assert!(!out.join(lost).exists());
+    let inplane = "sub-01/anat/sub-01_inplaneT2.nii.gz";
+    assert_eq!(
+        fs::read(out.join(inplane)).unwrap(),
+        ds.origin_content(inplane)
+    );
+    assert!(out.join("dataset_description.json").is_file());
+
+    let json = json_records(&get(&ds, &out, &["--datatype", "anat", "--json"]).stdout);
+    let failed = json.iter().find(|r| r["path"] == lost).unwrap();
+    assert_eq!(failed["status"], "failed");
+    assert!(!failed["error"].as_str().unwrap().is_empty());
+    assert_eq!(json.last().unwrap()["summary"]["failed"], 1);
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let ds = Builder::new("ds001").subjects(&["sub-01"]).build();
+    let out = ds.path("out");
+    let result = get(&ds, &out, &["--suffix", "T1w", "--dry-run"]);
+    assert!(result.status.success());
+    let plan = lines(&result.stdout);
+    assert!(
+        plan.contains(&"would-fetch\tsub-01/anat/sub-01_T1w.nii.gz".to_string()),
+        "{plan:?}"
+    );
+    assert!(plan.contains(&"would-copy\tdataset_description.json".to_string()));
+    assert!(!out.exists());
+}
+
+#[test]
+fn direct_makes_the_folder_a_clone_with_selected_content_unlocked() {
+    let ds = Builder::new("ds001")
+        .subjects(&["sub-01", "sub-02"])
+        .build();
+    let out = ds.path("direct");
+    let result = get(&ds, &out, &["--sub", "01", "--suffix", "T1w", "--direct"]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let chosen = out.join("sub-01/anat/sub-01_T1w.nii.gz");
+    let meta = fs::symlink_metadata(&chosen).unwrap();
+    assert!(meta.file_type().is_file(), "selected file is a real file");
+    assert_eq!(
+        fs::read(&chosen).unwrap(),
+        ds.origin_content("sub-01/anat/sub-01_T1w.nii.gz")
+    );
+    // The rest of the dataset is there, without content.
+    let other = out.join("sub-02/anat/sub-02_T1w.nii.gz");
+    assert!(fs::symlink_metadata(&other)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(
+        fs::metadata(&other).is_err(),
+        "unselected content is not fetched"
+    );
+    let origin_url = sh(git(&out).args(["config", "remote.origin.url"]));
+    assert_eq!(Path::new(origin_url.trim()), ds.origin.as_path());
+    // A second run into the same clone works and adds to it.
+    let again = get(&ds, &out, &["--sub", "02", "--suffix", "T1w", "--direct"]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(fs::symlink_metadata(&other).unwrap().file_type().is_file());
+}
+
+#[test]
+fn two_processes_share_the_cache_safely() {
+    let ds = Builder::new("ds001")
+        .subjects(&["sub-01", "sub-02", "sub-03"])
+        .build();
+    let origin = ds.origin.to_str().unwrap().to_string();
+    let spawn = |name: &str| {
+        let out = ds.path(name);
+        std::process::Command::new(env!("CARGO_BIN_EXE_annexa"))
+            .arg("--cache")
+            .arg(&ds.cache)
+            .args(["get", &origin, "--to"])
+            .arg(&out)
+            .args(["--datatype", "func"])
+            .output()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| spawn("a"));
+        let b = s.spawn(|| spawn("b"));
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    assert_eq!(files_under(&ds.path("a")), files_under(&ds.path("b")));
+    let list = ds.annexa_ok(&["cache", "list"]);
+    assert_eq!(list.len(), 1, "one clone for one source: {list:?}");
+}
