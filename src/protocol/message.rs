@@ -279,6 +279,50 @@ impl Request {
     }
 }
 
+impl Request {
+    /// The line git-annex sends for this request (what [`Request::parse`]
+    /// reads back). Used by test peers and the fuzz target.
+    pub fn line(&self) -> String {
+        use Request as R;
+        let line = match self {
+            R::Extensions(exts) => {
+                let names: Vec<&str> = exts.iter().map(Extension::as_str).collect();
+                format!("EXTENSIONS {}", names.join(" "))
+            }
+            R::InitRemote => "INITREMOTE".into(),
+            R::Prepare => "PREPARE".into(),
+            R::ListConfigs => "LISTCONFIGS".into(),
+            R::GetCost => "GETCOST".into(),
+            R::GetAvailability => "GETAVAILABILITY".into(),
+            R::GetInfo => "GETINFO".into(),
+            R::ExportSupported => "EXPORTSUPPORTED".into(),
+            R::ClaimUrl(url) => format!("CLAIMURL {url}"),
+            R::CheckUrl(url) => format!("CHECKURL {url}"),
+            R::Transfer {
+                direction,
+                key,
+                file,
+            } => format!("TRANSFER {} {key} {file}", direction.as_str()),
+            R::CheckPresent(key) => format!("CHECKPRESENT {key}"),
+            R::Remove(key) => format!("REMOVE {key}"),
+            R::WhereIs(key) => format!("WHEREIS {key}"),
+            R::Export(name) => format!("EXPORT {name}"),
+            R::TransferExport {
+                direction,
+                key,
+                file,
+            } => format!("TRANSFEREXPORT {} {key} {file}", direction.as_str()),
+            R::CheckPresentExport(key) => format!("CHECKPRESENTEXPORT {key}"),
+            R::RemoveExport(key) => format!("REMOVEEXPORT {key}"),
+            R::RemoveExportDirectory(dir) => format!("REMOVEEXPORTDIRECTORY {dir}"),
+            R::RenameExport { key, new_name } => format!("RENAMEEXPORT {key} {new_name}"),
+            R::Error(message) => format!("ERROR {message}"),
+            R::Unknown(line) => line.clone(),
+        };
+        single_line(line)
+    }
+}
+
 /// GETAVAILABILITY answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Availability {
@@ -347,7 +391,9 @@ pub enum Reply {
     Error(String),
 }
 
-/// Makes a free-text field safe for a single protocol line.
+/// Makes a failure message safe for a single protocol line: control
+/// characters become spaces, and an empty message becomes "failed" so the
+/// user always sees something.
 pub(crate) fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -361,7 +407,26 @@ pub(crate) fn one_line(text: &str) -> String {
     }
 }
 
-/// A field that must not contain spaces (sizes, file names in CHECKURL).
+/// Makes a value safe for a single protocol line without changing it
+/// otherwise: unlike [`one_line`] it keeps surrounding spaces and may be
+/// empty (an empty SETCONFIG value or INFOVALUE is meaningful).
+pub(crate) fn one_line_value(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Replaces line breaks in a whole protocol line, the last guard that keeps
+/// every message on one line whatever its fields hold.
+fn single_line(line: String) -> String {
+    if line.contains(['\n', '\r']) {
+        line.replace(['\n', '\r'], " ")
+    } else {
+        line
+    }
+}
+
+/// A field that must not contain spaces (sizes, file names in CHECKURL-MULTI).
 fn no_spaces(text: &str) -> String {
     text.chars()
         .map(|c| {
@@ -381,6 +446,10 @@ fn size_field(size: Option<u64>) -> String {
 impl Reply {
     /// The protocol lines of this reply, without framing or newlines.
     pub fn lines(&self) -> Vec<String> {
+        self.raw_lines().into_iter().map(single_line).collect()
+    }
+
+    fn raw_lines(&self) -> Vec<String> {
         use Reply::*;
         let single = |s: String| vec![s];
         match self {
@@ -425,9 +494,10 @@ impl Reply {
             ClaimUrlFailure => single("CLAIMURL-FAILURE".into()),
             CheckUrl(self::CheckUrl::Contents { size, filename }) => {
                 let mut line = format!("CHECKURL-CONTENTS {}", size_field(*size));
+                // The file name is the last parameter: spaces are fine there.
                 if let Some(name) = filename {
                     line.push(' ');
-                    line.push_str(&no_spaces(name));
+                    line.push_str(&one_line_value(name));
                 }
                 single(line)
             }
@@ -446,13 +516,15 @@ impl Reply {
             CheckUrl(self::CheckUrl::Failure(m)) => {
                 single(format!("CHECKURL-FAILURE {}", one_line(m)))
             }
-            WhereIsSuccess(text) => single(format!("WHEREIS-SUCCESS {}", one_line(text))),
+            WhereIsSuccess(text) => {
+                single(format!("WHEREIS-SUCCESS {}", one_line_value(text.trim())))
+            }
             WhereIsFailure => single("WHEREIS-FAILURE".into()),
             Info(fields) => {
                 let mut lines = Vec::with_capacity(fields.len() * 2 + 1);
                 for (name, value) in fields {
-                    lines.push(format!("INFOFIELD {}", one_line(name)));
-                    lines.push(format!("INFOVALUE {}", one_line(value)));
+                    lines.push(format!("INFOFIELD {}", one_line_value(name)));
+                    lines.push(format!("INFOVALUE {}", one_line_value(value)));
                 }
                 lines.push("INFOEND".into());
                 lines
@@ -463,7 +535,7 @@ impl Reply {
                     lines.push(format!(
                         "CONFIG {} {}",
                         no_spaces(name),
-                        one_line(description)
+                        one_line_value(description)
                     ));
                 }
                 lines.push("CONFIGEND".into());
@@ -534,14 +606,20 @@ impl Query {
         )
     }
 
-    /// The protocol line, without framing.
+    /// The protocol line, without framing or newlines.
     pub fn line(&self) -> String {
+        single_line(self.raw_line())
+    }
+
+    fn raw_line(&self) -> String {
         use Query::*;
         match self {
             Progress(n) => format!("PROGRESS {n}"),
             DirHash(k) => format!("DIRHASH {k}"),
             DirHashLower(k) => format!("DIRHASH-LOWER {k}"),
-            SetConfig(name, value) => format!("SETCONFIG {} {}", no_spaces(name), one_line(value)),
+            SetConfig(name, value) => {
+                format!("SETCONFIG {} {}", no_spaces(name), one_line_value(value))
+            }
             GetConfig(name) => format!("GETCONFIG {name}"),
             SetCreds {
                 setting,
@@ -551,28 +629,21 @@ impl Query {
                 "SETCREDS {} {} {}",
                 no_spaces(setting),
                 no_spaces(user),
-                one_line(password)
+                one_line_value(password)
             ),
             GetCreds(setting) => format!("GETCREDS {setting}"),
             GetUuid => "GETUUID".into(),
             GetGitDir => "GETGITDIR".into(),
             GetGitRemoteName => "GETGITREMOTENAME".into(),
-            SetState(k, v) => format!("SETSTATE {k} {}", state_value(v)),
+            SetState(k, v) => format!("SETSTATE {k} {}", one_line_value(v)),
             GetState(k) => format!("GETSTATE {k}"),
-            SetUrlPresent(k, u) => format!("SETURLPRESENT {k} {}", one_line(u)),
-            SetUrlMissing(k, u) => format!("SETURLMISSING {k} {}", one_line(u)),
+            SetUrlPresent(k, u) => format!("SETURLPRESENT {k} {}", one_line_value(u)),
+            SetUrlMissing(k, u) => format!("SETURLMISSING {k} {}", one_line_value(u)),
             GetUrls(k, prefix) => format!("GETURLS {k} {prefix}"),
-            Debug(m) => format!("DEBUG {}", one_line(m)),
-            Info(m) => format!("INFO {}", one_line(m)),
+            Debug(m) => format!("DEBUG {}", one_line_value(m)),
+            Info(m) => format!("INFO {}", one_line_value(m)),
         }
     }
-}
-
-/// State values may be empty (which clears the state) but never multi-line.
-fn state_value(v: &str) -> String {
-    v.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 /// git-annex's answer to a [`Query`].
@@ -600,7 +671,15 @@ impl fmt::Debug for Answer {
 
 impl Answer {
     pub fn parse(line: &str) -> Result<Self, ParseError> {
-        check_line(line)?;
+        if let Err(e) = check_line(line) {
+            // The line may hold a password: keep it out of the message.
+            return Err(match e {
+                ParseError::ControlCharacter(_) if line.starts_with("CREDS") => {
+                    ParseError::ControlCharacter("CREDS <redacted>".into())
+                }
+                other => other,
+            });
+        }
         let (word, rest) = split_command(line);
         match word {
             "VALUE" => Ok(Answer::Value(rest.unwrap_or("").to_string())),
