@@ -42,6 +42,8 @@ pub enum Next {
     Silent,
     /// git-annex sent ERROR: end the session.
     Stop,
+    /// A request that breaks the protocol: send ERROR and end the session.
+    Fatal(String),
 }
 
 fn failure_text(error: &ProviderError) -> String {
@@ -100,7 +102,11 @@ pub async fn handle(
 ) -> Next {
     use Request as R;
     let reply = match request {
-        R::Extensions(_) => Reply::Error("EXTENSIONS may only be sent once, at the start".into()),
+        R::Extensions(_) => {
+            // Replying ERROR and carrying on would leave git-annex, which
+            // stops talking after an ERROR, and us disagreeing.
+            return Next::Fatal("EXTENSIONS may only be sent once, as the first message".into());
+        }
         R::ListConfigs => Reply::Configs(all_configs()),
         R::ExportSupported => Reply::ExportSupportedSuccess,
         R::InitRemote => match kind_from_config(annex).await {

@@ -1,8 +1,8 @@
 //! One job: its incoming lines and the [`Annex`] handle its provider uses.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -18,16 +18,65 @@ use crate::providers::{Annex, AnnexError, Credentials};
 const PROGRESS_BYTES: u64 = 1 << 20;
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The jobs waiting for git-annex's answer to a query, oldest first.
+///
+/// With ASYNC, git-annex frames VALUE and CREDS answers (`J n VALUE x`) but
+/// sends an ERROR answer unframed (it is an "exceptional message" in
+/// git-annex's AsyncExtension), so the router must find out which job asked.
+#[derive(Default)]
+pub struct Waiting {
+    inner: Mutex<WaitingInner>,
+}
+
+#[derive(Default)]
+struct WaitingInner {
+    next: u64,
+    jobs: BTreeMap<u64, Option<JobId>>,
+}
+
+impl Waiting {
+    fn enter(self: &Arc<Self>, job: Option<JobId>) -> WaitTicket {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let ticket = inner.next;
+        inner.next += 1;
+        inner.jobs.insert(ticket, job);
+        WaitTicket {
+            waiting: self.clone(),
+            ticket,
+        }
+    }
+
+    /// Removes and returns the job that has waited longest, if any.
+    pub fn take_oldest(&self) -> Option<Option<JobId>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.jobs.pop_first().map(|(_, job)| job)
+    }
+}
+
+/// A job's place in [`Waiting`] while it waits for an answer.
+struct WaitTicket {
+    waiting: Arc<Waiting>,
+    ticket: u64,
+}
+
+impl Drop for WaitTicket {
+    fn drop(&mut self) {
+        let mut inner = self.waiting.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.jobs.remove(&self.ticket);
+    }
+}
+
 /// The git-annex side of one job, as seen by a provider.
 pub struct JobAnnex {
     job: Option<JobId>,
     output: Output,
     incoming: tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>,
+    waiting: Arc<Waiting>,
     info_extension: bool,
     progress: Mutex<ProgressState>,
-    /// Set when git-annex sent something we cannot take as an answer; the
-    /// session then ends with ERROR.
-    broken: AtomicBool,
+    /// Why git-annex's last answer could not be taken, if it could not; the
+    /// session then ends with an ERROR saying so.
+    broken: Mutex<Option<String>>,
 }
 
 struct ProgressState {
@@ -40,18 +89,20 @@ impl JobAnnex {
         job: Option<JobId>,
         output: Output,
         incoming: mpsc::UnboundedReceiver<String>,
+        waiting: Arc<Waiting>,
         extensions: &[Extension],
     ) -> Self {
         Self {
             job,
             output,
             incoming: tokio::sync::Mutex::new(incoming),
+            waiting,
             info_extension: extensions.contains(&Extension::Info),
             progress: Mutex::new(ProgressState {
                 sent: 0,
                 at: Instant::now(),
             }),
-            broken: AtomicBool::new(false),
+            broken: Mutex::new(None),
         }
     }
 
@@ -63,8 +114,19 @@ impl JobAnnex {
         &self.output
     }
 
-    pub fn is_broken(&self) -> bool {
-        self.broken.load(Ordering::SeqCst)
+    /// What broke the protocol while the last request was handled.
+    pub fn broken(&self) -> Option<String> {
+        self.broken
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Records a protocol violation and returns the error for the provider.
+    fn break_protocol(&self, why: String) -> AnnexError {
+        let mut broken = self.broken.lock().unwrap_or_else(|e| e.into_inner());
+        broken.get_or_insert_with(|| why.clone());
+        AnnexError::Protocol(why)
     }
 
     /// Waits for the next request line of this job; `None` at end of input.
@@ -87,30 +149,26 @@ impl JobAnnex {
     /// Sends a query and waits for git-annex's answer on this job's lines.
     async fn ask(&self, query: Query) -> Result<Answer, AnnexError> {
         let mut incoming = self.incoming.lock().await;
+        let _ticket = self.waiting.enter(self.job);
         self.send(&query);
         let line = incoming.recv().await.ok_or(AnnexError::Closed)?;
         match Answer::parse(&line) {
             Ok(Answer::Error(message)) => Err(AnnexError::Refused(message)),
             Ok(answer) => Ok(answer),
-            Err(e) => {
-                self.broken.store(true, Ordering::SeqCst);
-                Err(AnnexError::Protocol(format!(
-                    "while waiting for the answer to {}: {e}",
-                    query_name(&query)
-                )))
-            }
+            Err(e) => Err(self.break_protocol(format!(
+                "git-annex did not answer {}: {e}",
+                query_name(&query)
+            ))),
         }
     }
 
     async fn ask_value(&self, query: Query) -> Result<String, AnnexError> {
+        let name = query_name(&query);
         match self.ask(query).await? {
             Answer::Value(v) => Ok(v),
-            other => {
-                self.broken.store(true, Ordering::SeqCst);
-                Err(AnnexError::Protocol(format!(
-                    "expected VALUE, got {other:?}"
-                )))
-            }
+            other => Err(self.break_protocol(format!(
+                "git-annex answered {name} with {other:?} instead of VALUE"
+            ))),
         }
     }
 }
@@ -149,12 +207,9 @@ impl Annex for JobAnnex {
                 }))
             }
             Answer::Creds { .. } => Ok(None),
-            other => {
-                self.broken.store(true, Ordering::SeqCst);
-                Err(AnnexError::Protocol(format!(
-                    "expected CREDS, got {other:?}"
-                )))
-            }
+            other => Err(self.break_protocol(format!(
+                "git-annex answered GETCREDS with {other:?} instead of CREDS"
+            ))),
         }
     }
 
@@ -189,6 +244,7 @@ impl Annex for JobAnnex {
     async fn get_urls(&self, key: &str, prefix: &str) -> Result<Vec<String>, AnnexError> {
         // git-annex answers with one VALUE per URL and an empty VALUE last.
         let mut incoming = self.incoming.lock().await;
+        let _ticket = self.waiting.enter(self.job);
         self.send(&Query::GetUrls(key.to_string(), prefix.to_string()));
         let mut urls = Vec::new();
         loop {
@@ -197,11 +253,15 @@ impl Annex for JobAnnex {
                 Ok(Answer::Value(v)) if v.is_empty() => return Ok(urls),
                 Ok(Answer::Value(v)) => urls.push(v),
                 Ok(Answer::Error(m)) => return Err(AnnexError::Refused(m)),
-                _ => {
-                    self.broken.store(true, Ordering::SeqCst);
-                    return Err(AnnexError::Protocol(format!(
-                        "unexpected answer to GETURLS: {line:?}"
-                    )));
+                Ok(Answer::Creds { .. }) => {
+                    return Err(self.break_protocol(
+                        "git-annex answered GETURLS with CREDS instead of VALUE".into(),
+                    ));
+                }
+                Err(e) => {
+                    return Err(
+                        self.break_protocol(format!("git-annex did not answer GETURLS: {e}"))
+                    );
                 }
             }
         }

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite};
 use tokio::sync::mpsc;
 
 use super::dispatch::{self, JobState, Next, Shared};
-use super::job::JobAnnex;
+use super::job::{JobAnnex, Waiting};
 use super::output::Output;
 use crate::protocol::{Extension, Framed, JobId, ParseError, Reply, Request, PROTOCOL_VERSION};
 
@@ -79,74 +79,94 @@ struct JobHandle {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// The longest line we accept. Real lines are a command, a key and a path
+/// or URL; anything this long is garbage that would otherwise be buffered
+/// without bound.
+const MAX_LINE: usize = 1 << 20;
+
+/// Reads one line without its line ending. `Ok(None)` at end of input.
+/// git-annex may hand us any bytes; a line that is not UTF-8 is a protocol
+/// error with a message, not an I/O failure without one.
+async fn read_line<R>(input: &mut R, buf: &mut Vec<u8>) -> Result<Option<String>, SessionError>
+where
+    R: AsyncBufRead + Unpin,
+{
+    buf.clear();
+    let limit = (MAX_LINE + 1) as u64;
+    if input.take(limit).read_until(b'\n', buf).await? == 0 {
+        return Ok(None);
+    }
+    if buf.len() > MAX_LINE {
+        return Err(SessionError::Protocol(format!(
+            "line longer than {MAX_LINE} bytes: {:?}...",
+            String::from_utf8_lossy(&buf[..80])
+        )));
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+    match std::str::from_utf8(buf) {
+        Ok(text) => Ok(Some(text.to_string())),
+        Err(_) => Err(SessionError::Protocol(format!(
+            "line is not valid UTF-8: {:?}",
+            String::from_utf8_lossy(buf)
+        ))),
+    }
+}
+
+/// The router's state: jobs by number, and who waits for an answer.
+struct Router {
+    output: Output,
+    shared: Option<Arc<Shared>>,
+    asynchronous: bool,
+    jobs: HashMap<Option<JobId>, JobHandle>,
+    waiting: Arc<Waiting>,
+    fatal: mpsc::UnboundedSender<SessionError>,
+}
+
 async fn route<R>(mut input: R, output: Output) -> Result<(), SessionError>
 where
     R: AsyncBufRead + Unpin,
 {
-    let mut line = String::new();
-    let mut shared: Option<Arc<Shared>> = None;
-    let mut asynchronous = false;
-    let mut jobs: HashMap<Option<JobId>, JobHandle> = HashMap::new();
     let (fatal_tx, mut fatal_rx) = mpsc::unbounded_channel::<SessionError>();
-
-    loop {
-        line.clear();
+    let mut router = Router {
+        output,
+        shared: None,
+        asynchronous: false,
+        jobs: HashMap::new(),
+        waiting: Arc::new(Waiting::default()),
+        fatal: fatal_tx,
+    };
+    let mut buf = Vec::new();
+    let result = loop {
         let read = tokio::select! {
-            read = input.read_line(&mut line) => read?,
-            Some(error) = fatal_rx.recv() => return Err(error),
+            read = read_line(&mut input, &mut buf) => read,
+            Some(error) = fatal_rx.recv() => break Err(error),
         };
-        if read == 0 {
-            break;
+        let line = match read {
+            Ok(Some(line)) => line,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        match router.line(&line) {
+            Ok(true) => {}
+            Ok(false) => break Ok(()),
+            Err(e) => break Err(e),
         }
-        let text = line.strip_suffix('\n').unwrap_or(&line);
-        let text = text.strip_suffix('\r').unwrap_or(text);
-
-        // The handshake: EXTENSIONS, if sent at all, comes first.
-        let shared = match &shared {
-            Some(s) => s.clone(),
-            None => {
-                let offered = match Request::parse(text) {
-                    Ok(Request::Extensions(offered)) => Some(offered),
-                    Ok(_) => None,
-                    Err(e) => return Err(e.into()),
-                };
-                let chosen = negotiate(offered.as_deref().unwrap_or(&[]));
-                asynchronous = chosen.contains(&Extension::Async);
-                let s = Arc::new(Shared::new(chosen.clone()));
-                shared = Some(s.clone());
-                if offered.is_some() {
-                    output.send(None, &Reply::Extensions(chosen).lines()[0]);
-                    continue;
-                }
-                s
-            }
-        };
-
-        let (job, body) = if asynchronous {
-            let framed = Framed::parse(text)?;
-            match framed.job {
-                Some(job) => (Some(job), framed.body.to_string()),
-                None if framed.body.starts_with("ERROR") => return Err(SessionError::Remote),
-                None => {
-                    return Err(SessionError::Protocol(format!(
-                        "unframed message after ASYNC was negotiated: {text:?}"
-                    )))
-                }
-            }
-        } else {
-            (None, text.to_string())
-        };
-
-        let handle = jobs
-            .entry(job)
-            .or_insert_with(|| spawn_job(job, output.clone(), shared.clone(), fatal_tx.clone()));
-        if handle.lines.send(body).is_err() {
-            // The job ended (git-annex sent ERROR); nothing more to do.
-            break;
+    };
+    if let Err(e) = result {
+        // Stop every job now: nothing may follow our ERROR for long, and a
+        // job blocked in a transfer must not keep the process alive.
+        for handle in router.jobs.values() {
+            handle.task.abort();
         }
+        return Err(e);
     }
     // End of input: let each job finish its current request.
-    let tasks: Vec<_> = jobs.into_values().map(|h| h.task).collect();
+    let tasks: Vec<_> = router.jobs.into_values().map(|h| h.task).collect();
     for task in tasks {
         let _ = task.await;
     }
@@ -157,14 +177,77 @@ where
     }
 }
 
+impl Router {
+    /// Handles one line from git-annex; `Ok(false)` when the session is over.
+    fn line(&mut self, text: &str) -> Result<bool, SessionError> {
+        // The handshake: EXTENSIONS, if sent at all, comes first.
+        let shared = match &self.shared {
+            Some(s) => s.clone(),
+            None => {
+                let offered = match Request::parse(text)? {
+                    Request::Extensions(offered) => Some(offered),
+                    _ => None,
+                };
+                let chosen = negotiate(offered.as_deref().unwrap_or(&[]));
+                self.asynchronous = chosen.contains(&Extension::Async);
+                let s = Arc::new(Shared::new(chosen.clone()));
+                self.shared = Some(s.clone());
+                if offered.is_some() {
+                    self.output
+                        .send(None, &Reply::Extensions(chosen).lines()[0]);
+                    return Ok(true);
+                }
+                s
+            }
+        };
+
+        let (job, body) = if self.asynchronous {
+            let framed = Framed::parse(text)?;
+            match framed.job {
+                Some(job) => (Some(job), framed.body),
+                // git-annex sends ERROR unframed, also when it is the
+                // answer to one job's query (GETCREDS, GETGITREMOTENAME...
+                // refused): that job gets it; otherwise git-annex gave up.
+                None if matches!(Request::parse(text), Ok(Request::Error(_))) => {
+                    match self.waiting.take_oldest() {
+                        Some(job) => (job, text),
+                        None => return Err(SessionError::Remote),
+                    }
+                }
+                None => {
+                    return Err(SessionError::Protocol(format!(
+                        "unframed message after ASYNC was negotiated: {text:?}"
+                    )))
+                }
+            }
+        } else {
+            (None, text)
+        };
+
+        let handle = self.jobs.entry(job).or_insert_with(|| {
+            spawn_job(
+                job,
+                self.output.clone(),
+                shared,
+                self.waiting.clone(),
+                self.fatal.clone(),
+            )
+        });
+        // A closed channel means the job ended after git-annex's ERROR or
+        // a fatal error, which the fatal channel reports.
+        Ok(handle.lines.send(body.to_string()).is_ok())
+    }
+}
+
 fn spawn_job(
     job: Option<JobId>,
     output: Output,
     shared: Arc<Shared>,
+    waiting: Arc<Waiting>,
     fatal: mpsc::UnboundedSender<SessionError>,
 ) -> JobHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let annex = JobAnnex::new(job, output, rx, &shared.extensions);
+    let annex = JobAnnex::new(job, output, rx, waiting, &shared.extensions);
     let task = tokio::spawn(async move {
         let mut state = JobState::default();
         while let Some(line) = annex.next_line().await {
@@ -175,7 +258,14 @@ fn spawn_job(
                     return;
                 }
             };
-            match dispatch::handle(request, &shared, &mut state, &annex).await {
+            let next = dispatch::handle(request, &shared, &mut state, &annex).await;
+            // An answer we could not take ends the session; the reply built
+            // on it would be a guess, so it is not sent.
+            if let Some(why) = annex.broken() {
+                let _ = fatal.send(SessionError::Protocol(why));
+                return;
+            }
+            match next {
                 Next::Reply(reply) => {
                     for l in reply.lines() {
                         annex.output().send(annex.job(), &l);
@@ -186,12 +276,10 @@ fn spawn_job(
                     let _ = fatal.send(SessionError::Remote);
                     return;
                 }
-            }
-            if annex.is_broken() {
-                let _ = fatal.send(SessionError::Protocol(
-                    "git-annex sent a message that is not a valid answer to our query".into(),
-                ));
-                return;
+                Next::Fatal(message) => {
+                    let _ = fatal.send(SessionError::Protocol(message));
+                    return;
+                }
             }
         }
     });
