@@ -202,8 +202,7 @@ impl ProviderKind for S3Kind {
 
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
         let config = S3Config::read(annex).await?;
-        let creds = env_credentials();
-        match &creds {
+        let creds = match env_credentials() {
             Some(c) => {
                 // git-annex decides where these go: local only, or in the
                 // git-annex branch with embedcreds=yes.
@@ -216,13 +215,15 @@ impl ProviderKind for S3Kind {
                         },
                     )
                     .await?;
+                Some(c)
             }
-            None if config.public => {}
-            None => {
-                return Err(ProviderError::MissingCredentials(
-                    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) before initremote, or use public=yes for read-only access to a public bucket".into(),
-                ))
-            }
+            // enableremote in a clone: embedded credentials may be there.
+            None => find_credentials(annex).await?,
+        };
+        if creds.is_none() && !config.public {
+            return Err(ProviderError::MissingCredentials(
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) before initremote, or use public=yes for read-only access to a public bucket".into(),
+            ));
         }
         let remote = S3Remote::new(config, creds)?;
         remote.ensure_bucket().await

@@ -64,6 +64,9 @@ impl Partial {
             len,
             hasher: spec.checksum.as_ref().map(|c| c.algorithm.hasher()),
         };
+        if len > 0 {
+            tracing::debug!("resuming download from byte {len}");
+        }
         if len > 0 && partial.hasher.is_some() {
             partial.hash_existing().await?;
         }
