@@ -9,17 +9,19 @@ use common::{pseudo_random, Moto, Repo};
 fn datalad_push_clone_get_through_annexa() {
     let moto = Moto::start();
     let tmp = tempfile::tempdir().unwrap();
-    let top = Repo::open(tmp.path()).env("AWS_ACCESS_KEY_ID", common::AWS_KEY).env(
-        "AWS_SECRET_ACCESS_KEY",
-        common::AWS_SECRET,
-    );
+    let top = Repo::open(tmp.path())
+        .env("AWS_ACCESS_KEY_ID", common::AWS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", common::AWS_SECRET);
     top.ok(&["datalad", "create", "ds"]);
     let ds = Repo::open(&tmp.path().join("ds"))
         .env("AWS_ACCESS_KEY_ID", common::AWS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", common::AWS_SECRET);
     let data = pseudo_random(3 << 20, 42);
     ds.write("sub-01/anat/sub-01_T1w.nii.gz", &data);
-    ds.write("sub-01/func/sub-01 task rest.nii.gz", &pseudo_random(5000, 43));
+    ds.write(
+        "sub-01/func/sub-01 task rest.nii.gz",
+        &pseudo_random(5000, 43),
+    );
     ds.ok(&["datalad", "save", "-m", "add data"]);
 
     let endpoint = format!("endpoint={}", moto.endpoint());

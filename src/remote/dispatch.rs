@@ -222,11 +222,19 @@ async fn serve(
             };
             transfer_reply(direction, key, result)
         }
-        R::CheckPresent(key) => match provider.check_present(&key, annex).await {
-            Ok(true) => Reply::CheckPresentSuccess(key),
-            Ok(false) => Reply::CheckPresentFailure(key),
-            Err(e) => Reply::CheckPresentUnknown(key, failure_text(&e)),
-        },
+        R::CheckPresent(key) => {
+            // A newer git-annex can check a public URL itself.
+            if shared.has(&Extension::CheckpresentUrl) {
+                if let Some(url) = provider.public_url(&key, annex).await {
+                    return Reply::CheckPresentUrl(key, url);
+                }
+            }
+            match provider.check_present(&key, annex).await {
+                Ok(true) => Reply::CheckPresentSuccess(key),
+                Ok(false) => Reply::CheckPresentFailure(key),
+                Err(e) => Reply::CheckPresentUnknown(key, failure_text(&e)),
+            }
+        }
         R::Remove(key) => match provider.remove(&key, annex).await {
             Ok(()) => Reply::RemoveSuccess(key),
             Err(e) => Reply::RemoveFailure(key, failure_text(&e)),

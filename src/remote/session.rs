@@ -18,6 +18,7 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
     "GETGITREMOTENAME",
     "UNAVAILABLERESPONSE",
     "TRANSFER-RETRIEVE-URL",
+    "CHECKPRESENT-URL",
 ];
 
 /// Why a session ended badly.
