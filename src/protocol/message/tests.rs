@@ -1055,6 +1055,15 @@ proptest! {
     }
 
     #[test]
+    fn parsed_requests_print_back_to_the_same_request(
+        line in prop_oneof![any::<String>(), protocol_ish()],
+    ) {
+        if let Ok(request) = Request::parse(&line) {
+            prop_assert_eq!(Request::parse(&request.line()), Ok(request));
+        }
+    }
+
+    #[test]
     fn requests_round_trip(request in request()) {
         let line = request.line();
         prop_assert!(!line.contains(['\n', '\r']));
