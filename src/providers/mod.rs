@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use crate::protocol::{Availability, CheckUrl};
 use crate::transfer::TransferError;
 
+pub mod dataverse;
 pub mod directory;
 pub mod s3;
 
@@ -209,7 +210,11 @@ pub trait Provider: Send + Sync {
 
 /// Every provider kind this build knows.
 pub fn registry() -> Vec<Box<dyn ProviderKind>> {
-    vec![Box::new(s3::S3Kind), Box::new(directory::DirectoryKind)]
+    vec![
+        Box::new(s3::S3Kind),
+        Box::new(directory::DirectoryKind),
+        Box::new(dataverse::DataverseKind),
+    ]
 }
 
 /// Finds a provider kind by its `provider=` name.

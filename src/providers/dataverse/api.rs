@@ -1,0 +1,770 @@
+//! A small client for the Dataverse native and data access APIs.
+//!
+//! Only what the provider needs: dataset versions and their (paged) file
+//! lists, add / replace / delete / rename of files, file metadata, and
+//! downloads. The API token travels as `X-Dataverse-key` to the
+//! installation's own host only; downloads are redirected to signed storage
+//! and [`Client::download`] follows that redirect without the token.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{stream, StreamExt, TryStreamExt};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use tokio::io::AsyncSeekExt;
+use tokio_util::io::ReaderStream;
+use url::Url;
+
+use super::error::DvError;
+use crate::transfer::{Algorithm, Client, Download, Expected, TransferError};
+
+/// Largest page we ask for when listing files.
+const PAGE: u64 = 1000;
+const READ_CHUNK: usize = 256 * 1024;
+
+/// An API token: never printed.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(secret: String) -> Option<Self> {
+        let t = secret.trim().to_string();
+        (!t.is_empty()).then_some(Self(t))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// `{"status":"OK","data":...}` or `{"status":"ERROR","message":...}`.
+#[derive(Debug, Deserialize)]
+struct Envelope<T> {
+    status: Option<String>,
+    data: Option<T>,
+    message: Option<serde_json::Value>,
+    #[serde(rename = "totalCount")]
+    total_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Checksum {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DataFile {
+    pub id: u64,
+    #[serde(default, rename = "persistentId")]
+    pub persistent_id: Option<String>,
+    #[serde(default)]
+    pub filesize: Option<u64>,
+    #[serde(default)]
+    pub checksum: Option<Checksum>,
+    #[serde(default)]
+    pub md5: Option<String>,
+    #[serde(default, rename = "tabularData")]
+    pub tabular_data: bool,
+    #[serde(default, rename = "originalFileSize")]
+    pub original_file_size: Option<u64>,
+    #[serde(default, rename = "originalFileName")]
+    pub original_file_name: Option<String>,
+}
+
+impl DataFile {
+    /// Size of what `format=original` returns: the uploaded bytes.
+    pub fn content_size(&self) -> Option<u64> {
+        if self.tabular_data {
+            self.original_file_size
+        } else {
+            self.filesize
+        }
+    }
+
+    /// The checksum Dataverse recorded at upload (of the original bytes).
+    pub fn expected(&self) -> Option<Expected> {
+        if let Some(c) = &self.checksum {
+            if let Some(alg) = Algorithm::from_name(&c.kind) {
+                return Some(Expected::new(alg, &c.value));
+            }
+        }
+        self.md5
+            .as_deref()
+            .map(|m| Expected::new(Algorithm::Md5, m))
+    }
+}
+
+/// A file as listed in one dataset version.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileMetadata {
+    pub label: String,
+    #[serde(default, rename = "directoryLabel")]
+    pub directory_label: Option<String>,
+    #[serde(rename = "dataFile")]
+    pub data_file: DataFile,
+}
+
+impl FileMetadata {
+    pub fn folder(&self) -> &str {
+        self.directory_label
+            .as_deref()
+            .unwrap_or("")
+            .trim_matches('/')
+    }
+
+    /// Whether this entry is the file we named `label` in `folder`; an
+    /// ingested table is listed as `.tab` but keeps its original name.
+    pub fn is_at(&self, folder: &str, label: &str) -> bool {
+        self.folder() == folder.trim_matches('/')
+            && (self.label == label
+                || (self.data_file.tabular_data
+                    && self.data_file.original_file_name.as_deref() == Some(label)))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct VersionInfo {
+    #[serde(rename = "versionState", default)]
+    pub state: String,
+    #[serde(rename = "versionNumber")]
+    pub major: Option<u64>,
+    #[serde(rename = "versionMinorNumber")]
+    pub minor: Option<u64>,
+}
+
+impl VersionInfo {
+    pub fn is_draft(&self) -> bool {
+        self.state == "DRAFT"
+    }
+
+    /// The name the API accepts for this version (`:draft` or `x.y`).
+    pub fn api_name(&self) -> String {
+        match (self.major, self.minor) {
+            (Some(a), Some(b)) if !self.is_draft() => format!("{a}.{b}"),
+            (Some(a), None) if !self.is_draft() => format!("{a}.0"),
+            _ => ":draft".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AddResult {
+    files: Vec<FileMetadata>,
+}
+
+/// Which file an access URL or file PID names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileRef {
+    Id(u64),
+    Pid(String),
+}
+
+impl std::fmt::Display for FileRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "file {id}"),
+            Self::Pid(pid) => write!(f, "file {pid}"),
+        }
+    }
+}
+
+/// Where a new file goes and what it is called.
+pub struct NewFile<'a> {
+    pub folder: &'a str,
+    pub label: &'a str,
+}
+
+pub struct Api {
+    client: Client,
+    base: Url,
+    pid: String,
+    token: Option<Token>,
+    lock_wait: Duration,
+}
+
+impl Api {
+    pub fn new(
+        client: Client,
+        base: Url,
+        pid: String,
+        token: Option<Token>,
+        lock_wait: Duration,
+    ) -> Self {
+        Self {
+            client,
+            base,
+            pid,
+            token,
+            lock_wait,
+        }
+    }
+
+    pub fn pid(&self) -> &str {
+        &self.pid
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// `base` + `path` (which starts with `api/`), keeping a base path
+    /// such as `https://host/dataverse/`.
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}/{}", url.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+        url.set_query(None);
+        if !query.is_empty() {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+        }
+        url
+    }
+
+    fn dataset_url(&self, rest: &str, query: &[(&str, &str)]) -> Url {
+        let mut q = vec![("persistentId", self.pid.as_str())];
+        q.extend_from_slice(query);
+        self.url(&format!("api/datasets/:persistentId{rest}"), &q)
+    }
+
+    /// A request to the installation's own host, with the token.
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let builder = self.client.http().request(method, url);
+        match &self.token {
+            Some(t) => builder.header("X-Dataverse-key", t.expose()),
+            None => builder,
+        }
+    }
+
+    fn need_token(&self, what: &str) -> Result<(), DvError> {
+        if self.token.is_none() {
+            return Err(DvError::MissingToken(what.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn send(&self, build: impl Fn() -> RequestBuilder) -> Result<Response, DvError> {
+        Ok(self.client.send(build).await?)
+    }
+
+    /// Reads an envelope, or turns an error status into a [`DvError`].
+    async fn envelope<T: DeserializeOwned>(
+        &self,
+        response: Response,
+        what: &str,
+    ) -> Result<(T, Option<u64>), DvError> {
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| DvError::BadResponse(format!("{what}: {e}")))?;
+        if !status.is_success() {
+            return Err(self.classify(status, &text, what));
+        }
+        let env: Envelope<T> = serde_json::from_str(&text).map_err(|e| {
+            DvError::BadResponse(format!(
+                "{what}: the answer is not the JSON Dataverse sends ({e}); is url= the installation's address?"
+            ))
+        })?;
+        if env.status.as_deref() == Some("ERROR") {
+            return Err(DvError::Service(format!(
+                "{what}: {}",
+                message_text(&env.message)
+            )));
+        }
+        let data = env
+            .data
+            .ok_or_else(|| DvError::BadResponse(format!("{what}: answer without data")))?;
+        Ok((data, env.total_count))
+    }
+
+    /// Names the problem behind an error status.
+    pub fn classify(&self, status: StatusCode, body: &str, what: &str) -> DvError {
+        let message = serde_json::from_str::<Envelope<serde_json::Value>>(body)
+            .ok()
+            .map(|e| message_text(&e.message))
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| crate::transfer::summarize_body(body));
+        let lower = message.to_ascii_lowercase();
+        match status {
+            StatusCode::UNAUTHORIZED if self.token.is_some() => DvError::BadToken {
+                base: self.base.to_string(),
+                message,
+            },
+            StatusCode::UNAUTHORIZED => DvError::MissingToken(what.to_string()),
+            StatusCode::FORBIDDEN if lower.contains("lock") => DvError::Locked {
+                pid: self.pid.clone(),
+                message,
+            },
+            StatusCode::BAD_REQUEST if lower.contains("guestbook") => DvError::Guestbook {
+                what: what.to_string(),
+                message,
+            },
+            StatusCode::FORBIDDEN if self.token.is_none() => {
+                DvError::MissingToken(what.to_string())
+            }
+            StatusCode::FORBIDDEN => DvError::Forbidden {
+                what: what.to_string(),
+                message,
+            },
+            StatusCode::NOT_FOUND if lower.contains("dataset") && !lower.contains("version") => {
+                DvError::DatasetNotFound {
+                    pid: self.pid.clone(),
+                    base: self.base.to_string(),
+                    anonymous: self.token.is_none(),
+                }
+            }
+            StatusCode::NOT_FOUND => DvError::NotFound(format!("{what}: {message}")),
+            StatusCode::TOO_MANY_REQUESTS => DvError::RateLimited(what.to_string()),
+            _ => DvError::Http {
+                what: what.to_string(),
+                status: status.as_u16(),
+                message,
+            },
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        what: &str,
+    ) -> Result<(T, Option<u64>), DvError> {
+        let response = self.send(|| self.request(Method::GET, url.clone())).await?;
+        self.envelope(response, what).await
+    }
+
+    /// Checks that the dataset exists and this token may see it.
+    pub async fn check_dataset(&self) -> Result<(), DvError> {
+        let _: (serde_json::Value, _) = self.get(self.dataset_url("/", &[]), "dataset").await?;
+        Ok(())
+    }
+
+    /// Checks the token itself, when there is one.
+    pub async fn check_token(&self) -> Result<(), DvError> {
+        if self.token.is_some() {
+            let _: (serde_json::Value, _) = self
+                .get(self.url("api/users/:me", &[]), "token check")
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Every version this user can see, newest (draft) first.
+    pub async fn versions(&self) -> Result<Vec<VersionInfo>, DvError> {
+        let mut out = Vec::new();
+        loop {
+            let offset = out.len().to_string();
+            let limit = PAGE.to_string();
+            let url = self.dataset_url(
+                "/versions",
+                &[
+                    ("excludeFiles", "true"),
+                    ("limit", &limit),
+                    ("offset", &offset),
+                ],
+            );
+            let (page, total): (Vec<VersionInfo>, _) = self.get(url, "list of versions").await?;
+            let n = page.len();
+            out.extend(page);
+            match total {
+                Some(t) if (out.len() as u64) < t && n > 0 => continue,
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// All files of one version (`:draft`, `:latest`, `x.y`), page by page.
+    /// `Ok(None)` when the version does not exist.
+    pub async fn files(&self, version: &str) -> Result<Option<Vec<FileMetadata>>, DvError> {
+        let mut out: Vec<FileMetadata> = Vec::new();
+        loop {
+            let offset = out.len().to_string();
+            let limit = PAGE.to_string();
+            let url = self.dataset_url(
+                &format!("/versions/{version}/files"),
+                &[("limit", &limit), ("offset", &offset)],
+            );
+            let result: Result<(Vec<FileMetadata>, _), _> = self
+                .get(url, &format!("file list of version {version}"))
+                .await;
+            let (page, total) = match result {
+                Ok(x) => x,
+                Err(DvError::NotFound(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let n = page.len();
+            out.extend(page);
+            // Without totalCount (older installations) the list is complete.
+            match total {
+                Some(t) if (out.len() as u64) < t && n > 0 => continue,
+                _ => return Ok(Some(out)),
+            }
+        }
+    }
+
+    /// Metadata of one file (newest version this user can see).
+    pub async fn file(&self, file: &FileRef) -> Result<FileMetadata, DvError> {
+        let url = match file {
+            FileRef::Id(id) => self.url(&format!("api/files/{id}"), &[]),
+            FileRef::Pid(pid) => self.url("api/files/:persistentId", &[("persistentId", pid)]),
+        };
+        Ok(self.get(url, &file.to_string()).await?.0)
+    }
+
+    /// Retries `op` while the dataset is locked, up to the lock wait.
+    async fn unlocked<T, F, Fut>(&self, op: F) -> Result<T, DvError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, DvError>>,
+    {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(500);
+        loop {
+            match op().await {
+                Err(DvError::Locked { .. }) if started.elapsed() + delay < self.lock_wait => {
+                    tracing::debug!(?delay, "dataset locked; waiting");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Adds `src` as a new file of the draft, streaming it.
+    pub async fn add(
+        &self,
+        new: &NewFile<'_>,
+        src: &Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<FileMetadata, DvError> {
+        self.need_token("uploading")?;
+        let url = self.dataset_url("/add", &[]);
+        let json = serde_json::json!({
+            "directoryLabel": new.folder,
+            "label": new.label,
+            // Keep the bytes as uploaded: no conversion of CSV/TSV to .tab.
+            "tabIngest": false,
+        });
+        self.unlocked(|| self.upload(url.clone(), &json, new.label, src, progress))
+            .await
+    }
+
+    /// Replaces file `id` with `src` (a new file id); the folder and name
+    /// must be given again.
+    pub async fn replace(
+        &self,
+        id: u64,
+        new: &NewFile<'_>,
+        src: &Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<FileMetadata, DvError> {
+        self.need_token("replacing a file")?;
+        let url = self.url(&format!("api/files/{id}/replace"), &[]);
+        let json = serde_json::json!({
+            "directoryLabel": new.folder,
+            "label": new.label,
+            "forceReplace": true,
+            "tabIngest": false,
+        });
+        self.unlocked(|| self.upload(url.clone(), &json, new.label, src, progress))
+            .await
+    }
+
+    async fn upload(
+        &self,
+        url: Url,
+        json: &serde_json::Value,
+        filename: &str,
+        src: &Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<FileMetadata, DvError> {
+        let len = tokio::fs::metadata(src).await?.len();
+        let boundary = format!("annexa-{:016x}", rand_u64());
+        let head = format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"jsonData\"\r\n\
+             Content-Type: application/json\r\n\r\n{json}\r\n\
+             --{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n",
+            b = boundary,
+            json = json,
+            name = multipart_filename(filename),
+        );
+        let tail = format!("\r\n--{boundary}--\r\n");
+        let total = head.len() as u64 + len + tail.len() as u64;
+        let sent = Arc::new(AtomicU64::new(0));
+        let build = || {
+            sent.store(0, Ordering::Relaxed);
+            let body = multipart_body(
+                Bytes::from(head.clone()),
+                src.to_path_buf(),
+                len,
+                Bytes::from(tail.clone()),
+                sent.clone(),
+            );
+            self.request(Method::POST, url.clone())
+                .header(
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .header("Content-Length", total.to_string())
+                .body(body)
+        };
+        // The body stream must be 'static, so it only counts bytes; this
+        // loop reports them to git-annex while the request runs.
+        let request = self.send(build);
+        tokio::pin!(request);
+        let mut ticker = tokio::time::interval(Duration::from_millis(250));
+        let response = loop {
+            tokio::select! {
+                r = &mut request => break r?,
+                _ = ticker.tick() => progress(sent.load(Ordering::Relaxed).min(len)),
+            }
+        };
+        let (result, _): (AddResult, _) = self.envelope(response, "upload").await?;
+        progress(len);
+        result
+            .files
+            .into_iter()
+            .next()
+            .ok_or_else(|| DvError::BadResponse("upload: answer lists no file".into()))
+    }
+
+    /// Deletes file `id` from the draft.
+    pub async fn delete(&self, id: u64) -> Result<(), DvError> {
+        self.need_token("deleting a file")?;
+        let url = self.url(&format!("api/files/{id}"), &[]);
+        self.unlocked(|| async {
+            let response = self
+                .send(|| self.request(Method::DELETE, url.clone()))
+                .await?;
+            let _: (serde_json::Value, _) = self
+                .envelope(response, &format!("delete of file {id}"))
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Moves or renames file `id` in the draft.
+    pub async fn rename(&self, id: u64, to: &NewFile<'_>) -> Result<(), DvError> {
+        self.need_token("renaming a file")?;
+        let url = self.url(&format!("api/files/{id}/metadata"), &[]);
+        let json = serde_json::json!({"label": to.label, "directoryLabel": to.folder});
+        let boundary = format!("annexa-{:016x}", rand_u64());
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"jsonData\"\r\n\r\n{json}\r\n--{boundary}--\r\n"
+        );
+        self.unlocked(|| async {
+            let response = self
+                .send(|| {
+                    self.request(Method::POST, url.clone())
+                        .header(
+                            "Content-Type",
+                            format!("multipart/form-data; boundary={boundary}"),
+                        )
+                        .body(body.clone())
+                })
+                .await?;
+            let _: (serde_json::Value, _) = self
+                .envelope(response, &format!("rename of file {id}"))
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The URL that downloads a file's uploaded bytes.
+    pub fn access_url(&self, file: &FileRef) -> Url {
+        match file {
+            FileRef::Id(id) => self.url(
+                &format!("api/access/datafile/{id}"),
+                &[("format", "original")],
+            ),
+            FileRef::Pid(pid) => self.url(
+                "api/access/datafile/:persistentId",
+                &[("persistentId", pid), ("format", "original")],
+            ),
+        }
+    }
+
+    /// Streams a file into `dest` (resuming from what is there), checking
+    /// size and checksum when given.
+    pub async fn download(
+        &self,
+        file: &FileRef,
+        dest: &Path,
+        expected_size: Option<u64>,
+        checksum: Option<Expected>,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<(), DvError> {
+        let url = self.access_url(file);
+        let request = || self.request(Method::GET, url.clone());
+        let spec = Download {
+            request: &request,
+            expected_size,
+            checksum,
+            resume: true,
+        };
+        match self.client.download(&spec, dest, progress).await {
+            Ok(_) => Ok(()),
+            Err(TransferError::Status { status, detail, .. }) => {
+                Err(self.classify(status, &detail, &format!("download of {file}")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn message_text(message: &Option<serde_json::Value>) -> String {
+    match message {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
+}
+
+/// A file name safe inside a quoted multipart header.
+fn multipart_filename(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c == '"' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// `head`, then `len` bytes of `path` read in chunks, then `tail`: the
+/// whole file never sits in memory. `sent` counts file bytes sent.
+fn multipart_body(
+    head: Bytes,
+    path: std::path::PathBuf,
+    len: u64,
+    tail: Bytes,
+    sent: Arc<AtomicU64>,
+) -> reqwest::Body {
+    let file_stream = stream::once(async move {
+        let mut file = tokio::fs::File::open(&path).await?;
+        file.seek(std::io::SeekFrom::Start(0)).await?;
+        Ok::<_, std::io::Error>(
+            ReaderStream::with_capacity(tokio::io::AsyncReadExt::take(file, len), READ_CHUNK)
+                .inspect_ok(move |chunk| {
+                    sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                }),
+        )
+    })
+    .try_flatten();
+    let body = stream::once(async move { Ok::<_, std::io::Error>(head) })
+        .chain(file_stream)
+        .chain(stream::once(async move { Ok(tail) }));
+    reqwest::Body::wrap_stream(body)
+}
+
+/// Random enough for a multipart boundary; no extra dependency.
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(base: &str) -> Api {
+        Api::new(
+            Client::new(Default::default()).unwrap(),
+            Url::parse(base).unwrap(),
+            "doi:10.5072/FK2/ABC".into(),
+            Token::new("s3cret".into()),
+            Duration::from_secs(1),
+        )
+    }
+
+    #[test]
+    fn urls_keep_a_base_path() {
+        let a = api("https://dv.example.org/sub/");
+        assert_eq!(
+            a.dataset_url("/versions/:draft/files", &[("limit", "10")]).as_str(),
+            "https://dv.example.org/sub/api/datasets/:persistentId/versions/:draft/files?persistentId=doi%3A10.5072%2FFK2%2FABC&limit=10"
+        );
+        assert_eq!(
+            a.access_url(&FileRef::Id(7)).as_str(),
+            "https://dv.example.org/sub/api/access/datafile/7?format=original"
+        );
+    }
+
+    #[test]
+    fn errors_are_named() {
+        let a = api("https://dv.example.org");
+        let e = a.classify(
+            StatusCode::UNAUTHORIZED,
+            r#"{"status":"ERROR","message":"Bad API key"}"#,
+            "x",
+        );
+        assert!(matches!(e, DvError::BadToken { .. }), "{e}");
+        assert!(!e.to_string().contains("s3cret"));
+        let e = a.classify(
+            StatusCode::FORBIDDEN,
+            r#"{"status":"ERROR","message":"Dataset cannot be edited due to dataset lock."}"#,
+            "x",
+        );
+        assert!(matches!(e, DvError::Locked { .. }), "{e}");
+        let e = a.classify(
+            StatusCode::NOT_FOUND,
+            r#"{"status":"ERROR","message":"Dataset with Persistent ID doi:x not found."}"#,
+            "x",
+        );
+        assert!(matches!(e, DvError::DatasetNotFound { .. }), "{e}");
+        let e = a.classify(
+            StatusCode::BAD_REQUEST,
+            "You must fill in the guestbook",
+            "x",
+        );
+        assert!(matches!(e, DvError::Guestbook { .. }), "{e}");
+    }
+
+    #[test]
+    fn tabular_content_is_the_original() {
+        let f: FileMetadata = serde_json::from_str(
+            r#"{"label":"t.tab","directoryLabel":"a/b","dataFile":{"id":3,"filesize":16,
+            "checksum":{"type":"SHA-256","value":"AB"},"tabularData":true,
+            "originalFileSize":10,"originalFileName":"t.csv"}}"#,
+        )
+        .unwrap();
+        assert_eq!(f.data_file.content_size(), Some(10));
+        assert!(f.is_at("a/b", "t.csv") && f.is_at("/a/b/", "t.tab") && !f.is_at("a", "t.csv"));
+        assert_eq!(
+            f.data_file.expected(),
+            Some(Expected::new(Algorithm::Sha256, "ab"))
+        );
+    }
+}

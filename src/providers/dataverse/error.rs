@@ -1,0 +1,79 @@
+//! What can go wrong talking to Dataverse, each with what to do about it.
+//! No message ever contains the token.
+
+use crate::providers::ProviderError;
+use crate::transfer::TransferError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DvError {
+    #[error(
+        "Dataverse at {base} rejected the API token ({message}). Set DATAVERSE_API_KEY to a \
+         valid token (Account > API Token on the web site), or store a new one with \
+         `DATAVERSE_API_KEY=... git annex enableremote <remote>`"
+    )]
+    BadToken { base: String, message: String },
+    #[error(
+        "{0} needs a Dataverse API token: set DATAVERSE_API_KEY (or store it with \
+         `DATAVERSE_API_KEY=... git annex enableremote <remote>`)"
+    )]
+    MissingToken(String),
+    #[error(
+        "dataset {pid} was not found at {base}: check doi= and url={}",
+        if *anonymous { " (an unpublished dataset is visible only with an API token: set DATAVERSE_API_KEY)" } else { " and that the token's user can see the dataset" }
+    )]
+    DatasetNotFound {
+        pid: String,
+        base: String,
+        anonymous: bool,
+    },
+    #[error(
+        "dataset {pid} is locked ({message}); it is being ingested, published or reviewed. \
+         Wait for that to finish and try again (GET /api/datasets/:persistentId/locks shows \
+         the locks), or ask the installation's administrators to remove a stuck lock"
+    )]
+    Locked { pid: String, message: String },
+    #[error(
+        "{what}: the dataset has a guestbook that must be filled in before downloading \
+         ({message}). Download the file once through the dataset's web page, or ask the \
+         dataset's owner to remove the guestbook"
+    )]
+    Guestbook { what: String, message: String },
+    #[error(
+        "{what}: access denied ({message}). If the file is restricted, request access on the \
+         dataset's web page and use the API token of a user who was granted it"
+    )]
+    Forbidden { what: String, message: String },
+    #[error("{0}: not found")]
+    NotFound(String),
+    #[error("{0}: Dataverse kept answering 429 Too Many Requests; try again later or with fewer parallel jobs (-J)")]
+    RateLimited(String),
+    #[error("{what}: HTTP {status}: {message}")]
+    Http {
+        what: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{0}")]
+    Service(String),
+    #[error("unexpected answer from Dataverse: {0}")]
+    BadResponse(String),
+    #[error("{0}")]
+    Transfer(#[from] TransferError),
+    #[error("local file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<DvError> for ProviderError {
+    fn from(e: DvError) -> Self {
+        match e {
+            DvError::MissingToken(_) => ProviderError::MissingCredentials(e.to_string()),
+            DvError::Transfer(t) => ProviderError::Transfer(t),
+            DvError::Io(io) => ProviderError::Io(io),
+            DvError::BadToken { .. }
+            | DvError::DatasetNotFound { .. }
+            | DvError::Guestbook { .. }
+            | DvError::Forbidden { .. } => ProviderError::Refused(e.to_string()),
+            other => ProviderError::Service(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,804 @@
+//! `provider=dataverse`: keys, export trees and URLs of a Dataverse dataset.
+//!
+//! - Key mode: each key is a file `ROOT/xxx/yyy/KEY` in the dataset's draft
+//!   (DIRHASH-style folders, names made safe by [`naming`]). The file id is
+//!   kept in git-annex's per-key state, so a retrieval goes straight to the
+//!   download. Presence is looked up in every version, draft and published.
+//! - Export mode (`exporttree=yes`): the tree under ROOT with its own names.
+//! - URL mode: Dataverse download URLs and file PIDs are claimed, so
+//!   `git annex addurl` keys are fetched through annexa, with the token.
+//!
+//! Published files stay downloadable whatever happens to the draft, so a
+//! REMOVE of a published key fails instead of pretending.
+
+mod api;
+mod error;
+pub mod naming;
+mod urls;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use url::Url;
+
+pub use api::{FileMetadata, FileRef, Token};
+pub use error::DvError;
+
+use self::api::{Api, NewFile};
+use super::{
+    hashdir_lower, parse_bool, Annex, ConfigSpec, Credentials, Provider, ProviderError,
+    ProviderKind, Result,
+};
+use crate::protocol::CheckUrl;
+use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
+
+/// The environment variable that holds the API token.
+pub const TOKEN_ENV: &str = "DATAVERSE_API_KEY";
+/// git-annex's credential slot for the token.
+const CREDS: &str = "dataverse";
+
+const CONFIGS: &[ConfigSpec] = &[
+    ConfigSpec {
+        name: "url",
+        description: "(provider=dataverse) address of the Dataverse installation, e.g. https://dataverse.harvard.edu",
+    },
+    ConfigSpec {
+        name: "doi",
+        description: "(provider=dataverse) persistent id of the dataset, e.g. doi:10.7910/DVN/ABCDEF (hdl: also works)",
+    },
+    ConfigSpec {
+        name: "rootpath",
+        description: "(provider=dataverse) folder inside the dataset for annexa's files (default: the top)",
+    },
+    ConfigSpec {
+        name: "skipchecksum",
+        description: "(provider=dataverse) yes = do not verify downloads against Dataverse's recorded checksum (git-annex still checks the key)",
+    },
+    ConfigSpec {
+        name: "lockwait",
+        description: "(provider=dataverse) seconds to wait for a dataset lock (ingest, publication) to clear before failing (default 60)",
+    },
+];
+
+pub struct DataverseKind;
+
+struct Settings {
+    base: Url,
+    pid: String,
+    root: String,
+    skip_checksum: bool,
+    lock_wait: Duration,
+}
+
+async fn config(annex: &dyn Annex, name: &str) -> Result<Option<String>> {
+    Ok(annex
+        .get_config(name)
+        .await?
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty()))
+}
+
+async fn settings(annex: &dyn Annex) -> Result<Settings> {
+    let url = config(annex, "url").await?.ok_or_else(|| {
+        ProviderError::Config(
+            "url=https://<dataverse installation> is required for provider=dataverse".into(),
+        )
+    })?;
+    let mut base = Url::parse(&url)
+        .map_err(|e| ProviderError::Config(format!("url={url} is not a URL: {e}")))?;
+    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+        return Err(ProviderError::Config(format!(
+            "url={url} must be an http(s) address such as https://dataverse.example.org"
+        )));
+    }
+    base.set_query(None);
+    base.set_fragment(None);
+    let doi = config(annex, "doi").await?.ok_or_else(|| {
+        ProviderError::Config(
+            "doi=doi:10.xxxx/YYYY (the dataset's persistent id) is required for provider=dataverse"
+                .into(),
+        )
+    })?;
+    let pid = normalize_pid(&doi)?;
+    let root = naming::encode_folder(&config(annex, "rootpath").await?.unwrap_or_default());
+    let skip_checksum = parse_bool(
+        "skipchecksum",
+        config(annex, "skipchecksum").await?.as_deref(),
+        false,
+    )?;
+    let lock_wait = match config(annex, "lockwait").await? {
+        None => Duration::from_secs(60),
+        Some(v) => Duration::from_secs(v.parse().map_err(|_| {
+            ProviderError::Config(format!("lockwait={v} is not a number of seconds"))
+        })?),
+    };
+    Ok(Settings {
+        base,
+        pid,
+        root,
+        skip_checksum,
+        lock_wait,
+    })
+}
+
+/// Accepts `doi:10.x/y`, `hdl:...`, `10.x/y`, or a `https://doi.org/` link.
+fn normalize_pid(text: &str) -> Result<String> {
+    let t = text.trim();
+    let lower = t.to_ascii_lowercase();
+    let pid =
+        if lower.starts_with("doi:") || lower.starts_with("hdl:") || lower.starts_with("perma:") {
+            format!(
+                "{}{}",
+                &lower[..lower.find(':').unwrap_or(0) + 1],
+                &t[t.find(':').unwrap_or(0) + 1..]
+            )
+        } else if let Some(rest) = ["https://doi.org/", "http://doi.org/", "https://dx.doi.org/"]
+            .iter()
+            .find_map(|p| lower.starts_with(p).then(|| &t[p.len()..]))
+        {
+            format!("doi:{rest}")
+        } else if t.starts_with("10.") {
+            format!("doi:{t}")
+        } else {
+            return Err(ProviderError::Config(format!(
+                "doi={t} is not a dataset persistent id such as doi:10.7910/DVN/ABCDEF"
+            )));
+        };
+    if pid.contains(char::is_whitespace) || !pid.contains('/') {
+        return Err(ProviderError::Config(format!(
+            "doi={t} is not a dataset persistent id such as doi:10.7910/DVN/ABCDEF"
+        )));
+    }
+    Ok(pid)
+}
+
+/// The token: the environment wins over what git-annex stored.
+async fn token(annex: &dyn Annex) -> Result<Option<Token>> {
+    if let Some(t) = std::env::var(TOKEN_ENV).ok().and_then(Token::new) {
+        return Ok(Some(t));
+    }
+    match annex.get_creds(CREDS).await {
+        Ok(Some(c)) => Ok(Token::new(c.secret)),
+        Ok(None) => Ok(None),
+        // No stored creds is not an error: published data needs none.
+        Err(crate::providers::AnnexError::Refused(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
+    let client = Client::new(RetryPolicy::default())?;
+    Ok(Api::new(
+        client,
+        s.base.clone(),
+        s.pid.clone(),
+        token,
+        s.lock_wait,
+    ))
+}
+
+#[async_trait]
+impl ProviderKind for DataverseKind {
+    fn name(&self) -> &'static str {
+        "dataverse"
+    }
+
+    fn configs(&self) -> &'static [ConfigSpec] {
+        CONFIGS
+    }
+
+    async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
+        let s = settings(annex).await?;
+        let from_env = std::env::var(TOKEN_ENV).ok().and_then(Token::new);
+        let token = match from_env {
+            Some(t) => Some(t),
+            None => token(annex).await?,
+        };
+        let api = make_api(&s, token.clone())?;
+        api.check_token().await?;
+        api.check_dataset().await?;
+        if let Some(t) = token {
+            // git-annex keeps it locally (or in the branch with embedcreds=yes).
+            annex
+                .set_creds(
+                    CREDS,
+                    &Credentials {
+                        user: "api-token".into(),
+                        secret: t.expose().to_string(),
+                    },
+                )
+                .await?;
+        } else {
+            annex.info(&format!(
+                "no {TOKEN_ENV} set: this remote can only read published files of {}",
+                s.pid
+            ));
+        }
+        Ok(())
+    }
+
+    async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
+        let s = settings(annex).await?;
+        let api = make_api(&s, token(annex).await?)?;
+        Ok(Arc::new(DataverseRemote {
+            api,
+            root: s.root,
+            skip_checksum: s.skip_checksum,
+        }))
+    }
+}
+
+/// What annexa remembers of a stored key (SETSTATE), so that retrieval
+/// needs no listing: `dv1 id=<id> size=<bytes> <ALGORITHM>=<hex>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KeyState {
+    id: u64,
+    size: Option<u64>,
+    checksum: Option<Expected>,
+}
+
+impl KeyState {
+    fn of(f: &FileMetadata) -> Self {
+        Self {
+            id: f.data_file.id,
+            size: f.data_file.content_size(),
+            checksum: f.data_file.expected(),
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut s = format!("dv1 id={}", self.id);
+        if let Some(size) = self.size {
+            s.push_str(&format!(" size={size}"));
+        }
+        if let Some(c) = &self.checksum {
+            s.push_str(&format!(" {}={}", c.algorithm, c.hex));
+        }
+        s
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let mut words = text.split_whitespace();
+        if words.next()? != "dv1" {
+            return None;
+        }
+        let (mut id, mut size, mut checksum) = (None, None, None);
+        for word in words {
+            let (k, v) = word.split_once('=')?;
+            match k {
+                "id" => id = v.parse().ok(),
+                "size" => size = v.parse().ok(),
+                other => {
+                    checksum = Algorithm::from_name(other).map(|a| Expected::new(a, v));
+                }
+            }
+        }
+        Some(Self {
+            id: id?,
+            size,
+            checksum,
+        })
+    }
+}
+
+pub struct DataverseRemote {
+    api: Api,
+    root: String,
+    skip_checksum: bool,
+}
+
+impl DataverseRemote {
+    /// Folder and file name of a key in key mode.
+    fn key_location(&self, key: &str) -> (String, String) {
+        let folder = naming::join_folders(&[&self.root, hashdir_lower(key).trim_end_matches('/')]);
+        (folder, naming::encode_file(key))
+    }
+
+    fn export_location(&self, name: &str) -> Result<(String, String)> {
+        if name.is_empty() || name.split('/').any(|p| p == ".." || p == ".") {
+            return Err(ProviderError::Refused(format!(
+                "export path {name:?} leaves the export tree"
+            )));
+        }
+        Ok(naming::export_location(&self.root, name))
+    }
+
+    /// The file at folder/label in the newest version this user can see
+    /// (the draft when there is one).
+    async fn find_latest(&self, folder: &str, label: &str) -> Result<Option<FileMetadata>> {
+        let files = self.api.files(":latest").await?.unwrap_or_default();
+        Ok(files.into_iter().find(|f| f.is_at(folder, label)))
+    }
+
+    /// Published versions that hold folder/label, newest first.
+    async fn find_published(
+        &self,
+        folder: &str,
+        label: &str,
+    ) -> Result<Vec<(String, FileMetadata)>> {
+        let mut out = Vec::new();
+        for v in self.api.versions().await? {
+            if v.is_draft() {
+                continue;
+            }
+            let name = v.api_name();
+            let files = self.api.files(&name).await?.unwrap_or_default();
+            if let Some(f) = files.into_iter().find(|f| f.is_at(folder, label)) {
+                out.push((name, f));
+            }
+        }
+        Ok(out)
+    }
+
+    fn checksum_for(&self, f: &FileMetadata) -> Option<Expected> {
+        if self.skip_checksum {
+            None
+        } else {
+            f.data_file.expected()
+        }
+    }
+
+    async fn download_file(&self, f: &FileMetadata, dest: &Path, annex: &dyn Annex) -> Result<()> {
+        self.api
+            .download(
+                &FileRef::Id(f.data_file.id),
+                dest,
+                f.data_file.content_size(),
+                self.checksum_for(f),
+                &|b| annex.progress(b),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Uploads as folder/label and checks what Dataverse made of it. If a
+    /// same-named file appeared meanwhile (Dataverse then renames ours to
+    /// `name-1.ext`), ours is deleted and the existing one is used.
+    async fn upload_new(
+        &self,
+        folder: &str,
+        label: &str,
+        src: &Path,
+        replace: Option<u64>,
+        annex: &dyn Annex,
+    ) -> Result<FileMetadata> {
+        let size = tokio::fs::metadata(src).await?.len();
+        let new = NewFile { folder, label };
+        let progress = |b| annex.progress(b);
+        let stored = match replace {
+            None => self.api.add(&new, src, &progress).await?,
+            Some(id) => self.api.replace(id, &new, src, &progress).await?,
+        };
+        if stored.data_file.content_size().is_some_and(|s| s != size) {
+            let _ = self.api.delete(stored.data_file.id).await;
+            return Err(ProviderError::Service(format!(
+                "Dataverse stored {} bytes of {label} instead of {size}; the upload was deleted, try again",
+                stored.data_file.content_size().unwrap_or(0)
+            )));
+        }
+        if !stored.is_at(folder, label) {
+            annex.debug(&format!(
+                "Dataverse named the upload {:?}: a file {label:?} already exists",
+                stored.label
+            ));
+            if let Some(existing) = self.find_latest(folder, label).await? {
+                if existing.data_file.id != stored.data_file.id {
+                    self.api.delete(stored.data_file.id).await?;
+                    return Ok(existing);
+                }
+            }
+        }
+        Ok(stored)
+    }
+
+    async fn remember(&self, key: &str, f: &FileMetadata, annex: &dyn Annex) -> Result<()> {
+        annex.set_state(key, &KeyState::of(f).render()).await?;
+        Ok(())
+    }
+
+    /// Files named by the URLs git-annex recorded for the key (URL mode).
+    async fn claimed_files(&self, key: &str, annex: &dyn Annex) -> Result<Vec<FileRef>> {
+        let urls = annex.get_urls(key, "").await?;
+        Ok(urls
+            .iter()
+            .filter_map(|u| urls::parse(u, self.api.base(), self.api.pid()))
+            .collect())
+    }
+}
+
+/// The size in a key (`-s1234`), when recorded.
+fn key_size(key: &str) -> Option<u64> {
+    let fields = key.split("--").next()?;
+    fields
+        .split('-')
+        .skip(1)
+        .find_map(|f| f.strip_prefix('s').and_then(|n| n.parse().ok()))
+}
+
+/// The checksum a key's name carries, for the backends Dataverse also uses.
+fn key_checksum(key: &str) -> Option<Expected> {
+    let (fields, rest) = key.split_once("--")?;
+    let backend = fields.split('-').next()?;
+    let alg = match backend.trim_end_matches('E') {
+        "MD5" => Algorithm::Md5,
+        "SHA1" => Algorithm::Sha1,
+        "SHA256" => Algorithm::Sha256,
+        "SHA512" => Algorithm::Sha512,
+        _ => return None,
+    };
+    let hex = rest.split('.').next()?;
+    hex.chars()
+        .all(|c| c.is_ascii_hexdigit())
+        .then(|| Expected::new(alg, hex))
+}
+
+/// Whether the Dataverse file can be the content of `key`: sizes agree and,
+/// when both name the same algorithm, so do checksums. Chunk keys carry
+/// neither, so any file under their name is taken.
+fn matches_key(f: &FileMetadata, key: &str) -> bool {
+    // In a chunk key, -s is the size of the whole file, not of the chunk.
+    if key.split("--").next().is_some_and(|h| h.contains("-C")) {
+        return true;
+    }
+    if let (Some(want), Some(have)) = (key_size(key), f.data_file.content_size()) {
+        if want != have {
+            return false;
+        }
+    }
+    match (key_checksum(key), f.data_file.expected()) {
+        (Some(want), Some(have)) if want.algorithm == have.algorithm => want.hex == have.hex,
+        _ => true,
+    }
+}
+
+async fn local_digest(path: &Path, algorithm: Algorithm) -> Result<String> {
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = algorithm.hasher();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finish_hex())
+}
+
+#[async_trait]
+impl Provider for DataverseRemote {
+    async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
+        let (folder, label) = self.key_location(key);
+        if let Some(existing) = self.find_latest(&folder, &label).await? {
+            if matches_key(&existing, key) {
+                return self.remember(key, &existing, annex).await;
+            }
+            // A broken earlier upload under the key's name: replace it.
+            let f = self
+                .upload_new(&folder, &label, src, Some(existing.data_file.id), annex)
+                .await?;
+            return self.remember(key, &f, annex).await;
+        }
+        let f = self.upload_new(&folder, &label, src, None, annex).await?;
+        self.remember(key, &f, annex).await
+    }
+
+    async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+        // Fast path: the id and checksum remembered at store time.
+        if let Some(state) = annex
+            .get_state(key)
+            .await?
+            .and_then(|s| KeyState::parse(&s))
+        {
+            let checksum = if self.skip_checksum {
+                None
+            } else {
+                state.checksum.clone()
+            };
+            let progress = |b| annex.progress(b);
+            match self
+                .api
+                .download(
+                    &FileRef::Id(state.id),
+                    dest,
+                    state.size,
+                    checksum,
+                    &progress,
+                )
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(DvError::NotFound(_)) => annex.debug(&format!(
+                    "file {} is gone; looking the key up by name",
+                    state.id
+                )),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let (folder, label) = self.key_location(key);
+        if let Some(f) = self.find_latest(&folder, &label).await? {
+            return self.download_file(&f, dest, annex).await;
+        }
+        if let Some((_, f)) = self
+            .find_published(&folder, &label)
+            .await?
+            .into_iter()
+            .next()
+        {
+            return self.download_file(&f, dest, annex).await;
+        }
+        for file in self.claimed_files(key, annex).await? {
+            let meta = self.api.file(&file).await?;
+            let progress = |b| annex.progress(b);
+            self.api
+                .download(
+                    &file,
+                    dest,
+                    meta.data_file.content_size(),
+                    self.checksum_for(&meta),
+                    &progress,
+                )
+                .await?;
+            return Ok(());
+        }
+        Err(ProviderError::Refused(format!(
+            "{key} is not in dataset {} (neither in the draft nor in a published version)",
+            self.api.pid()
+        )))
+    }
+
+    async fn check_present(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
+        let (folder, label) = self.key_location(key);
+        if self.find_latest(&folder, &label).await?.is_some() {
+            return Ok(true);
+        }
+        if !self.find_published(&folder, &label).await?.is_empty() {
+            return Ok(true);
+        }
+        for file in self.claimed_files(key, annex).await? {
+            match self.api.file(&file).await {
+                Ok(_) => return Ok(true),
+                Err(DvError::NotFound(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(false)
+    }
+
+    async fn remove(&self, key: &str, annex: &dyn Annex) -> Result<()> {
+        let (folder, label) = self.key_location(key);
+        let published = self.find_published(&folder, &label).await?;
+        if !published.is_empty() {
+            let versions: Vec<&str> = published.iter().map(|(v, _)| v.as_str()).collect();
+            return Err(ProviderError::Refused(format!(
+                "cannot remove {key}: it is in published version {} of dataset {}, and Dataverse keeps \
+                 published files downloadable, so the content stays there. Only the installation's \
+                 administrators can destroy published files; to make git-annex stop counting this \
+                 copy anyway, use `git annex setpresentkey {key} <remote uuid> 0`",
+                versions.join(", "),
+                self.api.pid()
+            )));
+        }
+        if let Some(f) = self.find_latest(&folder, &label).await? {
+            self.api.delete(f.data_file.id).await?;
+        }
+        annex.set_state(key, "").await?;
+        Ok(())
+    }
+
+    async fn whereis(&self, key: &str, annex: &dyn Annex) -> Option<String> {
+        let state = annex.get_state(key).await.ok().flatten()?;
+        let id = KeyState::parse(&state)?.id;
+        let mut url = self.api.access_url(&FileRef::Id(id));
+        url.set_query(None);
+        Some(url.to_string())
+    }
+
+    fn info(&self) -> Vec<(String, String)> {
+        vec![
+            ("dataverse".into(), self.api.base().to_string()),
+            ("dataset".into(), self.api.pid().to_string()),
+            ("root path".into(), naming::decode(&self.root)),
+            (
+                "API token".into(),
+                if self.api.has_token() {
+                    "set"
+                } else {
+                    "none (read-only, published files)"
+                }
+                .into(),
+            ),
+        ]
+    }
+
+    async fn store_export(
+        &self,
+        name: &str,
+        key: &str,
+        src: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()> {
+        let (folder, label) = self.export_location(name)?;
+        let existing = self.find_latest(&folder, &label).await?;
+        if let Some(f) = &existing {
+            let size = tokio::fs::metadata(src).await?.len();
+            let same = match (f.data_file.content_size(), f.data_file.expected()) {
+                (Some(s), Some(c)) if s == size && !f.data_file.tabular_data => {
+                    local_digest(src, c.algorithm).await? == c.hex
+                }
+                _ => false,
+            };
+            if same {
+                return Ok(());
+            }
+        }
+        let replace = existing.map(|f| f.data_file.id);
+        self.upload_new(&folder, &label, src, replace, annex)
+            .await?;
+        let _ = key;
+        Ok(())
+    }
+
+    async fn retrieve_export(
+        &self,
+        name: &str,
+        _key: &str,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()> {
+        let (folder, label) = self.export_location(name)?;
+        match self.find_latest(&folder, &label).await? {
+            Some(f) => self.download_file(&f, dest, annex).await,
+            None => Err(ProviderError::Refused(format!(
+                "{name} is not in the latest version of dataset {}",
+                self.api.pid()
+            ))),
+        }
+    }
+
+    async fn check_present_export(
+        &self,
+        name: &str,
+        key: &str,
+        _annex: &dyn Annex,
+    ) -> Result<bool> {
+        let (folder, label) = self.export_location(name)?;
+        Ok(self
+            .find_latest(&folder, &label)
+            .await?
+            .is_some_and(|f| matches_key(&f, key)))
+    }
+
+    async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
+        let (folder, label) = self.export_location(name)?;
+        if let Some(f) = self.find_latest(&folder, &label).await? {
+            self.api.delete(f.data_file.id).await?;
+        }
+        Ok(())
+    }
+
+    async fn remove_export_directory(&self, _dir: &str, _annex: &dyn Annex) -> Result<()> {
+        // Dataverse folders exist only through their files: once the files
+        // are gone, so is the folder.
+        Ok(())
+    }
+
+    async fn rename_export(
+        &self,
+        name: &str,
+        _key: &str,
+        new_name: &str,
+        _annex: &dyn Annex,
+    ) -> Result<()> {
+        let (folder, label) = self.export_location(name)?;
+        let (to_folder, to_label) = self.export_location(new_name)?;
+        let f = self.find_latest(&folder, &label).await?.ok_or_else(|| {
+            ProviderError::Refused(format!("{name} is not in the dataset's latest version"))
+        })?;
+        self.api
+            .rename(
+                f.data_file.id,
+                &NewFile {
+                    folder: &to_folder,
+                    label: &to_label,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    fn claims_url(&self, url: &str) -> bool {
+        urls::parse(url, self.api.base(), self.api.pid()).is_some()
+    }
+
+    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<CheckUrl> {
+        let Some(file) = urls::parse(url, self.api.base(), self.api.pid()) else {
+            return Ok(CheckUrl::Failure(format!(
+                "not a Dataverse file URL of {}",
+                self.api.base()
+            )));
+        };
+        match self.api.file(&file).await {
+            Ok(meta) => {
+                let name = match (
+                    &meta.data_file.original_file_name,
+                    meta.data_file.tabular_data,
+                ) {
+                    (Some(orig), true) => orig.clone(),
+                    _ => meta.label.clone(),
+                };
+                Ok(CheckUrl::Contents {
+                    size: meta.data_file.content_size(),
+                    filename: Some(name),
+                })
+            }
+            Err(e) => Ok(CheckUrl::Failure(e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pids() {
+        assert_eq!(
+            normalize_pid("doi:10.5072/FK2/ABC").unwrap(),
+            "doi:10.5072/FK2/ABC"
+        );
+        assert_eq!(
+            normalize_pid("DOI:10.5072/FK2/ABC").unwrap(),
+            "doi:10.5072/FK2/ABC"
+        );
+        assert_eq!(
+            normalize_pid("10.5072/FK2/ABC").unwrap(),
+            "doi:10.5072/FK2/ABC"
+        );
+        assert_eq!(
+            normalize_pid("https://doi.org/10.5072/FK2/ABC").unwrap(),
+            "doi:10.5072/FK2/ABC"
+        );
+        assert_eq!(
+            normalize_pid("hdl:1902.1/12345").unwrap(),
+            "hdl:1902.1/12345"
+        );
+        assert!(normalize_pid("ABCDEF").is_err());
+        assert!(normalize_pid("doi:nothing").is_err());
+    }
+
+    #[test]
+    fn key_state_round_trips() {
+        let s = KeyState {
+            id: 42,
+            size: Some(10),
+            checksum: Some(Expected::new(Algorithm::Sha256, "ab01")),
+        };
+        assert_eq!(KeyState::parse(&s.render()), Some(s));
+        assert_eq!(KeyState::parse(""), None);
+        assert_eq!(KeyState::parse("dv1 size=3"), None);
+        assert_eq!(KeyState::parse("dv1 id=7").map(|s| s.id), Some(7));
+    }
+
+    #[test]
+    fn keys() {
+        let k = "MD5E-s5--5d41402abc4b2a76b9719d911017c592.txt";
+        assert_eq!(key_size(k), Some(5));
+        assert_eq!(
+            key_checksum(k),
+            Some(Expected::new(
+                Algorithm::Md5,
+                "5d41402abc4b2a76b9719d911017c592"
+            ))
+        );
+        assert_eq!(
+            key_size("SHA256E-s1048576-S1048576-C2--ab.x"),
+            Some(1048576)
+        );
+        assert_eq!(key_checksum("WORM-s5-m1--name"), None);
+        assert_eq!(key_checksum("URL--http&c%%example"), None);
+    }
+}

@@ -1,0 +1,106 @@
+//! Which URLs name a file of this remote's Dataverse installation.
+//!
+//! Recognised forms (with or without `/api/v1`):
+//! - `{url}/api/access/datafile/{id}`
+//! - `{url}/api/access/datafile/:persistentId?persistentId=doi:...`
+//! - `{url}/file.xhtml?persistentId=doi:...` (a file's landing page)
+//! - `{url}/file.xhtml?fileId={id}`
+//! - a bare file PID `doi:...`/`hdl:...` inside this remote's dataset
+//!   (file PIDs extend the dataset's, e.g. `doi:10.5072/FK2/ABC/XYZ`).
+
+use url::Url;
+
+use super::api::FileRef;
+
+/// The file a URL names, if it belongs to the installation at `base`
+/// (or is a PID inside `dataset_pid`).
+pub fn parse(url: &str, base: &Url, dataset_pid: &str) -> Option<FileRef> {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("doi:") || lower.starts_with("hdl:") {
+        let prefix = format!("{}/", dataset_pid.to_ascii_lowercase());
+        return (lower.starts_with(&prefix) && url.len() > prefix.len())
+            .then(|| FileRef::Pid(url.to_string()));
+    }
+    let parsed = Url::parse(url).ok()?;
+    if parsed.scheme() != base.scheme()
+        || parsed.host_str() != base.host_str()
+        || parsed.port_or_known_default() != base.port_or_known_default()
+    {
+        return None;
+    }
+    let base_path = base.path().trim_end_matches('/');
+    let rest = parsed.path().strip_prefix(base_path)?;
+    let rest = rest
+        .strip_prefix("/api/v1/")
+        .or_else(|| rest.strip_prefix("/api/"));
+    let query = |name: &str| {
+        parsed
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    match rest {
+        Some(api) => {
+            let target = api.strip_prefix("access/datafile/")?;
+            if target == ":persistentId" {
+                query("persistentId").map(FileRef::Pid)
+            } else {
+                target.parse().ok().map(FileRef::Id)
+            }
+        }
+        None if parsed.path().strip_prefix(base_path) == Some("/file.xhtml") => {
+            if let Some(pid) = query("persistentId") {
+                Some(FileRef::Pid(pid))
+            } else {
+                query("fileId")?.parse().ok().map(FileRef::Id)
+            }
+        }
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DS: &str = "doi:10.5072/FK2/ABC";
+
+    fn p(url: &str) -> Option<FileRef> {
+        parse(url, &Url::parse("https://dv.example.org/").unwrap(), DS)
+    }
+
+    #[test]
+    fn forms() {
+        assert_eq!(
+            p("https://dv.example.org/api/access/datafile/42"),
+            Some(FileRef::Id(42))
+        );
+        assert_eq!(
+            p("https://dv.example.org/api/v1/access/datafile/42?format=original"),
+            Some(FileRef::Id(42))
+        );
+        assert_eq!(
+            p("https://dv.example.org/api/access/datafile/:persistentId?persistentId=doi:10.5072/FK2/ABC/X1"),
+            Some(FileRef::Pid("doi:10.5072/FK2/ABC/X1".into()))
+        );
+        assert_eq!(
+            p("https://dv.example.org/file.xhtml?persistentId=doi:10.5072/FK2/ABC/X1&version=1.0"),
+            Some(FileRef::Pid("doi:10.5072/FK2/ABC/X1".into()))
+        );
+        assert_eq!(
+            p("doi:10.5072/FK2/ABC/X1"),
+            Some(FileRef::Pid("doi:10.5072/FK2/ABC/X1".into()))
+        );
+    }
+
+    #[test]
+    fn foreign_urls_are_not_claimed() {
+        assert_eq!(p("https://other.example.org/api/access/datafile/42"), None);
+        assert_eq!(p("http://dv.example.org/api/access/datafile/42"), None);
+        assert_eq!(p("https://dv.example.org/api/datasets/42"), None);
+        assert_eq!(p("https://dv.example.org/api/access/datafile/abc"), None);
+        assert_eq!(p("doi:10.5072/FK2/OTHER/X1"), None);
+        assert_eq!(p("doi:10.5072/FK2/ABC"), None);
+        assert_eq!(p("not a url"), None);
+    }
+}
