@@ -319,12 +319,10 @@ impl Api {
                 what: what.to_string(),
                 message,
             },
-            StatusCode::FORBIDDEN if self.token.is_none() => {
-                DvError::MissingToken(what.to_string())
-            }
             StatusCode::FORBIDDEN => DvError::Forbidden {
                 what: what.to_string(),
                 message,
+                anonymous: self.token.is_none(),
             },
             StatusCode::NOT_FOUND if lower.contains("dataset") && !lower.contains("version") => {
                 DvError::DatasetNotFound {

@@ -40,9 +40,14 @@ pub enum DvError {
     Guestbook { what: String, message: String },
     #[error(
         "{what}: access denied ({message}). If the file is restricted, request access on the \
-         dataset's web page and use the API token of a user who was granted it"
+         dataset's web page and use the API token of a user who was granted it{}",
+        if *anonymous { " (no token is set: DATAVERSE_API_KEY)" } else { "" }
     )]
-    Forbidden { what: String, message: String },
+    Forbidden {
+        what: String,
+        message: String,
+        anonymous: bool,
+    },
     #[error("{0}: not found")]
     NotFound(String),
     #[error("{0}: Dataverse kept answering 429 Too Many Requests; try again later or with fewer parallel jobs (-J)")]

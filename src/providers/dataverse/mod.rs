@@ -16,6 +16,7 @@ mod error;
 pub mod naming;
 mod urls;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -226,6 +227,7 @@ impl ProviderKind for DataverseKind {
             api,
             root: s.root,
             skip_checksum: s.skip_checksum,
+            published: Default::default(),
         }))
     }
 }
@@ -287,6 +289,8 @@ pub struct DataverseRemote {
     api: Api,
     root: String,
     skip_checksum: bool,
+    /// Listings of published versions, by version name.
+    published: tokio::sync::Mutex<HashMap<String, Arc<Vec<FileMetadata>>>>,
 }
 
 impl DataverseRemote {
@@ -312,11 +316,26 @@ impl DataverseRemote {
         Ok(files.into_iter().find(|f| f.is_at(folder, label)))
     }
 
-    /// Published versions that hold folder/label, newest first.
+    /// The files of a published version; published versions never
+    /// change, so each is listed once per process.
+    async fn published_files(&self, version: &str) -> Result<Arc<Vec<FileMetadata>>> {
+        if let Some(files) = self.published.lock().await.get(version) {
+            return Ok(files.clone());
+        }
+        let files = Arc::new(self.api.files(version).await?.unwrap_or_default());
+        self.published
+            .lock()
+            .await
+            .insert(version.to_string(), files.clone());
+        Ok(files)
+    }
+
+    /// Published versions that hold folder/label (or file `id`), newest first.
     async fn find_published(
         &self,
         folder: &str,
         label: &str,
+        id: Option<u64>,
     ) -> Result<Vec<(String, FileMetadata)>> {
         let mut out = Vec::new();
         for v in self.api.versions().await? {
@@ -324,12 +343,37 @@ impl DataverseRemote {
                 continue;
             }
             let name = v.api_name();
-            let files = self.api.files(&name).await?.unwrap_or_default();
-            if let Some(f) = files.into_iter().find(|f| f.is_at(folder, label)) {
-                out.push((name, f));
+            let files = self.published_files(&name).await?;
+            if let Some(f) = files
+                .iter()
+                .find(|f| f.is_at(folder, label) || Some(f.data_file.id) == id)
+            {
+                out.push((name, f.clone()));
             }
         }
         Ok(out)
+    }
+
+    /// The file remembered for `key`, if it is still where the key belongs.
+    async fn remembered(
+        &self,
+        key: &str,
+        folder: &str,
+        label: &str,
+        annex: &dyn Annex,
+    ) -> Result<Option<FileMetadata>> {
+        let Some(state) = annex
+            .get_state(key)
+            .await?
+            .and_then(|s| KeyState::parse(&s))
+        else {
+            return Ok(None);
+        };
+        match self.api.file(&FileRef::Id(state.id)).await {
+            Ok(f) if f.is_at(folder, label) => Ok(Some(f)),
+            Ok(_) | Err(DvError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn checksum_for(&self, f: &FileMetadata) -> Option<Expected> {
@@ -472,17 +516,24 @@ async fn local_digest(path: &Path, algorithm: Algorithm) -> Result<String> {
 impl Provider for DataverseRemote {
     async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
         let (folder, label) = self.key_location(key);
-        if let Some(existing) = self.find_latest(&folder, &label).await? {
-            if matches_key(&existing, key) {
-                return self.remember(key, &existing, annex).await;
-            }
-            // A broken earlier upload under the key's name: replace it.
-            let f = self
-                .upload_new(&folder, &label, src, Some(existing.data_file.id), annex)
-                .await?;
-            return self.remember(key, &f, annex).await;
+        if let Some(existing) = self.remembered(key, &folder, &label, annex).await? {
+            return self.remember(key, &existing, annex).await;
         }
-        let f = self.upload_new(&folder, &label, src, None, annex).await?;
+        // No listing first: a key stored before (without state) shows up as
+        // a renamed duplicate, which upload_new deletes again.
+        let f = match self.upload_new(&folder, &label, src, None, annex).await {
+            Ok(f) => f,
+            // Installations that refuse duplicate content say so: look it up.
+            Err(ProviderError::Service(m))
+                if m.contains("already exists") || m.contains("duplicate") =>
+            {
+                match self.find_latest(&folder, &label).await? {
+                    Some(f) if matches_key(&f, key) => f,
+                    _ => return Err(ProviderError::Service(m)),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         self.remember(key, &f, annex).await
     }
 
@@ -523,7 +574,7 @@ impl Provider for DataverseRemote {
             return self.download_file(&f, dest, annex).await;
         }
         if let Some((_, f)) = self
-            .find_published(&folder, &label)
+            .find_published(&folder, &label, None)
             .await?
             .into_iter()
             .next()
@@ -552,10 +603,17 @@ impl Provider for DataverseRemote {
 
     async fn check_present(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
         let (folder, label) = self.key_location(key);
+        if self
+            .remembered(key, &folder, &label, annex)
+            .await?
+            .is_some()
+        {
+            return Ok(true);
+        }
         if self.find_latest(&folder, &label).await?.is_some() {
             return Ok(true);
         }
-        if !self.find_published(&folder, &label).await?.is_empty() {
+        if !self.find_published(&folder, &label, None).await?.is_empty() {
             return Ok(true);
         }
         for file in self.claimed_files(key, annex).await? {
@@ -570,7 +628,12 @@ impl Provider for DataverseRemote {
 
     async fn remove(&self, key: &str, annex: &dyn Annex) -> Result<()> {
         let (folder, label) = self.key_location(key);
-        let published = self.find_published(&folder, &label).await?;
+        let remembered = annex
+            .get_state(key)
+            .await?
+            .and_then(|s| KeyState::parse(&s));
+        let id = remembered.as_ref().map(|s| s.id);
+        let published = self.find_published(&folder, &label, id).await?;
         if !published.is_empty() {
             let versions: Vec<&str> = published.iter().map(|(v, _)| v.as_str()).collect();
             return Err(ProviderError::Refused(format!(
@@ -582,10 +645,23 @@ impl Provider for DataverseRemote {
                 self.api.pid()
             )));
         }
-        if let Some(f) = self.find_latest(&folder, &label).await? {
-            self.api.delete(f.data_file.id).await?;
+        let target = match id {
+            Some(id) => match self.api.file(&FileRef::Id(id)).await {
+                Ok(f) if f.is_at(&folder, &label) => Some(f),
+                Ok(_) | Err(DvError::NotFound(_)) => self.find_latest(&folder, &label).await?,
+                Err(e) => return Err(e.into()),
+            },
+            None => self.find_latest(&folder, &label).await?,
+        };
+        if let Some(f) = target {
+            match self.api.delete(f.data_file.id).await {
+                Ok(()) | Err(DvError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-        annex.set_state(key, "").await?;
+        if remembered.is_some() {
+            annex.set_state(key, "").await?;
+        }
         Ok(())
     }
 

@@ -1,0 +1,520 @@
+//! The Dataverse provider driven directly (no git-annex), against the fake
+//! Dataverse server: the behaviours issue 4 asks to be shown.
+
+mod support_dataverse;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use annexa::protocol::CheckUrl;
+use annexa::providers::{find_kind, Credentials, Provider, ProviderError};
+use support_dataverse::*;
+
+fn no_env_token() {
+    // A developer's own token must not leak into these tests.
+    std::env::remove_var("DATAVERSE_API_KEY");
+    std::env::remove_var("ANNEXA_MAX_RATE");
+}
+
+fn annex_for(fake: &FakeDataverse, extra: &[(&str, &str)], token: Option<&str>) -> MemAnnex {
+    no_env_token();
+    let url = fake.url();
+    let mut config = vec![
+        ("provider", "dataverse"),
+        ("url", url.as_str()),
+        ("doi", PID),
+    ];
+    config.extend_from_slice(extra);
+    let annex = MemAnnex::with(&config);
+    if let Some(t) = token {
+        annex.creds.lock().unwrap().insert(
+            "dataverse".into(),
+            Credentials {
+                user: "api-token".into(),
+                secret: t.into(),
+            },
+        );
+    }
+    annex
+}
+
+async fn provider(annex: &MemAnnex) -> Arc<dyn Provider> {
+    find_kind("dataverse")
+        .expect("dataverse is registered")
+        .prepare(annex)
+        .await
+        .expect("prepare")
+}
+
+fn write(dir: &Path, name: &str, data: &[u8]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_round_trip_idempotent_store_and_remove() {
+    let fake = FakeDataverse::start(&[]);
+    let annex = annex_for(&fake, &[("rootpath", "annex objects")], Some(TOKEN));
+    let p = provider(&annex).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = pseudo_random(300_000, 1);
+    let key = sha256e_key(&data, ".nii.gz");
+    let src = write(tmp.path(), "src", &data);
+
+    assert!(!p.check_present(&key, &annex).await.unwrap());
+    p.store(&key, &src, &annex).await.unwrap();
+    p.store(&key, &src, &annex).await.unwrap();
+    // And once more without the remembered id: still no duplicate.
+    annex.state.lock().unwrap().clear();
+    p.store(&key, &src, &annex).await.unwrap();
+    let files = fake.latest_files();
+    assert_eq!(files.len(), 1, "one file for one key: {files:?}");
+    assert_eq!(files[0].0, key);
+    assert!(files[0].1.starts_with("annex objects/"), "{files:?}");
+    assert!(annex.state.lock().unwrap()[&key].starts_with("dv1 id="));
+    assert!(p.check_present(&key, &annex).await.unwrap());
+    assert_eq!(annex.progress.lock().unwrap().last(), Some(&300_000));
+
+    let dest = tmp.path().join("dest");
+    p.retrieve(&key, &dest, &annex).await.unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+
+    p.remove(&key, &annex).await.unwrap();
+    assert!(!p.check_present(&key, &annex).await.unwrap());
+    assert!(fake.latest_files().is_empty());
+    p.remove(&key, &annex).await.unwrap();
+    assert!(p
+        .retrieve(&key, &tmp.path().join("again"), &annex)
+        .await
+        .is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tabular_files_round_trip_byte_for_byte() {
+    // --force-ingest: the server converts CSV/TSV even when asked not to,
+    // like installations that ignore tabIngest.
+    let fake = FakeDataverse::start(&["--force-ingest"]);
+    let annex = annex_for(&fake, &[], Some(TOKEN));
+    let p = provider(&annex).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = b"subject,age,group\nsub-01,23,control\nsub-02,31,\"patient, mild\"\n".to_vec();
+    let key = sha256e_key(&csv, ".csv");
+    p.store(&key, &write(tmp.path(), "t.csv", &csv), &annex)
+        .await
+        .unwrap();
+    let files = fake.latest_files();
+    assert_eq!(files.len(), 1);
+    assert!(
+        files[0].0.ends_with(".tab"),
+        "the fake ingested it: {files:?}"
+    );
+    // The stored form really differs from the upload.
+    let state = fake.state();
+    let stored = &state[PID]["versions"][0]["files"][0];
+    assert_eq!(stored["tabular"], true);
+    assert_ne!(stored["size"].as_u64(), Some(csv.len() as u64));
+
+    assert!(p.check_present(&key, &annex).await.unwrap());
+    let dest = tmp.path().join("back.csv");
+    p.retrieve(&key, &dest, &annex).await.unwrap();
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        csv,
+        "format=original returns the upload"
+    );
+
+    // Without the remembered id (another clone): found by its original name.
+    annex.state.lock().unwrap().clear();
+    let dest2 = tmp.path().join("back2.csv");
+    p.retrieve(&key, &dest2, &annex).await.unwrap();
+    assert_eq!(std::fs::read(&dest2).unwrap(), csv);
+
+    // A table someone else uploaded with ingest, reached by URL.
+    let tsv = b"a\tb\n1\tx y\n2\tz\n".to_vec();
+    let (status, body) = fake.http(
+        "POST",
+        &format!("/_fake/ingest?persistentId={PID}&name=other.tsv&directoryLabel=tables"),
+        &tsv,
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = v["data"]["files"][0]["dataFile"]["id"].as_u64().unwrap();
+    let url = format!("{}/api/access/datafile/{id}", fake.url());
+    assert!(p.claims_url(&url));
+    match p.check_url(&url, &annex).await.unwrap() {
+        CheckUrl::Contents { size, filename } => {
+            assert_eq!(size, Some(tsv.len() as u64));
+            assert_eq!(filename.as_deref(), Some("other.tsv"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let ukey = "URL--dataverse-table";
+    annex.urls.lock().unwrap().insert(ukey.into(), vec![url]);
+    let dest3 = tmp.path().join("other.tsv");
+    p.retrieve(ukey, &dest3, &annex).await.unwrap();
+    assert_eq!(std::fs::read(&dest3).unwrap(), tsv);
+    assert!(p.check_present(ukey, &annex).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_never_reaches_the_signed_url_host() {
+    let fake = FakeDataverse::start(&[]);
+    let annex = annex_for(&fake, &[], Some(TOKEN));
+    let p = provider(&annex).await;
+    let tmp = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        let data = pseudo_random(50_000 + i, 10 + i as u64);
+        let key = sha256e_key(&data, ".bin");
+        p.store(&key, &write(tmp.path(), "s", &data), &annex)
+            .await
+            .unwrap();
+        let dest = tmp.path().join(format!("d{i}"));
+        // Resume from a partial file too: the Range request goes there.
+        std::fs::write(&dest, &data[..1000]).unwrap();
+        p.retrieve(&key, &dest, &annex).await.unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), data);
+    }
+    let (requests, violations) = fake.storage_log();
+    assert!(
+        requests.len() >= 3,
+        "downloads went through the storage host: {requests:?}"
+    );
+    assert!(
+        violations.is_empty(),
+        "token sent to storage: {violations:?}"
+    );
+    for r in &requests {
+        let text = r["headers"].to_string();
+        assert!(!text.contains(TOKEN) && !text.to_ascii_lowercase().contains("x-dataverse-key"));
+    }
+    // The detector itself works: a request with the token is recorded.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", fake.storage_port)).unwrap();
+    use std::io::{Read, Write};
+    s.write_all(format!("GET /s/1/stored HTTP/1.1\r\nHost: x\r\nX-Dataverse-key: {TOKEN}\r\nConnection: close\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut sink = Vec::new();
+    let _ = s.read_to_end(&mut sink);
+    assert_eq!(fake.storage_log().1.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_published_key_fails_and_says_why() {
+    let fake = FakeDataverse::start(&[]);
+    let annex = annex_for(&fake, &[], Some(TOKEN));
+    let p = provider(&annex).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = pseudo_random(20_000, 3);
+    let key = sha256e_key(&data, ".txt");
+    p.store(&key, &write(tmp.path(), "a", &data), &annex)
+        .await
+        .unwrap();
+    fake.publish();
+    let draft_data = pseudo_random(20_001, 4);
+    let draft_key = sha256e_key(&draft_data, ".txt");
+    p.store(&draft_key, &write(tmp.path(), "b", &draft_data), &annex)
+        .await
+        .unwrap();
+
+    let err = p.remove(&key, &annex).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ProviderError::Refused(_)), "{err:?}");
+    assert!(
+        msg.contains("published version 1.0") && msg.contains(PID) && msg.contains("downloadable"),
+        "{msg}"
+    );
+    // Nothing was pretended: still present and retrievable, also for a
+    // reader without any state.
+    assert!(p.check_present(&key, &annex).await.unwrap());
+    let fresh = annex_for(&fake, &[], Some(TOKEN));
+    assert!(p.check_present(&key, &fresh).await.unwrap());
+    p.retrieve(&key, &tmp.path().join("r"), &fresh)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(tmp.path().join("r")).unwrap(), data);
+
+    // A key only in the draft is removed for real.
+    p.remove(&draft_key, &annex).await.unwrap();
+    assert!(!p.check_present(&draft_key, &annex).await.unwrap());
+    // Anonymous readers see the published key.
+    let anon = annex_for(&fake, &[], None);
+    let pa = provider(&anon).await;
+    assert!(pa.check_present(&key, &anon).await.unwrap());
+    pa.retrieve(&key, &tmp.path().join("anon"), &anon)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(tmp.path().join("anon")).unwrap(), data);
+    let err = pa
+        .store(&draft_key, &tmp.path().join("b"), &anon)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("DATAVERSE_API_KEY"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_download_resumes_with_range() {
+    let fake = FakeDataverse::start(&[]);
+    let annex = annex_for(&fake, &[], Some(TOKEN));
+    let p = provider(&annex).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = pseudo_random(2_000_000, 5);
+    let key = sha256e_key(&data, ".dat");
+    p.store(&key, &write(tmp.path(), "s", &data), &annex)
+        .await
+        .unwrap();
+    // The storage host breaks the connection after 700 kB, once.
+    fake.admin("POST", "config?drop_after=700000&drop_count=1");
+    let dest = tmp.path().join("d");
+    p.retrieve(&key, &dest, &annex).await.unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+    let (requests, _) = fake.storage_log();
+    let ranges: Vec<String> = requests
+        .iter()
+        .filter_map(|r| r["headers"]["range"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let resumed_at: u64 = ranges[0]
+        .strip_prefix("bytes=")
+        .and_then(|r| r.strip_suffix('-'))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(resumed_at >= 600_000 && resumed_at <= 700_000, "{ranges:?}");
+
+    // A partial file left by a killed process: only the rest is fetched.
+    fake.admin("POST", "reset-log");
+    let dest2 = tmp.path().join("d2");
+    std::fs::write(&dest2, &data[..1_234_567]).unwrap();
+    p.retrieve(&key, &dest2, &annex).await.unwrap();
+    assert_eq!(std::fs::read(&dest2).unwrap(), data);
+    let (requests, _) = fake.storage_log();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0]["headers"]["range"], "bytes=1234567-");
+
+    // A corrupt prefix is caught by the checksum and not kept.
+    let dest3 = tmp.path().join("d3");
+    std::fs::write(&dest3, vec![0u8; 1000]).unwrap();
+    let err = p.retrieve(&key, &dest3, &annex).await.unwrap_err();
+    assert!(err.to_string().contains("checksum"), "{err}");
+    p.retrieve(&key, &dest3, &annex).await.unwrap();
+    assert_eq!(std::fs::read(&dest3).unwrap(), data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_429_is_waited_out() {
+    let fake = FakeDataverse::start(&["--rate-limit", "4/s"]);
+    let annex = annex_for(&fake, &[], Some(TOKEN));
+    let p = provider(&annex).await;
+    let tmp = tempfile::tempdir().unwrap();
+    for i in 0..6 {
+        let data = pseudo_random(1000 + i, 20 + i as u64);
+        let key = sha256e_key(&data, "");
+        p.store(&key, &write(tmp.path(), "s", &data), &annex)
+            .await
+            .unwrap();
+        assert!(p.check_present(&key, &annex).await.unwrap());
+        let dest = tmp.path().join(format!("d{i}"));
+        p.retrieve(&key, &dest, &annex).await.unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), data);
+    }
+    let limited = fake.api_log().iter().filter(|r| r["status"] == 429).count();
+    assert!(limited > 0, "the fake did rate-limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_doi_or_token_is_named() {
+    let fake = FakeDataverse::start(&[]);
+    let kind = find_kind("dataverse").unwrap();
+
+    let bad_doi = annex_for(&fake, &[("doi", "doi:10.5072/FK2/NOPE")], Some(TOKEN));
+    let err = kind.initremote(&bad_doi).await.unwrap_err().to_string();
+    assert!(
+        err.contains("doi:10.5072/FK2/NOPE") && err.contains("not found"),
+        "{err}"
+    );
+
+    let bad_token = annex_for(&fake, &[], Some("not-the-token"));
+    let err = kind.initremote(&bad_token).await.unwrap_err().to_string();
+    assert!(
+        err.contains("rejected the API token") && err.contains("DATAVERSE_API_KEY"),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-token"), "token printed: {err}");
+    let p = provider(&bad_token).await;
+    let err = p
+        .check_present("SHA256E-s1--00", &bad_token)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("rejected the API token"), "{err}");
+
+    let not_a_doi = annex_for(&fake, &[("doi", "FK2")], Some(TOKEN));
+    let err = kind.initremote(&not_a_doi).await.unwrap_err().to_string();
+    assert!(err.contains("doi=FK2"), "{err}");
+    let no_url = MemAnnex::with(&[("doi", PID)]);
+    assert!(kind
+        .initremote(&no_url)
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("url="));
+
+    // The unpublished dataset is invisible without a token: say so.
+    let anon = annex_for(&fake, &[], None);
+    let err = kind.initremote(&anon).await.unwrap_err().to_string();
+    assert!(err.contains("DATAVERSE_API_KEY"), "{err}");
+
+    // A good set-up stores the token in git-annex's creds.
+    let good = annex_for(&fake, &[], None);
+    good.creds.lock().unwrap().insert(
+        "dataverse".into(),
+        Credentials {
+            user: "api-token".into(),
+            secret: TOKEN.into(),
+        },
+    );
+    kind.initremote(&good).await.unwrap();
+    assert_eq!(good.creds.lock().unwrap()["dataverse"].secret, TOKEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_restricted_files_and_guestbooks_get_clear_errors() {
+    let fake = FakeDataverse::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let quick = annex_for(&fake, &[("lockwait", "1")], Some(TOKEN));
+    let p = provider(&quick).await;
+    let data = pseudo_random(5000, 30);
+    let key = sha256e_key(&data, ".bin");
+    let src = write(tmp.path(), "s", &data);
+
+    fake.admin("POST", &format!("lock?persistentId={PID}&type=Ingest"));
+    let err = p.store(&key, &src, &quick).await.unwrap_err().to_string();
+    assert!(err.contains("locked") && err.contains(PID), "{err}");
+    fake.admin("POST", &format!("unlock?persistentId={PID}"));
+
+    // A lock that clears by itself is waited for.
+    fake.admin(
+        "POST",
+        &format!("lock?persistentId={PID}&type=EditInProgress&seconds=1.5"),
+    );
+    let patient = annex_for(&fake, &[("lockwait", "20")], Some(TOKEN));
+    let pp = provider(&patient).await;
+    pp.store(&key, &src, &patient).await.unwrap();
+    fake.publish();
+
+    let id = fake.latest_files()[0].2;
+    let anon = annex_for(&fake, &[], None);
+    let pa = provider(&anon).await;
+    fake.admin("POST", &format!("restrict?id={id}"));
+    let err = pa
+        .retrieve(&key, &tmp.path().join("r"), &anon)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("restricted") && err.contains("request access"),
+        "{err}"
+    );
+    fake.admin("POST", &format!("restrict?id={id}&value=false"));
+
+    fake.admin("POST", &format!("guestbook?id={id}"));
+    let err = pa
+        .retrieve(&key, &tmp.path().join("g"), &anon)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("guestbook"), "{err}");
+    fake.admin("POST", &format!("guestbook?id={id}&value=false"));
+    pa.retrieve(&key, &tmp.path().join("ok"), &anon)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(tmp.path().join("ok")).unwrap(), data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_tree_with_odd_names_rename_and_remove() {
+    let fake = FakeDataverse::start(&[]);
+    let annex = annex_for(&fake, &[("rootpath", "export")], Some(TOKEN));
+    let p = provider(&annex).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let a = pseudo_random(10_000, 40);
+    let ka = sha256e_key(&a, ".txt");
+    let b = pseudo_random(10_001, 41);
+    let kb = sha256e_key(&b, ".txt");
+    let name = ".hidden dir/sub-01/notes: v1?.txt";
+    p.store_export(name, &ka, &write(tmp.path(), "a", &a), &annex)
+        .await
+        .unwrap();
+    assert!(p.check_present_export(name, &ka, &annex).await.unwrap());
+    assert!(!p.check_present_export(name, &kb, &annex).await.unwrap());
+    let files = fake.latest_files();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].1, "export/_x2e_hidden dir/sub-01", "{files:?}");
+    assert_eq!(files[0].0, "notes_x3a_ v1_x3f_.txt");
+
+    // New content under the same name replaces the file.
+    p.store_export(name, &kb, &write(tmp.path(), "b", &b), &annex)
+        .await
+        .unwrap();
+    assert!(p.check_present_export(name, &kb, &annex).await.unwrap());
+    assert!(!p.check_present_export(name, &ka, &annex).await.unwrap());
+    assert_eq!(fake.latest_files().len(), 1);
+    p.store_export(name, &kb, &tmp.path().join("b"), &annex)
+        .await
+        .unwrap();
+    assert_eq!(fake.latest_files().len(), 1);
+
+    let moved = "derivatives/notes.txt";
+    p.rename_export(name, &kb, moved, &annex).await.unwrap();
+    assert!(!p.check_present_export(name, &kb, &annex).await.unwrap());
+    assert!(p.check_present_export(moved, &kb, &annex).await.unwrap());
+    let dest = tmp.path().join("back");
+    p.retrieve_export(moved, &kb, &dest, &annex).await.unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), b);
+    p.remove_export(moved, &kb, &annex).await.unwrap();
+    p.remove_export_directory("derivatives", &annex)
+        .await
+        .unwrap();
+    assert!(!p.check_present_export(moved, &kb, &annex).await.unwrap());
+    assert!(fake.latest_files().is_empty());
+    assert!(p
+        .store_export("../escape", &ka, &tmp.path().join("a"), &annex)
+        .await
+        .is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paged_listings_and_skipchecksum() {
+    // Pages of 3 files: lookups without remembered ids must page through.
+    let fake = FakeDataverse::start(&["--max-page", "3", "--checksum", "SHA-256"]);
+    let annex = annex_for(&fake, &[("skipchecksum", "yes")], Some(TOKEN));
+    let p = provider(&annex).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut keys = vec![];
+    for i in 0..8u64 {
+        let data = pseudo_random(100 + i as usize, 50 + i);
+        let key = sha256e_key(&data, "");
+        p.store(&key, &write(tmp.path(), "s", &data), &annex)
+            .await
+            .unwrap();
+        keys.push((key, data));
+    }
+    fake.publish();
+    let fresh = annex_for(&fake, &[], Some(TOKEN));
+    let pf = provider(&fresh).await;
+    for (key, data) in &keys {
+        assert!(pf.check_present(key, &fresh).await.unwrap(), "{key}");
+        let dest = tmp.path().join("d");
+        let _ = std::fs::remove_file(&dest);
+        pf.retrieve(key, &dest, &fresh).await.unwrap();
+        assert_eq!(&std::fs::read(&dest).unwrap(), data);
+    }
+    assert!(!pf.check_present("SHA256E-s1--ab", &fresh).await.unwrap());
+    let listings = fake
+        .api_log()
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap().ends_with("/files"))
+        .count();
+    assert!(listings >= 3, "listing was paged");
+}

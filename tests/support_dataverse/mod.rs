@@ -1,0 +1,272 @@
+//! The fake Dataverse server for tests: start, ask, stop.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use annexa::providers::{Annex, AnnexError, Credentials};
+
+pub const TOKEN: &str = "fake-token-0123456789";
+pub const PID: &str = "doi:10.5072/FK2/TESTDS";
+
+/// A running `tests/fakes/dataverse_server.py`, killed on drop.
+pub struct FakeDataverse {
+    child: Child,
+    pub api_port: u16,
+    pub storage_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl FakeDataverse {
+    pub fn start(extra: &[&str]) -> FakeDataverse {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/dataverse_server.py");
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(["--port", "0", "--token", TOKEN, "--dataset", PID])
+            .args(["--data-dir", dir.path().to_str().unwrap()])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs the fake Dataverse server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words.first(), Some(&"READY"), "fake server said {line:?}");
+        FakeDataverse {
+            child,
+            api_port: words[1].parse().unwrap(),
+            storage_port: words[2].parse().unwrap(),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.api_port)
+    }
+
+    /// A request to the fake's API port; returns (status, body).
+    pub fn http(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> (u16, String) {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.api_port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut req = format!(
+            "{method} {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    pub fn admin(&self, method: &str, what: &str) -> serde_json::Value {
+        let (status, body) = self.http(method, &format!("/_fake/{what}"), b"", &[]);
+        assert!(status < 300, "/_fake/{what}: {status} {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    pub fn publish(&self) {
+        self.admin("POST", &format!("publish?persistentId={PID}&type=major"));
+    }
+
+    /// Headers of every request the storage host received, and those that
+    /// carried the token.
+    pub fn storage_log(&self) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+        let v = self.admin("GET", "storage-log");
+        (
+            v["requests"].as_array().unwrap().clone(),
+            v["violations"].as_array().unwrap().clone(),
+        )
+    }
+
+    pub fn api_log(&self) -> Vec<serde_json::Value> {
+        self.admin("GET", "api-log")["requests"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub fn state(&self) -> serde_json::Value {
+        self.admin("GET", "state")
+    }
+
+    /// Files (label, directoryLabel, id) of the newest version.
+    pub fn latest_files(&self) -> Vec<(String, String, u64)> {
+        let state = self.state();
+        let versions = state[PID]["versions"].as_array().unwrap().clone();
+        let Some(last) = versions.last() else {
+            return vec![];
+        };
+        last["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["label"].as_str().unwrap().to_string(),
+                    f["directoryLabel"].as_str().unwrap_or("").to_string(),
+                    f["id"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for FakeDataverse {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An in-memory git-annex for driving a provider directly.
+#[derive(Default)]
+pub struct MemAnnex {
+    pub config: Mutex<HashMap<String, String>>,
+    pub creds: Mutex<HashMap<String, Credentials>>,
+    pub state: Mutex<HashMap<String, String>>,
+    pub urls: Mutex<HashMap<String, Vec<String>>>,
+    pub progress: Mutex<Vec<u64>>,
+    pub messages: Mutex<Vec<String>>,
+}
+
+impl MemAnnex {
+    pub fn with(config: &[(&str, &str)]) -> MemAnnex {
+        let a = MemAnnex::default();
+        for (k, v) in config {
+            a.config
+                .lock()
+                .unwrap()
+                .insert(k.to_string(), v.to_string());
+        }
+        a
+    }
+}
+
+#[async_trait]
+impl Annex for MemAnnex {
+    async fn get_config(&self, name: &str) -> Result<Option<String>, AnnexError> {
+        Ok(self.config.lock().unwrap().get(name).cloned())
+    }
+    async fn set_config(&self, name: &str, value: &str) -> Result<(), AnnexError> {
+        self.config
+            .lock()
+            .unwrap()
+            .insert(name.into(), value.into());
+        Ok(())
+    }
+    async fn get_creds(&self, setting: &str) -> Result<Option<Credentials>, AnnexError> {
+        Ok(self.creds.lock().unwrap().get(setting).cloned())
+    }
+    async fn set_creds(&self, setting: &str, creds: &Credentials) -> Result<(), AnnexError> {
+        self.creds
+            .lock()
+            .unwrap()
+            .insert(setting.into(), creds.clone());
+        Ok(())
+    }
+    async fn get_state(&self, key: &str) -> Result<Option<String>, AnnexError> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .get(key)
+            .cloned()
+            .filter(|s| !s.is_empty()))
+    }
+    async fn set_state(&self, key: &str, value: &str) -> Result<(), AnnexError> {
+        self.state.lock().unwrap().insert(key.into(), value.into());
+        Ok(())
+    }
+    async fn get_uuid(&self) -> Result<String, AnnexError> {
+        Ok("00000000-0000-0000-0000-000000000001".into())
+    }
+    async fn get_git_dir(&self) -> Result<PathBuf, AnnexError> {
+        Ok(PathBuf::from(".git"))
+    }
+    async fn get_urls(&self, key: &str, prefix: &str) -> Result<Vec<String>, AnnexError> {
+        Ok(self
+            .urls
+            .lock()
+            .unwrap()
+            .get(key)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|u| u.starts_with(prefix))
+            .collect())
+    }
+    async fn set_url_present(&self, key: &str, url: &str) -> Result<(), AnnexError> {
+        self.urls
+            .lock()
+            .unwrap()
+            .entry(key.into())
+            .or_default()
+            .push(url.into());
+        Ok(())
+    }
+    fn progress(&self, bytes: u64) {
+        self.progress.lock().unwrap().push(bytes);
+    }
+    fn debug(&self, message: &str) {
+        self.messages.lock().unwrap().push(message.into());
+    }
+    fn info(&self, message: &str) {
+        self.messages.lock().unwrap().push(message.into());
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A SHA256E key for `data` with extension `ext`, as git-annex makes it.
+pub fn sha256e_key(data: &[u8], ext: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "SHA256E-s{}--{}{}",
+        data.len(),
+        hex::encode(sha2::Sha256::digest(data)),
+        ext
+    )
+}
