@@ -581,8 +581,17 @@ impl Provider for DataverseRemote {
         {
             return self.download_file(&f, dest, annex).await;
         }
+        // URL mode: the first recorded Dataverse URL whose file still exists.
+        let mut last_error = None;
         for file in self.claimed_files(key, annex).await? {
-            let meta = self.api.file(&file).await?;
+            let meta = match self.api.file(&file).await {
+                Ok(meta) => meta,
+                Err(e @ DvError::NotFound(_)) => {
+                    last_error = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let progress = |b| annex.progress(b);
             self.api
                 .download(
@@ -594,6 +603,9 @@ impl Provider for DataverseRemote {
                 )
                 .await?;
             return Ok(());
+        }
+        if let Some(e) = last_error {
+            return Err(e.into());
         }
         Err(ProviderError::Refused(format!(
             "{key} is not in dataset {} (neither in the draft nor in a published version)",
