@@ -34,11 +34,20 @@ pub struct Token(String);
 impl Token {
     pub fn new(secret: String) -> Option<Self> {
         let t = secret.trim().to_string();
-        (!t.is_empty()).then_some(Self(t))
+        let sendable = reqwest::header::HeaderValue::from_str(&t).is_ok();
+        (!t.is_empty() && sendable).then_some(Self(t))
     }
 
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// The header value, marked sensitive so HTTP-level debug output
+    /// never shows it. `None` if the token is not a valid header value.
+    fn header_value(&self) -> Option<reqwest::header::HeaderValue> {
+        let mut value = reqwest::header::HeaderValue::from_str(&self.0).ok()?;
+        value.set_sensitive(true);
+        Some(value)
     }
 }
 
@@ -249,8 +258,8 @@ impl Api {
     /// A request to the installation's own host, with the token.
     fn request(&self, method: Method, url: Url) -> RequestBuilder {
         let builder = self.client.http().request(method, url);
-        match &self.token {
-            Some(t) => builder.header("X-Dataverse-key", t.expose()),
+        match self.token.as_ref().and_then(|t| t.header_value()) {
+            Some(value) => builder.header("X-Dataverse-key", value),
             None => builder,
         }
     }

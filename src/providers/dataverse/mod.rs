@@ -157,8 +157,14 @@ fn normalize_pid(text: &str) -> Result<String> {
 
 /// The token: the environment wins over what git-annex stored.
 async fn token(annex: &dyn Annex) -> Result<Option<Token>> {
-    if let Some(t) = std::env::var(TOKEN_ENV).ok().and_then(Token::new) {
-        return Ok(Some(t));
+    if let Ok(value) = std::env::var(TOKEN_ENV) {
+        if !value.trim().is_empty() {
+            return Token::new(value).map(Some).ok_or_else(|| {
+                ProviderError::Config(format!(
+                    "{TOKEN_ENV} contains characters an HTTP header cannot carry; copy the token again"
+                ))
+            });
+        }
     }
     match annex.get_creds(CREDS).await {
         Ok(Some(c)) => Ok(Token::new(c.secret)),
@@ -192,11 +198,7 @@ impl ProviderKind for DataverseKind {
 
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
         let s = settings(annex).await?;
-        let from_env = std::env::var(TOKEN_ENV).ok().and_then(Token::new);
-        let token = match from_env {
-            Some(t) => Some(t),
-            None => token(annex).await?,
-        };
+        let token = token(annex).await?;
         let api = make_api(&s, token.clone())?;
         api.check_token().await?;
         api.check_dataset().await?;
