@@ -992,7 +992,9 @@ class ApiHandler(Handler):
             if df.restricted and self.user is None:
                 raise ApiError(403, "'/api/v1/access/datafile/%s' you are not authorized to access this object via this api endpoint." % ident)
             if df.guestbook:
-                raise ApiError(400, "You may not download this file without filling in the guestbook \"Data use agreement\" of dataset %s. Download it once through the web page." % ds.pid)
+                # Dataverse 6.9+ (IQSS/dataverse#12110) answers this way when no
+                # guestbook response accompanies the request.
+                raise ApiError(400, "Problem trying download with guestbook response on %s : Guestbook Response entry is required but not present (Name,Email)." % ds.pid)
         variant = "original" if query.get("format") == "original" and df.tabular else "stored"
         if st.direct:
             if variant == "original":
