@@ -241,7 +241,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let removed = dataset::cache_clean(cache, target)
                         .with_context(|| "cleaning the cache")?;
                     for (name, bytes) in removed {
-                        println!("removed {name} ({bytes} bytes)");
+                        println!("removed {name} ({})", indicatif::HumanBytes(bytes));
                     }
                 }
             }

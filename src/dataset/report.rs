@@ -39,7 +39,7 @@ pub struct Reporter {
     skipped: u64,
     planned: u64,
     bytes_written: u64,
-    failures: Vec<(String, String)>,
+    failures: Vec<String>,
 }
 
 impl Reporter {
@@ -110,7 +110,7 @@ impl Reporter {
     /// One file could not be materialised; the others go on.
     pub fn failure(&mut self, path: &str, key: Option<&str>, reason: &str) {
         self.done_files += 1;
-        self.failures.push((path.to_string(), reason.to_string()));
+        self.failures.push(path.to_string());
         if self.json {
             print_line(
                 &json!({"path": path, "key": key, "status": "failed", "error": reason}).to_string(),
@@ -164,10 +164,8 @@ impl Reporter {
                 )
             };
             if !self.failures.is_empty() {
-                text.push_str(&format!("; {} FAILED:", self.failures.len()));
-                for (path, reason) in &self.failures {
-                    text.push_str(&format!("\n  {path}: {reason}"));
-                }
+                // Each failure was printed with its reason as it happened.
+                text.push_str(&format!("; {} FAILED (listed above)", self.failures.len()));
             }
             eprintln!("{text}");
         }
