@@ -97,6 +97,8 @@ def annex_in_bulk(root, small_suffixes=(".json", ".tsv", ".bval", ".bvec", "READ
         return subprocess.run(["git", "-C", root, *args], check=True, **kw)
 
     git("init", "-q")
+    # No background `gc --auto` racing with the benchmark: pack once, at the end.
+    git("config", "gc.auto", "0")
     git("annex", "init", "-q", "origin")
     uuid = subprocess.run(["git", "-C", root, "config", "annex.uuid"], check=True,
                           capture_output=True, text=True).stdout.strip()
@@ -143,9 +145,7 @@ def annex_in_bulk(root, small_suffixes=(".json", ".tsv", ".bval", ".bvec", "READ
         log = f"{stamp}s 1 {uuid}\n"
         stream.append(f"M 100644 inline {digest[:3]}/{digest[3:6]}/{key}.log\ndata {len(log)}\n{log}")
     git("fast-import", "--quiet", input="".join(stream) + "\n", text=True)
-    # Pack now, in the foreground: a detached `gc --auto` packing 30,000 loose
-    # objects while the benchmark clones would race with the clone.
-    git("-c", "gc.autoDetach=false", "gc", "--quiet")
+    git("gc", "--quiet")
 
 
 if "--annex" in sys.argv:

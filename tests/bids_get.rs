@@ -31,9 +31,16 @@ fn status_of<'a>(records: &'a [serde_json::Value], path: &str) -> &'a str {
 
 #[test]
 fn get_writes_real_files_with_the_origin_content() {
+    let unlocked = "sub-02/ses-1/anat/sub-02_ses-1_T1w.nii.gz";
     let ds = Builder::new("7t_trt")
         .subjects(&["sub-01", "sub-02"])
+        .unlocked(&[unlocked])
         .build();
+    let pointer = sh(git(&ds.origin).args(["cat-file", "-p", &format!("HEAD:{unlocked}")]));
+    assert!(
+        pointer.starts_with("/annex/objects/"),
+        "fixture: {unlocked} is unlocked"
+    );
     let out = ds.path("out");
     let result = get(
         &ds,
@@ -49,6 +56,7 @@ fn get_writes_real_files_with_the_origin_content() {
     let listed = ds.ls(&["--sub", "01,02", "--suffix", "T1w"]);
     let written = files_under(&out); // also asserts there is no symlink
     assert_eq!(written, listed);
+    assert!(written.contains(&unlocked.to_string()));
     for rel in &written {
         assert_eq!(
             fs::read(out.join(rel)).unwrap(),

@@ -51,7 +51,7 @@ pub struct Builder {
     without: Vec<String>,
     extra: Vec<(String, String)>,
     same_content: Vec<Vec<String>>,
-    as_user: Option<u32>,
+    unlocked: Vec<String>,
 }
 
 impl Builder {
@@ -62,7 +62,7 @@ impl Builder {
             without: Vec::new(),
             extra: Vec::new(),
             same_content: Vec::new(),
-            as_user: None,
+            unlocked: Vec::new(),
         }
     }
 
@@ -88,6 +88,12 @@ impl Builder {
     pub fn same_content(mut self, paths: &[&str]) -> Builder {
         self.same_content
             .push(paths.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Commits these annexed files unlocked (pointer files in git, not symlinks).
+    pub fn unlocked(mut self, paths: &[&str]) -> Builder {
+        self.unlocked = paths.iter().map(|s| s.to_string()).collect();
         self
     }
 
@@ -140,6 +146,12 @@ impl Builder {
         ]));
         sh(git(&origin).args(["annex", "add", "-q", "."]));
         sh(git(&origin).args(["commit", "-q", "-m", "dataset"]));
+        if !self.unlocked.is_empty() {
+            sh(git(&origin)
+                .args(["annex", "unlock", "-q"])
+                .args(&self.unlocked));
+            sh(git(&origin).args(["commit", "-q", "-m", "unlock some files"]));
+        }
         let cache = tmp.path().join("cache");
         Fixture { tmp, origin, cache }
     }
