@@ -59,7 +59,7 @@ pub struct Selected {
 pub fn select(layout: &Layout, options: &SelectOptions) -> Result<Vec<Selected>, BidsError> {
     let data = || layout.units.iter().filter(|u| u.in_subject);
     let scope_note = if layout.roots.iter().any(|r| !r.is_empty()) {
-        format!(" (scope {})", layout.roots.join(", ").replace('/', "/"))
+        format!(" (scope {})", layout.roots.join(", "))
     } else {
         String::new()
     };

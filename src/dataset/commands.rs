@@ -101,7 +101,7 @@ pub fn ls(
 
 fn object_present(repo: &Path, key: &str) -> bool {
     std::fs::metadata(object_path(repo, key))
-        .is_ok_and(|m| m.is_file() && key_size(key).is_none_or(|s| s == m.len()))
+        .is_ok_and(|m| m.is_file() && key_size(key).map_or(true, |s| s == m.len()))
 }
 
 /// `annexa get`: materialise the selection under `options.to`.
@@ -366,7 +366,7 @@ impl<'a> Materializer<'a> {
                 .map(|(_, k)| k.clone())
                 .collect();
             for key in leftover {
-                if reasons.get(&key).is_none() && object_present(&repo, &key) {
+                if !reasons.contains_key(&key) && object_present(&repo, &key) {
                     let already = counter.total(&key);
                     self.materialise_key(&(dataset, key), already);
                     continue;
