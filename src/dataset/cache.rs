@@ -187,13 +187,20 @@ fn clone_into(source: &Source, entry: &Path) -> Result<(), DatasetError> {
     if std::io::stderr().is_terminal() {
         eprintln!("annexa: cloning {} into the cache", source.as_str());
     }
+    // `-c` at clone time writes both settings into the new repository's
+    // config. Nothing is ever checked out here, so git-annex need not scan
+    // the whole tree for unlocked files at init (that scan grows with the
+    // dataset); keys are fetched by name.
     run(git(entry)
-        .args(["clone", "--quiet", "--no-checkout", "--", source.as_str()])
+        .args(["clone", "--quiet", "--no-checkout"])
+        .args([
+            "-c",
+            "annex.private=true",
+            "-c",
+            "annex.supportunlocked=false",
+        ])
+        .args(["--", source.as_str()])
         .arg(REPO_DIR))?;
-    run(git(&repo).args(["config", "annex.private", "true"]))?;
-    // Nothing is ever checked out here, so git-annex need not scan the whole
-    // tree for unlocked files at init: that scan grows with the dataset.
-    run(git(&repo).args(["config", "annex.supportunlocked", "false"]))?;
     run(git(&repo).args(["annex", "init", "--quiet", "annexa cache"]))?;
     fs::write(entry.join(READY_FILE), b"").map_err(|e| DatasetError::io(entry.join(READY_FILE), e))
 }
