@@ -46,6 +46,21 @@ impl Waiting {
         }
     }
 
+    /// Notes that a framed line just went to `job`: that is its answer,
+    /// even if the job has not read it yet, so it no longer waits for an
+    /// unframed ERROR.
+    pub fn answered(&self, job: Option<JobId>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(ticket) = inner
+            .jobs
+            .iter()
+            .find(|(_, j)| **j == job)
+            .map(|(ticket, _)| *ticket)
+        {
+            inner.jobs.remove(&ticket);
+        }
+    }
+
     /// Removes and returns the job that has waited longest, if any.
     pub fn take_oldest(&self) -> Option<Option<JobId>> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());

@@ -205,7 +205,10 @@ impl Router {
         let (job, body) = if self.asynchronous {
             let framed = Framed::parse(text)?;
             match framed.job {
-                Some(job) => (Some(job), framed.body),
+                Some(job) => {
+                    self.waiting.answered(Some(job));
+                    (Some(job), framed.body)
+                }
                 // git-annex sends ERROR unframed, also when it is the
                 // answer to one job's query (GETCREDS, GETGITREMOTENAME...
                 // refused): that job gets it; otherwise git-annex gave up.
