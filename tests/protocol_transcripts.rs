@@ -549,6 +549,7 @@ both!(
     getconfig_answered_error_fails_prepare,
     async_error_answer_goes_to_the_waiting_job,
     async_error_answer_reaches_the_oldest_waiting_job,
+    async_error_answer_skips_a_job_already_answered,
     requests_before_a_successful_prepare_fail_cleanly,
     transfer_with_missing_parameters_is_fatal,
     bad_job_number_is_fatal,
@@ -1112,6 +1113,28 @@ async fn async_error_answer_reaches_the_oldest_waiting_job(mode: Mode) {
     peer.expect(Some(2), "INITREMOTE-SUCCESS").await;
     let (exit, _) = peer.finish().await;
     assert!(exit.success, "{exit:?}");
+}
+
+async fn async_error_answer_skips_a_job_already_answered(mode: Mode) {
+    let mut peer = Peer::start(mode).await;
+    peer.handshake("ASYNC").await;
+    peer.send_job(1, "PREPARE").await;
+    peer.held_query(Some(1), "GETCONFIG provider").await;
+    peer.send_job(2, "INITREMOTE").await;
+    peer.held_query(Some(2), "GETCONFIG provider").await;
+    // Job 1's answer and job 2's ERROR back to back: job 1 may not have
+    // read its VALUE yet when the ERROR arrives, but it is not job 1's.
+    peer.answer_held(Some(1), "GETCONFIG provider", "J 1 VALUE directory")
+        .await;
+    peer.answer_held(Some(2), "GETCONFIG provider", "ERROR not for job one")
+        .await;
+    peer.release().await;
+    let why = peer.expect_prefix(Some(2), "INITREMOTE-FAILURE ").await;
+    assert!(why.contains("not for job one"), "{why}");
+    peer.expect(Some(1), "PREPARE-SUCCESS").await;
+    let (exit, rest) = peer.finish().await;
+    assert!(exit.success, "{exit:?}");
+    assert!(rest.is_empty(), "{rest:?}");
 }
 
 async fn requests_before_a_successful_prepare_fail_cleanly(mode: Mode) {
