@@ -429,6 +429,20 @@ if [[ $WRITE_DOC == 1 ]]; then
         echo
         echo "$TABLE"
         echo
+        echo "Reading the figures:"
+        echo
+        echo "- Small keys are dominated by git-annex's own per-key work (the directory remote is that floor): annexa"
+        echo "  serves all $JOBS jobs from one process (ASYNC extension); with \`ANNEXA_NO_ASYNC=1\` git-annex starts one annexa"
+        echo "  per job instead (\`BENCH_NO_ASYNC_ROW=1\` adds that row)."
+        echo "- Large get: the target compares annexa's own transfer (TRANSFER RETRIEVE to TRANSFER-SUCCESS) with curl."
+        echo "  A default \`git annex get\` then spends more time in git-annex hashing the file than annexa spent downloading it;"
+        echo "  that hash is git-annex's and cannot be skipped by the remote with this git-annex (a git-annex that offers"
+        echo "  TRANSFER-RETRIEVE-URL can download and hash at once)."
+        echo "- Large copy: annexa sends files above 64 MiB as a multipart upload (4 parts at once), which is what real S3 wants;"
+        echo "  moto, in Python, then concatenates the parts at CompleteMultipartUpload (seen with curl alone: 3.7 s to"
+        echo "  complete 8 parts of 64 MiB, after 4.8 s to send them), a cost real S3 does not have,"
+        echo "  while the built-in remote and curl send one PUT. Compare annexa's STORE with the curl PUT row with that in mind."
+        echo
         echo "Sizes can be changed for a quick run: \`BENCH_SMALL_KEYS=100 BENCH_LARGE_MIB=64 bash bench/s3.sh\`"
         echo "(runs with other than the default sizes only print their table)."
     } >"$SECTION_FILE"
