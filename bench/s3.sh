@@ -144,18 +144,27 @@ git config annex.security.allowed-ip-addresses 127.0.0.1
 # --- helpers -------------------------------------------------------------------
 # timed NAME CMD...: runs CMD (output to logs/NAME.log), sets T[NAME] to
 # its wall-clock seconds; fails the benchmark when CMD fails.
-declare -A T RSS
+declare -A T CPU MOTO_CPU
+moto_ticks() { awk '{ print $14 + $15 }' "/proc/$MOTO_PID/stat"; }
+TICKS=$(getconf CLK_TCK)
 timed() {
     local name=$1
     shift
+    local m0 m1
+    m0=$(moto_ticks)
     local start=$EPOCHREALTIME
-    if ! "$@" >"$WORK/logs/$name.log" 2>&1; then
+    if ! /usr/bin/time -f "%U %S" -o "$WORK/logs/$name.cpu" "$@" >"$WORK/logs/$name.log" 2>&1; then
         tail -n 20 "$WORK/logs/$name.log" >&2
         die "$name failed: $*"
     fi
     local end=$EPOCHREALTIME
+    m1=$(moto_ticks)
     T[$name]=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
-    say "$name: ${T[$name]} s"
+    # CPU seconds of the command and everything it waited for (git-annex,
+    # its git helpers and annexa), and of the S3 server meanwhile.
+    CPU[$name]=$(tail -n 1 "$WORK/logs/$name.cpu" | awk '{ printf "%.2f", $1 + $2 }')
+    MOTO_CPU[$name]=$(awk -v a="$m0" -v b="$m1" -v t="$TICKS" 'BEGIN { printf "%.2f", (b - a) / t }')
+    say "$name: ${T[$name]} s (CPU: command ${CPU[$name]} s, moto ${MOTO_CPU[$name]} s)"
 }
 
 # rss_phase NAME: the following annexa processes report into their own dir.
@@ -291,8 +300,7 @@ for round in $(seq "$LARGE_ROUNDS"); do
     # curl: a plain signed GET into a file on the same disk.
     rm -f "$WORK/curl.bin"
     sync
-    timed "curl-$round" /usr/bin/time -f "%U %S" -o "$WORK/curl-cpu.$round" \
-        curl -sS --fail "${CURL_SIG[@]}" -o "$WORK/curl.bin" "$OBJECT_URL"
+    timed "curl-$round" curl -sS --fail "${CURL_SIG[@]}" -o "$WORK/curl.bin" "$OBJECT_URL"
     [[ $(stat -c %s "$WORK/curl.bin") == "$LARGE_BYTES" ]] || die "curl got a short file"
     rm -f "$WORK/curl.bin"
     CURL_TIMES+=("${T[curl-$round]}")
@@ -354,8 +362,8 @@ table() {
     small_mib=$(awk -v b="$SMALL_BYTES" 'BEGIN { printf "%.1f", b / 1048576 }')
     echo "Small keys: $SMALL_KEYS files of 1-16 KiB ($small_mib MiB in all), -J$JOBS, wall seconds"
     echo
-    echo "| remote | copy --to (s) | get (s) | above the floor (copy / get) | annexa processes, CPU s, max RSS (copy / get) |"
-    echo "|---|---:|---:|---:|---|"
+    echo "| remote | copy --to (s) | get (s) | above the floor (copy / get) | CPU s, copy / get: whole command ; annexa part of it ; moto | annexa processes, max RSS (copy / get) |"
+    echo "|---|---:|---:|---:|---|---|"
     for r in "${SMALL_REMOTES[@]}"; do
         procs="" label=$r
         case $r in
@@ -364,24 +372,28 @@ table() {
             annexa) label="annexa" ;;
             annexa-noasync) label="annexa, ANNEXA_NO_ASYNC=1" ;;
         esac
-        [[ $r == annexa* ]] && procs="$(rss_procs "copy-$r") / $(rss_procs "get-$r"); $(cpu_sum "copy-$r") / $(cpu_sum "get-$r") s; $(rss_max "copy-$r") / $(rss_max "get-$r") MiB"
-        echo "| $label | ${T[copy-$r]} | ${T[get-$r]} | $(minus "${T[copy-$r]}" "${T[copy-directory]}") / $(minus "${T[get-$r]}" "${T[get-directory]}") | $procs |"
+        local acpu="- ; "
+        if [[ $r == annexa* ]]; then
+            procs="$(rss_procs "copy-$r") / $(rss_procs "get-$r"); $(rss_max "copy-$r") / $(rss_max "get-$r") MiB"
+            acpu="$(cpu_sum "copy-$r") / $(cpu_sum "get-$r") ; "
+        fi
+        echo "| $label | ${T[copy-$r]} | ${T[get-$r]} | $(minus "${T[copy-$r]}" "${T[copy-directory]}") / $(minus "${T[get-$r]}" "${T[get-directory]}") | ${CPU[copy-$r]} / ${CPU[get-$r]} ; $acpu${MOTO_CPU[copy-$r]} / ${MOTO_CPU[get-$r]} | $procs |"
     done
-    echo "| **annexa / built-in** | **$COPY_RATIO** | **$GET_RATIO** | | target <= 1.00: copy $(verdict "$COPY_RATIO" 1 le), get $(verdict "$GET_RATIO" 1 le) |"
+    echo "| **annexa / built-in** | **$COPY_RATIO** | **$GET_RATIO** | | | target <= 1.00: copy $(verdict "$COPY_RATIO" 1 le), get $(verdict "$GET_RATIO" 1 le) |"
     echo
     echo "Large object: $LARGE_MIB MiB of random bytes, MB = 10^6 bytes; annexa get and curl alternate, best of $LARGE_ROUNDS"
     echo
-    echo "| transfer | seconds | MB/s | CPU s (user+sys), annexa max RSS |"
+    echo "| transfer | seconds | MB/s | CPU s (user+sys); annexa max RSS |"
     echo "|---|---:|---:|---:|"
-    echo "| curl GET -o FILE (rounds: ${CURL_TIMES[*]}) | $BEST_CURL | $CURL_MBPS | curl: $(awk '{ printf "%.2f", $1 + $2 }' "$WORK/curl-cpu.1") s |"
-    echo "| annexa RETRIEVE: TRANSFER request to TRANSFER-SUCCESS (rounds: ${XFER_GETS[*]}) | $BEST_XFER | $XFER_MBPS | $(cpu_sum get-large-1) s, $RSS_GET_LARGE MiB |"
+    echo "| curl GET -o FILE (rounds: ${CURL_TIMES[*]}) | $BEST_CURL | $CURL_MBPS | curl ${CPU[curl-1]}, moto ${MOTO_CPU[curl-1]} (round 1) |"
+    echo "| annexa RETRIEVE: TRANSFER request to TRANSFER-SUCCESS (rounds: ${XFER_GETS[*]}) | $BEST_XFER | $XFER_MBPS | annexa $(cpu_sum get-large-1), moto ${MOTO_CPU[get-large-1]} (round 1); $RSS_GET_LARGE MiB |"
     echo "| whole \`git annex get --from annexa\`, git-annex's hash turned off (rounds: ${GET_WALLS[*]}) | $BEST_WALL | $WALL_MBPS | |"
     echo "| whole \`git annex get --from annexa\`, default (annexa ${XFER_VERIFIED} s, the rest ${VERIFY_SECONDS} s is git-annex: start, hash, bookkeeping) | ${T[get-large-verified]} | $(mbps "$LARGE_BYTES" "${T[get-large-verified]}") | |"
-    echo "| whole \`git annex get --from builtin\` | ${T[get-large-builtin]} | $(mbps "$LARGE_BYTES" "${T[get-large-builtin]}") | |"
-    echo "| curl PUT -T FILE (one request) | ${T[curl-put]} | $(mbps "$LARGE_BYTES" "${T[curl-put]}") | |"
-    echo "| annexa STORE (multipart above 64 MiB): TRANSFER request to TRANSFER-SUCCESS | $XFER_COPY | $(mbps "$LARGE_BYTES" "$XFER_COPY") | $(cpu_sum copy-large) s, $RSS_COPY_LARGE MiB |"
+    echo "| whole \`git annex get --from builtin\` | ${T[get-large-builtin]} | $(mbps "$LARGE_BYTES" "${T[get-large-builtin]}") | git-annex ${CPU[get-large-builtin]}, moto ${MOTO_CPU[get-large-builtin]} |"
+    echo "| curl PUT -T FILE (one request) | ${T[curl-put]} | $(mbps "$LARGE_BYTES" "${T[curl-put]}") | curl ${CPU[curl-put]}, moto ${MOTO_CPU[curl-put]} |"
+    echo "| annexa STORE (multipart above 64 MiB): TRANSFER request to TRANSFER-SUCCESS | $XFER_COPY | $(mbps "$LARGE_BYTES" "$XFER_COPY") | annexa $(cpu_sum copy-large), moto ${MOTO_CPU[copy-large]}; $RSS_COPY_LARGE MiB |"
     echo "| whole \`git annex copy --to annexa\` | ${T[copy-large]} | $(mbps "$LARGE_BYTES" "${T[copy-large]}") | |"
-    echo "| whole \`git annex copy --to builtin\` (one PUT) | ${T[copy-large-builtin]} | $(mbps "$LARGE_BYTES" "${T[copy-large-builtin]}") | |"
+    echo "| whole \`git annex copy --to builtin\` (one PUT) | ${T[copy-large-builtin]} | $(mbps "$LARGE_BYTES" "${T[copy-large-builtin]}") | git-annex ${CPU[copy-large-builtin]}, moto ${MOTO_CPU[copy-large-builtin]} |"
     echo "| **annexa RETRIEVE / curl** | | **$LARGE_RATIO** | target >= 0.90: $(verdict "$LARGE_RATIO" 0.9 ge) |"
     echo "| whole \`git annex get\` (hash off) / curl | | $WALL_RATIO | |"
     echo
