@@ -94,9 +94,12 @@ async fn copy_atomically(src: &Path, dest: &Path, annex: &dyn Annex) -> Result<(
         .parent()
         .ok_or_else(|| ProviderError::Refused("destination has no folder".into()))?;
     tokio::fs::create_dir_all(parent).await?;
+    // Unique per call: ASYNC jobs of one process may store at once.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = parent.join(format!(
-        ".annexa-tmp-{}-{}",
+        ".annexa-tmp-{}-{}-{}",
         std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         dest.file_name().and_then(|n| n.to_str()).unwrap_or("file")
     ));
     let result = copy_from(src, &tmp, 0, annex).await;

@@ -140,6 +140,12 @@ pub trait Provider: Send + Sync {
     async fn public_url(&self, _key: &str, _annex: &dyn Annex) -> Option<String> {
         None
     }
+    /// A URL whose answer is authoritative for the key's presence
+    /// (CHECKPRESENT-URL): never a cache or CDN, which could still answer
+    /// 200 after a removal and make git-annex count a copy that is gone.
+    async fn presence_url(&self, _key: &str, _annex: &dyn Annex) -> Option<String> {
+        None
+    }
     fn cost(&self) -> u32 {
         // git-annex's "expensive remote" cost.
         200

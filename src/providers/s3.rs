@@ -871,6 +871,17 @@ impl Provider for S3Remote {
         )
     }
 
+    async fn presence_url(&self, key: &str, _annex: &dyn Annex) -> Option<String> {
+        // Only the bucket itself is authoritative, and only when public.
+        if !self.config.public {
+            return None;
+        }
+        self.bucket
+            .object_url(&self.key_object(key).ok()?)
+            .ok()
+            .map(|u| u.to_string())
+    }
+
     async fn public_url(&self, key: &str, _annex: &dyn Annex) -> Option<String> {
         self.public_object_url(&self.key_object(key).ok()?)
     }

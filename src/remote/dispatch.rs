@@ -225,7 +225,7 @@ async fn serve(
         R::CheckPresent(key) => {
             // A newer git-annex can check a public URL itself.
             if shared.has(&Extension::CheckpresentUrl) {
-                if let Some(url) = provider.public_url(&key, annex).await {
+                if let Some(url) = provider.presence_url(&key, annex).await {
                     return Reply::CheckPresentUrl(key, url);
                 }
             }
