@@ -214,10 +214,23 @@ impl<'a> Materializer<'a> {
     fn already_in_place(&self, index: usize, dest: &Path) -> bool {
         let file = &self.resolved.files[index];
         let expected = match &file.content {
-            Content::Annexed { key } => Expected {
-                size: key_size(key),
-                git_oid: None,
-            },
+            Content::Annexed { key } => {
+                // Keys without a size field (URL keys) are checked against
+                // the cached copy; with neither, the file is written again.
+                let repo = &self.resolved.datasets[file.dataset].repo;
+                let size = key_size(key).or_else(|| {
+                    std::fs::metadata(object_path(repo, key))
+                        .ok()
+                        .map(|m| m.len())
+                });
+                if size.is_none() {
+                    return false;
+                }
+                Expected {
+                    size,
+                    git_oid: None,
+                }
+            }
             Content::Git { oid, size, .. } => Expected {
                 size: Some(*size),
                 git_oid: Some(oid),
@@ -392,7 +405,7 @@ impl<'a> Materializer<'a> {
         };
         let (dataset, key) = item;
         let source = object_path(&self.resolved.datasets[*dataset].repo, key);
-        let size = key_size(key);
+        let size = key_size(key).or_else(|| std::fs::metadata(&source).ok().map(|m| m.len()));
         let mut all_ok = true;
         for (n, index) in indices.iter().enumerate() {
             let file = &self.resolved.files[*index];
