@@ -12,7 +12,15 @@ use support_dataverse::{FakeDataverse, PID, TOKEN};
 fn testremote(name: &str, params: &[&str]) -> String {
     let fake = FakeDataverse::start(&[]);
     let tmp = tempfile::tempdir().unwrap();
-    let repo = Repo::init(&tmp.path().join("repo")).env("DATAVERSE_API_KEY", TOKEN);
+    // A private gpg home: encryption=shared runs gpg for every chunk, and
+    // other tests' gpg runs on the shared ~/.gnupg made ours fail (lock
+    // file contention).
+    let gnupg = tmp.path().join("gnupg");
+    std::fs::create_dir(&gnupg).unwrap();
+    std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let repo = Repo::init(&tmp.path().join("repo"))
+        .env("DATAVERSE_API_KEY", TOKEN)
+        .env("GNUPGHOME", gnupg.to_str().unwrap());
     let url = format!("url={}", fake.url());
     let doi = format!("doi={PID}");
     let mut argv = vec![
