@@ -362,3 +362,56 @@ fn two_processes_share_the_cache_safely() {
     let list = ds.annexa_ok(&["cache", "list"]);
     assert_eq!(list.len(), 1, "one clone for one source: {list:?}");
 }
+
+#[test]
+fn a_killed_get_leaves_no_half_file_and_a_rerun_completes() {
+    use std::io::BufRead;
+    let ds = Builder::new("ds001")
+        .subjects(&["sub-01", "sub-02", "sub-03"])
+        .build();
+    let out = ds.path("out");
+    let origin = ds.origin.to_str().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_annexa"))
+        .arg("--cache")
+        .arg(&ds.cache)
+        .args(["get", origin, "--to", out.to_str().unwrap(), "--jobs", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it as soon as the first file is reported: mid-run on any machine
+    // where the batch takes longer than one file.
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!first.trim().is_empty());
+    // Whatever arrived under its real name is complete.
+    for rel in files_under(&out) {
+        if !rel.ends_with(".annexa-part") {
+            assert_eq!(
+                fs::read(out.join(&rel)).unwrap(),
+                ds.origin_content(&rel),
+                "{rel}"
+            );
+        }
+    }
+    let rerun = get(&ds, &out, &[]);
+    assert!(
+        rerun.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    let listed = ds.ls(&[]);
+    // No temporary file is left either: each is replaced by its real file.
+    assert_eq!(files_under(&out), listed);
+    for rel in &listed {
+        assert_eq!(
+            fs::read(out.join(rel)).unwrap(),
+            ds.origin_content(rel),
+            "{rel}"
+        );
+    }
+}
