@@ -14,8 +14,17 @@ build:
 deps:
 	bash contrib/install-deps.sh
 
+# Most integration tests wait on git-annex and local servers rather than
+# compute, so they run several at a time: with cargo-nextest across all test
+# binaries at once, else with cargo test one binary after another.
+TEST_THREADS ?= 6
 test: deps
-	$(CARGO) test --release --locked -- --test-threads=$${ANNEXA_TEST_THREADS:-4}
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  $(CARGO) nextest run --release --locked --no-fail-fast --test-threads $(TEST_THREADS) \
+	    --status-level fail --final-status-level slow; \
+	else \
+	  $(CARGO) test --release --locked -- --test-threads=$(TEST_THREADS); \
+	fi
 
 # Runs the main jobs on embedded examples: no network, no accounts.
 demo: build

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
+
 use common::{testremote_failures, Moto, Repo};
 
 /// Runs the full testremote for a remote made with `params`, returning its
@@ -13,8 +15,13 @@ fn testremote(name: &str, params: &[&str]) -> String {
     let repo = Repo::init(&tmp.path().join("repo"));
     // encryption=shared runs gpg for every chunk; gpg's default S2K key
     // stretching (~65 M hash rounds per call) would dominate the test. A
-    // low count keeps the crypto path identical at a fraction of the CPU.
-    repo.ok(&["git", "config", "annex.gnupg-options", "--s2k-count 65536"]);
+    // low count in a private gpg home keeps the crypto path identical at a
+    // fraction of the CPU.
+    let gnupg = tmp.path().join("gnupg");
+    std::fs::create_dir_all(&gnupg).unwrap();
+    std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(gnupg.join("gpg.conf"), "s2k-count 65536\n").unwrap();
+    let repo = repo.env("GNUPGHOME", gnupg.to_str().unwrap());
     let endpoint = format!("endpoint={}", moto.endpoint());
     let bucket = format!("bucket=annexa-{name}");
     let mut argv = vec![
