@@ -236,6 +236,25 @@ impl ProviderKind for S3Kind {
     }
 }
 
+/// A presigned request: the URL plus the headers that were signed with it
+/// and so must be sent exactly as signed.
+struct Signed {
+    url: Url,
+    headers: Vec<(String, String)>,
+}
+
+fn sign<'a, A: S3Action<'a>>(mut action: A) -> Signed {
+    let headers = action
+        .headers_mut()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Signed {
+        url: action.sign(SIGNATURE_LIFETIME),
+        headers,
+    }
+}
+
 pub struct S3Remote {
     config: S3Config,
     bucket: Bucket,
@@ -311,6 +330,16 @@ impl S3Remote {
 
     fn request(&self, method: Method, url: Url) -> RequestBuilder {
         self.client.http().request(method, url)
+    }
+
+    /// A request for a presigned action, with its signed headers.
+    fn signed_request(&self, method: Method, signed: &Signed) -> RequestBuilder {
+        signed
+            .headers
+            .iter()
+            .fold(self.request(method, signed.url.clone()), |b, (k, v)| {
+                b.header(k.as_str(), v.as_str())
+            })
     }
 
     /// Creates the bucket when it is missing (idempotent).
@@ -411,15 +440,9 @@ impl S3Remote {
         }
         let mut action = self.bucket.put_object(Some(creds), object);
         self.upload_headers(&mut action);
-        let signed_headers: Vec<(String, String)> = action
-            .headers_mut()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let url = action.sign(SIGNATURE_LIFETIME);
+        let signed = sign(action);
         let total = AtomicU64::new(0);
-        self.put_part(&url, &signed_headers, src, 0, size, &total, annex)
-            .await?;
+        self.put_part(&signed, src, 0, size, &total, annex).await?;
         Ok(())
     }
 
@@ -430,8 +453,7 @@ impl S3Remote {
     #[allow(clippy::too_many_arguments)]
     async fn put_part(
         &self,
-        url: &Url,
-        headers: &[(String, String)],
+        signed: &Signed,
         src: &Path,
         start: u64,
         len: u64,
@@ -441,13 +463,10 @@ impl S3Remote {
         let mut delays = self.client.policy().delays();
         loop {
             let (body, mut deltas, digest) = md5_body(src, start, len).await?;
-            let mut builder = self
-                .request(Method::PUT, url.clone())
+            let builder = self
+                .signed_request(Method::PUT, signed)
                 .header(CONTENT_LENGTH, len)
                 .body(body);
-            for (k, v) in headers {
-                builder = builder.header(k.as_str(), v.as_str());
-            }
             let send = builder.send();
             tokio::pin!(send);
             let mut sent = 0u64;
@@ -479,11 +498,11 @@ impl S3Remote {
                 }
             }
             let response = outcome.map_err(|e| TransferError::Network {
-                url: RedactedUrl::new(url.clone()),
-                message: transfer_error_text(&e),
+                url: RedactedUrl::new(signed.url.clone()),
+                message: transfer::describe_reqwest_error(&e),
             })?;
             if !response.status().is_success() {
-                return Err(service_error("upload", url.path(), response).await);
+                return Err(service_error("upload", signed.url.path(), response).await);
             }
             let etag = response
                 .headers()
@@ -522,22 +541,13 @@ impl S3Remote {
         let part_size = self.config.part_size.max(size.div_ceil(MAX_PARTS));
         let mut create = self.bucket.create_multipart_upload(Some(creds), object);
         self.upload_headers(&mut create);
-        let create_headers: Vec<(String, String)> = create
-            .headers_mut()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let url = create.sign(SIGNATURE_LIFETIME);
+        let create = sign(create);
+        let url = create.url.clone();
         let response = self
             .client
             .send(|| {
-                let mut b = self
-                    .request(Method::POST, url.clone())
-                    .header(CONTENT_LENGTH, 0);
-                for (k, v) in &create_headers {
-                    b = b.header(k.as_str(), v.as_str());
-                }
-                b
+                self.signed_request(Method::POST, &create)
+                    .header(CONTENT_LENGTH, 0)
             })
             .await?;
         if !response.status().is_success() {
@@ -545,7 +555,7 @@ impl S3Remote {
         }
         let body = response.text().await.map_err(|e| TransferError::Network {
             url: RedactedUrl::new(url.clone()),
-            message: transfer_error_text(&e),
+            message: transfer::describe_reqwest_error(&e),
         })?;
         let created = rusty_s3::actions::CreateMultipartUpload::parse_response(&body)
             .map_err(|e| ProviderError::Service(format!("bad multipart reply: {e}")))?;
@@ -619,13 +629,12 @@ impl S3Remote {
                     let part_number = u16::try_from(index + 1).map_err(|_| {
                         ProviderError::Refused("file needs more than 65535 parts".into())
                     })?;
-                    let url = self
-                        .bucket
-                        .upload_part(Some(creds), object, part_number, upload_id)
-                        .sign(SIGNATURE_LIFETIME);
-                    let etag = self
-                        .put_part(&url, &[], src, start, len, total, annex)
-                        .await?;
+                    let part =
+                        sign(
+                            self.bucket
+                                .upload_part(Some(creds), object, part_number, upload_id),
+                        );
+                    let etag = self.put_part(&part, src, start, len, total, annex).await?;
                     Ok::<_, ProviderError>((index, etag))
                 }
             })
@@ -695,7 +704,7 @@ impl S3Remote {
                 .await?;
             let text = response.text().await.map_err(|e| TransferError::Network {
                 url: RedactedUrl::new(url.clone()),
-                message: transfer_error_text(&e),
+                message: transfer::describe_reqwest_error(&e),
             })?;
             let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text)
                 .map_err(|e| ProviderError::Service(format!("bad listing: {e}")))?;
@@ -748,21 +757,6 @@ fn encode_object(object: &str) -> String {
         .remove(b'.')
         .remove(b'~');
     percent_encoding::utf8_percent_encode(object, SET).to_string()
-}
-
-fn transfer_error_text(e: &reqwest::Error) -> String {
-    let mut text = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "could not connect".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    if let Some(source) = std::error::Error::source(e) {
-        text.push_str(": ");
-        text.push_str(&transfer::redact_text(&source.to_string()));
-    }
-    text
 }
 
 /// A readable error from an S3 error response (the XML `<Code>` and
@@ -973,22 +967,12 @@ impl Provider for S3Remote {
             .headers_mut()
             .insert("x-amz-copy-source", source.clone());
         self.upload_headers(&mut action);
-        let headers: Vec<(String, String)> = action
-            .headers_mut()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let url = action.sign(SIGNATURE_LIFETIME);
+        let copy = sign(action);
         let response = self
             .client
             .send(|| {
-                let mut b = self
-                    .request(Method::PUT, url.clone())
-                    .header(CONTENT_LENGTH, 0);
-                for (k, v) in &headers {
-                    b = b.header(k.as_str(), v.as_str());
-                }
-                b
+                self.signed_request(Method::PUT, &copy)
+                    .header(CONTENT_LENGTH, 0)
             })
             .await?;
         let status = response.status();

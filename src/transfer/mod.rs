@@ -18,7 +18,7 @@ mod upload;
 pub use checksum::{Algorithm, Expected, Hasher};
 pub use download::{Download, DownloadOutcome};
 pub use redact::{redact_text, RedactedUrl};
-pub use retry::RetryPolicy;
+pub use retry::{describe_reqwest_error, RetryPolicy};
 pub use upload::{file_body, ProgressFn};
 
 use std::time::Duration;

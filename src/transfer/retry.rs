@@ -173,7 +173,7 @@ where
 }
 
 /// A reqwest error without the URL (reqwest includes it unredacted).
-pub(crate) fn describe_reqwest_error(error: &reqwest::Error) -> String {
+pub fn describe_reqwest_error(error: &reqwest::Error) -> String {
     let mut text = if error.is_timeout() {
         "timed out".to_string()
     } else if error.is_connect() {
