@@ -4,7 +4,7 @@
 mod common;
 mod support_dataverse;
 
-use common::{testremote_failures, Repo};
+use common::Repo;
 use support_dataverse::{FakeDataverse, PID, TOKEN};
 
 /// Runs the full testremote for a remote made with `params`; returns its
@@ -12,15 +12,7 @@ use support_dataverse::{FakeDataverse, PID, TOKEN};
 fn testremote(name: &str, params: &[&str]) -> String {
     let fake = FakeDataverse::start(&[]);
     let tmp = tempfile::tempdir().unwrap();
-    // A private gpg home: encryption=shared runs gpg for every chunk, and
-    // other tests' gpg runs on the shared ~/.gnupg made ours fail (lock
-    // file contention).
-    let gnupg = tmp.path().join("gnupg");
-    std::fs::create_dir(&gnupg).unwrap();
-    std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    // gpg's default S2K stretching (~65 M hash rounds per call) would
-    // dominate a run that encrypts every chunk; the crypto path is the same.
-    std::fs::write(gnupg.join("gpg.conf"), "s2k-count 65536\n").unwrap();
+    let gnupg = common::private_gnupg_home(tmp.path());
     let repo = Repo::init(&tmp.path().join("repo"))
         .env("DATAVERSE_API_KEY", TOKEN)
         .env("GNUPGHOME", gnupg.to_str().unwrap());
@@ -39,21 +31,7 @@ fn testremote(name: &str, params: &[&str]) -> String {
     ];
     argv.extend_from_slice(params);
     repo.ok(&argv);
-    let out = repo.run(&["git", "annex", "testremote", name]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "testremote {name} failed:\n{}\n--- full output ---\n{text}",
-        testremote_failures(&text).join("\n")
-    );
-    assert!(
-        text.contains("tests passed"),
-        "no summary in testremote output:\n{text}"
-    );
+    let text = common::assert_testremote_passes(&repo, name);
     let (_, violations) = fake.storage_log();
     assert!(
         violations.is_empty(),

@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
-
-use common::{testremote_failures, Moto, Repo};
+use common::{Moto, Repo};
 
 /// Runs the full testremote for a remote made with `params`, returning its
 /// output after checking that it passed.
@@ -13,14 +11,7 @@ fn testremote(name: &str, params: &[&str]) -> String {
     let moto = Moto::start();
     let tmp = tempfile::tempdir().unwrap();
     let repo = Repo::init(&tmp.path().join("repo"));
-    // encryption=shared runs gpg for every chunk; gpg's default S2K key
-    // stretching (~65 M hash rounds per call) would dominate the test. A
-    // low count in a private gpg home keeps the crypto path identical at a
-    // fraction of the CPU.
-    let gnupg = tmp.path().join("gnupg");
-    std::fs::create_dir_all(&gnupg).unwrap();
-    std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::fs::write(gnupg.join("gpg.conf"), "s2k-count 65536\n").unwrap();
+    let gnupg = common::private_gnupg_home(tmp.path());
     let repo = repo.env("GNUPGHOME", gnupg.to_str().unwrap());
     let endpoint = format!("endpoint={}", moto.endpoint());
     let bucket = format!("bucket=annexa-{name}");
@@ -37,21 +28,7 @@ fn testremote(name: &str, params: &[&str]) -> String {
     ];
     argv.extend_from_slice(params);
     repo.ok(&argv);
-    let out = repo.run(&["git", "annex", "testremote", name]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "testremote {name} failed:\n{}\n--- full output ---\n{text}",
-        testremote_failures(&text).join("\n")
-    );
-    assert!(
-        text.contains("tests passed"),
-        "no summary in testremote output:\n{text}"
-    );
+    let text = common::assert_testremote_passes(&repo, name);
     text
 }
 

@@ -185,3 +185,37 @@ pub fn testremote_failures(output: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// A private gpg home under `dir` for runs with encryption: other tests'
+/// gpg on the shared ~/.gnupg cause lock contention, and gpg's default S2K
+/// stretching (~65 M hash rounds per call) would dominate a run that
+/// encrypts every chunk. The crypto path git-annex takes is unchanged.
+pub fn private_gnupg_home(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let gnupg = dir.join("gnupg");
+    std::fs::create_dir_all(&gnupg).unwrap();
+    std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(gnupg.join("gpg.conf"), "s2k-count 65536\n").unwrap();
+    gnupg
+}
+
+/// Runs the full `git annex testremote NAME` and returns its output after
+/// checking that it passed.
+pub fn assert_testremote_passes(repo: &Repo, name: &str) -> String {
+    let out = repo.run(&["git", "annex", "testremote", name]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "testremote {name} failed:\n{}\n--- full output ---\n{text}",
+        testremote_failures(&text).join("\n")
+    );
+    assert!(
+        text.contains("tests passed"),
+        "no summary in testremote output:\n{text}"
+    );
+    text
+}
