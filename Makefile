@@ -1,8 +1,22 @@
 # annexa — the two set-up commands are `make demo` and `make test`.
 CARGO ?= cargo
-RELEASE_DIR := $(CURDIR)/target/release
 
-.PHONY: all build test demo bench install deps clean
+# Where cargo puts what it builds: honours CARGO_TARGET_DIR and cargo's own
+# configuration (build.target-dir), as cargo itself reports it.
+TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null \
+  | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+ifeq ($(TARGET_DIR),)
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+endif
+RELEASE_DIR := $(TARGET_DIR)/release
+
+# Python test tools live in project-local venvs, never in the system Python
+# (contrib/install-deps.sh): moto_server and datalad in $(ANNEXA_VENV)/tools,
+# the newest git-annex (PyPI) in $(ANNEXA_VENV)/git-annex-newest.
+export ANNEXA_VENV ?= $(CURDIR)/.venv
+TOOLS_PATH := $(ANNEXA_VENV)/tools/bin:$(PATH)
+
+.PHONY: all build test conformance demo bench install deps clean
 
 all: build
 
@@ -10,31 +24,39 @@ build:
 	$(CARGO) build --release --locked
 
 # Installs what the tests need when missing: git-annex (Debian package),
-# moto_server (PyPI moto[server]) and DataLad (PyPI).
+# moto_server and DataLad (PyPI, tools venv), the newest git-annex (PyPI venv).
 deps:
 	bash contrib/install-deps.sh
 
-# Most integration tests wait on git-annex and local servers rather than
-# compute, so they run several at a time: with cargo-nextest across all test
-# binaries at once, else with cargo test one binary after another.
+# Every test, within the test budget (docs/testing.md): integration tests
+# mostly wait on git-annex and local servers, so nextest runs several at once
+# across all test binaries (.config/nextest.toml groups the heavy ones).
 TEST_THREADS ?= 6
 test: deps
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-	  $(CARGO) nextest run --release --locked --no-fail-fast --test-threads $(TEST_THREADS) \
-	    --status-level fail --final-status-level slow; \
+	  PATH="$(TOOLS_PATH)" $(CARGO) nextest run --release --locked --no-fail-fast \
+	    --test-threads $(TEST_THREADS); \
 	else \
-	  $(CARGO) test --release --locked -- --test-threads=$(TEST_THREADS); \
+	  PATH="$(TOOLS_PATH)" $(CARGO) test --release --locked -- --test-threads=$(TEST_THREADS); \
 	fi
+
+# The full conformance matrix: every `git annex testremote` case (provider ×
+# variant × git-annex version) without --fast. Takes about an hour on 2 cores.
+conformance: deps
+	PATH="$(TOOLS_PATH)" ANNEXA_CONFORMANCE=full $(CARGO) nextest run --release --locked \
+	  --no-fail-fast --profile conformance --test testremote --test-threads 2
 
 # Runs the main jobs on embedded examples: no network, no accounts.
 demo: build
 	bash contrib/install-deps.sh --demo
 	@set -e; for step in contrib/demo/*.sh; do \
-	  echo "=== $$step"; PATH="$(RELEASE_DIR):$$PATH" bash "$$step"; \
+	  echo "=== $$step"; PATH="$(RELEASE_DIR):$(TOOLS_PATH)" bash "$$step"; \
 	done
 
 bench: deps build
-	@set -e; for b in bench/*.sh; do echo "=== $$b"; PATH="$(RELEASE_DIR):$$PATH" bash "$$b"; done
+	@set -e; for b in bench/*.sh; do \
+	  echo "=== $$b"; PATH="$(RELEASE_DIR):$(TOOLS_PATH)" bash "$$b"; \
+	done
 
 install:
 	$(CARGO) install --locked --path .

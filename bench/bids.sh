@@ -11,7 +11,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-annexa=${ANNEXA:-$top/target/release/annexa}
+# The Makefile puts the release build (wherever CARGO_TARGET_DIR puts it) first on PATH.
+annexa=${ANNEXA:-$(command -v annexa || echo "$top/target/release/annexa")}
 if [ ! -x "$annexa" ]; then
   (cd "$top" && cargo build --release --bin annexa)
 fi

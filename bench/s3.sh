@@ -67,13 +67,18 @@ need_apt git-annex git-annex
 need_apt curl curl
 [[ -x /usr/bin/time ]] || { need_apt /usr/bin/time time; }
 if ! command -v moto_server >/dev/null 2>&1; then
-    say "installing moto[server] from PyPI (missing moto_server)"
-    python3 -m pip install -q 'moto[server]'
+    # Into the project's tools venv, never the system Python.
+    say "installing moto[server] into the project venv (missing moto_server)"
+    bash "$ROOT/contrib/install-deps.sh" --demo
+    PATH="${ANNEXA_VENV:-$ROOT/.venv}/tools/bin:$PATH"
 fi
 
 say "building release binaries"
 (cd "$ROOT" && cargo build --release --quiet)
-REAL_REMOTE="$ROOT/target/release/git-annex-remote-annexa"
+# Wherever cargo put them (CARGO_TARGET_DIR, build.target-dir).
+TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+REAL_REMOTE="$TARGET_DIR/release/git-annex-remote-annexa"
 [[ -x $REAL_REMOTE ]] || die "no $REAL_REMOTE after cargo build"
 
 # --- scratch space and the S3 server -----------------------------------------
