@@ -415,3 +415,26 @@ fn a_killed_get_leaves_no_half_file_and_a_rerun_completes() {
         );
     }
 }
+
+#[test]
+fn get_never_writes_through_a_symlink_in_the_target() {
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    let out = ds.path("out");
+    let elsewhere = ds.path("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    // A link where the dataset has a folder, e.g. left by another version.
+    fs::create_dir_all(out.join("sub-01/ses-1")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out.join("sub-01/ses-1/anat")).unwrap();
+    let result = get(&ds, &out, &["--sub", "01", "--suffix", "T1w"]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        !result.status.success(),
+        "a write through a link was reported as done: {stderr}"
+    );
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    assert_eq!(
+        fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "something was written through the link"
+    );
+}

@@ -5,7 +5,9 @@ use super::cache::{Access, Cache};
 use super::direct::get_direct;
 use super::fetch::{self, BatchInput, ByteCounter, FetchEvent};
 use super::git::cat_blobs;
-use super::materialize::{copy_file, in_place, target_path, write_bytes, write_symlink, Expected};
+use super::materialize::{
+    check_no_clash, copy_file, in_place, target_path, write_bytes, write_symlink, Expected,
+};
 use super::report::{print_line, Reporter, Status};
 use super::resolve::{Resolved, Resolver};
 use super::tree::Content;
@@ -117,6 +119,12 @@ pub fn get(
         Access::Exclusive
     };
     let (resolved, source) = resolve(common, source, request, access)?;
+    check_no_clash(
+        resolved
+            .selection
+            .iter()
+            .map(|&(i, _)| resolved.files[i].path.as_str()),
+    )?;
     if options.direct {
         return get_direct(&source, &resolved, common.treeish.as_deref(), options);
     }

@@ -30,6 +30,16 @@ pub enum DatasetError {
     Direct(String),
     #[error("unexpected output from git: {0}")]
     Parse(String),
+    /// A folder on the way to a target file is a symbolic link (or not a
+    /// folder): writing there would land outside the target.
+    #[error("{path}: refusing to write through {link}: it is a symbolic link or not a folder")]
+    ThroughLink { path: String, link: PathBuf },
+    /// The selection holds both a file and something under a folder of the
+    /// same name (possible across versions or with duplicate tree entries).
+    #[error(
+        "the selection holds both {file:?} and {inner:?}: one path cannot be a file and a folder"
+    )]
+    PathClash { file: String, inner: String },
 }
 
 impl DatasetError {

@@ -16,7 +16,10 @@ pub struct Expected<'a> {
 }
 
 /// Joins a dataset-relative path onto the target folder, refusing anything
-/// that could escape it.
+/// that could escape it: `..`, absolute paths, and folders on the way that
+/// already exist as symbolic links (left by another dataset version, or
+/// planted) or as files. Missing folders are created later as fresh ones by
+/// the writers, which call this right before writing.
 pub fn target_path(dir: &Path, rel: &str) -> Result<PathBuf, DatasetError> {
     let rel_path = Path::new(rel);
     let safe = !rel.is_empty()
@@ -26,7 +29,47 @@ pub fn target_path(dir: &Path, rel: &str) -> Result<PathBuf, DatasetError> {
     if !safe {
         return Err(DatasetError::UnsafePath(rel.to_string()));
     }
+    let mut at = dir.to_path_buf();
+    let mut parts = rel_path.components().peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            // The file itself: a link there is replaced by rename, never
+            // followed.
+            break;
+        }
+        at.push(part);
+        match fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_dir() => {}
+            Ok(_) => {
+                return Err(DatasetError::ThroughLink {
+                    path: rel.to_string(),
+                    link: at,
+                })
+            }
+            Err(_) => break,
+        }
+    }
     Ok(dir.join(rel_path))
+}
+
+/// Refuses a selection in which one path is a folder of another (`a` and
+/// `a/b`): writing both would put a file where a folder must be, or make
+/// one write go through the other.
+pub fn check_no_clash<'a>(paths: impl IntoIterator<Item = &'a str>) -> Result<(), DatasetError> {
+    let paths: std::collections::HashSet<&str> = paths.into_iter().collect();
+    for path in &paths {
+        let mut prefix = *path;
+        while let Some((parent, _)) = prefix.rsplit_once('/') {
+            if paths.contains(parent) {
+                return Err(DatasetError::PathClash {
+                    file: parent.to_string(),
+                    inner: path.to_string(),
+                });
+            }
+            prefix = parent;
+        }
+    }
+    Ok(())
 }
 
 /// A regular file (not a link) of the expected size, and for git files the
@@ -169,6 +212,40 @@ mod tests {
             target_path(d, "a/b.json").unwrap(),
             Path::new("/t/a/b.json")
         );
+    }
+
+    #[test]
+    fn refuses_writing_through_links_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        fs::create_dir_all(target.join("sub-01")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), target.join("sub-01/anat")).unwrap();
+        fs::write(target.join("file"), b"x").unwrap();
+        for rel in ["sub-01/anat/x.nii", "sub-01/anat/deeper/x.nii", "file/x"] {
+            let err = target_path(&target, rel).unwrap_err();
+            assert!(
+                matches!(err, DatasetError::ThroughLink { .. }),
+                "{rel}: {err:?}"
+            );
+        }
+        // The link itself as the last component is replaced, not followed.
+        let dest = target_path(&target, "sub-01/anat").unwrap();
+        fs::write(dir.path().join("src"), b"data").unwrap();
+        copy_file(&dir.path().join("src"), &dest, Some(4)).unwrap();
+        assert!(fs::symlink_metadata(&dest).unwrap().is_file());
+        assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
+        // Missing folders are fine: they are created fresh.
+        assert!(target_path(&target, "sub-02/anat/x.nii").is_ok());
+    }
+
+    #[test]
+    fn refuses_a_file_and_a_folder_of_the_same_name() {
+        assert!(check_no_clash(["a/b", "a/c", "b"]).is_ok());
+        assert!(check_no_clash(["a b", "a/b", "a.json"]).is_ok());
+        let err = check_no_clash(["x/y", "x/y/z.nii"]).unwrap_err();
+        assert!(matches!(err, DatasetError::PathClash { .. }), "{err:?}");
+        assert!(check_no_clash(["a", "a/b/c/d"]).is_err());
     }
 
     #[test]
