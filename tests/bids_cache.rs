@@ -167,7 +167,49 @@ fn cache_clean_works_as_an_ordinary_user_on_read_only_objects() {
     );
     assert!(!String::from_utf8_lossy(&clean.stderr).contains("Permission denied"));
     assert_eq!(lines(&clean.stdout).len(), 1);
-    assert_eq!(fs::read_dir(&cache).unwrap().count(), 0, "cache emptied");
+    // Emptied, but each entry keeps its lock file, so that a process
+    // waiting on it never locks a deleted file.
+    let left: Vec<String> = walkdir::WalkDir::new(&cache)
+        .min_depth(1)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.iter().all(|name| name == "lock"), "left: {left:?}");
+    assert!(
+        as_nobody(&home, annexa, &["--cache", &cache, "cache", "list"])
+            .unwrap()
+            .stdout
+            .is_empty(),
+        "nothing listed after clean"
+    );
+}
+
+#[test]
+fn cache_clean_removes_only_annexa_entries() {
+    let ds = Builder::new("synthetic").subjects(&["sub-01"]).build();
+    ds.annexa_ok(&["ls", ds.origin.to_str().unwrap()]);
+    // A folder of someone else's that happens to hold a file named source.
+    let foreign = ds.cache.join("notes");
+    fs::create_dir_all(foreign.join("repo")).unwrap();
+    fs::write(foreign.join("source"), "https://example.org/x\n").unwrap();
+    fs::write(foreign.join("lock"), "").unwrap();
+    fs::write(foreign.join("precious.txt"), "keep me").unwrap();
+    let removed = ds.annexa_ok(&["cache", "clean", "--all"]);
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(
+        fs::read_to_string(foreign.join("precious.txt")).unwrap(),
+        "keep me"
+    );
+    // Cleaning an entry already cleaned says it is not cached.
+    let again = ds.annexa(&["cache", "clean", ds.origin.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("not in the cache"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 }
 
 #[test]
@@ -245,4 +287,44 @@ fn derivative_pipeline_installed_as_a_subdataset() {
         2,
         "superdataset + subdataset"
     );
+}
+
+#[test]
+fn a_subdataset_loop_is_an_error_not_a_hang() {
+    let ds = Builder::new("synthetic")
+        .subjects(&["sub-01"])
+        .without(&["derivatives"])
+        .build();
+    // derivatives/fmriprep registered with a URL leading back to the
+    // superdataset itself.
+    let head = sh(git(&ds.origin).args(["rev-parse", "HEAD"]));
+    fs::write(
+        ds.origin.join(".gitmodules"),
+        "[submodule \"loop\"]\n\tpath = derivatives/fmriprep\n\turl = ./\n",
+    )
+    .unwrap();
+    sh(git(&ds.origin).args(["add", ".gitmodules"]));
+    sh(git(&ds.origin).args([
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("160000,{},derivatives/fmriprep", head.trim()),
+    ]));
+    sh(git(&ds.origin).args(["commit", "-q", "-m", "a loop"]));
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let origin = ds.origin.to_str().unwrap().to_string();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let out = ds.annexa(&["ls", &origin, "--scope", "fmriprep"]);
+            let _ = tx.send(out);
+        });
+        let out = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("annexa ls hung on a subdataset loop");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains("loop"), "{stderr}");
+        assert!(stderr.contains("derivatives/fmriprep"), "{stderr}");
+    });
 }

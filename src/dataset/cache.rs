@@ -106,7 +106,7 @@ impl Cache {
         };
         for item in dir.flatten() {
             let path = item.path();
-            let Ok(source) = fs::read_to_string(path.join(SOURCE_FILE)) else {
+            let Some(source) = entry_source(&path) else {
                 continue;
             };
             entries.push(CacheEntry {
@@ -120,12 +120,20 @@ impl Cache {
         Ok(entries)
     }
 
-    /// Removes one entry, waiting for any process that uses it. git-annex
-    /// keeps objects read-only, so write permission is restored first.
+    /// Removes one entry's content, waiting for any process that uses it.
+    /// git-annex keeps objects read-only, so write permission is restored
+    /// first. The lock file (and so the folder) stays: a process waiting
+    /// for it would otherwise lock a deleted file while a newcomer locks a
+    /// new one, and both would use the entry at once.
     pub fn remove_entry(&self, entry: &Path) -> Result<(), DatasetError> {
-        let lock = lock_entry(entry, Access::Exclusive)?;
+        if entry_source(entry).is_none() {
+            return Err(DatasetError::Direct(format!(
+                "{} is not an annexa cache entry; not removing it",
+                entry.display()
+            )));
+        }
+        let _lock = lock_entry(entry, Access::Exclusive)?;
         make_writable(entry)?;
-        // Remove everything but the lock file while holding it, then the rest.
         for item in fs::read_dir(entry)
             .map_err(|e| DatasetError::io(entry, e))?
             .flatten()
@@ -141,9 +149,23 @@ impl Cache {
             };
             result.map_err(|e| DatasetError::io(&path, e))?;
         }
-        drop(lock);
-        fs::remove_dir_all(entry).map_err(|e| DatasetError::io(entry, e))
+        Ok(())
     }
+}
+
+/// The source of a folder with annexa's whole entry layout (a `source`
+/// file, a `lock` file, a `repo` folder, and a name made from that source
+/// by [`Source::cache_name`]); `None` for anything else, which annexa never
+/// lists or removes.
+pub fn entry_source(path: &Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let text = fs::read_to_string(path.join(SOURCE_FILE)).ok()?;
+    let source = text.strip_suffix('\n').unwrap_or(&text);
+    let layout_ok = fs::symlink_metadata(path.join(LOCK_FILE)).is_ok_and(|m| m.is_file())
+        && fs::symlink_metadata(path.join(REPO_DIR)).is_ok_and(|m| m.is_dir());
+    let digest = hex::encode(Sha256::digest(source.as_bytes()));
+    let name = path.file_name()?.to_str()?;
+    (layout_ok && name.ends_with(&format!("-{}", &digest[..12]))).then(|| source.to_string())
 }
 
 fn lock_entry(entry: &Path, access: Access) -> Result<File, DatasetError> {
@@ -159,12 +181,12 @@ fn lock_entry(entry: &Path, access: Access) -> Result<File, DatasetError> {
         Access::Exclusive => FileExt::try_lock_exclusive(&file),
     };
     if attempt.is_err() {
-        if std::io::stderr().is_terminal() {
-            eprintln!(
-                "annexa: waiting for another annexa process using {}",
-                entry.display()
-            );
-        }
+        // Said also when stderr is not a terminal: a batch job's log must
+        // show why it waits.
+        eprintln!(
+            "annexa: waiting for another annexa process using {}",
+            entry.display()
+        );
         let wait = match access {
             Access::Shared => FileExt::lock_shared(&file),
             Access::Exclusive => FileExt::lock_exclusive(&file),

@@ -1,7 +1,7 @@
 //! The `annexa` subcommands: `ls`, `get` and `cache list|path|clean`.
 
 use super::annex::{content_matches_key, key_size, object_path};
-use super::cache::{Access, Cache};
+use super::cache::{entry_source, Access, Cache};
 use super::direct::get_direct;
 use super::fetch::{self, BatchInput, ByteCounter, FetchEvent};
 use super::git::cat_blobs;
@@ -546,7 +546,7 @@ pub fn cache_clean(
 fn find_entry(cache: &Cache, source: &str) -> Result<PathBuf, DatasetError> {
     if let Ok(parsed) = Source::parse(source) {
         let dir = cache.entry_dir(&parsed);
-        if dir.exists() {
+        if entry_source(&dir).is_some() {
             return Ok(dir);
         }
     }

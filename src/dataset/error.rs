@@ -40,6 +40,13 @@ pub enum DatasetError {
         "the selection holds both {file:?} and {inner:?}: one path cannot be a file and a folder"
     )]
     PathClash { file: String, inner: String },
+    /// A subdataset whose URL leads back to a dataset already open.
+    #[error("subdataset {mount} ({url}) is {already} again: the subdatasets form a loop")]
+    SubdatasetLoop {
+        mount: String,
+        url: String,
+        already: String,
+    },
 }
 
 impl DatasetError {

@@ -149,6 +149,24 @@ impl Resolver<'_> {
                 )));
             };
             let sub_source = parent_source.join(url).map_err(context)?;
+            // A subdataset pointing back at a dataset already open here (a
+            // loop A -> B -> A, or itself) would wait on its own cache lock
+            // forever.
+            if let Some(open) = resolved
+                .datasets
+                .iter()
+                .position(|d| d.source == sub_source)
+            {
+                let at = match resolved.prefixes[open].trim_end_matches('/') {
+                    "" => "the top dataset".to_string(),
+                    p => format!("subdataset {p}"),
+                };
+                return Err(DatasetError::SubdatasetLoop {
+                    mount,
+                    url: url.clone(),
+                    already: at,
+                });
+            }
             let sub = self.cache.open(&sub_source, access).map_err(context)?;
             let commit = recorded_commit(&sub, &link.commit);
             self.add_dataset(
