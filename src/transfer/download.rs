@@ -9,7 +9,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::fs::{File, OpenOptions};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::retry::{describe_reqwest_error, next_wait};
+use super::retry::{describe_reqwest_error, Retrier};
 use super::{error_for_status, Client, Expected, Hasher, RedactedUrl, TransferError};
 
 const MAX_REDIRECTS: usize = 10;
@@ -122,7 +122,7 @@ impl Client {
     ) -> Result<DownloadOutcome, TransferError> {
         let mut partial = Partial::open(dest, spec).await?;
         let resumed_from = partial.len;
-        let mut delays = self.policy().delays();
+        let mut retrier = Retrier::new(self.policy());
         let mut known_total = spec.expected_size;
         loop {
             let attempt = self
@@ -130,14 +130,7 @@ impl Client {
                 .await?;
             match attempt {
                 Attempt::Complete => break,
-                Attempt::Retry(error) => {
-                    let Some(backoff) = delays.next() else {
-                        return Err(error);
-                    };
-                    tracing::debug!(%error, ?backoff, "download interrupted; resuming");
-                    let wait = next_wait(self.policy(), backoff, None).unwrap_or(backoff);
-                    tokio::time::sleep(wait).await;
-                }
+                Attempt::Retry(error) => retrier.after_failure(error).await?,
             }
         }
         partial.file.flush().await?;
