@@ -479,9 +479,12 @@ impl S3Remote {
             Err(TransferError::Checksum { expected, got, .. }) => Err(ProviderError::Service(
                 format!("upload corrupted on the way: server MD5 {got}, sent {expected}"),
             )),
-            Err(TransferError::Status { status, detail, .. }) => {
-                Err(upload_status_error(signed.url.path(), status, &detail))
-            }
+            Err(TransferError::Status { status, detail, .. }) => Err(service_error_text(
+                "upload",
+                signed.url.path(),
+                status,
+                &detail,
+            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -716,36 +719,32 @@ fn encode_object(object: &str) -> String {
     percent_encoding::utf8_percent_encode(object, SET).to_string()
 }
 
-/// The XML `<Code>` and `<Message>` of an S3 error body, or its start.
-fn s3_error_detail(body: &str) -> String {
-    let field = |tag: &str| -> Option<String> {
-        let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
-        let end = body[start..].find(&format!("</{tag}>"))? + start;
-        Some(body[start..end].to_string())
-    };
-    match (field("Code"), field("Message")) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code,
-        _ => transfer::summarize_body(body),
-    }
-}
-
-fn credentials_hint(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
-            " (check the credentials and the bucket policy)"
-        }
-        _ => "",
-    }
-}
-
 /// A readable error from an S3 error response (the XML `<Code>` and
 /// `<Message>` when present).
 async fn service_error(action: &str, what: &str, response: reqwest::Response) -> ProviderError {
     let status = response.status();
     let body = transfer::read_error_body(response).await;
-    let detail = s3_error_detail(&body);
-    let hint = credentials_hint(status);
+    service_error_text(action, what, status, &body)
+}
+
+/// The same from a status and (the start of) an error body.
+fn service_error_text(action: &str, what: &str, status: StatusCode, body: &str) -> ProviderError {
+    let field = |tag: &str| -> Option<String> {
+        let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
+        let end = body[start..].find(&format!("</{tag}>"))? + start;
+        Some(body[start..end].to_string())
+    };
+    let detail = match (field("Code"), field("Message")) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code,
+        _ => transfer::summarize_body(body),
+    };
+    let hint = match status {
+        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
+            " (check the credentials and the bucket policy)"
+        }
+        _ => "",
+    };
     ProviderError::Service(format!(
         "S3 {action} {what}: HTTP {status}{}{hint}",
         if detail.is_empty() {
@@ -764,18 +763,6 @@ fn etag_of(response: &reqwest::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim_matches('"').to_string())
         .unwrap_or_default()
-}
-
-/// A readable error from a failed upload's status and (bounded) error body.
-fn upload_status_error(what: &str, status: StatusCode, body: &str) -> ProviderError {
-    ProviderError::Service(format!(
-        "S3 upload {what}: HTTP {status}{}{}",
-        match s3_error_detail(body) {
-            detail if detail.is_empty() => String::new(),
-            detail => format!(": {detail}"),
-        },
-        credentials_hint(status)
-    ))
 }
 
 #[async_trait]

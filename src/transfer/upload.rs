@@ -264,12 +264,15 @@ impl Client {
         let mut retrier = Retrier::new(self.policy());
         loop {
             let tracker = Tracker::new();
-            let attempt = self.upload_attempt(spec, &tracker, total).await;
+            let mut counted = 0;
+            let attempt = self
+                .upload_attempt(spec, &tracker, total, &mut counted)
+                .await;
             let success =
                 matches!(&attempt, Ok(Attempt::Answered(_, r)) if r.status().is_success());
             if !success {
                 // What this attempt sent will be sent again (or never).
-                total.fetch_sub(*tracker.read.borrow(), Ordering::SeqCst);
+                total.fetch_sub(counted, Ordering::SeqCst);
             }
             match attempt? {
                 Attempt::Answered(_, response) if success => {
@@ -296,14 +299,16 @@ impl Client {
         }
     }
 
-    /// Sends one attempt, adding the bytes it sends to `total` and
-    /// reporting them, and gives up on it when nothing moves (no body
-    /// bytes taken, no answer) for the policy's stall timeout.
+    /// Sends one attempt, adding the bytes it sends to `total` (and to
+    /// `counted`) and reporting them, and gives up on it when nothing
+    /// moves (no body bytes taken, no answer) for the policy's stall
+    /// timeout.
     async fn upload_attempt(
         &self,
         spec: &Upload<'_>,
         tracker: &Arc<Tracker>,
         total: &AtomicU64,
+        counted: &mut u64,
     ) -> Result<Attempt, TransferError> {
         let builder = spec
             .body
@@ -316,11 +321,10 @@ impl Client {
         let method = request.method().to_string();
         let stall = self.policy().stall_timeout;
         let mut read = tracker.read.subscribe();
-        let mut counted = 0u64;
         let mut count = |now: u64| {
-            if now > counted {
-                let delta = now - counted;
-                counted = now;
+            if now > *counted {
+                let delta = now - *counted;
+                *counted = now;
                 (spec.progress)(total.fetch_add(delta, Ordering::SeqCst) + delta);
             }
         };
