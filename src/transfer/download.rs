@@ -10,7 +10,7 @@ use tokio::fs::{File, OpenOptions};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use super::retry::{describe_reqwest_error, Retrier};
-use super::{error_for_status, Client, Expected, Hasher, RedactedUrl, TransferError};
+use super::{error_for_status, Client, Expected, Hasher, ProgressFn, RedactedUrl, TransferError};
 
 const MAX_REDIRECTS: usize = 10;
 const WRITE_BUFFER: usize = 1 << 20;
@@ -118,7 +118,7 @@ impl Client {
         &self,
         spec: &Download<'_>,
         dest: &Path,
-        progress: &(dyn Fn(u64) + Send + Sync),
+        progress: &ProgressFn<'_>,
     ) -> Result<DownloadOutcome, TransferError> {
         let mut partial = Partial::open(dest, spec).await?;
         let resumed_from = partial.len;
@@ -184,7 +184,7 @@ impl Client {
         spec: &Download<'_>,
         partial: &mut Partial,
         known_total: &mut Option<u64>,
-        progress: &(dyn Fn(u64) + Send + Sync),
+        progress: &ProgressFn<'_>,
     ) -> Result<Attempt, TransferError> {
         if partial.len > 0 && Some(partial.len) == *known_total {
             progress(partial.len);
@@ -260,7 +260,7 @@ impl Client {
         &self,
         mut response: Response,
         partial: &mut Partial,
-        progress: &(dyn Fn(u64) + Send + Sync),
+        progress: &ProgressFn<'_>,
         url: RedactedUrl,
     ) -> Result<Attempt, TransferError> {
         let stall = self.policy().stall_timeout;

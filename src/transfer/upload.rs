@@ -19,8 +19,9 @@ use tokio_util::io::ReaderStream;
 use super::retry::{describe_reqwest_error, Retrier};
 use super::{status_error, Algorithm, Client, Hasher, RedactedUrl, TransferError};
 
-/// Receives the absolute byte count of the current transfer.
-pub type ProgressFn = dyn Fn(u64) + Send + Sync;
+/// Receives the absolute byte count of the current transfer (downloads and
+/// uploads alike).
+pub type ProgressFn<'a> = dyn Fn(u64) + Send + Sync + 'a;
 
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -136,7 +137,7 @@ pub struct Upload<'a> {
     /// A difference from what was sent fails the upload.
     pub server_digest: Option<&'a ServerDigestFn<'a>>,
     /// Receives absolute bytes of the whole transfer.
-    pub progress: &'a (dyn Fn(u64) + Send + Sync + 'a),
+    pub progress: &'a ProgressFn<'a>,
     /// The byte count of the whole transfer when several uploads (parts of
     /// one file) run at once; each adds what it sends and takes back what
     /// a failed attempt sent. `None`: this upload is the whole transfer.
