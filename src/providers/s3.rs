@@ -5,14 +5,11 @@
 //! streaming, resume, retry and verification as every other provider.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc::UnboundedReceiver;
-
 use async_trait::async_trait;
-use md5::Digest;
 use reqwest::header::{CONTENT_LENGTH, ETAG};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use rusty_s3::{Bucket, S3Action, UrlStyle};
@@ -23,7 +20,10 @@ use super::{
     ProviderKind, Result,
 };
 use crate::protocol::{CheckUrl, UrlEntry};
-use crate::transfer::{self, Client, Download, RedactedUrl, RetryPolicy, TransferError};
+use crate::transfer::{
+    self, Algorithm, BodySource, Client, Download, FileRange, RedactedUrl, RetryPolicy,
+    TransferError, Upload,
+};
 
 /// The git-annex credential setting our keys are stored under.
 const CREDS_SETTING: &str = "annexa-s3";
@@ -460,72 +460,32 @@ impl S3Remote {
         total: &AtomicU64,
         annex: &dyn Annex,
     ) -> Result<String> {
-        let mut delays = self.client.policy().delays();
-        loop {
-            let (body, mut deltas, digest) = md5_body(src, start, len).await?;
-            let builder = self
-                .signed_request(Method::PUT, signed)
-                .header(CONTENT_LENGTH, len)
-                .body(body);
-            let send = builder.send();
-            tokio::pin!(send);
-            let mut sent = 0u64;
-            let mut count = |delta: u64| {
-                sent += delta;
-                annex.progress(total.fetch_add(delta, Ordering::SeqCst) + delta);
-            };
-            let outcome = loop {
-                tokio::select! {
-                    outcome = &mut send => break outcome,
-                    Some(delta) = deltas.recv() => count(delta),
-                }
-            };
-            while let Ok(delta) = deltas.try_recv() {
-                count(delta);
-            }
-            let transient = match &outcome {
-                Ok(r) => {
-                    r.status().is_server_error() || r.status() == StatusCode::TOO_MANY_REQUESTS
-                }
-                Err(_) => true,
-            };
-            if transient {
-                if let Some(wait) = delays.next() {
-                    // This attempt's bytes will be sent again.
-                    total.fetch_sub(sent, Ordering::SeqCst);
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-            }
-            let response = outcome.map_err(|e| TransferError::Network {
-                url: RedactedUrl::new(signed.url.clone()),
-                message: transfer::describe_reqwest_error(&e),
-            })?;
-            if !response.status().is_success() {
-                return Err(service_error("upload", signed.url.path(), response).await);
-            }
-            let etag = response
-                .headers()
-                .get(ETAG)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.trim_matches('"').to_string())
-                .unwrap_or_default();
-            let sent_md5 = digest.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            // Only a plain 32-hex ETag is an MD5 (not with SSE-KMS).
-            let is_md5 = etag.len() == 32 && etag.chars().all(|c| c.is_ascii_hexdigit());
-            match sent_md5 {
-                Some(md5) if is_md5 && etag != md5 => {
-                    return Err(ProviderError::Service(format!(
-                        "upload corrupted on the way: server MD5 {etag}, sent {md5}"
-                    )))
-                }
-                None => {
-                    return Err(ProviderError::Service(
-                        "the file changed size while it was being uploaded".into(),
-                    ))
-                }
-                _ => return Ok(etag),
-            }
+        let request = || self.signed_request(Method::PUT, signed);
+        let progress = |n| annex.progress(n);
+        let spec = Upload {
+            request: &request,
+            body: BodySource::File(FileRange::new(src, start, len)),
+            digest: Some(Algorithm::Md5),
+            server_digest: Some(&|response| {
+                // Only a plain 32-hex ETag is an MD5 (not with SSE-KMS).
+                Some(etag_of(response))
+                    .filter(|e| e.len() == 32 && e.chars().all(|c| c.is_ascii_hexdigit()))
+            }),
+            progress: &progress,
+            shared: Some(total),
+        };
+        match self.client.upload(&spec).await {
+            Ok(response) => Ok(etag_of(&response)),
+            Err(TransferError::Checksum { expected, got, .. }) => Err(ProviderError::Service(
+                format!("upload corrupted on the way: server MD5 {got}, sent {expected}"),
+            )),
+            Err(TransferError::Status { status, detail, .. }) => Err(service_error_text(
+                "upload",
+                signed.url.path(),
+                status,
+                &detail,
+            )),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -763,7 +723,12 @@ fn encode_object(object: &str) -> String {
 /// `<Message>` when present).
 async fn service_error(action: &str, what: &str, response: reqwest::Response) -> ProviderError {
     let status = response.status();
-    let body = response.text().await.unwrap_or_default();
+    let body = transfer::read_error_body(response).await;
+    service_error_text(action, what, status, &body)
+}
+
+/// The same from a status and (the start of) an error body.
+fn service_error_text(action: &str, what: &str, status: StatusCode, body: &str) -> ProviderError {
     let field = |tag: &str| -> Option<String> {
         let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
         let end = body[start..].find(&format!("</{tag}>"))? + start;
@@ -772,7 +737,7 @@ async fn service_error(action: &str, what: &str, response: reqwest::Response) ->
     let detail = match (field("Code"), field("Message")) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code,
-        _ => transfer::summarize_body(&body),
+        _ => transfer::summarize_body(body),
     };
     let hint = match status {
         StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
@@ -790,40 +755,14 @@ async fn service_error(action: &str, what: &str, response: reqwest::Response) ->
     ))
 }
 
-/// The MD5 of an upload body, known once every byte was read.
-type SentDigest = Arc<Mutex<Option<String>>>;
-
-/// A streamed upload body of `len` bytes of `src` from `start`, with a
-/// channel of byte counts as they are read and the MD5 of what was sent.
-async fn md5_body(
-    src: &Path,
-    start: u64,
-    len: u64,
-) -> std::io::Result<(reqwest::Body, UnboundedReceiver<u64>, SentDigest)> {
-    use futures_util::TryStreamExt;
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut file = tokio::fs::File::open(src).await?;
-    file.seek(std::io::SeekFrom::Start(start)).await?;
-    let digest: SentDigest = Arc::new(Mutex::new(None));
-    let digest_out = digest.clone();
-    let mut hasher = Some(md5::Md5::new());
-    let mut read = 0u64;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
-    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024)
-        .inspect_ok(move |chunk| {
-            read += chunk.len() as u64;
-            if let Some(h) = hasher.as_mut() {
-                h.update(chunk);
-            }
-            if read == len {
-                if let Some(h) = hasher.take() {
-                    *digest_out.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(hex::encode(h.finalize()));
-                }
-            }
-            let _ = tx.send(chunk.len() as u64);
-        });
-    Ok((reqwest::Body::wrap_stream(stream), rx, digest))
+/// An upload response's ETag, without quotes.
+fn etag_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_default()
 }
 
 #[async_trait]

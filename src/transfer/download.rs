@@ -9,8 +9,8 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::fs::{File, OpenOptions};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::retry::{describe_reqwest_error, next_wait};
-use super::{error_for_status, Client, Expected, Hasher, RedactedUrl, TransferError};
+use super::retry::{describe_reqwest_error, Retrier};
+use super::{error_for_status, Client, Expected, Hasher, ProgressFn, RedactedUrl, TransferError};
 
 const MAX_REDIRECTS: usize = 10;
 const WRITE_BUFFER: usize = 1 << 20;
@@ -118,11 +118,11 @@ impl Client {
         &self,
         spec: &Download<'_>,
         dest: &Path,
-        progress: &(dyn Fn(u64) + Send + Sync),
+        progress: &ProgressFn<'_>,
     ) -> Result<DownloadOutcome, TransferError> {
         let mut partial = Partial::open(dest, spec).await?;
         let resumed_from = partial.len;
-        let mut delays = self.policy().delays();
+        let mut retrier = Retrier::new(self.policy());
         let mut known_total = spec.expected_size;
         loop {
             let attempt = self
@@ -130,14 +130,7 @@ impl Client {
                 .await?;
             match attempt {
                 Attempt::Complete => break,
-                Attempt::Retry(error) => {
-                    let Some(backoff) = delays.next() else {
-                        return Err(error);
-                    };
-                    tracing::debug!(%error, ?backoff, "download interrupted; resuming");
-                    let wait = next_wait(self.policy(), backoff, None).unwrap_or(backoff);
-                    tokio::time::sleep(wait).await;
-                }
+                Attempt::Retry(error) => retrier.after_failure(error).await?,
             }
         }
         partial.file.flush().await?;
@@ -191,7 +184,7 @@ impl Client {
         spec: &Download<'_>,
         partial: &mut Partial,
         known_total: &mut Option<u64>,
-        progress: &(dyn Fn(u64) + Send + Sync),
+        progress: &ProgressFn<'_>,
     ) -> Result<Attempt, TransferError> {
         if partial.len > 0 && Some(partial.len) == *known_total {
             progress(partial.len);
@@ -267,7 +260,7 @@ impl Client {
         &self,
         mut response: Response,
         partial: &mut Partial,
-        progress: &(dyn Fn(u64) + Send + Sync),
+        progress: &ProgressFn<'_>,
         url: RedactedUrl,
     ) -> Result<Attempt, TransferError> {
         let stall = self.policy().stall_timeout;

@@ -6,8 +6,15 @@
 //!   resumes with `Range`, follows redirects by hand (carrying no header but
 //!   `Range`, so tokens never reach signed storage on another host), detects
 //!   stalls, and succeeds only when every byte arrived and verified.
-//! - [`file_body`] streams a file (or a slice of it) as an upload body and
-//!   reports progress.
+//! - [`Client::upload`] is the one upload path: the body (a file, a byte
+//!   range of one, or a multipart form with a streamed file part) is made
+//!   fresh by a factory for every attempt and streamed, never held in
+//!   memory; progress is absolute bytes of the whole transfer (parallel
+//!   parts share a counter, a retried attempt takes its bytes back); an
+//!   optional digest of the bytes sent is checked against what the server
+//!   reports (S3's ETag); retries, `Retry-After` and rate-limit waits and
+//!   the stall timeout are the same as for downloads (one `Retrier`).
+//! - Error bodies are read bounded ([`ERROR_BODY_LIMIT`]), never whole.
 
 mod checksum;
 mod download;
@@ -19,7 +26,7 @@ pub use checksum::{Algorithm, Expected, Hasher};
 pub use download::{Download, DownloadOutcome};
 pub use redact::{redact_text, RedactedUrl};
 pub use retry::{describe_reqwest_error, RetryPolicy};
-pub use upload::{file_body, ProgressFn};
+pub use upload::{BodySource, FileRange, FormField, ProgressFn, ServerDigestFn, Upload};
 
 use std::time::Duration;
 
@@ -141,18 +148,47 @@ impl Client {
 /// Turns an error status into [`TransferError::Status`] with the start of
 /// the body as detail.
 pub async fn error_for_status(response: Response) -> Result<Response, TransferError> {
-    let status = response.status();
-    if status.is_success() {
+    if response.status().is_success() {
         return Ok(response);
     }
+    Err(status_error("request", response).await)
+}
+
+/// Most of an error body we read: enough for any service's message, never
+/// a whole (possibly huge or endless) body.
+pub const ERROR_BODY_LIMIT: usize = 64 << 10;
+
+/// How long reading an error body may wait for its next bytes.
+const ERROR_BODY_WAIT: Duration = Duration::from_secs(30);
+
+/// [`TransferError::Status`] for an error response, with the start of its
+/// body (read with a bounded size and time) as detail.
+pub(crate) async fn status_error(method: &str, response: Response) -> TransferError {
+    let status = response.status();
     let url = RedactedUrl::new(response.url().clone());
-    let body = response.text().await.unwrap_or_default();
-    Err(TransferError::Status {
-        method: "request".into(),
+    let body = read_error_body(response).await;
+    TransferError::Status {
+        method: method.to_string(),
         url,
         status,
         detail: summarize_body(&body),
-    })
+    }
+}
+
+/// The first [`ERROR_BODY_LIMIT`] bytes of a response body as text; what
+/// arrives later, or after a pause, is not waited for.
+pub async fn read_error_body(mut response: Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < ERROR_BODY_LIMIT {
+        match tokio::time::timeout(ERROR_BODY_WAIT, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                let room = ERROR_BODY_LIMIT - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// The start of an error body, on one line, with URLs redacted.

@@ -121,6 +121,73 @@ pub(crate) fn next_wait(
     Ok(backoff.max(asked))
 }
 
+/// One retry budget, shared by every request loop (plain requests,
+/// downloads, uploads): the policy's backoff delays, stretched to what the
+/// server asks for with `Retry-After` or rate-limit headers.
+pub(crate) struct Retrier<'a> {
+    policy: &'a RetryPolicy,
+    delays: Box<dyn Iterator<Item = Duration> + Send + Sync + 'a>,
+}
+
+impl<'a> Retrier<'a> {
+    pub(crate) fn new(policy: &'a RetryPolicy) -> Self {
+        Self {
+            policy,
+            delays: Box::new(policy.delays()),
+        }
+    }
+
+    /// Decides after an attempt that got `response`. `Ok(true)`: the status
+    /// is transient and we waited; try again. `Ok(false)`: hand the
+    /// response back (not transient, or no attempts left). An error when
+    /// the server asks us to wait longer than the policy allows.
+    pub(crate) async fn after_response(
+        &mut self,
+        method: &str,
+        response: &Response,
+    ) -> Result<bool, TransferError> {
+        if !is_transient(response.status(), response.headers()) {
+            return Ok(false);
+        }
+        let Some(backoff) = self.delays.next() else {
+            return Ok(false);
+        };
+        let url = RedactedUrl::new(response.url().clone());
+        match next_wait(self.policy, backoff, Some(response.headers())) {
+            Ok(wait) => {
+                tracing::debug!(%url, status = %response.status(), ?wait, "retrying");
+                tokio::time::sleep(wait).await;
+                Ok(true)
+            }
+            Err(asked) => Err(TransferError::Status {
+                method: method.to_string(),
+                url,
+                status: response.status(),
+                detail: format!(
+                    "the server asks to wait {} s before retrying; try again later",
+                    asked.as_secs()
+                ),
+            }),
+        }
+    }
+
+    /// Waits after a failed attempt the caller considers worth retrying
+    /// (network error, stall, ...); gives the error back when no attempts
+    /// are left.
+    pub(crate) async fn after_failure(
+        &mut self,
+        error: TransferError,
+    ) -> Result<(), TransferError> {
+        let Some(backoff) = self.delays.next() else {
+            return Err(error);
+        };
+        let wait = next_wait(self.policy, backoff, None).unwrap_or(backoff);
+        tracing::debug!(%error, ?wait, "retrying");
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+}
+
 pub(crate) async fn send_with_retry<F>(
     policy: &RetryPolicy,
     build: F,
@@ -128,45 +195,24 @@ pub(crate) async fn send_with_retry<F>(
 where
     F: Fn() -> RequestBuilder,
 {
-    let mut delays = policy.delays();
+    let mut retrier = Retrier::new(policy);
     loop {
         let (client, request) = build().build_split();
         let request =
             request.map_err(|e| TransferError::Io(std::io::Error::other(e.to_string())))?;
         let url = RedactedUrl::new(request.url().clone());
         let method = request.method().to_string();
-        let outcome = client.execute(request).await;
-        match outcome {
-            Ok(response) if is_transient(response.status(), response.headers()) => {
-                let Some(backoff) = delays.next() else {
+        match client.execute(request).await {
+            Ok(response) => {
+                if !retrier.after_response(&method, &response).await? {
                     return Ok(response);
-                };
-                match next_wait(policy, backoff, Some(response.headers())) {
-                    Ok(wait) => {
-                        tracing::debug!(%url, status = %response.status(), ?wait, "retrying");
-                        tokio::time::sleep(wait).await;
-                    }
-                    Err(asked) => {
-                        return Err(TransferError::Status {
-                            method,
-                            url,
-                            status: response.status(),
-                            detail: format!(
-                                "the server asks to wait {} s before retrying; try again later",
-                                asked.as_secs()
-                            ),
-                        })
-                    }
                 }
             }
-            Ok(response) => return Ok(response),
             Err(error) => {
                 let message = describe_reqwest_error(&error);
-                let Some(backoff) = delays.next() else {
-                    return Err(TransferError::Network { url, message });
-                };
-                tracing::debug!(%url, %message, ?backoff, "retrying after network error");
-                tokio::time::sleep(backoff).await;
+                retrier
+                    .after_failure(TransferError::Network { url, message })
+                    .await?;
             }
         }
     }

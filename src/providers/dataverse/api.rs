@@ -7,25 +7,20 @@
 //! and [`Client::download`] follows that redirect without the token.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use futures_util::{stream, StreamExt, TryStreamExt};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use tokio::io::AsyncSeekExt;
-use tokio_util::io::ReaderStream;
 use url::Url;
 
 use super::error::DvError;
-use crate::transfer::{Algorithm, Client, Download, Expected, TransferError};
+use crate::transfer::{
+    Algorithm, BodySource, Client, Download, Expected, FileRange, FormField, TransferError, Upload,
+};
 
 /// Largest page we ask for when listing files.
 const PAGE: u64 = 1000;
-const READ_CHUNK: usize = 256 * 1024;
 
 /// An API token: never printed.
 #[derive(Clone)]
@@ -505,50 +500,32 @@ impl Api {
         src: &Path,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<FileMetadata, DvError> {
-        let len = tokio::fs::metadata(src).await?.len();
-        let boundary = format!("annexa-{:016x}", rand_u64());
-        let head = format!(
-            "--{b}\r\nContent-Disposition: form-data; name=\"jsonData\"\r\n\
-             Content-Type: application/json\r\n\r\n{json}\r\n\
-             --{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
-             Content-Type: application/octet-stream\r\n\r\n",
-            b = boundary,
-            json = json,
-            name = multipart_filename(filename),
-        );
-        let tail = format!("\r\n--{boundary}--\r\n");
-        let total = head.len() as u64 + len + tail.len() as u64;
-        let sent = Arc::new(AtomicU64::new(0));
-        let build = || {
-            sent.store(0, Ordering::Relaxed);
-            let body = multipart_body(
-                Bytes::from(head.clone()),
-                src.to_path_buf(),
-                len,
-                Bytes::from(tail.clone()),
-                sent.clone(),
-            );
-            self.request(Method::POST, url.clone())
-                .header(
-                    "Content-Type",
-                    format!("multipart/form-data; boundary={boundary}"),
-                )
-                .header("Content-Length", total.to_string())
-                .body(body)
+        let request = || self.request(Method::POST, url.clone());
+        let spec = Upload {
+            request: &request,
+            body: BodySource::Form {
+                fields: vec![FormField {
+                    name: "jsonData".into(),
+                    value: json.to_string(),
+                    content_type: Some("application/json".into()),
+                }],
+                file_field: "file".into(),
+                file_name: multipart_filename(filename),
+                file: FileRange::whole(src).await?,
+            },
+            digest: None,
+            server_digest: None,
+            progress,
+            shared: None,
         };
-        // The body stream must be 'static, so it only counts bytes; this
-        // loop reports them to git-annex while the request runs.
-        let request = self.send(build);
-        tokio::pin!(request);
-        let mut ticker = tokio::time::interval(Duration::from_millis(250));
-        let response = loop {
-            tokio::select! {
-                r = &mut request => break r?,
-                _ = ticker.tick() => progress(sent.load(Ordering::Relaxed).min(len)),
+        let response = match self.client.upload(&spec).await {
+            Ok(response) => response,
+            Err(TransferError::Status { status, detail, .. }) => {
+                return Err(self.classify(status, &detail, "upload"))
             }
+            Err(e) => return Err(e.into()),
         };
         let (result, _): (AddResult, _) = self.envelope(response, "upload").await?;
-        progress(len);
         result
             .files
             .into_iter()
@@ -577,19 +554,11 @@ impl Api {
         self.need_token("renaming a file")?;
         let url = self.url(&format!("api/files/{id}/metadata"), &[]);
         let json = serde_json::json!({"label": to.label, "directoryLabel": to.folder});
-        let boundary = format!("annexa-{:016x}", rand_u64());
-        let body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"jsonData\"\r\n\r\n{json}\r\n--{boundary}--\r\n"
-        );
         self.unlocked(|| async {
             let response = self
                 .send(|| {
-                    self.request(Method::POST, url.clone())
-                        .header(
-                            "Content-Type",
-                            format!("multipart/form-data; boundary={boundary}"),
-                        )
-                        .body(body.clone())
+                    let form = reqwest::multipart::Form::new().text("jsonData", json.to_string());
+                    self.request(Method::POST, url.clone()).multipart(form)
                 })
                 .await?;
             let _: (serde_json::Value, _) = self
@@ -661,45 +630,6 @@ fn multipart_filename(name: &str) -> String {
             }
         })
         .collect()
-}
-
-/// `head`, then `len` bytes of `path` read in chunks, then `tail`: the
-/// whole file never sits in memory. `sent` counts file bytes sent.
-fn multipart_body(
-    head: Bytes,
-    path: std::path::PathBuf,
-    len: u64,
-    tail: Bytes,
-    sent: Arc<AtomicU64>,
-) -> reqwest::Body {
-    let file_stream = stream::once(async move {
-        let mut file = tokio::fs::File::open(&path).await?;
-        file.seek(std::io::SeekFrom::Start(0)).await?;
-        Ok::<_, std::io::Error>(
-            ReaderStream::with_capacity(tokio::io::AsyncReadExt::take(file, len), READ_CHUNK)
-                .inspect_ok(move |chunk| {
-                    sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                }),
-        )
-    })
-    .try_flatten();
-    let body = stream::once(async move { Ok::<_, std::io::Error>(head) })
-        .chain(file_stream)
-        .chain(stream::once(async move { Ok(tail) }));
-    reqwest::Body::wrap_stream(body)
-}
-
-/// Random enough for a multipart boundary; no extra dependency.
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
 }
 
 #[cfg(test)]
