@@ -8,9 +8,11 @@
 //! - [`transfer`]: shared HTTP machinery (streaming, hashing, resume, retries).
 //! - [`bids`]: BIDS filename parsing and filtering.
 //! - [`dataset`]: the hidden dataset cache used by the `annexa` command.
+//! - [`key`]: git-annex keys, parsed once.
 
 pub mod bids;
 pub mod dataset;
+pub mod key;
 pub mod protocol;
 pub mod providers;
 pub mod remote;

@@ -6,8 +6,7 @@ mod support_dataverse;
 use std::path::Path;
 use std::sync::Arc;
 
-use annexa::protocol::CheckUrl;
-use annexa::providers::{find_kind, Credentials, Provider, ProviderError};
+use annexa::providers::{find_kind, Credentials, Provider, ProviderError, UrlCheck};
 use support_dataverse::*;
 
 fn no_env_token() {
@@ -142,9 +141,10 @@ async fn tabular_files_round_trip_byte_for_byte() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let id = v["data"]["files"][0]["dataFile"]["id"].as_u64().unwrap();
     let url = format!("{}/api/access/datafile/{id}", fake.url());
-    assert!(p.claims_url(&url));
-    match p.check_url(&url, &annex).await.unwrap() {
-        CheckUrl::Contents { size, filename } => {
+    let urls = p.urls().expect("dataverse claims URLs");
+    assert!(urls.claims_url(&url));
+    match urls.check_url(&url, &annex).await.unwrap() {
+        UrlCheck::Contents { size, filename } => {
             assert_eq!(size, Some(tsv.len() as u64));
             assert_eq!(filename.as_deref(), Some("other.tsv"));
         }
@@ -219,7 +219,7 @@ async fn removing_a_published_key_fails_and_says_why() {
 
     let err = p.remove(&key, &annex).await.unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, ProviderError::Refused(_)), "{err:?}");
+    assert!(matches!(err, ProviderError::Conflict { .. }), "{err:?}");
     assert!(
         msg.contains("published version 1.0") && msg.contains(PID) && msg.contains("downloadable"),
         "{msg}"
@@ -280,7 +280,7 @@ async fn interrupted_download_resumes_with_range() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(resumed_at >= 600_000 && resumed_at <= 700_000, "{ranges:?}");
+    assert!((600_000..=700_000).contains(&resumed_at), "{ranges:?}");
 
     // A partial file left by a killed process: only the rest is fetched.
     fake.admin("POST", "reset-log");
@@ -436,7 +436,8 @@ async fn locks_restricted_files_and_guestbooks_get_clear_errors() {
 async fn export_tree_with_odd_names_rename_and_remove() {
     let fake = FakeDataverse::start(&[]);
     let annex = annex_for(&fake, &[("rootpath", "export")], Some(TOKEN));
-    let p = provider(&annex).await;
+    let provider = provider(&annex).await;
+    let p = provider.export().expect("dataverse exports");
     let tmp = tempfile::tempdir().unwrap();
     let a = pseudo_random(10_000, 40);
     let ka = sha256e_key(&a, ".txt");

@@ -964,7 +964,11 @@ async fn async_jobs_interleave(mode: Mode) {
         }
         assert!(line.starts_with("CONFIG "), "{line:?}");
     }
+    // EXPORTSUPPORTED asks which provider this is: job 2's own query.
     peer.send_job(2, "EXPORTSUPPORTED").await;
+    peer.held_query(Some(2), "GETCONFIG provider").await;
+    peer.answer_held(Some(2), "GETCONFIG provider", "J 2 VALUE directory")
+        .await;
     peer.expect(Some(2), "EXPORTSUPPORTED-SUCCESS").await;
     assert!(
         peer.replies.iter().all(|(j, _)| *j != Some(1)),

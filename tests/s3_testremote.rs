@@ -28,8 +28,7 @@ fn testremote(name: &str, params: &[&str]) -> String {
     ];
     argv.extend_from_slice(params);
     repo.ok(&argv);
-    let text = common::assert_testremote_passes(&repo, name);
-    text
+    common::assert_testremote_passes(&repo, name)
 }
 
 #[test]

@@ -6,14 +6,14 @@ use thiserror::Error;
 pub enum DatasetError {
     #[error(transparent)]
     Selection(#[from] BidsError),
-    #[error("could not run {program}: {source} (is it installed and on PATH?)")]
+    #[error("could not run {program} (is it installed and on PATH?)")]
     Spawn {
         program: String,
         source: std::io::Error,
     },
     #[error("`{command}` failed: {message}")]
     Command { command: String, message: String },
-    #[error("{path}: {source}")]
+    #[error("{}", .path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -28,6 +28,11 @@ pub enum DatasetError {
     UnsafePath(String),
     #[error("{0}")]
     Direct(String),
+    #[error("subdataset {mount}")]
+    Subdataset {
+        mount: String,
+        source: Box<DatasetError>,
+    },
     #[error("unexpected output from git: {0}")]
     Parse(String),
 }
