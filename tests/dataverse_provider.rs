@@ -6,7 +6,9 @@ mod support_dataverse;
 use std::path::Path;
 use std::sync::Arc;
 
-use annexa::providers::{find_kind, Credentials, Provider, ProviderError, UrlCheck};
+use annexa::providers::{
+    error_chain_text, find_kind, Credentials, Provider, ProviderError, UrlCheck,
+};
 use support_dataverse::*;
 
 fn no_env_token() {
@@ -218,7 +220,7 @@ async fn removing_a_published_key_fails_and_says_why() {
         .unwrap();
 
     let err = p.remove(&key, &annex).await.unwrap_err();
-    let msg = err.to_string();
+    let msg = error_chain_text(&err);
     assert!(matches!(err, ProviderError::Conflict { .. }), "{err:?}");
     assert!(
         msg.contains("published version 1.0") && msg.contains(PID) && msg.contains("downloadable"),
@@ -249,7 +251,10 @@ async fn removing_a_published_key_fails_and_says_why() {
         .store(&draft_key, &tmp.path().join("b"), &anon)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("DATAVERSE_API_KEY"), "{err}");
+    assert!(
+        error_chain_text(&err).contains("DATAVERSE_API_KEY"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,7 +301,7 @@ async fn interrupted_download_resumes_with_range() {
     let dest3 = tmp.path().join("d3");
     std::fs::write(&dest3, vec![0u8; 1000]).unwrap();
     let err = p.retrieve(&key, &dest3, &annex).await.unwrap_err();
-    assert!(err.to_string().contains("checksum"), "{err}");
+    assert!(error_chain_text(&err).contains("checksum"), "{err}");
     p.retrieve(&key, &dest3, &annex).await.unwrap();
     assert_eq!(std::fs::read(&dest3).unwrap(), data);
 }
@@ -328,14 +333,24 @@ async fn wrong_doi_or_token_is_named() {
     let kind = find_kind("dataverse").unwrap();
 
     let bad_doi = annex_for(&fake, &[("doi", "doi:10.5072/FK2/NOPE")], Some(TOKEN));
-    let err = kind.initremote(&bad_doi).await.unwrap_err().to_string();
+    let err = kind
+        .initremote(&bad_doi)
+        .await
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(
         err.contains("doi:10.5072/FK2/NOPE") && err.contains("not found"),
         "{err}"
     );
 
     let bad_token = annex_for(&fake, &[], Some("not-the-token"));
-    let err = kind.initremote(&bad_token).await.unwrap_err().to_string();
+    let err = kind
+        .initremote(&bad_token)
+        .await
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(
         err.contains("rejected the API token") && err.contains("DATAVERSE_API_KEY"),
         "{err}"
@@ -345,24 +360,36 @@ async fn wrong_doi_or_token_is_named() {
     let err = p
         .check_present("SHA256E-s1--00", &bad_token)
         .await
-        .unwrap_err()
-        .to_string();
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(err.contains("rejected the API token"), "{err}");
 
     let not_a_doi = annex_for(&fake, &[("doi", "FK2")], Some(TOKEN));
-    let err = kind.initremote(&not_a_doi).await.unwrap_err().to_string();
+    let err = kind
+        .initremote(&not_a_doi)
+        .await
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(err.contains("doi=FK2"), "{err}");
     let no_url = MemAnnex::with(&[("doi", PID)]);
     assert!(kind
         .initremote(&no_url)
         .await
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
         .unwrap_err()
-        .to_string()
         .contains("url="));
 
     // The unpublished dataset is invisible without a token: say so.
     let anon = annex_for(&fake, &[], None);
-    let err = kind.initremote(&anon).await.unwrap_err().to_string();
+    let err = kind
+        .initremote(&anon)
+        .await
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(err.contains("DATAVERSE_API_KEY"), "{err}");
 
     // A good set-up stores the token in git-annex's creds.
@@ -389,7 +416,12 @@ async fn locks_restricted_files_and_guestbooks_get_clear_errors() {
     let src = write(tmp.path(), "s", &data);
 
     fake.admin("POST", &format!("lock?persistentId={PID}&type=Ingest"));
-    let err = p.store(&key, &src, &quick).await.unwrap_err().to_string();
+    let err = p
+        .store(&key, &src, &quick)
+        .await
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(err.contains("locked") && err.contains(PID), "{err}");
     fake.admin("POST", &format!("unlock?persistentId={PID}"));
 
@@ -410,8 +442,9 @@ async fn locks_restricted_files_and_guestbooks_get_clear_errors() {
     let err = pa
         .retrieve(&key, &tmp.path().join("r"), &anon)
         .await
-        .unwrap_err()
-        .to_string();
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(
         err.contains("restricted") && err.contains("request access"),
         "{err}"
@@ -422,8 +455,9 @@ async fn locks_restricted_files_and_guestbooks_get_clear_errors() {
     let err = pa
         .retrieve(&key, &tmp.path().join("g"), &anon)
         .await
-        .unwrap_err()
-        .to_string();
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(err.contains("guestbook"), "{err}");
     fake.admin("POST", &format!("guestbook?id={id}&value=false"));
     pa.retrieve(&key, &tmp.path().join("ok"), &anon)
