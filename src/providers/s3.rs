@@ -920,9 +920,13 @@ impl Provider for S3Remote {
 
     async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
         let size = key::content_size(key);
-        let stored = self
-            .download(&self.key_object(key)?, size, dest, annex)
-            .await;
+        let stored = match self.key_object(key) {
+            Ok(object) => self.download(&object, size, dest, annex).await,
+            // A key that cannot be an object name (URL keys keep their
+            // slashes) was never stored under its own name.
+            Err(ProviderError::InvalidName(why)) => Err(ProviderError::not_found(why)),
+            Err(e) => Err(e),
+        };
         let Err(absent @ ProviderError::NotFound { .. }) = stored else {
             return stored;
         };
