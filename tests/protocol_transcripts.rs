@@ -1145,6 +1145,13 @@ async fn requests_before_a_successful_prepare_fail_cleanly(mode: Mode) {
     let mut peer = Peer::start(mode).await;
     peer.handshake("INFO").await;
     peer.config.remove("provider");
+    // Export support is the provider's: without one, or with one that
+    // cannot be read, there is none.
+    peer.call(None, "EXPORTSUPPORTED", "EXPORTSUPPORTED-FAILURE")
+        .await;
+    peer.script("GETCONFIG provider", "ERROR nope");
+    peer.call(None, "EXPORTSUPPORTED", "EXPORTSUPPORTED-FAILURE")
+        .await;
     peer.send("PREPARE").await;
     let why = peer.expect_prefix(None, "PREPARE-FAILURE ").await;
     assert!(why.contains("provider="), "{why}");
@@ -1158,6 +1165,8 @@ async fn requests_before_a_successful_prepare_fail_cleanly(mode: Mode) {
     peer.expect_prefix(None, "REMOVE-FAILURE K1 ").await;
     peer.config
         .insert("provider".into(), "no-such-provider".into());
+    peer.call(None, "EXPORTSUPPORTED", "EXPORTSUPPORTED-FAILURE")
+        .await;
     peer.send("PREPARE").await;
     let why = peer.expect_prefix(None, "PREPARE-FAILURE ").await;
     assert!(why.contains("no-such-provider"), "{why}");
