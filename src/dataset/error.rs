@@ -45,3 +45,30 @@ impl DatasetError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error_chain_text;
+
+    #[test]
+    fn causes_are_shown_once() {
+        let e = DatasetError::io("/d/f", std::io::Error::other("disk full"));
+        assert_eq!(error_chain_text(&e), "/d/f: disk full");
+        let e = DatasetError::Spawn {
+            program: "git".into(),
+            source: std::io::Error::other("not found"),
+        };
+        let e = DatasetError::Subdataset {
+            mount: "sub".into(),
+            source: Box::new(e),
+        };
+        assert_eq!(
+            error_chain_text(&e),
+            "subdataset sub: could not run git (is it installed and on PATH?): not found"
+        );
+        // anyhow's alternate form at the binary edge shows the same chain.
+        let shown = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(shown.matches("not found").count(), 1, "{shown}");
+    }
+}

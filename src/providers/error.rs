@@ -220,22 +220,7 @@ impl From<TransferError> for ProviderError {
     }
 }
 
-/// The messages of `error` and of each of its causes, joined with ": ".
-pub fn error_chain_text(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        let part = e.to_string();
-        if !part.is_empty() {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&part);
-        }
-        cause = e.source();
-    }
-    text
-}
+pub use crate::error_chain_text;
 
 #[cfg(test)]
 mod tests {
