@@ -661,6 +661,11 @@ impl S3Remote {
                     source: Some(Box::new(e)),
                 })
             }
+            // The error document says more than the status (a 403 may be
+            // bad credentials rather than a policy).
+            Err(TransferError::Status { status, detail, .. }) => {
+                Err(classify("download", object, status, &detail))
+            }
             Err(e) => Err(e.into()),
         }
     }
