@@ -471,6 +471,10 @@ async fn export_tree_with_odd_names_rename_and_remove() {
     let fake = FakeDataverse::start(&[]);
     let annex = annex_for(&fake, &[("rootpath", "export")], Some(TOKEN));
     let provider = provider(&annex).await;
+    // What the kind declares before PREPARE is what the provider has.
+    let caps = find_kind("dataverse").unwrap().capabilities();
+    assert_eq!(caps.export, provider.export().is_some());
+    assert_eq!(caps.claim_urls, provider.urls().is_some());
     let p = provider.export().expect("dataverse exports");
     let tmp = tempfile::tempdir().unwrap();
     let a = pseudo_random(10_000, 40);

@@ -261,3 +261,19 @@ pub fn parse_bool(name: &str, value: Option<&str>, default: bool) -> Result<bool
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_provider_exports_and_none_imports_yet() {
+        for kind in registry() {
+            let c = kind.capabilities();
+            assert!(c.export, "{} lost export support", kind.name());
+            assert!(!c.import, "{} claims import", kind.name());
+        }
+        assert!(!find_kind("directory").unwrap().capabilities().claim_urls);
+        assert!(find_kind("s3").unwrap().capabilities().claim_urls);
+    }
+}
