@@ -6,8 +6,9 @@ mod support_dataverse;
 use std::path::Path;
 use std::sync::Arc;
 
-use annexa::protocol::CheckUrl;
-use annexa::providers::{find_kind, Credentials, Provider, ProviderError};
+use annexa::providers::{
+    error_chain_text, find_kind, Credentials, Provider, ProviderError, UrlCheck,
+};
 use support_dataverse::*;
 
 fn no_env_token() {
@@ -142,9 +143,10 @@ async fn tabular_files_round_trip_byte_for_byte() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let id = v["data"]["files"][0]["dataFile"]["id"].as_u64().unwrap();
     let url = format!("{}/api/access/datafile/{id}", fake.url());
-    assert!(p.claims_url(&url));
-    match p.check_url(&url, &annex).await.unwrap() {
-        CheckUrl::Contents { size, filename } => {
+    let urls = p.urls().expect("dataverse claims URLs");
+    assert!(urls.claims_url(&url));
+    match urls.check_url(&url, &annex).await.unwrap() {
+        UrlCheck::Contents { size, filename } => {
             assert_eq!(size, Some(tsv.len() as u64));
             assert_eq!(filename.as_deref(), Some("other.tsv"));
         }
@@ -218,8 +220,8 @@ async fn removing_a_published_key_fails_and_says_why() {
         .unwrap();
 
     let err = p.remove(&key, &annex).await.unwrap_err();
-    let msg = err.to_string();
-    assert!(matches!(err, ProviderError::Refused(_)), "{err:?}");
+    let msg = error_chain_text(&err);
+    assert!(matches!(err, ProviderError::Conflict { .. }), "{err:?}");
     assert!(
         msg.contains("published version 1.0") && msg.contains(PID) && msg.contains("downloadable"),
         "{msg}"
@@ -249,7 +251,10 @@ async fn removing_a_published_key_fails_and_says_why() {
         .store(&draft_key, &tmp.path().join("b"), &anon)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("DATAVERSE_API_KEY"), "{err}");
+    assert!(
+        error_chain_text(&err).contains("DATAVERSE_API_KEY"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,7 +285,7 @@ async fn interrupted_download_resumes_with_range() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(resumed_at >= 600_000 && resumed_at <= 700_000, "{ranges:?}");
+    assert!((600_000..=700_000).contains(&resumed_at), "{ranges:?}");
 
     // A partial file left by a killed process: only the rest is fetched.
     fake.admin("POST", "reset-log");
@@ -296,7 +301,7 @@ async fn interrupted_download_resumes_with_range() {
     let dest3 = tmp.path().join("d3");
     std::fs::write(&dest3, vec![0u8; 1000]).unwrap();
     let err = p.retrieve(&key, &dest3, &annex).await.unwrap_err();
-    assert!(err.to_string().contains("checksum"), "{err}");
+    assert!(error_chain_text(&err).contains("checksum"), "{err}");
     p.retrieve(&key, &dest3, &annex).await.unwrap();
     assert_eq!(std::fs::read(&dest3).unwrap(), data);
 }
@@ -328,14 +333,24 @@ async fn wrong_doi_or_token_is_named() {
     let kind = find_kind("dataverse").unwrap();
 
     let bad_doi = annex_for(&fake, &[("doi", "doi:10.5072/FK2/NOPE")], Some(TOKEN));
-    let err = kind.initremote(&bad_doi).await.unwrap_err().to_string();
+    let err = kind
+        .initremote(&bad_doi)
+        .await
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(
         err.contains("doi:10.5072/FK2/NOPE") && err.contains("not found"),
         "{err}"
     );
 
     let bad_token = annex_for(&fake, &[], Some("not-the-token"));
-    let err = kind.initremote(&bad_token).await.unwrap_err().to_string();
+    let err = kind
+        .initremote(&bad_token)
+        .await
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(
         err.contains("rejected the API token") && err.contains("DATAVERSE_API_KEY"),
         "{err}"
@@ -345,24 +360,36 @@ async fn wrong_doi_or_token_is_named() {
     let err = p
         .check_present("SHA256E-s1--00", &bad_token)
         .await
-        .unwrap_err()
-        .to_string();
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(err.contains("rejected the API token"), "{err}");
 
     let not_a_doi = annex_for(&fake, &[("doi", "FK2")], Some(TOKEN));
-    let err = kind.initremote(&not_a_doi).await.unwrap_err().to_string();
+    let err = kind
+        .initremote(&not_a_doi)
+        .await
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(err.contains("doi=FK2"), "{err}");
     let no_url = MemAnnex::with(&[("doi", PID)]);
     assert!(kind
         .initremote(&no_url)
         .await
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
         .unwrap_err()
-        .to_string()
         .contains("url="));
 
     // The unpublished dataset is invisible without a token: say so.
     let anon = annex_for(&fake, &[], None);
-    let err = kind.initremote(&anon).await.unwrap_err().to_string();
+    let err = kind
+        .initremote(&anon)
+        .await
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(err.contains("DATAVERSE_API_KEY"), "{err}");
 
     // A good set-up stores the token in git-annex's creds.
@@ -389,7 +416,12 @@ async fn locks_restricted_files_and_guestbooks_get_clear_errors() {
     let src = write(tmp.path(), "s", &data);
 
     fake.admin("POST", &format!("lock?persistentId={PID}&type=Ingest"));
-    let err = p.store(&key, &src, &quick).await.unwrap_err().to_string();
+    let err = p
+        .store(&key, &src, &quick)
+        .await
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(err.contains("locked") && err.contains(PID), "{err}");
     fake.admin("POST", &format!("unlock?persistentId={PID}"));
 
@@ -410,8 +442,9 @@ async fn locks_restricted_files_and_guestbooks_get_clear_errors() {
     let err = pa
         .retrieve(&key, &tmp.path().join("r"), &anon)
         .await
-        .unwrap_err()
-        .to_string();
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(
         err.contains("restricted") && err.contains("request access"),
         "{err}"
@@ -422,8 +455,9 @@ async fn locks_restricted_files_and_guestbooks_get_clear_errors() {
     let err = pa
         .retrieve(&key, &tmp.path().join("g"), &anon)
         .await
-        .unwrap_err()
-        .to_string();
+        .map(|_| ())
+        .map_err(|e| error_chain_text(&e))
+        .unwrap_err();
     assert!(err.contains("guestbook"), "{err}");
     fake.admin("POST", &format!("guestbook?id={id}&value=false"));
     pa.retrieve(&key, &tmp.path().join("ok"), &anon)
@@ -436,7 +470,12 @@ async fn locks_restricted_files_and_guestbooks_get_clear_errors() {
 async fn export_tree_with_odd_names_rename_and_remove() {
     let fake = FakeDataverse::start(&[]);
     let annex = annex_for(&fake, &[("rootpath", "export")], Some(TOKEN));
-    let p = provider(&annex).await;
+    let provider = provider(&annex).await;
+    // What the kind declares before PREPARE is what the provider has.
+    let caps = find_kind("dataverse").unwrap().capabilities();
+    assert_eq!(caps.export, provider.export().is_some());
+    assert_eq!(caps.claim_urls, provider.urls().is_some());
+    let p = provider.export().expect("dataverse exports");
     let tmp = tempfile::tempdir().unwrap();
     let a = pseudo_random(10_000, 40);
     let ka = sha256e_key(&a, ".txt");

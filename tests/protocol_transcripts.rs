@@ -964,7 +964,11 @@ async fn async_jobs_interleave(mode: Mode) {
         }
         assert!(line.starts_with("CONFIG "), "{line:?}");
     }
+    // EXPORTSUPPORTED asks which provider this is: job 2's own query.
     peer.send_job(2, "EXPORTSUPPORTED").await;
+    peer.held_query(Some(2), "GETCONFIG provider").await;
+    peer.answer_held(Some(2), "GETCONFIG provider", "J 2 VALUE directory")
+        .await;
     peer.expect(Some(2), "EXPORTSUPPORTED-SUCCESS").await;
     assert!(
         peer.replies.iter().all(|(j, _)| *j != Some(1)),
@@ -1141,6 +1145,13 @@ async fn requests_before_a_successful_prepare_fail_cleanly(mode: Mode) {
     let mut peer = Peer::start(mode).await;
     peer.handshake("INFO").await;
     peer.config.remove("provider");
+    // Export support is the provider's: without one, or with one that
+    // cannot be read, there is none.
+    peer.call(None, "EXPORTSUPPORTED", "EXPORTSUPPORTED-FAILURE")
+        .await;
+    peer.script("GETCONFIG provider", "ERROR nope");
+    peer.call(None, "EXPORTSUPPORTED", "EXPORTSUPPORTED-FAILURE")
+        .await;
     peer.send("PREPARE").await;
     let why = peer.expect_prefix(None, "PREPARE-FAILURE ").await;
     assert!(why.contains("provider="), "{why}");
@@ -1154,6 +1165,8 @@ async fn requests_before_a_successful_prepare_fail_cleanly(mode: Mode) {
     peer.expect_prefix(None, "REMOVE-FAILURE K1 ").await;
     peer.config
         .insert("provider".into(), "no-such-provider".into());
+    peer.call(None, "EXPORTSUPPORTED", "EXPORTSUPPORTED-FAILURE")
+        .await;
     peer.send("PREPARE").await;
     let why = peer.expect_prefix(None, "PREPARE-FAILURE ").await;
     assert!(why.contains("no-such-provider"), "{why}");

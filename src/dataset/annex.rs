@@ -2,18 +2,14 @@
 //! how tree entries point at them, and checking content against them.
 
 use md5::{Digest as _, Md5};
-use sha2::Sha256;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::key::Key;
+
 /// The `-sNNN` field of a key such as `SHA256E-s1234--abcd.nii.gz`.
 pub fn key_size(key: &str) -> Option<u64> {
-    let fields = key.split_once("--")?.0;
-    fields
-        .split('-')
-        .skip(1)
-        .find_map(|f| f.strip_prefix('s'))
-        .and_then(|s| s.parse().ok())
+    Key::parse(key).ok()?.size()
 }
 
 /// Where a present key's content is in a non-bare repository:
@@ -60,30 +56,17 @@ pub fn key_from_pointer(content: &[u8]) -> Option<String> {
 }
 
 fn valid_key(key: &str) -> bool {
-    key.contains('-') && !key.contains('/') && !key.is_empty()
+    Key::is_path_safe(key) && Key::parse(key).is_ok()
 }
 
 /// Checks a file's content against a key's checksum, for the backends whose
 /// key name carries it. `None` when the backend's hash cannot be checked here.
 pub fn content_matches_key(key: &str, path: &Path) -> std::io::Result<Option<bool>> {
-    let backend = key.split('-').next().unwrap_or("");
-    let Some(name) = key.split_once("--").map(|(_, n)| n) else {
+    let Some(expected) = Key::parse(key).ok().and_then(|k| k.checksum()) else {
         return Ok(None);
     };
-    // *E backends append the extension to the hash: keep the hex part.
-    let expected = name.split('.').next().unwrap_or("");
-    let actual = match backend {
-        "SHA256" | "SHA256E" => hash_file::<Sha256>(path)?,
-        "MD5" | "MD5E" => hash_file::<Md5>(path)?,
-        "SHA1" | "SHA1E" => hash_file::<sha1::Sha1>(path)?,
-        _ => return Ok(None),
-    };
-    Ok(Some(actual.eq_ignore_ascii_case(expected)))
-}
-
-fn hash_file<D: md5::Digest>(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
-    let mut hasher = D::new();
+    let mut hasher = expected.algorithm.hasher();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut buf)?;
@@ -92,7 +75,7 @@ fn hash_file<D: md5::Digest>(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(Some(hasher.finish_hex() == expected.hex))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use super::report::{print_line, Reporter, Status};
 use super::resolve::{Resolved, Resolver};
 use super::tree::Content;
 use super::{DatasetError, Source};
+use crate::error_chain_text;
 use indicatif::HumanBytes;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -206,7 +207,9 @@ impl<'a> Materializer<'a> {
                     Ok(_) => self
                         .reporter
                         .file(&file.path, None, Some(0), Status::Written),
-                    Err(e) => self.reporter.failure(&file.path, None, &e.to_string()),
+                    Err(e) => self
+                        .reporter
+                        .failure(&file.path, None, &error_chain_text(&e)),
                 }
             }
         }
@@ -320,7 +323,7 @@ impl<'a> Materializer<'a> {
                             reporter.advance(n);
                             reporter.file(&file.path, None, Some(n), Status::Written);
                         }
-                        Err(e) => reporter.failure(&file.path, None, &e.to_string()),
+                        Err(e) => reporter.failure(&file.path, None, &error_chain_text(&e)),
                     }
                 }
                 Ok(())
@@ -438,7 +441,8 @@ impl<'a> Materializer<'a> {
                 }
                 Err(e) => {
                     all_ok = false;
-                    self.reporter.failure(&file.path, Some(key), &e.to_string());
+                    self.reporter
+                        .failure(&file.path, Some(key), &error_chain_text(&e));
                 }
             }
         }

@@ -6,14 +6,14 @@ use thiserror::Error;
 pub enum DatasetError {
     #[error(transparent)]
     Selection(#[from] BidsError),
-    #[error("could not run {program}: {source} (is it installed and on PATH?)")]
+    #[error("could not run {program} (is it installed and on PATH?)")]
     Spawn {
         program: String,
         source: std::io::Error,
     },
     #[error("`{command}` failed: {message}")]
     Command { command: String, message: String },
-    #[error("{path}: {source}")]
+    #[error("{}", .path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -28,6 +28,11 @@ pub enum DatasetError {
     UnsafePath(String),
     #[error("{0}")]
     Direct(String),
+    #[error("subdataset {mount}")]
+    Subdataset {
+        mount: String,
+        source: Box<DatasetError>,
+    },
     #[error("unexpected output from git: {0}")]
     Parse(String),
     /// A folder on the way to a target file is a symbolic link (or not a
@@ -55,5 +60,32 @@ impl DatasetError {
             path: path.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error_chain_text;
+
+    #[test]
+    fn causes_are_shown_once() {
+        let e = DatasetError::io("/d/f", std::io::Error::other("disk full"));
+        assert_eq!(error_chain_text(&e), "/d/f: disk full");
+        let e = DatasetError::Spawn {
+            program: "git".into(),
+            source: std::io::Error::other("not found"),
+        };
+        let e = DatasetError::Subdataset {
+            mount: "sub".into(),
+            source: Box::new(e),
+        };
+        assert_eq!(
+            error_chain_text(&e),
+            "subdataset sub: could not run git (is it installed and on PATH?): not found"
+        );
+        // anyhow's alternate form at the binary edge shows the same chain.
+        let shown = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(shown.matches("not found").count(), 1, "{shown}");
     }
 }

@@ -111,18 +111,22 @@ fn run_batch(
         text
     });
     let reader = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut records = 0usize;
     for line in reader.lines() {
         let Ok(line) = line else { break };
         if let Ok(record) = serde_json::from_str::<Value>(&line) {
+            records += 1;
             on_record(&record);
         }
     }
     let _ = writer.join();
     let stderr_text = errors.join().unwrap_or_default();
     let status = child.wait().map_err(|e| spawn_error(&cmd, e))?;
-    // A non-zero exit with per-item failures is reported per item; without
-    // any record (git-annex missing, not a repo) it is an error of its own.
-    if !status.success() && stderr_text.contains("not a git-annex") {
+    // A non-zero exit with per-item failures is reported per item (with
+    // --json-error-messages every item gets a record); without any record
+    // (not a repository, an option this git-annex lacks) it is an error of
+    // its own.
+    if !status.success() && records == 0 && !items.is_empty() {
         return Err(DatasetError::Command {
             command: describe(&cmd),
             message: stderr_text.trim().to_string(),

@@ -141,8 +141,10 @@ impl Resolver<'_> {
         }
         for link in wanted {
             let mount = format!("{prefix}{}", link.path);
-            let context =
-                |e: DatasetError| DatasetError::Direct(format!("subdataset {mount}: {e}"));
+            let context = |e: DatasetError| DatasetError::Subdataset {
+                mount: mount.clone(),
+                source: Box::new(e),
+            };
             let Some((_, url)) = urls.iter().find(|(p, _)| *p == link.path) else {
                 return Err(DatasetError::Direct(format!(
                     "subdataset {mount} has no URL in .gitmodules"

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::{hashdir_lower, Annex, ConfigSpec, Provider, ProviderError, ProviderKind, Result};
+use super::{
+    Annex, Availability, Capabilities, ConfigSpec, ExportTree, KeyLayout, Provider, ProviderError,
+    ProviderKind, Result,
+};
 
 const CONFIGS: &[ConfigSpec] = &[ConfigSpec {
     name: "directory",
@@ -26,6 +29,14 @@ impl ProviderKind for DirectoryKind {
 
     fn configs(&self) -> &'static [ConfigSpec] {
         CONFIGS
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            export: true,
+            claim_urls: false,
+            import: false,
+        }
     }
 
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
@@ -61,8 +72,7 @@ pub struct DirectoryRemote {
 
 impl DirectoryRemote {
     fn key_path(&self, key: &str) -> Result<PathBuf> {
-        check_key(key)?;
-        Ok(self.root.join(hashdir_lower(key)).join(key))
+        Ok(self.root.join(KeyLayout::DirHash.object_name(key)?))
     }
 
     fn export_path(&self, name: &str) -> Result<PathBuf> {
@@ -71,7 +81,7 @@ impl DirectoryRemote {
             .components()
             .all(|c| matches!(c, Component::Normal(_)));
         if !safe || name.is_empty() {
-            return Err(ProviderError::Refused(format!(
+            return Err(ProviderError::InvalidName(format!(
                 "export path {name:?} leaves the export tree"
             )));
         }
@@ -79,20 +89,12 @@ impl DirectoryRemote {
     }
 }
 
-/// Keys become file names: refuse anything that could escape the folder.
-fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.contains('/') || key.contains('\\') || key == "." || key == ".." {
-        return Err(ProviderError::Refused(format!("unusable key {key:?}")));
-    }
-    Ok(())
-}
-
 /// Copies `src` to `dest` through a temporary file in the same folder, so
 /// a reader never sees a partial file under the final name.
 async fn copy_atomically(src: &Path, dest: &Path, annex: &dyn Annex) -> Result<()> {
     let parent = dest
         .parent()
-        .ok_or_else(|| ProviderError::Refused("destination has no folder".into()))?;
+        .ok_or_else(|| ProviderError::InvalidName("destination has no folder".into()))?;
     tokio::fs::create_dir_all(parent).await?;
     // Unique per call: ASYNC jobs of one process may store at once.
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -145,9 +147,10 @@ async fn retrieve_file(src: &Path, dest: &Path, annex: &dyn Annex) -> Result<()>
     let source_len = match tokio::fs::metadata(src).await {
         Ok(m) => m.len(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ProviderError::Refused(
-                "content is not in the directory".into(),
-            ))
+            return Err(ProviderError::NotFound {
+                message: format!("{} is not in the directory", src.display()),
+                source: Some(Box::new(e)),
+            })
         }
         Err(e) => return Err(e.into()),
     };
@@ -202,14 +205,21 @@ impl Provider for DirectoryRemote {
         100
     }
 
-    fn availability(&self) -> crate::protocol::Availability {
-        crate::protocol::Availability::Local
+    fn availability(&self) -> Availability {
+        Availability::Local
     }
 
     fn info(&self) -> Vec<(String, String)> {
         vec![("directory".into(), self.root.display().to_string())]
     }
 
+    fn export(&self) -> Option<&dyn ExportTree> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl ExportTree for DirectoryRemote {
     async fn store_export(
         &self,
         name: &str,

@@ -1,26 +1,34 @@
-//! Storage services behind one narrow trait.
+//! Storage services behind narrow traits.
 //!
 //! A provider is chosen at `initremote` with `provider=NAME`. Each one lives
 //! in its own module and is registered once in [`registry`]; adding a
 //! provider touches no other provider.
 //!
-//! Two traits: [`ProviderKind`] answers what can be asked before PREPARE
-//! (its configuration parameters, one-time set-up) and builds a
-//! [`Provider`], which serves keys, export trees and URLs afterwards.
-//! Providers talk to git-annex only through [`Annex`], so the same provider
-//! runs under the protocol runtime, in the conformance tests, or in a tool.
+//! [`ProviderKind`] answers what can be asked before PREPARE (its
+//! configuration parameters, its [`Capabilities`], one-time set-up) and
+//! builds a [`Provider`]: the core key store. What a provider can do beyond
+//! keys is a capability trait it hands out: [`ExportTree`] from
+//! [`Provider::export`], [`UrlClaims`] from [`Provider::urls`].
+//!
+//! Providers know nothing of the wire: they talk to git-annex only through
+//! [`Annex`], answer with the types of this module, and fail with a
+//! [`ProviderError`] whose variant says what happened. The runtime turns
+//! those into protocol replies, so the same provider runs under the
+//! protocol runtime, in the conformance tests, or in a tool.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::protocol::{Availability, CheckUrl};
-use crate::transfer::TransferError;
-
 pub mod dataverse;
 pub mod directory;
+mod error;
+pub mod layout;
 pub mod s3;
+
+pub use error::{error_chain_text, AnnexError, Cause, ProviderError, Result, StatusKind};
+pub use layout::{hashdir_lower, KeyLayout};
 
 /// One configuration parameter a provider accepts at `initremote`.
 #[derive(Debug, Clone, Copy)]
@@ -40,17 +48,6 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Credentials({}, <redacted>)", self.user)
     }
-}
-
-/// Errors of a query to git-annex.
-#[derive(Debug, thiserror::Error)]
-pub enum AnnexError {
-    #[error("git-annex answered the query with an error: {0}")]
-    Refused(String),
-    #[error("git-annex closed the connection")]
-    Closed,
-    #[error("{0}")]
-    Protocol(String),
 }
 
 /// What a provider may ask of, or tell, git-annex while it works.
@@ -78,29 +75,49 @@ pub trait Annex: Send + Sync {
     fn info(&self, message: &str);
 }
 
-/// Why a provider operation failed. The message is shown to the user, so it
-/// must say what to do and must never contain a secret.
-#[derive(Debug, thiserror::Error)]
-pub enum ProviderError {
-    #[error("configuration: {0}")]
-    Config(String),
-    #[error("missing credentials: {0}")]
-    MissingCredentials(String),
-    #[error("{0}")]
-    Transfer(#[from] TransferError),
-    #[error("{0}")]
-    Service(String),
-    #[error("{0}")]
-    Refused(String),
-    #[error("this remote does not support {0}")]
-    Unsupported(&'static str),
-    #[error("local file: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("{0}")]
-    Annex(#[from] AnnexError),
+/// Where a remote can be reached from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    /// From anywhere with a network.
+    Global,
+    /// Only from this machine (a local drive).
+    Local,
+    /// Not at the moment.
+    Unavailable,
 }
 
-pub type Result<T, E = ProviderError> = std::result::Result<T, E>;
+/// One file found behind a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlEntry {
+    pub url: String,
+    pub size: Option<u64>,
+    pub filename: String,
+}
+
+/// What is behind a claimed URL. "Nothing" is an error
+/// ([`ProviderError::NotFound`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlCheck {
+    /// One file, of this size and suggested name when known.
+    Contents {
+        size: Option<u64>,
+        filename: Option<String>,
+    },
+    /// Several files (a folder).
+    Multi(Vec<UrlEntry>),
+}
+
+/// What a kind of provider can do beyond storing keys, known before
+/// PREPARE (git-annex asks EXPORTSUPPORTED first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    /// Its providers hand out an [`ExportTree`].
+    pub export: bool,
+    /// Its providers hand out [`UrlClaims`].
+    pub claim_urls: bool,
+    /// Import trees (not implemented by any provider yet).
+    pub import: bool,
+}
 
 /// The kind of service: known before PREPARE.
 #[async_trait]
@@ -109,6 +126,9 @@ pub trait ProviderKind: Send + Sync {
     fn name(&self) -> &'static str;
     /// Every parameter `initremote` accepts for this kind (LISTCONFIGS).
     fn configs(&self) -> &'static [ConfigSpec];
+    /// What its providers can do beyond keys; must agree with what
+    /// [`Provider::export`] and [`Provider::urls`] return.
+    fn capabilities(&self) -> Capabilities;
     /// One-time, idempotent set-up at `initremote`: validate parameters,
     /// store credentials, create the bucket or check the dataset exists.
     async fn initremote(&self, annex: &dyn Annex) -> Result<()>;
@@ -116,33 +136,37 @@ pub trait ProviderKind: Send + Sync {
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>>;
 }
 
-/// A prepared remote: one instance serves every job of a session, so
-/// methods take `&self` and must be safe to call concurrently.
+/// A prepared remote, the core key store: one instance serves every job of
+/// a session, so methods take `&self` and must be safe to call concurrently.
+///
+/// Keys are git-annex key text; they are data, never trusted as paths
+/// (see [`KeyLayout`] and [`crate::key::Key`]).
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// Uploads `src` as `key`. Storing a key already present succeeds.
     async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()>;
     /// Downloads `key` into `dest`. `dest` may hold a prefix of the content
-    /// from an interrupted attempt: resume from it or start over.
+    /// from an interrupted attempt: resume from it or start over. A key
+    /// that is not there is [`ProviderError::NotFound`].
     async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()>;
-    /// `Ok(false)` only when the key is known to be absent; errors mean
-    /// "cannot tell".
+    /// `Ok(false)` (or [`ProviderError::NotFound`]) only when the key is
+    /// known to be absent; other errors mean "cannot tell".
     async fn check_present(&self, key: &str, annex: &dyn Annex) -> Result<bool>;
-    /// Removes `key`; removing an absent key succeeds.
+    /// Removes `key`; removing an absent key succeeds (so does
+    /// [`ProviderError::NotFound`]).
     async fn remove(&self, key: &str, annex: &dyn Annex) -> Result<()>;
 
     /// A location a person can use, for WHEREIS.
     async fn whereis(&self, _key: &str, _annex: &dyn Annex) -> Option<String> {
         None
     }
-    /// A URL git-annex may download itself (TRANSFER-RETRIEVE-URL), only
-    /// when it needs no secret.
+    /// A URL git-annex may download itself, only when it needs no secret.
     async fn public_url(&self, _key: &str, _annex: &dyn Annex) -> Option<String> {
         None
     }
-    /// A URL whose answer is authoritative for the key's presence
-    /// (CHECKPRESENT-URL): never a cache or CDN, which could still answer
-    /// 200 after a removal and make git-annex count a copy that is gone.
+    /// A URL whose answer is authoritative for the key's presence: never a
+    /// cache or CDN, which could still answer 200 after a removal and make
+    /// git-annex count a copy that is gone.
     async fn presence_url(&self, _key: &str, _annex: &dyn Annex) -> Option<String> {
         None
     }
@@ -158,40 +182,38 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
-    /// Export tree: store `src` (content of `key`) under the path `name`.
+    /// The export tree capability, when this provider has it.
+    fn export(&self) -> Option<&dyn ExportTree> {
+        None
+    }
+    /// The URL capability, when this provider has it.
+    fn urls(&self) -> Option<&dyn UrlClaims> {
+        None
+    }
+}
+
+/// Capability: files under their own names (`exporttree=yes`).
+#[async_trait]
+pub trait ExportTree: Send + Sync {
+    /// Stores `src` (content of `key`) under the path `name`.
     async fn store_export(
         &self,
-        _name: &str,
-        _key: &str,
-        _src: &Path,
-        _annex: &dyn Annex,
-    ) -> Result<()> {
-        Err(ProviderError::Unsupported("export"))
-    }
+        name: &str,
+        key: &str,
+        src: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()>;
     async fn retrieve_export(
         &self,
-        _name: &str,
-        _key: &str,
-        _dest: &Path,
-        _annex: &dyn Annex,
-    ) -> Result<()> {
-        Err(ProviderError::Unsupported("export"))
-    }
-    async fn check_present_export(
-        &self,
-        _name: &str,
-        _key: &str,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        Err(ProviderError::Unsupported("export"))
-    }
-    async fn remove_export(&self, _name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
-        Err(ProviderError::Unsupported("export"))
-    }
+        name: &str,
+        key: &str,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()>;
+    async fn check_present_export(&self, name: &str, key: &str, annex: &dyn Annex) -> Result<bool>;
+    async fn remove_export(&self, name: &str, key: &str, annex: &dyn Annex) -> Result<()>;
     /// Removes a now-empty exported directory; removing a missing one succeeds.
-    async fn remove_export_directory(&self, _dir: &str, _annex: &dyn Annex) -> Result<()> {
-        Err(ProviderError::Unsupported("export"))
-    }
+    async fn remove_export_directory(&self, dir: &str, annex: &dyn Annex) -> Result<()>;
     /// Renames an exported file; an error makes git-annex fall back to
     /// remove and store again.
     async fn rename_export(
@@ -203,15 +225,15 @@ pub trait Provider: Send + Sync {
     ) -> Result<()> {
         Err(ProviderError::Unsupported("rename"))
     }
+}
 
+/// Capability: URLs that belong to the remote (`git annex addurl`).
+#[async_trait]
+pub trait UrlClaims: Send + Sync {
     /// Whether `url` belongs to this remote (CLAIMURL).
-    fn claims_url(&self, _url: &str) -> bool {
-        false
-    }
+    fn claims_url(&self, url: &str) -> bool;
     /// What is behind a claimed URL (CHECKURL).
-    async fn check_url(&self, _url: &str, _annex: &dyn Annex) -> Result<CheckUrl> {
-        Err(ProviderError::Unsupported("URLs"))
-    }
+    async fn check_url(&self, url: &str, annex: &dyn Annex) -> Result<UrlCheck>;
 }
 
 /// Every provider kind this build knows.
@@ -240,10 +262,18 @@ pub fn parse_bool(name: &str, value: Option<&str>, default: bool) -> Result<bool
     }
 }
 
-/// git-annex's two-level lower-case hash directory for a key ("abc/def/"),
-/// as DIRHASH-LOWER computes it: the first six hex digits of the key's MD5.
-pub fn hashdir_lower(key: &str) -> String {
-    use md5::Digest;
-    let digest = hex::encode(md5::Md5::digest(key.as_bytes()));
-    format!("{}/{}/", &digest[0..3], &digest[3..6])
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_provider_exports_and_none_imports_yet() {
+        for kind in registry() {
+            let c = kind.capabilities();
+            assert!(c.export, "{} lost export support", kind.name());
+            assert!(!c.import, "{} claims import", kind.name());
+        }
+        assert!(!find_kind("directory").unwrap().capabilities().claim_urls);
+        assert!(find_kind("s3").unwrap().capabilities().claim_urls);
+    }
 }

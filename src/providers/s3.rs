@@ -16,10 +16,10 @@ use rusty_s3::{Bucket, S3Action, UrlStyle};
 use url::Url;
 
 use super::{
-    hashdir_lower, parse_bool, Annex, ConfigSpec, Credentials, Provider, ProviderError,
-    ProviderKind, Result,
+    parse_bool, Annex, Capabilities, ConfigSpec, Credentials, ExportTree, KeyLayout, Provider,
+    ProviderError, ProviderKind, Result, StatusKind, UrlCheck, UrlClaims, UrlEntry,
 };
-use crate::protocol::{CheckUrl, UrlEntry};
+use crate::key;
 use crate::transfer::{
     self, Algorithm, BodySource, Client, Download, FileRange, RedactedUrl, RetryPolicy,
     TransferError, Upload,
@@ -56,7 +56,7 @@ struct S3Config {
     prefix: String,
     endpoint: Url,
     region: String,
-    dirhash: bool,
+    layout: KeyLayout,
     url_style: UrlStyle,
     public: bool,
     public_url: Option<String>,
@@ -93,9 +93,9 @@ impl S3Config {
                 "endpoint={endpoint_text} must be an http:// or https:// URL"
             )));
         }
-        let dirhash = match config_value(annex, "layout").await?.as_deref() {
-            None | Some("flat") => false,
-            Some("dirhash") => true,
+        let layout = match config_value(annex, "layout").await?.as_deref() {
+            None | Some("flat") => KeyLayout::Flat,
+            Some("dirhash") => KeyLayout::DirHash,
             Some(other) => {
                 return Err(ProviderError::Config(format!(
                     "layout={other} is not one of flat, dirhash"
@@ -136,7 +136,7 @@ impl S3Config {
             prefix: config_value(annex, "prefix").await?.unwrap_or_default(),
             endpoint,
             region,
-            dirhash,
+            layout,
             url_style,
             public: parse_bool(
                 "public",
@@ -198,6 +198,14 @@ impl ProviderKind for S3Kind {
 
     fn configs(&self) -> &'static [ConfigSpec] {
         CONFIGS
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            export: true,
+            claim_urls: true,
+            import: false,
+        }
     }
 
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
@@ -262,31 +270,6 @@ pub struct S3Remote {
     client: Client,
 }
 
-/// The size of a key's content, from its `-s` field (and `-S`/`-C` for a
-/// chunk). Encrypted keys carry no size.
-pub fn key_size(key: &str) -> Option<u64> {
-    let fields = key.split("--").next()?;
-    let mut size = None;
-    let mut chunk_size = None;
-    let mut chunk_number = None;
-    for field in fields.split('-').skip(1) {
-        let (tag, value) = field.split_at(field.len().min(1));
-        match tag {
-            "s" => size = value.parse::<u64>().ok(),
-            "S" => chunk_size = value.parse::<u64>().ok(),
-            "C" => chunk_number = value.parse::<u64>().ok(),
-            _ => {}
-        }
-    }
-    match (size, chunk_size, chunk_number) {
-        (Some(total), Some(cs), Some(n)) if n >= 1 => {
-            let start = cs.checked_mul(n - 1)?;
-            Some(total.saturating_sub(start).min(cs))
-        }
-        (size, _, _) => size,
-    }
-}
-
 impl S3Remote {
     fn new(config: S3Config, creds: Option<rusty_s3::Credentials>) -> Result<Self> {
         let bucket = Bucket::new(
@@ -305,15 +288,8 @@ impl S3Remote {
     }
 
     fn key_object(&self, key: &str) -> Result<String> {
-        if key.is_empty() || key.contains('/') {
-            return Err(ProviderError::Refused(format!("unusable key {key:?}")));
-        }
-        let hash = if self.config.dirhash {
-            hashdir_lower(key)
-        } else {
-            String::new()
-        };
-        Ok(format!("{}{hash}{key}", self.config.prefix))
+        let name = self.config.layout.object_name(key)?;
+        Ok(format!("{}{name}", self.config.prefix))
     }
 
     fn export_object(&self, name: &str) -> String {
@@ -476,15 +452,12 @@ impl S3Remote {
         };
         match self.client.upload(&spec).await {
             Ok(response) => Ok(etag_of(&response)),
-            Err(TransferError::Checksum { expected, got, .. }) => Err(ProviderError::Service(
-                format!("upload corrupted on the way: server MD5 {got}, sent {expected}"),
+            Err(TransferError::Checksum { expected, got, .. }) => Err(ProviderError::integrity(
+                format!("upload corrupted on the way: server MD5 {got}, sent {expected}; try again"),
             )),
-            Err(TransferError::Status { status, detail, .. }) => Err(service_error_text(
-                "upload",
-                signed.url.path(),
-                status,
-                &detail,
-            )),
+            Err(TransferError::Status { status, detail, .. }) => {
+                Err(classify("upload", signed.url.path(), status, &detail))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -517,8 +490,10 @@ impl S3Remote {
             url: RedactedUrl::new(url.clone()),
             message: transfer::describe_reqwest_error(&e),
         })?;
-        let created = rusty_s3::actions::CreateMultipartUpload::parse_response(&body)
-            .map_err(|e| ProviderError::Service(format!("bad multipart reply: {e}")))?;
+        let created =
+            rusty_s3::actions::CreateMultipartUpload::parse_response(&body).map_err(|e| {
+                ProviderError::service("S3 sent a bad multipart reply", Some(Box::new(e)))
+            })?;
         let upload_id = created.upload_id().to_string();
 
         let result = self
@@ -549,12 +524,9 @@ impl S3Remote {
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();
                 // S3 may answer 200 with an <Error> body for a late failure.
-                if !status.is_success() || text.contains("<Error>") {
+                if let Some(e) = failed_reply("complete the upload of", object, status, &text) {
                     self.abort_multipart(object, &upload_id, creds).await;
-                    return Err(ProviderError::Service(format!(
-                        "completing the upload of {object} failed: HTTP {status}: {}",
-                        transfer::summarize_body(&text)
-                    )));
+                    return Err(e);
                 }
                 Ok(())
             }
@@ -587,7 +559,7 @@ impl S3Remote {
                     let start = index * part_size;
                     let len = part_size.min(size - start);
                     let part_number = u16::try_from(index + 1).map_err(|_| {
-                        ProviderError::Refused("file needs more than 65535 parts".into())
+                        ProviderError::Unsupported("files that need more than 65535 parts")
                     })?;
                     let part =
                         sign(
@@ -640,9 +612,17 @@ impl S3Remote {
         let progress = |n| annex.progress(n);
         match self.client.download(&spec, dest, &progress).await {
             Ok(_) => Ok(()),
-            Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Err(ProviderError::Refused(
-                format!("{object} is not in bucket {}", self.config.bucket),
-            )),
+            Err(e) if e.status().map(StatusKind::of) == Some(StatusKind::NotFound) => {
+                Err(ProviderError::NotFound {
+                    message: format!("{object} is not in bucket {}", self.config.bucket),
+                    source: Some(Box::new(e)),
+                })
+            }
+            // The error document says more than the status (a 403 may be
+            // bad credentials rather than a policy).
+            Err(TransferError::Status { status, detail, .. }) => {
+                Err(classify("download", object, status, &detail))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -667,7 +647,7 @@ impl S3Remote {
                 message: transfer::describe_reqwest_error(&e),
             })?;
             let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text)
-                .map_err(|e| ProviderError::Service(format!("bad listing: {e}")))?;
+                .map_err(|e| ProviderError::service("S3 sent a bad listing", Some(Box::new(e))))?;
             names.extend(parsed.contents.into_iter().map(|c| c.key));
             match parsed.next_continuation_token {
                 Some(t) if !t.is_empty() => token = Some(t),
@@ -719,40 +699,143 @@ fn encode_object(object: &str) -> String {
     percent_encoding::utf8_percent_encode(object, SET).to_string()
 }
 
-/// A readable error from an S3 error response (the XML `<Code>` and
-/// `<Message>` when present).
+/// The body of an S3 error response (`<Error><Code>..</Code>..</Error>`).
+#[derive(Debug, Default, serde::Deserialize)]
+struct ErrorBody {
+    #[serde(rename = "Code")]
+    code: Option<String>,
+    #[serde(rename = "Message")]
+    message: Option<String>,
+}
+
+impl ErrorBody {
+    /// The error document in `body`, when it is one (it has a `<Code>`).
+    fn parse(body: &str) -> Option<Self> {
+        quick_xml::de::from_str::<ErrorBody>(body)
+            .ok()
+            .filter(|e| e.code.is_some())
+    }
+}
+
+/// What S3 said, kept as the cause of a [`ProviderError`].
+#[derive(Debug, thiserror::Error)]
+#[error("HTTP {status}{}", detail_text(.code, .message))]
+pub struct S3ServiceError {
+    pub status: StatusCode,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+fn detail_text(code: &Option<String>, message: &Option<String>) -> String {
+    match (code, message) {
+        (Some(c), Some(m)) => format!(": {c}: {m}"),
+        (Some(c), None) => format!(": {c}"),
+        (None, Some(m)) if !m.is_empty() => format!(": {m}"),
+        _ => String::new(),
+    }
+}
+
+/// The meaning of an S3 error code; `None` for codes that only the HTTP
+/// status can classify.
+fn code_kind(code: &str) -> Option<StatusKind> {
+    Some(match code {
+        "NoSuchKey" | "NoSuchBucket" | "NoSuchUpload" | "NoSuchVersion" => StatusKind::NotFound,
+        "AccessDenied" | "AllAccessDisabled" | "AccountProblem" | "InvalidObjectState" => {
+            StatusKind::PermissionDenied
+        }
+        "InvalidAccessKeyId"
+        | "SignatureDoesNotMatch"
+        | "ExpiredToken"
+        | "InvalidToken"
+        | "TokenRefreshRequired" => StatusKind::Unauthenticated,
+        "SlowDown" | "InternalError" | "ServiceUnavailable" | "RequestTimeout" | "Throttling" => {
+            StatusKind::Transient
+        }
+        "OperationAborted" | "ConditionalRequestConflict" | "PreconditionFailed" => {
+            StatusKind::Conflict
+        }
+        _ => return None,
+    })
+}
+
+/// The error an S3 error response means: by its `<Code>` first, then its
+/// status. `action` and `what` name what was tried.
+fn classify(action: &str, what: &str, status: StatusCode, body: &str) -> ProviderError {
+    let parsed = ErrorBody::parse(body).unwrap_or_default();
+    let detail = S3ServiceError {
+        status,
+        message: match (&parsed.code, parsed.message) {
+            (None, _) => Some(transfer::summarize_body(body)),
+            (Some(_), m) => m.map(|m| transfer::summarize_body(&m)),
+        },
+        code: parsed.code,
+    };
+    let kind = detail
+        .code
+        .as_deref()
+        .and_then(code_kind)
+        .unwrap_or_else(|| StatusKind::of(status));
+    let context = format!("S3 {action} {what}");
+    let source: Option<super::Cause> = Some(Box::new(detail));
+    let with = |hint: &str| format!("{context}{hint}");
+    match (kind, detail_code(&source)) {
+        (_, Some("BadDigest" | "IncompleteBody" | "InvalidDigest")) => ProviderError::Integrity {
+            message: with(" (the data was damaged on the way; try again)"),
+            source,
+        },
+        (_, Some("BucketAlreadyExists" | "BucketAlreadyOwnedByYou")) => {
+            ProviderError::AlreadyExists {
+                message: with(" (choose another bucket name if it is not yours)"),
+                source,
+            }
+        }
+        (StatusKind::NotFound, _) => ProviderError::NotFound {
+            message: context,
+            source,
+        },
+        (StatusKind::PermissionDenied, _) => ProviderError::PermissionDenied {
+            message: with(" (check the credentials and the bucket policy)"),
+            source,
+        },
+        (StatusKind::Unauthenticated, _) => ProviderError::Unauthenticated {
+            message: with(" (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the region)"),
+            source,
+        },
+        (StatusKind::Conflict, _) => ProviderError::Conflict {
+            message: with(" (the object changed meanwhile; try again)"),
+            source,
+        },
+        (StatusKind::Transient, _) => ProviderError::Transient {
+            message: with(" (S3 is busy or unavailable; try again later)"),
+            source,
+        },
+        (StatusKind::Other, _) => ProviderError::Service {
+            message: context,
+            source,
+        },
+    }
+}
+
+fn detail_code(source: &Option<super::Cause>) -> Option<&str> {
+    source
+        .as_ref()?
+        .downcast_ref::<S3ServiceError>()?
+        .code
+        .as_deref()
+}
+
+/// A readable, classified error from an S3 error response.
 async fn service_error(action: &str, what: &str, response: reqwest::Response) -> ProviderError {
     let status = response.status();
     let body = transfer::read_error_body(response).await;
-    service_error_text(action, what, status, &body)
+    classify(action, what, status, &body)
 }
 
-/// The same from a status and (the start of) an error body.
-fn service_error_text(action: &str, what: &str, status: StatusCode, body: &str) -> ProviderError {
-    let field = |tag: &str| -> Option<String> {
-        let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
-        let end = body[start..].find(&format!("</{tag}>"))? + start;
-        Some(body[start..end].to_string())
-    };
-    let detail = match (field("Code"), field("Message")) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code,
-        _ => transfer::summarize_body(body),
-    };
-    let hint = match status {
-        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
-            " (check the credentials and the bucket policy)"
-        }
-        _ => "",
-    };
-    ProviderError::Service(format!(
-        "S3 {action} {what}: HTTP {status}{}{hint}",
-        if detail.is_empty() {
-            String::new()
-        } else {
-            format!(": {detail}")
-        }
-    ))
+/// The error a reply means, also when S3 answered 200 with an `<Error>`
+/// document (CopyObject, CompleteMultipartUpload).
+fn failed_reply(action: &str, what: &str, status: StatusCode, body: &str) -> Option<ProviderError> {
+    (!status.is_success() || ErrorBody::parse(body).is_some())
+        .then(|| classify(action, what, status, body))
 }
 
 /// An upload response's ETag, without quotes.
@@ -772,20 +855,24 @@ impl Provider for S3Remote {
     }
 
     async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+        let size = key::content_size(key);
         let stored = match self.key_object(key) {
-            Ok(object) => self.download(&object, key_size(key), dest, annex).await,
+            Ok(object) => self.download(&object, size, dest, annex).await,
+            // A key that cannot be an object name (URL keys keep their
+            // slashes) was never stored under its own name.
+            Err(ProviderError::InvalidName(why)) => Err(ProviderError::not_found(why)),
             Err(e) => Err(e),
         };
-        let Err(ProviderError::Refused(why)) = stored else {
+        let Err(absent @ ProviderError::NotFound { .. }) = stored else {
             return stored;
         };
         // Not stored as a key: maybe registered with addurl from this bucket.
         for url in annex.get_urls(key, "").await.unwrap_or_default() {
             if let Some(object) = self.object_of_url(&url) {
-                return self.download(&object, key_size(key), dest, annex).await;
+                return self.download(&object, size, dest, annex).await;
             }
         }
-        Err(ProviderError::Refused(why))
+        Err(absent)
     }
 
     async fn check_present(&self, key: &str, _annex: &dyn Annex) -> Result<bool> {
@@ -829,10 +916,7 @@ impl Provider for S3Remote {
             ),
             ("region".into(), c.region.clone()),
             ("prefix".into(), c.prefix.clone()),
-            (
-                "layout".into(),
-                if c.dirhash { "dirhash" } else { "flat" }.into(),
-            ),
+            ("layout".into(), c.layout.name().into()),
             ("public".into(), if c.public { "yes" } else { "no" }.into()),
             (
                 "credentials".into(),
@@ -846,6 +930,17 @@ impl Provider for S3Remote {
         ]
     }
 
+    fn export(&self) -> Option<&dyn ExportTree> {
+        Some(self)
+    }
+
+    fn urls(&self) -> Option<&dyn UrlClaims> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl ExportTree for S3Remote {
     async fn store_export(
         &self,
         name: &str,
@@ -863,8 +958,13 @@ impl Provider for S3Remote {
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
-        self.download(&self.export_object(name), key_size(key), dest, annex)
-            .await
+        self.download(
+            &self.export_object(name),
+            key::content_size(key),
+            dest,
+            annex,
+        )
+        .await
     }
 
     async fn check_present_export(
@@ -916,23 +1016,23 @@ impl Provider for S3Remote {
             .await?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        if !status.is_success() || text.contains("<Error>") {
-            return Err(ProviderError::Service(format!(
-                "S3 copy {from} -> {to}: HTTP {status}: {}",
-                transfer::summarize_body(&text)
-            )));
+        if let Some(e) = failed_reply("copy", &format!("{from} -> {to}"), status, &text) {
+            return Err(e);
         }
         self.delete(&from).await
     }
+}
 
+#[async_trait]
+impl UrlClaims for S3Remote {
     fn claims_url(&self, url: &str) -> bool {
         self.object_of_url(url).is_some()
     }
 
-    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<CheckUrl> {
+    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
         let object = self
             .object_of_url(url)
-            .ok_or_else(|| ProviderError::Refused(format!("{url} is not in this bucket")))?;
+            .ok_or_else(|| ProviderError::InvalidName(format!("{url} is not in this bucket")))?;
         // A URL ending in / names a folder: offer every object under it.
         if object.ends_with('/') {
             let objects = self.list(&object).await?;
@@ -945,17 +1045,116 @@ impl Provider for S3Remote {
                     filename: o.strip_prefix(&object).unwrap_or(&o).to_string(),
                 });
             }
-            return Ok(CheckUrl::Multi(entries));
+            return Ok(UrlCheck::Multi(entries));
         }
         match self.head(&object).await? {
-            Some(size) => Ok(CheckUrl::Contents {
+            Some(size) => Ok(UrlCheck::Contents {
                 size: Some(size),
                 filename: object.rsplit('/').next().map(str::to_string),
             }),
-            None => Ok(CheckUrl::Failure(format!(
+            None => Err(ProviderError::not_found(format!(
                 "{object} is not in bucket {}",
                 self.config.bucket
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(code: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+             <Message>the message</Message><RequestId>1</RequestId></Error>"
+        )
+    }
+
+    fn kind(status: u16, text: &str) -> ProviderError {
+        classify("check", "obj", StatusCode::from_u16(status).unwrap(), text)
+    }
+
+    #[test]
+    fn error_codes_have_kinds() {
+        assert!(matches!(
+            kind(404, &body("NoSuchKey")),
+            ProviderError::NotFound { .. }
+        ));
+        assert!(matches!(
+            kind(404, &body("NoSuchBucket")),
+            ProviderError::NotFound { .. }
+        ));
+        assert!(matches!(
+            kind(403, &body("AccessDenied")),
+            ProviderError::PermissionDenied { .. }
+        ));
+        for code in ["InvalidAccessKeyId", "SignatureDoesNotMatch"] {
+            assert!(matches!(
+                kind(403, &body(code)),
+                ProviderError::Unauthenticated { .. }
+            ));
+        }
+        for code in ["SlowDown", "InternalError"] {
+            assert!(matches!(
+                kind(503, &body(code)),
+                ProviderError::Transient { .. }
+            ));
+        }
+        assert!(matches!(
+            kind(400, &body("BadDigest")),
+            ProviderError::Integrity { .. }
+        ));
+        assert!(matches!(
+            kind(409, &body("BucketAlreadyExists")),
+            ProviderError::AlreadyExists { .. }
+        ));
+        // The code wins over the status.
+        assert!(matches!(
+            kind(400, &body("NoSuchUpload")),
+            ProviderError::NotFound { .. }
+        ));
+    }
+
+    #[test]
+    fn statuses_classify_bodies_without_codes() {
+        assert!(matches!(kind(503, ""), ProviderError::Transient { .. }));
+        assert!(matches!(
+            kind(404, "<html>nope</html>"),
+            ProviderError::NotFound { .. }
+        ));
+        assert!(matches!(
+            kind(401, "not xml"),
+            ProviderError::Unauthenticated { .. }
+        ));
+        assert!(matches!(
+            kind(400, &body("Weird")),
+            ProviderError::Service { .. }
+        ));
+    }
+
+    #[test]
+    fn messages_carry_code_once() {
+        let e = kind(403, &body("AccessDenied"));
+        let text = super::super::error_chain_text(&e);
+        assert_eq!(
+            text,
+            "S3 check obj (check the credentials and the bucket policy): \
+             HTTP 403 Forbidden: AccessDenied: the message"
+        );
+    }
+
+    #[test]
+    fn error_documents_in_successful_replies() {
+        let ok =
+            "<CompleteMultipartUploadResult><ETag>\"x\"</ETag></CompleteMultipartUploadResult>";
+        assert!(failed_reply("copy", "a", StatusCode::OK, ok).is_none());
+        assert!(matches!(
+            failed_reply("copy", "a", StatusCode::OK, &body("InternalError")),
+            Some(ProviderError::Transient { .. })
+        ));
+        assert!(failed_reply("copy", "a", StatusCode::NOT_FOUND, "").is_some());
+        // Text that merely mentions <Error> is not an error document.
+        assert!(ErrorBody::parse("<Result><Note>&lt;Error&gt;</Note></Result>").is_none());
     }
 }

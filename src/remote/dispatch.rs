@@ -1,4 +1,9 @@
 //! Maps each request onto the provider and turns the outcome into a reply.
+//!
+//! This is the one place where provider answers and error kinds become
+//! protocol replies: an absent key ([`ProviderError::NotFound`]) is
+//! CHECKPRESENT-FAILURE and a successful REMOVE, anything else that failed
+//! is "cannot tell" or a failure with the whole cause chain as its text.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -6,8 +11,10 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use super::job::JobAnnex;
-use crate::protocol::{Availability, CheckUrl, Direction, Extension, Reply, Request};
-use crate::providers::{self, Annex, Provider, ProviderError, ProviderKind};
+use crate::protocol::{Availability, CheckUrl, Direction, Extension, Reply, Request, UrlEntry};
+use crate::providers::{
+    self, error_chain_text, Annex, Provider, ProviderError, ProviderKind, UrlCheck,
+};
 
 /// State shared by every job of a session.
 pub struct Shared {
@@ -46,8 +53,69 @@ pub enum Next {
     Fatal(String),
 }
 
+/// The text git-annex shows for a failure: every cause, once.
 fn failure_text(error: &ProviderError) -> String {
-    error.to_string()
+    error_chain_text(error)
+}
+
+/// CHECKPRESENT(EXPORT): only a known absence is FAILURE.
+fn check_present_reply(key: String, result: Result<bool, ProviderError>) -> Reply {
+    match result {
+        Ok(true) => Reply::CheckPresentSuccess(key),
+        Ok(false) | Err(ProviderError::NotFound { .. }) => Reply::CheckPresentFailure(key),
+        Err(e) => Reply::CheckPresentUnknown(key, failure_text(&e)),
+    }
+}
+
+/// REMOVE(EXPORT): removing what is not there succeeds.
+fn remove_reply(key: String, result: Result<(), ProviderError>) -> Reply {
+    match result {
+        Ok(()) | Err(ProviderError::NotFound { .. }) => Reply::RemoveSuccess(key),
+        Err(e) => Reply::RemoveFailure(key, failure_text(&e)),
+    }
+}
+
+fn availability(a: providers::Availability) -> Availability {
+    match a {
+        providers::Availability::Global => Availability::Global,
+        providers::Availability::Local => Availability::Local,
+        providers::Availability::Unavailable => Availability::Unavailable,
+    }
+}
+
+fn check_url_reply(result: Result<UrlCheck, ProviderError>) -> Reply {
+    Reply::CheckUrl(match result {
+        Ok(UrlCheck::Contents { size, filename }) => CheckUrl::Contents { size, filename },
+        Ok(UrlCheck::Multi(entries)) => CheckUrl::Multi(
+            entries
+                .into_iter()
+                .map(|e| UrlEntry {
+                    url: e.url,
+                    size: e.size,
+                    filename: e.filename,
+                })
+                .collect(),
+        ),
+        Err(e) => CheckUrl::Failure(failure_text(&e)),
+    })
+}
+
+/// EXPORTSUPPORTED, which may come before PREPARE: from the capabilities
+/// of the configured provider's kind.
+async fn export_supported(shared: &Shared, annex: &dyn Annex) -> Reply {
+    if let Some(provider) = shared.provider.get() {
+        if provider.export().is_some() {
+            return Reply::ExportSupportedSuccess;
+        }
+    }
+    match kind_from_config(annex).await {
+        Ok(kind) if kind.capabilities().export => Reply::ExportSupportedSuccess,
+        Ok(_) => Reply::ExportSupportedFailure,
+        Err(why) => {
+            tracing::debug!("EXPORTSUPPORTED: {why}");
+            Reply::ExportSupportedFailure
+        }
+    }
 }
 
 async fn kind_from_config(annex: &dyn Annex) -> Result<Box<dyn ProviderKind>, String> {
@@ -108,7 +176,7 @@ pub async fn handle(
             return Next::Fatal("EXTENSIONS may only be sent once, as the first message".into());
         }
         R::ListConfigs => Reply::Configs(all_configs()),
-        R::ExportSupported => Reply::ExportSupportedSuccess,
+        R::ExportSupported => export_supported(shared, annex).await,
         R::InitRemote => match kind_from_config(annex).await {
             Err(message) => Reply::InitRemoteFailure(message),
             Ok(kind) => match kind.initremote(annex).await {
@@ -186,23 +254,20 @@ async fn serve(
     use Request as R;
     match request {
         R::GetCost => Reply::Cost(provider.cost()),
-        R::GetAvailability => match provider.availability() {
+        R::GetAvailability => match availability(provider.availability()) {
             Availability::Unavailable if !shared.has(&Extension::UnavailableResponse) => {
                 Reply::Availability(Availability::Global)
             }
             a => Reply::Availability(a),
         },
         R::GetInfo => Reply::Info(provider.info()),
-        R::ClaimUrl(url) => {
-            if provider.claims_url(&url) {
-                Reply::ClaimUrlSuccess
-            } else {
-                Reply::ClaimUrlFailure
-            }
-        }
-        R::CheckUrl(url) => match provider.check_url(&url, annex).await {
-            Ok(answer) => Reply::CheckUrl(answer),
-            Err(e) => Reply::CheckUrl(CheckUrl::Failure(failure_text(&e))),
+        R::ClaimUrl(url) => match provider.urls() {
+            Some(urls) if urls.claims_url(&url) => Reply::ClaimUrlSuccess,
+            _ => Reply::ClaimUrlFailure,
+        },
+        R::CheckUrl(url) => match provider.urls() {
+            Some(urls) => check_url_reply(urls.check_url(&url, annex).await),
+            None => check_url_reply(Err(ProviderError::Unsupported("URLs"))),
         },
         R::Transfer {
             direction,
@@ -229,16 +294,13 @@ async fn serve(
                     return Reply::CheckPresentUrl(key, url);
                 }
             }
-            match provider.check_present(&key, annex).await {
-                Ok(true) => Reply::CheckPresentSuccess(key),
-                Ok(false) => Reply::CheckPresentFailure(key),
-                Err(e) => Reply::CheckPresentUnknown(key, failure_text(&e)),
-            }
+            let result = provider.check_present(&key, annex).await;
+            check_present_reply(key, result)
         }
-        R::Remove(key) => match provider.remove(&key, annex).await {
-            Ok(()) => Reply::RemoveSuccess(key),
-            Err(e) => Reply::RemoveFailure(key, failure_text(&e)),
-        },
+        R::Remove(key) => {
+            let result = provider.remove(&key, annex).await;
+            remove_reply(key, result)
+        }
         R::WhereIs(key) => match provider.whereis(&key, annex).await {
             Some(location) => Reply::WhereIsSuccess(location),
             None => Reply::WhereIsFailure,
@@ -252,10 +314,13 @@ async fn serve(
             let Some(name) = state.export_name.take() else {
                 return Reply::TransferFailure(direction, key, "no EXPORT name was given".into());
             };
+            let Some(export) = provider.export() else {
+                return transfer_reply(direction, key, Err(ProviderError::Unsupported("export")));
+            };
             let path = Path::new(&file);
             let result = match direction {
-                Direction::Store => provider.store_export(&name, &key, path, annex).await,
-                Direction::Retrieve => provider.retrieve_export(&name, &key, path, annex).await,
+                Direction::Store => export.store_export(&name, &key, path, annex).await,
+                Direction::Retrieve => export.retrieve_export(&name, &key, path, annex).await,
             };
             transfer_reply(direction, key, result)
         }
@@ -263,26 +328,31 @@ async fn serve(
             let Some(name) = state.export_name.take() else {
                 return Reply::CheckPresentUnknown(key, "no EXPORT name was given".into());
             };
-            match provider.check_present_export(&name, &key, annex).await {
-                Ok(true) => Reply::CheckPresentSuccess(key),
-                Ok(false) => Reply::CheckPresentFailure(key),
-                Err(e) => Reply::CheckPresentUnknown(key, failure_text(&e)),
-            }
+            let result = match provider.export() {
+                Some(export) => export.check_present_export(&name, &key, annex).await,
+                None => Err(ProviderError::Unsupported("export")),
+            };
+            check_present_reply(key, result)
         }
         R::RemoveExport(key) => {
             let Some(name) = state.export_name.take() else {
                 return Reply::RemoveFailure(key, "no EXPORT name was given".into());
             };
-            match provider.remove_export(&name, &key, annex).await {
-                Ok(()) => Reply::RemoveSuccess(key),
-                Err(e) => Reply::RemoveFailure(key, failure_text(&e)),
-            }
+            let result = match provider.export() {
+                Some(export) => export.remove_export(&name, &key, annex).await,
+                None => Err(ProviderError::Unsupported("export")),
+            };
+            remove_reply(key, result)
         }
         R::RemoveExportDirectory(dir) => {
-            match provider.remove_export_directory(&dir, annex).await {
-                Ok(()) => Reply::RemoveExportDirectorySuccess,
+            let result = match provider.export() {
+                Some(export) => export.remove_export_directory(&dir, annex).await,
+                None => Err(ProviderError::Unsupported("export")),
+            };
+            match result {
+                Ok(()) | Err(ProviderError::NotFound { .. }) => Reply::RemoveExportDirectorySuccess,
                 Err(e) => {
-                    tracing::debug!("REMOVEEXPORTDIRECTORY {dir}: {e}");
+                    tracing::debug!("REMOVEEXPORTDIRECTORY {dir}: {}", failure_text(&e));
                     Reply::RemoveExportDirectoryFailure
                 }
             }
@@ -291,10 +361,17 @@ async fn serve(
             let Some(name) = state.export_name.take() else {
                 return Reply::RenameExportFailure(key);
             };
-            match provider.rename_export(&name, &key, &new_name, annex).await {
+            let result = match provider.export() {
+                Some(export) => export.rename_export(&name, &key, &new_name, annex).await,
+                None => Err(ProviderError::Unsupported("export")),
+            };
+            match result {
                 Ok(()) => Reply::RenameExportSuccess(key),
                 Err(e) => {
-                    annex.debug(&format!("rename {name} -> {new_name} failed: {e}"));
+                    annex.debug(&format!(
+                        "rename {name} -> {new_name} failed: {}",
+                        failure_text(&e)
+                    ));
                     Reply::RenameExportFailure(key)
                 }
             }
@@ -315,5 +392,85 @@ fn transfer_reply(direction: Direction, key: String, result: Result<(), Provider
     match result {
         Ok(()) => Reply::TransferSuccess(direction, key),
         Err(e) => Reply::TransferFailure(direction, key, failure_text(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> String {
+        "SHA256E-s1--ab".into()
+    }
+
+    fn transient() -> ProviderError {
+        ProviderError::Transient {
+            message: "S3 check x".into(),
+            source: Some(Box::new(std::io::Error::other("connection reset"))),
+        }
+    }
+
+    #[test]
+    fn only_a_known_absence_is_checkpresent_failure() {
+        assert_eq!(
+            check_present_reply(key(), Ok(true)),
+            Reply::CheckPresentSuccess(key())
+        );
+        assert_eq!(
+            check_present_reply(key(), Ok(false)),
+            Reply::CheckPresentFailure(key())
+        );
+        assert_eq!(
+            check_present_reply(key(), Err(ProviderError::not_found("gone"))),
+            Reply::CheckPresentFailure(key())
+        );
+        assert_eq!(
+            check_present_reply(key(), Err(transient())),
+            Reply::CheckPresentUnknown(key(), "S3 check x: connection reset".into())
+        );
+        assert!(matches!(
+            check_present_reply(
+                key(),
+                Err(ProviderError::PermissionDenied {
+                    message: "no".into(),
+                    source: None
+                })
+            ),
+            Reply::CheckPresentUnknown(..)
+        ));
+    }
+
+    #[test]
+    fn removing_what_is_absent_succeeds() {
+        assert_eq!(
+            remove_reply(key(), Err(ProviderError::not_found("gone"))),
+            Reply::RemoveSuccess(key())
+        );
+        assert_eq!(
+            remove_reply(key(), Err(transient())),
+            Reply::RemoveFailure(key(), "S3 check x: connection reset".into())
+        );
+        assert!(matches!(
+            remove_reply(key(), Err(ProviderError::conflict("published"))),
+            Reply::RemoveFailure(..)
+        ));
+    }
+
+    #[test]
+    fn url_checks_become_replies() {
+        assert_eq!(
+            check_url_reply(Err(ProviderError::not_found("x is not in bucket b"))),
+            Reply::CheckUrl(CheckUrl::Failure("x is not in bucket b".into()))
+        );
+        assert_eq!(
+            check_url_reply(Ok(UrlCheck::Contents {
+                size: Some(3),
+                filename: None
+            })),
+            Reply::CheckUrl(CheckUrl::Contents {
+                size: Some(3),
+                filename: None
+            })
+        );
     }
 }

@@ -62,7 +62,8 @@ pub enum TransferError {
     },
     #[error("{url}: {message}")]
     Protocol { url: RedactedUrl, message: String },
-    #[error("local file: {0}")]
+    /// The cause is the source: shown by whoever prints the error chain.
+    #[error("local file")]
     Io(#[from] std::io::Error),
 }
 

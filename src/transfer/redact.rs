@@ -7,13 +7,14 @@ use std::fmt;
 
 use url::Url;
 
-/// A URL whose `Display` and `Debug` never reveal credentials.
+/// A URL whose `Display` and `Debug` never reveal credentials. Boxed, so
+/// the errors that carry one stay small.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RedactedUrl(Url);
+pub struct RedactedUrl(Box<Url>);
 
 impl RedactedUrl {
     pub fn new(url: Url) -> Self {
-        Self(url)
+        Self(Box::new(url))
     }
 
     /// The real URL, for sending. Never print it.
@@ -28,7 +29,7 @@ impl RedactedUrl {
 
 impl From<Url> for RedactedUrl {
     fn from(url: Url) -> Self {
-        Self(url)
+        Self::new(url)
     }
 }
 
@@ -64,7 +65,7 @@ impl fmt::Debug for RedactedUrl {
 pub fn redact_text(text: &str) -> String {
     text.split(' ')
         .map(|word| match Url::parse(word) {
-            Ok(url) if url.has_host() => RedactedUrl(url).to_string(),
+            Ok(url) if url.has_host() => RedactedUrl::new(url).to_string(),
             _ => word.to_string(),
         })
         .collect::<Vec<_>>()

@@ -169,6 +169,23 @@ struct AddResult {
     files: Vec<FileMetadata>,
 }
 
+/// What a request is about, which decides what an error status means:
+/// Dataverse's error envelope carries a message but no error code, and
+/// messages are never read to decide anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The dataset itself (its metadata, versions, adding files): a 404
+    /// means the dataset is not there or not visible.
+    Dataset,
+    /// One version's file list: a 404 means that version does not exist.
+    Version,
+    /// One file's metadata or a change to it.
+    File,
+    /// A file download through the access API: a 400 there is Dataverse
+    /// asking for a guestbook response.
+    Download,
+}
+
 /// Which file an access URL or file PID names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileRef {
@@ -275,6 +292,7 @@ impl Api {
         &self,
         response: Response,
         what: &str,
+        scope: Scope,
     ) -> Result<(T, Option<u64>), DvError> {
         let status = response.status();
         let text = response
@@ -282,7 +300,7 @@ impl Api {
             .await
             .map_err(|e| DvError::BadResponse(format!("{what}: {e}")))?;
         if !status.is_success() {
-            return Err(self.classify(status, &text, what));
+            return Err(self.classify(status, &text, what, scope));
         }
         let env: Envelope<T> = serde_json::from_str(&text).map_err(|e| {
             DvError::BadResponse(format!(
@@ -301,42 +319,37 @@ impl Api {
         Ok((data, env.total_count))
     }
 
-    /// Names the problem behind an error status.
-    pub fn classify(&self, status: StatusCode, body: &str, what: &str) -> DvError {
+    /// Names the problem behind an error status, from the status and
+    /// what the request was about (see [`Scope`]).
+    pub fn classify(&self, status: StatusCode, body: &str, what: &str, scope: Scope) -> DvError {
         let message = serde_json::from_str::<Envelope<serde_json::Value>>(body)
             .ok()
             .map(|e| message_text(&e.message))
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| crate::transfer::summarize_body(body));
-        let lower = message.to_ascii_lowercase();
-        match status {
-            StatusCode::UNAUTHORIZED if self.token.is_some() => DvError::BadToken {
+        match (status, scope) {
+            (StatusCode::UNAUTHORIZED, _) if self.token.is_some() => DvError::BadToken {
                 base: self.base.to_string(),
                 message,
             },
-            StatusCode::UNAUTHORIZED => DvError::MissingToken(what.to_string()),
-            StatusCode::FORBIDDEN if lower.contains("lock") => DvError::Locked {
-                pid: self.pid.clone(),
-                message,
-            },
-            StatusCode::BAD_REQUEST if lower.contains("guestbook") => DvError::Guestbook {
-                what: what.to_string(),
-                message,
-            },
-            StatusCode::FORBIDDEN => DvError::Forbidden {
+            (StatusCode::UNAUTHORIZED, _) => DvError::MissingToken(what.to_string()),
+            // A lock also answers 403: `unlocked` asks the locks API.
+            (StatusCode::FORBIDDEN, _) => DvError::Forbidden {
                 what: what.to_string(),
                 message,
                 anonymous: self.token.is_none(),
             },
-            StatusCode::NOT_FOUND if lower.contains("dataset") && !lower.contains("version") => {
-                DvError::DatasetNotFound {
-                    pid: self.pid.clone(),
-                    base: self.base.to_string(),
-                    anonymous: self.token.is_none(),
-                }
-            }
-            StatusCode::NOT_FOUND => DvError::NotFound(format!("{what}: {message}")),
-            StatusCode::TOO_MANY_REQUESTS => DvError::RateLimited(what.to_string()),
+            (StatusCode::BAD_REQUEST, Scope::Download) => DvError::Guestbook {
+                what: what.to_string(),
+                message,
+            },
+            (StatusCode::NOT_FOUND, Scope::Dataset) => DvError::DatasetNotFound {
+                pid: self.pid.clone(),
+                base: self.base.to_string(),
+                anonymous: self.token.is_none(),
+            },
+            (StatusCode::NOT_FOUND, _) => DvError::NotFound(format!("{what}: {message}")),
+            (StatusCode::TOO_MANY_REQUESTS, _) => DvError::RateLimited(what.to_string()),
             _ => DvError::Http {
                 what: what.to_string(),
                 status: status.as_u16(),
@@ -345,18 +358,34 @@ impl Api {
         }
     }
 
+    /// The types of the dataset's current locks (ingest, publication...).
+    pub async fn locks(&self) -> Result<Vec<String>, DvError> {
+        #[derive(Deserialize)]
+        struct Lock {
+            #[serde(rename = "lockType", default)]
+            kind: String,
+        }
+        let (locks, _): (Vec<Lock>, _) = self
+            .get(self.dataset_url("/locks", &[]), "locks", Scope::Dataset)
+            .await?;
+        Ok(locks.into_iter().map(|l| l.kind).collect())
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         url: Url,
         what: &str,
+        scope: Scope,
     ) -> Result<(T, Option<u64>), DvError> {
         let response = self.send(|| self.request(Method::GET, url.clone())).await?;
-        self.envelope(response, what).await
+        self.envelope(response, what, scope).await
     }
 
     /// Checks that the dataset exists and this token may see it.
     pub async fn check_dataset(&self) -> Result<(), DvError> {
-        let _: (serde_json::Value, _) = self.get(self.dataset_url("/", &[]), "dataset").await?;
+        let _: (serde_json::Value, _) = self
+            .get(self.dataset_url("/", &[]), "dataset", Scope::Dataset)
+            .await?;
         Ok(())
     }
 
@@ -364,7 +393,7 @@ impl Api {
     pub async fn check_token(&self) -> Result<(), DvError> {
         if self.token.is_some() {
             let _: (serde_json::Value, _) = self
-                .get(self.url("api/users/:me", &[]), "token check")
+                .get(self.url("api/users/:me", &[]), "token check", Scope::File)
                 .await?;
         }
         Ok(())
@@ -384,7 +413,8 @@ impl Api {
                     ("offset", &offset),
                 ],
             );
-            let (page, total): (Vec<VersionInfo>, _) = self.get(url, "list of versions").await?;
+            let (page, total): (Vec<VersionInfo>, _) =
+                self.get(url, "list of versions", Scope::Dataset).await?;
             let n = page.len();
             out.extend(page);
             match total {
@@ -406,7 +436,11 @@ impl Api {
                 &[("limit", &limit), ("offset", &offset)],
             );
             let result: Result<(Vec<FileMetadata>, _), _> = self
-                .get(url, &format!("file list of version {version}"))
+                .get(
+                    url,
+                    &format!("file list of version {version}"),
+                    Scope::Version,
+                )
                 .await;
             let (page, total) = match result {
                 Ok(x) => x,
@@ -429,7 +463,7 @@ impl Api {
             FileRef::Id(id) => self.url(&format!("api/files/{id}"), &[]),
             FileRef::Pid(pid) => self.url("api/files/:persistentId", &[("persistentId", pid)]),
         };
-        Ok(self.get(url, &file.to_string()).await?.0)
+        Ok(self.get(url, &file.to_string(), Scope::File).await?.0)
     }
 
     /// Retries `op` while the dataset is locked, up to the lock wait.
@@ -441,14 +475,25 @@ impl Api {
         let started = Instant::now();
         let mut delay = Duration::from_millis(500);
         loop {
-            match op().await {
-                Err(DvError::Locked { .. }) if started.elapsed() + delay < self.lock_wait => {
-                    tracing::debug!(?delay, "dataset locked; waiting");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
+            let denied = match op().await {
+                Err(denied @ DvError::Forbidden { .. }) => denied,
                 other => return other,
+            };
+            // A change to a locked dataset is refused with 403 too: the
+            // locks API tells the two apart.
+            let locks = match self.locks().await {
+                Ok(locks) if !locks.is_empty() => locks,
+                _ => return Err(denied),
+            };
+            if started.elapsed() + delay >= self.lock_wait {
+                return Err(DvError::Locked {
+                    pid: self.pid.clone(),
+                    message: locks.join(", "),
+                });
             }
+            tracing::debug!(?delay, ?locks, "dataset locked; waiting");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(10));
         }
     }
 
@@ -467,7 +512,7 @@ impl Api {
             // Keep the bytes as uploaded: no conversion of CSV/TSV to .tab.
             "tabIngest": false,
         });
-        self.unlocked(|| self.upload(url.clone(), &json, new.label, src, progress))
+        self.unlocked(|| self.upload(url.clone(), &json, new.label, src, Scope::Dataset, progress))
             .await
     }
 
@@ -488,16 +533,18 @@ impl Api {
             "forceReplace": true,
             "tabIngest": false,
         });
-        self.unlocked(|| self.upload(url.clone(), &json, new.label, src, progress))
+        self.unlocked(|| self.upload(url.clone(), &json, new.label, src, Scope::File, progress))
             .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn upload(
         &self,
         url: Url,
         json: &serde_json::Value,
         filename: &str,
         src: &Path,
+        scope: Scope,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<FileMetadata, DvError> {
         let request = || self.request(Method::POST, url.clone());
@@ -521,11 +568,11 @@ impl Api {
         let response = match self.client.upload(&spec).await {
             Ok(response) => response,
             Err(TransferError::Status { status, detail, .. }) => {
-                return Err(self.classify(status, &detail, "upload"))
+                return Err(self.classify(status, &detail, "upload", scope))
             }
             Err(e) => return Err(e.into()),
         };
-        let (result, _): (AddResult, _) = self.envelope(response, "upload").await?;
+        let (result, _): (AddResult, _) = self.envelope(response, "upload", scope).await?;
         result
             .files
             .into_iter()
@@ -542,7 +589,7 @@ impl Api {
                 .send(|| self.request(Method::DELETE, url.clone()))
                 .await?;
             let _: (serde_json::Value, _) = self
-                .envelope(response, &format!("delete of file {id}"))
+                .envelope(response, &format!("delete of file {id}"), Scope::File)
                 .await?;
             Ok(())
         })
@@ -562,7 +609,7 @@ impl Api {
                 })
                 .await?;
             let _: (serde_json::Value, _) = self
-                .envelope(response, &format!("rename of file {id}"))
+                .envelope(response, &format!("rename of file {id}"), Scope::File)
                 .await?;
             Ok(())
         })
@@ -603,9 +650,12 @@ impl Api {
         };
         match self.client.download(&spec, dest, progress).await {
             Ok(_) => Ok(()),
-            Err(TransferError::Status { status, detail, .. }) => {
-                Err(self.classify(status, &detail, &format!("download of {file}")))
-            }
+            Err(TransferError::Status { status, detail, .. }) => Err(self.classify(
+                status,
+                &detail,
+                &format!("download of {file}"),
+                Scope::Download,
+            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -666,6 +716,7 @@ mod tests {
             StatusCode::UNAUTHORIZED,
             r#"{"status":"ERROR","message":"Bad API key"}"#,
             "x",
+            Scope::File,
         );
         assert!(matches!(e, DvError::BadToken { .. }), "{e}");
         assert!(!e.to_string().contains("s3cret"));
@@ -673,20 +724,30 @@ mod tests {
             StatusCode::FORBIDDEN,
             r#"{"status":"ERROR","message":"Dataset cannot be edited due to dataset lock."}"#,
             "x",
+            Scope::Dataset,
         );
-        assert!(matches!(e, DvError::Locked { .. }), "{e}");
+        assert!(matches!(e, DvError::Forbidden { .. }), "{e}");
         let e = a.classify(
             StatusCode::NOT_FOUND,
             r#"{"status":"ERROR","message":"Dataset with Persistent ID doi:x not found."}"#,
             "x",
+            Scope::Dataset,
         );
         assert!(matches!(e, DvError::DatasetNotFound { .. }), "{e}");
+        // The same text about a version: the scope decides, not the words.
         let e = a.classify(
-            StatusCode::BAD_REQUEST,
-            "You must fill in the guestbook",
+            StatusCode::NOT_FOUND,
+            r#"{"status":"ERROR","message":"Dataset with Persistent ID doi:x not found."}"#,
             "x",
+            Scope::Version,
         );
+        assert!(matches!(e, DvError::NotFound(_)), "{e}");
+        let e = a.classify(StatusCode::BAD_REQUEST, "anything", "x", Scope::Download);
         assert!(matches!(e, DvError::Guestbook { .. }), "{e}");
+        let e = a.classify(StatusCode::BAD_REQUEST, "guestbook", "x", Scope::File);
+        assert!(matches!(e, DvError::Http { status: 400, .. }), "{e}");
+        let e = a.classify(StatusCode::TOO_MANY_REQUESTS, "", "x", Scope::File);
+        assert!(matches!(e, DvError::RateLimited(_)), "{e}");
     }
 
     #[test]

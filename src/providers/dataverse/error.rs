@@ -33,9 +33,9 @@ pub enum DvError {
     )]
     Locked { pid: String, message: String },
     #[error(
-        "{what}: the dataset has a guestbook that must be filled in before downloading \
-         ({message}). Download the file once through the dataset's web page, or ask the \
-         dataset's owner to remove the guestbook"
+        "{what}: Dataverse refused the download ({message}). Most often the dataset has a \
+         guestbook that must be filled in before downloading: download the file once through \
+         the dataset's web page, or ask the dataset's owner to remove the guestbook"
     )]
     Guestbook { what: String, message: String },
     #[error(
@@ -62,23 +62,49 @@ pub enum DvError {
     Service(String),
     #[error("unexpected answer from Dataverse: {0}")]
     BadResponse(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Transfer(#[from] TransferError),
-    #[error("local file: {0}")]
+    #[error("local file")]
     Io(#[from] std::io::Error),
 }
 
+/// Each Dataverse failure by its meaning; the runtime decides from the
+/// variant alone.
 impl From<DvError> for ProviderError {
     fn from(e: DvError) -> Self {
+        let message = e.to_string();
         match e {
-            DvError::MissingToken(_) => ProviderError::MissingCredentials(e.to_string()),
-            DvError::Transfer(t) => ProviderError::Transfer(t),
+            DvError::Transfer(t) => t.into(),
             DvError::Io(io) => ProviderError::Io(io),
-            DvError::BadToken { .. }
-            | DvError::DatasetNotFound { .. }
-            | DvError::Guestbook { .. }
-            | DvError::Forbidden { .. } => ProviderError::Refused(e.to_string()),
-            other => ProviderError::Service(other.to_string()),
+            DvError::MissingToken(_) => ProviderError::MissingCredentials(message),
+            DvError::BadToken { .. } => ProviderError::Unauthenticated {
+                message,
+                source: None,
+            },
+            // Not knowing the dataset is the remote's configuration, not
+            // an absent key: never "not present".
+            DvError::DatasetNotFound { .. } => ProviderError::Config(message),
+            DvError::Locked { .. } => ProviderError::Locked {
+                message,
+                source: None,
+            },
+            DvError::Guestbook { .. } | DvError::Forbidden { .. } => {
+                ProviderError::PermissionDenied {
+                    message,
+                    source: None,
+                }
+            }
+            DvError::NotFound(_) => ProviderError::not_found(message),
+            DvError::RateLimited(_) => ProviderError::Transient {
+                message,
+                source: None,
+            },
+            DvError::Http { status, .. } => match reqwest::StatusCode::from_u16(status) {
+                Ok(status) => ProviderError::from_status(status, message, None),
+                Err(_) => ProviderError::service(message, None),
+            },
+            DvError::Service(_) => ProviderError::service(message, None),
+            DvError::BadResponse(_) => ProviderError::service(message, None),
         }
     }
 }

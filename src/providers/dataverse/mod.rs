@@ -29,10 +29,10 @@ pub use error::DvError;
 
 use self::api::{Api, NewFile};
 use super::{
-    hashdir_lower, parse_bool, Annex, ConfigSpec, Credentials, Provider, ProviderError,
-    ProviderKind, Result,
+    hashdir_lower, parse_bool, Annex, Capabilities, ConfigSpec, Credentials, ExportTree, Provider,
+    ProviderError, ProviderKind, Result, UrlCheck, UrlClaims,
 };
-use crate::protocol::CheckUrl;
+use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
 
 /// The environment variable that holds the API token.
@@ -196,6 +196,14 @@ impl ProviderKind for DataverseKind {
         CONFIGS
     }
 
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            export: true,
+            claim_urls: true,
+            import: false,
+        }
+    }
+
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
         let s = settings(annex).await?;
         let token = token(annex).await?;
@@ -304,7 +312,7 @@ impl DataverseRemote {
 
     fn export_location(&self, name: &str) -> Result<(String, String)> {
         if name.is_empty() || name.split('/').any(|p| p == ".." || p == ".") {
-            return Err(ProviderError::Refused(format!(
+            return Err(ProviderError::InvalidName(format!(
                 "export path {name:?} leaves the export tree"
             )));
         }
@@ -419,7 +427,7 @@ impl DataverseRemote {
         };
         if stored.data_file.content_size().is_some_and(|s| s != size) {
             let _ = self.api.delete(stored.data_file.id).await;
-            return Err(ProviderError::Service(format!(
+            return Err(ProviderError::integrity(format!(
                 "Dataverse stored {} bytes of {label} instead of {size}; the upload was deleted, try again",
                 stored.data_file.content_size().unwrap_or(0)
             )));
@@ -454,46 +462,23 @@ impl DataverseRemote {
     }
 }
 
-/// The size in a key (`-s1234`), when recorded.
-fn key_size(key: &str) -> Option<u64> {
-    let fields = key.split("--").next()?;
-    fields
-        .split('-')
-        .skip(1)
-        .find_map(|f| f.strip_prefix('s').and_then(|n| n.parse().ok()))
-}
-
-/// The checksum a key's name carries, for the backends Dataverse also uses.
-fn key_checksum(key: &str) -> Option<Expected> {
-    let (fields, rest) = key.split_once("--")?;
-    let backend = fields.split('-').next()?;
-    let alg = match backend.trim_end_matches('E') {
-        "MD5" => Algorithm::Md5,
-        "SHA1" => Algorithm::Sha1,
-        "SHA256" => Algorithm::Sha256,
-        "SHA512" => Algorithm::Sha512,
-        _ => return None,
-    };
-    let hex = rest.split('.').next()?;
-    hex.chars()
-        .all(|c| c.is_ascii_hexdigit())
-        .then(|| Expected::new(alg, hex))
-}
-
 /// Whether the Dataverse file can be the content of `key`: sizes agree and,
 /// when both name the same algorithm, so do checksums. Chunk keys carry
 /// neither, so any file under their name is taken.
 fn matches_key(f: &FileMetadata, key: &str) -> bool {
+    let Ok(key) = Key::parse(key) else {
+        return true;
+    };
     // In a chunk key, -s is the size of the whole file, not of the chunk.
-    if key.split("--").next().is_some_and(|h| h.contains("-C")) {
+    if key.is_chunk() {
         return true;
     }
-    if let (Some(want), Some(have)) = (key_size(key), f.data_file.content_size()) {
+    if let (Some(want), Some(have)) = (key.size(), f.data_file.content_size()) {
         if want != have {
             return false;
         }
     }
-    match (key_checksum(key), f.data_file.expected()) {
+    match (key.checksum(), f.data_file.expected()) {
         (Some(want), Some(have)) if want.algorithm == have.algorithm => want.hex == have.hex,
         _ => true,
     }
@@ -525,15 +510,16 @@ impl Provider for DataverseRemote {
         // a renamed duplicate, which upload_new deletes again.
         let f = match self.upload_new(&folder, &label, src, None, annex).await {
             Ok(f) => f,
-            // Installations that refuse duplicate content say so: look it up.
-            Err(ProviderError::Service(m))
-                if m.contains("already exists") || m.contains("duplicate") =>
-            {
-                match self.find_latest(&folder, &label).await? {
-                    Some(f) if matches_key(&f, key) => f,
-                    _ => return Err(ProviderError::Service(m)),
-                }
-            }
+            // Installations that refuse duplicate content reject the
+            // upload: if the key's file is there, that is the key stored.
+            Err(
+                refused @ (ProviderError::AlreadyExists { .. }
+                | ProviderError::Conflict { .. }
+                | ProviderError::Service { .. }),
+            ) => match self.find_latest(&folder, &label).await? {
+                Some(f) if matches_key(&f, key) => f,
+                _ => return Err(refused),
+            },
             Err(e) => return Err(e),
         };
         self.remember(key, &f, annex).await
@@ -609,7 +595,7 @@ impl Provider for DataverseRemote {
         if let Some(e) = last_error {
             return Err(e.into());
         }
-        Err(ProviderError::Refused(format!(
+        Err(ProviderError::not_found(format!(
             "{key} is not in dataset {} (neither in the draft nor in a published version)",
             self.api.pid()
         )))
@@ -650,7 +636,7 @@ impl Provider for DataverseRemote {
         let published = self.find_published(&folder, &label, id).await?;
         if !published.is_empty() {
             let versions: Vec<&str> = published.iter().map(|(v, _)| v.as_str()).collect();
-            return Err(ProviderError::Refused(format!(
+            return Err(ProviderError::conflict(format!(
                 "cannot remove {key}: it is in published version {} of dataset {}, and Dataverse keeps \
                  published files downloadable, so the content stays there. Only the installation's \
                  administrators can destroy published files; to make git-annex stop counting this \
@@ -704,6 +690,17 @@ impl Provider for DataverseRemote {
         ]
     }
 
+    fn export(&self) -> Option<&dyn ExportTree> {
+        Some(self)
+    }
+
+    fn urls(&self) -> Option<&dyn UrlClaims> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl ExportTree for DataverseRemote {
     async fn store_export(
         &self,
         name: &str,
@@ -742,7 +739,7 @@ impl Provider for DataverseRemote {
         let (folder, label) = self.export_location(name)?;
         match self.find_latest(&folder, &label).await? {
             Some(f) => self.download_file(&f, dest, annex).await,
-            None => Err(ProviderError::Refused(format!(
+            None => Err(ProviderError::not_found(format!(
                 "{name} is not in the latest version of dataset {}",
                 self.api.pid()
             ))),
@@ -786,7 +783,7 @@ impl Provider for DataverseRemote {
         let (folder, label) = self.export_location(name)?;
         let (to_folder, to_label) = self.export_location(new_name)?;
         let f = self.find_latest(&folder, &label).await?.ok_or_else(|| {
-            ProviderError::Refused(format!("{name} is not in the dataset's latest version"))
+            ProviderError::not_found(format!("{name} is not in the dataset's latest version"))
         })?;
         self.api
             .rename(
@@ -799,14 +796,17 @@ impl Provider for DataverseRemote {
             .await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl UrlClaims for DataverseRemote {
     fn claims_url(&self, url: &str) -> bool {
         urls::parse(url, self.api.base(), self.api.pid()).is_some()
     }
 
-    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<CheckUrl> {
+    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
         let Some(file) = urls::parse(url, self.api.base(), self.api.pid()) else {
-            return Ok(CheckUrl::Failure(format!(
+            return Err(ProviderError::InvalidName(format!(
                 "not a Dataverse file URL of {}",
                 self.api.base()
             )));
@@ -820,12 +820,12 @@ impl Provider for DataverseRemote {
                     (Some(orig), true) => orig.clone(),
                     _ => meta.label.clone(),
                 };
-                Ok(CheckUrl::Contents {
+                Ok(UrlCheck::Contents {
                     size: meta.data_file.content_size(),
                     filename: Some(name),
                 })
             }
-            Err(e) => Ok(CheckUrl::Failure(e.to_string())),
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -873,22 +873,28 @@ mod tests {
         assert_eq!(KeyState::parse("dv1 id=7").map(|s| s.id), Some(7));
     }
 
+    fn file(size: u64, md5: &str) -> FileMetadata {
+        serde_json::from_value(serde_json::json!({
+            "label": "x", "dataFile": {"id": 1, "filesize": size, "md5": md5}
+        }))
+        .unwrap()
+    }
+
     #[test]
-    fn keys() {
+    fn files_match_keys() {
         let k = "MD5E-s5--5d41402abc4b2a76b9719d911017c592.txt";
-        assert_eq!(key_size(k), Some(5));
-        assert_eq!(
-            key_checksum(k),
-            Some(Expected::new(
-                Algorithm::Md5,
-                "5d41402abc4b2a76b9719d911017c592"
-            ))
-        );
-        assert_eq!(
-            key_size("SHA256E-s1048576-S1048576-C2--ab.x"),
-            Some(1048576)
-        );
-        assert_eq!(key_checksum("WORM-s5-m1--name"), None);
-        assert_eq!(key_checksum("URL--http&c%%example"), None);
+        assert!(matches_key(&file(5, "5d41402abc4b2a76b9719d911017c592"), k));
+        assert!(!matches_key(
+            &file(6, "5d41402abc4b2a76b9719d911017c592"),
+            k
+        ));
+        assert!(!matches_key(
+            &file(5, "00000000000000000000000000000000"),
+            k
+        ));
+        // Chunk keys and keys that are not keys carry nothing to compare.
+        assert!(matches_key(&file(9, "aa"), "MD5E-s5-S2-C1--5d41.txt"));
+        assert!(matches_key(&file(9, "aa"), "KEY-old"));
+        assert!(matches_key(&file(9, "aa"), "WORM-s9-m1--name"));
     }
 }

@@ -1,0 +1,348 @@
+//! git-annex keys, parsed once: `BACKEND[-sSIZE][-mMTIME][-SCHUNKSIZE-CCHUNK]--NAME`.
+//!
+//! Parsing never panics and is char-boundary safe on any input. A key is
+//! data, never a path: callers that turn keys into file or object names
+//! check [`Key::is_path_safe`] (or refuse the key) first.
+
+use std::fmt;
+
+use crate::transfer::{Algorithm, Expected};
+
+/// One `-x` field of a key, in the order the key gave them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Field {
+    /// `-s`: size of the whole content.
+    Size(u64),
+    /// `-m`: modification time (WORM keys).
+    Mtime(u64),
+    /// `-S`: chunk size of a chunk key.
+    ChunkSize(u64),
+    /// `-C`: chunk number (from 1) of a chunk key.
+    ChunkNumber(u64),
+}
+
+impl Field {
+    fn tag(&self) -> char {
+        match self {
+            Self::Size(_) => 's',
+            Self::Mtime(_) => 'm',
+            Self::ChunkSize(_) => 'S',
+            Self::ChunkNumber(_) => 'C',
+        }
+    }
+
+    fn value(&self) -> u64 {
+        match self {
+            Self::Size(v) | Self::Mtime(v) | Self::ChunkSize(v) | Self::ChunkNumber(v) => *v,
+        }
+    }
+}
+
+/// Why a text is not a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("a key needs `--` between its backend fields and its name")]
+    NoName,
+    #[error("a key needs a backend name before its fields")]
+    NoBackend,
+    #[error("key field {0:?} is not one of -s, -m, -S, -C with a number")]
+    BadField(String),
+}
+
+/// A parsed git-annex key. [`fmt::Display`] gives back the text it was
+/// parsed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    backend: String,
+    fields: Vec<Field>,
+    name: String,
+}
+
+/// Parses a field value: decimal digits in canonical form (no sign, no
+/// leading zeros), so that printing gives back the same text.
+fn canonical_number(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if text.len() > 1 && text.starts_with('0') {
+        return None;
+    }
+    text.parse().ok()
+}
+
+impl Key {
+    pub fn parse(text: &str) -> Result<Self, KeyError> {
+        let (head, name) = text.split_once("--").ok_or(KeyError::NoName)?;
+        let mut parts = head.split('-');
+        let backend = parts.next().unwrap_or_default();
+        if backend.is_empty() {
+            return Err(KeyError::NoBackend);
+        }
+        let mut fields = Vec::new();
+        for part in parts {
+            let mut chars = part.chars();
+            let tag = chars.next();
+            let value = canonical_number(chars.as_str());
+            let field = match (tag, value) {
+                (Some('s'), Some(v)) => Field::Size(v),
+                (Some('m'), Some(v)) => Field::Mtime(v),
+                (Some('S'), Some(v)) => Field::ChunkSize(v),
+                (Some('C'), Some(v)) => Field::ChunkNumber(v),
+                _ => return Err(KeyError::BadField(part.to_string())),
+            };
+            fields.push(field);
+        }
+        Ok(Self {
+            backend: backend.to_string(),
+            fields,
+            name: name.to_string(),
+        })
+    }
+
+    /// The backend, e.g. `SHA256E`.
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
+
+    /// The name part after `--` (hash plus extension for `*E` backends).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn field(&self, tag: char) -> Option<u64> {
+        self.fields
+            .iter()
+            .find(|f| f.tag() == tag)
+            .map(Field::value)
+    }
+
+    /// The `-s` field: the size of the whole content.
+    pub fn size(&self) -> Option<u64> {
+        self.field('s')
+    }
+
+    pub fn mtime(&self) -> Option<u64> {
+        self.field('m')
+    }
+
+    pub fn chunk_size(&self) -> Option<u64> {
+        self.field('S')
+    }
+
+    pub fn chunk_number(&self) -> Option<u64> {
+        self.field('C')
+    }
+
+    /// Whether this is a chunk key (`-C`), whose `-s` is the whole file's.
+    pub fn is_chunk(&self) -> bool {
+        self.chunk_number().is_some()
+    }
+
+    /// The size of this key's content: for a chunk key, the size of the
+    /// chunk, computed from `-s`, `-S` and `-C`.
+    pub fn content_size(&self) -> Option<u64> {
+        match (self.size(), self.chunk_size(), self.chunk_number()) {
+            (Some(total), Some(cs), Some(n)) if n >= 1 => {
+                let start = cs.checked_mul(n - 1)?;
+                Some(total.saturating_sub(start).min(cs))
+            }
+            (size, _, _) => size,
+        }
+    }
+
+    /// The hashing algorithm of the backend, and whether it is an `*E`
+    /// (extension-keeping) one.
+    fn hashing(&self) -> Option<(Algorithm, bool)> {
+        let (base, extension) = match self.backend.strip_suffix('E') {
+            Some(base) => (base, true),
+            None => (self.backend.as_str(), false),
+        };
+        let algorithm = match base {
+            "MD5" => Algorithm::Md5,
+            "SHA1" => Algorithm::Sha1,
+            "SHA256" => Algorithm::Sha256,
+            "SHA512" => Algorithm::Sha512,
+            _ => return None,
+        };
+        Some((algorithm, extension))
+    }
+
+    /// The hash part and extension part of the name, for hashing backends.
+    fn split_name(&self) -> Option<(&str, &str)> {
+        let (_, extension) = self.hashing()?;
+        if extension {
+            Some(match self.name.find('.') {
+                Some(i) => self.name.split_at(i),
+                None => (self.name.as_str(), ""),
+            })
+        } else {
+            Some((self.name.as_str(), ""))
+        }
+    }
+
+    /// The extension an `*E` backend kept (with its dot), else `None`.
+    pub fn extension(&self) -> Option<&str> {
+        self.split_name()
+            .map(|(_, ext)| ext)
+            .filter(|ext| !ext.is_empty())
+    }
+
+    /// The checksum the key's name carries, for MD5/SHA1/SHA256/SHA512
+    /// backends (with or without `E`).
+    pub fn checksum(&self) -> Option<Expected> {
+        let (algorithm, _) = self.hashing()?;
+        let (hex, _) = self.split_name()?;
+        (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| Expected::new(algorithm, hex))
+    }
+
+    /// Whether the whole key can be used as one file or object name: no
+    /// path separator, not `.` or `..`, no control character.
+    pub fn is_path_safe(text: &str) -> bool {
+        !text.is_empty()
+            && text != "."
+            && text != ".."
+            && !text.contains(['/', '\\'])
+            && !text.chars().any(char::is_control)
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.backend)?;
+        for field in &self.fields {
+            write!(f, "-{}{}", field.tag(), field.value())?;
+        }
+        write!(f, "--{}", self.name)
+    }
+}
+
+impl std::str::FromStr for Key {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// The content size of a key given as text; `None` when it has none or
+/// the text is not a key.
+pub fn content_size(key: &str) -> Option<u64> {
+    Key::parse(key).ok()?.content_size()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn fields() {
+        let k = Key::parse("SHA256E-s1048576-S1048576-C2--ab.x").unwrap();
+        assert_eq!(k.backend(), "SHA256E");
+        assert_eq!(k.size(), Some(1048576));
+        assert_eq!(k.chunk_size(), Some(1048576));
+        assert_eq!(k.chunk_number(), Some(2));
+        assert!(k.is_chunk());
+        assert_eq!(k.content_size(), Some(0));
+        let k = Key::parse("SHA256E-s3000-S1000-C3--ab.x").unwrap();
+        assert_eq!(k.content_size(), Some(1000));
+        let k = Key::parse("SHA256E-s2500-S1000-C3--ab.x").unwrap();
+        assert_eq!(k.content_size(), Some(500));
+        let k = Key::parse("WORM-s5-m1--name").unwrap();
+        assert_eq!((k.size(), k.mtime()), (Some(5), Some(1)));
+        assert_eq!(k.checksum(), None);
+        let k = Key::parse("URL--http&c%%example").unwrap();
+        assert_eq!(
+            (k.backend(), k.name(), k.size()),
+            ("URL", "http&c%%example", None)
+        );
+    }
+
+    #[test]
+    fn checksums_and_extensions() {
+        let k = Key::parse("MD5E-s5--5d41402abc4b2a76b9719d911017c592.txt").unwrap();
+        assert_eq!(
+            k.checksum(),
+            Some(Expected::new(
+                Algorithm::Md5,
+                "5d41402abc4b2a76b9719d911017c592"
+            ))
+        );
+        assert_eq!(k.extension(), Some(".txt"));
+        let k = Key::parse("SHA256E-s3--98ea.nii.gz").unwrap();
+        assert_eq!(k.extension(), Some(".nii.gz"));
+        assert_eq!(k.checksum().map(|c| c.hex), Some("98ea".into()));
+        // Without E the whole name is the hash: a dot makes it no checksum.
+        let k = Key::parse("SHA1-s3--ab.c").unwrap();
+        assert_eq!((k.extension(), k.checksum()), (None, None));
+        let k = Key::parse("SHA512-s3--AB").unwrap();
+        assert_eq!(k.checksum(), Some(Expected::new(Algorithm::Sha512, "ab")));
+        assert_eq!(Key::parse("BLAKE2B256E-s1--ab.x").unwrap().checksum(), None);
+    }
+
+    #[test]
+    fn not_keys() {
+        assert_eq!(Key::parse("garbage"), Err(KeyError::NoName));
+        assert_eq!(Key::parse("--name"), Err(KeyError::NoBackend));
+        assert!(Key::parse("KEY-old--x").is_err());
+        assert!(Key::parse("MD5-s--x").is_err());
+        assert!(Key::parse("MD5-s01--x").is_err());
+        assert!(Key::parse("MD5-s+1--x").is_err());
+        assert!(Key::parse("MD5-s99999999999999999999999--x").is_err());
+    }
+
+    #[test]
+    fn multibyte_field_is_no_panic() {
+        // The old parser split fields at byte 1, inside this character.
+        assert!(Key::parse("MD5-é5--x").is_err());
+        assert!(Key::parse("MD5-s5-é--x").is_err());
+        assert_eq!(content_size("SHA256E-s7-€--x"), None);
+        assert_eq!(content_size("SHA256E-s7--é.€"), Some(7));
+    }
+
+    #[test]
+    fn path_safety() {
+        assert!(Key::is_path_safe("SHA256E-s1--ab.txt"));
+        for bad in ["", ".", "..", "a/b", "a\\b", "a\nb"] {
+            assert!(!Key::is_path_safe(bad), "{bad:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(text in "\\PC*") {
+            let _ = Key::parse(&text);
+            let _ = content_size(&text);
+        }
+
+        #[test]
+        fn display_round_trips(text in "\\PC*") {
+            if let Ok(key) = Key::parse(&text) {
+                prop_assert_eq!(key.to_string(), text);
+            }
+        }
+
+        #[test]
+        fn built_keys_round_trip(
+            backend in "[A-Z0-9]{1,10}",
+            size in proptest::option::of(any::<u64>()),
+            mtime in proptest::option::of(any::<u64>()),
+            chunk in proptest::option::of((1u64..1 << 40, 1u64..100_000)),
+            name in "\\PC*",
+        ) {
+            let mut text = backend.clone();
+            if let Some(s) = size { text.push_str(&format!("-s{s}")); }
+            if let Some(m) = mtime { text.push_str(&format!("-m{m}")); }
+            if let Some((cs, n)) = chunk { text.push_str(&format!("-S{cs}-C{n}")); }
+            text.push_str("--");
+            text.push_str(&name);
+            let key = Key::parse(&text).unwrap();
+            prop_assert_eq!(key.to_string(), text.clone());
+            prop_assert_eq!(key.backend(), backend.as_str());
+            prop_assert_eq!(key.size(), size);
+            prop_assert_eq!(key.mtime(), mtime);
+            prop_assert_eq!(key.chunk_number(), chunk.map(|c| c.1));
+            prop_assert_eq!(key.name(), name.as_str());
+        }
+    }
+}

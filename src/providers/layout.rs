@@ -1,0 +1,65 @@
+//! Where a key's content lives in a store of named objects: one layout for
+//! every provider that names objects after keys (S3, directory).
+
+use super::{ProviderError, Result};
+use crate::key::Key;
+
+/// How keys become object (or file) names below a remote's prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLayout {
+    /// `KEY`, like git-annex's own S3 remote.
+    Flat,
+    /// `abc/def/KEY` with git-annex's DIRHASH-LOWER folders.
+    DirHash,
+}
+
+impl KeyLayout {
+    /// The relative name of `key`'s object. Keys are never trusted as
+    /// paths: one that could name a folder or leave it is refused.
+    pub fn object_name(self, key: &str) -> Result<String> {
+        if !Key::is_path_safe(key) {
+            return Err(ProviderError::InvalidName(format!(
+                "unusable key {key:?}: it cannot be a file or object name"
+            )));
+        }
+        Ok(match self {
+            Self::Flat => key.to_string(),
+            Self::DirHash => format!("{}{key}", hashdir_lower(key)),
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Flat => "flat",
+            Self::DirHash => "dirhash",
+        }
+    }
+}
+
+/// git-annex's two-level lower-case hash directory for a key ("abc/def/"),
+/// as DIRHASH-LOWER computes it: the first six hex digits of the key's MD5.
+pub fn hashdir_lower(key: &str) -> String {
+    use md5::Digest;
+    let digest = hex::encode(md5::Md5::digest(key.as_bytes()));
+    format!("{}/{}/", &digest[0..3], &digest[3..6])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        let key = "SHA256E-s1--ab.txt";
+        assert_eq!(KeyLayout::Flat.object_name(key).unwrap(), key);
+        let hashed = KeyLayout::DirHash.object_name(key).unwrap();
+        assert_eq!(hashed, format!("{}{key}", hashdir_lower(key)));
+        assert_eq!(hashed.matches('/').count(), 2);
+        for bad in ["", "..", "a/b", "a\\b"] {
+            assert!(matches!(
+                KeyLayout::Flat.object_name(bad),
+                Err(ProviderError::InvalidName(_))
+            ));
+        }
+    }
+}
