@@ -280,7 +280,7 @@ async fn interrupted_download_resumes_with_range() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(resumed_at >= 600_000 && resumed_at <= 700_000, "{ranges:?}");
+    assert!((600_000..=700_000).contains(&resumed_at), "{ranges:?}");
 
     // A partial file left by a killed process: only the rest is fetched.
     fake.admin("POST", "reset-log");
