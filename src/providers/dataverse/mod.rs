@@ -583,7 +583,6 @@ impl DataverseRemote {
         let size = tokio::fs::metadata(src).await?.len();
         let new = NewFile { folder, label };
         let progress = |b| annex.progress(b);
-        let since = Instant::now();
         let stored = match replace {
             None => self.api.add(&new, src, &progress).await?,
             Some(id) => match self.api.replace(id, &new, src, &progress).await {
@@ -595,6 +594,8 @@ impl DataverseRemote {
                 other => other?,
             },
         };
+        // A listing begun from now on shows whatever made Dataverse rename it.
+        let since = Instant::now();
         self.cache_put(&stored, replace).await;
         if stored.data_file.content_size().is_some_and(|s| s != size) {
             if self.api.delete(stored.data_file.id).await.is_ok() {
@@ -718,7 +719,6 @@ impl Provider for DataverseRemote {
         }
         // No listing first: a key stored before (without state) shows up as
         // a renamed duplicate, which upload_new deletes again.
-        let since = Instant::now();
         let f = match self.upload_new(&folder, &label, src, None, annex).await {
             Ok((f, _)) => f,
             // Installations that refuse duplicate content say so: look it up
@@ -726,7 +726,7 @@ impl Provider for DataverseRemote {
             Err(ProviderError::Service(m))
                 if m.contains("already exists") || m.contains("duplicate") =>
             {
-                match self.find_fresh(&folder, &label, since).await? {
+                match self.find_fresh(&folder, &label, Instant::now()).await? {
                     Some(f) if matches_key(&f, key) => f,
                     _ => return Err(ProviderError::Service(m)),
                 }
