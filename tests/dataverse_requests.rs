@@ -44,6 +44,8 @@ async fn provider(annex: &MemAnnex) -> Arc<dyn Provider> {
 
 /// API requests since the last reset, without the fake's own endpoints.
 fn api_requests(fake: &FakeDataverse) -> Vec<serde_json::Value> {
+    // The fake logs a request after its answer is sent: let the last one land.
+    std::thread::sleep(std::time::Duration::from_millis(200));
     fake.api_log()
         .into_iter()
         .filter(|r| !r["path"].as_str().unwrap_or("").starts_with("/_fake/"))
