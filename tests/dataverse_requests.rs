@@ -254,3 +254,54 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
         .await
         .unwrap());
 }
+
+/// This process's renames and deletions update the cache: no listing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_renames_and_deletions_need_no_new_listing() {
+    let fake = FakeDataverse::start(&[]);
+    let annex = annex_for(&fake);
+    let p = provider(&annex).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let files: Vec<_> = (0..3).map(|i| file(tmp.path(), i)).collect();
+    for (i, (key, src)) in files.iter().enumerate() {
+        p.store_export(&export_name(i), key, src, &annex)
+            .await
+            .unwrap();
+    }
+    fake.admin("POST", "reset-log");
+    p.rename_export(&export_name(0), &files[0].0, "renamed/r0.txt", &annex)
+        .await
+        .unwrap();
+    p.remove_export(&export_name(1), &files[1].0, &annex)
+        .await
+        .unwrap();
+    // Already there under its new name: kept, not uploaded again.
+    p.store_export("renamed/r0.txt", &files[0].0, &files[0].1, &annex)
+        .await
+        .unwrap();
+    // Gone: uploaded again.
+    p.store_export(&export_name(1), &files[1].0, &files[1].1, &annex)
+        .await
+        .unwrap();
+    let requests = api_requests(&fake);
+    assert_eq!(listings(&requests), 0, "{requests:?}");
+    let uploads = requests
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["path"].as_str().unwrap().ends_with("/add"))
+        .count();
+    assert_eq!(uploads, 1, "{requests:?}");
+    let mut names: Vec<String> = fake
+        .latest_files()
+        .into_iter()
+        .map(|(label, dir, _)| format!("{dir}/{label}"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "renamed/r0.txt".to_string(),
+            "sub-01/f1.txt".to_string(),
+            "sub-02/f2.txt".to_string()
+        ]
+    );
+}

@@ -1070,6 +1070,30 @@ mod tests {
     }
 
     #[test]
+    fn latest_files_follow_our_writes() {
+        let file = |id: u64, dir: &str, label: &str| -> FileMetadata {
+            serde_json::from_value(serde_json::json!({
+                "label": label, "directoryLabel": dir, "dataFile": {"id": id}
+            }))
+            .unwrap()
+        };
+        let mut c = LatestFiles {
+            listed_at: Instant::now(),
+            files: vec![file(1, "a", "x"), file(2, "", "y")],
+        };
+        assert_eq!(c.find("a", "x").map(|f| f.data_file.id), Some(1));
+        // A replacement has a new id and takes the old one's place.
+        c.put(file(3, "a", "x"), Some(1));
+        assert_eq!(c.files.len(), 2);
+        assert_eq!(c.find("a", "x").map(|f| f.data_file.id), Some(3));
+        // The same answer twice (a listing already had it) is one entry.
+        c.put(file(3, "a", "x"), None);
+        assert_eq!(c.files.len(), 2);
+        c.remove(2);
+        assert!(c.find("", "y").is_none());
+    }
+
+    #[test]
     fn key_state_round_trips() {
         let s = KeyState {
             id: 42,
