@@ -452,9 +452,11 @@ impl S3Remote {
         };
         match self.client.upload(&spec).await {
             Ok(response) => Ok(etag_of(&response)),
-            Err(TransferError::Checksum { expected, got, .. }) => Err(ProviderError::integrity(
-                format!("upload corrupted on the way: server MD5 {got}, sent {expected}; try again"),
-            )),
+            Err(TransferError::Checksum { expected, got, .. }) => {
+                Err(ProviderError::integrity(format!(
+                    "upload corrupted on the way: server MD5 {got}, sent {expected}; try again"
+                )))
+            }
             Err(TransferError::Status { status, detail, .. }) => {
                 Err(classify("upload", signed.url.path(), status, &detail))
             }

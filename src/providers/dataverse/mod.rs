@@ -19,7 +19,7 @@ mod urls;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use url::Url;
@@ -238,6 +238,7 @@ impl ProviderKind for DataverseKind {
             root: s.root,
             skip_checksum: s.skip_checksum,
             published: Default::default(),
+            latest: Default::default(),
         }))
     }
 }
@@ -301,6 +302,53 @@ pub struct DataverseRemote {
     skip_checksum: bool,
     /// Listings of published versions, by version name.
     published: tokio::sync::Mutex<HashMap<String, Arc<Vec<FileMetadata>>>>,
+    /// The files of the latest version (the draft), listed once and kept
+    /// up to date by this process's own writes; see [`LatestFiles`].
+    latest: tokio::sync::Mutex<Option<LatestFiles>>,
+}
+
+/// The listing cache of the latest version, shared by all jobs of this
+/// process, so that exporting N files costs N uploads and one listing
+/// instead of a listing per file.
+///
+/// Other processes (another clone, the web interface) may change the
+/// dataset meanwhile, so the cache is only a hint:
+/// - Store paths act on it: a stale "absent" makes Dataverse rename the
+///   new upload, which [`DataverseRemote::upload_new`] notices and settles
+///   with a fresh listing; a cached file is checked on the server before it
+///   is replaced, deleted or renamed (a file moved elsewhere must not be
+///   touched), and a file that is gone (404) drops the cache for one
+///   re-listing.
+/// - CHECKPRESENT never answers from it, neither "present" (git-annex could
+///   drop another copy on the strength of a file that is gone) nor
+///   "absent": it answers from a listing begun after the request arrived
+///   ([`DataverseRemote::find_fresh`]; concurrent checks share one).
+struct LatestFiles {
+    /// When the listing began: it shows every change made before.
+    listed_at: Instant,
+    /// Linear lookups keep `is_at`'s rules (tabular files answer to their
+    /// original name); a few thousand comparisons cost far less than a
+    /// request.
+    files: Vec<FileMetadata>,
+}
+
+impl LatestFiles {
+    fn find(&self, folder: &str, label: &str) -> Option<FileMetadata> {
+        self.files.iter().find(|f| f.is_at(folder, label)).cloned()
+    }
+
+    fn remove(&mut self, id: u64) {
+        self.files.retain(|f| f.data_file.id != id);
+    }
+
+    /// Adds `f` as the server answered it, in place of `replaced`.
+    fn put(&mut self, f: FileMetadata, replaced: Option<u64>) {
+        self.remove(f.data_file.id);
+        if let Some(old) = replaced {
+            self.remove(old);
+        }
+        self.files.push(f);
+    }
 }
 
 impl DataverseRemote {
@@ -320,10 +368,84 @@ impl DataverseRemote {
     }
 
     /// The file at folder/label in the newest version this user can see
-    /// (the draft when there is one).
+    /// (the draft when there is one), from the listing cache (listed on
+    /// first use). May be stale: see [`LatestFiles`].
     async fn find_latest(&self, folder: &str, label: &str) -> Result<Option<FileMetadata>> {
-        let files = self.api.files(":latest").await?.unwrap_or_default();
-        Ok(files.into_iter().find(|f| f.is_at(folder, label)))
+        let cache = self.latest_listing(None).await?;
+        Ok(cache.as_ref().and_then(|c| c.find(folder, label)))
+    }
+
+    /// Like [`Self::find_latest`], from a listing begun at or after `since`.
+    async fn find_fresh(
+        &self,
+        folder: &str,
+        label: &str,
+        since: Instant,
+    ) -> Result<Option<FileMetadata>> {
+        let cache = self.latest_listing(Some(since)).await?;
+        Ok(cache.as_ref().and_then(|c| c.find(folder, label)))
+    }
+
+    /// The cache, listed when empty or older than `since`. The lock is held
+    /// while listing, so jobs that need it at once wait for one listing.
+    async fn latest_listing(
+        &self,
+        since: Option<Instant>,
+    ) -> Result<tokio::sync::MutexGuard<'_, Option<LatestFiles>>> {
+        let mut cache = self.latest.lock().await;
+        let fresh_enough = match (cache.as_ref(), since) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(c), Some(t)) => c.listed_at >= t,
+        };
+        if !fresh_enough {
+            let listed_at = Instant::now();
+            let files = self.api.files(":latest").await?.unwrap_or_default();
+            *cache = Some(LatestFiles { listed_at, files });
+        }
+        Ok(cache)
+    }
+
+    /// The cached file at folder/label, checked on the server to be still
+    /// there; else the answer of a fresh listing. For acting on a file id
+    /// (replace, delete, rename, download).
+    async fn find_current(&self, folder: &str, label: &str) -> Result<Option<FileMetadata>> {
+        let since = Instant::now();
+        if let Some(f) = self.find_latest(folder, label).await? {
+            match self.api.file(&FileRef::Id(f.data_file.id)).await {
+                Ok(now) if now.is_at(folder, label) => return Ok(Some(f)),
+                Ok(_) | Err(DvError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.find_fresh(folder, label, since).await
+    }
+
+    /// Records this process's own write: `f` as the server answered it,
+    /// in place of file `replaced`.
+    async fn cache_put(&self, f: &FileMetadata, replaced: Option<u64>) {
+        if let Some(c) = self.latest.lock().await.as_mut() {
+            c.put(f.clone(), replaced);
+        }
+    }
+
+    async fn drop_cache(&self) {
+        *self.latest.lock().await = None;
+    }
+
+    async fn cache_remove(&self, id: u64) {
+        if let Some(c) = self.latest.lock().await.as_mut() {
+            c.remove(id);
+        }
+    }
+
+    async fn cache_rename(&self, id: u64, to: &NewFile<'_>) {
+        if let Some(c) = self.latest.lock().await.as_mut() {
+            if let Some(f) = c.files.iter_mut().find(|f| f.data_file.id == id) {
+                f.label = to.label.to_string();
+                f.directory_label = Some(to.folder.to_string()).filter(|d| !d.is_empty());
+            }
+        }
     }
 
     /// The files of a published version; published versions never
@@ -407,9 +529,57 @@ impl DataverseRemote {
         Ok(())
     }
 
+    /// Downloads the file at folder/label of the latest version; false if
+    /// there is none. A file that is gone (404) drops the cache, and the
+    /// name is looked up once more.
+    async fn download_latest(
+        &self,
+        folder: &str,
+        label: &str,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<bool> {
+        // No check first: the download itself shows whether the id is gone.
+        let since = Instant::now();
+        let cached = self.find_latest(folder, label).await?;
+        let found = match cached {
+            Some(f) => Some(f),
+            None => self.find_fresh(folder, label, since).await?,
+        };
+        let Some(mut f) = found else {
+            return Ok(false);
+        };
+        let mut retried = false;
+        loop {
+            let result = self
+                .api
+                .download(
+                    &FileRef::Id(f.data_file.id),
+                    dest,
+                    f.data_file.content_size(),
+                    self.checksum_for(&f),
+                    &|b| annex.progress(b),
+                )
+                .await;
+            match result {
+                Ok(()) => return Ok(true),
+                Err(DvError::NotFound(_)) if !retried => {
+                    retried = true;
+                    self.drop_cache().await;
+                    match self.find_latest(folder, label).await? {
+                        Some(again) => f = again,
+                        None => return Ok(false),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Uploads as folder/label and checks what Dataverse made of it. If a
     /// same-named file appeared meanwhile (Dataverse then renames ours to
-    /// `name-1.ext`), ours is deleted and the existing one is used.
+    /// `name-1.ext`), ours is deleted and the existing one is used: the
+    /// answer's flag is false then.
     async fn upload_new(
         &self,
         folder: &str,
@@ -417,16 +587,28 @@ impl DataverseRemote {
         src: &Path,
         replace: Option<u64>,
         annex: &dyn Annex,
-    ) -> Result<FileMetadata> {
+    ) -> Result<(FileMetadata, bool)> {
         let size = tokio::fs::metadata(src).await?.len();
         let new = NewFile { folder, label };
         let progress = |b| annex.progress(b);
         let stored = match replace {
             None => self.api.add(&new, src, &progress).await?,
-            Some(id) => self.api.replace(id, &new, src, &progress).await?,
+            Some(id) => match self.api.replace(id, &new, src, &progress).await {
+                // Gone meanwhile: the cache is stale, and the name is free.
+                Err(DvError::NotFound(_)) => {
+                    self.drop_cache().await;
+                    self.api.add(&new, src, &progress).await?
+                }
+                other => other?,
+            },
         };
+        // A listing begun from now on shows whatever made Dataverse rename it.
+        let since = Instant::now();
+        self.cache_put(&stored, replace).await;
         if stored.data_file.content_size().is_some_and(|s| s != size) {
-            let _ = self.api.delete(stored.data_file.id).await;
+            if self.api.delete(stored.data_file.id).await.is_ok() {
+                self.cache_remove(stored.data_file.id).await;
+            }
             return Err(ProviderError::integrity(format!(
                 "Dataverse stored {} bytes of {label} instead of {size}; the upload was deleted, try again",
                 stored.data_file.content_size().unwrap_or(0)
@@ -437,14 +619,16 @@ impl DataverseRemote {
                 "Dataverse named the upload {:?}: a file {label:?} already exists",
                 stored.label
             ));
-            if let Some(existing) = self.find_latest(folder, label).await? {
+            // The cache did not know that file: list again.
+            if let Some(existing) = self.find_fresh(folder, label, since).await? {
                 if existing.data_file.id != stored.data_file.id {
                     self.api.delete(stored.data_file.id).await?;
-                    return Ok(existing);
+                    self.cache_remove(stored.data_file.id).await;
+                    return Ok((existing, false));
                 }
             }
         }
-        Ok(stored)
+        Ok((stored, true))
     }
 
     async fn remember(&self, key: &str, f: &FileMetadata, annex: &dyn Annex) -> Result<()> {
@@ -484,6 +668,18 @@ fn matches_key(f: &FileMetadata, key: &str) -> bool {
     }
 }
 
+/// Whether Dataverse's file `f` holds the bytes of `src` (never for an
+/// ingested table, whose checksum is of another form).
+async fn same_content(f: &FileMetadata, src: &Path) -> Result<bool> {
+    let size = tokio::fs::metadata(src).await?.len();
+    Ok(match (f.data_file.content_size(), f.data_file.expected()) {
+        (Some(s), Some(c)) if s == size && !f.data_file.tabular_data => {
+            local_digest(src, c.algorithm).await? == c.hex
+        }
+        _ => false,
+    })
+}
+
 async fn local_digest(path: &Path, algorithm: Algorithm) -> Result<String> {
     use tokio::io::AsyncReadExt;
     let mut file = tokio::fs::File::open(path).await?;
@@ -509,14 +705,15 @@ impl Provider for DataverseRemote {
         // No listing first: a key stored before (without state) shows up as
         // a renamed duplicate, which upload_new deletes again.
         let f = match self.upload_new(&folder, &label, src, None, annex).await {
-            Ok(f) => f,
+            Ok((f, _)) => f,
             // Installations that refuse duplicate content reject the
-            // upload: if the key's file is there, that is the key stored.
+            // upload: if the key's file is there (in a new listing: the cache
+            // did not know it), that is the key stored.
             Err(
                 refused @ (ProviderError::AlreadyExists { .. }
                 | ProviderError::Conflict { .. }
                 | ProviderError::Service { .. }),
-            ) => match self.find_latest(&folder, &label).await? {
+            ) => match self.find_fresh(&folder, &label, Instant::now()).await? {
                 Some(f) if matches_key(&f, key) => f,
                 _ => return Err(refused),
             },
@@ -558,8 +755,8 @@ impl Provider for DataverseRemote {
             }
         }
         let (folder, label) = self.key_location(key);
-        if let Some(f) = self.find_latest(&folder, &label).await? {
-            return self.download_file(&f, dest, annex).await;
+        if self.download_latest(&folder, &label, dest, annex).await? {
+            return Ok(());
         }
         if let Some((_, f)) = self
             .find_published(&folder, &label, None)
@@ -610,7 +807,12 @@ impl Provider for DataverseRemote {
         {
             return Ok(true);
         }
-        if self.find_latest(&folder, &label).await?.is_some() {
+        // Never from the cache: see LatestFiles.
+        if self
+            .find_fresh(&folder, &label, Instant::now())
+            .await?
+            .is_some()
+        {
             return Ok(true);
         }
         if !self.find_published(&folder, &label, None).await?.is_empty() {
@@ -648,14 +850,14 @@ impl Provider for DataverseRemote {
         let target = match id {
             Some(id) => match self.api.file(&FileRef::Id(id)).await {
                 Ok(f) if f.is_at(&folder, &label) => Some(f),
-                Ok(_) | Err(DvError::NotFound(_)) => self.find_latest(&folder, &label).await?,
+                Ok(_) | Err(DvError::NotFound(_)) => self.find_current(&folder, &label).await?,
                 Err(e) => return Err(e.into()),
             },
-            None => self.find_latest(&folder, &label).await?,
+            None => self.find_current(&folder, &label).await?,
         };
         if let Some(f) = target {
             match self.api.delete(f.data_file.id).await {
-                Ok(()) | Err(DvError::NotFound(_)) => {}
+                Ok(()) | Err(DvError::NotFound(_)) => self.cache_remove(f.data_file.id).await,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -709,22 +911,28 @@ impl ExportTree for DataverseRemote {
         annex: &dyn Annex,
     ) -> Result<()> {
         let (folder, label) = self.export_location(name)?;
-        let existing = self.find_latest(&folder, &label).await?;
+        // A new file (the usual case) costs one upload: the cache says it
+        // is absent, and if that is stale Dataverse renames the upload,
+        // which upload_new settles. A file the cache knows is checked on the
+        // server before it is kept or replaced.
+        let mut existing = self.find_latest(&folder, &label).await?;
+        if existing.is_some() {
+            existing = self.find_current(&folder, &label).await?;
+        }
         if let Some(f) = &existing {
-            let size = tokio::fs::metadata(src).await?.len();
-            let same = match (f.data_file.content_size(), f.data_file.expected()) {
-                (Some(s), Some(c)) if s == size && !f.data_file.tabular_data => {
-                    local_digest(src, c.algorithm).await? == c.hex
-                }
-                _ => false,
-            };
-            if same {
+            if same_content(f, src).await? {
                 return Ok(());
             }
         }
         let replace = existing.map(|f| f.data_file.id);
-        self.upload_new(&folder, &label, src, replace, annex)
+        let (f, ours) = self
+            .upload_new(&folder, &label, src, replace, annex)
             .await?;
+        // Someone else's file had the name: ours must replace it.
+        if !ours && !same_content(&f, src).await? {
+            self.upload_new(&folder, &label, src, Some(f.data_file.id), annex)
+                .await?;
+        }
         let _ = key;
         Ok(())
     }
@@ -737,13 +945,13 @@ impl ExportTree for DataverseRemote {
         annex: &dyn Annex,
     ) -> Result<()> {
         let (folder, label) = self.export_location(name)?;
-        match self.find_latest(&folder, &label).await? {
-            Some(f) => self.download_file(&f, dest, annex).await,
-            None => Err(ProviderError::not_found(format!(
-                "{name} is not in the latest version of dataset {}",
-                self.api.pid()
-            ))),
+        if self.download_latest(&folder, &label, dest, annex).await? {
+            return Ok(());
         }
+        Err(ProviderError::not_found(format!(
+            "{name} is not in the latest version of dataset {}",
+            self.api.pid()
+        )))
     }
 
     async fn check_present_export(
@@ -753,16 +961,20 @@ impl ExportTree for DataverseRemote {
         _annex: &dyn Annex,
     ) -> Result<bool> {
         let (folder, label) = self.export_location(name)?;
+        // Never from the cache: see LatestFiles.
         Ok(self
-            .find_latest(&folder, &label)
+            .find_fresh(&folder, &label, Instant::now())
             .await?
             .is_some_and(|f| matches_key(&f, key)))
     }
 
     async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
         let (folder, label) = self.export_location(name)?;
-        if let Some(f) = self.find_latest(&folder, &label).await? {
-            self.api.delete(f.data_file.id).await?;
+        if let Some(f) = self.find_current(&folder, &label).await? {
+            match self.api.delete(f.data_file.id).await {
+                Ok(()) | Err(DvError::NotFound(_)) => self.cache_remove(f.data_file.id).await,
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(())
     }
@@ -782,18 +994,15 @@ impl ExportTree for DataverseRemote {
     ) -> Result<()> {
         let (folder, label) = self.export_location(name)?;
         let (to_folder, to_label) = self.export_location(new_name)?;
-        let f = self.find_latest(&folder, &label).await?.ok_or_else(|| {
+        let f = self.find_current(&folder, &label).await?.ok_or_else(|| {
             ProviderError::not_found(format!("{name} is not in the dataset's latest version"))
         })?;
-        self.api
-            .rename(
-                f.data_file.id,
-                &NewFile {
-                    folder: &to_folder,
-                    label: &to_label,
-                },
-            )
-            .await?;
+        let to = NewFile {
+            folder: &to_folder,
+            label: &to_label,
+        };
+        self.api.rename(f.data_file.id, &to).await?;
+        self.cache_rename(f.data_file.id, &to).await;
         Ok(())
     }
 }
@@ -858,6 +1067,30 @@ mod tests {
         );
         assert!(normalize_pid("ABCDEF").is_err());
         assert!(normalize_pid("doi:nothing").is_err());
+    }
+
+    #[test]
+    fn latest_files_follow_our_writes() {
+        let file = |id: u64, dir: &str, label: &str| -> FileMetadata {
+            serde_json::from_value(serde_json::json!({
+                "label": label, "directoryLabel": dir, "dataFile": {"id": id}
+            }))
+            .unwrap()
+        };
+        let mut c = LatestFiles {
+            listed_at: Instant::now(),
+            files: vec![file(1, "a", "x"), file(2, "", "y")],
+        };
+        assert_eq!(c.find("a", "x").map(|f| f.data_file.id), Some(1));
+        // A replacement has a new id and takes the old one's place.
+        c.put(file(3, "a", "x"), Some(1));
+        assert_eq!(c.files.len(), 2);
+        assert_eq!(c.find("a", "x").map(|f| f.data_file.id), Some(3));
+        // The same answer twice (a listing already had it) is one entry.
+        c.put(file(3, "a", "x"), None);
+        assert_eq!(c.files.len(), 2);
+        c.remove(2);
+        assert!(c.find("", "y").is_none());
     }
 
     #[test]
