@@ -1,9 +1,11 @@
 //! Uploads and downloads stream: memory does not grow with file size.
 //! (Its own test binary, so no other test shares the process.)
 
+mod support_annex;
 mod support_dataverse;
 
 use annexa::providers::{find_kind, Credentials};
+use support_annex::*;
 use support_dataverse::*;
 
 /// Peak resident memory of this process, in bytes.

@@ -1,6 +1,7 @@
 //! The Dataverse provider driven directly (no git-annex), against the fake
 //! Dataverse server: the behaviours issue 4 asks to be shown.
 
+mod support_annex;
 mod support_dataverse;
 
 use std::path::Path;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use annexa::providers::{
     error_chain_text, find_kind, Credentials, Provider, ProviderError, UrlCheck,
 };
+use support_annex::*;
 use support_dataverse::*;
 
 fn no_env_token() {

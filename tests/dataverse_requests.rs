@@ -4,6 +4,7 @@
 //! The 2,000-file measurement of docs/benchmarks.md is `#[ignore]`d:
 //! `cargo test --release --test dataverse_requests -- --ignored --nocapture`.
 
+mod support_annex;
 mod support_dataverse;
 
 use std::path::Path;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use annexa::providers::{find_kind, Credentials, Provider};
+use support_annex::*;
 use support_dataverse::*;
 
 fn annex_for(fake: &FakeDataverse) -> MemAnnex {

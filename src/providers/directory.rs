@@ -3,15 +3,15 @@
 //! the protocol transcript tests run against, because it needs no server.
 
 use std::io::SeekFrom;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::{
-    Annex, Availability, Capabilities, ConfigSpec, ExportTree, KeyLayout, Provider, ProviderError,
-    ProviderKind, Result,
+    check_export_path, Annex, Availability, Capabilities, ConfigSpec, ExportTree, KeyLayout,
+    Provider, ProviderError, ProviderKind, Result,
 };
 
 const CONFIGS: &[ConfigSpec] = &[ConfigSpec {
@@ -76,16 +76,8 @@ impl DirectoryRemote {
     }
 
     fn export_path(&self, name: &str) -> Result<PathBuf> {
-        let relative = Path::new(name);
-        let safe = relative
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
-        if !safe || name.is_empty() {
-            return Err(ProviderError::InvalidName(format!(
-                "export path {name:?} leaves the export tree"
-            )));
-        }
-        Ok(self.root.join(relative))
+        check_export_path(name)?;
+        Ok(self.root.join(name))
     }
 }
 

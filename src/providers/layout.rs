@@ -36,6 +36,24 @@ impl KeyLayout {
     }
 }
 
+/// Checks an export path (`exporttree=yes`) before any provider uses it:
+/// `/`-separated segments, none of them empty, `.` or `..`, and no control
+/// characters. Names come from a git tree and are data: whatever a service
+/// makes of `a//b`, `../x` or `/x`, it must never reach another folder,
+/// bucket or host. git-annex itself never sends such names, so refusing
+/// them costs nothing.
+pub fn check_export_path(name: &str) -> Result<()> {
+    let bad_segment = name
+        .split('/')
+        .any(|segment| segment.is_empty() || segment == "." || segment == "..");
+    if bad_segment || name.chars().any(char::is_control) {
+        return Err(ProviderError::InvalidName(format!(
+            "export path {name:?} is not a plain relative path inside the export tree"
+        )));
+    }
+    Ok(())
+}
+
 /// git-annex's two-level lower-case hash directory for a key ("abc/def/"),
 /// as DIRHASH-LOWER computes it: the first six hex digits of the key's MD5.
 pub fn hashdir_lower(key: &str) -> String {
@@ -47,6 +65,30 @@ pub fn hashdir_lower(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn export_paths_stay_inside_the_tree() {
+        for good in ["a.txt", "sub-01/anat/x y ü.nii.gz", ".hidden/x", "a..b/c"] {
+            assert!(check_export_path(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "/abs",
+            "a//b",
+            "a/",
+            "./a",
+            "a/./b",
+            "../x",
+            "a/../../x",
+            "a\nb",
+            "a\0b",
+        ] {
+            assert!(
+                matches!(check_export_path(bad), Err(ProviderError::InvalidName(_))),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn names() {

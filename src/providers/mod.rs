@@ -28,7 +28,7 @@ pub mod layout;
 pub mod s3;
 
 pub use error::{error_chain_text, AnnexError, Cause, ProviderError, Result, StatusKind};
-pub use layout::{hashdir_lower, KeyLayout};
+pub use layout::{check_export_path, hashdir_lower, KeyLayout};
 
 /// One configuration parameter a provider accepts at `initremote`.
 #[derive(Debug, Clone, Copy)]

@@ -16,8 +16,9 @@ use rusty_s3::{Bucket, S3Action, UrlStyle};
 use url::Url;
 
 use super::{
-    parse_bool, Annex, Capabilities, ConfigSpec, Credentials, ExportTree, KeyLayout, Provider,
-    ProviderError, ProviderKind, Result, StatusKind, UrlCheck, UrlClaims, UrlEntry,
+    check_export_path, parse_bool, Annex, Capabilities, ConfigSpec, Credentials, ExportTree,
+    KeyLayout, Provider, ProviderError, ProviderKind, Result, StatusKind, UrlCheck, UrlClaims,
+    UrlEntry,
 };
 use crate::key;
 use crate::transfer::{
@@ -292,8 +293,9 @@ impl S3Remote {
         Ok(format!("{}{name}", self.config.prefix))
     }
 
-    fn export_object(&self, name: &str) -> String {
-        format!("{}{name}", self.config.prefix)
+    fn export_object(&self, name: &str) -> Result<String> {
+        check_export_path(name)?;
+        Ok(format!("{}{name}", self.config.prefix))
     }
 
     fn write_creds(&self) -> Result<&rusty_s3::Credentials> {
@@ -950,7 +952,7 @@ impl ExportTree for S3Remote {
         src: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
-        self.upload(&self.export_object(name), src, annex).await
+        self.upload(&self.export_object(name)?, src, annex).await
     }
 
     async fn retrieve_export(
@@ -961,7 +963,7 @@ impl ExportTree for S3Remote {
         annex: &dyn Annex,
     ) -> Result<()> {
         self.download(
-            &self.export_object(name),
+            &self.export_object(name)?,
             key::content_size(key),
             dest,
             annex,
@@ -975,16 +977,16 @@ impl ExportTree for S3Remote {
         _key: &str,
         _annex: &dyn Annex,
     ) -> Result<bool> {
-        Ok(self.head(&self.export_object(name)).await?.is_some())
+        Ok(self.head(&self.export_object(name)?).await?.is_some())
     }
 
     async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
-        self.delete(&self.export_object(name)).await
+        self.delete(&self.export_object(name)?).await
     }
 
     async fn remove_export_directory(&self, dir: &str, _annex: &dyn Annex) -> Result<()> {
         // S3 has no directories: remove whatever is still stored under it.
-        let prefix = format!("{}/", self.export_object(dir).trim_end_matches('/'));
+        let prefix = format!("{}/", self.export_object(dir.trim_end_matches('/'))?);
         for object in self.list(&prefix).await? {
             self.delete(&object).await?;
         }
@@ -1000,8 +1002,8 @@ impl ExportTree for S3Remote {
     ) -> Result<()> {
         // CopyObject is a PUT with a signed x-amz-copy-source header.
         let creds = self.write_creds()?;
-        let from = self.export_object(name);
-        let to = self.export_object(new_name);
+        let from = self.export_object(name)?;
+        let to = self.export_object(new_name)?;
         let source = format!("/{}/{}", self.config.bucket, encode_object(&from));
         let mut action = self.bucket.put_object(Some(creds), &to);
         action

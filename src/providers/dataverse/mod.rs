@@ -29,8 +29,8 @@ pub use error::DvError;
 
 use self::api::{Api, NewFile};
 use super::{
-    hashdir_lower, parse_bool, Annex, Capabilities, ConfigSpec, Credentials, ExportTree, Provider,
-    ProviderError, ProviderKind, Result, UrlCheck, UrlClaims,
+    check_export_path, hashdir_lower, parse_bool, Annex, Capabilities, ConfigSpec, Credentials,
+    ExportTree, Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
@@ -359,11 +359,7 @@ impl DataverseRemote {
     }
 
     fn export_location(&self, name: &str) -> Result<(String, String)> {
-        if name.is_empty() || name.split('/').any(|p| p == ".." || p == ".") {
-            return Err(ProviderError::InvalidName(format!(
-                "export path {name:?} leaves the export tree"
-            )));
-        }
+        check_export_path(name)?;
         Ok(naming::export_location(&self.root, name))
     }
 

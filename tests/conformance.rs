@@ -1,0 +1,418 @@
+//! One conformance suite for every provider, driven directly through the
+//! provider traits with an in-memory git-annex ([`MemAnnex`]): the same
+//! checks run against a local folder, S3 on moto_server and the fake
+//! Dataverse. `git annex testremote` (tests/testremote.rs) checks the same
+//! providers through git-annex; this suite checks what testremote cannot:
+//! names that must be refused, many keys served at once by one provider
+//! instance, and "absent" told apart from "cannot tell".
+//!
+//! Adding a provider: one arm in [`Service`] and one `conformance!` line.
+
+mod common;
+mod support_annex;
+mod support_dataverse;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use annexa::providers::{self, Provider, ProviderError};
+use common::{pseudo_random, Moto, AWS_KEY, AWS_SECRET};
+use support_annex::{sha256e_key, MemAnnex};
+use support_dataverse::{FakeDataverse, PID, TOKEN};
+
+/// A running service for one provider kind.
+enum Service {
+    Directory(tempfile::TempDir),
+    S3(Moto),
+    Dataverse(FakeDataverse),
+}
+
+impl Service {
+    fn start(kind: &str) -> Service {
+        match kind {
+            "directory" => Service::Directory(tempfile::tempdir().unwrap()),
+            "s3" => Service::S3(Moto::start()),
+            "dataverse" => Service::Dataverse(FakeDataverse::start(&[])),
+            other => panic!("no conformance service for provider={other}"),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Service::Directory(_) => "directory",
+            Service::S3(_) => "s3",
+            Service::Dataverse(_) => "dataverse",
+        }
+    }
+
+    /// initremote parameters for a remote on this service.
+    fn config(&self, export: bool) -> Vec<(String, String)> {
+        let mut config = vec![("provider".to_string(), self.kind().to_string())];
+        match self {
+            Service::Directory(dir) => {
+                let sub = if export { "tree" } else { "keys" };
+                config.push((
+                    "directory".into(),
+                    dir.path().join(sub).display().to_string(),
+                ));
+            }
+            Service::S3(moto) => {
+                let bucket = if export { "conf-tree" } else { "conf-keys" };
+                config.push(("bucket".into(), bucket.into()));
+                config.push(("endpoint".into(), moto.endpoint()));
+            }
+            Service::Dataverse(fake) => {
+                config.push(("url".into(), fake.url()));
+                config.push(("doi".into(), PID.into()));
+                let root = if export { "tree" } else { "keys" };
+                config.push(("rootpath".into(), root.into()));
+            }
+        }
+        if export {
+            config.push(("exporttree".into(), "yes".into()));
+        }
+        config
+    }
+
+    /// The same remote with its service out of reach: a missing folder, a
+    /// closed port. Presence must then be "cannot tell", never "absent".
+    fn unreachable_config(&self) -> Vec<(String, String)> {
+        let closed = format!("http://127.0.0.1:{}", common::free_port());
+        let mut config = self.config(false);
+        for (name, value) in config.iter_mut() {
+            match (self, name.as_str()) {
+                (Service::Directory(dir), "directory") => {
+                    *value = dir.path().join("unplugged-drive").display().to_string()
+                }
+                (Service::S3(_), "endpoint") | (Service::Dataverse(_), "url") => {
+                    *value = closed.clone()
+                }
+                _ => {}
+            }
+        }
+        config
+    }
+}
+
+/// Credentials as a user would give them: in the environment.
+fn set_credentials() {
+    std::env::set_var("AWS_ACCESS_KEY_ID", AWS_KEY);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", AWS_SECRET);
+    std::env::set_var("DATAVERSE_API_KEY", TOKEN);
+}
+
+fn annex_with(config: &[(String, String)]) -> MemAnnex {
+    let pairs: Vec<(&str, &str)> = config
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    MemAnnex::with(&pairs)
+}
+
+/// initremote then prepare, as git-annex does.
+async fn prepared(annex: &MemAnnex, kind: &str) -> Arc<dyn Provider> {
+    let kind = providers::find_kind(kind).expect("registered provider");
+    kind.initremote(annex).await.expect("initremote");
+    kind.prepare(annex).await.expect("prepare")
+}
+
+struct Content {
+    key: String,
+    data: Vec<u8>,
+    file: PathBuf,
+}
+
+fn content(dir: &Path, len: usize, seed: u64) -> Content {
+    let data = pseudo_random(len, seed);
+    let key = sha256e_key(&data, ".bin");
+    let file = dir.join(format!("src-{seed}"));
+    std::fs::write(&file, &data).unwrap();
+    Content { key, data, file }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// store / present / store again / retrieve (fresh and resumed) / remove,
+/// with removal and presence of absent keys.
+fn keys_round_trip(kind: &str) {
+    set_credentials();
+    let service = Service::start(kind);
+    let tmp = tempfile::tempdir().unwrap();
+    let annex = annex_with(&service.config(false));
+    runtime().block_on(async {
+        let p = prepared(&annex, kind).await;
+        let c = content(tmp.path(), 300_001, 1);
+
+        assert!(
+            !p.check_present(&c.key, &annex).await.unwrap(),
+            "absent at first"
+        );
+        p.remove(&c.key, &annex)
+            .await
+            .expect("removing an absent key succeeds");
+
+        p.store(&c.key, &c.file, &annex).await.expect("store");
+        assert!(p.check_present(&c.key, &annex).await.unwrap());
+        p.store(&c.key, &c.file, &annex)
+            .await
+            .expect("storing again succeeds");
+
+        // Fresh, then resumed from a third and from the end.
+        for kept in [0, c.data.len() / 3, c.data.len()] {
+            let dest = tmp.path().join(format!("dest-{kept}"));
+            std::fs::write(&dest, &c.data[..kept]).unwrap();
+            p.retrieve(&c.key, &dest, &annex).await.expect("retrieve");
+            assert!(
+                std::fs::read(&dest).unwrap() == c.data,
+                "retrieve resuming from {kept} bytes gave other bytes"
+            );
+        }
+        let progress = annex.progress.lock().unwrap().clone();
+        assert_eq!(
+            progress.last().copied(),
+            Some(c.data.len() as u64),
+            "progress ends at the size"
+        );
+
+        p.remove(&c.key, &annex).await.expect("remove");
+        assert!(
+            !p.check_present(&c.key, &annex).await.unwrap(),
+            "absent after remove"
+        );
+        p.remove(&c.key, &annex)
+            .await
+            .expect("removing again succeeds");
+
+        // Retrieving an absent key is an error that says so, and leaves
+        // nothing presented as done.
+        let dest = tmp.path().join("absent");
+        let err = p.retrieve(&c.key, &dest, &annex).await.unwrap_err();
+        assert!(err.is_not_found(), "retrieve of an absent key: {err:?}");
+    });
+}
+
+/// Export: store, present, retrieve, rename, remove, remove directory, with
+/// names that have spaces, unicode and folders.
+fn export_tree(kind: &str) {
+    set_credentials();
+    let service = Service::start(kind);
+    let tmp = tempfile::tempdir().unwrap();
+    let annex = annex_with(&service.config(true));
+    runtime().block_on(async {
+        let p = prepared(&annex, kind).await;
+        let tree = p.export().expect("an export-capable provider");
+        let c = content(tmp.path(), 70_000, 2);
+        let name = "sub-01/anat/scan notes ünïcode #1.txt";
+        let renamed = "sub-01/func/renamed ünïcode.txt";
+
+        assert!(!tree
+            .check_present_export(name, &c.key, &annex)
+            .await
+            .unwrap());
+        tree.store_export(name, &c.key, &c.file, &annex)
+            .await
+            .expect("store_export");
+        assert!(tree
+            .check_present_export(name, &c.key, &annex)
+            .await
+            .unwrap());
+        tree.store_export(name, &c.key, &c.file, &annex)
+            .await
+            .expect("store_export again");
+
+        let dest = tmp.path().join("exported");
+        tree.retrieve_export(name, &c.key, &dest, &annex)
+            .await
+            .expect("retrieve_export");
+        assert!(std::fs::read(&dest).unwrap() == c.data);
+
+        match tree.rename_export(name, &c.key, renamed, &annex).await {
+            Ok(()) => {
+                assert!(!tree
+                    .check_present_export(name, &c.key, &annex)
+                    .await
+                    .unwrap());
+                assert!(tree
+                    .check_present_export(renamed, &c.key, &annex)
+                    .await
+                    .unwrap());
+                tree.remove_export(renamed, &c.key, &annex)
+                    .await
+                    .expect("remove_export");
+            }
+            // git-annex falls back to remove + store; nothing may have moved.
+            Err(ProviderError::Unsupported(_)) => {
+                assert!(tree
+                    .check_present_export(name, &c.key, &annex)
+                    .await
+                    .unwrap());
+                tree.remove_export(name, &c.key, &annex)
+                    .await
+                    .expect("remove_export");
+            }
+            Err(e) => panic!("rename_export: {e:?}"),
+        }
+        assert!(!tree
+            .check_present_export(renamed, &c.key, &annex)
+            .await
+            .unwrap());
+        assert!(!tree
+            .check_present_export(name, &c.key, &annex)
+            .await
+            .unwrap());
+        tree.remove_export(name, &c.key, &annex)
+            .await
+            .expect("removing an absent export succeeds");
+        tree.remove_export_directory("sub-01/anat", &annex)
+            .await
+            .expect("remove directory");
+        tree.remove_export_directory("no/such/dir", &annex)
+            .await
+            .expect("remove missing directory");
+    });
+}
+
+/// Names that would leave the tree, or mean another object, are refused
+/// before anything is written.
+fn export_refuses_escaping_names(kind: &str) {
+    set_credentials();
+    let service = Service::start(kind);
+    let tmp = tempfile::tempdir().unwrap();
+    let annex = annex_with(&service.config(true));
+    runtime().block_on(async {
+        let p = prepared(&annex, kind).await;
+        let tree = p.export().expect("an export-capable provider");
+        let c = content(tmp.path(), 1000, 3);
+        for bad in [
+            "../escape.txt",
+            "a/../../escape.txt",
+            "a//b.txt",
+            "/abs.txt",
+            "",
+            "a/",
+            "./a.txt",
+        ] {
+            let stored = tree.store_export(bad, &c.key, &c.file, &annex).await;
+            assert!(stored.is_err(), "store_export accepted {bad:?}");
+            let dest = tmp.path().join("refused");
+            let got = tree.retrieve_export(bad, &c.key, &dest, &annex).await;
+            assert!(got.is_err(), "retrieve_export accepted {bad:?}");
+        }
+        if let Service::Directory(dir) = &service {
+            // Nothing landed outside the export folder.
+            let outside: Vec<_> = walkdir::WalkDir::new(dir.path())
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .filter(|e| !e.path().starts_with(dir.path().join("tree")))
+                .map(|e| e.path().to_path_buf())
+                .collect();
+            assert!(outside.is_empty(), "written outside the tree: {outside:?}");
+        }
+    });
+}
+
+/// 50 keys stored, checked and retrieved at once by one provider instance,
+/// as ASYNC jobs share it.
+fn many_keys_at_once(kind: &str) {
+    set_credentials();
+    let service = Service::start(kind);
+    let tmp = tempfile::tempdir().unwrap();
+    let annex = Arc::new(annex_with(&service.config(false)));
+    runtime().block_on(async {
+        let p = prepared(&annex, kind).await;
+        let contents: Vec<Content> = (0..50)
+            .map(|i| content(tmp.path(), 1000 + i * 97, 100 + i as u64))
+            .collect();
+        let stores = contents.iter().map(|c| {
+            let (p, annex) = (p.clone(), annex.clone());
+            async move { p.store(&c.key, &c.file, annex.as_ref()).await }
+        });
+        for (c, r) in contents
+            .iter()
+            .zip(futures_util::future::join_all(stores).await)
+        {
+            r.unwrap_or_else(|e| panic!("store {}: {e:?}", c.key));
+        }
+        let gets = contents.iter().enumerate().map(|(i, c)| {
+            let (p, annex) = (p.clone(), annex.clone());
+            let dest = tmp.path().join(format!("got-{i}"));
+            async move {
+                assert!(p.check_present(&c.key, annex.as_ref()).await.unwrap());
+                p.retrieve(&c.key, &dest, annex.as_ref()).await.unwrap();
+                std::fs::read(&dest).unwrap() == c.data
+            }
+        });
+        let same = futures_util::future::join_all(gets).await;
+        assert!(same.iter().all(|s| *s), "a key came back with other bytes");
+    });
+}
+
+/// "Absent" only when the service says so: out of reach is "cannot tell".
+fn absent_is_not_unreachable(kind: &str) {
+    set_credentials();
+    let service = Service::start(kind);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = content(tmp.path(), 100, 4);
+    runtime().block_on(async {
+        let annex = annex_with(&service.config(false));
+        let p = prepared(&annex, kind).await;
+        assert!(!p.check_present(&c.key, &annex).await.unwrap());
+
+        let annex = annex_with(&service.unreachable_config());
+        let kind_impl = providers::find_kind(kind).unwrap();
+        // Preparing may already fail (it must say why); if it succeeds,
+        // presence must not be "absent".
+        if let Ok(p) = kind_impl.prepare(&annex).await {
+            match p.check_present(&c.key, &annex).await {
+                Ok(false) => panic!("an unreachable {kind} remote said absent"),
+                Ok(true) => panic!("an unreachable {kind} remote said present"),
+                Err(e) => assert!(!e.is_not_found(), "unreachable reported as absent: {e:?}"),
+            }
+            let err = p.remove(&c.key, &annex).await;
+            assert!(
+                err.is_err(),
+                "remove on an unreachable {kind} remote claimed success"
+            );
+        }
+    });
+}
+
+macro_rules! conformance {
+    ($($module:ident: $kind:literal;)*) => {$(
+        mod $module {
+            #[test]
+            fn keys_round_trip() {
+                super::keys_round_trip($kind);
+            }
+            #[test]
+            fn export_tree() {
+                super::export_tree($kind);
+            }
+            #[test]
+            fn export_refuses_escaping_names() {
+                super::export_refuses_escaping_names($kind);
+            }
+            #[test]
+            fn many_keys_at_once() {
+                super::many_keys_at_once($kind);
+            }
+            #[test]
+            fn absent_is_not_unreachable() {
+                super::absent_is_not_unreachable($kind);
+            }
+        }
+    )*};
+}
+
+conformance! {
+    directory: "directory";
+    s3: "s3";
+    dataverse: "dataverse";
+}
