@@ -157,3 +157,70 @@ fn debian_git_annex_gets_the_same_remote_without_the_extensions() {
         "an extension git-annex did not offer was used:\n{text}"
     );
 }
+
+/// A repository on `git_annex` with a directory remote `drive` holding
+/// `f.txt` (dropped here), whose folder is then moved away as when a drive
+/// is unplugged. Returns the repository and the folder's two places.
+fn unplugged_drive(
+    tmp: &std::path::Path,
+    git_annex: GitAnnex,
+) -> (Repo, std::path::PathBuf, std::path::PathBuf) {
+    let repo = Repo::init_with(&tmp.join("repo"), git_annex);
+    let folder = tmp.join("drive");
+    repo.ok(&[
+        "git",
+        "annex",
+        "initremote",
+        "drive",
+        "type=external",
+        "externaltype=annexa",
+        "provider=directory",
+        "encryption=none",
+        &format!("directory={}", folder.display()),
+    ]);
+    repo.write("f.txt", b"on the drive\n");
+    repo.ok(&["git", "annex", "add", "-q", "f.txt"]);
+    repo.ok(&["git", "commit", "-q", "-m", "f"]);
+    repo.ok(&["git", "annex", "copy", "-q", "--to", "drive", "f.txt"]);
+    repo.ok(&["git", "annex", "drop", "-q", "f.txt"]);
+    let away = tmp.join("drive-unplugged");
+    std::fs::rename(&folder, &away).unwrap();
+    (repo, folder, away)
+}
+
+#[test]
+fn newest_git_annex_is_told_an_unplugged_drive_is_unavailable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, folder, away) = unplugged_drive(tmp.path(), GitAnnex::Newest);
+    let info = repo.ok(&["git", "annex", "info", "drive"]);
+    assert!(info.contains("available: false"), "{info}");
+    let out = repo.run(&["git", "annex", "get", "f.txt"]);
+    assert!(!out.status.success());
+    // Nothing was written where the drive should be mounted.
+    assert!(!folder.exists(), "the missing drive's folder was created");
+
+    std::fs::rename(&away, &folder).unwrap();
+    let info = repo.ok(&["git", "annex", "info", "drive"]);
+    assert!(info.contains("available: true"), "{info}");
+    repo.ok(&["git", "annex", "get", "f.txt"]);
+}
+
+#[test]
+fn debian_git_annex_hears_why_an_unplugged_drive_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, folder, _) = unplugged_drive(tmp.path(), GitAnnex::Debian);
+    let out = repo.run(&["git", "annex", "get", "f.txt"]);
+    let text = combined(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("is the drive mounted"), "{text}");
+    // A presence check cannot say "absent" for a drive it cannot see.
+    let out = repo.run(&["git", "annex", "fsck", "--fast", "--from", "drive", "f.txt"]);
+    let text = combined(&out);
+    assert!(!out.status.success(), "{text}");
+    let whereis = repo.ok(&["git", "annex", "whereis", "f.txt"]);
+    assert!(
+        whereis.contains("drive"),
+        "the copy was forgotten: {whereis}"
+    );
+    assert!(!folder.exists(), "the missing drive's folder was created");
+}

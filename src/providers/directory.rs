@@ -46,14 +46,13 @@ impl ProviderKind for DirectoryKind {
     }
 
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
-        let root = root(annex).await?;
-        if !root.is_dir() {
-            return Err(ProviderError::Config(format!(
-                "directory {} does not exist (is the drive mounted?)",
-                root.display()
-            )));
-        }
-        Ok(Arc::new(DirectoryRemote { root }))
+        // A folder that is missing now (an unplugged drive, an unmounted
+        // share) is not a configuration error: the remote is unavailable,
+        // which a newer git-annex is told (AVAILABILITY UNAVAILABLE) and
+        // every operation says until the folder is back.
+        Ok(Arc::new(DirectoryRemote {
+            root: root(annex).await?,
+        }))
     }
 }
 
@@ -71,12 +70,30 @@ pub struct DirectoryRemote {
 }
 
 impl DirectoryRemote {
+    /// Fails while the folder is missing: writing would otherwise create
+    /// the mount point's path on the disk below it, and "absent" would be
+    /// claimed for everything.
+    fn mounted(&self) -> Result<()> {
+        if self.root.is_dir() {
+            return Ok(());
+        }
+        Err(ProviderError::Transient {
+            message: format!(
+                "directory {} does not exist (is the drive mounted?)",
+                self.root.display()
+            ),
+            source: None,
+        })
+    }
+
     fn key_path(&self, key: &str) -> Result<PathBuf> {
+        self.mounted()?;
         Ok(self.root.join(KeyLayout::DirHash.object_name(key)?))
     }
 
     fn export_path(&self, name: &str) -> Result<PathBuf> {
         check_export_path(name)?;
+        self.mounted()?;
         Ok(self.root.join(name))
     }
 }
@@ -198,7 +215,11 @@ impl Provider for DirectoryRemote {
     }
 
     fn availability(&self) -> Availability {
-        Availability::Local
+        if self.root.is_dir() {
+            Availability::Local
+        } else {
+            Availability::Unavailable
+        }
     }
 
     fn info(&self) -> Vec<(String, String)> {

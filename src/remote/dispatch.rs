@@ -225,19 +225,31 @@ async fn prepare(shared: &Shared, annex: &JobAnnex) -> Reply {
 /// Replies to a request that needs a provider when PREPARE has not
 /// succeeded: each with its own failure, never a fake success.
 fn not_prepared(request: Request) -> Reply {
-    const WHY: &str = "the remote is not prepared (PREPARE failed or was not sent)";
+    failure_reply(
+        request,
+        "the remote is not prepared (PREPARE failed or was not sent)",
+    )
+}
+
+/// The failure reply of each request, saying `why`: for a request that
+/// cannot be served (not prepared, or an internal error while serving it),
+/// so that git-annex is never left waiting and never told of a success.
+pub fn failure_reply(request: Request, why: &str) -> Reply {
     match request {
+        Request::Prepare => Reply::PrepareFailure(why.into()),
+        Request::InitRemote => Reply::InitRemoteFailure(why.into()),
+        Request::ExportSupported => Reply::ExportSupportedFailure,
         Request::Transfer { direction, key, .. }
         | Request::TransferExport { direction, key, .. } => {
-            Reply::TransferFailure(direction, key, WHY.into())
+            Reply::TransferFailure(direction, key, why.into())
         }
         Request::CheckPresent(key) | Request::CheckPresentExport(key) => {
-            Reply::CheckPresentUnknown(key, WHY.into())
+            Reply::CheckPresentUnknown(key, why.into())
         }
-        Request::Remove(key) | Request::RemoveExport(key) => Reply::RemoveFailure(key, WHY.into()),
+        Request::Remove(key) | Request::RemoveExport(key) => Reply::RemoveFailure(key, why.into()),
         Request::RenameExport { key, .. } => Reply::RenameExportFailure(key),
         Request::RemoveExportDirectory(_) => Reply::RemoveExportDirectoryFailure,
-        Request::CheckUrl(_) => Reply::CheckUrl(CheckUrl::Failure(WHY.into())),
+        Request::CheckUrl(_) => Reply::CheckUrl(CheckUrl::Failure(why.into())),
         Request::ClaimUrl(_) => Reply::ClaimUrlFailure,
         Request::WhereIs(_) => Reply::WhereIsFailure,
         _ => Reply::UnsupportedRequest,

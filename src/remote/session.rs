@@ -262,7 +262,10 @@ fn spawn_job(
                     return;
                 }
             };
-            let next = dispatch::handle(request, &shared, &mut state, &annex).await;
+            let next = answer_or_fail(request, |request| {
+                dispatch::handle(request, &shared, &mut state, &annex)
+            })
+            .await;
             // An answer we could not take ends the session; the reply built
             // on it would be a guess, so it is not sent.
             if let Some(why) = annex.broken() {
@@ -288,4 +291,68 @@ fn spawn_job(
         }
     });
     JobHandle { lines: tx, task }
+}
+
+/// Serves one request, and answers it with its failure reply when serving
+/// panics: a bug in one job must neither leave git-annex waiting for an
+/// answer forever nor take the other jobs down.
+async fn answer_or_fail<'a, F, Fut>(request: Request, serve: F) -> Next
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Next> + 'a,
+{
+    use futures_util::FutureExt;
+    let fallback = request.clone();
+    match std::panic::AssertUnwindSafe(serve(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(next) => next,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!("internal error while serving a request: {what}");
+            Next::Reply(dispatch::failure_reply(
+                fallback,
+                &format!("internal error in annexa ({what}); please report it"),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_request_is_answered_with_its_failure() {
+        let key = "SHA256E-s1--ab.txt".to_string();
+        let next = answer_or_fail(Request::CheckPresent(key.clone()), |_| async {
+            panic!("boom");
+        })
+        .await;
+        match next {
+            Next::Reply(Reply::CheckPresentUnknown(k, why)) => {
+                assert_eq!(k, key);
+                assert!(why.contains("boom"), "{why}");
+            }
+            _ => panic!("a panicking CHECKPRESENT was not answered CHECKPRESENT-UNKNOWN"),
+        }
+        let next = answer_or_fail(
+            Request::Transfer {
+                direction: crate::protocol::Direction::Store,
+                key: key.clone(),
+                file: "f".into(),
+            },
+            |_| async { panic!("{}", String::from("owned")) },
+        )
+        .await;
+        assert!(matches!(
+            next,
+            Next::Reply(Reply::TransferFailure(crate::protocol::Direction::Store, k, _)) if k == key
+        ));
+    }
 }
