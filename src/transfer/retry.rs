@@ -19,8 +19,20 @@ pub struct RetryPolicy {
     /// Longest wait a server's `Retry-After` or rate-limit reset may ask for;
     /// beyond that we fail with a message rather than hang.
     pub max_server_wait: Duration,
-    /// A transfer that receives nothing for this long is restarted.
+    /// A transfer that receives nothing for this long is restarted, and a
+    /// server that sends no response headers for this long is given up on
+    /// (and retried): every request ends in bounded time.
+    /// `ANNEXA_TIMEOUT=SECONDS` sets it (default 60).
     pub stall_timeout: Duration,
+}
+
+/// `ANNEXA_TIMEOUT` in whole seconds, when set to a positive number.
+fn timeout_from_env() -> Option<Duration> {
+    std::env::var("ANNEXA_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map(Duration::from_secs)
 }
 
 impl Default for RetryPolicy {
@@ -30,7 +42,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(30),
             max_server_wait: Duration::from_secs(15 * 60),
-            stall_timeout: Duration::from_secs(60),
+            stall_timeout: timeout_from_env().unwrap_or(Duration::from_secs(60)),
         }
     }
 }
@@ -202,7 +214,18 @@ where
             request.map_err(|e| TransferError::Io(std::io::Error::other(e.to_string())))?;
         let url = RedactedUrl::new(request.url().clone());
         let method = request.method().to_string();
-        match client.execute(request).await {
+        let answer = tokio::time::timeout(policy.stall_timeout, client.execute(request)).await;
+        let Ok(answer) = answer else {
+            // Accepted, then silent: no headers within the stall timeout.
+            retrier
+                .after_failure(TransferError::Stalled {
+                    url,
+                    seconds: policy.stall_timeout.as_secs(),
+                })
+                .await?;
+            continue;
+        };
+        match answer {
             Ok(response) => {
                 if !retrier.after_response(&method, &response).await? {
                     return Ok(response);
@@ -242,6 +265,36 @@ pub fn describe_reqwest_error(error: &reqwest::Error) -> String {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_given_up_in_bounded_time() {
+        // Accepts connections, reads nothing, answers nothing.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let held = std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for stream in listener.incoming().take(2) {
+                open.push(stream);
+            }
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        let policy = RetryPolicy {
+            attempts: 2,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(10),
+            max_server_wait: Duration::from_secs(1),
+            stall_timeout: Duration::from_millis(300),
+        };
+        let client = reqwest::Client::new();
+        let started = std::time::Instant::now();
+        let result = send_with_retry(&policy, || client.get(&url)).await;
+        assert!(
+            matches!(result, Err(TransferError::Stalled { .. })),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+        drop(held);
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
