@@ -58,8 +58,13 @@ bench: deps build
 	  echo "=== $$b"; PATH="$(RELEASE_DIR):$(TOOLS_PATH)" bash "$$b"; \
 	done
 
+# Both programs onto PATH (cargo's bin folder), their man pages into
+# MANDIR; completions: `annexa completions bash|zsh|fish|powershell`.
+MANDIR ?= $(HOME)/.local/share/man/man1
 install:
 	$(CARGO) install --locked --path .
+	@annexa=$$(command -v annexa || echo "$${CARGO_HOME:-$$HOME/.cargo}/bin/annexa"); \
+	  "$$annexa" man --dir "$(MANDIR)"
 
 clean:
 	$(CARGO) clean

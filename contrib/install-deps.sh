@@ -34,6 +34,12 @@ if ! command -v git-annex >/dev/null 2>&1; then
   apt_install git-annex
 fi
 
+# `man` renders the man pages in tests.
+if [ "$demo_only" = no ] && ! command -v man >/dev/null 2>&1; then
+  echo "install-deps: installing man-db (Debian package)"
+  apt_install man-db
+fi
+
 python=${PYTHON:-python3}
 make_venv() {
   local dir=$1

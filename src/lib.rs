@@ -12,6 +12,7 @@
 
 pub mod bids;
 pub mod dataset;
+pub mod doctor;
 pub mod key;
 pub mod protocol;
 pub mod providers;

@@ -4,137 +4,13 @@
 use annexa::bids::{FilterKey, FilterSet, Scope, DEFAULT_ROOT_FILES};
 use annexa::dataset::{self, CommonOptions, GetOptions, SelectionRequest};
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches};
 use std::path::PathBuf;
+
+#[path = "../cli/annexa.rs"]
+mod cli;
+use cli::{CacheAction, Cli, Command, SelectionArgs};
 use std::process::ExitCode;
-
-#[derive(Parser)]
-#[command(
-    name = "annexa",
-    version,
-    about = "Exact BIDS subsets of DataLad/git-annex datasets, through a hidden cache",
-    after_help = "Examples:\n  annexa ls ///openneuro/ds004712 --sub 01,02 --suffix T1w\n  annexa get ///openneuro/ds004712 --to ./t1 --suffix T1w --ext .nii.gz --jobs 8\n  annexa get DATASET --to ./deriv --scope fmriprep --sub 01 --entity space=MNI152NLin2009cAsym"
-)]
-struct Cli {
-    /// Cache folder (default: $XDG_CACHE_HOME/annexa or ~/.cache/annexa)
-    #[arg(long, global = true, env = "ANNEXA_CACHE", value_name = "DIR")]
-    cache: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// List the files the filters select, one relative path per line
-    Ls {
-        /// Dataset: a git URL, ///NAME, or a local path
-        source: String,
-        #[command(flatten)]
-        selection: SelectionArgs,
-        /// One JSON object per file (path, key, size, cached, role)
-        #[arg(long)]
-        json: bool,
-    },
-    /// Copy the selected files into a folder as real files
-    Get {
-        /// Dataset: a git URL, ///NAME, or a local path
-        source: String,
-        /// Target folder; the dataset's relative paths are kept below it
-        #[arg(long, value_name = "DIR")]
-        to: PathBuf,
-        #[command(flatten)]
-        selection: SelectionArgs,
-        /// Parallel downloads
-        #[arg(long, short = 'J', default_value_t = 4)]
-        jobs: usize,
-        /// Show what would be fetched and copied, change nothing
-        #[arg(long)]
-        dry_run: bool,
-        /// Machine-readable records on stdout, one per file, then a summary
-        #[arg(long)]
-        json: bool,
-        /// Free the cache's copy of each key once all its paths are written
-        #[arg(long)]
-        drop_after: bool,
-        /// Make DIR itself a clone of the dataset, selected content unlocked
-        #[arg(long)]
-        direct: bool,
-        /// Check checksums of annexed content, not only sizes
-        #[arg(long)]
-        verify: bool,
-    },
-    /// Inspect or empty the cache
-    Cache {
-        #[command(subcommand)]
-        action: CacheAction,
-    },
-}
-
-#[derive(Subcommand)]
-enum CacheAction {
-    /// Cached datasets: source, size on disk, folder
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// The folder of the cached clone of SOURCE
-    Path { source: String },
-    /// Remove the clone of SOURCE, or every clone with --all
-    Clean {
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
-        source: Option<String>,
-        #[arg(long)]
-        all: bool,
-    },
-}
-
-/// Filters: values within one filter are alternatives (repeat the flag or
-/// separate with commas); different filters must all match.
-#[derive(Args)]
-struct SelectionArgs {
-    /// Subject label (01 or sub-01)
-    #[arg(long)]
-    sub: Vec<String>,
-    /// Session label
-    #[arg(long)]
-    ses: Vec<String>,
-    /// Datatype folder (anat, func, dwi, meg, ...)
-    #[arg(long)]
-    datatype: Vec<String>,
-    /// Task label (exact: rest does not select restEyesOpen)
-    #[arg(long)]
-    task: Vec<String>,
-    /// Acquisition label
-    #[arg(long)]
-    acq: Vec<String>,
-    /// Run index (numeric: 1 selects run-1 and run-01, not run-10)
-    #[arg(long)]
-    run: Vec<String>,
-    /// Suffix (T1w, bold, dwi, events, ...)
-    #[arg(long)]
-    suffix: Vec<String>,
-    /// Extension (.nii.gz, .json, .ds/ for a directory)
-    #[arg(long)]
-    ext: Vec<String>,
-    /// Any other entity as NAME=VALUE (echo=1, dir=AP, space=MNI152NLin2009cAsym)
-    #[arg(long, value_name = "NAME=VALUE")]
-    entity: Vec<String>,
-    /// raw (default), derivatives, or a pipeline name under derivatives/
-    #[arg(long, default_value = "raw")]
-    scope: Vec<String>,
-    /// Root files to bring along (comma-separated globs), or none
-    #[arg(long, value_name = "GLOBS")]
-    root_files: Option<String>,
-    /// Do not bring inherited sidecars or sessions/scans tables
-    #[arg(long)]
-    no_inherit: bool,
-    /// Branch, tag or commit of the dataset to read
-    #[arg(long, value_name = "REF")]
-    r#ref: Option<String>,
-    /// Fetch the dataset's latest state before selecting
-    #[arg(long)]
-    update: bool,
-}
 
 impl SelectionArgs {
     fn request(&self) -> Result<SelectionRequest> {
@@ -179,8 +55,20 @@ impl SelectionArgs {
     }
 }
 
+/// `annexa 0.1.0 (commit abc123456789)`.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ANNEXA_GIT_COMMIT"),
+    ")"
+);
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().version(LONG_VERSION).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -247,5 +135,70 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Doctor { json } => {
+            let cache = dataset::cache_dir(cli.cache.as_deref())?;
+            let report = annexa::doctor::examine(LONG_VERSION, &cache);
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print_report(&report);
+            }
+            Ok(if report.healthy() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Completions { shell } => {
+            let shell: clap_complete::Shell = shell
+                .parse()
+                .map_err(|e| anyhow::anyhow!("unknown shell {shell}: {e}"))?;
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "annexa", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            for (name, page) in MAN_PAGES {
+                let path = dir.join(name);
+                std::fs::write(&path, page)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("{}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Both programs' man pages, rendered at build time from their clap
+/// definitions (build.rs).
+const MAN_PAGES: &[(&str, &str)] = &[
+    (
+        "annexa.1",
+        include_str!(concat!(env!("OUT_DIR"), "/annexa.1")),
+    ),
+    (
+        "git-annex-remote-annexa.1",
+        include_str!(concat!(env!("OUT_DIR"), "/git-annex-remote-annexa.1")),
+    ),
+];
+
+fn print_report(report: &annexa::doctor::Report) {
+    use annexa::doctor::Status;
+    println!("annexa {}", report.version);
+    for check in &report.checks {
+        let mark = match check.status {
+            Status::Ok => "ok     ",
+            Status::Info => "       ",
+            Status::Warn => "warn   ",
+            Status::Missing => "MISSING",
+        };
+        println!("{mark} {}: {}", check.name, check.detail);
+        if let Some(fix) = &check.fix {
+            println!("        fix: {fix}");
+        }
+    }
+    if !report.healthy() {
+        println!("annexa cannot work fully here: see MISSING above.");
     }
 }

@@ -5,23 +5,23 @@
 
 use std::process::ExitCode;
 
+#[path = "../cli/remote.rs"]
+mod cli;
+
 fn main() -> ExitCode {
+    // git-annex starts us with no arguments; these are for people.
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("--version" | "-V") => {
-            println!("git-annex-remote-annexa {}", env!("CARGO_PKG_VERSION"));
+            println!(
+                "git-annex-remote-annexa {} (commit {})",
+                env!("CARGO_PKG_VERSION"),
+                env!("ANNEXA_GIT_COMMIT")
+            );
             return ExitCode::SUCCESS;
         }
         Some("--help" | "-h") => {
-            println!(
-                "git-annex-remote-annexa {}\n\n\
-                 A git-annex external special remote for S3, Dataverse and more.\n\
-                 git-annex starts this program itself; use it with:\n  \
-                 git annex initremote NAME type=external externaltype=annexa encryption=none provider=s3 bucket=BUCKET\n\n\
-                 Environment: ANNEXA_LOG (log filter, to stderr), ANNEXA_MAX_RATE (download bandwidth limit, e.g. 10MiB),\n\
-                 ANNEXA_NO_ASYNC=1 (do not use the ASYNC extension).",
-                env!("CARGO_PKG_VERSION")
-            );
+            println!("{}", cli::command().render_long_help());
             return ExitCode::SUCCESS;
         }
         _ => {}

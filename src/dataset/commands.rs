@@ -490,6 +490,11 @@ impl<'a> Materializer<'a> {
     }
 }
 
+/// The cache folder in use (`--cache`, else the default).
+pub fn cache_dir(cache_dir: Option<&Path>) -> Result<PathBuf, DatasetError> {
+    Ok(Cache::locate(cache_dir)?.root().to_path_buf())
+}
+
 /// `annexa cache list`.
 pub fn cache_list(cache_dir: Option<&Path>, json: bool) -> Result<(), DatasetError> {
     let cache = Cache::locate(cache_dir)?;

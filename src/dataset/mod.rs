@@ -22,7 +22,7 @@ mod tree;
 pub use annex::{key_size, object_path};
 pub use cache::{Cache, CacheEntry};
 pub use commands::{
-    cache_clean, cache_list, cache_path, get, ls, CommonOptions, GetOptions, GetOutcome,
+    cache_clean, cache_dir, cache_list, cache_path, get, ls, CommonOptions, GetOptions, GetOutcome,
     SelectionRequest,
 };
 pub use error::DatasetError;

@@ -1,0 +1,153 @@
+//! The command line of `annexa`, as clap definitions only (clap and std,
+//! nothing of the library): the binary parses with it, and `build.rs`
+//! includes the same file to render the man page, so the two never differ.
+//! Not a module of the library.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "annexa",
+    version,
+    about = "Exact BIDS subsets of DataLad/git-annex datasets, through a hidden cache",
+    after_help = "Examples:\n  annexa ls ///openneuro/ds004712 --sub 01,02 --suffix T1w\n  annexa get ///openneuro/ds004712 --to ./t1 --suffix T1w --ext .nii.gz --jobs 8\n  annexa get DATASET --to ./deriv --scope fmriprep --sub 01 --entity space=MNI152NLin2009cAsym"
+)]
+pub struct Cli {
+    /// Cache folder (default: $XDG_CACHE_HOME/annexa or ~/.cache/annexa)
+    #[arg(long, global = true, env = "ANNEXA_CACHE", value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// List the files the filters select, one relative path per line
+    Ls {
+        /// Dataset: a git URL, ///NAME, or a local path
+        source: String,
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// One JSON object per file (path, key, size, cached, role)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy the selected files into a folder as real files
+    Get {
+        /// Dataset: a git URL, ///NAME, or a local path
+        source: String,
+        /// Target folder; the dataset's relative paths are kept below it
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Parallel downloads
+        #[arg(long, short = 'J', default_value_t = 4)]
+        jobs: usize,
+        /// Show what would be fetched and copied, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Machine-readable records on stdout, one per file, then a summary
+        #[arg(long)]
+        json: bool,
+        /// Free the cache's copy of each key once all its paths are written
+        #[arg(long)]
+        drop_after: bool,
+        /// Make DIR itself a clone of the dataset, selected content unlocked
+        #[arg(long)]
+        direct: bool,
+        /// Check checksums of annexed content, not only sizes
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Inspect or empty the cache
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+    /// Check what annexa needs and can do here: git-annex and its features,
+    /// the remote program, the cache, credentials (names only)
+    Doctor {
+        /// One JSON object instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions {
+        #[arg(value_parser = ["bash", "zsh", "fish", "powershell", "elvish"])]
+        shell: String,
+    },
+    /// Write the man pages of annexa and git-annex-remote-annexa into DIR
+    #[command(hide = true)]
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CacheAction {
+    /// Cached datasets: source, size on disk, folder
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The folder of the cached clone of SOURCE
+    Path { source: String },
+    /// Remove the clone of SOURCE, or every clone with --all
+    Clean {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        source: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// Filters: values within one filter are alternatives (repeat the flag or
+/// separate with commas); different filters must all match.
+#[derive(Args)]
+pub struct SelectionArgs {
+    /// Subject label (01 or sub-01)
+    #[arg(long)]
+    pub sub: Vec<String>,
+    /// Session label
+    #[arg(long)]
+    pub ses: Vec<String>,
+    /// Datatype folder (anat, func, dwi, meg, ...)
+    #[arg(long)]
+    pub datatype: Vec<String>,
+    /// Task label (exact: rest does not select restEyesOpen)
+    #[arg(long)]
+    pub task: Vec<String>,
+    /// Acquisition label
+    #[arg(long)]
+    pub acq: Vec<String>,
+    /// Run index (numeric: 1 selects run-1 and run-01, not run-10)
+    #[arg(long)]
+    pub run: Vec<String>,
+    /// Suffix (T1w, bold, dwi, events, ...)
+    #[arg(long)]
+    pub suffix: Vec<String>,
+    /// Extension (.nii.gz, .json, .ds/ for a directory)
+    #[arg(long)]
+    pub ext: Vec<String>,
+    /// Any other entity as NAME=VALUE (echo=1, dir=AP, space=MNI152NLin2009cAsym)
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub entity: Vec<String>,
+    /// raw (default), derivatives, or a pipeline name under derivatives/
+    #[arg(long, default_value = "raw")]
+    pub scope: Vec<String>,
+    /// Root files to bring along (comma-separated globs), or none
+    #[arg(long, value_name = "GLOBS")]
+    pub root_files: Option<String>,
+    /// Do not bring inherited sidecars or sessions/scans tables
+    #[arg(long)]
+    pub no_inherit: bool,
+    /// Branch, tag or commit of the dataset to read
+    #[arg(long, value_name = "REF")]
+    pub r#ref: Option<String>,
+    /// Fetch the dataset's latest state before selecting
+    #[arg(long)]
+    pub update: bool,
+}

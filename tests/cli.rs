@@ -1,0 +1,165 @@
+//! The command-line edges of both programs: versions with their commit,
+//! shell completions that load and complete, man pages that render, and
+//! `annexa doctor`.
+
+mod common;
+
+use std::process::Command;
+
+fn annexa() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_annexa"))
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn both_programs_print_version_and_commit() {
+    for exe in [
+        env!("CARGO_BIN_EXE_annexa"),
+        env!("CARGO_BIN_EXE_git-annex-remote-annexa"),
+    ] {
+        let out = Command::new(exe).arg("--version").output().unwrap();
+        let line = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{line}");
+        assert!(line.contains(env!("CARGO_PKG_VERSION")), "{line}");
+        let commit = line
+            .split("(commit ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .unwrap_or_else(|| panic!("no commit in {line:?}"));
+        assert!(
+            commit == "unknown" || commit.chars().all(|c| c.is_ascii_hexdigit()),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn bash_completion_loads_and_completes_a_subcommand() {
+    let script = annexa().args(["completions", "bash"]).output().unwrap();
+    assert!(script.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("annexa.bash");
+    std::fs::write(&path, &script.stdout).unwrap();
+    let probe = format!(
+        "source {}; COMP_WORDS=(annexa cac); COMP_CWORD=1; COMP_LINE='annexa cac'; \
+         COMP_POINT=10; _annexa annexa cac annexa; echo \"${{COMPREPLY[@]}}\"",
+        path.display()
+    );
+    let out = Command::new("bash").args(["-c", &probe]).output().unwrap();
+    let words = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(words.trim(), "cache", "{}", text(&out));
+    for shell in ["zsh", "fish", "powershell"] {
+        let out = annexa().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success() && !out.stdout.is_empty(), "{shell}");
+    }
+    let out = annexa().args(["completions", "tcsh"]).output().unwrap();
+    assert!(!out.status.success(), "an unknown shell was accepted");
+}
+
+#[test]
+fn man_pages_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = annexa()
+        .args(["man", "--dir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    for (page, must_mention) in [
+        ("annexa.1", "doctor"),
+        ("git-annex-remote-annexa.1", "initremote"),
+    ] {
+        let path = dir.path().join(page);
+        let rendered = Command::new("man")
+            .args(["-l", path.to_str().unwrap()])
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "100")
+            .output()
+            .expect("man is installed (make deps installs man-db)");
+        let shown = String::from_utf8_lossy(&rendered.stdout).into_owned();
+        assert!(rendered.status.success(), "{page}: {}", text(&rendered));
+        assert!(shown.contains("NAME"), "{page}:\n{shown}");
+        assert!(shown.contains(must_mention), "{page}:\n{shown}");
+    }
+}
+
+#[test]
+fn doctor_reports_without_revealing_secrets() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = annexa()
+        .args(["--cache", cache.path().to_str().unwrap(), "doctor"])
+        .env("PATH", common::test_path())
+        .env("AWS_SECRET_ACCESS_KEY", "do-not-print-me-7f3a")
+        .env_remove("GITHUB_TOKEN")
+        .output()
+        .unwrap();
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("git-annex: 10."), "{report}");
+    assert!(report.contains("AWS_SECRET_ACCESS_KEY"), "{report}");
+    assert!(!report.contains("do-not-print-me"), "{report}");
+    assert!(
+        report.contains(&cache.path().display().to_string()),
+        "{report}"
+    );
+
+    // JSON carries the same checks.
+    let out = annexa()
+        .args([
+            "--cache",
+            cache.path().to_str().unwrap(),
+            "doctor",
+            "--json",
+        ])
+        .env("PATH", common::test_path())
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["checks"].as_array().unwrap().len() > 5);
+}
+
+#[test]
+fn doctor_fails_and_says_the_fix_when_the_remote_is_missing() {
+    let cache = tempfile::tempdir().unwrap();
+    // git and git-annex, but not our remote program.
+    let out = annexa()
+        .args(["--cache", cache.path().to_str().unwrap(), "doctor"])
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("MISSING git-annex-remote-annexa"),
+        "{report}"
+    );
+    assert!(report.contains("fix: make install"), "{report}");
+}
+
+#[test]
+fn doctor_lists_features_of_the_newest_git_annex() {
+    let cache = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}",
+        common::newest_git_annex_bin().display(),
+        common::test_path()
+    );
+    let out = annexa()
+        .args(["--cache", cache.path().to_str().unwrap(), "doctor"])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains("ok      feature: TRANSFER-RETRIEVE-URL"),
+        "{report}"
+    );
+}
