@@ -16,7 +16,7 @@ RELEASE_DIR := $(TARGET_DIR)/release
 export ANNEXA_VENV ?= $(CURDIR)/.venv
 TOOLS_PATH := $(ANNEXA_VENV)/tools/bin:$(PATH)
 
-.PHONY: all build test conformance demo bench install deps clean
+.PHONY: all build test conformance demo bench install deps clean wheel test-wheel
 
 all: build
 
@@ -45,6 +45,19 @@ test: deps
 conformance: deps
 	PATH="$(TOOLS_PATH)" ANNEXA_CONFORMANCE=full $(CARGO) nextest run --release --locked \
 	  --no-fail-fast --profile conformance --test testremote --test-threads 2
+
+# A Python wheel with both programs (maturin, bindings = "bin") in
+# $(TARGET_DIR)/wheels. For wheels that run on older Linux distributions:
+#   pip install ziglang; maturin build --release --zig --compatibility manylinux2014
+WHEEL_DIR := $(TARGET_DIR)/wheels
+wheel: deps
+	rm -f $(WHEEL_DIR)/annexa-*.whl
+	$(ANNEXA_VENV)/tools/bin/maturin build --release --locked --out $(WHEEL_DIR)
+
+# The wheel in a fresh venv with DataLad and the PyPI git-annex: datalad
+# create/push/clone/get through externaltype=annexa (CI runs it after make test).
+test-wheel: wheel
+	bash contrib/test-wheel.sh $(WHEEL_DIR)
 
 # Runs the main jobs on embedded examples: no network, no accounts.
 demo: build

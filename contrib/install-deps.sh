@@ -3,6 +3,7 @@
 #   git-annex        Debian's package: the default git-annex of every test
 #   moto_server      PyPI moto[server], a local S3 API server      } in the project's
 #   datalad          PyPI, interoperability tests (not with --demo) } tools venv
+#   maturin          PyPI, builds the Python wheel (not with --demo)  }
 #   newest git-annex PyPI `git-annex`, in a venv of its own so it never shadows
 #                    Debian's on PATH (not with --demo)
 #
@@ -76,6 +77,10 @@ if [ "$demo_only" = no ]; then
     echo "install-deps: removing a git-annex from $tools (it would shadow Debian's)"
     pip_into "$tools" --quiet >/dev/null 2>&1 || true
     "$tools/bin/python" -m pip uninstall --quiet -y git-annex || rm -f "$tools/bin/git-annex"
+  fi
+  if [ ! -x "$tools/bin/maturin" ]; then
+    echo "install-deps: installing maturin into $tools (PyPI; builds the wheel)"
+    pip_into "$tools" maturin
   fi
   make_venv "$newest"
   if [ ! -x "$newest/bin/git-annex" ]; then
