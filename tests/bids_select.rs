@@ -38,7 +38,8 @@ fn multi_session_exact_labels_and_inherited_root_sidecars() {
         ]
     );
 
-    // Without metadata: only data files, and exactly the rest task.
+    // Without inherited metadata: every file of exactly the rest task with
+    // the bold suffix, wherever it lives (the root sidecars carry both).
     let bare = ds.ls(&[
         "--task",
         "rest",
@@ -49,7 +50,8 @@ fn multi_session_exact_labels_and_inherited_root_sidecars() {
         "--no-inherit",
     ]);
     let expected = ds.origin_files(|p| {
-        p.starts_with("sub-") && p.contains("_task-rest_") && p.ends_with("_bold.nii.gz")
+        (p.starts_with("sub-") && p.contains("_task-rest_") && p.ends_with("_bold.nii.gz"))
+            || (p.starts_with("task-rest_") && p.ends_with("_bold.json"))
     });
     assert!(!expected.is_empty());
     assert_eq!(bare, expected);
@@ -338,4 +340,39 @@ fn json_listing_reports_keys_sizes_and_cache_state() {
     assert!(again
         .iter()
         .any(|l| l.contains("sub-01_T1w.nii.gz") && l.contains("\"cached\":true")));
+}
+
+#[test]
+fn root_level_files_with_entities_are_selected_like_any_other() {
+    // The query of issue 11: the root sidecar is the only .json of task
+    // rest with acq fullbrain, and must be found (pybids finds it too).
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    let got = ds.ls(&[
+        "--task",
+        "rest",
+        "--acq",
+        "fullbrain",
+        "--ext",
+        ".json",
+        "--root-files",
+        "none",
+    ]);
+    assert_eq!(got, vec!["task-rest_acq-fullbrain_bold.json"]);
+
+    // Values that exist on their own but not together: the error names
+    // the filter that emptied the selection.
+    let out = ds.annexa(&[
+        "ls",
+        ds.origin.to_str().unwrap(),
+        "--sub",
+        "01",
+        "--suffix",
+        "T1w",
+        "--task",
+        "rest",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("together with"), "{stderr}");
+    assert!(!stderr.contains("existing values"), "{stderr}");
 }

@@ -20,4 +20,13 @@ pub enum BidsError {
     },
     #[error("no derivative pipeline {name:?} in this dataset; available: {available}")]
     NoSuchPipeline { name: String, available: String },
+    /// Each value exists, but not together: `filter` is the first one that
+    /// leaves nothing when applied after `earlier`.
+    #[error("no file has {filter} {values} together with {earlier}{scope} (each value exists on its own; `annexa ls` with fewer filters shows what is there)")]
+    EmptyCombination {
+        filter: String,
+        values: String,
+        earlier: String,
+        scope: String,
+    },
 }

@@ -122,6 +122,42 @@ impl FilterSet {
         })
     }
 
+    /// Why no unit matches all filters when each value exists on its own:
+    /// applies the filters one after another (in a fixed order) and names
+    /// the first that leaves nothing. `None` when something matches.
+    pub fn explain_empty<'a>(
+        &self,
+        units: impl Iterator<Item = &'a Unit>,
+        scope_note: &str,
+    ) -> Option<BidsError> {
+        let mut left: Vec<&Unit> = units.collect();
+        let mut earlier: Vec<String> = Vec::new();
+        for (key, wanted) in &self.filters {
+            left.retain(|unit| {
+                key.value_of(unit).is_some_and(|value| {
+                    wanted.values.contains_key(&value)
+                        && (unit.is_dir || !wanted.dir_only.contains(&value))
+                })
+            });
+            let typed: Vec<&str> = wanted.values.values().map(String::as_str).collect();
+            let values = typed.join(",");
+            if left.is_empty() {
+                return Some(BidsError::EmptyCombination {
+                    filter: key.describe(),
+                    values,
+                    earlier: if earlier.is_empty() {
+                        "the selected scope".into()
+                    } else {
+                        earlier.join(" and ")
+                    },
+                    scope: scope_note.to_string(),
+                });
+            }
+            earlier.push(format!("{} {values}", key.describe()));
+        }
+        None
+    }
+
     /// Every value asked for must exist among `units`; otherwise the error
     /// lists the values that do exist, so a typo never yields an empty download.
     pub fn check_values_exist<'a>(

@@ -32,6 +32,14 @@ pub struct Unit {
 }
 
 impl Unit {
+    /// Whether filters choose among this unit: everything below a subject,
+    /// and any file whose name carries entities wherever it lives (a
+    /// root-level `task-rest_acq-full_bold.json` is as selectable as a
+    /// subject's file, as in BIDS query tools).
+    pub fn selectable(&self) -> bool {
+        self.in_subject || !self.entities.is_empty()
+    }
+
     pub fn entity(&self, key: &str) -> Option<&str> {
         self.entities
             .iter()

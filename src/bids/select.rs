@@ -57,7 +57,7 @@ pub struct Selected {
 /// is not an error here: every single filter value exists, only their
 /// combination matched nothing, and the caller words that.
 pub fn select(layout: &Layout, options: &SelectOptions) -> Result<Vec<Selected>, BidsError> {
-    let data = || layout.units.iter().filter(|u| u.in_subject);
+    let data = || layout.units.iter().filter(|u| u.selectable());
     let scope_note = if layout.roots.iter().any(|r| !r.is_empty()) {
         format!(" (scope {})", layout.roots.join(", "))
     } else {
@@ -67,11 +67,15 @@ pub fn select(layout: &Layout, options: &SelectOptions) -> Result<Vec<Selected>,
 
     let mut chosen: BTreeMap<usize, Role> = BTreeMap::new();
     for (i, unit) in layout.units.iter().enumerate() {
-        if unit.in_subject && options.filters.matches(unit) {
+        if unit.selectable() && options.filters.matches(unit) {
             chosen.insert(i, Role::Selected);
         }
     }
     if chosen.is_empty() {
+        // Every value exists on its own: say which filter emptied it.
+        if let Some(err) = options.filters.explain_empty(data(), &scope_note) {
+            return Err(err);
+        }
         return Ok(Vec::new());
     }
     if options.inherit {
@@ -166,10 +170,46 @@ mod tests {
         o.root_files.clear();
         o.inherit = false;
         let s = select(&l, &o).unwrap();
+        // The root-level sidecar carries entities and the suffix: it is
+        // selected on its own, not as metadata.
         assert_eq!(
             paths_of(&l, &s),
-            vec!["sub-01/func/sub-01_task-rest_bold.nii.gz"]
+            vec![
+                "sub-01/func/sub-01_task-rest_bold.nii.gz",
+                "task-rest_bold.json"
+            ]
         );
+        assert!(s.iter().all(|x| x.role == Role::Selected));
+    }
+
+    #[test]
+    fn root_level_files_with_entities_are_selectable() {
+        let l = Layout::build(PATHS, &[Scope::Raw]).unwrap();
+        let mut f = FilterSet::new();
+        f.add(FilterKey::Entity("task".into()), &["rest"]).unwrap();
+        f.add(FilterKey::Extension, &[".json"]).unwrap();
+        let s = select(&l, &options(f)).unwrap();
+        let selected: Vec<String> = s
+            .iter()
+            .filter(|x| x.role == Role::Selected)
+            .map(|x| l.units[x.unit].path.clone())
+            .collect();
+        assert_eq!(selected, vec!["task-rest_bold.json"]);
+    }
+
+    #[test]
+    fn an_empty_combination_names_the_filter_that_emptied_it() {
+        let l = Layout::build(PATHS, &[Scope::Raw]).unwrap();
+        let mut f = FilterSet::new();
+        f.add(FilterKey::Entity("sub".into()), &["02"]).unwrap();
+        f.add(FilterKey::Suffix, &["bold"]).unwrap();
+        let err = select(&l, &options(f)).unwrap_err();
+        assert!(
+            matches!(&err, BidsError::EmptyCombination { filter, .. } if filter.contains("suffix")),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("bold") && text.contains("02"), "{text}");
     }
 
     #[test]
