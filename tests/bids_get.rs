@@ -438,3 +438,77 @@ fn get_never_writes_through_a_symlink_in_the_target() {
         "something was written through the link"
     );
 }
+
+#[test]
+fn manifest_records_delivery_and_verify_catches_changes() {
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    let out = ds.path("out");
+    let manifest = ds.path("delivered.jsonl");
+    let result = get(
+        &ds,
+        &out,
+        &[
+            "--sub",
+            "01",
+            "--suffix",
+            "T1w",
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let delivered = files_under(&out);
+    let entries: Vec<serde_json::Value> = fs::read_to_string(&manifest)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let listed: Vec<String> = entries
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        listed, delivered,
+        "the manifest lists exactly what was delivered"
+    );
+    assert!(entries
+        .iter()
+        .all(|e| e["checksum"].as_str().unwrap().contains(':')));
+
+    let verify = |args: &[&str]| {
+        let mut full = vec!["verify", out.to_str().unwrap(), "--manifest"];
+        full.push(manifest.to_str().unwrap());
+        full.extend_from_slice(args);
+        ds.annexa(&full)
+    };
+    let ok = verify(&[]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    // Change one file's bytes (same size) and remove another.
+    let data: Vec<&String> = delivered
+        .iter()
+        .filter(|p| p.ends_with(".nii.gz"))
+        .collect();
+    let changed = out.join(data[0]);
+    let mut bytes = fs::read(&changed).unwrap();
+    bytes[0] ^= 0xff;
+    fs::write(&changed, &bytes).unwrap();
+    let gone = delivered.iter().find(|p| p.ends_with(".json")).unwrap();
+    fs::remove_file(out.join(gone)).unwrap();
+    let bad = verify(&[]);
+    let report = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains(&format!("changed: {}", data[0])),
+        "{report}"
+    );
+    assert!(report.contains(&format!("missing: {gone}")), "{report}");
+}

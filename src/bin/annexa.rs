@@ -99,6 +99,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             drop_after,
             direct,
             verify,
+            manifest,
         } => {
             let request = selection.request()?;
             let options = GetOptions {
@@ -109,6 +110,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 drop_after,
                 direct,
                 verify,
+                manifest,
             };
             let outcome = dataset::get(&selection.common(&cli.cache), &source, &request, &options)?;
             Ok(if outcome.failed > 0 {
@@ -134,6 +136,45 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify {
+            dir,
+            manifest,
+            json,
+        } => {
+            let findings = dataset::verify(&dir, &manifest)?;
+            let mut bad = 0;
+            for finding in &findings {
+                if json {
+                    println!("{}", serde_json::to_string(finding)?);
+                }
+                use annexa::dataset::manifest::Finding;
+                let line = match finding {
+                    Finding::Ok { .. } => continue,
+                    Finding::Missing { path } => format!("missing: {path}"),
+                    Finding::NotAFile { path } => format!("not a regular file: {path}"),
+                    Finding::Changed { path, why } => format!("changed: {path} ({why})"),
+                };
+                bad += 1;
+                if !json {
+                    println!("{line}");
+                }
+            }
+            eprintln!(
+                "annexa: {} of {} files verified{}",
+                findings.len() - bad,
+                findings.len(),
+                if bad > 0 {
+                    format!(", {bad} not")
+                } else {
+                    String::new()
+                }
+            );
+            Ok(if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Doctor { json } => {
             let cache = dataset::cache_dir(cli.cache.as_deref())?;

@@ -60,6 +60,20 @@ pub enum Command {
         /// Check checksums of annexed content, not only sizes
         #[arg(long)]
         verify: bool,
+        /// Write one JSON line per delivered file (path, size, checksum, key)
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+    },
+    /// Check a delivered copy against its manifest: every file present,
+    /// a regular file, of its size and checksum
+    Verify {
+        /// The folder the files were delivered into
+        dir: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        manifest: PathBuf,
+        /// One JSON object per file
+        #[arg(long)]
+        json: bool,
     },
     /// Inspect or empty the cache
     Cache {

@@ -41,6 +41,8 @@ pub struct GetOptions {
     pub direct: bool,
     /// Check content checksums, not only sizes.
     pub verify: bool,
+    /// Where to write the manifest of delivered files (see [`super::manifest`]).
+    pub manifest: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -126,10 +128,20 @@ pub fn get(
             .iter()
             .map(|&(i, _)| resolved.files[i].path.as_str()),
     )?;
-    if options.direct {
-        return get_direct(&source, &resolved, common.treeish.as_deref(), options);
+    let outcome = if options.direct {
+        get_direct(&source, &resolved, common.treeish.as_deref(), options)?
+    } else {
+        Materializer::new(&resolved, options).run()?
+    };
+    if let (Some(manifest), false) = (&options.manifest, options.dry_run) {
+        super::manifest::write(&resolved, &options.to, manifest)?;
     }
-    Materializer::new(&resolved, options).run()
+    Ok(outcome)
+}
+
+/// `annexa verify DIR --manifest FILE`: every listed file checked.
+pub fn verify(dir: &Path, manifest: &Path) -> Result<Vec<super::manifest::Finding>, DatasetError> {
+    super::manifest::verify(dir, manifest)
 }
 
 /// The plan and bookkeeping of one `get` into a plain folder.

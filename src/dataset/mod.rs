@@ -13,6 +13,7 @@ mod direct;
 mod error;
 mod fetch;
 mod git;
+pub mod manifest;
 mod materialize;
 mod report;
 mod resolve;
@@ -22,8 +23,8 @@ mod tree;
 pub use annex::{key_size, object_path};
 pub use cache::{Cache, CacheEntry};
 pub use commands::{
-    cache_clean, cache_dir, cache_list, cache_path, get, ls, CommonOptions, GetOptions, GetOutcome,
-    SelectionRequest,
+    cache_clean, cache_dir, cache_list, cache_path, get, ls, verify, CommonOptions, GetOptions,
+    GetOutcome, SelectionRequest,
 };
 pub use error::DatasetError;
 pub use source::Source;
