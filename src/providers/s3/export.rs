@@ -7,12 +7,12 @@ use reqwest::header::CONTENT_LENGTH;
 use reqwest::Method;
 use rusty_s3::S3Action;
 
-use super::client::sign;
+use super::client::{read_reply, reply_etag, REPLY_LIMIT};
 use super::error::failed_reply;
 use super::urls::encode_object;
 use super::S3Remote;
 use crate::key;
-use crate::providers::{check_export_path, Annex, ExportTree, Result};
+use crate::providers::{check_export_path, Annex, ExportTree, ProviderError, Result};
 
 impl S3Remote {
     pub(super) fn export_object(&self, name: &str) -> Result<String> {
@@ -52,10 +52,10 @@ impl ExportTree for S3Remote {
     async fn check_present_export(
         &self,
         name: &str,
-        _key: &str,
+        key: &str,
         _annex: &dyn Annex,
     ) -> Result<bool> {
-        Ok(self.head(&self.export_object(name)?).await?.is_some())
+        self.present(&self.export_object(name)?, key).await
     }
 
     async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
@@ -65,7 +65,11 @@ impl ExportTree for S3Remote {
     async fn remove_export_directory(&self, dir: &str, _annex: &dyn Annex) -> Result<()> {
         // S3 has no directories: remove whatever is still stored under it.
         let prefix = format!("{}/", self.export_object(dir.trim_end_matches('/'))?);
+        // Only what is under it: a server listing other names is not obeyed.
         for object in self.list(&prefix).await? {
+            if !object.starts_with(&prefix) {
+                continue;
+            }
             self.delete(&object).await?;
         }
         Ok(())
@@ -82,13 +86,15 @@ impl ExportTree for S3Remote {
         let creds = self.write_creds()?;
         let from = self.export_object(name)?;
         let to = self.export_object(new_name)?;
+        self.check_object(&from)?;
+        self.check_object(&to)?;
         let source = format!("/{}/{}", self.config.bucket, encode_object(&from));
         let mut action = self.bucket.put_object(Some(creds), &to);
         action
             .headers_mut()
             .insert("x-amz-copy-source", source.clone());
         self.upload_headers(&mut action);
-        let copy = sign(action);
+        let copy = self.presign(action)?;
         let response = self
             .client
             .send(|| {
@@ -97,9 +103,16 @@ impl ExportTree for S3Remote {
             })
             .await?;
         let status = response.status();
-        let text = response.text().await.unwrap_or_default();
+        let text = read_reply(response, REPLY_LIMIT).await?;
         if let Some(e) = failed_reply("copy", &format!("{from} -> {to}"), status, &text) {
             return Err(e);
+        }
+        // The copy's ETag is the proof it exists; without it the original
+        // stays (git-annex then stores the file again).
+        if reply_etag(&text).is_none() {
+            return Err(ProviderError::integrity(format!(
+                "S3 answered the copy {from} -> {to} without an ETag: nothing proves it was made"
+            )));
         }
         self.delete(&from).await
     }

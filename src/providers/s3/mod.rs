@@ -16,6 +16,7 @@ mod config;
 mod error;
 mod export;
 mod multipart;
+mod naming;
 mod urls;
 
 use std::path::Path;
@@ -121,6 +122,24 @@ impl S3Remote {
         let name = self.config.layout.object_name(key)?;
         Ok(format!("{}{name}", self.config.prefix))
     }
+
+    /// Whether `object` holds `key`'s content, as far as a HEAD tells: when
+    /// the key has a size, an object of another size (or of no stated
+    /// size) is not this key's content, and is never reported present.
+    async fn present(&self, object: &str, key: &str) -> Result<bool> {
+        let Some(found) = self.head(object).await? else {
+            return Ok(false);
+        };
+        match (key::content_size(key), found) {
+            (Some(want), Some(got)) if want == got => Ok(true),
+            (None, _) => Ok(true),
+            (Some(want), got) => Err(ProviderError::integrity(format!(
+                "{object} in bucket {} is {} where the key has {want} bytes: not this key's content",
+                self.config.bucket,
+                got.map_or("of unknown size".to_string(), |n| format!("{n} bytes"))
+            ))),
+        }
+    }
 }
 
 #[async_trait]
@@ -142,8 +161,12 @@ impl Provider for S3Remote {
             return stored;
         };
         // Not stored as a key: maybe registered with addurl from this bucket.
+        // Only URLs of this bucket on this endpoint, naming a plain object.
         for url in annex.get_urls(key, "").await.unwrap_or_default() {
-            if let Some(object) = self.object_of_url(&url) {
+            if let Some(object) = self
+                .object_of_url(&url)
+                .filter(|o| self.check_object(o).is_ok())
+            {
                 return self.download(&object, size, dest, annex).await;
             }
         }
@@ -151,7 +174,7 @@ impl Provider for S3Remote {
     }
 
     async fn check_present(&self, key: &str, _annex: &dyn Annex) -> Result<bool> {
-        Ok(self.head(&self.key_object(key)?).await?.is_some())
+        self.present(&self.key_object(key)?, key).await
     }
 
     async fn remove(&self, key: &str, _annex: &dyn Annex) -> Result<()> {

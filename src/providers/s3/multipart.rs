@@ -5,16 +5,39 @@ use std::sync::atomic::AtomicU64;
 
 use reqwest::header::CONTENT_LENGTH;
 use reqwest::Method;
-use rusty_s3::S3Action;
 
-use super::client::sign;
+use super::client::{read_reply, reply_etag, REPLY_LIMIT};
 use super::error::{failed_reply, service_error};
-use super::{S3Remote, SIGNATURE_LIFETIME};
+use super::S3Remote;
 use crate::providers::{Annex, ProviderError, Result};
-use crate::transfer::{self, RedactedUrl, TransferError};
 
 /// S3 allows at most this many parts in one upload.
 pub(super) const MAX_PARTS: u64 = 10_000;
+
+/// One part of a multipart upload: its number (from 1) and byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Part {
+    pub(super) number: u16,
+    pub(super) start: u64,
+    pub(super) len: u64,
+}
+
+/// The parts of a `size`-byte upload: `part_size` each but the last, the
+/// part size grown when the file would need more than [`MAX_PARTS`].
+pub(super) fn plan_parts(size: u64, part_size: u64) -> Vec<Part> {
+    let part_size = part_size.max(size.div_ceil(MAX_PARTS)).max(1);
+    (0..size.div_ceil(part_size))
+        .map(|index| {
+            let start = index * part_size;
+            Part {
+                // At most MAX_PARTS (10,000) parts, so this always fits.
+                number: u16::try_from(index + 1).unwrap_or(u16::MAX),
+                start,
+                len: part_size.min(size - start),
+            }
+        })
+        .collect()
+}
 
 impl S3Remote {
     pub(super) async fn upload_multipart(
@@ -25,12 +48,10 @@ impl S3Remote {
         creds: &rusty_s3::Credentials,
         annex: &dyn Annex,
     ) -> Result<()> {
-        // Grow the part size when the file would need more than 10,000 parts.
-        let part_size = self.config.part_size.max(size.div_ceil(MAX_PARTS));
+        let parts = plan_parts(size, self.config.part_size);
         let mut create = self.bucket.create_multipart_upload(Some(creds), object);
         self.upload_headers(&mut create);
-        let create = sign(create);
-        let url = create.url.clone();
+        let create = self.presign(create)?;
         let response = self
             .client
             .send(|| {
@@ -41,10 +62,7 @@ impl S3Remote {
         if !response.status().is_success() {
             return Err(service_error("start multipart upload", object, response).await);
         }
-        let body = response.text().await.map_err(|e| TransferError::Network {
-            url: RedactedUrl::new(url.clone()),
-            message: transfer::describe_reqwest_error(&e),
-        })?;
+        let body = read_reply(response, REPLY_LIMIT).await?;
         let created =
             rusty_s3::actions::CreateMultipartUpload::parse_response(&body).map_err(|e| {
                 ProviderError::service("S3 sent a bad multipart reply", Some(Box::new(e)))
@@ -52,7 +70,7 @@ impl S3Remote {
         let upload_id = created.upload_id().to_string();
 
         let result = self
-            .upload_parts(object, src, size, part_size, &upload_id, creds, annex)
+            .upload_parts(object, src, &parts, &upload_id, creds, annex)
             .await;
         match result {
             Ok(etags) => {
@@ -62,7 +80,13 @@ impl S3Remote {
                     &upload_id,
                     etags.iter().map(String::as_str),
                 );
-                let url = complete.sign(SIGNATURE_LIFETIME);
+                let url = match self.presign(complete) {
+                    Ok(signed) => signed.url,
+                    Err(e) => {
+                        self.abort_multipart(object, &upload_id, creds).await;
+                        return Err(e);
+                    }
+                };
                 let body = self
                     .bucket
                     .complete_multipart_upload(
@@ -77,9 +101,24 @@ impl S3Remote {
                     .send(|| self.request(Method::POST, url.clone()).body(body.clone()))
                     .await?;
                 let status = response.status();
-                let text = response.text().await.unwrap_or_default();
-                // S3 may answer 200 with an <Error> body for a late failure.
-                if let Some(e) = failed_reply("complete the upload of", object, status, &text) {
+                let text = match read_reply(response, REPLY_LIMIT).await {
+                    Ok(text) => text,
+                    Err(e) => {
+                        self.abort_multipart(object, &upload_id, creds).await;
+                        return Err(e);
+                    }
+                };
+                // S3 may answer 200 with an <Error> body for a late failure;
+                // a reply without the object's ETag proves nothing.
+                let failed = failed_reply("complete the upload of", object, status, &text)
+                    .or_else(|| {
+                        reply_etag(&text).is_none().then(|| {
+                            ProviderError::integrity(format!(
+                                "S3 answered the completion of {object} without an ETag: nothing proves it was stored"
+                            ))
+                        })
+                    });
+                if let Some(e) = failed {
                     self.abort_multipart(object, &upload_id, creds).await;
                     return Err(e);
                 }
@@ -97,39 +136,34 @@ impl S3Remote {
         &self,
         object: &str,
         src: &Path,
-        size: u64,
-        part_size: u64,
+        parts: &[Part],
         upload_id: &str,
         creds: &rusty_s3::Credentials,
         annex: &dyn Annex,
     ) -> Result<Vec<String>> {
         use futures_util::stream::{self, StreamExt, TryStreamExt};
-        let parts = size.div_ceil(part_size);
         // Progress of parallel parts is summed into one absolute count.
         let total = AtomicU64::new(0);
-        let etags: Vec<(u64, String)> = stream::iter(0..parts)
-            .map(|index| {
+        let mut etags: Vec<(u16, String)> = stream::iter(parts.iter().copied())
+            .map(|part| {
                 let total = &total;
                 async move {
-                    let start = index * part_size;
-                    let len = part_size.min(size - start);
-                    let part_number = u16::try_from(index + 1).map_err(|_| {
-                        ProviderError::Unsupported("files that need more than 65535 parts")
-                    })?;
-                    let part =
-                        sign(
-                            self.bucket
-                                .upload_part(Some(creds), object, part_number, upload_id),
-                        );
-                    let etag = self.put_part(&part, src, start, len, total, annex).await?;
-                    Ok::<_, ProviderError>((index, etag))
+                    let signed = self.presign(self.bucket.upload_part(
+                        Some(creds),
+                        object,
+                        part.number,
+                        upload_id,
+                    ))?;
+                    let etag = self
+                        .put_part(&signed, src, part.start, part.len, total, annex)
+                        .await?;
+                    Ok::<_, ProviderError>((part.number, etag))
                 }
             })
             .buffer_unordered(self.config.part_jobs)
             .try_collect()
             .await?;
-        let mut etags = etags;
-        etags.sort_by_key(|(i, _)| *i);
+        etags.sort_by_key(|(n, _)| *n);
         Ok(etags.into_iter().map(|(_, e)| e).collect())
     }
 
@@ -139,13 +173,55 @@ impl S3Remote {
         upload_id: &str,
         creds: &rusty_s3::Credentials,
     ) {
-        let url = self
-            .bucket
-            .abort_multipart_upload(Some(creds), object, upload_id)
-            .sign(SIGNATURE_LIFETIME);
+        let Ok(signed) = self.presign(self.bucket.abort_multipart_upload(
+            Some(creds),
+            object,
+            upload_id,
+        )) else {
+            return;
+        };
+        let url = signed.url;
         let _ = self
             .client
             .send(|| self.request(Method::DELETE, url.clone()))
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn parts_cover_the_file_exactly_once() {
+        for (size, part) in [
+            (1, 5 * MIB),
+            (5 * MIB, 5 * MIB),
+            (5 * MIB + 1, 5 * MIB),
+            (100 * MIB + 7, 64 * MIB),
+        ] {
+            let parts = plan_parts(size, part);
+            let mut next = 0;
+            for (i, p) in parts.iter().enumerate() {
+                assert_eq!(usize::from(p.number), i + 1);
+                assert_eq!(p.start, next);
+                assert!(p.len > 0 && p.len <= part.max(size.div_ceil(MAX_PARTS)));
+                next += p.len;
+            }
+            assert_eq!(next, size, "size {size} part {part}");
+        }
+        assert_eq!(plan_parts(5 * MIB + 1, 5 * MIB).len(), 2);
+        assert!(plan_parts(0, 5 * MIB).is_empty());
+    }
+
+    #[test]
+    fn huge_files_grow_the_part_size_to_stay_within_10000_parts() {
+        let size = 5 * (1 << 40); // 5 TiB, S3's largest object
+        let parts = plan_parts(size, 5 * MIB);
+        assert!(parts.len() as u64 <= MAX_PARTS);
+        assert_eq!(parts.iter().map(|p| p.len).sum::<u64>(), size);
+        assert_eq!(parts.last().unwrap().number as usize, parts.len());
     }
 }
