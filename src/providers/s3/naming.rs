@@ -174,7 +174,7 @@ mod tests {
         /// No string makes a checked name leave the bucket, and nothing
         /// panics on the way (rusty-s3 does for some unchecked names).
         #[test]
-        fn checked_names_stay_in_the_bucket(object in ".*", prefix in "[a-z/.]{0,6}") {
+        fn checked_names_stay_in_the_bucket(object in "([a-z:%/.@]|\\PC){0,24}", prefix in "[a-z/.]{0,6}") {
             let base = Url::parse("http://127.0.0.1:9000/bucket/").unwrap();
             let name = format!("{prefix}{object}");
             if check_prefix(&prefix).is_ok() && check_object_name(&name).is_ok() {
@@ -192,7 +192,7 @@ mod tests {
         }
 
         #[test]
-        fn bucket_names_never_move_the_host(bucket in ".*") {
+        fn bucket_names_never_move_the_host(bucket in "[a-zA-Z0-9._:/@%-]{0,20}") {
             if check_bucket_name(&bucket).is_ok() {
                 for style in [rusty_s3::UrlStyle::Path, rusty_s3::UrlStyle::VirtualHost] {
                     if let Ok(b) = rusty_s3::Bucket::new(
