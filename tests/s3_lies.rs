@@ -380,3 +380,33 @@ async fn listing_pages_are_read_bounded() {
     );
     assert!(!fake.seen().iter().any(|s| s.method == "DELETE"));
 }
+
+/// Regression: a URL recorded for a key (`s3://BUCKET///HOST/...`) made
+/// retrieve send a signed request to another host, or panic inside
+/// rusty-s3 for a `HOST:PORT` form. Such URLs are not this bucket's.
+#[tokio::test]
+async fn recorded_urls_never_send_requests_elsewhere() {
+    let evil = Fake::start(|_| (200, vec![], "stolen".into()));
+    let fake = Fake::start(|_| (404, vec![], String::new()));
+    let remote = remote(&fake, &[]).await;
+    let key = sha256e_key(b"hello", "");
+    let annex = MemAnnex::default();
+    annex.urls.lock().unwrap().insert(
+        key.clone(),
+        vec![
+            format!("s3://lies///127.0.0.1:{}/x", evil.port),
+            "s3://lies/../other/x".to_string(),
+            format!("{}/lies//127.0.0.1:{}/x", fake.endpoint(), evil.port),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let got = remote.retrieve(&key, &dir.path().join("f"), &annex).await;
+    assert!(
+        matches!(got, Err(ProviderError::NotFound { .. })),
+        "{got:?}"
+    );
+    assert!(evil.seen().is_empty(), "{:?}", evil.seen());
+    for seen in fake.seen() {
+        assert!(seen.target.starts_with("/lies/SHA256"), "{seen:?}");
+    }
+}
