@@ -1,0 +1,254 @@
+//! S3 error documents (`<Error><Code>..`) and what they mean, as a
+//! typed [`ProviderError`].
+
+use reqwest::StatusCode;
+
+use super::super::{Cause, ProviderError, StatusKind};
+use crate::transfer;
+
+/// The body of an S3 error response (`<Error><Code>..</Code>..</Error>`).
+#[derive(Debug, Default, serde::Deserialize)]
+pub(super) struct ErrorBody {
+    #[serde(rename = "Code")]
+    code: Option<String>,
+    #[serde(rename = "Message")]
+    message: Option<String>,
+}
+
+impl ErrorBody {
+    /// The error document in `body`, when it is one (it has a `<Code>`).
+    pub(super) fn parse(body: &str) -> Option<Self> {
+        quick_xml::de::from_str::<ErrorBody>(body)
+            .ok()
+            .filter(|e| e.code.is_some())
+    }
+}
+
+/// What S3 said, kept as the cause of a [`ProviderError`].
+#[derive(Debug, thiserror::Error)]
+#[error("HTTP {status}{}", detail_text(.code, .message))]
+pub struct S3ServiceError {
+    pub status: StatusCode,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+pub(super) fn detail_text(code: &Option<String>, message: &Option<String>) -> String {
+    match (code, message) {
+        (Some(c), Some(m)) => format!(": {c}: {m}"),
+        (Some(c), None) => format!(": {c}"),
+        (None, Some(m)) if !m.is_empty() => format!(": {m}"),
+        _ => String::new(),
+    }
+}
+
+/// The meaning of an S3 error code; `None` for codes that only the HTTP
+/// status can classify.
+pub(super) fn code_kind(code: &str) -> Option<StatusKind> {
+    Some(match code {
+        "NoSuchKey" | "NoSuchBucket" | "NoSuchUpload" | "NoSuchVersion" => StatusKind::NotFound,
+        "AccessDenied" | "AllAccessDisabled" | "AccountProblem" | "InvalidObjectState" => {
+            StatusKind::PermissionDenied
+        }
+        "InvalidAccessKeyId"
+        | "SignatureDoesNotMatch"
+        | "ExpiredToken"
+        | "InvalidToken"
+        | "TokenRefreshRequired" => StatusKind::Unauthenticated,
+        "SlowDown" | "InternalError" | "ServiceUnavailable" | "RequestTimeout" | "Throttling" => {
+            StatusKind::Transient
+        }
+        "OperationAborted" | "ConditionalRequestConflict" | "PreconditionFailed" => {
+            StatusKind::Conflict
+        }
+        _ => return None,
+    })
+}
+
+/// The error an S3 error response means: by its `<Code>` first, then its
+/// status. `action` and `what` name what was tried.
+pub(super) fn classify(action: &str, what: &str, status: StatusCode, body: &str) -> ProviderError {
+    let parsed = ErrorBody::parse(body).unwrap_or_default();
+    let detail = S3ServiceError {
+        status,
+        message: match (&parsed.code, parsed.message) {
+            (None, _) => Some(transfer::summarize_body(body)),
+            (Some(_), m) => m.map(|m| transfer::summarize_body(&m)),
+        },
+        code: parsed.code,
+    };
+    let kind = detail
+        .code
+        .as_deref()
+        .and_then(code_kind)
+        .unwrap_or_else(|| StatusKind::of(status));
+    let context = format!("S3 {action} {what}");
+    let source: Option<Cause> = Some(Box::new(detail));
+    let with = |hint: &str| format!("{context}{hint}");
+    match (kind, detail_code(&source)) {
+        (_, Some("BadDigest" | "IncompleteBody" | "InvalidDigest")) => ProviderError::Integrity {
+            message: with(" (the data was damaged on the way; try again)"),
+            source,
+        },
+        (_, Some("BucketAlreadyExists" | "BucketAlreadyOwnedByYou")) => {
+            ProviderError::AlreadyExists {
+                message: with(" (choose another bucket name if it is not yours)"),
+                source,
+            }
+        }
+        (StatusKind::NotFound, _) => ProviderError::NotFound {
+            message: context,
+            source,
+        },
+        (StatusKind::PermissionDenied, _) => ProviderError::PermissionDenied {
+            message: with(" (check the credentials and the bucket policy)"),
+            source,
+        },
+        (StatusKind::Unauthenticated, _) => ProviderError::Unauthenticated {
+            message: with(" (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the region)"),
+            source,
+        },
+        (StatusKind::Conflict, _) => ProviderError::Conflict {
+            message: with(" (the object changed meanwhile; try again)"),
+            source,
+        },
+        (StatusKind::Transient, _) => ProviderError::Transient {
+            message: with(" (S3 is busy or unavailable; try again later)"),
+            source,
+        },
+        (StatusKind::Other, _) => ProviderError::Service {
+            message: context,
+            source,
+        },
+    }
+}
+
+pub(super) fn detail_code(source: &Option<Cause>) -> Option<&str> {
+    source
+        .as_ref()?
+        .downcast_ref::<S3ServiceError>()?
+        .code
+        .as_deref()
+}
+
+/// A readable, classified error from an S3 error response.
+pub(super) async fn service_error(
+    action: &str,
+    what: &str,
+    response: reqwest::Response,
+) -> ProviderError {
+    let status = response.status();
+    let body = transfer::read_error_body(response).await;
+    classify(action, what, status, &body)
+}
+
+/// The error a reply means, also when S3 answered 200 with an `<Error>`
+/// document (CopyObject, CompleteMultipartUpload).
+pub(super) fn failed_reply(
+    action: &str,
+    what: &str,
+    status: StatusCode,
+    body: &str,
+) -> Option<ProviderError> {
+    (!status.is_success() || ErrorBody::parse(body).is_some())
+        .then(|| classify(action, what, status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(code: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+             <Message>the message</Message><RequestId>1</RequestId></Error>"
+        )
+    }
+
+    fn kind(status: u16, text: &str) -> ProviderError {
+        classify("check", "obj", StatusCode::from_u16(status).unwrap(), text)
+    }
+
+    #[test]
+    fn error_codes_have_kinds() {
+        assert!(matches!(
+            kind(404, &body("NoSuchKey")),
+            ProviderError::NotFound { .. }
+        ));
+        assert!(matches!(
+            kind(404, &body("NoSuchBucket")),
+            ProviderError::NotFound { .. }
+        ));
+        assert!(matches!(
+            kind(403, &body("AccessDenied")),
+            ProviderError::PermissionDenied { .. }
+        ));
+        for code in ["InvalidAccessKeyId", "SignatureDoesNotMatch"] {
+            assert!(matches!(
+                kind(403, &body(code)),
+                ProviderError::Unauthenticated { .. }
+            ));
+        }
+        for code in ["SlowDown", "InternalError"] {
+            assert!(matches!(
+                kind(503, &body(code)),
+                ProviderError::Transient { .. }
+            ));
+        }
+        assert!(matches!(
+            kind(400, &body("BadDigest")),
+            ProviderError::Integrity { .. }
+        ));
+        assert!(matches!(
+            kind(409, &body("BucketAlreadyExists")),
+            ProviderError::AlreadyExists { .. }
+        ));
+        // The code wins over the status.
+        assert!(matches!(
+            kind(400, &body("NoSuchUpload")),
+            ProviderError::NotFound { .. }
+        ));
+    }
+
+    #[test]
+    fn statuses_classify_bodies_without_codes() {
+        assert!(matches!(kind(503, ""), ProviderError::Transient { .. }));
+        assert!(matches!(
+            kind(404, "<html>nope</html>"),
+            ProviderError::NotFound { .. }
+        ));
+        assert!(matches!(
+            kind(401, "not xml"),
+            ProviderError::Unauthenticated { .. }
+        ));
+        assert!(matches!(
+            kind(400, &body("Weird")),
+            ProviderError::Service { .. }
+        ));
+    }
+
+    #[test]
+    fn messages_carry_code_once() {
+        let e = kind(403, &body("AccessDenied"));
+        let text = crate::providers::error_chain_text(&e);
+        assert_eq!(
+            text,
+            "S3 check obj (check the credentials and the bucket policy): \
+             HTTP 403 Forbidden: AccessDenied: the message"
+        );
+    }
+
+    #[test]
+    fn error_documents_in_successful_replies() {
+        let ok =
+            "<CompleteMultipartUploadResult><ETag>\"x\"</ETag></CompleteMultipartUploadResult>";
+        assert!(failed_reply("copy", "a", StatusCode::OK, ok).is_none());
+        assert!(matches!(
+            failed_reply("copy", "a", StatusCode::OK, &body("InternalError")),
+            Some(ProviderError::Transient { .. })
+        ));
+        assert!(failed_reply("copy", "a", StatusCode::NOT_FOUND, "").is_some());
+        // Text that merely mentions <Error> is not an error document.
+        assert!(ErrorBody::parse("<Result><Note>&lt;Error&gt;</Note></Result>").is_none());
+    }
+}

@@ -1,0 +1,238 @@
+//! `provider=s3`: Amazon S3 and S3-compatible stores.
+//!
+//! Requests are signed with `rusty-s3` (presigned URLs, never hand-written
+//! SigV4) and sent by our own transfer layer, so S3 gets the same
+//! streaming, resume, retry and verification as every other provider.
+//!
+//! - [`config`]: parameters, their validation, credentials.
+//! - [`client`]: signed requests; HEAD, GET, PUT, DELETE, listing.
+//! - [`multipart`]: large uploads in parts.
+//! - [`error`]: S3 error documents as typed [`ProviderError`]s.
+//! - [`export`]: export trees.
+//! - [`urls`]: `s3://` and endpoint URLs (addurl), public URLs.
+
+mod client;
+mod config;
+mod error;
+mod export;
+mod multipart;
+mod naming;
+mod urls;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusty_s3::Bucket;
+
+pub use self::error::S3ServiceError;
+
+use self::config::{env_credentials, find_credentials, S3Config, CONFIGS, CREDS_SETTING};
+use super::{
+    Annex, Capabilities, ConfigSpec, Credentials, ExportTree, Provider, ProviderError,
+    ProviderKind, Result, UrlClaims,
+};
+use crate::key;
+use crate::transfer::{Client, RedactedUrl, RetryPolicy};
+
+const SIGNATURE_LIFETIME: Duration = Duration::from_secs(3600);
+
+pub struct S3Kind;
+
+#[async_trait]
+impl ProviderKind for S3Kind {
+    fn name(&self) -> &'static str {
+        "s3"
+    }
+
+    fn configs(&self) -> &'static [ConfigSpec] {
+        CONFIGS
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            export: true,
+            claim_urls: true,
+            import: false,
+        }
+    }
+
+    async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
+        let config = S3Config::read(annex).await?;
+        let creds = match env_credentials() {
+            Some(c) => {
+                // git-annex decides where these go: local only, or in the
+                // git-annex branch with embedcreds=yes.
+                annex
+                    .set_creds(
+                        CREDS_SETTING,
+                        &Credentials {
+                            user: c.key().to_string(),
+                            secret: c.secret().to_string(),
+                        },
+                    )
+                    .await?;
+                Some(c)
+            }
+            // enableremote in a clone: embedded credentials may be there.
+            None => find_credentials(annex).await?,
+        };
+        if creds.is_none() && !config.public {
+            return Err(ProviderError::MissingCredentials(
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) before initremote, or use public=yes for read-only access to a public bucket".into(),
+            ));
+        }
+        let remote = S3Remote::new(config, creds)?;
+        remote.ensure_bucket().await
+    }
+
+    async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
+        let config = S3Config::read(annex).await?;
+        let creds = find_credentials(annex).await?;
+        Ok(Arc::new(S3Remote::new(config, creds)?))
+    }
+}
+
+pub struct S3Remote {
+    config: S3Config,
+    bucket: Bucket,
+    creds: Option<rusty_s3::Credentials>,
+    client: Client,
+}
+
+impl S3Remote {
+    fn new(config: S3Config, creds: Option<rusty_s3::Credentials>) -> Result<Self> {
+        let bucket = Bucket::new(
+            config.endpoint.clone(),
+            config.url_style,
+            config.bucket.clone(),
+            config.region.clone(),
+        )
+        .map_err(|e| ProviderError::Config(format!("bucket/endpoint: {e}")))?;
+        Ok(Self {
+            config,
+            bucket,
+            creds,
+            client: Client::new(RetryPolicy::default())?,
+        })
+    }
+
+    fn key_object(&self, key: &str) -> Result<String> {
+        let name = self.config.layout.object_name(key)?;
+        Ok(format!("{}{name}", self.config.prefix))
+    }
+
+    /// Whether `object` holds `key`'s content, as far as a HEAD tells: when
+    /// the key has a size, an object of another size (or of no stated
+    /// size) is not this key's content, and is never reported present.
+    async fn present(&self, object: &str, key: &str) -> Result<bool> {
+        let Some(found) = self.head(object).await? else {
+            return Ok(false);
+        };
+        match (key::content_size(key), found) {
+            (Some(want), Some(got)) if want == got => Ok(true),
+            (None, _) => Ok(true),
+            (Some(want), got) => Err(ProviderError::integrity(format!(
+                "{object} in bucket {} is {} where the key has {want} bytes: not this key's content",
+                self.config.bucket,
+                got.map_or("of unknown size".to_string(), |n| format!("{n} bytes"))
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for S3Remote {
+    async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
+        self.upload(&self.key_object(key)?, src, annex).await
+    }
+
+    async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+        let size = key::content_size(key);
+        let stored = match self.key_object(key) {
+            Ok(object) => self.download(&object, size, dest, annex).await,
+            // A key that cannot be an object name (URL keys keep their
+            // slashes) was never stored under its own name.
+            Err(ProviderError::InvalidName(why)) => Err(ProviderError::not_found(why)),
+            Err(e) => Err(e),
+        };
+        let Err(absent @ ProviderError::NotFound { .. }) = stored else {
+            return stored;
+        };
+        // Not stored as a key: maybe registered with addurl from this bucket.
+        // Only URLs of this bucket on this endpoint, naming a plain object.
+        for url in annex.get_urls(key, "").await.unwrap_or_default() {
+            if let Some(object) = self
+                .object_of_url(&url)
+                .filter(|o| self.check_object(o).is_ok())
+            {
+                return self.download(&object, size, dest, annex).await;
+            }
+        }
+        Err(absent)
+    }
+
+    async fn check_present(&self, key: &str, _annex: &dyn Annex) -> Result<bool> {
+        self.present(&self.key_object(key)?, key).await
+    }
+
+    async fn remove(&self, key: &str, _annex: &dyn Annex) -> Result<()> {
+        self.delete(&self.key_object(key)?).await
+    }
+
+    async fn whereis(&self, key: &str, _annex: &dyn Annex) -> Option<String> {
+        let object = self.key_object(key).ok()?;
+        Some(
+            self.public_object_url(&object)
+                .unwrap_or_else(|| format!("s3://{}/{}", self.config.bucket, object)),
+        )
+    }
+
+    async fn presence_url(&self, key: &str, _annex: &dyn Annex) -> Option<String> {
+        // Only the bucket itself is authoritative, and only when public.
+        if !self.config.public {
+            return None;
+        }
+        self.bucket
+            .object_url(&self.key_object(key).ok()?)
+            .ok()
+            .map(|u| u.to_string())
+    }
+
+    async fn public_url(&self, key: &str, _annex: &dyn Annex) -> Option<String> {
+        self.public_object_url(&self.key_object(key).ok()?)
+    }
+
+    fn info(&self) -> Vec<(String, String)> {
+        let c = &self.config;
+        vec![
+            ("bucket".into(), c.bucket.clone()),
+            (
+                "endpoint".into(),
+                RedactedUrl::new(c.endpoint.clone()).to_string(),
+            ),
+            ("region".into(), c.region.clone()),
+            ("prefix".into(), c.prefix.clone()),
+            ("layout".into(), c.layout.name().into()),
+            ("public".into(), if c.public { "yes" } else { "no" }.into()),
+            (
+                "credentials".into(),
+                if self.creds.is_some() {
+                    "yes"
+                } else {
+                    "none (read-only)"
+                }
+                .into(),
+            ),
+        ]
+    }
+
+    fn export(&self) -> Option<&dyn ExportTree> {
+        Some(self)
+    }
+
+    fn urls(&self) -> Option<&dyn UrlClaims> {
+        Some(self)
+    }
+}
