@@ -512,3 +512,66 @@ fn manifest_records_delivery_and_verify_catches_changes() {
     );
     assert!(report.contains(&format!("missing: {gone}")), "{report}");
 }
+
+#[test]
+fn four_concurrent_shards_deliver_exactly_the_unsharded_selection() {
+    let ds = Builder::new("7t_trt")
+        .subjects(&["sub-01", "sub-02", "sub-03", "sub-04", "sub-05"])
+        .build();
+    let origin = ds.origin.to_str().unwrap().to_string();
+    // Warm the cache once (the clone itself is exclusive), then 4 shards at
+    // once on the same cache entry and the same target.
+    ds.annexa_ok(&["ls", &origin]);
+    let sharded = ds.path("sharded");
+    let filters = ["--suffix", "T1w,bold", "--jobs", "2"];
+    for by in ["subject", "file"] {
+        let _ = fs::remove_dir_all(&sharded);
+        let children: Vec<_> = (1..=4)
+            .map(|k| {
+                let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_annexa"));
+                cmd.env("GIT_AUTHOR_NAME", "t")
+                    .env("GIT_AUTHOR_EMAIL", "t@localhost")
+                    .env("GIT_COMMITTER_NAME", "t")
+                    .env("GIT_COMMITTER_EMAIL", "t@localhost")
+                    .arg("--cache")
+                    .arg(&ds.cache)
+                    .args(["get", &origin, "--to", sharded.to_str().unwrap()])
+                    .args(filters)
+                    .args(["--shard", &format!("{k}/4"), "--shard-by", by])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped());
+                cmd.spawn().unwrap()
+            })
+            .collect();
+        let mut delivered_by_shards = Vec::new();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "a shard failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            delivered_by_shards.extend(lines(&out.stdout));
+        }
+        let mut sorted = delivered_by_shards.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            delivered_by_shards.len(),
+            "shards overlapped ({by})"
+        );
+
+        let whole = ds.path(&format!("whole-{by}"));
+        let result = get(&ds, &whole, &filters);
+        assert!(result.status.success());
+        assert_eq!(files_under(&sharded), files_under(&whole), "{by}");
+        for rel in files_under(&whole) {
+            assert_eq!(
+                fs::read(sharded.join(&rel)).unwrap(),
+                fs::read(whole.join(&rel)).unwrap(),
+                "{rel}"
+            );
+        }
+    }
+}

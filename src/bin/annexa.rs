@@ -100,7 +100,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             direct,
             verify,
             manifest,
+            shard,
+            shard_by,
         } => {
+            use annexa::dataset::shard::{Shard, ShardBy};
+            let by = if shard_by == "file" {
+                ShardBy::File
+            } else {
+                ShardBy::Subject
+            };
+            let shard = shard.map(|s| Shard::parse(&s, by)).transpose()?;
             let request = selection.request()?;
             let options = GetOptions {
                 to,
@@ -111,6 +120,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 direct,
                 verify,
                 manifest,
+                shard,
             };
             let outcome = dataset::get(&selection.common(&cli.cache), &source, &request, &options)?;
             Ok(if outcome.failed > 0 {

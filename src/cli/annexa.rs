@@ -63,6 +63,13 @@ pub enum Command {
         /// Write one JSON line per delivered file (path, size, checksum, key)
         #[arg(long, value_name = "FILE")]
         manifest: Option<PathBuf>,
+        /// Deliver only part K of N of the selection (1 <= K <= N), e.g. a
+        /// job array's task: the N parts are disjoint and cover it exactly
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Split by subject (all of a subject's files in one part) or file
+        #[arg(long, value_name = "HOW", default_value = "subject", value_parser = ["subject", "file"])]
+        shard_by: String,
     },
     /// Check a delivered copy against its manifest: every file present,
     /// a regular file, of its size and checksum

@@ -43,6 +43,8 @@ pub struct GetOptions {
     pub verify: bool,
     /// Where to write the manifest of delivered files (see [`super::manifest`]).
     pub manifest: Option<PathBuf>,
+    /// Deliver only this part of the selection (see [`super::shard`]).
+    pub shard: Option<super::shard::Shard>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -116,12 +118,26 @@ pub fn get(
     request: &SelectionRequest,
     options: &GetOptions,
 ) -> Result<GetOutcome, DatasetError> {
-    let access = if options.dry_run {
-        Access::Shared
-    } else {
+    // Fetching and copying share the cache entry (git-annex locks its own
+    // content), so shards of one selection run at once; only cloning and
+    // updating an entry take it alone. Dropping what others may still
+    // copy (--drop-after) needs the entry alone too.
+    let access = if options.drop_after {
         Access::Exclusive
+    } else {
+        Access::Shared
     };
-    let (resolved, source) = resolve(common, source, request, access)?;
+    let (mut resolved, source) = resolve(common, source, request, access)?;
+    if let Some(shard) = &options.shard {
+        let paths: Vec<&str> = resolved
+            .selection
+            .iter()
+            .map(|&(i, _)| resolved.files[i].path.as_str())
+            .collect();
+        let keep = shard.part(&paths);
+        let selection = std::mem::take(&mut resolved.selection);
+        resolved.selection = keep.into_iter().map(|i| selection[i]).collect();
+    }
     check_no_clash(
         resolved
             .selection

@@ -17,6 +17,7 @@ pub mod manifest;
 mod materialize;
 mod report;
 mod resolve;
+pub mod shard;
 mod source;
 mod tree;
 
