@@ -31,9 +31,21 @@ deps:
 # Every test, within the test budget (docs/testing.md): integration tests
 # mostly wait on git-annex and local servers, so nextest runs several at once
 # across all test binaries (.config/nextest.toml groups the heavy ones).
+# On a fresh machine the tools install (network, apt, pip) overlaps the build
+# (CPU); its output is shown once it is done.
 TEST_THREADS ?= 6
-test: deps
-	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+test:
+	@mkdir -p "$(TARGET_DIR)"; log="$(TARGET_DIR)/install-deps.log"; \
+	bash contrib/install-deps.sh >"$$log" 2>&1 & deps=$$!; \
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  $(CARGO) nextest run --release --locked --no-run; built=$$?; \
+	else \
+	  $(CARGO) test --release --locked --no-run; built=$$?; \
+	fi; \
+	wait $$deps; installed=$$?; cat "$$log"; \
+	if [ $$installed != 0 ]; then echo "make test: installing the test tools failed" >&2; exit 1; fi; \
+	if [ $$built != 0 ]; then exit $$built; fi; \
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  PATH="$(TOOLS_PATH)" $(CARGO) nextest run --release --locked --no-fail-fast \
 	    --test-threads $(TEST_THREADS); \
 	else \
