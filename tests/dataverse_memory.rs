@@ -1,10 +1,12 @@
 //! Uploads and downloads stream: memory does not grow with file size.
 //! (Its own test binary, so no other test shares the process.)
 
+mod common;
 mod support_annex;
 mod support_dataverse;
 
 use annexa::providers::{find_kind, Credentials};
+use common::pseudo_random;
 use support_annex::*;
 use support_dataverse::*;
 

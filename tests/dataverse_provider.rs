@@ -1,6 +1,7 @@
 //! The Dataverse provider driven directly (no git-annex), against the fake
 //! Dataverse server: the behaviours issue 4 asks to be shown.
 
+mod common;
 mod support_annex;
 mod support_dataverse;
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use annexa::providers::{
     error_chain_text, find_kind, Credentials, Provider, ProviderError, UrlCheck,
 };
+use common::pseudo_random;
 use support_annex::*;
 use support_dataverse::*;
 

@@ -107,20 +107,6 @@ impl Annex for MemAnnex {
     }
 }
 
-/// Deterministic pseudo-random bytes.
-pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 /// A SHA256E key for `data` with extension `ext`, as git-annex makes it.
 pub fn sha256e_key(data: &[u8], ext: &str) -> String {
     use sha2::Digest;
