@@ -24,6 +24,8 @@ pub struct SelectOptions {
     pub root_files: Vec<String>,
     /// Bring inherited sidecars and sessions/scans tables.
     pub inherit: bool,
+    /// Bring each selected data file's associated files (see [`associated`]).
+    pub with_associated: bool,
 }
 
 /// Why a unit is in the selection.
@@ -35,6 +37,9 @@ pub enum Role {
     RootFile,
     /// Metadata that applies to a selected file.
     Inherited,
+    /// A file the BIDS specification associates with a selected data file
+    /// (events, bval/bvec, channels, field map partners, ...).
+    Associated,
 }
 
 impl Role {
@@ -43,6 +48,7 @@ impl Role {
             Role::Selected => "selected",
             Role::RootFile => "root",
             Role::Inherited => "inherited",
+            Role::Associated => "associated",
         }
     }
 }
@@ -78,6 +84,12 @@ pub fn select(layout: &Layout, options: &SelectOptions) -> Result<Vec<Selected>,
         }
         return Ok(Vec::new());
     }
+    if options.with_associated {
+        let primary: Vec<usize> = chosen.keys().copied().collect();
+        for j in associated(layout, &primary) {
+            chosen.entry(j).or_insert(Role::Associated);
+        }
+    }
     if options.inherit {
         let index = MetadataIndex::new(layout);
         let primary: Vec<usize> = chosen.keys().copied().collect();
@@ -110,6 +122,92 @@ pub fn select(layout: &Layout, options: &SelectOptions) -> Result<Vec<Selected>,
     Ok(result)
 }
 
+/// Suffixes the BIDS specification associates with files of a suffix: task
+/// events and recordings of functional data, electrode and coordinate
+/// files of electrophysiology, the partners of field maps, single-band
+/// references.
+fn associated_suffixes(suffix: &str) -> &'static [&'static str] {
+    match suffix {
+        "bold" | "cbv" | "asl" | "phase" => {
+            &["events", "physio", "stim", "sbref", "aslcontext", "m0scan"]
+        }
+        "dwi" => &["sbref"],
+        "eeg" | "meg" | "ieeg" | "nirs" | "motion" => &[
+            "events",
+            "channels",
+            "electrodes",
+            "optodes",
+            "coordsystem",
+            "headshape",
+            "photo",
+            "physio",
+            "stim",
+        ],
+        "pet" => &["blood", "events"],
+        "beh" => &["events", "physio", "stim"],
+        "phasediff" => &["magnitude", "magnitude1", "magnitude2"],
+        "phase1" | "phase2" => &["magnitude1", "magnitude2"],
+        "fieldmap" => &["magnitude"],
+        "epi" => &[],
+        _ => &[],
+    }
+}
+
+/// The units associated with the `primary` ones: in the same folder, with
+/// an associated suffix (or the same suffix: the other files of the same
+/// recording, e.g. `.bval`/`.bvec` of a `.nii.gz`), and entities that all
+/// appear with the same values in the data file's name (an `_events.tsv`
+/// without `run` belongs to every run; one with `run-2` only to run 2).
+pub fn associated(layout: &Layout, primary: &[usize]) -> Vec<usize> {
+    use std::collections::HashMap;
+    let mut by_folder: HashMap<(usize, &str), Vec<usize>> = HashMap::new();
+    for (i, unit) in layout.units.iter().enumerate() {
+        if unit.selectable() {
+            by_folder
+                .entry((unit.root, unit.dir.as_str()))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut found = Vec::new();
+    for &p in primary {
+        let data = &layout.units[p];
+        let Some(suffix) = data.suffix.as_deref() else {
+            continue;
+        };
+        let partners = associated_suffixes(suffix);
+        for &j in by_folder
+            .get(&(data.root, data.dir.as_str()))
+            .into_iter()
+            .flatten()
+        {
+            if j == p {
+                continue;
+            }
+            let other = &layout.units[j];
+            let Some(other_suffix) = other.suffix.as_deref() else {
+                continue;
+            };
+            let related = if other_suffix == suffix {
+                // Another file of the same recording: exactly the same entities.
+                other.entities == data.entities
+            } else {
+                partners.contains(&other_suffix)
+                    && other
+                        .entities
+                        .iter()
+                        .all(|(k, v)| data.entity(k) == Some(v.as_str()))
+            };
+            if related {
+                found.push(j);
+            }
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +235,7 @@ mod tests {
             filters,
             root_files: DEFAULT_ROOT_FILES.iter().map(|s| s.to_string()).collect(),
             inherit: true,
+            with_associated: false,
         }
     }
 
@@ -180,6 +279,80 @@ mod tests {
             ]
         );
         assert!(s.iter().all(|x| x.role == Role::Selected));
+    }
+
+    #[test]
+    fn associated_files_per_datatype() {
+        const DS: &[&str] = &[
+            "task-rest_events.json",
+            "sub-01/func/sub-01_task-rest_run-1_bold.nii.gz",
+            "sub-01/func/sub-01_task-rest_run-1_bold.json",
+            "sub-01/func/sub-01_task-rest_run-1_events.tsv",
+            "sub-01/func/sub-01_task-rest_run-2_events.tsv",
+            "sub-01/func/sub-01_task-rest_run-1_physio.tsv.gz",
+            "sub-01/func/sub-01_task-rest_run-1_sbref.nii.gz",
+            "sub-01/func/sub-01_task-other_run-1_events.tsv",
+            "sub-01/dwi/sub-01_dwi.nii.gz",
+            "sub-01/dwi/sub-01_dwi.bval",
+            "sub-01/dwi/sub-01_dwi.bvec",
+            "sub-01/dwi/sub-01_acq-b0_dwi.bval",
+            "sub-01/eeg/sub-01_task-oddball_eeg.edf",
+            "sub-01/eeg/sub-01_task-oddball_channels.tsv",
+            "sub-01/eeg/sub-01_electrodes.tsv",
+            "sub-01/eeg/sub-01_coordsystem.json",
+            "sub-01/eeg/sub-01_task-other_channels.tsv",
+            "sub-01/fmap/sub-01_phasediff.nii.gz",
+            "sub-01/fmap/sub-01_magnitude1.nii.gz",
+            "sub-01/fmap/sub-01_magnitude2.nii.gz",
+            "sub-01/fmap/sub-01_acq-x_magnitude1.nii.gz",
+        ];
+        let l = Layout::build(DS, &[Scope::Raw]).unwrap();
+        let pick = |suffix: &str, ext: &str| {
+            let mut f = FilterSet::new();
+            f.add(FilterKey::Suffix, &[suffix]).unwrap();
+            f.add(FilterKey::Extension, &[ext]).unwrap();
+            let mut o = options(f);
+            o.root_files.clear();
+            o.with_associated = true;
+            let s = select(&l, &o).unwrap();
+            s.iter()
+                .filter(|x| x.role == Role::Associated)
+                .map(|x| l.units[x.unit].path.rsplit('/').next().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pick("bold", ".nii.gz"),
+            vec![
+                "sub-01_task-rest_run-1_bold.json",
+                "sub-01_task-rest_run-1_events.tsv",
+                "sub-01_task-rest_run-1_physio.tsv.gz",
+                "sub-01_task-rest_run-1_sbref.nii.gz",
+            ]
+        );
+        assert_eq!(
+            pick("dwi", ".nii.gz"),
+            vec!["sub-01_dwi.bval", "sub-01_dwi.bvec"]
+        );
+        assert_eq!(
+            pick("eeg", ".edf"),
+            vec![
+                "sub-01_coordsystem.json",
+                "sub-01_electrodes.tsv",
+                "sub-01_task-oddball_channels.tsv",
+            ]
+        );
+        assert_eq!(
+            pick("phasediff", ".nii.gz"),
+            vec!["sub-01_magnitude1.nii.gz", "sub-01_magnitude2.nii.gz"]
+        );
+        // The associated events bring their own inherited sidecar.
+        let mut f = FilterSet::new();
+        f.add(FilterKey::Suffix, &["bold"]).unwrap();
+        f.add(FilterKey::Extension, &[".nii.gz"]).unwrap();
+        let mut o = options(f);
+        o.with_associated = true;
+        let s = select(&l, &o).unwrap();
+        assert!(paths_of(&l, &s).contains(&"task-rest_events.json".to_string()));
     }
 
     #[test]

@@ -43,6 +43,7 @@ impl SelectionArgs {
             scopes,
             root_files,
             inherit: !self.no_inherit,
+            with_associated: self.with_associated,
         })
     }
 

@@ -165,6 +165,12 @@ pub struct SelectionArgs {
     /// Do not bring inherited sidecars or sessions/scans tables
     #[arg(long)]
     pub no_inherit: bool,
+    /// Bring each selected data file's associated files: events and
+    /// physio/stim of functional runs, bval/bvec and the other files of a
+    /// recording, channels/electrodes/coordsystem of EEG/MEG/iEEG, sbref,
+    /// magnitude partners of field maps
+    #[arg(long)]
+    pub with_associated: bool,
     /// Branch, tag or commit of the dataset to read
     #[arg(long, value_name = "REF")]
     pub r#ref: Option<String>,

@@ -17,6 +17,7 @@ pub struct SelectionRequest {
     pub scopes: Vec<Scope>,
     pub root_files: Vec<String>,
     pub inherit: bool,
+    pub with_associated: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +84,7 @@ impl Resolver<'_> {
             filters: request.filters.clone(),
             root_files: request.root_files.clone(),
             inherit: request.inherit,
+            with_associated: request.with_associated,
         };
         let mut selection: Vec<(usize, Role)> = select(&layout, &options)?
             .into_iter()
