@@ -123,6 +123,15 @@ fn rerun_after_interrupted_get_fetches_only_what_is_missing() {
     fs::write(out.join(truncated), "cut").unwrap();
     fs::remove_file(out.join("dataset_description.json")).unwrap();
 
+    // annexa itself never leaves a short file under its final name (it
+    // writes part-files and renames), so a differing file was changed
+    // behind its back: refused, nothing written, until --force.
+    let refused = get(&ds, &out, &args);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains(truncated.as_str()));
+    assert!(!out.join("dataset_description.json").exists());
+    let args = [&args[..], &["--force"]].concat();
+
     let second = get(&ds, &out, &args);
     assert!(
         second.status.success(),
@@ -574,4 +583,31 @@ fn four_concurrent_shards_deliver_exactly_the_unsharded_selection() {
             );
         }
     }
+}
+
+#[test]
+fn files_that_differ_in_the_target_are_never_replaced_unasked() {
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    let out = ds.path("out");
+    let args = ["--sub", "01", "--suffix", "T1w"];
+    assert!(get(&ds, &out, &args).status.success());
+    let data = files_under(&out)
+        .into_iter()
+        .find(|p| p.ends_with(".nii.gz"))
+        .unwrap();
+    let mine = b"my own edited file, not the dataset's";
+    fs::write(out.join(&data), mine).unwrap();
+
+    let again = get(&ds, &out, &args);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&data) && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(out.join(&data)).unwrap(), mine, "replaced unasked");
+
+    let forced = get(&ds, &out, &[&args[..], &["--force"]].concat());
+    assert!(forced.status.success());
+    assert_eq!(fs::read(out.join(&data)).unwrap(), ds.origin_content(&data));
 }

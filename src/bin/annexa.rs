@@ -103,6 +103,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             manifest,
             shard,
             shard_by,
+            force,
         } => {
             use annexa::dataset::shard::{Shard, ShardBy};
             let by = if shard_by == "file" {
@@ -122,6 +123,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 verify,
                 manifest,
                 shard,
+                force,
             };
             let outcome = dataset::get(&selection.common(&cli.cache), &source, &request, &options)?;
             Ok(if outcome.failed > 0 {

@@ -60,6 +60,10 @@ pub enum Command {
         /// Check checksums of annexed content, not only sizes
         #[arg(long)]
         verify: bool,
+        /// Replace files in DIR whose content differs from the dataset
+        /// (otherwise they are reported and nothing is written)
+        #[arg(long)]
+        force: bool,
         /// Write one JSON line per delivered file (path, size, checksum, key)
         #[arg(long, value_name = "FILE")]
         manifest: Option<PathBuf>,

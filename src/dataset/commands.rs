@@ -45,6 +45,8 @@ pub struct GetOptions {
     pub manifest: Option<PathBuf>,
     /// Deliver only this part of the selection (see [`super::shard`]).
     pub shard: Option<super::shard::Shard>,
+    /// Replace files in the target whose content differs from the selection.
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -192,9 +194,19 @@ impl<'a> Materializer<'a> {
     fn run(mut self) -> Result<GetOutcome, DatasetError> {
         let mut git_blobs: Vec<usize> = Vec::new();
         let mut symlinks: Vec<usize> = Vec::new();
+        let mut differing: Vec<String> = Vec::new();
         for &(index, _) in &self.resolved.selection {
             let file = &self.resolved.files[index];
             let dest = target_path(&self.options.to, &file.path)?;
+            if !self.options.force
+                && std::fs::symlink_metadata(&dest).is_ok()
+                && !self.already_in_place(index, &dest)
+            {
+                // Something of the user's (or of another dataset version)
+                // is there: never replaced without being asked.
+                differing.push(file.path.clone());
+                continue;
+            }
             if self.already_in_place(index, &dest) {
                 self.reporter.advance(file.content.size().unwrap_or(0));
                 self.reporter.file(
@@ -217,6 +229,17 @@ impl<'a> Materializer<'a> {
                 Content::Git { .. } => git_blobs.push(index),
                 Content::Symlink { .. } => symlinks.push(index),
             }
+        }
+        if !differing.is_empty() {
+            return Err(DatasetError::WouldOverwrite {
+                count: differing.len(),
+                examples: differing
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
         }
         // A key is complete only when all its paths are; skipped ones counted above.
         let waiting_keys: Vec<(usize, String)> = self.waiting.keys().cloned().collect();

@@ -45,6 +45,9 @@ pub enum DatasetError {
         "the selection holds both {file:?} and {inner:?}: one path cannot be a file and a folder"
     )]
     PathClash { file: String, inner: String },
+    /// Files in the target differ from what the selection would write.
+    #[error("{count} file(s) in the target differ from the dataset and would be overwritten: {examples}; nothing was changed (pass --force to replace them)")]
+    WouldOverwrite { count: usize, examples: String },
     /// A subdataset whose URL leads back to a dataset already open.
     #[error("subdataset {mount} ({url}) is {already} again: the subdatasets form a loop")]
     SubdatasetLoop {
