@@ -376,3 +376,40 @@ fn root_level_files_with_entities_are_selected_like_any_other() {
     assert!(stderr.contains("together with"), "{stderr}");
     assert!(!stderr.contains("existing values"), "{stderr}");
 }
+
+#[test]
+fn ls_long_and_plan_describe_the_selection() {
+    let ds = Builder::new("7t_trt")
+        .subjects(&["sub-01", "sub-02", "sub-03"])
+        .build();
+    let origin = ds.origin.to_str().unwrap();
+    let long = ds.annexa_ok(&["ls", origin, "--suffix", "T1w", "--long"]);
+    assert!(!long.is_empty());
+    for line in &long {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert!(
+            words.contains(&"cached") || words.contains(&"remote"),
+            "{line}"
+        );
+        assert!(
+            ["data", "root", "sidecar", "associated"]
+                .iter()
+                .any(|r| words.contains(r)),
+            "{line}"
+        );
+    }
+
+    // The parts of a plan add up to the whole selection.
+    let whole = ds.ls(&["--suffix", "T1w"]).len();
+    let plan = ds.annexa_ok(&["plan", origin, "--suffix", "T1w", "--shards", "2", "--json"]);
+    let files: u64 = plan
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["files"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(plan.len(), 2);
+    assert_eq!(files as usize, whole);
+}

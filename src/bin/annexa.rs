@@ -85,9 +85,46 @@ fn run(cli: Cli) -> Result<ExitCode> {
             source,
             selection,
             json,
+            long,
         } => {
             let request = selection.request()?;
-            dataset::ls(&selection.common(&cli.cache), &source, &request, json)?;
+            let format = match (json, long) {
+                (true, _) => dataset::LsFormat::Json,
+                (false, true) => dataset::LsFormat::Long,
+                (false, false) => dataset::LsFormat::Paths,
+            };
+            dataset::ls(&selection.common(&cli.cache), &source, &request, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan {
+            source,
+            selection,
+            shards,
+            shard_by,
+            json,
+        } => {
+            use annexa::dataset::shard::ShardBy;
+            let by = if shard_by == "file" {
+                ShardBy::File
+            } else {
+                ShardBy::Subject
+            };
+            let request = selection.request()?;
+            let parts =
+                dataset::plan(&selection.common(&cli.cache), &source, &request, shards, by)?;
+            for part in &parts {
+                if json {
+                    println!("{}", serde_json::to_string(part)?);
+                } else {
+                    println!(
+                        "shard {:>7}: {:>6} files  {:>10}  ({} to fetch)",
+                        part.shard,
+                        part.files,
+                        indicatif::HumanBytes(part.bytes).to_string(),
+                        indicatif::HumanBytes(part.bytes_to_fetch)
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Get {

@@ -30,6 +30,26 @@ pub enum Command {
         #[command(flatten)]
         selection: SelectionArgs,
         /// One JSON object per file (path, key, size, cached, role)
+        #[arg(long, conflicts_with = "long")]
+        json: bool,
+        /// Size, whether it is cached, role (data, sidecar, root, associated) and path
+        #[arg(long, short = 'l')]
+        long: bool,
+    },
+    /// Show how `get --shard K/N` would split the selection: files, bytes
+    /// and bytes still to fetch per part
+    Plan {
+        /// Dataset: a git URL, ///NAME, or a local path
+        source: String,
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Number of parts
+        #[arg(long, value_name = "N")]
+        shards: usize,
+        /// Split by subject or file (as `get --shard-by`)
+        #[arg(long, value_name = "HOW", default_value = "subject", value_parser = ["subject", "file"])]
+        shard_by: String,
+        /// One JSON object per part
         #[arg(long)]
         json: bool,
     },

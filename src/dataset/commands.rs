@@ -76,16 +76,27 @@ fn resolve(
 }
 
 /// `annexa ls`: one path per line, or one JSON object per file.
+/// How `annexa ls` prints each file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LsFormat {
+    /// The path alone.
+    Paths,
+    /// Size, cached or not, role, path: aligned columns.
+    Long,
+    /// One JSON object per file.
+    Json,
+}
+
 pub fn ls(
     common: &CommonOptions,
     source: &str,
     request: &SelectionRequest,
-    json: bool,
+    format: LsFormat,
 ) -> Result<(), DatasetError> {
     let (resolved, _) = resolve(common, source, request, Access::Shared)?;
     for &(index, role) in &resolved.selection {
         let file = &resolved.files[index];
-        if !json {
+        if format == LsFormat::Paths {
             print_line(&file.path);
             continue;
         }
@@ -94,6 +105,25 @@ pub fn ls(
             Content::Annexed { key } => object_present(repo, key),
             _ => true,
         };
+        if format == LsFormat::Long {
+            let size = file
+                .content
+                .size()
+                .map(|s| HumanBytes(s).to_string())
+                .unwrap_or_else(|| "?".into());
+            let role = match role.as_str() {
+                "selected" => "data",
+                "root" => "root",
+                "inherited" => "sidecar",
+                other => other,
+            };
+            print_line(&format!(
+                "{size:>10}  {:<8}  {role:<10}  {}",
+                if cached { "cached" } else { "remote" },
+                file.path
+            ));
+            continue;
+        }
         print_line(
             &json!({
                 "path": file.path,
@@ -111,6 +141,55 @@ pub fn ls(
 fn object_present(repo: &Path, key: &str) -> bool {
     std::fs::metadata(object_path(repo, key))
         .is_ok_and(|m| m.is_file() && key_size(key).map_or(true, |s| s == m.len()))
+}
+
+/// One part of a sharded selection, for `annexa plan`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PlannedPart {
+    pub shard: String,
+    pub files: usize,
+    pub bytes: u64,
+    /// Bytes of annexed content still to fetch into the cache.
+    pub bytes_to_fetch: u64,
+}
+
+/// `annexa plan --shards N`: the parts `get --shard K/N` would deliver.
+pub fn plan(
+    common: &CommonOptions,
+    source: &str,
+    request: &SelectionRequest,
+    shards: usize,
+    by: super::shard::ShardBy,
+) -> Result<Vec<PlannedPart>, DatasetError> {
+    if shards == 0 {
+        return Err(DatasetError::Direct("--shards must be at least 1".into()));
+    }
+    let (resolved, _) = resolve(common, source, request, Access::Shared)?;
+    let paths: Vec<&str> = resolved
+        .selection
+        .iter()
+        .map(|&(i, _)| resolved.files[i].path.as_str())
+        .collect();
+    let parts = super::shard::assign(&paths, shards, by);
+    let mut planned: Vec<PlannedPart> = (1..=shards)
+        .map(|k| PlannedPart {
+            shard: format!("{k}/{shards}"),
+            ..PlannedPart::default()
+        })
+        .collect();
+    for (n, &(index, _)) in resolved.selection.iter().enumerate() {
+        let file = &resolved.files[index];
+        let part = &mut planned[parts[n]];
+        let size = file.content.size().unwrap_or(0);
+        part.files += 1;
+        part.bytes += size;
+        if let Content::Annexed { key } = &file.content {
+            if !object_present(&resolved.datasets[file.dataset].repo, key) {
+                part.bytes_to_fetch += size;
+            }
+        }
+    }
+    Ok(planned)
 }
 
 /// `annexa get`: materialise the selection under `options.to`.

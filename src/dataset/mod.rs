@@ -24,8 +24,8 @@ mod tree;
 pub use annex::{key_size, object_path};
 pub use cache::{Cache, CacheEntry};
 pub use commands::{
-    cache_clean, cache_dir, cache_list, cache_path, get, ls, verify, CommonOptions, GetOptions,
-    GetOutcome, SelectionRequest,
+    cache_clean, cache_dir, cache_list, cache_path, get, ls, plan, verify, CommonOptions,
+    GetOptions, GetOutcome, LsFormat, PlannedPart, SelectionRequest,
 };
 pub use error::DatasetError;
 pub use source::Source;
