@@ -559,3 +559,47 @@ async fn paged_listings_and_skipchecksum() {
         .count();
     assert!(listings >= 3, "listing was paged");
 }
+
+/// Renames answer `text/plain` (issue 13, item 1); before 6.8 an empty
+/// folder name is ignored, so a move to the top folder is refused there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_renames_on_old_and_new_releases() {
+    let names = |fake: &FakeDataverse| -> Vec<(&'static str, &'static str)> {
+        fake.latest_files()
+            .into_iter()
+            .map(|(l, d, _)| -> (&'static str, &'static str) { (l.leak(), d.leak()) })
+            .collect()
+    };
+    for (version, to_top) in [("6.1", false), ("6.11", true)] {
+        let fake = FakeDataverse::start(&["--version", version]);
+        let annex = annex_for(&fake, &[], Some(TOKEN));
+        let provider = provider(&annex).await;
+        let p = provider.export().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let a = pseudo_random(1000, 70);
+        let ka = sha256e_key(&a, ".txt");
+        p.store_export("sub/a.txt", &ka, &write(tmp.path(), "a", &a), &annex)
+            .await
+            .unwrap();
+        p.rename_export("sub/a.txt", &ka, "sub/deeper/b.txt", &annex)
+            .await
+            .unwrap();
+        assert_eq!(names(&fake), vec![("b.txt", "sub/deeper")]);
+        let moved = p
+            .rename_export("sub/deeper/b.txt", &ka, "top.txt", &annex)
+            .await;
+        if to_top {
+            moved.unwrap();
+            assert_eq!(names(&fake), vec![("top.txt", "")]);
+        } else {
+            let e = moved.unwrap_err();
+            let text = error_chain_text(&e);
+            assert!(
+                text.contains("6.1") && text.contains("top folder"),
+                "{text}"
+            );
+            // Nothing happened: git-annex uploads again instead.
+            assert_eq!(names(&fake), vec![("b.txt", "sub/deeper")]);
+        }
+    }
+}

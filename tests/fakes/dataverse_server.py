@@ -14,7 +14,7 @@ Usage:
     dataverse_server.py --port 0 [--storage-port 0] [--token TOKEN]
         [--dataset doi:10.5072/FK2/TEST ...] [--rate-limit N/s]
         [--checksum MD5|SHA-1|SHA-256|SHA-512] [--max-page N]
-        [--force-ingest] [--direct-download]
+        [--force-ingest] [--direct-download] [--version 6.1]
 Prints "READY <api_port> <storage_port>" once both servers listen.
 
 Test-only endpoints live under /_fake/ on the API port (no token needed):
@@ -31,6 +31,10 @@ Test-only endpoints live under /_fake/ on the API port (no token needed):
     POST /_fake/ingest?persistentId=PID&name=N[&directoryLabel=D]  body = CSV/TSV,
          added with tabular ingest even if the client would not ask for it
     GET  /_fake/state              datasets, versions and files as JSON
+
+--version X.Y emulates that Dataverse release where real installations
+differ (default: the newest, 6.11); each difference cites where it comes
+from in IQSS/dataverse. Supported: 6.1 and newer.
 
 Large files are streamed to and from disk in chunks; nothing holds a whole
 file in memory.
@@ -200,6 +204,7 @@ class State:
         self.lock = threading.RLock()
         self.dir = tempfile.mkdtemp(prefix="fake-dataverse-", dir=args.data_dir)
         self.token = args.token
+        self.version = parse_version(args.version)
         self.checksum_type = args.checksum
         self.max_page = args.max_page
         self.force_ingest = args.force_ingest
@@ -245,6 +250,14 @@ class State:
     def sign(self, fid, variant, expires):
         msg = ("%s/%s/%d" % (fid, variant, expires)).encode()
         return hmac.new(self.secret, msg, hashlib.sha256).hexdigest()
+
+
+NEWEST = "6.11"
+
+
+def parse_version(text):
+    major, _, minor = str(text).partition(".")
+    return (int(major), int(minor or 0))
 
 
 def parse_rate(text):
@@ -674,7 +687,8 @@ class ApiHandler(Handler):
         st = self.st
         m = re.fullmatch(r"/api/info/version", path)
         if m:
-            return self.ok({"version": "6.4", "build": "fake"})
+            # native-api.rst "Show Dataverse Software Version and Build Number"
+            return self.ok({"version": "%d.%d" % st.version, "build": "fake"})
         if path == "/api/users/:me":
             self.need_user()
             return self.ok({"identifier": "@tester", "displayName": "Test User", "superuser": False})
@@ -950,7 +964,11 @@ class ApiHandler(Handler):
             if current is None:
                 raise ApiError(400, "File %s is not in the latest version of the dataset." % ident)
             label = meta.get("label", current.label)
-            directory = clean_directory(meta["directoryLabel"]) if "directoryLabel" in meta else current.directory
+            directory = current.directory
+            # Before 6.8 an empty directoryLabel is ignored: the file stays in
+            # its folder (release notes 6.8, "directoryLabel can be removed").
+            if "directoryLabel" in meta and (meta["directoryLabel"] or st.version >= (6, 8)):
+                directory = clean_directory(meta["directoryLabel"])
             if not valid_file_name(label):
                 raise ApiError(400, "Invalid file name %r" % label)
             clash = any(f is not current and f.label == label and (f.directory or "") == (directory or "")
@@ -960,7 +978,16 @@ class ApiHandler(Handler):
             current.label, current.directory = label, directory
             if "description" in meta:
                 current.description = meta["description"]
-            return self.ok({"message": "File Metadata update has been completed: " + json.dumps(meta)})
+            # Files.java updateFileMetadata: 200 text/plain, not an envelope,
+            # in every release from 4.13 to 6.11.
+            body = ("File Metadata update has been completed: " + json.dumps(
+                {"label": current.label, "directoryLabel": current.directory or "", "id": df.id})).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return 200
 
     def publish(self, ds, kind):
         if ds.draft is None:
@@ -1126,6 +1153,7 @@ def main():
     p.add_argument("--force-ingest", action="store_true", help="ingest CSV/TSV even when tabIngest=false")
     p.add_argument("--direct-download", action="store_true", help="serve files from the API port (no 303)")
     p.add_argument("--url-ttl", type=int, default=3600)
+    p.add_argument("--version", default=NEWEST, help="Dataverse release to emulate (6.1 and newer)")
     p.add_argument("--data-dir", default=None, help="where stored files go (a temp dir inside it)")
     args = p.parse_args()
     if not args.dataset:

@@ -202,6 +202,39 @@ impl std::fmt::Display for FileRef {
     }
 }
 
+/// A Dataverse release, as `GET /api/info/version` names it (`6.1`,
+/// `6.2.1`, `v. 4.20 build ...`): the parts of the answers that differ
+/// between releases follow it (docs/dataverse.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServerVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl ServerVersion {
+    pub const fn new(major: u32, minor: u32) -> Self {
+        Self { major, minor }
+    }
+
+    /// The first `major.minor` in `text`; `None` if there is none.
+    pub fn parse(text: &str) -> Option<Self> {
+        let start = text.find(|c: char| c.is_ascii_digit())?;
+        let mut parts = text[start..]
+            .split(|c: char| !c.is_ascii_digit())
+            .take(2)
+            .map(|p| p.parse::<u32>().ok());
+        let major = parts.next()??;
+        let minor = parts.next().flatten().unwrap_or(0);
+        Some(Self { major, minor })
+    }
+}
+
+impl std::fmt::Display for ServerVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
 /// Where a new file goes and what it is called.
 pub struct NewFile<'a> {
     pub folder: &'a str,
@@ -214,6 +247,9 @@ pub struct Api {
     pid: String,
     token: Option<Token>,
     lock_wait: Duration,
+    /// The installation's release, once asked; `None` inside when it
+    /// did not say (taken as the newest).
+    version: tokio::sync::OnceCell<Option<ServerVersion>>,
 }
 
 impl Api {
@@ -230,7 +266,32 @@ impl Api {
             pid,
             token,
             lock_wait,
+            version: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The installation's release (`GET /api/info/version`), asked once;
+    /// `None` when its answer names none.
+    pub async fn server_version(&self) -> Result<Option<ServerVersion>, DvError> {
+        self.version
+            .get_or_try_init(|| async {
+                #[derive(Deserialize)]
+                struct Info {
+                    #[serde(default)]
+                    version: Option<String>,
+                }
+                let (info, _): (Info, _) = self
+                    .get(self.url("api/info/version", &[]), "version", Scope::Dataset)
+                    .await?;
+                Ok(info.version.as_deref().and_then(ServerVersion::parse))
+            })
+            .await
+            .copied()
+    }
+
+    /// Whether the installation is known to be older than `v`.
+    pub async fn older_than(&self, v: ServerVersion) -> Result<bool, DvError> {
+        Ok(self.server_version().await?.is_some_and(|have| have < v))
     }
 
     pub fn pid(&self) -> &str {
@@ -608,10 +669,15 @@ impl Api {
                     self.request(Method::POST, url.clone()).multipart(form)
                 })
                 .await?;
-            let _: (serde_json::Value, _) = self
-                .envelope(response, &format!("rename of file {id}"), Scope::File)
-                .await?;
-            Ok(())
+            // Files.java updateFileMetadata answers success as text/plain
+            // ("File Metadata update has been completed: {...}"), not as an
+            // envelope: any 2xx is the rename done.
+            let status = response.status();
+            if status.is_success() {
+                return Ok(());
+            }
+            let text = response.text().await.unwrap_or_default();
+            Err(self.classify(status, &text, &format!("rename of file {id}"), Scope::File))
         })
         .await
     }
@@ -707,6 +773,22 @@ mod tests {
             a.access_url(&FileRef::Id(7)).as_str(),
             "https://dv.example.org/sub/api/access/datafile/7?format=original"
         );
+    }
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(ServerVersion::parse("6.1"), Some(ServerVersion::new(6, 1)));
+        assert_eq!(
+            ServerVersion::parse("6.2.1"),
+            Some(ServerVersion::new(6, 2))
+        );
+        assert_eq!(
+            ServerVersion::parse("v. 4.20 build 123"),
+            Some(ServerVersion::new(4, 20))
+        );
+        assert_eq!(ServerVersion::parse("7"), Some(ServerVersion::new(7, 0)));
+        assert_eq!(ServerVersion::parse("develop"), None);
+        assert!(ServerVersion::new(6, 10) > ServerVersion::new(6, 8));
     }
 
     #[test]

@@ -35,6 +35,10 @@ use super::{
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
 
+/// The first release whose file metadata API moves a file to the top
+/// folder when given an empty `directoryLabel`.
+const MOVE_TO_TOP: api::ServerVersion = api::ServerVersion::new(6, 8);
+
 /// The environment variable that holds the API token.
 pub const TOKEN_ENV: &str = "DATAVERSE_API_KEY";
 /// git-annex's credential slot for the token.
@@ -993,6 +997,26 @@ impl ExportTree for DataverseRemote {
         let f = self.find_current(&folder, &label).await?.ok_or_else(|| {
             ProviderError::not_found(format!("{name} is not in the dataset's latest version"))
         })?;
+        // Before 6.8 Dataverse ignores an empty directoryLabel (the file
+        // would stay in its folder): refused, so git-annex falls back to
+        // uploading the file under its new name and removing the old one.
+        if to_folder.is_empty()
+            && !f.folder().is_empty()
+            && self.api.older_than(MOVE_TO_TOP).await?
+        {
+            return Err(ProviderError::Service {
+                message: format!(
+                    "cannot move {name} to the dataset's top folder by renaming: Dataverse {} \
+                     ignores an empty folder name before {MOVE_TO_TOP}; the file is uploaded \
+                     again under its new name instead",
+                    self.api
+                        .server_version()
+                        .await?
+                        .map_or_else(|| "this installation".into(), |v| v.to_string())
+                ),
+                source: None,
+            });
+        }
         let to = NewFile {
             folder: &to_folder,
             label: &to_label,
