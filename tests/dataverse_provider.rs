@@ -603,3 +603,152 @@ async fn export_renames_on_old_and_new_releases() {
         }
     }
 }
+
+/// Issue 13, items 6 and 7: whatever a bad token is answered with (401
+/// "Bad API key", 400 "User with token <TOKEN> not found."), the error
+/// says the token was rejected and never shows it; a valid token without
+/// permission (401 too) is "not permitted", not "rejected".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_are_named_and_never_shown() {
+    let kind = find_kind("dataverse").unwrap();
+    let secret = "bad-secret-token-42";
+    for version in ["6.1", "6.11"] {
+        let fake = FakeDataverse::start(&["--version", version]);
+        for status in ["401", "400"] {
+            fake.admin("POST", &format!("config?bad_token_status={status}"));
+            let annex = annex_for(&fake, &[], Some(secret));
+            let e = kind.initremote(&annex).await.map(|_| ()).unwrap_err();
+            let text = error_chain_text(&e);
+            assert!(
+                matches!(e, ProviderError::Unauthenticated { .. }),
+                "{version} {status}: {text}"
+            );
+            assert!(!text.contains(secret), "token shown: {text}");
+            let p = provider(&annex).await;
+            let tmp = tempfile::tempdir().unwrap();
+            let data = pseudo_random(100, 3);
+            let key = sha256e_key(&data, "");
+            let results = [
+                p.check_present(&key, &annex).await.map(|_| ()),
+                p.store(&key, &write(tmp.path(), "s", &data), &annex).await,
+                p.retrieve(&key, &tmp.path().join("d"), &annex).await,
+                p.remove(&key, &annex).await,
+            ];
+            for r in results {
+                let e = r.unwrap_err();
+                let text = error_chain_text(&e);
+                assert!(!text.contains(secret), "token shown: {text}");
+                assert!(
+                    matches!(e, ProviderError::Unauthenticated { .. }),
+                    "{version} {status}: {text}"
+                );
+            }
+        }
+        // A valid token whose user may not write: 401 as well.
+        fake.admin("POST", "config?readonly=1");
+        let annex = annex_for(&fake, &[], Some(TOKEN));
+        let p = provider(&annex).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let data = pseudo_random(100, 4);
+        let key = sha256e_key(&data, "");
+        let e = p
+            .store(&key, &write(tmp.path(), "s", &data), &annex)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ProviderError::PermissionDenied { .. }),
+            "{}",
+            error_chain_text(&e)
+        );
+        fake.admin("POST", "config?readonly=0");
+    }
+}
+
+/// Issue 13, item 4: a missing file is answered 400 before 6.2 and 404
+/// after; either way it is absent (CHECKPRESENT false, REMOVE succeeds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_files_are_absent_on_every_release() {
+    for version in ["6.1", "6.11"] {
+        let fake = FakeDataverse::start(&["--version", version]);
+        let annex = annex_for(&fake, &[], Some(TOKEN));
+        let p = provider(&annex).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let data = pseudo_random(1000, 5);
+        let key = sha256e_key(&data, ".bin");
+        p.store(&key, &write(tmp.path(), "s", &data), &annex)
+            .await
+            .unwrap();
+        let id = fake.latest_files()[0].2;
+        // Someone else deletes it; our remembered id now names nothing.
+        let (status, body) = fake.http(
+            "DELETE",
+            &format!("/api/files/{id}"),
+            b"",
+            &[("X-Dataverse-key", TOKEN)],
+        );
+        assert_eq!(status, 200, "{body}");
+        let (status, _) = fake.http(
+            "GET",
+            &format!("/api/files/{id}"),
+            b"",
+            &[("X-Dataverse-key", TOKEN)],
+        );
+        assert_eq!(status, if version == "6.1" { 400 } else { 404 });
+        assert!(!p.check_present(&key, &annex).await.unwrap(), "{version}");
+        p.remove(&key, &annex).await.unwrap();
+        assert!(p
+            .retrieve(&key, &tmp.path().join("d"), &annex)
+            .await
+            .unwrap_err()
+            .is_not_found());
+    }
+}
+
+/// Issue 13, item 3: the dataset locks itself for a moment after every
+/// upload (EditInProgress) and refuses changes meanwhile with a generic
+/// 400 / 500; eight parallel stores, then removes and a rename, all wait
+/// their turn and succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_stores_into_a_locking_dataset_all_succeed() {
+    let fake = FakeDataverse::start(&[]);
+    fake.admin("POST", "config?lock_after_upload=0.3");
+    let annex = Arc::new(annex_for(&fake, &[("exporttree", "yes")], Some(TOKEN)));
+    let p = provider(&annex).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut jobs = tokio::task::JoinSet::new();
+    let mut keys = vec![];
+    for i in 0..8u64 {
+        let data = pseudo_random(2000 + i as usize, 80 + i);
+        let key = sha256e_key(&data, ".bin");
+        let src = write(tmp.path(), &format!("s{i}"), &data);
+        keys.push(key.clone());
+        let (p, annex) = (p.clone(), annex.clone());
+        jobs.spawn(async move { p.store(&key, &src, &*annex).await });
+    }
+    while let Some(r) = jobs.join_next().await {
+        r.unwrap().unwrap();
+    }
+    assert_eq!(fake.latest_files().len(), 8);
+    // A lock taken by someone else: delete (400) and rename (500) wait.
+    fake.admin(
+        "POST",
+        &format!("lock?persistentId={PID}&type=Ingest&seconds=1"),
+    );
+    p.remove(&keys[0], &*annex).await.unwrap();
+    assert_eq!(fake.latest_files().len(), 7);
+    let e = p.export().unwrap();
+    let data = pseudo_random(100, 99);
+    let k = sha256e_key(&data, "");
+    e.store_export("x/a", &k, &write(tmp.path(), "e", &data), &*annex)
+        .await
+        .unwrap();
+    fake.admin(
+        "POST",
+        &format!("lock?persistentId={PID}&type=Ingest&seconds=1"),
+    );
+    e.rename_export("x/a", &k, "x/b", &*annex).await.unwrap();
+    assert!(fake
+        .latest_files()
+        .iter()
+        .any(|(l, d, _)| l == "b" && d == "x"));
+}

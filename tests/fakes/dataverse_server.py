@@ -27,6 +27,8 @@ Test-only endpoints live under /_fake/ on the API port (no token needed):
     POST /_fake/restrict?id=FILEID[&value=false]
     POST /_fake/guestbook?id=FILEID[&value=false]
     POST /_fake/config?rate_limit=N&drop_after=BYTES&drop_count=K&force_ingest=0|1
+         &lock_after_upload=SECONDS (each add locks the dataset, EditInProgress)
+         &bad_token_status=401|400 &readonly=0|1 (the token's user may not write)
     POST /_fake/dataset?persistentId=PID   creates an empty dataset
     POST /_fake/ingest?persistentId=PID&name=N[&directoryLabel=D]  body = CSV/TSV,
          added with tabular ingest even if the client would not ask for it
@@ -63,6 +65,12 @@ CHUNK = 256 * 1024
 FORBIDDEN_FILE_CHARS = set('/:*?"<>|;#')
 FOLDER_RE = re.compile(r"^[A-Za-z0-9_\-. /\\]*$")
 LOCK_MESSAGE = "Dataset cannot be edited due to dataset lock."
+# What a change to a locked dataset is answered with (issue 13, item 3;
+# Datasets.java addFileToDataset / AddReplaceFileHelper, Files.java
+# deleteFileInDataset and updateFileMetadata): never 403.
+ADD_LOCKED = (400, "Failed to add file to dataset.")
+DELETE_LOCKED = (400, LOCK_MESSAGE)
+METADATA_LOCKED = (500, "Internal server error: " + LOCK_MESSAGE)
 
 
 class ApiError(Exception):
@@ -221,6 +229,9 @@ class State:
         self.recent = []
         self.drop_after = None
         self.drop_count = 0
+        self.lock_after_upload = 0.0  # seconds of EditInProgress after each add
+        self.bad_token_status = 401
+        self.readonly = False
         self.storage_port = None
         for pid in args.dataset:
             self.create_dataset(pid)
@@ -601,12 +612,24 @@ class ApiHandler(Handler):
         self.user = None
         if key is not None:
             if key != self.st.token:
+                if self.st.bad_token_status == 400:
+                    # Some releases name the token they did not find
+                    # (issue 13, item 7): the client must scrub it.
+                    raise ApiError(400, "User with token %s not found." % key)
+                # ApiKeyAuthMechanism: "Bad API key".
                 raise ApiError(401, "Bad API key")
             self.user = "@tester"
 
     def need_user(self):
         if self.user is None:
             raise ApiError(401, "User :guest is not permitted to perform requested action. Provide an API token (X-Dataverse-key).")
+
+    def need_writer(self):
+        """AbstractApiBean.permissionError: any permission failure is 401,
+        with a valid token too."""
+        self.need_user()
+        if self.st.readonly:
+            raise ApiError(401, "User %s is not permitted to perform requested action." % self.user)
 
     # -- lookups
 
@@ -622,8 +645,9 @@ class ApiHandler(Handler):
             if ds is None:
                 raise ApiError(404, "Dataset with ID %s not found." % ident)
         if not ds.published and self.user is None:
-            # Unpublished datasets are invisible to anonymous users.
-            raise ApiError(404, "Dataset with Persistent ID %s not found." % ds.pid)
+            # Unpublished datasets: a permission failure, 401
+            # (AbstractApiBean.permissionError).
+            raise ApiError(401, "User :guest is not permitted to perform requested action.")
         return ds
 
     def version(self, ds, name):
@@ -645,7 +669,14 @@ class ApiHandler(Handler):
             raise ApiError(404, "Dataset version %s of dataset %d not found" % (name, ds.id))
         return v
 
-    def file_and_dataset(self, ident, query):
+    def missing_file(self, message, access):
+        # 5.13-6.1 answer a missing file of the native API with 400 (Files.java
+        # getFileData / findDataFileOrDie); 404 from 6.2. The access API: 404.
+        if not access and self.st.version < (6, 2):
+            return ApiError(400, "Error attempting get the requested data file.")
+        return ApiError(404, message)
+
+    def file_and_dataset(self, ident, query, access=False):
         """Finds a datafile by id or file PID, with its dataset and the
         newest file metadata this user may see."""
         st = self.st
@@ -653,14 +684,14 @@ class ApiHandler(Handler):
             pid = query.get("persistentId", "")
             df = next((f for f in st.files.values() if f.pid == pid), None)
             if df is None:
-                raise ApiError(404, "Datafile with Persistent ID %s not found." % pid)
+                raise self.missing_file("Datafile with Persistent ID %s not found." % pid, access)
         else:
             try:
                 df = st.files.get(int(ident))
             except ValueError:
                 df = None
             if df is None or df.destroyed:
-                raise ApiError(404, "File with ID %s not found." % ident)
+                raise self.missing_file("File with ID %s not found." % ident, access)
         for ds in st.datasets.values():
             versions = list(reversed(ds.published))
             if ds.draft is not None and self.user is not None:
@@ -669,11 +700,11 @@ class ApiHandler(Handler):
                 for fm in v.files:
                     if fm.datafile is df:
                         return df, ds, v, fm
-        raise ApiError(404, "File with ID %s not found." % ident)
+        raise self.missing_file("File with ID %s not found." % ident, access)
 
-    def check_unlocked(self, ds):
+    def check_unlocked(self, ds, answer=ADD_LOCKED):
         if ds.active_locks():
-            raise ApiError(403, LOCK_MESSAGE)
+            raise ApiError(*answer)
 
     def ensure_draft(self, ds):
         if ds.draft is None:
@@ -736,7 +767,7 @@ class ApiHandler(Handler):
                                  "dataset": ds.pid} for (t, _) in ds.active_locks()])
         m = re.fullmatch(r"/api/datasets/([^/]+)/add", path)
         if m and self.command == "POST":
-            self.need_user()
+            self.need_writer()
             with st.lock:
                 ds = self.dataset(m.group(1), query)
                 self.check_unlocked(ds)
@@ -754,16 +785,16 @@ class ApiHandler(Handler):
                 df, ds, v, fm = self.file_and_dataset(m.group(1), query)
                 return self.ok(fm.to_json(v.id, 1))
         if m and self.command == "DELETE":
-            self.need_user()
+            self.need_writer()
             with st.lock:
                 return self.delete_file(m.group(1), query)
         m = re.fullmatch(r"/api/files/([^/]+)/replace", path)
         if m and self.command == "POST":
-            self.need_user()
+            self.need_writer()
             return self.replace_file(m.group(1), query)
         m = re.fullmatch(r"/api/files/([^/]+)/metadata", path)
         if m and self.command == "POST":
-            self.need_user()
+            self.need_writer()
             return self.update_metadata(m.group(1), query)
         m = re.fullmatch(r"/api/access/datafile/([^/]+)", path)
         if m and self.command in ("GET", "HEAD"):
@@ -889,7 +920,12 @@ class ApiHandler(Handler):
         df, name = self.store_upload(name, part, meta)
         with self.st.lock:
             if ds.active_locks():
-                raise ApiError(403, LOCK_MESSAGE)
+                os.unlink(df.path)
+                raise ApiError(*ADD_LOCKED)
+            if self.st.lock_after_upload:
+                # Real installations lock a dataset while they process an
+                # upload (EditInProgress): other writes meanwhile are refused.
+                ds.locks.append(("EditInProgress", time.time() + self.st.lock_after_upload))
             draft = self.ensure_draft(ds)
             label = dedupe_label(name, directory, draft.files)
             df.restricted = bool(meta.get("restrict", False))
@@ -940,7 +976,7 @@ class ApiHandler(Handler):
 
     def delete_file(self, ident, query):
         df, ds, v, fm = self.file_and_dataset(ident, query)
-        self.check_unlocked(ds)
+        self.check_unlocked(ds, DELETE_LOCKED)
         draft = self.ensure_draft(ds)
         current = next((f for f in draft.files if f.datafile is df), None)
         if current is None:
@@ -953,7 +989,7 @@ class ApiHandler(Handler):
         st = self.st
         with st.lock:
             df, ds, v, fm = self.file_and_dataset(ident, query)
-            self.check_unlocked(ds)
+            self.check_unlocked(ds, METADATA_LOCKED)
         fields, upload = self.read_multipart()
         if upload is not None:
             os.unlink(upload[1])
@@ -1013,7 +1049,7 @@ class ApiHandler(Handler):
     def access(self, ident, query):
         st = self.st
         with st.lock:
-            df, ds, v, fm = self.file_and_dataset(ident, query)
+            df, ds, v, fm = self.file_and_dataset(ident, query, access=True)
             if not v.draft and self.user is None and df.restricted:
                 raise ApiError(403, "'/api/v1/access/datafile/%s' you are not authorized to access this object via this api endpoint. Please check your code for typos, or consult our API guide at http://guides.dataverse.org." % ident)
             if df.restricted and self.user is None:
@@ -1060,6 +1096,12 @@ class ApiHandler(Handler):
                 if "drop_after" in query:
                     st.drop_after = int(query["drop_after"])
                     st.drop_count = int(query.get("drop_count", "1"))
+                if "lock_after_upload" in query:
+                    st.lock_after_upload = float(query["lock_after_upload"])
+                if "bad_token_status" in query:
+                    st.bad_token_status = int(query["bad_token_status"])
+                if "readonly" in query:
+                    st.readonly = query["readonly"] in ("1", "true", "yes")
                 if "force_ingest" in query:
                     st.force_ingest = query["force_ingest"] in ("1", "true", "yes")
                 return self.send_json(200, {"ok": True})

@@ -19,6 +19,9 @@ use crate::transfer::{
     Algorithm, BodySource, Client, Download, Expected, FileRange, FormField, TransferError, Upload,
 };
 
+/// The first release that answers a missing file with 404 (5.13-6.1: 400).
+const FILE_404_SINCE: ServerVersion = ServerVersion::new(6, 2);
+
 /// Largest page we ask for when listing files.
 const PAGE: u64 = 1000;
 
@@ -184,6 +187,10 @@ pub enum Scope {
     /// A file download through the access API: a 400 there is Dataverse
     /// asking for a guestbook response.
     Download,
+    /// A change to one file (replace, delete, metadata): a 400 there may
+    /// be a lock or (before 6.2) a missing file, which the caller tells
+    /// apart by asking the locks API and the file itself.
+    Change,
 }
 
 /// Which file an access URL or file PID names.
@@ -280,10 +287,19 @@ impl Api {
                     #[serde(default)]
                     version: Option<String>,
                 }
-                let (info, _): (Info, _) = self
-                    .get(self.url("api/info/version", &[]), "version", Scope::Dataset)
-                    .await?;
-                Ok(info.version.as_deref().and_then(ServerVersion::parse))
+                // Raw: error answers are explained with the version.
+                let url = self.url("api/info/version", &[]);
+                let response = self.send(|| self.request(Method::GET, url.clone())).await?;
+                if !response.status().is_success() {
+                    return Ok(None);
+                }
+                let text = response.text().await.unwrap_or_default();
+                Ok(serde_json::from_str::<Envelope<Info>>(&text)
+                    .ok()
+                    .and_then(|e| e.data)
+                    .and_then(|i| i.version)
+                    .as_deref()
+                    .and_then(ServerVersion::parse))
             })
             .await
             .copied()
@@ -361,7 +377,7 @@ impl Api {
             .await
             .map_err(|e| DvError::BadResponse(format!("{what}: {e}")))?;
         if !status.is_success() {
-            return Err(self.classify(status, &text, what, scope));
+            return Err(self.explain(status, &text, what, scope).await);
         }
         let env: Envelope<T> = serde_json::from_str(&text).map_err(|e| {
             DvError::BadResponse(format!(
@@ -371,7 +387,7 @@ impl Api {
         if env.status.as_deref() == Some("ERROR") {
             return Err(DvError::Service(format!(
                 "{what}: {}",
-                message_text(&env.message)
+                self.scrub(&message_text(&env.message))
             )));
         }
         let data = env
@@ -383,11 +399,13 @@ impl Api {
     /// Names the problem behind an error status, from the status and
     /// what the request was about (see [`Scope`]).
     pub fn classify(&self, status: StatusCode, body: &str, what: &str, scope: Scope) -> DvError {
-        let message = serde_json::from_str::<Envelope<serde_json::Value>>(body)
-            .ok()
-            .map(|e| message_text(&e.message))
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| crate::transfer::summarize_body(body));
+        let message = self.scrub(
+            &serde_json::from_str::<Envelope<serde_json::Value>>(body)
+                .ok()
+                .map(|e| message_text(&e.message))
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| crate::transfer::summarize_body(body)),
+        );
         match (status, scope) {
             (StatusCode::UNAUTHORIZED, _) if self.token.is_some() => DvError::BadToken {
                 base: self.base.to_string(),
@@ -416,6 +434,62 @@ impl Api {
                 status: status.as_u16(),
                 message,
             },
+        }
+    }
+
+    /// `text` without the token (some releases answer a bad token with
+    /// "User with token <TOKEN> not found.").
+    pub fn scrub(&self, text: &str) -> String {
+        match &self.token {
+            Some(t) if !t.0.is_empty() => text.replace(&t.0, "<API token>"),
+            _ => text.to_string(),
+        }
+    }
+
+    /// [`Self::classify`], then what the status cannot tell alone, asked
+    /// of the server: a 401 is any permission failure and some releases
+    /// answer a bad token with 400, so the token is checked
+    /// (`GET /api/users/:me`); before 6.2 a missing file is a 400.
+    async fn explain(&self, status: StatusCode, body: &str, what: &str, scope: Scope) -> DvError {
+        let e = self.classify(status, body, what, scope);
+        let code = status.as_u16();
+        if self.token.is_some() && matches!(code, 400 | 401) {
+            let message = match &e {
+                DvError::BadToken { message, .. }
+                | DvError::Guestbook { message, .. }
+                | DvError::Http { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            if !self.token_accepted().await {
+                return DvError::BadToken {
+                    base: self.base.to_string(),
+                    message,
+                };
+            }
+            if code == 401 {
+                return DvError::Forbidden {
+                    what: what.to_string(),
+                    message,
+                    anonymous: false,
+                };
+            }
+        }
+        if code == 400
+            && scope == Scope::File
+            && self.older_than(FILE_404_SINCE).await.unwrap_or(false)
+        {
+            return DvError::NotFound(what.to_string());
+        }
+        e
+    }
+
+    /// Whether the installation accepts the token: `false` only when
+    /// `GET /api/users/:me` refuses it (400, 401 or 403).
+    async fn token_accepted(&self) -> bool {
+        let url = self.url("api/users/:me", &[]);
+        match self.send(|| self.request(Method::GET, url.clone())).await {
+            Ok(r) => !matches!(r.status().as_u16(), 400 | 401 | 403),
+            Err(_) => true,
         }
     }
 
@@ -534,14 +608,21 @@ impl Api {
         Fut: std::future::Future<Output = Result<T, DvError>>,
     {
         let started = Instant::now();
-        let mut delay = Duration::from_millis(500);
+        let mut delay = Duration::from_millis(200);
         loop {
+            // A change to a locked dataset is refused with a generic 400
+            // (add, replace, delete), 500 (metadata) or 403: the locks API
+            // tells a lock from other failures.
             let denied = match op().await {
                 Err(denied @ DvError::Forbidden { .. }) => denied,
+                Err(
+                    denied @ DvError::Http {
+                        status: 400 | 409 | 500 | 503,
+                        ..
+                    },
+                ) => denied,
                 other => return other,
             };
-            // A change to a locked dataset is refused with 403 too: the
-            // locks API tells the two apart.
             let locks = match self.locks().await {
                 Ok(locks) if !locks.is_empty() => locks,
                 _ => return Err(denied),
@@ -553,8 +634,16 @@ impl Api {
                 });
             }
             tracing::debug!(?delay, ?locks, "dataset locked; waiting");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(10));
+            // Jitter: parallel jobs waiting for one lock do not all come
+            // back at once.
+            let jitter = u64::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(0),
+            ) % (delay.as_millis() as u64 + 1);
+            tokio::time::sleep(delay / 2 + Duration::from_millis(jitter)).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
         }
     }
 
@@ -594,8 +683,22 @@ impl Api {
             "forceReplace": true,
             "tabIngest": false,
         });
-        self.unlocked(|| self.upload(url.clone(), &json, new.label, src, Scope::File, progress))
-            .await
+        let result = self
+            .unlocked(|| self.upload(url.clone(), &json, new.label, src, Scope::Change, progress))
+            .await;
+        self.missing_or(id, result).await
+    }
+
+    /// A 400 on a change to file `id` that is not a lock: before 6.2 the
+    /// answer to a missing file, told apart by asking for the file.
+    async fn missing_or<T>(&self, id: u64, result: Result<T, DvError>) -> Result<T, DvError> {
+        match result {
+            Err(e @ DvError::Http { status: 400, .. }) => match self.file(&FileRef::Id(id)).await {
+                Err(missing @ DvError::NotFound(_)) => Err(missing),
+                _ => Err(e),
+            },
+            other => other,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -629,7 +732,7 @@ impl Api {
         let response = match self.client.upload(&spec).await {
             Ok(response) => response,
             Err(TransferError::Status { status, detail, .. }) => {
-                return Err(self.classify(status, &detail, "upload", scope))
+                return Err(self.explain(status, &detail, "upload", scope).await)
             }
             Err(e) => return Err(e.into()),
         };
@@ -645,16 +748,18 @@ impl Api {
     pub async fn delete(&self, id: u64) -> Result<(), DvError> {
         self.need_token("deleting a file")?;
         let url = self.url(&format!("api/files/{id}"), &[]);
-        self.unlocked(|| async {
-            let response = self
-                .send(|| self.request(Method::DELETE, url.clone()))
-                .await?;
-            let _: (serde_json::Value, _) = self
-                .envelope(response, &format!("delete of file {id}"), Scope::File)
-                .await?;
-            Ok(())
-        })
-        .await
+        let result = self
+            .unlocked(|| async {
+                let response = self
+                    .send(|| self.request(Method::DELETE, url.clone()))
+                    .await?;
+                let _: (serde_json::Value, _) = self
+                    .envelope(response, &format!("delete of file {id}"), Scope::Change)
+                    .await?;
+                Ok(())
+            })
+            .await;
+        self.missing_or(id, result).await
     }
 
     /// Moves or renames file `id` in the draft.
@@ -662,24 +767,34 @@ impl Api {
         self.need_token("renaming a file")?;
         let url = self.url(&format!("api/files/{id}/metadata"), &[]);
         let json = serde_json::json!({"label": to.label, "directoryLabel": to.folder});
-        self.unlocked(|| async {
-            let response = self
-                .send(|| {
-                    let form = reqwest::multipart::Form::new().text("jsonData", json.to_string());
-                    self.request(Method::POST, url.clone()).multipart(form)
-                })
-                .await?;
-            // Files.java updateFileMetadata answers success as text/plain
-            // ("File Metadata update has been completed: {...}"), not as an
-            // envelope: any 2xx is the rename done.
-            let status = response.status();
-            if status.is_success() {
-                return Ok(());
-            }
-            let text = response.text().await.unwrap_or_default();
-            Err(self.classify(status, &text, &format!("rename of file {id}"), Scope::File))
-        })
-        .await
+        let result = self
+            .unlocked(|| async {
+                let response = self
+                    .send(|| {
+                        let form =
+                            reqwest::multipart::Form::new().text("jsonData", json.to_string());
+                        self.request(Method::POST, url.clone()).multipart(form)
+                    })
+                    .await?;
+                // Files.java updateFileMetadata answers success as text/plain
+                // ("File Metadata update has been completed: {...}"), not as an
+                // envelope: any 2xx is the rename done.
+                let status = response.status();
+                if status.is_success() {
+                    return Ok(());
+                }
+                let text = response.text().await.unwrap_or_default();
+                Err(self
+                    .explain(
+                        status,
+                        &text,
+                        &format!("rename of file {id}"),
+                        Scope::Change,
+                    )
+                    .await)
+            })
+            .await;
+        self.missing_or(id, result).await
     }
 
     /// The URL that downloads a file's uploaded bytes.
@@ -716,12 +831,14 @@ impl Api {
         };
         match self.client.download(&spec, dest, progress).await {
             Ok(_) => Ok(()),
-            Err(TransferError::Status { status, detail, .. }) => Err(self.classify(
-                status,
-                &detail,
-                &format!("download of {file}"),
-                Scope::Download,
-            )),
+            Err(TransferError::Status { status, detail, .. }) => Err(self
+                .explain(
+                    status,
+                    &detail,
+                    &format!("download of {file}"),
+                    Scope::Download,
+                )
+                .await),
             Err(e) => Err(e.into()),
         }
     }
