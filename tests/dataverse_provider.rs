@@ -752,3 +752,46 @@ async fn parallel_stores_into_a_locking_dataset_all_succeed() {
         .iter()
         .any(|(l, d, _)| l == "b" && d == "x"));
 }
+
+/// Issue 13, item 5: 2,500 files whose names repeat in three folders;
+/// the listing sorts by label only (ties shift between pages) and has no
+/// totalCount before 6.2. Every file is found on both releases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_of_2500_same_named_files_are_complete() {
+    for version in ["6.1", "6.11"] {
+        let fake = FakeDataverse::start(&["--version", version]);
+        fake.admin(
+            "POST",
+            &format!("populate?persistentId={PID}&count=2500&folders=3"),
+        );
+        let annex = annex_for(&fake, &[("exporttree", "yes")], Some(TOKEN));
+        let p = provider(&annex).await;
+        let e = p.export().unwrap();
+        // The files at the page boundaries (1000, 2000), the first and the last.
+        for i in [0usize, 998, 999, 1000, 1001, 1998, 1999, 2000, 2001, 2499] {
+            let name = format!("d{}/f{:04}.txt", i % 3, i / 3);
+            let key = sha256e_key(format!("{i}\n").as_bytes(), ".txt");
+            assert!(
+                e.check_present_export(&name, &key, &annex).await.unwrap(),
+                "{version}: {name} missing from the listing"
+            );
+        }
+    }
+}
+
+/// Issue 13, item 8: the release is read at INITREMOTE; one older than
+/// the supported range is refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releases_before_the_supported_range_are_refused() {
+    let fake = FakeDataverse::start(&["--version", "5.14"]);
+    let annex = annex_for(&fake, &[], Some(TOKEN));
+    let e = find_kind("dataverse")
+        .unwrap()
+        .initremote(&annex)
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    let text = error_chain_text(&e);
+    assert!(matches!(e, ProviderError::Config(_)), "{text}");
+    assert!(text.contains("5.14") && text.contains("6.1"), "{text}");
+}

@@ -30,6 +30,8 @@ Test-only endpoints live under /_fake/ on the API port (no token needed):
          &lock_after_upload=SECONDS (each add locks the dataset, EditInProgress)
          &bad_token_status=401|400 &readonly=0|1 (the token's user may not write)
     POST /_fake/dataset?persistentId=PID   creates an empty dataset
+    POST /_fake/populate?persistentId=PID&count=N[&folders=F]  N small files,
+         the same names in F folders
     POST /_fake/ingest?persistentId=PID&name=N[&directoryLabel=D]  body = CSV/TSV,
          added with tabular ingest even if the client would not ask for it
     GET  /_fake/state              datasets, versions and files as JSON
@@ -743,7 +745,8 @@ class ApiHandler(Handler):
                 with_files = query.get("excludeFiles", "false") != "true"
                 offset, limit = self.paging(query, len(versions))
                 data = [v.to_json(ds, with_files) for v in versions[offset:offset + limit]]
-                return self.ok(data, extra={"totalCount": len(versions)})
+                # Datasets.java listVersions: never a totalCount.
+                return self.ok(data)
         m = re.fullmatch(r"/api/datasets/([^/]+)/versions/([^/]+)", path)
         if m and self.command == "GET":
             with st.lock:
@@ -755,10 +758,24 @@ class ApiHandler(Handler):
             with st.lock:
                 ds = self.dataset(m.group(1), query)
                 v = self.version(ds, m.group(2))
-                files = sorted_files(v.files)
-                offset, limit = self.paging(query, len(files))
+                offset, limit = self.paging(query, len(files := list(v.files)))
+                order = query.get("orderCriteria", "NameAZ")
+                if st.version >= (6, 2) and order == "Oldest":
+                    # native-api.rst "List Files in a Dataset" (6.2+):
+                    # orderCriteria=Oldest, by creation (here: by id).
+                    files.sort(key=lambda f: f.datafile.id)
+                else:
+                    # By label only (DatasetVersionFilesServiceBean, NameAZ):
+                    # same-named files in different folders have no fixed
+                    # order between requests; emulated by reversing the tie
+                    # order on every other page.
+                    flip = limit > 0 and (offset // limit) % 2 == 1
+                    files.sort(key=lambda f: f.directory or "", reverse=flip)
+                    files.sort(key=lambda f: f.label.lower())
                 data = [f.to_json(v.id, 1) for f in files[offset:offset + limit]]
-                return self.ok(data, extra={"totalCount": len(files)})
+                # totalCount only from 6.2 (release notes 6.2, pagination).
+                extra = {"totalCount": len(files)} if st.version >= (6, 2) else {}
+                return self.ok(data, extra=extra)
         m = re.fullmatch(r"/api/datasets/([^/]+)/locks", path)
         if m and self.command == "GET":
             with st.lock:
@@ -1090,6 +1107,22 @@ class ApiHandler(Handler):
             if name == "dataset":
                 ds = st.create_dataset(query["persistentId"])
                 return self.send_json(200, {"id": ds.id})
+            if name == "populate":
+                # count files of content "<i>\n": label f<i//folders>.txt in
+                # folder d<i%folders>, so names repeat across folders.
+                ds = st.datasets[query["persistentId"]]
+                folders = int(query.get("folders", "3"))
+                draft = self.ensure_draft(ds)
+                for i in range(int(query["count"])):
+                    fid = st.new_id()
+                    path = os.path.join(st.dir, "df-%d" % fid)
+                    with open(path, "wb") as f:
+                        f.write(b"%d\n" % i)
+                    df = DataFile(fid, path, os.path.getsize(path), st.checksum_type,
+                                  file_digest(path, st.checksum_type), "text/plain")
+                    draft.files.append(FileMeta(df, "f%04d.txt" % (i // folders), "d%d" % (i % folders)))
+                    st.files[fid] = df
+                return self.send_json(200, {"ok": True})
             if name == "config":
                 if "rate_limit" in query:
                     st.rate_limit = parse_rate(query["rate_limit"])

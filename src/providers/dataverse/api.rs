@@ -534,11 +534,13 @@ impl Api {
         Ok(())
     }
 
-    /// Every version this user can see, newest (draft) first.
+    /// Every version this user can see, newest (draft) first. The list
+    /// never carries `totalCount`: paged until a short page.
     pub async fn versions(&self) -> Result<Vec<VersionInfo>, DvError> {
         let mut out = Vec::new();
+        let mut pages = Paging::default();
         loop {
-            let offset = out.len().to_string();
+            let offset = pages.offset.to_string();
             let limit = PAGE.to_string();
             let url = self.dataset_url(
                 "/versions",
@@ -548,46 +550,66 @@ impl Api {
                     ("offset", &offset),
                 ],
             );
-            let (page, total): (Vec<VersionInfo>, _) =
+            let (page, _): (Vec<VersionInfo>, _) =
                 self.get(url, "list of versions", Scope::Dataset).await?;
-            let n = page.len();
+            let more = pages.more(page.len());
             out.extend(page);
-            match total {
-                Some(t) if (out.len() as u64) < t && n > 0 => continue,
-                _ => return Ok(out),
+            if !more {
+                return Ok(out);
             }
         }
     }
 
-    /// All files of one version (`:draft`, `:latest`, `x.y`), page by page.
+    /// All files of one version (`:draft`, `:latest`, `x.y`), each once.
     /// `Ok(None)` when the version does not exist.
+    ///
+    /// From 6.2 page by page in a stable order (`orderCriteria=Oldest`);
+    /// before, the files listing sorts by label only, so same-named files
+    /// in different folders can shift between pages: the version itself
+    /// is asked for, which lists all its files in one answer.
     pub async fn files(&self, version: &str) -> Result<Option<Vec<FileMetadata>>, DvError> {
+        let what = format!("file list of version {version}");
+        if self.older_than(FILE_404_SINCE).await? {
+            #[derive(Deserialize)]
+            struct WithFiles {
+                #[serde(default)]
+                files: Vec<FileMetadata>,
+            }
+            let url = self.dataset_url(&format!("/versions/{version}"), &[]);
+            return match self.get::<WithFiles>(url, &what, Scope::Version).await {
+                Ok((v, _)) => Ok(Some(unique_files(v.files))),
+                Err(DvError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
         let mut out: Vec<FileMetadata> = Vec::new();
+        let mut pages = Paging::default();
         loop {
-            let offset = out.len().to_string();
+            let offset = pages.offset.to_string();
             let limit = PAGE.to_string();
             let url = self.dataset_url(
                 &format!("/versions/{version}/files"),
-                &[("limit", &limit), ("offset", &offset)],
+                &[
+                    ("limit", &limit),
+                    ("offset", &offset),
+                    ("orderCriteria", "Oldest"),
+                ],
             );
-            let result: Result<(Vec<FileMetadata>, _), _> = self
-                .get(
-                    url,
-                    &format!("file list of version {version}"),
-                    Scope::Version,
-                )
-                .await;
+            let result: Result<(Vec<FileMetadata>, _), _> =
+                self.get(url, &what, Scope::Version).await;
             let (page, total) = match result {
                 Ok(x) => x,
                 Err(DvError::NotFound(_)) => return Ok(None),
                 Err(e) => return Err(e),
             };
-            let n = page.len();
+            let more = pages.more(page.len());
             out.extend(page);
-            // Without totalCount (older installations) the list is complete.
-            match total {
-                Some(t) if (out.len() as u64) < t && n > 0 => continue,
-                _ => return Ok(Some(out)),
+            out = unique_files(out);
+            // totalCount ends the listing early when every file is in;
+            // never trusted to end it otherwise.
+            let complete = total.is_some_and(|t| out.len() as u64 >= t);
+            if complete || !more {
+                return Ok(Some(out));
             }
         }
     }
@@ -609,6 +631,7 @@ impl Api {
     {
         let started = Instant::now();
         let mut delay = Duration::from_millis(200);
+        let mut unexplained = 0;
         loop {
             // A change to a locked dataset is refused with a generic 400
             // (add, replace, delete), 500 (metadata) or 403: the locks API
@@ -625,6 +648,14 @@ impl Api {
             };
             let locks = match self.locks().await {
                 Ok(locks) if !locks.is_empty() => locks,
+                // A short lock (EditInProgress during another job's
+                // upload) may clear between the answer and the question:
+                // tried again, a few times, before the answer stands.
+                Ok(_) if unexplained < 2 => {
+                    unexplained += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
                 _ => return Err(denied),
             };
             if started.elapsed() + delay >= self.lock_wait {
@@ -844,6 +875,34 @@ impl Api {
     }
 }
 
+/// Where a paged listing is, and whether to ask for another page: until
+/// an empty page or one shorter than those before. A first page shorter
+/// than asked for is not taken as the end: it may be the installation's
+/// own largest page.
+#[derive(Debug, Default)]
+struct Paging {
+    offset: usize,
+    largest: usize,
+}
+
+impl Paging {
+    fn more(&mut self, n: usize) -> bool {
+        self.offset += n;
+        let more = n > 0 && n >= self.largest;
+        self.largest = self.largest.max(n);
+        more
+    }
+}
+
+/// Each file once (by file id), in the order first seen.
+fn unique_files(files: Vec<FileMetadata>) -> Vec<FileMetadata> {
+    let mut seen = std::collections::HashSet::new();
+    files
+        .into_iter()
+        .filter(|f| seen.insert(f.data_file.id))
+        .collect()
+}
+
 fn message_text(message: &Option<serde_json::Value>) -> String {
     match message {
         Some(serde_json::Value::String(s)) => s.clone(),
@@ -890,6 +949,19 @@ mod tests {
             a.access_url(&FileRef::Id(7)).as_str(),
             "https://dv.example.org/sub/api/access/datafile/7?format=original"
         );
+    }
+
+    #[test]
+    fn paging_ends_at_a_short_or_empty_page() {
+        let pages = |sizes: &[usize]| -> Vec<bool> {
+            let mut p = Paging::default();
+            sizes.iter().map(|&n| p.more(n)).collect()
+        };
+        assert_eq!(pages(&[1000, 1000, 500]), [true, true, false]);
+        assert_eq!(pages(&[3, 3, 0]), [true, true, false]);
+        assert_eq!(pages(&[3, 3, 2]), [true, true, false]);
+        assert_eq!(pages(&[5, 0]), [true, false]);
+        assert_eq!(pages(&[0]), [false]);
     }
 
     #[test]

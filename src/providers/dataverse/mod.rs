@@ -39,6 +39,9 @@ use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
 /// folder when given an empty `directoryLabel`.
 const MOVE_TO_TOP: api::ServerVersion = api::ServerVersion::new(6, 8);
 
+/// The oldest Dataverse release whose answers annexa knows (and tests).
+const OLDEST_SUPPORTED: api::ServerVersion = api::ServerVersion::new(6, 1);
+
 /// The environment variable that holds the API token.
 pub const TOKEN_ENV: &str = "DATAVERSE_API_KEY";
 /// git-annex's credential slot for the token.
@@ -212,6 +215,15 @@ impl ProviderKind for DataverseKind {
         let s = settings(annex).await?;
         let token = token(annex).await?;
         let api = make_api(&s, token.clone())?;
+        if let Some(v) = api.server_version().await? {
+            if v < OLDEST_SUPPORTED {
+                return Err(ProviderError::Config(format!(
+                    "{} runs Dataverse {v}; annexa supports Dataverse {OLDEST_SUPPORTED} and \
+                     newer (docs/dataverse.md), where its answers are known",
+                    s.base
+                )));
+            }
+        }
         api.check_token().await?;
         api.check_dataset().await?;
         if let Some(t) = token {
@@ -237,6 +249,11 @@ impl ProviderKind for DataverseKind {
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
         let s = settings(annex).await?;
         let api = make_api(&s, token(annex).await?)?;
+        // Which release answers decides how some answers are read; asked
+        // again on first need if the installation cannot be reached now.
+        if let Err(e) = api.server_version().await {
+            annex.debug(&format!("Dataverse version not known yet: {e}"));
+        }
         Ok(Arc::new(DataverseRemote {
             api,
             root: s.root,
