@@ -795,3 +795,78 @@ async fn releases_before_the_supported_range_are_refused() {
     assert!(matches!(e, ProviderError::Config(_)), "{text}");
     assert!(text.contains("5.14") && text.contains("6.1"), "{text}");
 }
+
+/// A ZIP archive made by Python's zipfile: two members, one in a folder.
+fn zip_bytes(dir: &Path, seed: u8) -> Vec<u8> {
+    let out = dir.join(format!("made{seed}.zip"));
+    let status = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile\n\
+             with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n\
+             \x20   z.writestr('a.txt', 'member a ' * 100 + sys.argv[2])\n\
+             \x20   z.writestr('sub/b.bin', bytes(range(256)) * 4)\n",
+            out.to_str().unwrap(),
+            &seed.to_string(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+/// Issue 13, item 2: Dataverse unpacks ZIP uploads; a key whose content is
+/// a ZIP (named .zip or not, e.g. .docx) round-trips byte for byte, as one
+/// file, in key and export mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zip_content_round_trips_byte_for_byte() {
+    let fake = FakeDataverse::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let annex = annex_for(&fake, &[("exporttree", "yes")], Some(TOKEN));
+    let p = provider(&annex).await;
+    // The fake unpacks ZIPs like Dataverse: an unwrapped upload is two files.
+    let zip = zip_bytes(tmp.path(), 1);
+    for (i, ext) in [".zip", ".docx"].into_iter().enumerate() {
+        let data = zip_bytes(tmp.path(), 10 + i as u8);
+        let key = sha256e_key(&data, ext);
+        p.store(&key, &write(tmp.path(), "z", &data), &annex)
+            .await
+            .unwrap();
+        let dest = tmp.path().join(format!("back{i}"));
+        p.retrieve(&key, &dest, &annex).await.unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), data, "{ext}");
+        assert!(p.check_present(&key, &annex).await.unwrap());
+    }
+    assert_eq!(fake.latest_files().len(), 2, "{:?}", fake.latest_files());
+    let e = p.export().unwrap();
+    let key = sha256e_key(&zip, ".zip");
+    e.store_export(
+        "data/archive.zip",
+        &key,
+        &write(tmp.path(), "e", &zip),
+        &annex,
+    )
+    .await
+    .unwrap();
+    assert!(e
+        .check_present_export("data/archive.zip", &key, &annex)
+        .await
+        .unwrap());
+    // Replaced by other ZIP content: still one file, the new bytes.
+    let zip2 = zip_bytes(tmp.path(), 2);
+    let key2 = sha256e_key(&zip2, ".zip");
+    e.store_export(
+        "data/archive.zip",
+        &key2,
+        &write(tmp.path(), "e2", &zip2),
+        &annex,
+    )
+    .await
+    .unwrap();
+    let dest = tmp.path().join("exported");
+    e.retrieve_export("data/archive.zip", &key2, &dest, &annex)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), zip2);
+    assert_eq!(fake.latest_files().len(), 3, "{:?}", fake.latest_files());
+}

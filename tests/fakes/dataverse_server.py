@@ -61,6 +61,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CHUNK = 256 * 1024
@@ -917,6 +918,31 @@ class ApiHandler(Handler):
                 os.unlink(tab)
         return df, name
 
+    def unpack_zip(self, part, directory):
+        """IngestServiceBean / FileUtil.createDataFiles: a ZIP upload becomes
+        its members (one level: a ZIP inside stays a ZIP), each named by its
+        entry, its entry folder added to directoryLabel. Returns
+        [(name, directory, path)], or None if the upload is not a ZIP."""
+        with open(part, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                return None
+        try:
+            zf = zipfile.ZipFile(part)
+        except zipfile.BadZipFile:
+            return None
+        out = []
+        with zf:
+            for info in zf.infolist():
+                if info.is_dir():
+                    continue
+                folder, _, name = info.filename.rpartition("/")
+                fd, path = tempfile.mkstemp(dir=self.st.dir, prefix="member-")
+                with os.fdopen(fd, "wb") as dst, zf.open(info) as src:
+                    shutil.copyfileobj(src, dst, CHUNK)
+                out.append((name, clean_directory("/".join(p for p in (directory, folder) if p)), path))
+        os.unlink(part)
+        return out
+
     def add_file(self, ds, forced_name=None, forced_ingest=False):
         fields, upload = self.read_multipart()
         if upload is None:
@@ -934,22 +960,29 @@ class ApiHandler(Handler):
         except ApiError:
             os.unlink(part)
             raise
-        df, name = self.store_upload(name, part, meta)
+        members = self.unpack_zip(part, directory)
+        if members is None:
+            members = [(name, directory, part)]
+        stored = [(self.store_upload(n, p, meta), d) for (n, d, p) in members]
         with self.st.lock:
             if ds.active_locks():
-                os.unlink(df.path)
+                for (df, _), _ in stored:
+                    os.unlink(df.path)
                 raise ApiError(*ADD_LOCKED)
             if self.st.lock_after_upload:
                 # Real installations lock a dataset while they process an
                 # upload (EditInProgress): other writes meanwhile are refused.
                 ds.locks.append(("EditInProgress", time.time() + self.st.lock_after_upload))
             draft = self.ensure_draft(ds)
-            label = dedupe_label(name, directory, draft.files)
-            df.restricted = bool(meta.get("restrict", False))
-            fm = FileMeta(df, label, directory, meta.get("description", ""))
-            draft.files.append(fm)
-            self.st.files[df.id] = df
-            return self.ok({"files": [fm.to_json(draft.id, 1)]})
+            answer = []
+            for (df, name), directory in stored:
+                label = dedupe_label(name, directory, draft.files)
+                df.restricted = bool(meta.get("restrict", False))
+                fm = FileMeta(df, label, directory, meta.get("description", ""))
+                draft.files.append(fm)
+                self.st.files[df.id] = df
+                answer.append(fm.to_json(draft.id, 1))
+            return self.ok({"files": answer})
 
     def replace_file(self, ident, query):
         st = self.st
@@ -969,6 +1002,14 @@ class ApiHandler(Handler):
             os.unlink(part)
             raise ApiError(400, "Invalid file name %r" % name)
         directory = clean_directory(meta.get("directoryLabel"))  # not carried over
+        members = self.unpack_zip(part, directory)
+        if members is not None:
+            # AddReplaceFileHelper: a replacement must be one file.
+            if len(members) != 1:
+                for (_, _, p) in members:
+                    os.unlink(p)
+                raise ApiError(400, "A replacement file must be a single file; this ZIP has %d." % len(members))
+            name, directory, part = members[0]
         df, name = self.store_upload(name, part, meta)
         with st.lock:
             draft = self.ensure_draft(ds)

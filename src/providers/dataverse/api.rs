@@ -693,8 +693,36 @@ impl Api {
             // Keep the bytes as uploaded: no conversion of CSV/TSV to .tab.
             "tabIngest": false,
         });
-        self.unlocked(|| self.upload(url.clone(), &json, new.label, src, Scope::Dataset, progress))
-            .await
+        let wrapped = wrap_if_zip(src, new.label).await?;
+        let (body, name) = match &wrapped {
+            Some(zip) => (zip.path(), format!("{}.zip", new.label)),
+            None => (src, new.label.to_string()),
+        };
+        let files = self
+            .unlocked(|| self.upload(url.clone(), &json, &name, body, Scope::Dataset, progress))
+            .await?;
+        self.one_file(new.label, files).await
+    }
+
+    /// The one file an upload made; several (an unpacked ZIP) are deleted.
+    async fn one_file(
+        &self,
+        label: &str,
+        mut files: Vec<FileMetadata>,
+    ) -> Result<FileMetadata, DvError> {
+        match files.len() {
+            1 => Ok(files.remove(0)),
+            0 => Err(DvError::BadResponse("upload: answer lists no file".into())),
+            count => {
+                for f in &files {
+                    let _ = self.delete(f.data_file.id).await;
+                }
+                Err(DvError::Unpacked {
+                    label: label.to_string(),
+                    count,
+                })
+            }
+        }
     }
 
     /// Replaces file `id` with `src` (a new file id); the folder and name
@@ -714,10 +742,16 @@ impl Api {
             "forceReplace": true,
             "tabIngest": false,
         });
+        let wrapped = wrap_if_zip(src, new.label).await?;
+        let (body, name) = match &wrapped {
+            Some(zip) => (zip.path(), format!("{}.zip", new.label)),
+            None => (src, new.label.to_string()),
+        };
         let result = self
-            .unlocked(|| self.upload(url.clone(), &json, new.label, src, Scope::Change, progress))
+            .unlocked(|| self.upload(url.clone(), &json, &name, body, Scope::Change, progress))
             .await;
-        self.missing_or(id, result).await
+        let files = self.missing_or(id, result).await?;
+        self.one_file(new.label, files).await
     }
 
     /// A 400 on a change to file `id` that is not a lock: before 6.2 the
@@ -741,7 +775,7 @@ impl Api {
         src: &Path,
         scope: Scope,
         progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<FileMetadata, DvError> {
+    ) -> Result<Vec<FileMetadata>, DvError> {
         let request = || self.request(Method::POST, url.clone());
         let spec = Upload {
             request: &request,
@@ -768,11 +802,7 @@ impl Api {
             Err(e) => return Err(e.into()),
         };
         let (result, _): (AddResult, _) = self.envelope(response, "upload", scope).await?;
-        result
-            .files
-            .into_iter()
-            .next()
-            .ok_or_else(|| DvError::BadResponse("upload: answer lists no file".into()))
+        Ok(result.files)
     }
 
     /// Deletes file `id` from the draft.
@@ -901,6 +931,34 @@ fn unique_files(files: Vec<FileMetadata>) -> Vec<FileMetadata> {
         .into_iter()
         .filter(|f| seen.insert(f.data_file.id))
         .collect()
+}
+
+/// `src` inside a one-entry stored ZIP named `label`, if Dataverse would
+/// unpack `src` itself (see [`super::zipwrap`]); next to `src`, which is
+/// in git-annex's own temporary folder.
+async fn wrap_if_zip(src: &Path, label: &str) -> Result<Option<tempfile::NamedTempFile>, DvError> {
+    let (src, label) = (src.to_path_buf(), label.to_string());
+    tokio::task::spawn_blocking(move || {
+        if !super::zipwrap::needs_wrapping(&src, &label)? {
+            return Ok(None);
+        }
+        let dir = src
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(std::env::temp_dir);
+        let mut zip =
+            tempfile::NamedTempFile::new_in(&dir).or_else(|_| tempfile::NamedTempFile::new())?;
+        if !super::zipwrap::wrap(&src, &label, zip.as_file_mut())? {
+            return Err(DvError::Unsupported(format!(
+                "{label} is a ZIP archive of 4 GiB or more: Dataverse would unpack it, and \
+                 annexa cannot yet wrap content that large to keep it whole"
+            )));
+        }
+        Ok(Some(zip))
+    })
+    .await
+    .map_err(|e| DvError::Io(std::io::Error::other(e)))?
 }
 
 fn message_text(message: &Option<serde_json::Value>) -> String {

@@ -15,6 +15,7 @@ mod api;
 mod error;
 pub mod naming;
 mod urls;
+mod zipwrap;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -630,6 +631,22 @@ impl DataverseRemote {
                 "Dataverse stored {} bytes of {label} instead of {size}; the upload was deleted, try again",
                 stored.data_file.content_size().unwrap_or(0)
             )));
+        }
+        // Every stored file is checked against the local bytes (a ZIP
+        // unpacked by Dataverse or a broken transfer would differ).
+        if let Some(expected) = stored.data_file.expected() {
+            if !stored.data_file.tabular_data
+                && local_digest(src, expected.algorithm).await? != expected.hex
+            {
+                if self.api.delete(stored.data_file.id).await.is_ok() {
+                    self.cache_remove(stored.data_file.id).await;
+                }
+                return Err(ProviderError::integrity(format!(
+                    "Dataverse's {} checksum of {label} differs from the local file's; the \
+                     upload was deleted, try again",
+                    expected.algorithm
+                )));
+            }
         }
         if !stored.is_at(folder, label) {
             annex.debug(&format!(
