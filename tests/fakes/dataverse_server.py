@@ -36,9 +36,15 @@ Test-only endpoints live under /_fake/ on the API port (no token needed):
          added with tabular ingest even if the client would not ask for it
     GET  /_fake/state              datasets, versions and files as JSON
 
---version X.Y emulates that Dataverse release where real installations
-differ (default: the newest, 6.11); each difference cites where it comes
-from in IQSS/dataverse. Supported: 6.1 and newer.
+It answers as real installations do where that differs from the guides'
+examples, each behaviour citing the IQSS/dataverse source or guide section
+it follows: metadata updates answer text/plain, ZIP uploads are unpacked
+into their members, changes to a locked dataset get 400/500, permission
+failures are 401, the versions list has no totalCount.
+--version X.Y emulates that Dataverse release where releases differ
+(default: the newest, 6.11): before 6.2 a missing file is a 400 and the
+file listing has no totalCount (and no orderCriteria); before 6.8 an empty
+directoryLabel in a metadata update is ignored.
 
 Large files are streamed to and from disk in chunks; nothing holds a whole
 file in memory.
@@ -368,7 +374,7 @@ def ingest(src, dest, fmt):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "FakeDataverse/6.4"
+    server_version = "FakeDataverse"
 
     def setup(self):
         super().setup()
