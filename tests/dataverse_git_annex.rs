@@ -172,3 +172,37 @@ fn killed_download_resumes_where_it_stopped() {
         "second get resumed with Range: {requests:?}"
     );
 }
+
+/// Issue 13, item 3: `git annex copy -J8` into a dataset that locks itself
+/// for a moment after every upload (EditInProgress; changes meanwhile are
+/// answered 400): every store waits its turn and succeeds; a ZIP file
+/// among them comes back byte for byte.
+#[test]
+fn parallel_copies_into_a_locking_dataset_all_succeed() {
+    let fake = FakeDataverse::start(&[]);
+    fake.admin("POST", "config?lock_after_upload=0.2");
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("r")).env("DATAVERSE_API_KEY", TOKEN);
+    assert!(init(&fake, &repo, &[]).status.success());
+    for i in 0..16u64 {
+        repo.write(
+            &format!("f{i}.dat"),
+            &pseudo_random(3000 + i as usize, 200 + i),
+        );
+    }
+    // Content that is a ZIP archive (an empty one: the end record only).
+    let mut zip = b"PK\x05\x06".to_vec();
+    zip.extend([0u8; 18]);
+    let mut local = b"PK\x03\x04".to_vec();
+    local.extend(pseudo_random(500, 7));
+    repo.write("z.zip", &zip);
+    repo.write("y.docx", &local);
+    repo.ok(&["git", "annex", "add", "."]);
+    let out = repo.run(&["git", "annex", "copy", "-J8", "--to", "dv", "."]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(fake.latest_files().len(), 18);
+    repo.ok(&["git", "annex", "drop", "."]);
+    repo.ok(&["git", "annex", "get", "-J8", "."]);
+    assert_eq!(std::fs::read(tmp.path().join("r/z.zip")).unwrap(), zip);
+    assert_eq!(std::fs::read(tmp.path().join("r/y.docx")).unwrap(), local);
+}
