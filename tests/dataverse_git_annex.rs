@@ -206,3 +206,36 @@ fn parallel_copies_into_a_locking_dataset_all_succeed() {
     assert_eq!(std::fs::read(tmp.path().join("r/z.zip")).unwrap(), zip);
     assert_eq!(std::fs::read(tmp.path().join("r/y.docx")).unwrap(), local);
 }
+
+/// Issue 13, item 1: on 6.1 (an empty directoryLabel is ignored) a move to
+/// the top folder is refused, and git-annex exports the file anew there;
+/// other renames are done by the metadata API (text/plain success).
+#[test]
+fn export_moves_to_the_top_folder_on_old_releases() {
+    let fake = FakeDataverse::start(&["--version", "6.1"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("r")).env("DATAVERSE_API_KEY", TOKEN);
+    assert!(init(&fake, &repo, &["exporttree=yes"]).status.success());
+    repo.write("sub/a.txt", b"content of a\n");
+    repo.write("sub/b.txt", b"content of b\n");
+    repo.ok(&["git", "annex", "add", "."]);
+    repo.ok(&["git", "commit", "-qm", "one"]);
+    repo.ok(&["git", "annex", "export", "HEAD", "--to", "dv"]);
+    repo.ok(&["git", "mv", "sub/a.txt", "a.txt"]);
+    repo.ok(&["git", "mv", "sub/b.txt", "sub/c.txt"]);
+    repo.ok(&["git", "commit", "-qm", "two"]);
+    repo.ok(&["git", "annex", "export", "HEAD", "--to", "dv"]);
+    let mut files: Vec<(String, String)> = fake
+        .latest_files()
+        .into_iter()
+        .map(|(label, dir, _)| (dir, label))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            (String::new(), "a.txt".to_string()),
+            ("sub".to_string(), "c.txt".to_string())
+        ]
+    );
+}
