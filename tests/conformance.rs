@@ -33,6 +33,7 @@ impl Service {
             "directory" => Service::Directory(tempfile::tempdir().unwrap()),
             "s3" => Service::S3(Moto::start()),
             "dataverse" => Service::Dataverse(FakeDataverse::start(&[])),
+            "dataverse61" => Service::Dataverse(FakeDataverse::start(&["--version", "6.1"])),
             other => panic!("no conformance service for provider={other}"),
         }
     }
@@ -109,9 +110,18 @@ fn annex_with(config: &[(String, String)]) -> MemAnnex {
     MemAnnex::with(&pairs)
 }
 
+/// The provider a conformance service name runs (`dataverse61`: the
+/// fake Dataverse answering as 6.1).
+fn provider_kind(service: &str) -> &str {
+    match service {
+        "dataverse61" => "dataverse",
+        other => other,
+    }
+}
+
 /// initremote then prepare, as git-annex does.
 async fn prepared(annex: &MemAnnex, kind: &str) -> Arc<dyn Provider> {
-    let kind = providers::find_kind(kind).expect("registered provider");
+    let kind = providers::find_kind(provider_kind(kind)).expect("registered provider");
     kind.initremote(annex).await.expect("initremote");
     kind.prepare(annex).await.expect("prepare")
 }
@@ -366,7 +376,7 @@ fn absent_is_not_unreachable(kind: &str) {
         assert!(!p.check_present(&c.key, &annex).await.unwrap());
 
         let annex = annex_with(&service.unreachable_config());
-        let kind_impl = providers::find_kind(kind).unwrap();
+        let kind_impl = providers::find_kind(provider_kind(kind)).unwrap();
         // Preparing may already fail (it must say why); if it succeeds,
         // presence must not be "absent".
         if let Ok(p) = kind_impl.prepare(&annex).await {
@@ -415,4 +425,5 @@ conformance! {
     directory: "directory";
     s3: "s3";
     dataverse: "dataverse";
+    dataverse61: "dataverse61";
 }

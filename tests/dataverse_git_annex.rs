@@ -172,3 +172,70 @@ fn killed_download_resumes_where_it_stopped() {
         "second get resumed with Range: {requests:?}"
     );
 }
+
+/// Issue 13, item 3: `git annex copy -J8` into a dataset that locks itself
+/// for a moment after every upload (EditInProgress; changes meanwhile are
+/// answered 400): every store waits its turn and succeeds; a ZIP file
+/// among them comes back byte for byte.
+#[test]
+fn parallel_copies_into_a_locking_dataset_all_succeed() {
+    let fake = FakeDataverse::start(&[]);
+    fake.admin("POST", "config?lock_after_upload=0.2");
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("r")).env("DATAVERSE_API_KEY", TOKEN);
+    assert!(init(&fake, &repo, &[]).status.success());
+    for i in 0..16u64 {
+        repo.write(
+            &format!("f{i}.dat"),
+            &pseudo_random(3000 + i as usize, 200 + i),
+        );
+    }
+    // Content that is a ZIP archive (an empty one: the end record only).
+    let mut zip = b"PK\x05\x06".to_vec();
+    zip.extend([0u8; 18]);
+    let mut local = b"PK\x03\x04".to_vec();
+    local.extend(pseudo_random(500, 7));
+    repo.write("z.zip", &zip);
+    repo.write("y.docx", &local);
+    repo.ok(&["git", "annex", "add", "."]);
+    let out = repo.run(&["git", "annex", "copy", "-J8", "--to", "dv", "."]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(fake.latest_files().len(), 18);
+    repo.ok(&["git", "annex", "drop", "."]);
+    repo.ok(&["git", "annex", "get", "-J8", "."]);
+    assert_eq!(std::fs::read(tmp.path().join("r/z.zip")).unwrap(), zip);
+    assert_eq!(std::fs::read(tmp.path().join("r/y.docx")).unwrap(), local);
+}
+
+/// Issue 13, item 1: on 6.1 (an empty directoryLabel is ignored) a move to
+/// the top folder is refused, and git-annex exports the file anew there;
+/// other renames are done by the metadata API (text/plain success).
+#[test]
+fn export_moves_to_the_top_folder_on_old_releases() {
+    let fake = FakeDataverse::start(&["--version", "6.1"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("r")).env("DATAVERSE_API_KEY", TOKEN);
+    assert!(init(&fake, &repo, &["exporttree=yes"]).status.success());
+    repo.write("sub/a.txt", b"content of a\n");
+    repo.write("sub/b.txt", b"content of b\n");
+    repo.ok(&["git", "annex", "add", "."]);
+    repo.ok(&["git", "commit", "-qm", "one"]);
+    repo.ok(&["git", "annex", "export", "HEAD", "--to", "dv"]);
+    repo.ok(&["git", "mv", "sub/a.txt", "a.txt"]);
+    repo.ok(&["git", "mv", "sub/b.txt", "sub/c.txt"]);
+    repo.ok(&["git", "commit", "-qm", "two"]);
+    repo.ok(&["git", "annex", "export", "HEAD", "--to", "dv"]);
+    let mut files: Vec<(String, String)> = fake
+        .latest_files()
+        .into_iter()
+        .map(|(label, dir, _)| (dir, label))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            (String::new(), "a.txt".to_string()),
+            ("sub".to_string(), "c.txt".to_string())
+        ]
+    );
+}

@@ -561,3 +561,314 @@ async fn paged_listings_and_skipchecksum() {
         .count();
     assert!(listings >= 3, "listing was paged");
 }
+
+/// Renames answer `text/plain` (issue 13, item 1); before 6.8 an empty
+/// folder name is ignored, so a move to the top folder is refused there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_renames_on_old_and_new_releases() {
+    let names = |fake: &FakeDataverse| -> Vec<(&'static str, &'static str)> {
+        fake.latest_files()
+            .into_iter()
+            .map(|(l, d, _)| -> (&'static str, &'static str) { (l.leak(), d.leak()) })
+            .collect()
+    };
+    for (version, to_top) in [("6.1", false), ("6.11", true)] {
+        let fake = FakeDataverse::start(&["--version", version]);
+        let annex = annex_for(&fake, &[], Some(TOKEN));
+        let provider = provider(&annex).await;
+        let p = provider.export().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let a = pseudo_random(1000, 70);
+        let ka = sha256e_key(&a, ".txt");
+        p.store_export("sub/a.txt", &ka, &write(tmp.path(), "a", &a), &annex)
+            .await
+            .unwrap();
+        p.rename_export("sub/a.txt", &ka, "sub/deeper/b.txt", &annex)
+            .await
+            .unwrap();
+        assert_eq!(names(&fake), vec![("b.txt", "sub/deeper")]);
+        let moved = p
+            .rename_export("sub/deeper/b.txt", &ka, "top.txt", &annex)
+            .await;
+        if to_top {
+            moved.unwrap();
+            assert_eq!(names(&fake), vec![("top.txt", "")]);
+        } else {
+            let e = moved.unwrap_err();
+            let text = error_chain_text(&e);
+            assert!(
+                text.contains("6.1") && text.contains("top folder"),
+                "{text}"
+            );
+            // Nothing happened: git-annex uploads again instead.
+            assert_eq!(names(&fake), vec![("b.txt", "sub/deeper")]);
+        }
+    }
+}
+
+/// Issue 13, items 6 and 7: whatever a bad token is answered with (401
+/// "Bad API key", 400 "User with token <TOKEN> not found."), the error
+/// says the token was rejected and never shows it; a valid token without
+/// permission (401 too) is "not permitted", not "rejected".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_are_named_and_never_shown() {
+    let kind = find_kind("dataverse").unwrap();
+    let secret = "bad-secret-token-42";
+    for version in ["6.1", "6.11"] {
+        let fake = FakeDataverse::start(&["--version", version]);
+        for status in ["401", "400"] {
+            fake.admin("POST", &format!("config?bad_token_status={status}"));
+            let annex = annex_for(&fake, &[], Some(secret));
+            let e = kind.initremote(&annex).await.map(|_| ()).unwrap_err();
+            let text = error_chain_text(&e);
+            assert!(
+                matches!(e, ProviderError::Unauthenticated { .. }),
+                "{version} {status}: {text}"
+            );
+            assert!(!text.contains(secret), "token shown: {text}");
+            let p = provider(&annex).await;
+            let tmp = tempfile::tempdir().unwrap();
+            let data = pseudo_random(100, 3);
+            let key = sha256e_key(&data, "");
+            let results = [
+                p.check_present(&key, &annex).await.map(|_| ()),
+                p.store(&key, &write(tmp.path(), "s", &data), &annex).await,
+                p.retrieve(&key, &tmp.path().join("d"), &annex).await,
+                p.remove(&key, &annex).await,
+            ];
+            for r in results {
+                let e = r.unwrap_err();
+                let text = error_chain_text(&e);
+                assert!(!text.contains(secret), "token shown: {text}");
+                assert!(
+                    matches!(e, ProviderError::Unauthenticated { .. }),
+                    "{version} {status}: {text}"
+                );
+            }
+        }
+        // A valid token whose user may not write: 401 as well.
+        fake.admin("POST", "config?readonly=1");
+        let annex = annex_for(&fake, &[], Some(TOKEN));
+        let p = provider(&annex).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let data = pseudo_random(100, 4);
+        let key = sha256e_key(&data, "");
+        let e = p
+            .store(&key, &write(tmp.path(), "s", &data), &annex)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ProviderError::PermissionDenied { .. }),
+            "{}",
+            error_chain_text(&e)
+        );
+        fake.admin("POST", "config?readonly=0");
+    }
+}
+
+/// Issue 13, item 4: a missing file is answered 400 before 6.2 and 404
+/// after; either way it is absent (CHECKPRESENT false, REMOVE succeeds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_files_are_absent_on_every_release() {
+    for version in ["6.1", "6.11"] {
+        let fake = FakeDataverse::start(&["--version", version]);
+        let annex = annex_for(&fake, &[], Some(TOKEN));
+        let p = provider(&annex).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let data = pseudo_random(1000, 5);
+        let key = sha256e_key(&data, ".bin");
+        p.store(&key, &write(tmp.path(), "s", &data), &annex)
+            .await
+            .unwrap();
+        let id = fake.latest_files()[0].2;
+        // Someone else deletes it; our remembered id now names nothing.
+        let (status, body) = fake.http(
+            "DELETE",
+            &format!("/api/files/{id}"),
+            b"",
+            &[("X-Dataverse-key", TOKEN)],
+        );
+        assert_eq!(status, 200, "{body}");
+        let (status, _) = fake.http(
+            "GET",
+            &format!("/api/files/{id}"),
+            b"",
+            &[("X-Dataverse-key", TOKEN)],
+        );
+        assert_eq!(status, if version == "6.1" { 400 } else { 404 });
+        assert!(!p.check_present(&key, &annex).await.unwrap(), "{version}");
+        p.remove(&key, &annex).await.unwrap();
+        assert!(p
+            .retrieve(&key, &tmp.path().join("d"), &annex)
+            .await
+            .unwrap_err()
+            .is_not_found());
+    }
+}
+
+/// Issue 13, item 3: the dataset locks itself for a moment after every
+/// upload (EditInProgress) and refuses changes meanwhile with a generic
+/// 400 / 500; eight parallel stores, then removes and a rename, all wait
+/// their turn and succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_stores_into_a_locking_dataset_all_succeed() {
+    let fake = FakeDataverse::start(&[]);
+    fake.admin("POST", "config?lock_after_upload=0.3");
+    let annex = Arc::new(annex_for(&fake, &[("exporttree", "yes")], Some(TOKEN)));
+    let p = provider(&annex).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut jobs = tokio::task::JoinSet::new();
+    let mut keys = vec![];
+    for i in 0..8u64 {
+        let data = pseudo_random(2000 + i as usize, 80 + i);
+        let key = sha256e_key(&data, ".bin");
+        let src = write(tmp.path(), &format!("s{i}"), &data);
+        keys.push(key.clone());
+        let (p, annex) = (p.clone(), annex.clone());
+        jobs.spawn(async move { p.store(&key, &src, &*annex).await });
+    }
+    while let Some(r) = jobs.join_next().await {
+        r.unwrap().unwrap();
+    }
+    assert_eq!(fake.latest_files().len(), 8);
+    // A lock taken by someone else: delete (400) and rename (500) wait.
+    fake.admin(
+        "POST",
+        &format!("lock?persistentId={PID}&type=Ingest&seconds=1"),
+    );
+    p.remove(&keys[0], &*annex).await.unwrap();
+    assert_eq!(fake.latest_files().len(), 7);
+    let e = p.export().unwrap();
+    let data = pseudo_random(100, 99);
+    let k = sha256e_key(&data, "");
+    e.store_export("x/a", &k, &write(tmp.path(), "e", &data), &*annex)
+        .await
+        .unwrap();
+    fake.admin(
+        "POST",
+        &format!("lock?persistentId={PID}&type=Ingest&seconds=1"),
+    );
+    e.rename_export("x/a", &k, "x/b", &*annex).await.unwrap();
+    assert!(fake
+        .latest_files()
+        .iter()
+        .any(|(l, d, _)| l == "b" && d == "x"));
+}
+
+/// Issue 13, item 5: 2,500 files whose names repeat in three folders;
+/// the listing sorts by label only (ties shift between pages) and has no
+/// totalCount before 6.2. Every file is found on both releases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_of_2500_same_named_files_are_complete() {
+    for version in ["6.1", "6.11"] {
+        let fake = FakeDataverse::start(&["--version", version]);
+        fake.admin(
+            "POST",
+            &format!("populate?persistentId={PID}&count=2500&folders=3"),
+        );
+        let annex = annex_for(&fake, &[("exporttree", "yes")], Some(TOKEN));
+        let p = provider(&annex).await;
+        let e = p.export().unwrap();
+        // The files at the page boundaries (1000, 2000), the first and the last.
+        for i in [0usize, 998, 999, 1000, 1001, 1998, 1999, 2000, 2001, 2499] {
+            let name = format!("d{}/f{:04}.txt", i % 3, i / 3);
+            let key = sha256e_key(format!("{i}\n").as_bytes(), ".txt");
+            assert!(
+                e.check_present_export(&name, &key, &annex).await.unwrap(),
+                "{version}: {name} missing from the listing"
+            );
+        }
+    }
+}
+
+/// Issue 13, item 8: the release is read at INITREMOTE; one older than
+/// the supported range is refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releases_before_the_supported_range_are_refused() {
+    let fake = FakeDataverse::start(&["--version", "5.14"]);
+    let annex = annex_for(&fake, &[], Some(TOKEN));
+    let e = find_kind("dataverse")
+        .unwrap()
+        .initremote(&annex)
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    let text = error_chain_text(&e);
+    assert!(matches!(e, ProviderError::Config(_)), "{text}");
+    assert!(text.contains("5.14") && text.contains("6.1"), "{text}");
+}
+
+/// A ZIP archive made by Python's zipfile: two members, one in a folder.
+fn zip_bytes(dir: &Path, seed: u8) -> Vec<u8> {
+    let out = dir.join(format!("made{seed}.zip"));
+    let status = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile\n\
+             with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n\
+             \x20   z.writestr('a.txt', 'member a ' * 100 + sys.argv[2])\n\
+             \x20   z.writestr('sub/b.bin', bytes(range(256)) * 4)\n",
+            out.to_str().unwrap(),
+            &seed.to_string(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+/// Issue 13, item 2: Dataverse unpacks ZIP uploads; a key whose content is
+/// a ZIP (named .zip or not, e.g. .docx) round-trips byte for byte, as one
+/// file, in key and export mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zip_content_round_trips_byte_for_byte() {
+    let fake = FakeDataverse::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let annex = annex_for(&fake, &[("exporttree", "yes")], Some(TOKEN));
+    let p = provider(&annex).await;
+    // The fake unpacks ZIPs like Dataverse: an unwrapped upload is two files.
+    let zip = zip_bytes(tmp.path(), 1);
+    for (i, ext) in [".zip", ".docx"].into_iter().enumerate() {
+        let data = zip_bytes(tmp.path(), 10 + i as u8);
+        let key = sha256e_key(&data, ext);
+        p.store(&key, &write(tmp.path(), "z", &data), &annex)
+            .await
+            .unwrap();
+        let dest = tmp.path().join(format!("back{i}"));
+        p.retrieve(&key, &dest, &annex).await.unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), data, "{ext}");
+        assert!(p.check_present(&key, &annex).await.unwrap());
+    }
+    assert_eq!(fake.latest_files().len(), 2, "{:?}", fake.latest_files());
+    let e = p.export().unwrap();
+    let key = sha256e_key(&zip, ".zip");
+    e.store_export(
+        "data/archive.zip",
+        &key,
+        &write(tmp.path(), "e", &zip),
+        &annex,
+    )
+    .await
+    .unwrap();
+    assert!(e
+        .check_present_export("data/archive.zip", &key, &annex)
+        .await
+        .unwrap());
+    // Replaced by other ZIP content: still one file, the new bytes.
+    let zip2 = zip_bytes(tmp.path(), 2);
+    let key2 = sha256e_key(&zip2, ".zip");
+    e.store_export(
+        "data/archive.zip",
+        &key2,
+        &write(tmp.path(), "e2", &zip2),
+        &annex,
+    )
+    .await
+    .unwrap();
+    let dest = tmp.path().join("exported");
+    e.retrieve_export("data/archive.zip", &key2, &dest, &annex)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), zip2);
+    assert_eq!(fake.latest_files().len(), 3, "{:?}", fake.latest_files());
+}

@@ -21,6 +21,8 @@ enum Provider {
     Directory,
     S3,
     Dataverse,
+    /// The fake Dataverse answering as 6.1, the oldest supported release.
+    Dataverse61,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +50,9 @@ impl Service {
             Provider::Directory => Service::Directory(tempfile::tempdir().unwrap()),
             Provider::S3 => Service::S3(Moto::start()),
             Provider::Dataverse => Service::Dataverse(FakeDataverse::start(&[])),
+            Provider::Dataverse61 => {
+                Service::Dataverse(FakeDataverse::start(&["--version", "6.1"]))
+            }
         }
     }
 
@@ -217,4 +222,5 @@ cases! {
     dataverse_export: Dataverse Export Debian;
     dataverse_plain_newest: Dataverse Plain Newest;
     dataverse_export_newest: Dataverse Export Newest;
+    dataverse61_export: Dataverse61 Export Debian;
 }

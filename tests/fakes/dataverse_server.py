@@ -14,7 +14,7 @@ Usage:
     dataverse_server.py --port 0 [--storage-port 0] [--token TOKEN]
         [--dataset doi:10.5072/FK2/TEST ...] [--rate-limit N/s]
         [--checksum MD5|SHA-1|SHA-256|SHA-512] [--max-page N]
-        [--force-ingest] [--direct-download]
+        [--force-ingest] [--direct-download] [--version 6.1]
 Prints "READY <api_port> <storage_port>" once both servers listen.
 
 Test-only endpoints live under /_fake/ on the API port (no token needed):
@@ -27,10 +27,24 @@ Test-only endpoints live under /_fake/ on the API port (no token needed):
     POST /_fake/restrict?id=FILEID[&value=false]
     POST /_fake/guestbook?id=FILEID[&value=false]
     POST /_fake/config?rate_limit=N&drop_after=BYTES&drop_count=K&force_ingest=0|1
+         &lock_after_upload=SECONDS (each add locks the dataset, EditInProgress)
+         &bad_token_status=401|400 &readonly=0|1 (the token's user may not write)
     POST /_fake/dataset?persistentId=PID   creates an empty dataset
+    POST /_fake/populate?persistentId=PID&count=N[&folders=F]  N small files,
+         the same names in F folders
     POST /_fake/ingest?persistentId=PID&name=N[&directoryLabel=D]  body = CSV/TSV,
          added with tabular ingest even if the client would not ask for it
     GET  /_fake/state              datasets, versions and files as JSON
+
+It answers as real installations do where that differs from the guides'
+examples, each behaviour citing the IQSS/dataverse source or guide section
+it follows: metadata updates answer text/plain, ZIP uploads are unpacked
+into their members, changes to a locked dataset get 400/500, permission
+failures are 401, the versions list has no totalCount.
+--version X.Y emulates that Dataverse release where releases differ
+(default: the newest, 6.11): before 6.2 a missing file is a 400 and the
+file listing has no totalCount (and no orderCriteria); before 6.8 an empty
+directoryLabel in a metadata update is ignored.
 
 Large files are streamed to and from disk in chunks; nothing holds a whole
 file in memory.
@@ -53,12 +67,19 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CHUNK = 256 * 1024
 FORBIDDEN_FILE_CHARS = set('/:*?"<>|;#')
 FOLDER_RE = re.compile(r"^[A-Za-z0-9_\-. /\\]*$")
 LOCK_MESSAGE = "Dataset cannot be edited due to dataset lock."
+# What a change to a locked dataset is answered with (issue 13, item 3;
+# Datasets.java addFileToDataset / AddReplaceFileHelper, Files.java
+# deleteFileInDataset and updateFileMetadata): never 403.
+ADD_LOCKED = (400, "Failed to add file to dataset.")
+DELETE_LOCKED = (400, LOCK_MESSAGE)
+METADATA_LOCKED = (500, "Internal server error: " + LOCK_MESSAGE)
 
 
 class ApiError(Exception):
@@ -200,6 +221,7 @@ class State:
         self.lock = threading.RLock()
         self.dir = tempfile.mkdtemp(prefix="fake-dataverse-", dir=args.data_dir)
         self.token = args.token
+        self.version = parse_version(args.version)
         self.checksum_type = args.checksum
         self.max_page = args.max_page
         self.force_ingest = args.force_ingest
@@ -216,6 +238,9 @@ class State:
         self.recent = []
         self.drop_after = None
         self.drop_count = 0
+        self.lock_after_upload = 0.0  # seconds of EditInProgress after each add
+        self.bad_token_status = 401
+        self.readonly = False
         self.storage_port = None
         for pid in args.dataset:
             self.create_dataset(pid)
@@ -245,6 +270,14 @@ class State:
     def sign(self, fid, variant, expires):
         msg = ("%s/%s/%d" % (fid, variant, expires)).encode()
         return hmac.new(self.secret, msg, hashlib.sha256).hexdigest()
+
+
+NEWEST = "6.11"
+
+
+def parse_version(text):
+    major, _, minor = str(text).partition(".")
+    return (int(major), int(minor or 0))
 
 
 def parse_rate(text):
@@ -341,7 +374,7 @@ def ingest(src, dest, fmt):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "FakeDataverse/6.4"
+    server_version = "FakeDataverse"
 
     def setup(self):
         super().setup()
@@ -588,12 +621,24 @@ class ApiHandler(Handler):
         self.user = None
         if key is not None:
             if key != self.st.token:
+                if self.st.bad_token_status == 400:
+                    # Some releases name the token they did not find
+                    # (issue 13, item 7): the client must scrub it.
+                    raise ApiError(400, "User with token %s not found." % key)
+                # ApiKeyAuthMechanism: "Bad API key".
                 raise ApiError(401, "Bad API key")
             self.user = "@tester"
 
     def need_user(self):
         if self.user is None:
             raise ApiError(401, "User :guest is not permitted to perform requested action. Provide an API token (X-Dataverse-key).")
+
+    def need_writer(self):
+        """AbstractApiBean.permissionError: any permission failure is 401,
+        with a valid token too."""
+        self.need_user()
+        if self.st.readonly:
+            raise ApiError(401, "User %s is not permitted to perform requested action." % self.user)
 
     # -- lookups
 
@@ -609,8 +654,9 @@ class ApiHandler(Handler):
             if ds is None:
                 raise ApiError(404, "Dataset with ID %s not found." % ident)
         if not ds.published and self.user is None:
-            # Unpublished datasets are invisible to anonymous users.
-            raise ApiError(404, "Dataset with Persistent ID %s not found." % ds.pid)
+            # Unpublished datasets: a permission failure, 401
+            # (AbstractApiBean.permissionError).
+            raise ApiError(401, "User :guest is not permitted to perform requested action.")
         return ds
 
     def version(self, ds, name):
@@ -632,7 +678,14 @@ class ApiHandler(Handler):
             raise ApiError(404, "Dataset version %s of dataset %d not found" % (name, ds.id))
         return v
 
-    def file_and_dataset(self, ident, query):
+    def missing_file(self, message, access):
+        # 5.13-6.1 answer a missing file of the native API with 400 (Files.java
+        # getFileData / findDataFileOrDie); 404 from 6.2. The access API: 404.
+        if not access and self.st.version < (6, 2):
+            return ApiError(400, "Error attempting get the requested data file.")
+        return ApiError(404, message)
+
+    def file_and_dataset(self, ident, query, access=False):
         """Finds a datafile by id or file PID, with its dataset and the
         newest file metadata this user may see."""
         st = self.st
@@ -640,14 +693,14 @@ class ApiHandler(Handler):
             pid = query.get("persistentId", "")
             df = next((f for f in st.files.values() if f.pid == pid), None)
             if df is None:
-                raise ApiError(404, "Datafile with Persistent ID %s not found." % pid)
+                raise self.missing_file("Datafile with Persistent ID %s not found." % pid, access)
         else:
             try:
                 df = st.files.get(int(ident))
             except ValueError:
                 df = None
             if df is None or df.destroyed:
-                raise ApiError(404, "File with ID %s not found." % ident)
+                raise self.missing_file("File with ID %s not found." % ident, access)
         for ds in st.datasets.values():
             versions = list(reversed(ds.published))
             if ds.draft is not None and self.user is not None:
@@ -656,11 +709,11 @@ class ApiHandler(Handler):
                 for fm in v.files:
                     if fm.datafile is df:
                         return df, ds, v, fm
-        raise ApiError(404, "File with ID %s not found." % ident)
+        raise self.missing_file("File with ID %s not found." % ident, access)
 
-    def check_unlocked(self, ds):
+    def check_unlocked(self, ds, answer=ADD_LOCKED):
         if ds.active_locks():
-            raise ApiError(403, LOCK_MESSAGE)
+            raise ApiError(*answer)
 
     def ensure_draft(self, ds):
         if ds.draft is None:
@@ -674,7 +727,8 @@ class ApiHandler(Handler):
         st = self.st
         m = re.fullmatch(r"/api/info/version", path)
         if m:
-            return self.ok({"version": "6.4", "build": "fake"})
+            # native-api.rst "Show Dataverse Software Version and Build Number"
+            return self.ok({"version": "%d.%d" % st.version, "build": "fake"})
         if path == "/api/users/:me":
             self.need_user()
             return self.ok({"identifier": "@tester", "displayName": "Test User", "superuser": False})
@@ -698,7 +752,8 @@ class ApiHandler(Handler):
                 with_files = query.get("excludeFiles", "false") != "true"
                 offset, limit = self.paging(query, len(versions))
                 data = [v.to_json(ds, with_files) for v in versions[offset:offset + limit]]
-                return self.ok(data, extra={"totalCount": len(versions)})
+                # Datasets.java listVersions: never a totalCount.
+                return self.ok(data)
         m = re.fullmatch(r"/api/datasets/([^/]+)/versions/([^/]+)", path)
         if m and self.command == "GET":
             with st.lock:
@@ -710,10 +765,24 @@ class ApiHandler(Handler):
             with st.lock:
                 ds = self.dataset(m.group(1), query)
                 v = self.version(ds, m.group(2))
-                files = sorted_files(v.files)
-                offset, limit = self.paging(query, len(files))
+                offset, limit = self.paging(query, len(files := list(v.files)))
+                order = query.get("orderCriteria", "NameAZ")
+                if st.version >= (6, 2) and order == "Oldest":
+                    # native-api.rst "List Files in a Dataset" (6.2+):
+                    # orderCriteria=Oldest, by creation (here: by id).
+                    files.sort(key=lambda f: f.datafile.id)
+                else:
+                    # By label only (DatasetVersionFilesServiceBean, NameAZ):
+                    # same-named files in different folders have no fixed
+                    # order between requests; emulated by reversing the tie
+                    # order on every other page.
+                    flip = limit > 0 and (offset // limit) % 2 == 1
+                    files.sort(key=lambda f: f.directory or "", reverse=flip)
+                    files.sort(key=lambda f: f.label.lower())
                 data = [f.to_json(v.id, 1) for f in files[offset:offset + limit]]
-                return self.ok(data, extra={"totalCount": len(files)})
+                # totalCount only from 6.2 (release notes 6.2, pagination).
+                extra = {"totalCount": len(files)} if st.version >= (6, 2) else {}
+                return self.ok(data, extra=extra)
         m = re.fullmatch(r"/api/datasets/([^/]+)/locks", path)
         if m and self.command == "GET":
             with st.lock:
@@ -722,7 +791,7 @@ class ApiHandler(Handler):
                                  "dataset": ds.pid} for (t, _) in ds.active_locks()])
         m = re.fullmatch(r"/api/datasets/([^/]+)/add", path)
         if m and self.command == "POST":
-            self.need_user()
+            self.need_writer()
             with st.lock:
                 ds = self.dataset(m.group(1), query)
                 self.check_unlocked(ds)
@@ -740,16 +809,16 @@ class ApiHandler(Handler):
                 df, ds, v, fm = self.file_and_dataset(m.group(1), query)
                 return self.ok(fm.to_json(v.id, 1))
         if m and self.command == "DELETE":
-            self.need_user()
+            self.need_writer()
             with st.lock:
                 return self.delete_file(m.group(1), query)
         m = re.fullmatch(r"/api/files/([^/]+)/replace", path)
         if m and self.command == "POST":
-            self.need_user()
+            self.need_writer()
             return self.replace_file(m.group(1), query)
         m = re.fullmatch(r"/api/files/([^/]+)/metadata", path)
         if m and self.command == "POST":
-            self.need_user()
+            self.need_writer()
             return self.update_metadata(m.group(1), query)
         m = re.fullmatch(r"/api/access/datafile/([^/]+)", path)
         if m and self.command in ("GET", "HEAD"):
@@ -855,6 +924,31 @@ class ApiHandler(Handler):
                 os.unlink(tab)
         return df, name
 
+    def unpack_zip(self, part, directory):
+        """IngestServiceBean / FileUtil.createDataFiles: a ZIP upload becomes
+        its members (one level: a ZIP inside stays a ZIP), each named by its
+        entry, its entry folder added to directoryLabel. Returns
+        [(name, directory, path)], or None if the upload is not a ZIP."""
+        with open(part, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                return None
+        try:
+            zf = zipfile.ZipFile(part)
+        except zipfile.BadZipFile:
+            return None
+        out = []
+        with zf:
+            for info in zf.infolist():
+                if info.is_dir():
+                    continue
+                folder, _, name = info.filename.rpartition("/")
+                fd, path = tempfile.mkstemp(dir=self.st.dir, prefix="member-")
+                with os.fdopen(fd, "wb") as dst, zf.open(info) as src:
+                    shutil.copyfileobj(src, dst, CHUNK)
+                out.append((name, clean_directory("/".join(p for p in (directory, folder) if p)), path))
+        os.unlink(part)
+        return out
+
     def add_file(self, ds, forced_name=None, forced_ingest=False):
         fields, upload = self.read_multipart()
         if upload is None:
@@ -872,17 +966,29 @@ class ApiHandler(Handler):
         except ApiError:
             os.unlink(part)
             raise
-        df, name = self.store_upload(name, part, meta)
+        members = self.unpack_zip(part, directory)
+        if members is None:
+            members = [(name, directory, part)]
+        stored = [(self.store_upload(n, p, meta), d) for (n, d, p) in members]
         with self.st.lock:
             if ds.active_locks():
-                raise ApiError(403, LOCK_MESSAGE)
+                for (df, _), _ in stored:
+                    os.unlink(df.path)
+                raise ApiError(*ADD_LOCKED)
+            if self.st.lock_after_upload:
+                # Real installations lock a dataset while they process an
+                # upload (EditInProgress): other writes meanwhile are refused.
+                ds.locks.append(("EditInProgress", time.time() + self.st.lock_after_upload))
             draft = self.ensure_draft(ds)
-            label = dedupe_label(name, directory, draft.files)
-            df.restricted = bool(meta.get("restrict", False))
-            fm = FileMeta(df, label, directory, meta.get("description", ""))
-            draft.files.append(fm)
-            self.st.files[df.id] = df
-            return self.ok({"files": [fm.to_json(draft.id, 1)]})
+            answer = []
+            for (df, name), directory in stored:
+                label = dedupe_label(name, directory, draft.files)
+                df.restricted = bool(meta.get("restrict", False))
+                fm = FileMeta(df, label, directory, meta.get("description", ""))
+                draft.files.append(fm)
+                self.st.files[df.id] = df
+                answer.append(fm.to_json(draft.id, 1))
+            return self.ok({"files": answer})
 
     def replace_file(self, ident, query):
         st = self.st
@@ -902,6 +1008,14 @@ class ApiHandler(Handler):
             os.unlink(part)
             raise ApiError(400, "Invalid file name %r" % name)
         directory = clean_directory(meta.get("directoryLabel"))  # not carried over
+        members = self.unpack_zip(part, directory)
+        if members is not None:
+            # AddReplaceFileHelper: a replacement must be one file.
+            if len(members) != 1:
+                for (_, _, p) in members:
+                    os.unlink(p)
+                raise ApiError(400, "A replacement file must be a single file; this ZIP has %d." % len(members))
+            name, directory, part = members[0]
         df, name = self.store_upload(name, part, meta)
         with st.lock:
             draft = self.ensure_draft(ds)
@@ -926,7 +1040,7 @@ class ApiHandler(Handler):
 
     def delete_file(self, ident, query):
         df, ds, v, fm = self.file_and_dataset(ident, query)
-        self.check_unlocked(ds)
+        self.check_unlocked(ds, DELETE_LOCKED)
         draft = self.ensure_draft(ds)
         current = next((f for f in draft.files if f.datafile is df), None)
         if current is None:
@@ -939,7 +1053,7 @@ class ApiHandler(Handler):
         st = self.st
         with st.lock:
             df, ds, v, fm = self.file_and_dataset(ident, query)
-            self.check_unlocked(ds)
+            self.check_unlocked(ds, METADATA_LOCKED)
         fields, upload = self.read_multipart()
         if upload is not None:
             os.unlink(upload[1])
@@ -950,7 +1064,11 @@ class ApiHandler(Handler):
             if current is None:
                 raise ApiError(400, "File %s is not in the latest version of the dataset." % ident)
             label = meta.get("label", current.label)
-            directory = clean_directory(meta["directoryLabel"]) if "directoryLabel" in meta else current.directory
+            directory = current.directory
+            # Before 6.8 an empty directoryLabel is ignored: the file stays in
+            # its folder (release notes 6.8, "directoryLabel can be removed").
+            if "directoryLabel" in meta and (meta["directoryLabel"] or st.version >= (6, 8)):
+                directory = clean_directory(meta["directoryLabel"])
             if not valid_file_name(label):
                 raise ApiError(400, "Invalid file name %r" % label)
             clash = any(f is not current and f.label == label and (f.directory or "") == (directory or "")
@@ -960,7 +1078,16 @@ class ApiHandler(Handler):
             current.label, current.directory = label, directory
             if "description" in meta:
                 current.description = meta["description"]
-            return self.ok({"message": "File Metadata update has been completed: " + json.dumps(meta)})
+            # Files.java updateFileMetadata: 200 text/plain, not an envelope,
+            # in every release from 4.13 to 6.11.
+            body = ("File Metadata update has been completed: " + json.dumps(
+                {"label": current.label, "directoryLabel": current.directory or "", "id": df.id})).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return 200
 
     def publish(self, ds, kind):
         if ds.draft is None:
@@ -986,7 +1113,7 @@ class ApiHandler(Handler):
     def access(self, ident, query):
         st = self.st
         with st.lock:
-            df, ds, v, fm = self.file_and_dataset(ident, query)
+            df, ds, v, fm = self.file_and_dataset(ident, query, access=True)
             if not v.draft and self.user is None and df.restricted:
                 raise ApiError(403, "'/api/v1/access/datafile/%s' you are not authorized to access this object via this api endpoint. Please check your code for typos, or consult our API guide at http://guides.dataverse.org." % ident)
             if df.restricted and self.user is None:
@@ -1027,12 +1154,34 @@ class ApiHandler(Handler):
             if name == "dataset":
                 ds = st.create_dataset(query["persistentId"])
                 return self.send_json(200, {"id": ds.id})
+            if name == "populate":
+                # count files of content "<i>\n": label f<i//folders>.txt in
+                # folder d<i%folders>, so names repeat across folders.
+                ds = st.datasets[query["persistentId"]]
+                folders = int(query.get("folders", "3"))
+                draft = self.ensure_draft(ds)
+                for i in range(int(query["count"])):
+                    fid = st.new_id()
+                    path = os.path.join(st.dir, "df-%d" % fid)
+                    with open(path, "wb") as f:
+                        f.write(b"%d\n" % i)
+                    df = DataFile(fid, path, os.path.getsize(path), st.checksum_type,
+                                  file_digest(path, st.checksum_type), "text/plain")
+                    draft.files.append(FileMeta(df, "f%04d.txt" % (i // folders), "d%d" % (i % folders)))
+                    st.files[fid] = df
+                return self.send_json(200, {"ok": True})
             if name == "config":
                 if "rate_limit" in query:
                     st.rate_limit = parse_rate(query["rate_limit"])
                 if "drop_after" in query:
                     st.drop_after = int(query["drop_after"])
                     st.drop_count = int(query.get("drop_count", "1"))
+                if "lock_after_upload" in query:
+                    st.lock_after_upload = float(query["lock_after_upload"])
+                if "bad_token_status" in query:
+                    st.bad_token_status = int(query["bad_token_status"])
+                if "readonly" in query:
+                    st.readonly = query["readonly"] in ("1", "true", "yes")
                 if "force_ingest" in query:
                     st.force_ingest = query["force_ingest"] in ("1", "true", "yes")
                 return self.send_json(200, {"ok": True})
@@ -1126,6 +1275,7 @@ def main():
     p.add_argument("--force-ingest", action="store_true", help="ingest CSV/TSV even when tabIngest=false")
     p.add_argument("--direct-download", action="store_true", help="serve files from the API port (no 303)")
     p.add_argument("--url-ttl", type=int, default=3600)
+    p.add_argument("--version", default=NEWEST, help="Dataverse release to emulate (6.1 and newer)")
     p.add_argument("--data-dir", default=None, help="where stored files go (a temp dir inside it)")
     args = p.parse_args()
     if not args.dataset:

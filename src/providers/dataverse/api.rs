@@ -19,6 +19,9 @@ use crate::transfer::{
     Algorithm, BodySource, Client, Download, Expected, FileRange, FormField, TransferError, Upload,
 };
 
+/// The first release that answers a missing file with 404 (5.13-6.1: 400).
+const FILE_404_SINCE: ServerVersion = ServerVersion::new(6, 2);
+
 /// Largest page we ask for when listing files.
 const PAGE: u64 = 1000;
 
@@ -184,6 +187,10 @@ pub enum Scope {
     /// A file download through the access API: a 400 there is Dataverse
     /// asking for a guestbook response.
     Download,
+    /// A change to one file (replace, delete, metadata): a 400 there may
+    /// be a lock or (before 6.2) a missing file, which the caller tells
+    /// apart by asking the locks API and the file itself.
+    Change,
 }
 
 /// Which file an access URL or file PID names.
@@ -202,6 +209,39 @@ impl std::fmt::Display for FileRef {
     }
 }
 
+/// A Dataverse release, as `GET /api/info/version` names it (`6.1`,
+/// `6.2.1`, `v. 4.20 build ...`): the parts of the answers that differ
+/// between releases follow it (docs/dataverse.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServerVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl ServerVersion {
+    pub const fn new(major: u32, minor: u32) -> Self {
+        Self { major, minor }
+    }
+
+    /// The first `major.minor` in `text`; `None` if there is none.
+    pub fn parse(text: &str) -> Option<Self> {
+        let start = text.find(|c: char| c.is_ascii_digit())?;
+        let mut parts = text[start..]
+            .split(|c: char| !c.is_ascii_digit())
+            .take(2)
+            .map(|p| p.parse::<u32>().ok());
+        let major = parts.next()??;
+        let minor = parts.next().flatten().unwrap_or(0);
+        Some(Self { major, minor })
+    }
+}
+
+impl std::fmt::Display for ServerVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
 /// Where a new file goes and what it is called.
 pub struct NewFile<'a> {
     pub folder: &'a str,
@@ -214,6 +254,9 @@ pub struct Api {
     pid: String,
     token: Option<Token>,
     lock_wait: Duration,
+    /// The installation's release, once asked; `None` inside when it
+    /// did not say (taken as the newest).
+    version: tokio::sync::OnceCell<Option<ServerVersion>>,
 }
 
 impl Api {
@@ -230,7 +273,41 @@ impl Api {
             pid,
             token,
             lock_wait,
+            version: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The installation's release (`GET /api/info/version`), asked once;
+    /// `None` when its answer names none.
+    pub async fn server_version(&self) -> Result<Option<ServerVersion>, DvError> {
+        self.version
+            .get_or_try_init(|| async {
+                #[derive(Deserialize)]
+                struct Info {
+                    #[serde(default)]
+                    version: Option<String>,
+                }
+                // Raw: error answers are explained with the version.
+                let url = self.url("api/info/version", &[]);
+                let response = self.send(|| self.request(Method::GET, url.clone())).await?;
+                if !response.status().is_success() {
+                    return Ok(None);
+                }
+                let text = response.text().await.unwrap_or_default();
+                Ok(serde_json::from_str::<Envelope<Info>>(&text)
+                    .ok()
+                    .and_then(|e| e.data)
+                    .and_then(|i| i.version)
+                    .as_deref()
+                    .and_then(ServerVersion::parse))
+            })
+            .await
+            .copied()
+    }
+
+    /// Whether the installation is known to be older than `v`.
+    pub async fn older_than(&self, v: ServerVersion) -> Result<bool, DvError> {
+        Ok(self.server_version().await?.is_some_and(|have| have < v))
     }
 
     pub fn pid(&self) -> &str {
@@ -300,7 +377,7 @@ impl Api {
             .await
             .map_err(|e| DvError::BadResponse(format!("{what}: {e}")))?;
         if !status.is_success() {
-            return Err(self.classify(status, &text, what, scope));
+            return Err(self.explain(status, &text, what, scope).await);
         }
         let env: Envelope<T> = serde_json::from_str(&text).map_err(|e| {
             DvError::BadResponse(format!(
@@ -310,7 +387,7 @@ impl Api {
         if env.status.as_deref() == Some("ERROR") {
             return Err(DvError::Service(format!(
                 "{what}: {}",
-                message_text(&env.message)
+                self.scrub(&message_text(&env.message))
             )));
         }
         let data = env
@@ -322,11 +399,13 @@ impl Api {
     /// Names the problem behind an error status, from the status and
     /// what the request was about (see [`Scope`]).
     pub fn classify(&self, status: StatusCode, body: &str, what: &str, scope: Scope) -> DvError {
-        let message = serde_json::from_str::<Envelope<serde_json::Value>>(body)
-            .ok()
-            .map(|e| message_text(&e.message))
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| crate::transfer::summarize_body(body));
+        let message = self.scrub(
+            &serde_json::from_str::<Envelope<serde_json::Value>>(body)
+                .ok()
+                .map(|e| message_text(&e.message))
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| crate::transfer::summarize_body(body)),
+        );
         match (status, scope) {
             (StatusCode::UNAUTHORIZED, _) if self.token.is_some() => DvError::BadToken {
                 base: self.base.to_string(),
@@ -355,6 +434,62 @@ impl Api {
                 status: status.as_u16(),
                 message,
             },
+        }
+    }
+
+    /// `text` without the token (some releases answer a bad token with
+    /// "User with token <TOKEN> not found.").
+    pub fn scrub(&self, text: &str) -> String {
+        match &self.token {
+            Some(t) if !t.0.is_empty() => text.replace(&t.0, "<API token>"),
+            _ => text.to_string(),
+        }
+    }
+
+    /// [`Self::classify`], then what the status cannot tell alone, asked
+    /// of the server: a 401 is any permission failure and some releases
+    /// answer a bad token with 400, so the token is checked
+    /// (`GET /api/users/:me`); before 6.2 a missing file is a 400.
+    async fn explain(&self, status: StatusCode, body: &str, what: &str, scope: Scope) -> DvError {
+        let e = self.classify(status, body, what, scope);
+        let code = status.as_u16();
+        if self.token.is_some() && matches!(code, 400 | 401) {
+            let message = match &e {
+                DvError::BadToken { message, .. }
+                | DvError::Guestbook { message, .. }
+                | DvError::Http { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            if !self.token_accepted().await {
+                return DvError::BadToken {
+                    base: self.base.to_string(),
+                    message,
+                };
+            }
+            if code == 401 {
+                return DvError::Forbidden {
+                    what: what.to_string(),
+                    message,
+                    anonymous: false,
+                };
+            }
+        }
+        if code == 400
+            && scope == Scope::File
+            && self.older_than(FILE_404_SINCE).await.unwrap_or(false)
+        {
+            return DvError::NotFound(what.to_string());
+        }
+        e
+    }
+
+    /// Whether the installation accepts the token: `false` only when
+    /// `GET /api/users/:me` refuses it (400, 401 or 403).
+    async fn token_accepted(&self) -> bool {
+        let url = self.url("api/users/:me", &[]);
+        match self.send(|| self.request(Method::GET, url.clone())).await {
+            Ok(r) => !matches!(r.status().as_u16(), 400 | 401 | 403),
+            Err(_) => true,
         }
     }
 
@@ -399,11 +534,13 @@ impl Api {
         Ok(())
     }
 
-    /// Every version this user can see, newest (draft) first.
+    /// Every version this user can see, newest (draft) first. The list
+    /// never carries `totalCount`: paged until a short page.
     pub async fn versions(&self) -> Result<Vec<VersionInfo>, DvError> {
         let mut out = Vec::new();
+        let mut pages = Paging::default();
         loop {
-            let offset = out.len().to_string();
+            let offset = pages.offset.to_string();
             let limit = PAGE.to_string();
             let url = self.dataset_url(
                 "/versions",
@@ -413,46 +550,66 @@ impl Api {
                     ("offset", &offset),
                 ],
             );
-            let (page, total): (Vec<VersionInfo>, _) =
+            let (page, _): (Vec<VersionInfo>, _) =
                 self.get(url, "list of versions", Scope::Dataset).await?;
-            let n = page.len();
+            let more = pages.more(page.len());
             out.extend(page);
-            match total {
-                Some(t) if (out.len() as u64) < t && n > 0 => continue,
-                _ => return Ok(out),
+            if !more {
+                return Ok(out);
             }
         }
     }
 
-    /// All files of one version (`:draft`, `:latest`, `x.y`), page by page.
+    /// All files of one version (`:draft`, `:latest`, `x.y`), each once.
     /// `Ok(None)` when the version does not exist.
+    ///
+    /// From 6.2 page by page in a stable order (`orderCriteria=Oldest`);
+    /// before, the files listing sorts by label only, so same-named files
+    /// in different folders can shift between pages: the version itself
+    /// is asked for, which lists all its files in one answer.
     pub async fn files(&self, version: &str) -> Result<Option<Vec<FileMetadata>>, DvError> {
+        let what = format!("file list of version {version}");
+        if self.older_than(FILE_404_SINCE).await? {
+            #[derive(Deserialize)]
+            struct WithFiles {
+                #[serde(default)]
+                files: Vec<FileMetadata>,
+            }
+            let url = self.dataset_url(&format!("/versions/{version}"), &[]);
+            return match self.get::<WithFiles>(url, &what, Scope::Version).await {
+                Ok((v, _)) => Ok(Some(unique_files(v.files))),
+                Err(DvError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
         let mut out: Vec<FileMetadata> = Vec::new();
+        let mut pages = Paging::default();
         loop {
-            let offset = out.len().to_string();
+            let offset = pages.offset.to_string();
             let limit = PAGE.to_string();
             let url = self.dataset_url(
                 &format!("/versions/{version}/files"),
-                &[("limit", &limit), ("offset", &offset)],
+                &[
+                    ("limit", &limit),
+                    ("offset", &offset),
+                    ("orderCriteria", "Oldest"),
+                ],
             );
-            let result: Result<(Vec<FileMetadata>, _), _> = self
-                .get(
-                    url,
-                    &format!("file list of version {version}"),
-                    Scope::Version,
-                )
-                .await;
+            let result: Result<(Vec<FileMetadata>, _), _> =
+                self.get(url, &what, Scope::Version).await;
             let (page, total) = match result {
                 Ok(x) => x,
                 Err(DvError::NotFound(_)) => return Ok(None),
                 Err(e) => return Err(e),
             };
-            let n = page.len();
+            let more = pages.more(page.len());
             out.extend(page);
-            // Without totalCount (older installations) the list is complete.
-            match total {
-                Some(t) if (out.len() as u64) < t && n > 0 => continue,
-                _ => return Ok(Some(out)),
+            out = unique_files(out);
+            // totalCount ends the listing early when every file is in;
+            // never trusted to end it otherwise.
+            let complete = total.is_some_and(|t| out.len() as u64 >= t);
+            if complete || !more {
+                return Ok(Some(out));
             }
         }
     }
@@ -473,16 +630,32 @@ impl Api {
         Fut: std::future::Future<Output = Result<T, DvError>>,
     {
         let started = Instant::now();
-        let mut delay = Duration::from_millis(500);
+        let mut delay = Duration::from_millis(200);
+        let mut unexplained = 0;
         loop {
+            // A change to a locked dataset is refused with a generic 400
+            // (add, replace, delete), 500 (metadata) or 403: the locks API
+            // tells a lock from other failures.
             let denied = match op().await {
                 Err(denied @ DvError::Forbidden { .. }) => denied,
+                Err(
+                    denied @ DvError::Http {
+                        status: 400 | 409 | 500 | 503,
+                        ..
+                    },
+                ) => denied,
                 other => return other,
             };
-            // A change to a locked dataset is refused with 403 too: the
-            // locks API tells the two apart.
             let locks = match self.locks().await {
                 Ok(locks) if !locks.is_empty() => locks,
+                // A short lock (EditInProgress during another job's
+                // upload) may clear between the answer and the question:
+                // tried again, a few times, before the answer stands.
+                Ok(_) if unexplained < 2 => {
+                    unexplained += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
                 _ => return Err(denied),
             };
             if started.elapsed() + delay >= self.lock_wait {
@@ -492,8 +665,16 @@ impl Api {
                 });
             }
             tracing::debug!(?delay, ?locks, "dataset locked; waiting");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(10));
+            // Jitter: parallel jobs waiting for one lock do not all come
+            // back at once.
+            let jitter = u64::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(0),
+            ) % (delay.as_millis() as u64 + 1);
+            tokio::time::sleep(delay / 2 + Duration::from_millis(jitter)).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
         }
     }
 
@@ -512,8 +693,36 @@ impl Api {
             // Keep the bytes as uploaded: no conversion of CSV/TSV to .tab.
             "tabIngest": false,
         });
-        self.unlocked(|| self.upload(url.clone(), &json, new.label, src, Scope::Dataset, progress))
-            .await
+        let wrapped = wrap_if_zip(src, new.label).await?;
+        let (body, name) = match &wrapped {
+            Some(zip) => (zip.path(), format!("{}.zip", new.label)),
+            None => (src, new.label.to_string()),
+        };
+        let files = self
+            .unlocked(|| self.upload(url.clone(), &json, &name, body, Scope::Dataset, progress))
+            .await?;
+        self.one_file(new.label, files).await
+    }
+
+    /// The one file an upload made; several (an unpacked ZIP) are deleted.
+    async fn one_file(
+        &self,
+        label: &str,
+        mut files: Vec<FileMetadata>,
+    ) -> Result<FileMetadata, DvError> {
+        match files.len() {
+            1 => Ok(files.remove(0)),
+            0 => Err(DvError::BadResponse("upload: answer lists no file".into())),
+            count => {
+                for f in &files {
+                    let _ = self.delete(f.data_file.id).await;
+                }
+                Err(DvError::Unpacked {
+                    label: label.to_string(),
+                    count,
+                })
+            }
+        }
     }
 
     /// Replaces file `id` with `src` (a new file id); the folder and name
@@ -533,8 +742,28 @@ impl Api {
             "forceReplace": true,
             "tabIngest": false,
         });
-        self.unlocked(|| self.upload(url.clone(), &json, new.label, src, Scope::File, progress))
-            .await
+        let wrapped = wrap_if_zip(src, new.label).await?;
+        let (body, name) = match &wrapped {
+            Some(zip) => (zip.path(), format!("{}.zip", new.label)),
+            None => (src, new.label.to_string()),
+        };
+        let result = self
+            .unlocked(|| self.upload(url.clone(), &json, &name, body, Scope::Change, progress))
+            .await;
+        let files = self.missing_or(id, result).await?;
+        self.one_file(new.label, files).await
+    }
+
+    /// A 400 on a change to file `id` that is not a lock: before 6.2 the
+    /// answer to a missing file, told apart by asking for the file.
+    async fn missing_or<T>(&self, id: u64, result: Result<T, DvError>) -> Result<T, DvError> {
+        match result {
+            Err(e @ DvError::Http { status: 400, .. }) => match self.file(&FileRef::Id(id)).await {
+                Err(missing @ DvError::NotFound(_)) => Err(missing),
+                _ => Err(e),
+            },
+            other => other,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -546,7 +775,7 @@ impl Api {
         src: &Path,
         scope: Scope,
         progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<FileMetadata, DvError> {
+    ) -> Result<Vec<FileMetadata>, DvError> {
         let request = || self.request(Method::POST, url.clone());
         let spec = Upload {
             request: &request,
@@ -568,32 +797,30 @@ impl Api {
         let response = match self.client.upload(&spec).await {
             Ok(response) => response,
             Err(TransferError::Status { status, detail, .. }) => {
-                return Err(self.classify(status, &detail, "upload", scope))
+                return Err(self.explain(status, &detail, "upload", scope).await)
             }
             Err(e) => return Err(e.into()),
         };
         let (result, _): (AddResult, _) = self.envelope(response, "upload", scope).await?;
-        result
-            .files
-            .into_iter()
-            .next()
-            .ok_or_else(|| DvError::BadResponse("upload: answer lists no file".into()))
+        Ok(result.files)
     }
 
     /// Deletes file `id` from the draft.
     pub async fn delete(&self, id: u64) -> Result<(), DvError> {
         self.need_token("deleting a file")?;
         let url = self.url(&format!("api/files/{id}"), &[]);
-        self.unlocked(|| async {
-            let response = self
-                .send(|| self.request(Method::DELETE, url.clone()))
-                .await?;
-            let _: (serde_json::Value, _) = self
-                .envelope(response, &format!("delete of file {id}"), Scope::File)
-                .await?;
-            Ok(())
-        })
-        .await
+        let result = self
+            .unlocked(|| async {
+                let response = self
+                    .send(|| self.request(Method::DELETE, url.clone()))
+                    .await?;
+                let _: (serde_json::Value, _) = self
+                    .envelope(response, &format!("delete of file {id}"), Scope::Change)
+                    .await?;
+                Ok(())
+            })
+            .await;
+        self.missing_or(id, result).await
     }
 
     /// Moves or renames file `id` in the draft.
@@ -601,19 +828,34 @@ impl Api {
         self.need_token("renaming a file")?;
         let url = self.url(&format!("api/files/{id}/metadata"), &[]);
         let json = serde_json::json!({"label": to.label, "directoryLabel": to.folder});
-        self.unlocked(|| async {
-            let response = self
-                .send(|| {
-                    let form = reqwest::multipart::Form::new().text("jsonData", json.to_string());
-                    self.request(Method::POST, url.clone()).multipart(form)
-                })
-                .await?;
-            let _: (serde_json::Value, _) = self
-                .envelope(response, &format!("rename of file {id}"), Scope::File)
-                .await?;
-            Ok(())
-        })
-        .await
+        let result = self
+            .unlocked(|| async {
+                let response = self
+                    .send(|| {
+                        let form =
+                            reqwest::multipart::Form::new().text("jsonData", json.to_string());
+                        self.request(Method::POST, url.clone()).multipart(form)
+                    })
+                    .await?;
+                // Files.java updateFileMetadata answers success as text/plain
+                // ("File Metadata update has been completed: {...}"), not as an
+                // envelope: any 2xx is the rename done.
+                let status = response.status();
+                if status.is_success() {
+                    return Ok(());
+                }
+                let text = response.text().await.unwrap_or_default();
+                Err(self
+                    .explain(
+                        status,
+                        &text,
+                        &format!("rename of file {id}"),
+                        Scope::Change,
+                    )
+                    .await)
+            })
+            .await;
+        self.missing_or(id, result).await
     }
 
     /// The URL that downloads a file's uploaded bytes.
@@ -650,15 +892,73 @@ impl Api {
         };
         match self.client.download(&spec, dest, progress).await {
             Ok(_) => Ok(()),
-            Err(TransferError::Status { status, detail, .. }) => Err(self.classify(
-                status,
-                &detail,
-                &format!("download of {file}"),
-                Scope::Download,
-            )),
+            Err(TransferError::Status { status, detail, .. }) => Err(self
+                .explain(
+                    status,
+                    &detail,
+                    &format!("download of {file}"),
+                    Scope::Download,
+                )
+                .await),
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Where a paged listing is, and whether to ask for another page: until
+/// an empty page or one shorter than those before. A first page shorter
+/// than asked for is not taken as the end: it may be the installation's
+/// own largest page.
+#[derive(Debug, Default)]
+struct Paging {
+    offset: usize,
+    largest: usize,
+}
+
+impl Paging {
+    fn more(&mut self, n: usize) -> bool {
+        self.offset += n;
+        let more = n > 0 && n >= self.largest;
+        self.largest = self.largest.max(n);
+        more
+    }
+}
+
+/// Each file once (by file id), in the order first seen.
+fn unique_files(files: Vec<FileMetadata>) -> Vec<FileMetadata> {
+    let mut seen = std::collections::HashSet::new();
+    files
+        .into_iter()
+        .filter(|f| seen.insert(f.data_file.id))
+        .collect()
+}
+
+/// `src` inside a one-entry stored ZIP named `label`, if Dataverse would
+/// unpack `src` itself (see [`super::zipwrap`]); next to `src`, which is
+/// in git-annex's own temporary folder.
+async fn wrap_if_zip(src: &Path, label: &str) -> Result<Option<tempfile::NamedTempFile>, DvError> {
+    let (src, label) = (src.to_path_buf(), label.to_string());
+    tokio::task::spawn_blocking(move || {
+        if !super::zipwrap::needs_wrapping(&src, &label)? {
+            return Ok(None);
+        }
+        let dir = src
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(std::env::temp_dir);
+        let mut zip =
+            tempfile::NamedTempFile::new_in(&dir).or_else(|_| tempfile::NamedTempFile::new())?;
+        if !super::zipwrap::wrap(&src, &label, zip.as_file_mut())? {
+            return Err(DvError::Unsupported(format!(
+                "{label} is a ZIP archive of 4 GiB or more: Dataverse would unpack it, and \
+                 annexa cannot yet wrap content that large to keep it whole"
+            )));
+        }
+        Ok(Some(zip))
+    })
+    .await
+    .map_err(|e| DvError::Io(std::io::Error::other(e)))?
 }
 
 fn message_text(message: &Option<serde_json::Value>) -> String {
@@ -707,6 +1007,35 @@ mod tests {
             a.access_url(&FileRef::Id(7)).as_str(),
             "https://dv.example.org/sub/api/access/datafile/7?format=original"
         );
+    }
+
+    #[test]
+    fn paging_ends_at_a_short_or_empty_page() {
+        let pages = |sizes: &[usize]| -> Vec<bool> {
+            let mut p = Paging::default();
+            sizes.iter().map(|&n| p.more(n)).collect()
+        };
+        assert_eq!(pages(&[1000, 1000, 500]), [true, true, false]);
+        assert_eq!(pages(&[3, 3, 0]), [true, true, false]);
+        assert_eq!(pages(&[3, 3, 2]), [true, true, false]);
+        assert_eq!(pages(&[5, 0]), [true, false]);
+        assert_eq!(pages(&[0]), [false]);
+    }
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(ServerVersion::parse("6.1"), Some(ServerVersion::new(6, 1)));
+        assert_eq!(
+            ServerVersion::parse("6.2.1"),
+            Some(ServerVersion::new(6, 2))
+        );
+        assert_eq!(
+            ServerVersion::parse("v. 4.20 build 123"),
+            Some(ServerVersion::new(4, 20))
+        );
+        assert_eq!(ServerVersion::parse("7"), Some(ServerVersion::new(7, 0)));
+        assert_eq!(ServerVersion::parse("develop"), None);
+        assert!(ServerVersion::new(6, 10) > ServerVersion::new(6, 8));
     }
 
     #[test]

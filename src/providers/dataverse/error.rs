@@ -60,6 +60,13 @@ pub enum DvError {
     },
     #[error("{0}")]
     Service(String),
+    #[error(
+        "Dataverse unpacked the upload of {label} into {count} files (it unpacks ZIP \
+         archives); they were deleted"
+    )]
+    Unpacked { label: String, count: usize },
+    #[error("{0}")]
+    Unsupported(String),
     #[error("unexpected answer from Dataverse: {0}")]
     BadResponse(String),
     #[error(transparent)]
@@ -103,7 +110,8 @@ impl From<DvError> for ProviderError {
                 Ok(status) => ProviderError::from_status(status, message, None),
                 Err(_) => ProviderError::service(message, None),
             },
-            DvError::Service(_) => ProviderError::service(message, None),
+            DvError::Service(_) | DvError::Unsupported(_) => ProviderError::service(message, None),
+            DvError::Unpacked { .. } => ProviderError::integrity(message),
             DvError::BadResponse(_) => ProviderError::service(message, None),
         }
     }

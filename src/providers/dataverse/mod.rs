@@ -15,6 +15,7 @@ mod api;
 mod error;
 pub mod naming;
 mod urls;
+mod zipwrap;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -34,6 +35,13 @@ use super::{
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
+
+/// The first release whose file metadata API moves a file to the top
+/// folder when given an empty `directoryLabel`.
+const MOVE_TO_TOP: api::ServerVersion = api::ServerVersion::new(6, 8);
+
+/// The oldest Dataverse release whose answers annexa knows (and tests).
+const OLDEST_SUPPORTED: api::ServerVersion = api::ServerVersion::new(6, 1);
 
 /// The environment variable that holds the API token.
 pub const TOKEN_ENV: &str = "DATAVERSE_API_KEY";
@@ -208,6 +216,15 @@ impl ProviderKind for DataverseKind {
         let s = settings(annex).await?;
         let token = token(annex).await?;
         let api = make_api(&s, token.clone())?;
+        if let Some(v) = api.server_version().await? {
+            if v < OLDEST_SUPPORTED {
+                return Err(ProviderError::Config(format!(
+                    "{} runs Dataverse {v}; annexa supports Dataverse {OLDEST_SUPPORTED} and \
+                     newer (docs/dataverse.md), where its answers are known",
+                    s.base
+                )));
+            }
+        }
         api.check_token().await?;
         api.check_dataset().await?;
         if let Some(t) = token {
@@ -233,6 +250,11 @@ impl ProviderKind for DataverseKind {
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
         let s = settings(annex).await?;
         let api = make_api(&s, token(annex).await?)?;
+        // Which release answers decides how some answers are read; asked
+        // again on first need if the installation cannot be reached now.
+        if let Err(e) = api.server_version().await {
+            annex.debug(&format!("Dataverse version not known yet: {e}"));
+        }
         Ok(Arc::new(DataverseRemote {
             api,
             root: s.root,
@@ -609,6 +631,22 @@ impl DataverseRemote {
                 "Dataverse stored {} bytes of {label} instead of {size}; the upload was deleted, try again",
                 stored.data_file.content_size().unwrap_or(0)
             )));
+        }
+        // Every stored file is checked against the local bytes (a ZIP
+        // unpacked by Dataverse or a broken transfer would differ).
+        if let Some(expected) = stored.data_file.expected() {
+            if !stored.data_file.tabular_data
+                && local_digest(src, expected.algorithm).await? != expected.hex
+            {
+                if self.api.delete(stored.data_file.id).await.is_ok() {
+                    self.cache_remove(stored.data_file.id).await;
+                }
+                return Err(ProviderError::integrity(format!(
+                    "Dataverse's {} checksum of {label} differs from the local file's; the \
+                     upload was deleted, try again",
+                    expected.algorithm
+                )));
+            }
         }
         if !stored.is_at(folder, label) {
             annex.debug(&format!(
@@ -993,6 +1031,26 @@ impl ExportTree for DataverseRemote {
         let f = self.find_current(&folder, &label).await?.ok_or_else(|| {
             ProviderError::not_found(format!("{name} is not in the dataset's latest version"))
         })?;
+        // Before 6.8 Dataverse ignores an empty directoryLabel (the file
+        // would stay in its folder): refused, so git-annex falls back to
+        // uploading the file under its new name and removing the old one.
+        if to_folder.is_empty()
+            && !f.folder().is_empty()
+            && self.api.older_than(MOVE_TO_TOP).await?
+        {
+            return Err(ProviderError::Service {
+                message: format!(
+                    "cannot move {name} to the dataset's top folder by renaming: Dataverse {} \
+                     ignores an empty folder name before {MOVE_TO_TOP}; the file is uploaded \
+                     again under its new name instead",
+                    self.api
+                        .server_version()
+                        .await?
+                        .map_or_else(|| "this installation".into(), |v| v.to_string())
+                ),
+                source: None,
+            });
+        }
         let to = NewFile {
             folder: &to_folder,
             label: &to_label,
