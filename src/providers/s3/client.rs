@@ -219,11 +219,7 @@ impl S3Remote {
             request: &request,
             body: BodySource::File(FileRange::new(src, start, len)),
             digest: Some(Algorithm::Md5),
-            server_digest: Some(&|response| {
-                // Only a plain 32-hex ETag is an MD5 (not with SSE-KMS).
-                Some(etag_of(response))
-                    .filter(|e| e.len() == 32 && e.chars().all(|c| c.is_ascii_hexdigit()))
-            }),
+            server_digest: Some(&|response| etag_as_md5(response.headers())),
             progress: &progress,
             shared: Some(total),
         };
@@ -425,5 +421,70 @@ mod tests {
         );
         assert_eq!(reply_etag("<html>welcome</html>"), None);
         assert_eq!(reply_etag(""), None);
+    }
+}
+
+/// The ETag of a single PUT (or part) when it is the MD5 of the bytes sent.
+/// It is not for objects encrypted with SSE-KMS or SSE-C, whose ETags are
+/// 32 hex digits too: comparing those would fail every upload to a bucket
+/// with KMS default encryption. S3 says which encryption it applied in the
+/// answer's headers.
+fn etag_as_md5(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase())
+    };
+    let kms = header("x-amz-server-side-encryption").is_some_and(|v| v.starts_with("aws:kms"));
+    let customer_key = header("x-amz-server-side-encryption-customer-algorithm").is_some();
+    if kms || customer_key {
+        return None;
+    }
+    let etag = header("etag")?.trim_matches('"').to_string();
+    (etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit())).then_some(etag)
+}
+
+#[cfg(test)]
+mod etag_tests {
+    use super::etag_as_md5;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn only_plain_etags_of_unencrypted_or_s3_managed_objects_are_md5s() {
+        let md5 = "\"9e107d9d372bb6826bd81d3542a419d6\"";
+        assert_eq!(
+            etag_as_md5(&headers(&[("etag", md5)])).as_deref(),
+            Some("9e107d9d372bb6826bd81d3542a419d6")
+        );
+        assert!(etag_as_md5(&headers(&[
+            ("etag", md5),
+            ("x-amz-server-side-encryption", "AES256")
+        ]))
+        .is_some());
+        assert!(etag_as_md5(&headers(&[
+            ("etag", md5),
+            ("x-amz-server-side-encryption", "aws:kms")
+        ]))
+        .is_none());
+        assert!(etag_as_md5(&headers(&[
+            ("etag", md5),
+            ("x-amz-server-side-encryption", "aws:kms:dsse")
+        ]))
+        .is_none());
+        assert!(etag_as_md5(&headers(&[
+            ("etag", md5),
+            ("x-amz-server-side-encryption-customer-algorithm", "AES256")
+        ]))
+        .is_none());
+        assert!(etag_as_md5(&headers(&[("etag", "\"abc-2\"")])).is_none());
     }
 }
