@@ -442,3 +442,62 @@ fn addurl_of_an_s3_url_is_claimed() {
     let whereis = repo.ok(&["git", "annex", "whereis", "data.csv"]);
     assert!(whereis.contains("urls"), "{whereis}");
 }
+
+#[test]
+fn a_bucket_in_another_region_is_found_and_remembered() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("repo"));
+    // Made by someone else, in eu-west-1; the user does not say so.
+    let made = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/xml",
+            "--data",
+            "<CreateBucketConfiguration><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>",
+            &format!("{}/annexa-elsewhere", moto.endpoint()),
+        ])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = repo.run(&[
+        "git",
+        "annex",
+        "initremote",
+        "far",
+        "type=external",
+        "externaltype=annexa",
+        "provider=s3",
+        "encryption=none",
+        "bucket=annexa-elsewhere",
+        &format!("endpoint={}", moto.endpoint()),
+    ]);
+    assert!(out.status.success(), "{}", combined(&out));
+    let log = repo.ok(&["git", "show", "git-annex:remote.log"]);
+    assert!(log.contains("region=eu-west-1"), "{log}");
+    add_file(&repo, "far.txt", b"far away");
+    repo.ok(&["git", "annex", "copy", "--to", "far", "far.txt"]);
+    repo.ok(&["git", "annex", "drop", "far.txt"]);
+    repo.ok(&["git", "annex", "get", "far.txt"]);
+
+    // A region the user gives is kept as given.
+    let out = repo.run(&[
+        "git",
+        "annex",
+        "initremote",
+        "given",
+        "type=external",
+        "externaltype=annexa",
+        "provider=s3",
+        "encryption=none",
+        "bucket=annexa-elsewhere",
+        "region=us-west-2",
+        &format!("endpoint={}", moto.endpoint()),
+    ]);
+    assert!(out.status.success(), "{}", combined(&out));
+    let log = repo.ok(&["git", "show", "git-annex:remote.log"]);
+    assert!(log.contains("region=us-west-2"), "{log}");
+}

@@ -94,6 +94,25 @@ impl S3Remote {
     }
 
     /// Creates the bucket when it is missing (idempotent).
+    /// The region S3 says the bucket is in (`x-amz-bucket-region`, sent
+    /// with any answer about the bucket, redirects and refusals too);
+    /// `None` when the store does not say (most S3-compatible ones).
+    pub(super) async fn bucket_region(&self) -> Result<Option<String>> {
+        let url = self
+            .presign(self.bucket.head_bucket(self.creds.as_ref()))?
+            .url;
+        let response = self
+            .client
+            .send(|| self.request(Method::HEAD, url.clone()))
+            .await?;
+        Ok(response
+            .headers()
+            .get("x-amz-bucket-region")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')))
+    }
+
     pub(super) async fn ensure_bucket(&self) -> Result<()> {
         let url = self
             .presign(self.bucket.head_bucket(self.creds.as_ref()))?

@@ -57,11 +57,26 @@ async fn config_value(annex: &dyn Annex, name: &str) -> Result<Option<String>> {
 impl S3Config {
     /// Reads and checks every parameter (at INITREMOTE and PREPARE alike).
     pub(super) async fn read(annex: &dyn Annex) -> Result<Self> {
+        Self::read_with_region(annex, None).await
+    }
+
+    /// Whether the user named the region (else it defaults, and INITREMOTE
+    /// may discover the bucket's own).
+    pub(super) async fn region_given(annex: &dyn Annex) -> Result<bool> {
+        Ok(config_value(annex, "region").await?.is_some())
+    }
+
+    /// As [`Self::read`], with `region` in place of the configured one (the
+    /// default AWS endpoint follows it).
+    pub(super) async fn read_with_region(annex: &dyn Annex, region: Option<&str>) -> Result<Self> {
         let mut values = HashMap::new();
         for spec in CONFIGS {
             if let Some(v) = config_value(annex, spec.name).await? {
                 values.insert(spec.name, v);
             }
+        }
+        if let Some(region) = region {
+            values.insert("region", region.to_string());
         }
         Self::parse(|name| values.get(name).cloned())
     }

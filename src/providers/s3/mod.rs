@@ -83,7 +83,23 @@ impl ProviderKind for S3Kind {
                 "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) before initremote, or use public=yes for read-only access to a public bucket".into(),
             ));
         }
-        let remote = S3Remote::new(config, creds)?;
+        let mut remote = S3Remote::new(config, creds.clone())?;
+        // Users rarely know a bucket's region; S3 names it in every answer
+        // about the bucket. A signature for the wrong region is refused by
+        // AWS, so the discovered region is used and remembered.
+        if !S3Config::region_given(annex).await? {
+            if let Some(found) = remote.bucket_region().await? {
+                if found != remote.config.region {
+                    let config = S3Config::read_with_region(annex, Some(&found)).await?;
+                    annex.set_config("region", &found).await?;
+                    annex.info(&format!(
+                        "bucket {} is in region {found}; remembered as region={found}",
+                        config.bucket
+                    ));
+                    remote = S3Remote::new(config, creds)?;
+                }
+            }
+        }
         remote.ensure_bucket().await
     }
 
