@@ -98,13 +98,7 @@ impl S3Remote {
     /// with any answer about the bucket, redirects and refusals too);
     /// `None` when the store does not say (most S3-compatible ones).
     pub(super) async fn bucket_region(&self) -> Result<Option<String>> {
-        let url = self
-            .presign(self.bucket.head_bucket(self.creds.as_ref()))?
-            .url;
-        let response = self
-            .client
-            .send(|| self.request(Method::HEAD, url.clone()))
-            .await?;
+        let response = self.head_bucket().await?;
         Ok(response
             .headers()
             .get("x-amz-bucket-region")
@@ -113,14 +107,19 @@ impl S3Remote {
             .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')))
     }
 
-    pub(super) async fn ensure_bucket(&self) -> Result<()> {
+    /// HEAD on the bucket itself, whatever its answer.
+    async fn head_bucket(&self) -> Result<reqwest::Response> {
         let url = self
             .presign(self.bucket.head_bucket(self.creds.as_ref()))?
             .url;
-        let response = self
+        Ok(self
             .client
             .send(|| self.request(Method::HEAD, url.clone()))
-            .await?;
+            .await?)
+    }
+
+    pub(super) async fn ensure_bucket(&self) -> Result<()> {
+        let response = self.head_bucket().await?;
         match response.status() {
             s if s.is_success() => Ok(()),
             StatusCode::NOT_FOUND if self.config.create_bucket => {
