@@ -11,6 +11,7 @@
 mod common;
 mod support_annex;
 mod support_dataverse;
+mod support_github;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,12 +20,14 @@ use annexa::providers::{self, Provider, ProviderError};
 use common::{pseudo_random, Moto, AWS_KEY, AWS_SECRET};
 use support_annex::{sha256e_key, MemAnnex};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
+use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
 
 /// A running service for one provider kind.
 enum Service {
     Directory(tempfile::TempDir),
     S3(Moto),
     Dataverse(FakeDataverse),
+    Github(FakeGithub),
 }
 
 impl Service {
@@ -33,6 +36,7 @@ impl Service {
             "directory" => Service::Directory(tempfile::tempdir().unwrap()),
             "s3" => Service::S3(Moto::start()),
             "dataverse" => Service::Dataverse(FakeDataverse::start(&[])),
+            "github" => Service::Github(FakeGithub::start(&[])),
             other => panic!("no conformance service for provider={other}"),
         }
     }
@@ -42,6 +46,7 @@ impl Service {
             Service::Directory(_) => "directory",
             Service::S3(_) => "s3",
             Service::Dataverse(_) => "dataverse",
+            Service::Github(_) => "github",
         }
     }
 
@@ -67,6 +72,13 @@ impl Service {
                 let root = if export { "tree" } else { "keys" };
                 config.push(("rootpath".into(), root.into()));
             }
+            Service::Github(fake) => {
+                config.push(("api".into(), fake.api()));
+                config.push(("repo".into(), GH_REPO.into()));
+                let tag = if export { "tree" } else { "keys" };
+                config.push(("tag".into(), tag.into()));
+                config.push(("createrelease".into(), "yes".into()));
+            }
         }
         if export {
             config.push(("exporttree".into(), "yes".into()));
@@ -84,9 +96,9 @@ impl Service {
                 (Service::Directory(dir), "directory") => {
                     *value = dir.path().join("unplugged-drive").display().to_string()
                 }
-                (Service::S3(_), "endpoint") | (Service::Dataverse(_), "url") => {
-                    *value = closed.clone()
-                }
+                (Service::S3(_), "endpoint")
+                | (Service::Dataverse(_), "url")
+                | (Service::Github(_), "api") => *value = closed.clone(),
                 _ => {}
             }
         }
@@ -99,6 +111,7 @@ fn set_credentials() {
     std::env::set_var("AWS_ACCESS_KEY_ID", AWS_KEY);
     std::env::set_var("AWS_SECRET_ACCESS_KEY", AWS_SECRET);
     std::env::set_var("DATAVERSE_API_KEY", TOKEN);
+    std::env::set_var("GITHUB_TOKEN", GH_TOKEN);
 }
 
 fn annex_with(config: &[(String, String)]) -> MemAnnex {
@@ -415,4 +428,5 @@ conformance! {
     directory: "directory";
     s3: "s3";
     dataverse: "dataverse";
+    github: "github";
 }
