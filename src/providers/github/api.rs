@@ -423,6 +423,16 @@ impl Api {
         }
     }
 
+    /// One asset, as it is now; `None` when it is gone.
+    pub async fn asset(&self, repo: &Repo, id: u64) -> Result<Option<Asset>> {
+        let url = self.repo_url(repo, &format!("releases/assets/{id}"));
+        match self.get_json::<Asset>(&format!("asset {id}"), url).await {
+            Ok((asset, _)) => Ok(Some(asset)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Renames an asset (GitHub may rewrite the name: it is returned).
     pub async fn rename_asset(&self, repo: &Repo, id: u64, name: &str) -> Result<Asset> {
         let url = self.repo_url(repo, &format!("releases/assets/{id}"));

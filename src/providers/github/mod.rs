@@ -20,8 +20,10 @@
 mod api;
 pub mod naming;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
@@ -258,6 +260,7 @@ impl ProviderKind for GithubKind {
             tag: s.tag,
             web: s.web,
             release_id: OnceCell::new(),
+            listing: tokio::sync::Mutex::new(None),
         }))
     }
 }
@@ -269,9 +272,97 @@ pub struct GithubRemote {
     web: Url,
     /// Found once per process, on first use.
     release_id: OnceCell<u64>,
+    /// The release's assets as last listed, kept up to date by this
+    /// process's own writes; see [`Listing`].
+    listing: tokio::sync::Mutex<Option<Arc<Listing>>>,
+}
+
+/// The assets of the release, listed once and kept up to date by this
+/// process's own uploads and deletions, so that N keys cost N uploads or
+/// downloads and not N listings of an ever longer release.
+///
+/// Other processes may change the release meanwhile, so the cache is only
+/// a hint, never an answer: an asset it knows is confirmed by its id
+/// (`GET .../assets/{id}`, one small request) before a presence or a
+/// store relies on it; a download of an asset that is gone (404) lists
+/// again; and "absent" is answered only from a listing begun after the
+/// question was asked.
+#[derive(Clone)]
+struct Listing {
+    listed_at: Instant,
+    release: Release,
+    by_name: HashMap<String, Asset>,
+}
+
+impl Listing {
+    fn new(listed_at: Instant, release: Release) -> Self {
+        let by_name = release
+            .assets
+            .iter()
+            .map(|a| (a.name.clone(), a.clone()))
+            .collect();
+        Self {
+            listed_at,
+            release,
+            by_name,
+        }
+    }
 }
 
 impl GithubRemote {
+    /// A listing begun at or after `after` (any cached one when `None`).
+    async fn listing(&self, after: Option<Instant>) -> Result<Arc<Listing>> {
+        let mut cache = self.listing.lock().await;
+        if let Some(l) = cache.as_ref() {
+            if after.map_or(true, |t| l.listed_at >= t) {
+                return Ok(l.clone());
+            }
+        }
+        let started = Instant::now();
+        let fresh = Arc::new(Listing::new(started, self.release().await?));
+        *cache = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Records what this process did to an asset name.
+    async fn note(&self, name: &str, asset: Option<Asset>) {
+        let mut cache = self.listing.lock().await;
+        if let Some(l) = cache.as_mut() {
+            let l = Arc::make_mut(l);
+            match asset {
+                Some(a) => l.by_name.insert(name.to_string(), a),
+                None => l.by_name.remove(name),
+            };
+        }
+    }
+
+    /// The asset named `name` as it is now, complete or not: a cached one
+    /// is confirmed by its id, else a fresh listing answers.
+    async fn lookup_any(&self, name: &str) -> Result<Option<Asset>> {
+        let asked = Instant::now();
+        let cached = self.listing(None).await?.by_name.get(name).cloned();
+        if let Some(a) = cached {
+            match self.api.asset(&self.repo, a.id).await? {
+                Some(now) if now.name == name => {
+                    self.note(name, Some(now.clone())).await;
+                    return Ok(Some(now));
+                }
+                _ => self.note(name, None).await,
+            }
+        }
+        Ok(self.listing(Some(asked)).await?.by_name.get(name).cloned())
+    }
+
+    /// The complete asset named `name`, as it is now.
+    async fn lookup(&self, name: &str) -> Result<Option<Asset>> {
+        Ok(self.lookup_any(name).await?.filter(Asset::uploaded))
+    }
+
+    /// The upload target (release id and upload URL never change).
+    async fn upload_release(&self) -> Result<Release> {
+        Ok(self.listing(None).await?.release.clone())
+    }
+
     /// The release as it is now, with every asset.
     async fn release(&self) -> Result<Release> {
         let id = self
@@ -315,17 +406,25 @@ impl GithubRemote {
             )));
         }
         let progress = |b| annex.progress(b);
-        for _ in 0..2 {
-            let release = self.release().await?;
-            if let Some(existing) = release.any_asset(name) {
-                if existing.uploaded() && same_content(existing, key, src, size).await? {
-                    return Ok(existing.clone());
+        // What this process knows is there is confirmed; what it does not
+        // know is uploaded right away (a taken name answers 422).
+        let mut existing = if self.listing(None).await?.by_name.contains_key(name) {
+            self.lookup_any(name).await?
+        } else {
+            None
+        };
+        for _ in 0..3 {
+            if let Some(existing) = existing.take() {
+                if existing.uploaded() && same_content(&existing, key, src, size).await? {
+                    return Ok(existing);
                 }
                 annex.debug(&format!(
                     "replacing asset {name} (incomplete or other content)"
                 ));
                 self.api.delete_asset(&self.repo, existing.id).await?;
+                self.note(name, None).await;
             }
+            let release = self.upload_release().await?;
             match self.api.upload(&release, name, src, &progress).await? {
                 Uploaded::Created(asset) => {
                     if asset.name != name {
@@ -342,11 +441,12 @@ impl GithubRemote {
                             "GitHub stored other bytes for {name} than were sent; try again"
                         )));
                     }
+                    self.note(name, Some(asset.clone())).await;
                     return Ok(asset);
                 }
-                // Taken meanwhile (a retried upload that had arrived, or a
-                // concurrent one): look again.
-                Uploaded::NameTaken => continue,
+                // Taken (stored before, a retried upload that had arrived,
+                // a concurrent one): look at what is there.
+                Uploaded::NameTaken => existing = self.lookup_any(name).await?,
             }
         }
         Err(ProviderError::conflict(format!(
@@ -362,10 +462,33 @@ impl GithubRemote {
             .await
     }
 
-    /// The release asset of `key`, if any.
-    async fn key_asset(&self, key: &str) -> Result<Option<Asset>> {
-        let name = naming::encode(key);
-        Ok(self.release().await?.asset(&name).cloned())
+    /// Downloads the asset `name` (known from the cache, else a fresh
+    /// listing); `Ok(false)` when there is none. An asset the cache knew
+    /// that is gone is looked up again once.
+    async fn get_named(
+        &self,
+        name: &str,
+        key: &str,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<bool> {
+        let cached = self
+            .listing(None)
+            .await?
+            .by_name
+            .get(name)
+            .filter(|a| a.uploaded())
+            .cloned();
+        if let Some(asset) = cached {
+            match self.get(&asset, key, dest, annex).await {
+                Err(e) if e.is_not_found() => self.note(name, None).await,
+                other => return other.map(|()| true),
+            }
+        }
+        match self.lookup(name).await? {
+            Some(asset) => self.get(&asset, key, dest, annex).await.map(|()| true),
+            None => Ok(false),
+        }
     }
 
     /// Whether git-annex recorded this empty key as stored.
@@ -471,8 +594,11 @@ impl Provider for GithubRemote {
     }
 
     async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
-        if let Some(asset) = self.key_asset(key).await? {
-            return self.get(&asset, key, dest, annex).await;
+        if self
+            .get_named(&naming::encode(key), key, dest, annex)
+            .await?
+        {
+            return Ok(());
         }
         if self.empty_stored(key, annex).await? {
             return write_empty(dest).await;
@@ -492,7 +618,9 @@ impl Provider for GithubRemote {
     }
 
     async fn check_present(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
-        if self.key_asset(key).await?.is_some() || self.empty_stored(key, annex).await? {
+        if self.lookup(&naming::encode(key)).await?.is_some()
+            || self.empty_stored(key, annex).await?
+        {
             return Ok(true);
         }
         Ok(!self.claimed_assets(key, annex).await?.is_empty())
@@ -500,9 +628,9 @@ impl Provider for GithubRemote {
 
     async fn remove(&self, key: &str, annex: &dyn Annex) -> Result<()> {
         let name = naming::encode(key);
-        let release = self.release().await?;
-        if let Some(asset) = release.any_asset(&name) {
+        if let Some(asset) = self.lookup_any(&name).await? {
             self.api.delete_asset(&self.repo, asset.id).await?;
+            self.note(&name, None).await;
         }
         if self.empty_stored(key, annex).await? {
             annex.set_state(key, "").await?;
@@ -571,8 +699,8 @@ impl ExportTree for GithubRemote {
         annex: &dyn Annex,
     ) -> Result<()> {
         let asset_name = export_name(name)?;
-        if let Some(asset) = self.release().await?.asset(&asset_name).cloned() {
-            return self.get(&asset, key, dest, annex).await;
+        if self.get_named(&asset_name, key, dest, annex).await? {
+            return Ok(());
         }
         if self.empty_stored(key, annex).await? {
             return write_empty(dest).await;
@@ -585,20 +713,21 @@ impl ExportTree for GithubRemote {
 
     async fn check_present_export(&self, name: &str, key: &str, annex: &dyn Annex) -> Result<bool> {
         let asset_name = export_name(name)?;
-        if let Some(asset) = self.release().await?.asset(&asset_name) {
+        if let Some(asset) = self.lookup(&asset_name).await? {
             let size_ok = Key::parse(key)
                 .ok()
                 .and_then(|k| k.content_size())
                 .map_or(true, |s| s == asset.size);
-            return Ok(size_ok && digest_agrees(asset, key));
+            return Ok(size_ok && digest_agrees(&asset, key));
         }
         self.empty_stored(key, annex).await
     }
 
     async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
         let asset_name = export_name(name)?;
-        if let Some(asset) = self.release().await?.any_asset(&asset_name) {
+        if let Some(asset) = self.lookup_any(&asset_name).await? {
             self.api.delete_asset(&self.repo, asset.id).await?;
+            self.note(&asset_name, None).await;
         }
         Ok(())
     }
@@ -617,14 +746,18 @@ impl ExportTree for GithubRemote {
     ) -> Result<()> {
         let from = export_name(name)?;
         let to = export_name(new_name)?;
-        let release = self.release().await?;
-        let asset = release
-            .asset(&from)
+        let asset = self
+            .lookup(&from)
+            .await?
             .ok_or_else(|| ProviderError::not_found(format!("{name} is not exported")))?;
-        if let Some(old) = release.any_asset(&to) {
+        if let Some(old) = self.lookup_any(&to).await? {
             self.api.delete_asset(&self.repo, old.id).await?;
+            self.note(&to, None).await;
         }
         let renamed = self.api.rename_asset(&self.repo, asset.id, &to).await?;
+        self.note(&from, None).await;
+        self.note(&renamed.name.clone(), Some(renamed.clone()))
+            .await;
         if renamed.name != to {
             return Err(ProviderError::InvalidName(format!(
                 "GitHub renamed asset {to:?} to {:?}",
