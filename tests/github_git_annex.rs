@@ -91,6 +91,7 @@ fn storage_never_sees_the_token_and_rate_limits_are_waited_out() {
     repo.write("a.dat", &data);
     repo.write("empty.dat", b"");
     repo.ok(&["git", "annex", "add", "a.dat", "empty.dat"]);
+    repo.ok(&["git", "commit", "-q", "-m", "data"]);
     repo.ok(&["git", "annex", "copy", "--to", "gh", "a.dat", "empty.dat"]);
     // Only a.dat became an asset: GitHub refuses empty ones.
     assert_eq!(
@@ -163,7 +164,12 @@ fn an_interrupted_download_resumes() {
     let (requests, _) = fake.storage_log();
     let ranged: Vec<_> = requests
         .iter()
-        .filter_map(|r| r["headers"].get("Range").and_then(|v| v.as_str()))
+        .filter_map(|r| {
+            let h = r["headers"].as_object()?;
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("range"))
+                .and_then(|(_, v)| v.as_str())
+        })
         .collect();
     assert!(
         ranged
@@ -171,12 +177,6 @@ fn an_interrupted_download_resumes() {
             .any(|r| r.starts_with("bytes=") && r != &"bytes=0-"),
         "no resumed request: {requests:?}"
     );
-    // Each resumed request asked the API for a fresh signed link.
-    let paths: std::collections::HashSet<_> = requests
-        .iter()
-        .map(|r| r["path"].as_str().unwrap().to_string())
-        .collect();
-    assert!(!paths.is_empty());
     no_violations(&fake);
 }
 
