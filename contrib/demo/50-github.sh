@@ -50,7 +50,7 @@ run git annex fsck --from gh --fast .
 echo "# assets of release annex-data (the empty file needs none):"
 curl -s "$api/_fake/state" | python3 -c 'import json,sys; [print("  ", a["name"], a["size"]) for r in json.load(sys.stdin)["lab/study"] if r["tag_name"]=="annex-data" for a in r["assets"]]'
 run git annex addurl "$api/lab/study/releases/tag/v1.0"
-run git annex whereis table.csv
+run git annex whereis --in gh .
 echo "# the token never reached the storage host:"
 curl -s "$api/_fake/storage-log" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("   storage requests:", len(d["requests"]), "carrying the token:", len(d["violations"])); sys.exit(1 if d["violations"] else 0)'
 echo "GitHub demo: stored, dropped, fetched back verified; a release page added with addurl."
