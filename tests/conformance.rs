@@ -11,6 +11,7 @@
 mod common;
 mod support_annex;
 mod support_dataverse;
+mod support_github;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,12 +20,14 @@ use annexa::providers::{self, Provider, ProviderError};
 use common::{pseudo_random, Moto, AWS_KEY, AWS_SECRET};
 use support_annex::{sha256e_key, MemAnnex};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
+use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
 
 /// A running service for one provider kind.
 enum Service {
     Directory(tempfile::TempDir),
     S3(Moto),
     Dataverse(FakeDataverse),
+    Github(FakeGithub),
 }
 
 impl Service {
@@ -34,6 +37,7 @@ impl Service {
             "s3" => Service::S3(Moto::start()),
             "dataverse" => Service::Dataverse(FakeDataverse::start(&[])),
             "dataverse61" => Service::Dataverse(FakeDataverse::start(&["--version", "6.1"])),
+            "github" => Service::Github(FakeGithub::start(&[])),
             other => panic!("no conformance service for provider={other}"),
         }
     }
@@ -43,6 +47,7 @@ impl Service {
             Service::Directory(_) => "directory",
             Service::S3(_) => "s3",
             Service::Dataverse(_) => "dataverse",
+            Service::Github(_) => "github",
         }
     }
 
@@ -68,6 +73,13 @@ impl Service {
                 let root = if export { "tree" } else { "keys" };
                 config.push(("rootpath".into(), root.into()));
             }
+            Service::Github(fake) => {
+                config.push(("api".into(), fake.api()));
+                config.push(("repo".into(), GH_REPO.into()));
+                let tag = if export { "tree" } else { "keys" };
+                config.push(("tag".into(), tag.into()));
+                config.push(("createrelease".into(), "yes".into()));
+            }
         }
         if export {
             config.push(("exporttree".into(), "yes".into()));
@@ -85,9 +97,9 @@ impl Service {
                 (Service::Directory(dir), "directory") => {
                     *value = dir.path().join("unplugged-drive").display().to_string()
                 }
-                (Service::S3(_), "endpoint") | (Service::Dataverse(_), "url") => {
-                    *value = closed.clone()
-                }
+                (Service::S3(_), "endpoint")
+                | (Service::Dataverse(_), "url")
+                | (Service::Github(_), "api") => *value = closed.clone(),
                 _ => {}
             }
         }
@@ -100,6 +112,7 @@ fn set_credentials() {
     std::env::set_var("AWS_ACCESS_KEY_ID", AWS_KEY);
     std::env::set_var("AWS_SECRET_ACCESS_KEY", AWS_SECRET);
     std::env::set_var("DATAVERSE_API_KEY", TOKEN);
+    std::env::set_var("GITHUB_TOKEN", GH_TOKEN);
 }
 
 fn annex_with(config: &[(String, String)]) -> MemAnnex {
@@ -426,4 +439,5 @@ conformance! {
     s3: "s3";
     dataverse: "dataverse";
     dataverse61: "dataverse61";
+    github: "github";
 }

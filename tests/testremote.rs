@@ -12,9 +12,11 @@
 
 mod common;
 mod support_dataverse;
+mod support_github;
 
 use common::{GitAnnex, Moto, Repo};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
+use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
 
 #[derive(Debug, Clone, Copy)]
 enum Provider {
@@ -23,6 +25,7 @@ enum Provider {
     Dataverse,
     /// The fake Dataverse answering as 6.1, the oldest supported release.
     Dataverse61,
+    Github,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +45,7 @@ enum Service {
     Directory(tempfile::TempDir),
     S3(Moto),
     Dataverse(FakeDataverse),
+    Github(FakeGithub),
 }
 
 impl Service {
@@ -53,6 +57,7 @@ impl Service {
             Provider::Dataverse61 => {
                 Service::Dataverse(FakeDataverse::start(&["--version", "6.1"]))
             }
+            Provider::Github => Service::Github(FakeGithub::start(&[])),
         }
     }
 
@@ -88,12 +93,26 @@ impl Service {
                 }
                 params
             }
+            Service::Github(fake) => vec![
+                "provider=github".into(),
+                format!("api={}", fake.api()),
+                format!("repo={GH_REPO}"),
+                format!("tag={}", name.to_lowercase()),
+                "createrelease=yes".into(),
+            ],
         }
     }
 
     /// Checks what the service saw, after the run.
     fn check_after(&self) {
         if let Service::Dataverse(fake) = self {
+            let (_, violations) = fake.storage_log();
+            assert!(
+                violations.is_empty(),
+                "token sent to storage: {violations:?}"
+            );
+        }
+        if let Service::Github(fake) = self {
             let (_, violations) = fake.storage_log();
             assert!(
                 violations.is_empty(),
@@ -115,7 +134,8 @@ fn testremote(provider: Provider, variant: Variant, git_annex: GitAnnex) -> Stri
     let gnupg = common::private_gnupg_home(tmp.path());
     let repo = Repo::init_with(&tmp.path().join("repo"), git_annex)
         .env("GNUPGHOME", gnupg.to_str().unwrap())
-        .env("DATAVERSE_API_KEY", TOKEN);
+        .env("DATAVERSE_API_KEY", TOKEN)
+        .env("GITHUB_TOKEN", GH_TOKEN);
     let name = format!("{provider:?}{variant:?}");
     let mut argv: Vec<String> = [
         "git",
@@ -223,4 +243,11 @@ cases! {
     dataverse_plain_newest: Dataverse Plain Newest;
     dataverse_export_newest: Dataverse Export Newest;
     dataverse61_export: Dataverse61 Export Debian;
+
+    github_plain: Github Plain Debian;
+    github_shared: Github Shared Debian;
+    github_chunked: Github Chunked Debian;
+    github_export: Github Export Debian;
+    github_plain_newest: Github Plain Newest;
+    github_export_newest: Github Export Newest;
 }

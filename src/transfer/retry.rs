@@ -68,11 +68,19 @@ pub(crate) fn is_transient(status: StatusCode, headers: &HeaderMap) -> bool {
         | StatusCode::SERVICE_UNAVAILABLE
         | StatusCode::GATEWAY_TIMEOUT
         | StatusCode::REQUEST_TIMEOUT => true,
-        // GitHub signals an exhausted rate limit with 403 and remaining 0.
-        StatusCode::FORBIDDEN => header_u64(headers, "x-ratelimit-remaining") == Some(0),
+        // GitHub signals an exhausted rate limit with 403 and remaining 0,
+        // and a secondary rate limit with 403 and `Retry-After`.
+        StatusCode::FORBIDDEN => {
+            header_u64(headers, "x-ratelimit-remaining") == Some(0)
+                || headers.contains_key(reqwest::header::RETRY_AFTER)
+        }
         _ => false,
     }
 }
+
+/// A rate-limit reset at least this large is an epoch time (2001-09-09),
+/// smaller ones are seconds to wait.
+const EPOCH_THRESHOLD: u64 = 1_000_000_000;
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
@@ -104,9 +112,10 @@ pub(crate) fn server_wait(headers: &HeaderMap) -> Option<Duration> {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
-            // Some services send an epoch time, others seconds to wait.
-            let wait = if reset > now {
-                reset - now
+            // GitHub sends an epoch time, some services seconds to wait;
+            // an epoch already past (clock skew) means "now".
+            let wait = if reset >= EPOCH_THRESHOLD {
+                reset.saturating_sub(now)
             } else {
                 reset.min(3600)
             };
@@ -329,6 +338,16 @@ mod tests {
         let wait = server_wait(&h).unwrap();
         assert!(wait >= Duration::from_secs(11) && wait <= Duration::from_secs(12));
         assert!(is_transient(StatusCode::FORBIDDEN, &h));
+        // A reset already past is no wait at all, not an hour.
+        let past = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", &(now - 5).to_string()),
+        ]);
+        assert_eq!(server_wait(&past), Some(Duration::ZERO));
+        // GitHub's secondary rate limit: 403 with Retry-After.
+        let secondary = headers(&[("x-ratelimit-remaining", "4000"), ("retry-after", "3")]);
+        assert!(is_transient(StatusCode::FORBIDDEN, &secondary));
+        assert_eq!(server_wait(&secondary), Some(Duration::from_secs(3)));
         let not_exhausted = headers(&[("x-ratelimit-remaining", "10")]);
         assert_eq!(server_wait(&not_exhausted), None);
         assert!(!is_transient(StatusCode::FORBIDDEN, &not_exhausted));

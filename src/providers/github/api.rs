@@ -1,0 +1,568 @@
+//! A small client for the GitHub Releases REST API.
+//!
+//! The token travels as `Authorization: Bearer` to the API host and the
+//! release's uploads host only; downloads are redirected to signed storage
+//! and [`Client::download`] follows that redirect carrying only `Range`.
+//! Errors are classified by status and by what the request was about,
+//! never by message text.
+
+use std::path::Path;
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LINK};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use url::Url;
+
+use crate::providers::{ProviderError, Result};
+use crate::transfer::{
+    read_error_body, summarize_body, Algorithm, BodySource, Client, Download, Expected, FileRange,
+    ProgressFn, RedactedUrl, TransferError, Upload,
+};
+
+/// Largest page of releases we ask for.
+const PAGE: u32 = 100;
+/// At most this many pages of releases are read when looking for a tag.
+const MAX_PAGES: usize = 50;
+
+/// A GitHub token: never printed.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(secret: String) -> Option<Self> {
+        let t = secret.trim().to_string();
+        let sendable = HeaderValue::from_str(&format!("Bearer {t}")).is_ok();
+        (!t.is_empty() && sendable).then_some(Self(t))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn header_value(&self) -> Option<HeaderValue> {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.0)).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// `OWNER/NAME` of a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repo {
+    pub owner: String,
+    pub name: String,
+}
+
+impl Repo {
+    /// Parses `OWNER/NAME`; both parts are GitHub names
+    /// (`[A-Za-z0-9_.-]`, not `.` or `..`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (owner, name) = text.trim().split_once('/')?;
+        let ok = |s: &str| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && s.len() <= 100
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        };
+        (ok(owner) && ok(name)).then(|| Self {
+            owner: owner.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Release {
+    pub id: u64,
+    pub tag_name: String,
+    #[serde(default)]
+    pub draft: bool,
+    pub upload_url: String,
+    #[serde(default)]
+    pub assets: Vec<Asset>,
+}
+
+impl Release {
+    /// The uploaded asset named exactly `name`.
+    pub fn asset(&self, name: &str) -> Option<&Asset> {
+        self.assets.iter().find(|a| a.name == name && a.uploaded())
+    }
+
+    /// Any asset of that name, complete or not.
+    pub fn any_asset(&self, name: &str) -> Option<&Asset> {
+        self.assets.iter().find(|a| a.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Asset {
+    pub id: u64,
+    pub name: String,
+    pub size: u64,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+impl Asset {
+    /// Completely uploaded (an interrupted upload leaves a `starter`).
+    pub fn uploaded(&self) -> bool {
+        self.state.as_deref().map_or(true, |s| s == "uploaded")
+    }
+
+    /// The `sha256:<hex>` digest GitHub reports, when it does.
+    pub fn sha256(&self) -> Option<Expected> {
+        let (alg, hex) = self.digest.as_deref()?.split_once(':')?;
+        let algorithm = Algorithm::from_name(alg)?;
+        (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| Expected::new(algorithm, hex))
+    }
+}
+
+/// What an upload ended with.
+pub enum Uploaded {
+    Created(Asset),
+    /// GitHub refused the name: an asset of that name is there (422).
+    NameTaken,
+}
+
+/// A GitHub error answer: `{"message": ..., "errors": [{"code": ...}]}`.
+#[derive(Debug, Default, Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    errors: Vec<ErrorItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorItem {
+    #[serde(default)]
+    code: Option<String>,
+}
+
+pub struct Api {
+    client: Client,
+    base: Url,
+    token: Option<Token>,
+}
+
+impl Api {
+    pub fn new(client: Client, base: Url, token: Option<Token>) -> Self {
+        Self {
+            client,
+            base,
+            token,
+        }
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    fn repo_url(&self, repo: &Repo, rest: &str) -> Url {
+        let mut url = self.base.clone();
+        let mut segments = url.path_segments_mut().expect("http(s) base");
+        segments.pop_if_empty();
+        segments.extend(["repos", &repo.owner, &repo.name]);
+        for s in rest.split('/').filter(|s| !s.is_empty()) {
+            segments.push(s);
+        }
+        drop(segments);
+        url
+    }
+
+    /// A request with GitHub's headers and the token (for API and uploads
+    /// hosts only).
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let mut builder = self
+            .client
+            .http()
+            .request(method, url)
+            .header("X-GitHub-Api-Version", "2022-11-28");
+        if let Some(value) = self.token.as_ref().and_then(Token::header_value) {
+            builder = builder.header(AUTHORIZATION, value);
+        }
+        builder
+    }
+
+    fn json_request(&self, method: Method, url: Url) -> RequestBuilder {
+        self.request(method, url)
+            .header(ACCEPT, "application/vnd.github+json")
+    }
+
+    /// Sends, and turns an error status into a [`ProviderError`] that says
+    /// what `what` was.
+    async fn send_ok(&self, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Response> {
+        let response = self.client.send(build).await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(self.status_error(what, response).await)
+    }
+
+    async fn status_error(&self, what: &str, response: Response) -> ProviderError {
+        let status = response.status();
+        let url = RedactedUrl::new(response.url().clone());
+        let body = read_error_body(response).await;
+        let parsed: ErrorBody = serde_json::from_str(&body).unwrap_or_default();
+        let source = Box::new(TransferError::Status {
+            method: "request".into(),
+            url,
+            status,
+            detail: summarize_body(&body),
+        });
+        let taken = parsed
+            .errors
+            .iter()
+            .any(|e| e.code.as_deref() == Some("already_exists"));
+        match status {
+            StatusCode::UNPROCESSABLE_ENTITY if taken => ProviderError::AlreadyExists {
+                message: format!("{what}: already there"),
+                source: Some(source),
+            },
+            StatusCode::UNAUTHORIZED => ProviderError::Unauthenticated {
+                message: format!(
+                    "{what}: GitHub did not accept the token; set GITHUB_TOKEN to a valid token"
+                ),
+                source: Some(source),
+            },
+            StatusCode::FORBIDDEN => ProviderError::PermissionDenied {
+                message: format!(
+                    "{what}: access denied; the token needs contents:write on the repository"
+                ),
+                source: Some(source),
+            },
+            StatusCode::NOT_FOUND => ProviderError::NotFound {
+                message: format!("{what}: not found"),
+                source: Some(source),
+            },
+            _ => {
+                ProviderError::from_status(status, format!("{what}: GitHub refused"), Some(source))
+            }
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, what: &str, url: Url) -> Result<(T, HeaderMap)> {
+        let response = self
+            .send_ok(what, || self.json_request(Method::GET, url.clone()))
+            .await?;
+        let headers = response.headers().clone();
+        let value = response.json::<T>().await.map_err(|e| {
+            ProviderError::service(
+                format!("{what}: GitHub answered with unexpected JSON"),
+                Some(Box::new(e.without_url())),
+            )
+        })?;
+        Ok((value, headers))
+    }
+
+    /// The release of `tag`, drafts included (the tag endpoint hides
+    /// drafts, so those are found in the listing). `None`: no such release.
+    pub async fn find_release(&self, repo: &Repo, tag: &str) -> Result<Option<Release>> {
+        let mut url = self.repo_url(repo, "releases/tags");
+        url.path_segments_mut().expect("http(s)").push(tag);
+        match self
+            .get_json::<Release>(&format!("release {tag} of {repo}"), url)
+            .await
+        {
+            Ok((release, _)) => return Ok(Some(release)),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+        if !self.has_token() {
+            // Anonymous callers cannot see drafts.
+            return Ok(None);
+        }
+        let mut next = Some({
+            let mut url = self.repo_url(repo, "releases");
+            url.query_pairs_mut()
+                .append_pair("per_page", &PAGE.to_string());
+            url
+        });
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            pages += 1;
+            let (releases, headers) = self
+                .get_json::<Vec<Release>>(&format!("releases of {repo}"), url)
+                .await
+                .map_err(|e| match e {
+                    ProviderError::NotFound { source, .. } => ProviderError::Config(format!(
+                        "repository {repo} not found, or the token cannot see it{}",
+                        source.map(|s| format!(" ({s})")).unwrap_or_default()
+                    )),
+                    other => other,
+                })?;
+            if let Some(r) = releases.into_iter().find(|r| r.tag_name == tag) {
+                return Ok(Some(r));
+            }
+            if pages < MAX_PAGES {
+                next = next_link(&headers).filter(|u| self.same_host(u));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Only follow `Link` pages on the API host: the token goes there.
+    fn same_host(&self, url: &Url) -> bool {
+        url.scheme() == self.base.scheme()
+            && url.host_str() == self.base.host_str()
+            && url.port_or_known_default() == self.base.port_or_known_default()
+    }
+
+    pub async fn release(&self, repo: &Repo, id: u64) -> Result<Release> {
+        let url = self.repo_url(repo, &format!("releases/{id}"));
+        Ok(self
+            .get_json::<Release>(&format!("release {id} of {repo}"), url)
+            .await?
+            .0)
+    }
+
+    /// Creates a (published) release for `tag`.
+    pub async fn create_release(&self, repo: &Repo, tag: &str) -> Result<Release> {
+        let url = self.repo_url(repo, "releases");
+        let body = serde_json::json!({
+            "tag_name": tag,
+            "name": tag,
+            "body": "Storage of a git-annex special remote (annexa).",
+            "draft": false,
+        });
+        let response = self
+            .send_ok(&format!("creating release {tag} in {repo}"), || {
+                self.json_request(Method::POST, url.clone()).json(&body)
+            })
+            .await?;
+        response.json().await.map_err(|e| {
+            ProviderError::service(
+                "creating a release: GitHub answered with unexpected JSON",
+                Some(Box::new(e.without_url())),
+            )
+        })
+    }
+
+    /// Uploads `src` as the asset `name` to the release's uploads URL.
+    pub async fn upload(
+        &self,
+        release: &Release,
+        name: &str,
+        src: &Path,
+        progress: &ProgressFn<'_>,
+    ) -> Result<Uploaded> {
+        let template = release.upload_url.split('{').next().unwrap_or_default();
+        let mut url = Url::parse(template).map_err(|e| {
+            ProviderError::service(
+                format!("release {} has an unusable upload_url", release.id),
+                Some(Box::new(e)),
+            )
+        })?;
+        url.query_pairs_mut().append_pair("name", name);
+        let file = FileRange::whole(src).await?;
+        let build = || {
+            self.json_request(Method::POST, url.clone())
+                .header(CONTENT_TYPE, "application/octet-stream")
+        };
+        let spec = Upload {
+            request: &build,
+            body: BodySource::File(file),
+            digest: None,
+            server_digest: None,
+            progress,
+            shared: None,
+        };
+        match self.client.upload(&spec).await {
+            Ok(response) => {
+                let asset: Asset = response.json().await.map_err(|e| {
+                    ProviderError::service(
+                        "upload: GitHub answered with unexpected JSON",
+                        Some(Box::new(e.without_url())),
+                    )
+                })?;
+                Ok(Uploaded::Created(asset))
+            }
+            // A 422 says the name is taken (or the body refused): the
+            // caller looks at the release to tell which.
+            Err(TransferError::Status { status, .. })
+                if status == StatusCode::UNPROCESSABLE_ENTITY =>
+            {
+                Ok(Uploaded::NameTaken)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes an asset; one that is gone already is fine.
+    pub async fn delete_asset(&self, repo: &Repo, id: u64) -> Result<()> {
+        let url = self.repo_url(repo, &format!("releases/assets/{id}"));
+        match self
+            .send_ok(&format!("deleting asset {id}"), || {
+                self.json_request(Method::DELETE, url.clone())
+            })
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One asset, as it is now; `None` when it is gone.
+    pub async fn asset(&self, repo: &Repo, id: u64) -> Result<Option<Asset>> {
+        let url = self.repo_url(repo, &format!("releases/assets/{id}"));
+        match self.get_json::<Asset>(&format!("asset {id}"), url).await {
+            Ok((asset, _)) => Ok(Some(asset)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Renames an asset (GitHub may rewrite the name: it is returned).
+    pub async fn rename_asset(&self, repo: &Repo, id: u64, name: &str) -> Result<Asset> {
+        let url = self.repo_url(repo, &format!("releases/assets/{id}"));
+        let body = serde_json::json!({ "name": name });
+        let response = self
+            .send_ok(&format!("renaming asset {id}"), || {
+                self.json_request(Method::PATCH, url.clone()).json(&body)
+            })
+            .await?;
+        response.json().await.map_err(|e| {
+            ProviderError::service(
+                "rename: GitHub answered with unexpected JSON",
+                Some(Box::new(e.without_url())),
+            )
+        })
+    }
+
+    /// Downloads an asset into `dest` (resuming what is there): every
+    /// attempt asks the API again, which redirects to a fresh signed URL;
+    /// the redirect is followed without the token.
+    pub async fn download(
+        &self,
+        repo: &Repo,
+        asset: &Asset,
+        dest: &Path,
+        checksum: Option<Expected>,
+        progress: &ProgressFn<'_>,
+    ) -> Result<()> {
+        let url = self.repo_url(repo, &format!("releases/assets/{}", asset.id));
+        let build = || {
+            self.request(Method::GET, url.clone())
+                .header(ACCEPT, "application/octet-stream")
+        };
+        let spec = Download {
+            request: &build,
+            expected_size: Some(asset.size),
+            checksum,
+            resume: true,
+        };
+        self.client.download(&spec, dest, progress).await?;
+        Ok(())
+    }
+
+    /// Checks that the repository is there and visible (with the token,
+    /// when there is one).
+    pub async fn check_repo(&self, repo: &Repo) -> Result<()> {
+        let url = self.repo_url(repo, "");
+        match self
+            .get_json::<serde_json::Value>(&format!("repository {repo}"), url)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ProviderError::NotFound { source, .. }) => Err(ProviderError::Config(format!(
+                "repository {repo} not found, or the token cannot see it{}",
+                source.map(|s| format!(" ({s})")).unwrap_or_default()
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The `rel="next"` target of a `Link` header.
+pub fn next_link(headers: &HeaderMap) -> Option<Url> {
+    let link = headers.get(LINK)?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        if is_next {
+            Url::parse(target).ok()
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repos() {
+        assert_eq!(
+            Repo::parse("o-1/r.x").map(|r| r.to_string()).as_deref(),
+            Some("o-1/r.x")
+        );
+        for bad in ["o", "o/", "/r", "o/r/x", "o/..", "o/r b"] {
+            assert!(Repo::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn link_next() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            LINK,
+            HeaderValue::from_static(
+                "<https://api.github.com/x?page=3>; rel=\"next\", <https://api.github.com/x?page=9>; rel=\"last\"",
+            ),
+        );
+        assert_eq!(
+            next_link(&h).unwrap().as_str(),
+            "https://api.github.com/x?page=3"
+        );
+        h.insert(
+            LINK,
+            HeaderValue::from_static("<https://api.github.com/x?page=1>; rel=\"prev\""),
+        );
+        assert!(next_link(&h).is_none());
+    }
+
+    #[test]
+    fn digests() {
+        let a = Asset {
+            id: 1,
+            name: "x".into(),
+            size: 1,
+            state: Some("uploaded".into()),
+            digest: Some("sha256:ABCD".into()),
+        };
+        assert_eq!(a.sha256(), Some(Expected::new(Algorithm::Sha256, "abcd")));
+        assert!(a.uploaded());
+        let b = Asset {
+            digest: None,
+            state: Some("starter".into()),
+            ..a
+        };
+        assert_eq!(b.sha256(), None);
+        assert!(!b.uploaded());
+    }
+}

@@ -1,0 +1,949 @@
+//! `provider=github`: keys, export trees and URLs as assets of one GitHub
+//! release.
+//!
+//! - Key mode: each key is an asset named after the key ([`naming`]
+//!   encodes anything GitHub would rewrite, reversibly). Empty keys have no
+//!   asset (GitHub refuses 0-byte assets): their content is known from the
+//!   key, so presence is recorded in git-annex's per-key state
+//!   (SETSTATE `empty`) and a retrieval writes an empty file.
+//! - Export mode (`exporttree=yes`): each file is an asset whose name
+//!   encodes its whole path (assets are flat), renamed with PATCH.
+//! - URL mode: `https://github.com/OWNER/REPO/releases/download/TAG/NAME`
+//!   is claimed and fetched through the API (with the token, so draft and
+//!   private releases work); a release page `.../releases/tag/TAG` expands
+//!   to every asset of the release.
+//!
+//! Assets must be smaller than 2 GiB: initremote sets `chunk=1GiB` unless
+//! the user chose a chunk size, and a larger unchunked key fails before
+//! anything is sent.
+
+mod api;
+pub mod naming;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use tokio::sync::OnceCell;
+use url::Url;
+
+pub use api::{Asset, Release, Repo, Token};
+
+use self::api::{Api, Uploaded};
+use super::{
+    check_export_path, parse_bool, Annex, Capabilities, ConfigSpec, Credentials, ExportTree,
+    Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+};
+use crate::key::Key;
+use crate::transfer::{Client, Expected, RetryPolicy};
+
+/// The environment variable that holds the token.
+pub const TOKEN_ENV: &str = "GITHUB_TOKEN";
+/// git-annex's credential slot for the token.
+const CREDS: &str = "github";
+/// The public API.
+pub const DEFAULT_API: &str = "https://api.github.com";
+/// GitHub refuses assets of 2 GiB and more.
+pub const MAX_ASSET: u64 = 2 << 30;
+/// The chunk size initremote chooses when the user chose none.
+pub const DEFAULT_CHUNK: &str = "1GiB";
+/// What SETSTATE records for a stored empty key.
+const EMPTY_STATE: &str = "empty";
+
+const CONFIGS: &[ConfigSpec] = &[
+    ConfigSpec {
+        name: "repo",
+        description: "(provider=github) the repository, OWNER/NAME",
+    },
+    ConfigSpec {
+        name: "tag",
+        description: "(provider=github) the tag of the release whose assets hold the content",
+    },
+    ConfigSpec {
+        name: "api",
+        description: "(provider=github) API address (default https://api.github.com; GitHub Enterprise: https://HOST/api/v3)",
+    },
+    ConfigSpec {
+        name: "createrelease",
+        description: "(provider=github) yes = create the release at initremote when the tag has none",
+    },
+    ConfigSpec {
+        name: "web",
+        description: "(provider=github) address of release pages for URL claims (default https://github.com for the public API, else the API address)",
+    },
+];
+
+pub struct GithubKind;
+
+struct Settings {
+    repo: Repo,
+    tag: String,
+    api: Url,
+    web: Url,
+}
+
+async fn config(annex: &dyn Annex, name: &str) -> Result<Option<String>> {
+    Ok(annex
+        .get_config(name)
+        .await?
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty()))
+}
+
+fn http_url(name: &str, text: &str) -> Result<Url> {
+    let mut url = Url::parse(text)
+        .map_err(|e| ProviderError::Config(format!("{name}={text} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ProviderError::Config(format!(
+            "{name}={text} must be an http(s) address"
+        )));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+async fn settings(annex: &dyn Annex) -> Result<Settings> {
+    let repo_text = config(annex, "repo").await?.ok_or_else(|| {
+        ProviderError::Config("repo=OWNER/NAME is required for provider=github".into())
+    })?;
+    let repo = Repo::parse(&repo_text).ok_or_else(|| {
+        ProviderError::Config(format!(
+            "repo={repo_text} is not a repository such as octocat/hello-world"
+        ))
+    })?;
+    let tag = config(annex, "tag").await?.ok_or_else(|| {
+        ProviderError::Config("tag=TAG (the release to keep assets in) is required".into())
+    })?;
+    if tag.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ProviderError::Config(format!(
+            "tag={tag:?} cannot be a git tag"
+        )));
+    }
+    let api_text = config(annex, "api")
+        .await?
+        .unwrap_or_else(|| DEFAULT_API.to_string());
+    let api = http_url("api", &api_text)?;
+    let web = match config(annex, "web").await? {
+        Some(w) => http_url("web", &w)?,
+        None if api.host_str() == Some("api.github.com") => {
+            Url::parse("https://github.com").expect("valid")
+        }
+        None => api.clone(),
+    };
+    Ok(Settings {
+        repo,
+        tag,
+        api,
+        web,
+    })
+}
+
+/// The token: the environment wins over what git-annex stored.
+async fn token(annex: &dyn Annex) -> Result<Option<Token>> {
+    if let Ok(value) = std::env::var(TOKEN_ENV) {
+        if !value.trim().is_empty() {
+            return Token::new(value).map(Some).ok_or_else(|| {
+                ProviderError::Config(format!(
+                    "{TOKEN_ENV} contains characters an HTTP header cannot carry; copy the token again"
+                ))
+            });
+        }
+    }
+    match annex.get_creds(CREDS).await {
+        Ok(Some(c)) => Ok(Token::new(c.secret)),
+        Ok(None) => Ok(None),
+        // No stored creds is not an error: public releases need none.
+        Err(crate::providers::AnnexError::Refused(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
+    let client = Client::new(RetryPolicy::default())?;
+    Ok(Api::new(client, s.api.clone(), token))
+}
+
+#[async_trait]
+impl ProviderKind for GithubKind {
+    fn name(&self) -> &'static str {
+        "github"
+    }
+
+    fn configs(&self) -> &'static [ConfigSpec] {
+        CONFIGS
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            export: true,
+            claim_urls: true,
+            import: false,
+        }
+    }
+
+    async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
+        let s = settings(annex).await?;
+        let create = parse_bool(
+            "createrelease",
+            config(annex, "createrelease").await?.as_deref(),
+            false,
+        )?;
+        let token = token(annex).await?;
+        let api = make_api(&s, token.clone())?;
+        let release = match api.find_release(&s.repo, &s.tag).await? {
+            Some(r) => r,
+            None if create => {
+                if token.is_none() {
+                    return Err(ProviderError::MissingCredentials(format!(
+                        "creating release {} in {} needs a token: set {TOKEN_ENV}",
+                        s.tag, s.repo
+                    )));
+                }
+                annex.info(&format!("creating release {} in {}", s.tag, s.repo));
+                api.create_release(&s.repo, &s.tag).await?
+            }
+            None => {
+                // Tell a missing repository from a missing release.
+                api.check_repo(&s.repo).await?;
+                return Err(ProviderError::Config(format!(
+                    "{} has no release {}{}; create it on GitHub, or add createrelease=yes",
+                    s.repo,
+                    s.tag,
+                    if token.is_none() {
+                        format!(" (drafts are visible only with a token in {TOKEN_ENV})")
+                    } else {
+                        String::new()
+                    }
+                )));
+            }
+        };
+        annex.debug(&format!(
+            "release {} of {} has id {}{}",
+            s.tag,
+            s.repo,
+            release.id,
+            if release.draft { " (draft)" } else { "" }
+        ));
+        if config(annex, "chunk").await?.is_none() {
+            annex.set_config("chunk", DEFAULT_CHUNK).await?;
+            annex.info(&format!(
+                "GitHub release assets must be smaller than 2 GiB: set chunk={DEFAULT_CHUNK} (choose another with chunk=)"
+            ));
+        }
+        if let Some(t) = token {
+            annex
+                .set_creds(
+                    CREDS,
+                    &Credentials {
+                        user: "token".into(),
+                        secret: t.expose().to_string(),
+                    },
+                )
+                .await?;
+        } else {
+            annex.info(&format!(
+                "no {TOKEN_ENV} set: this remote can only read a public release"
+            ));
+        }
+        Ok(())
+    }
+
+    async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
+        let s = settings(annex).await?;
+        let api = make_api(&s, token(annex).await?)?;
+        Ok(Arc::new(GithubRemote {
+            api,
+            repo: s.repo,
+            tag: s.tag,
+            web: s.web,
+            release_id: OnceCell::new(),
+            listing: tokio::sync::Mutex::new(None),
+        }))
+    }
+}
+
+pub struct GithubRemote {
+    api: Api,
+    repo: Repo,
+    tag: String,
+    web: Url,
+    /// Found once per process, on first use.
+    release_id: OnceCell<u64>,
+    /// The release's assets as last listed, kept up to date by this
+    /// process's own writes; see [`Listing`].
+    listing: tokio::sync::Mutex<Option<Arc<Listing>>>,
+}
+
+/// The assets of the release, listed once and kept up to date by this
+/// process's own uploads and deletions, so that N keys cost N uploads or
+/// downloads and not N listings of an ever longer release.
+///
+/// Other processes may change the release meanwhile, so the cache is only
+/// a hint, never an answer: an asset it knows is confirmed by its id
+/// (`GET .../assets/{id}`, one small request) before a presence or a
+/// store relies on it; a download of an asset that is gone (404) lists
+/// again; and "absent" is answered only from a listing begun after the
+/// question was asked.
+#[derive(Clone)]
+struct Listing {
+    listed_at: Instant,
+    release: Release,
+    by_name: HashMap<String, Asset>,
+}
+
+impl Listing {
+    fn new(listed_at: Instant, release: Release) -> Self {
+        let by_name = release
+            .assets
+            .iter()
+            .map(|a| (a.name.clone(), a.clone()))
+            .collect();
+        Self {
+            listed_at,
+            release,
+            by_name,
+        }
+    }
+}
+
+impl GithubRemote {
+    /// A listing begun at or after `after` (any cached one when `None`).
+    async fn listing(&self, after: Option<Instant>) -> Result<Arc<Listing>> {
+        let mut cache = self.listing.lock().await;
+        if let Some(l) = cache.as_ref() {
+            if after.map_or(true, |t| l.listed_at >= t) {
+                return Ok(l.clone());
+            }
+        }
+        let started = Instant::now();
+        let fresh = Arc::new(Listing::new(started, self.release().await?));
+        *cache = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Records what this process did to an asset name.
+    async fn note(&self, name: &str, asset: Option<Asset>) {
+        let mut cache = self.listing.lock().await;
+        if let Some(l) = cache.as_mut() {
+            let l = Arc::make_mut(l);
+            match asset {
+                Some(a) => l.by_name.insert(name.to_string(), a),
+                None => l.by_name.remove(name),
+            };
+        }
+    }
+
+    /// The asset named `name` as it is now, complete or not: a cached one
+    /// is confirmed by its id, else a fresh listing answers.
+    async fn lookup_any(&self, name: &str) -> Result<Option<Asset>> {
+        let asked = Instant::now();
+        let cached = self.listing(None).await?.by_name.get(name).cloned();
+        if let Some(a) = cached {
+            match self.api.asset(&self.repo, a.id).await? {
+                Some(now) if now.name == name => {
+                    self.note(name, Some(now.clone())).await;
+                    return Ok(Some(now));
+                }
+                _ => self.note(name, None).await,
+            }
+        }
+        Ok(self.listing(Some(asked)).await?.by_name.get(name).cloned())
+    }
+
+    /// The complete asset named `name`, as it is now.
+    async fn lookup(&self, name: &str) -> Result<Option<Asset>> {
+        Ok(self.lookup_any(name).await?.filter(Asset::uploaded))
+    }
+
+    /// The upload target (release id and upload URL never change).
+    async fn upload_release(&self) -> Result<Release> {
+        Ok(self.listing(None).await?.release.clone())
+    }
+
+    /// The release as it is now, with every asset.
+    async fn release(&self) -> Result<Release> {
+        let id = self
+            .release_id
+            .get_or_try_init(|| async {
+                match self.api.find_release(&self.repo, &self.tag).await? {
+                    Some(r) => Ok(r.id),
+                    None => Err(ProviderError::Config(format!(
+                        "{} has no release {} (or it is a draft and no token is set)",
+                        self.repo, self.tag
+                    ))),
+                }
+            })
+            .await?;
+        match self.api.release(&self.repo, *id).await {
+            // The release itself gone is not "this key is absent".
+            Err(ProviderError::NotFound { source, .. }) => Err(ProviderError::Config(format!(
+                "release {} of {} is gone{}",
+                self.tag,
+                self.repo,
+                source.map(|s| format!(" ({s})")).unwrap_or_default()
+            ))),
+            other => other,
+        }
+    }
+
+    /// Stores `src` as the asset `name`; an asset of that name with the
+    /// same content is success, an incomplete or different one is
+    /// replaced.
+    async fn put(&self, name: &str, key: &str, src: &Path, annex: &dyn Annex) -> Result<Asset> {
+        if !naming::survives(name) {
+            return Err(ProviderError::InvalidName(format!(
+                "{name:?} would be renamed by GitHub"
+            )));
+        }
+        let size = tokio::fs::metadata(src).await?.len();
+        if size >= MAX_ASSET {
+            return Err(ProviderError::Config(format!(
+                "{key} is {size} bytes; GitHub release assets must be smaller than 2 GiB: \
+                 use a chunked remote (git annex enableremote NAME chunk=1GiB)"
+            )));
+        }
+        let progress = |b| annex.progress(b);
+        // What this process knows is there is confirmed; what it does not
+        // know is uploaded right away (a taken name answers 422).
+        let mut existing = if self.listing(None).await?.by_name.contains_key(name) {
+            self.lookup_any(name).await?
+        } else {
+            None
+        };
+        for _ in 0..3 {
+            if let Some(existing) = existing.take() {
+                if existing.uploaded() && same_content(&existing, key, src, size).await? {
+                    return Ok(existing);
+                }
+                annex.debug(&format!(
+                    "replacing asset {name} (incomplete or other content)"
+                ));
+                self.api.delete_asset(&self.repo, existing.id).await?;
+                self.note(name, None).await;
+            }
+            let release = self.upload_release().await?;
+            match self.api.upload(&release, name, src, &progress).await? {
+                Uploaded::Created(asset) => {
+                    if asset.name != name {
+                        // GitHub rewrote it: never keep a name we cannot find.
+                        self.api.delete_asset(&self.repo, asset.id).await?;
+                        return Err(ProviderError::InvalidName(format!(
+                            "GitHub renamed asset {name:?} to {:?}",
+                            asset.name
+                        )));
+                    }
+                    if asset.size != size || !digest_agrees(&asset, key) {
+                        self.api.delete_asset(&self.repo, asset.id).await?;
+                        return Err(ProviderError::integrity(format!(
+                            "GitHub stored other bytes for {name} than were sent; try again"
+                        )));
+                    }
+                    self.note(name, Some(asset.clone())).await;
+                    return Ok(asset);
+                }
+                // Taken (stored before, a retried upload that had arrived,
+                // a concurrent one): look at what is there.
+                Uploaded::NameTaken => existing = self.lookup_any(name).await?,
+            }
+        }
+        Err(ProviderError::conflict(format!(
+            "asset {name} kept changing while it was being stored; try again"
+        )))
+    }
+
+    async fn get(&self, asset: &Asset, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+        let checksum = expected_checksum(asset, key)?;
+        let progress = |b| annex.progress(b);
+        self.api
+            .download(&self.repo, asset, dest, checksum, &progress)
+            .await
+    }
+
+    /// Downloads the asset `name` (known from the cache, else a fresh
+    /// listing); `Ok(false)` when there is none. An asset the cache knew
+    /// that is gone is looked up again once.
+    async fn get_named(
+        &self,
+        name: &str,
+        key: &str,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<bool> {
+        let cached = self
+            .listing(None)
+            .await?
+            .by_name
+            .get(name)
+            .filter(|a| a.uploaded())
+            .cloned();
+        if let Some(asset) = cached {
+            match self.get(&asset, key, dest, annex).await {
+                Err(e) if e.is_not_found() => self.note(name, None).await,
+                other => return other.map(|()| true),
+            }
+        }
+        match self.lookup(name).await? {
+            Some(asset) => self.get(&asset, key, dest, annex).await.map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Whether git-annex recorded this empty key as stored.
+    async fn empty_stored(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
+        if !may_be_empty(key) {
+            return Ok(false);
+        }
+        Ok(annex.get_state(key).await?.as_deref() == Some(EMPTY_STATE))
+    }
+
+    /// Assets named by URLs git-annex recorded for the key (URL mode).
+    async fn claimed_assets(&self, key: &str, annex: &dyn Annex) -> Result<Vec<(Repo, Asset)>> {
+        let mut found = Vec::new();
+        for url in annex.get_urls(key, "").await? {
+            if let Some(ReleaseUrl::Asset { repo, tag, name }) = parse_url(&self.web, &url) {
+                if let Some(release) = self.api.find_release(&repo, &tag).await? {
+                    if let Some(a) = release.asset(&name) {
+                        found.push((repo, a.clone()));
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Whether a key can be empty (its size is 0 or unknown).
+fn may_be_empty(key: &str) -> bool {
+    Key::parse(key)
+        .ok()
+        .and_then(|k| k.content_size())
+        .map_or(true, |s| s == 0)
+}
+
+/// The checksum a download must match: the key's own when it has one (not
+/// a chunk: a chunk key names the whole file's hash), else GitHub's digest;
+/// when both are SHA-256 they must agree before anything is fetched.
+fn expected_checksum(asset: &Asset, key: &str) -> Result<Option<Expected>> {
+    let own = Key::parse(key)
+        .ok()
+        .filter(|k| !k.is_chunk())
+        .and_then(|k| k.checksum());
+    let theirs = asset.sha256();
+    if let (Some(own), Some(theirs)) = (&own, &theirs) {
+        if own.algorithm == theirs.algorithm && own.hex != theirs.hex {
+            return Err(ProviderError::integrity(format!(
+                "asset {} has digest {} but key {key} names {}; not downloading",
+                asset.name, theirs.hex, own.hex
+            )));
+        }
+    }
+    Ok(own.or(theirs))
+}
+
+/// Whether GitHub's digest (if any) agrees with the key's own checksum.
+fn digest_agrees(asset: &Asset, key: &str) -> bool {
+    expected_checksum(asset, key).is_ok()
+}
+
+/// Whether the asset holds the bytes of `src`: sizes agree and the digest
+/// (GitHub's, checked against the file; else the key's) agrees.
+async fn same_content(asset: &Asset, key: &str, src: &Path, size: u64) -> Result<bool> {
+    if asset.size != size || !digest_agrees(asset, key) {
+        return Ok(false);
+    }
+    match asset.sha256() {
+        Some(d) => Ok(local_digest(src, d.algorithm).await? == d.hex),
+        // No digest: the name is the key (content-addressed), size agrees.
+        None => Ok(true),
+    }
+}
+
+async fn local_digest(path: &Path, algorithm: crate::transfer::Algorithm) -> Result<String> {
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = algorithm.hasher();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finish_hex())
+}
+
+async fn write_empty(dest: &Path) -> Result<()> {
+    tokio::fs::File::create(dest).await?.set_len(0).await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Provider for GithubRemote {
+    async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
+        if tokio::fs::metadata(src).await?.len() == 0 {
+            // GitHub refuses empty assets; the key says it all.
+            annex.set_state(key, EMPTY_STATE).await?;
+            return Ok(());
+        }
+        self.put(&naming::encode(key), key, src, annex).await?;
+        Ok(())
+    }
+
+    async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+        if self
+            .get_named(&naming::encode(key), key, dest, annex)
+            .await?
+        {
+            return Ok(());
+        }
+        if self.empty_stored(key, annex).await? {
+            return write_empty(dest).await;
+        }
+        if let Some((repo, asset)) = self.claimed_assets(key, annex).await?.into_iter().next() {
+            let checksum = expected_checksum(&asset, key)?;
+            let progress = |b| annex.progress(b);
+            return self
+                .api
+                .download(&repo, &asset, dest, checksum, &progress)
+                .await;
+        }
+        Err(ProviderError::not_found(format!(
+            "{key} is not in release {} of {}",
+            self.tag, self.repo
+        )))
+    }
+
+    async fn check_present(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
+        if self.lookup(&naming::encode(key)).await?.is_some()
+            || self.empty_stored(key, annex).await?
+        {
+            return Ok(true);
+        }
+        Ok(!self.claimed_assets(key, annex).await?.is_empty())
+    }
+
+    async fn remove(&self, key: &str, annex: &dyn Annex) -> Result<()> {
+        let name = naming::encode(key);
+        if let Some(asset) = self.lookup_any(&name).await? {
+            self.api.delete_asset(&self.repo, asset.id).await?;
+            self.note(&name, None).await;
+        }
+        if self.empty_stored(key, annex).await? {
+            annex.set_state(key, "").await?;
+        }
+        Ok(())
+    }
+
+    async fn whereis(&self, _key: &str, _annex: &dyn Annex) -> Option<String> {
+        let mut url = self.web.clone();
+        url.path_segments_mut().ok()?.pop_if_empty().extend([
+            self.repo.owner.as_str(),
+            self.repo.name.as_str(),
+            "releases",
+            "tag",
+            self.tag.as_str(),
+        ]);
+        Some(url.to_string())
+    }
+
+    fn info(&self) -> Vec<(String, String)> {
+        vec![
+            ("repository".into(), self.repo.to_string()),
+            ("release".into(), self.tag.clone()),
+            ("api".into(), self.api.base().to_string()),
+        ]
+    }
+
+    fn export(&self) -> Option<&dyn ExportTree> {
+        Some(self)
+    }
+
+    fn urls(&self) -> Option<&dyn UrlClaims> {
+        Some(self)
+    }
+}
+
+/// The asset name of an export path (checked first).
+fn export_name(path: &str) -> Result<String> {
+    check_export_path(path)?;
+    Ok(naming::encode(path))
+}
+
+#[async_trait]
+impl ExportTree for GithubRemote {
+    async fn store_export(
+        &self,
+        name: &str,
+        key: &str,
+        src: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()> {
+        let asset = export_name(name)?;
+        if tokio::fs::metadata(src).await?.len() == 0 {
+            annex.set_state(key, EMPTY_STATE).await?;
+            return Ok(());
+        }
+        self.put(&asset, key, src, annex).await?;
+        Ok(())
+    }
+
+    async fn retrieve_export(
+        &self,
+        name: &str,
+        key: &str,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()> {
+        let asset_name = export_name(name)?;
+        if self.get_named(&asset_name, key, dest, annex).await? {
+            return Ok(());
+        }
+        if self.empty_stored(key, annex).await? {
+            return write_empty(dest).await;
+        }
+        Err(ProviderError::not_found(format!(
+            "{name} is not in release {} of {}",
+            self.tag, self.repo
+        )))
+    }
+
+    async fn check_present_export(&self, name: &str, key: &str, annex: &dyn Annex) -> Result<bool> {
+        let asset_name = export_name(name)?;
+        if let Some(asset) = self.lookup(&asset_name).await? {
+            let size_ok = Key::parse(key)
+                .ok()
+                .and_then(|k| k.content_size())
+                .map_or(true, |s| s == asset.size);
+            return Ok(size_ok && digest_agrees(&asset, key));
+        }
+        self.empty_stored(key, annex).await
+    }
+
+    async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
+        let asset_name = export_name(name)?;
+        if let Some(asset) = self.lookup_any(&asset_name).await? {
+            self.api.delete_asset(&self.repo, asset.id).await?;
+            self.note(&asset_name, None).await;
+        }
+        Ok(())
+    }
+
+    async fn remove_export_directory(&self, dir: &str, _annex: &dyn Annex) -> Result<()> {
+        // Folders exist only inside asset names: nothing to remove.
+        check_export_path(dir)
+    }
+
+    async fn rename_export(
+        &self,
+        name: &str,
+        _key: &str,
+        new_name: &str,
+        _annex: &dyn Annex,
+    ) -> Result<()> {
+        let from = export_name(name)?;
+        let to = export_name(new_name)?;
+        let asset = self
+            .lookup(&from)
+            .await?
+            .ok_or_else(|| ProviderError::not_found(format!("{name} is not exported")))?;
+        if let Some(old) = self.lookup_any(&to).await? {
+            self.api.delete_asset(&self.repo, old.id).await?;
+            self.note(&to, None).await;
+        }
+        let renamed = self.api.rename_asset(&self.repo, asset.id, &to).await?;
+        self.note(&from, None).await;
+        self.note(&renamed.name.clone(), Some(renamed.clone()))
+            .await;
+        if renamed.name != to {
+            return Err(ProviderError::InvalidName(format!(
+                "GitHub renamed asset {to:?} to {:?}",
+                renamed.name
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What a release URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ReleaseUrl {
+    /// `.../OWNER/REPO/releases/download/TAG/NAME`
+    Asset {
+        repo: Repo,
+        tag: String,
+        name: String,
+    },
+    /// `.../OWNER/REPO/releases/tag/TAG`
+    Page { repo: Repo, tag: String },
+}
+
+/// Parses a release URL on the `web` host.
+fn parse_url(web: &Url, text: &str) -> Option<ReleaseUrl> {
+    let url = Url::parse(text).ok()?;
+    if url.scheme() != web.scheme()
+        || url.host_str() != web.host_str()
+        || url.port_or_known_default() != web.port_or_known_default()
+    {
+        return None;
+    }
+    let base = web.path().trim_end_matches('/');
+    let rest = url.path().strip_prefix(base)?.strip_prefix('/')?;
+    let segments: Vec<String> = rest
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+        })
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match seg.as_slice() {
+        [owner, name, "releases", "download", tag, asset]
+            if !tag.is_empty() && !asset.is_empty() =>
+        {
+            Some(ReleaseUrl::Asset {
+                repo: Repo::parse(&format!("{owner}/{name}"))?,
+                tag: tag.to_string(),
+                name: asset.to_string(),
+            })
+        }
+        [owner, name, "releases", "tag", tag] if !tag.is_empty() => Some(ReleaseUrl::Page {
+            repo: Repo::parse(&format!("{owner}/{name}"))?,
+            tag: tag.to_string(),
+        }),
+        _ => None,
+    }
+}
+
+fn download_url(web: &Url, repo: &Repo, tag: &str, name: &str) -> String {
+    let mut url = web.clone();
+    if let Ok(mut s) = url.path_segments_mut() {
+        s.pop_if_empty().extend([
+            repo.owner.as_str(),
+            repo.name.as_str(),
+            "releases",
+            "download",
+            tag,
+            name,
+        ]);
+    }
+    url.to_string()
+}
+
+#[async_trait]
+impl UrlClaims for GithubRemote {
+    fn claims_url(&self, url: &str) -> bool {
+        parse_url(&self.web, url).is_some()
+    }
+
+    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
+        let parsed = parse_url(&self.web, url)
+            .ok_or_else(|| ProviderError::not_found(format!("{url} is not a release URL")))?;
+        let (repo, tag) = match &parsed {
+            ReleaseUrl::Asset { repo, tag, .. } | ReleaseUrl::Page { repo, tag } => (repo, tag),
+        };
+        let release = self
+            .api
+            .find_release(repo, tag)
+            .await?
+            .ok_or_else(|| ProviderError::not_found(format!("{repo} has no release {tag}")))?;
+        match &parsed {
+            ReleaseUrl::Asset { name, .. } => {
+                let asset = release.asset(name).ok_or_else(|| {
+                    ProviderError::not_found(format!("release {tag} of {repo} has no asset {name}"))
+                })?;
+                Ok(UrlCheck::Contents {
+                    size: Some(asset.size),
+                    filename: Some(asset.name.clone()),
+                })
+            }
+            ReleaseUrl::Page { .. } => Ok(UrlCheck::Multi(
+                release
+                    .assets
+                    .iter()
+                    .filter(|a| a.uploaded())
+                    .map(|a| UrlEntry {
+                        url: download_url(&self.web, repo, tag, &a.name),
+                        size: Some(a.size),
+                        filename: a.name.clone(),
+                    })
+                    .collect(),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_urls() {
+        let web = Url::parse("https://github.com").unwrap();
+        let repo = Repo::parse("o/r").unwrap();
+        assert_eq!(
+            parse_url(
+                &web,
+                "https://github.com/o/r/releases/download/v1/a%20b.zip"
+            ),
+            Some(ReleaseUrl::Asset {
+                repo: repo.clone(),
+                tag: "v1".into(),
+                name: "a b.zip".into()
+            })
+        );
+        assert_eq!(
+            parse_url(&web, "https://github.com/o/r/releases/tag/v1"),
+            Some(ReleaseUrl::Page {
+                repo: repo.clone(),
+                tag: "v1".into()
+            })
+        );
+        for other in [
+            "https://github.com/o/r",
+            "https://example.com/o/r/releases/tag/v1",
+            "http://github.com/o/r/releases/tag/v1",
+            "https://github.com/o/r/releases/download/v1/",
+        ] {
+            assert_eq!(parse_url(&web, other), None, "{other}");
+        }
+        assert_eq!(
+            download_url(&web, &repo, "v1", "x.bin"),
+            "https://github.com/o/r/releases/download/v1/x.bin"
+        );
+        let fake = Url::parse("http://127.0.0.1:8000/").unwrap();
+        assert!(parse_url(&fake, "http://127.0.0.1:8000/o/r/releases/tag/v1").is_some());
+    }
+
+    #[test]
+    fn checksums_prefer_the_key_and_must_agree() {
+        let key = "SHA256E-s3--abcd.bin";
+        let asset = Asset {
+            id: 1,
+            name: key.into(),
+            size: 3,
+            state: None,
+            digest: Some("sha256:abcd".into()),
+        };
+        assert_eq!(expected_checksum(&asset, key).unwrap().unwrap().hex, "abcd");
+        let other = Asset {
+            digest: Some("sha256:ffff".into()),
+            ..asset.clone()
+        };
+        assert!(expected_checksum(&other, key).is_err());
+        // A chunk key names the whole file's hash: GitHub's digest is used.
+        let chunk = "SHA256E-s10-S3-C1--abcd.bin";
+        assert_eq!(
+            expected_checksum(&other, chunk).unwrap().unwrap().hex,
+            "ffff"
+        );
+        assert!(may_be_empty("SHA256E-s0--e3b0.bin"));
+        assert!(may_be_empty("GPGHMACSHA256--abc"));
+        assert!(!may_be_empty(key));
+    }
+}

@@ -1,0 +1,648 @@
+#!/usr/bin/env python3
+"""A fake GitHub (Releases API) for annexa's tests and demo (stdlib only).
+
+Three HTTP servers on loopback:
+- the API port: repositories, releases and assets as the REST API answers
+  them (tag lookup hides drafts, release listing paged with `Link`,
+  asset downloads answered with a 302 to signed storage, rate-limit
+  headers on every answer), plus release web pages and download links
+  (`/OWNER/REPO/releases/download/TAG/NAME`) as github.com serves them;
+- the uploads port: `POST /repos/O/R/releases/ID/assets?name=N` as
+  uploads.github.com (names rewritten as GitHub does, 422 already_exists,
+  422 for an empty body);
+- the storage port: signed, short-lived links (Range → 206). A request
+  carrying `Authorization` is refused with 400 and recorded as a violation.
+
+Usage:
+    github_server.py --port 0 [--token TOKEN] [--repo OWNER/NAME ...]
+        [--release OWNER/NAME:TAG[:draft]] [--data-dir DIR]
+Prints "READY <api_port> <uploads_port> <storage_port>" once all listen.
+
+Test-only endpoints under /_fake/ on the API port (no token needed):
+    GET  /_fake/storage-log   {"requests": [...], "violations": [...]}
+    GET  /_fake/state         repositories, releases and assets
+    GET  /_fake/counts        requests per port and 403s for rate limits
+    POST /_fake/config?ratelimit_remaining=N&ratelimit_reset_in=S
+                      &per_page_max=N&digest=0|1&drop_after=BYTES&drop_count=K
+                      &link_ttl=S&secondary_limit=K
+    POST /_fake/release?repo=O/R&tag=T[&draft=1]
+    POST /_fake/asset?repo=O/R&tag=T&name=N   body = content (any name)
+"""
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import unicodedata
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+CHUNK = 256 * 1024
+SECRET = os.urandom(16)
+
+
+def sanitize(name):
+    """What GitHub makes of an asset name."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    ascii_ish = "".join(c for c in decomposed if not unicodedata.combining(c))
+    out = re.sub(r"\.*[^A-Za-z0-9_.\-]+\.*", ".", ascii_ish)
+    out = out.strip(".") if out.strip(".") == "" else out
+    if out in ("", "."):
+        ext = os.path.splitext(name)[1]
+        out = "default" + (ext if re.fullmatch(r"\.[A-Za-z0-9]+", ext or "") else "")
+    return out
+
+
+class State:
+    def __init__(self, args):
+        self.lock = threading.Lock()
+        self.token = args.token
+        self.data_dir = args.data_dir
+        self.repos = {}  # "o/r" -> list of releases (dicts)
+        self.next_id = 1000
+        self.storage_requests = []
+        self.violations = []
+        self.counts = {"api": 0, "uploads": 0, "storage": 0, "ratelimited": 0}
+        self.limit = 1_000_000_000
+        self.remaining = self.limit
+        self.reset_at = int(time.time()) + 3600
+        self.per_page_max = 100
+        self.digest = True
+        self.drop_after = None
+        self.drop_count = 0
+        self.link_ttl = 60
+        self.secondary = 0
+        for r in args.repo:
+            self.repos.setdefault(r, [])
+        for spec in args.release:
+            parts = spec.split(":")
+            self.repos.setdefault(parts[0], [])
+            self.add_release(parts[0], parts[1], len(parts) > 2 and parts[2] == "draft")
+
+    def new_id(self):
+        self.next_id += 1
+        return self.next_id
+
+    def add_release(self, repo, tag, draft):
+        rel = {"id": self.new_id(), "tag_name": tag, "draft": draft, "assets": []}
+        self.repos.setdefault(repo, []).insert(0, rel)
+        return rel
+
+    def find_release(self, repo, rid):
+        for rel in self.repos.get(repo, []):
+            if rel["id"] == rid:
+                return rel
+        return None
+
+    def find_asset(self, repo, aid):
+        for rel in self.repos.get(repo, []):
+            for a in rel["assets"]:
+                if a["id"] == aid:
+                    return rel, a
+        return None, None
+
+    def asset_path(self, aid):
+        return os.path.join(self.data_dir, "asset-%d" % aid)
+
+    def sign(self, aid, expires):
+        msg = ("%d:%d" % (aid, expires)).encode()
+        return hmac.new(SECRET, msg, hashlib.sha256).hexdigest()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeGitHub/1"
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's
+        # algorithm and delayed ACKs add 40 ms to every response.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, fmt, *args):
+        if os.environ.get("FAKE_GITHUB_LOG"):
+            sys.stderr.write("fake-github: " + (fmt % args) + "\n")
+
+    @property
+    def st(self):
+        return self.server.state
+
+    def parsed(self):
+        u = urllib.parse.urlsplit(self.path)
+        return u.path, dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
+
+    def send_json(self, status, obj, headers=None):
+        body = b"" if obj is None else json.dumps(obj).encode()
+        self.send_response(status)
+        if obj is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def error(self, status, message, errors=None, headers=None):
+        obj = {"message": message, "documentation_url": "https://docs.github.com/rest"}
+        if errors:
+            obj["errors"] = errors
+        self.send_json(status, obj, headers)
+
+    def drain(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        while n > 0:
+            got = self.rfile.read(min(n, CHUNK))
+            if not got:
+                break
+            n -= len(got)
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def auth(self):
+        """'token', None (anonymous) or 'bad'."""
+        value = self.headers.get("Authorization")
+        if value is None:
+            return None
+        if self.st.token and value in ("Bearer " + self.st.token, "token " + self.st.token):
+            return "token"
+        return "bad"
+
+    def host(self, port):
+        return "http://127.0.0.1:%d" % port
+
+
+class ApiHandler(Handler):
+    def do_GET(self):
+        self.dispatch()
+
+    def do_HEAD(self):
+        self.dispatch()
+
+    def do_POST(self):
+        self.dispatch()
+
+    def do_PATCH(self):
+        self.dispatch()
+
+    def do_DELETE(self):
+        self.dispatch()
+
+    def rate_headers(self):
+        st = self.st
+        return {
+            "x-ratelimit-limit": str(st.limit),
+            "x-ratelimit-remaining": str(max(st.remaining, 0)),
+            "x-ratelimit-used": str(max(st.limit - st.remaining, 0)),
+            "x-ratelimit-reset": str(st.reset_at),
+            "x-ratelimit-resource": "core",
+        }
+
+    def send_json(self, status, obj, headers=None):
+        h = dict(self.rate_headers())
+        h.update(headers or {})
+        super().send_json(status, obj, h)
+
+    def dispatch(self):
+        path, q = self.parsed()
+        if path.startswith("/_fake/"):
+            return self.admin(path[len("/_fake/"):], q)
+        st = self.st
+        with st.lock:
+            st.counts["api"] += 1
+            now = int(time.time())
+            if st.remaining <= 0 and now >= st.reset_at:
+                st.remaining = st.limit
+                st.reset_at = now + 3600
+            limited = st.remaining <= 0
+            secondary = st.secondary > 0
+            if secondary:
+                st.secondary -= 1
+            if not limited:
+                st.remaining -= 1
+            if limited or secondary:
+                st.counts["ratelimited"] += 1
+        if limited:
+            self.drain()
+            return self.error(403, "API rate limit exceeded for 127.0.0.1.")
+        if secondary:
+            self.drain()
+            return self.error(403, "You have exceeded a secondary rate limit.", headers={"retry-after": "1"})
+        who = self.auth()
+        if who == "bad":
+            self.drain()
+            return self.error(401, "Bad credentials")
+        try:
+            self.route(path, q, who)
+        except BrokenPipeError:
+            pass
+
+    def route(self, path, q, who):
+        parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
+        m = self.command
+        if len(parts) >= 3 and parts[0] == "repos":
+            repo = parts[1] + "/" + parts[2]
+            rest = parts[3:]
+            if repo not in self.st.repos:
+                self.drain()
+                return self.error(404, "Not Found")
+            if rest == [] and m == "GET":
+                return self.send_json(200, {"full_name": repo, "private": False})
+            if rest == ["releases"] and m == "GET":
+                return self.list_releases(repo, q, who)
+            if rest == ["releases"] and m == "POST":
+                return self.create_release(repo, who)
+            if len(rest) == 3 and rest[:2] == ["releases", "tags"] and m == "GET":
+                with self.st.lock:
+                    rel = next((r for r in self.st.repos[repo]
+                                if r["tag_name"] == rest[2] and not r["draft"]), None)
+                    body = rel and self.release_json(repo, rel)
+                return self.send_json(200, body) if rel else self.error(404, "Not Found")
+            if len(rest) == 3 and rest[:2] == ["releases", "assets"]:
+                return self.asset(repo, rest[2], who)
+            if len(rest) == 2 and rest[0] == "releases" and m == "GET":
+                with self.st.lock:
+                    rel = self.st.find_release(repo, int(rest[1])) if rest[1].isdigit() else None
+                    visible = rel and (not rel["draft"] or who == "token")
+                    body = visible and self.release_json(repo, rel)
+                return self.send_json(200, body) if visible else self.error(404, "Not Found")
+        if len(parts) >= 5 and parts[2] == "releases" and m in ("GET", "HEAD"):
+            return self.web(parts)
+        self.drain()
+        self.error(404, "Not Found")
+
+    def release_json(self, repo, rel):
+        api = self.host(self.server.ports["api"])
+        up = self.host(self.server.ports["uploads"])
+        return {
+            "id": rel["id"],
+            "tag_name": rel["tag_name"],
+            "name": rel["tag_name"],
+            "draft": rel["draft"],
+            "prerelease": False,
+            "url": "%s/repos/%s/releases/%d" % (api, repo, rel["id"]),
+            "html_url": "%s/%s/releases/tag/%s" % (api, repo, rel["tag_name"]),
+            "upload_url": "%s/repos/%s/releases/%d/assets{?name,label}" % (up, repo, rel["id"]),
+            "assets": [self.asset_json(repo, rel, a) for a in rel["assets"]],
+        }
+
+    def asset_json(self, repo, rel, a):
+        api = self.host(self.server.ports["api"])
+        return {
+            "id": a["id"],
+            "name": a["name"],
+            "label": "",
+            "size": a["size"],
+            "state": a["state"],
+            "content_type": "application/octet-stream",
+            "url": "%s/repos/%s/releases/assets/%d" % (api, repo, a["id"]),
+            "browser_download_url": "%s/%s/releases/download/%s/%s" % (
+                api, repo, urllib.parse.quote(rel["tag_name"]), urllib.parse.quote(a["name"])),
+            "digest": ("sha256:" + a["sha256"]) if self.st.digest else None,
+        }
+
+    def list_releases(self, repo, q, who):
+        per_page = max(1, min(int(q.get("per_page") or 30), self.st.per_page_max))
+        page = max(1, int(q.get("page") or 1))
+        with self.st.lock:
+            rels = [r for r in self.st.repos[repo] if not r["draft"] or who == "token"]
+            chunk = rels[(page - 1) * per_page: page * per_page]
+            body = [self.release_json(repo, r) for r in chunk]
+        headers = {}
+        if page * per_page < len(rels):
+            api = self.host(self.server.ports["api"])
+            headers["Link"] = '<%s/repos/%s/releases?per_page=%d&page=%d>; rel="next", <%s/repos/%s/releases?per_page=%d&page=%d>; rel="last"' % (
+                api, repo, per_page, page + 1, api, repo, per_page, (len(rels) + per_page - 1) // per_page)
+        self.send_json(200, body, headers)
+
+    def create_release(self, repo, who):
+        body = json.loads(self.read_body() or b"{}")
+        if who != "token":
+            return self.error(401, "Requires authentication")
+        tag = body.get("tag_name")
+        with self.st.lock:
+            if any(r["tag_name"] == tag for r in self.st.repos[repo]):
+                return self.error(422, "Validation Failed", [{"resource": "Release", "code": "already_exists", "field": "tag_name"}])
+            rel = self.st.add_release(repo, tag, bool(body.get("draft")))
+            out = self.release_json(repo, rel)
+        self.send_json(201, out)
+
+    def asset(self, repo, aid_text, who):
+        m = self.command
+        aid = int(aid_text) if aid_text.isdigit() else -1
+        with self.st.lock:
+            rel, a = self.st.find_asset(repo, aid)
+            visible = a is not None and (not rel["draft"] or who == "token")
+        if not visible:
+            self.drain()
+            return self.error(404, "Not Found")
+        if m in ("PATCH", "DELETE") and who != "token":
+            self.drain()
+            return self.error(401, "Requires authentication")
+        if m == "DELETE":
+            with self.st.lock:
+                rel["assets"] = [x for x in rel["assets"] if x["id"] != aid]
+            try:
+                os.unlink(self.st.asset_path(aid))
+            except FileNotFoundError:
+                pass
+            return self.send_json(204, None)
+        if m == "PATCH":
+            body = json.loads(self.read_body() or b"{}")
+            with self.st.lock:
+                if "name" in body:
+                    new = sanitize(body["name"])
+                    if any(x["name"] == new and x["id"] != aid for x in rel["assets"]):
+                        return self.error(422, "Validation Failed", [{"resource": "ReleaseAsset", "code": "already_exists", "field": "name"}])
+                    a["name"] = new
+                out = self.asset_json(repo, rel, a)
+            return self.send_json(200, out)
+        if "application/octet-stream" in (self.headers.get("Accept") or ""):
+            return self.redirect_to_storage(aid)
+        with self.st.lock:
+            out = self.asset_json(repo, rel, a)
+        self.send_json(200, out)
+
+    def redirect_to_storage(self, aid):
+        expires = int(time.time()) + self.st.link_ttl
+        sig = self.st.sign(aid, expires)
+        loc = "%s/asset/%d?expires=%d&sig=%s" % (self.host(self.server.ports["storage"]), aid, expires, sig)
+        self.send_json(302, None, {"Location": loc})
+
+    def web(self, parts):
+        """github.com pages: /O/R/releases/download/TAG/NAME and /tag/TAG."""
+        repo = parts[0] + "/" + parts[1]
+        with self.st.lock:
+            rels = self.st.repos.get(repo)
+            if rels is None:
+                return self.error(404, "Not Found")
+            if parts[3] == "download" and len(parts) == 6:
+                rel = next((r for r in rels if r["tag_name"] == parts[4] and not r["draft"]), None)
+                a = rel and next((x for x in rel["assets"] if x["name"] == parts[5]), None)
+                if not a:
+                    return self.error(404, "Not Found")
+                aid = a["id"]
+            elif parts[3] == "tag" and len(parts) == 5:
+                rel = next((r for r in rels if r["tag_name"] == parts[4] and not r["draft"]), None)
+                if not rel:
+                    return self.error(404, "Not Found")
+                html = "<html><body>" + "".join(
+                    '<a href="/%s/releases/download/%s/%s">%s</a>' % (repo, rel["tag_name"], a["name"], a["name"])
+                    for a in rel["assets"]) + "</body></html>"
+                body = html.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+                return
+            else:
+                return self.error(404, "Not Found")
+        self.redirect_to_storage(aid)
+
+    def admin(self, what, q):
+        st = self.st
+        if what == "storage-log":
+            with st.lock:
+                return self.send_json(200, {"requests": st.storage_requests, "violations": st.violations})
+        if what == "counts":
+            with st.lock:
+                return self.send_json(200, dict(st.counts))
+        if what == "state":
+            with st.lock:
+                return self.send_json(200, {r: [self.release_json(r, x) for x in rels] for r, rels in st.repos.items()})
+        if what == "config":
+            with st.lock:
+                if "ratelimit_remaining" in q:
+                    st.remaining = int(q["ratelimit_remaining"])
+                if "ratelimit_reset_in" in q:
+                    st.reset_at = int(time.time()) + int(q["ratelimit_reset_in"])
+                if "per_page_max" in q:
+                    st.per_page_max = int(q["per_page_max"])
+                if "digest" in q:
+                    st.digest = q["digest"] == "1"
+                if "drop_after" in q:
+                    st.drop_after = int(q["drop_after"]) if q["drop_after"] else None
+                if "drop_count" in q:
+                    st.drop_count = int(q["drop_count"])
+                if "link_ttl" in q:
+                    st.link_ttl = int(q["link_ttl"])
+                if "secondary_limit" in q:
+                    st.secondary = int(q["secondary_limit"])
+            return self.send_json(200, {"ok": True})
+        if what == "release":
+            with st.lock:
+                rel = st.add_release(q["repo"], q["tag"], q.get("draft") == "1")
+                return self.send_json(200, {"id": rel["id"]})
+        if what == "asset":
+            data = self.read_body()
+            with st.lock:
+                rel = next(r for r in st.repos[q["repo"]] if r["tag_name"] == q["tag"])
+                a = add_asset(st, rel, q["name"], data)
+                return self.send_json(200, {"id": a["id"], "name": a["name"]})
+        self.error(404, "no such admin endpoint")
+
+
+def add_asset(st, rel, name, data):
+    aid = st.new_id()
+    with open(st.asset_path(aid), "wb") as f:
+        f.write(data)
+    a = {"id": aid, "name": name, "size": len(data), "state": "uploaded",
+         "sha256": hashlib.sha256(data).hexdigest()}
+    rel["assets"].append(a)
+    return a
+
+
+class UploadsHandler(Handler):
+    def do_POST(self):
+        path, q = self.parsed()
+        st = self.st
+        with st.lock:
+            st.counts["uploads"] += 1
+        who = self.auth()
+        if who != "token":
+            self.drain()
+            return self.error(401, "Bad credentials" if who else "Requires authentication")
+        parts = path.strip("/").split("/")
+        if len(parts) != 6 or parts[0] != "repos" or parts[3] != "releases" or parts[5] != "assets":
+            self.drain()
+            return self.error(404, "Not Found")
+        repo = parts[1] + "/" + parts[2]
+        with st.lock:
+            rel = st.find_release(repo, int(parts[4])) if parts[4].isdigit() else None
+        if rel is None:
+            self.drain()
+            return self.error(404, "Not Found")
+        if not q.get("name"):
+            self.drain()
+            return self.error(422, "Validation Failed", [{"resource": "ReleaseAsset", "code": "missing_field", "field": "name"}])
+        name = sanitize(q["name"])
+        length = int(self.headers.get("Content-Length") or 0)
+        if length <= 0:
+            self.drain()
+            return self.error(422, "Validation Failed", [{"resource": "ReleaseAsset", "code": "custom", "field": "size", "message": "size must be greater than or equal to 1"}])
+        with st.lock:
+            taken = any(a["name"] == name for a in rel["assets"])
+        if taken:
+            self.drain()
+            return self.error(422, "Validation Failed", [{"resource": "ReleaseAsset", "code": "already_exists", "field": "name"}])
+        aid = st.new_id()
+        h = hashlib.sha256()
+        left = length
+        with open(st.asset_path(aid), "wb") as f:
+            while left > 0:
+                got = self.rfile.read(min(left, CHUNK))
+                if not got:
+                    break
+                f.write(got)
+                h.update(got)
+                left -= len(got)
+        if left > 0:
+            os.unlink(st.asset_path(aid))
+            self.close_connection = True
+            return
+        a = {"id": aid, "name": name, "size": length, "state": "uploaded", "sha256": h.hexdigest()}
+        with st.lock:
+            if any(x["name"] == name for x in rel["assets"]):
+                os.unlink(st.asset_path(aid))
+                return self.error(422, "Validation Failed", [{"resource": "ReleaseAsset", "code": "already_exists", "field": "name"}])
+            rel["assets"].append(a)
+            out = ApiHandler.asset_json(self, repo, rel, a)
+        self.send_json(201, out)
+
+
+class StorageHandler(Handler):
+    def do_GET(self):
+        self.serve()
+
+    def do_HEAD(self):
+        self.serve()
+
+    def serve(self):
+        path, q = self.parsed()
+        st = self.st
+        record = {"path": path, "headers": {k: v for k, v in self.headers.items()}}
+        with st.lock:
+            st.counts["storage"] += 1
+            st.storage_requests.append(record)
+            if self.headers.get("Authorization") is not None:
+                st.violations.append(record)
+                bad = True
+            else:
+                bad = False
+        if bad:
+            return self.error(400, "Multiple auth mechanisms are not allowed")
+        parts = path.strip("/").split("/")
+        try:
+            aid, expires = int(parts[1]), int(q.get("expires", "0"))
+        except (IndexError, ValueError):
+            return self.error(404, "Not Found")
+        if not hmac.compare_digest(q.get("sig", ""), st.sign(aid, expires)) or expires < time.time():
+            return self.error(403, "Request has expired")
+        try:
+            f = open(st.asset_path(aid), "rb")
+        except FileNotFoundError:
+            return self.error(404, "Not Found")
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            start, end = 0, size - 1
+            status = 200
+            rng = self.headers.get("Range")
+            if rng:
+                m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng.strip())
+                if m:
+                    start = int(m.group(1))
+                    if m.group(2):
+                        end = min(int(m.group(2)), size - 1)
+                    if start >= size:
+                        self.send_response(416)
+                        self.send_header("Content-Range", "bytes */%d" % size)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    status = 206
+            length = end - start + 1
+            self.send_response(status)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(length))
+            self.send_header("Accept-Ranges", "bytes")
+            if status == 206:
+                self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            with st.lock:
+                drop = st.drop_after if st.drop_count > 0 else None
+                if drop is not None:
+                    st.drop_count -= 1
+            f.seek(start)
+            sent = 0
+            while sent < length:
+                want = min(CHUNK, length - sent)
+                if drop is not None:
+                    want = min(want, drop - sent)
+                    if want <= 0:
+                        self.wfile.flush()
+                        self.close_connection = True
+                        try:
+                            self.connection.shutdown(2)
+                        except OSError:
+                            pass
+                        return
+                data = f.read(want)
+                if not data:
+                    break
+                self.wfile.write(data)
+                sent += len(data)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--uploads-port", type=int, default=0)
+    p.add_argument("--storage-port", type=int, default=0)
+    p.add_argument("--token", default="")
+    p.add_argument("--repo", action="append", default=[])
+    p.add_argument("--release", action="append", default=[])
+    p.add_argument("--data-dir", default=None)
+    args = p.parse_args()
+    if args.data_dir is None:
+        import tempfile
+        args.data_dir = tempfile.mkdtemp(prefix="fake-github-")
+    os.makedirs(args.data_dir, exist_ok=True)
+    state = State(args)
+    servers = {
+        "api": Server(("127.0.0.1", args.port), ApiHandler),
+        "uploads": Server(("127.0.0.1", args.uploads_port), UploadsHandler),
+        "storage": Server(("127.0.0.1", args.storage_port), StorageHandler),
+    }
+    ports = {k: s.server_address[1] for k, s in servers.items()}
+    for s in servers.values():
+        s.state = state
+        s.ports = ports
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    print("READY %d %d %d" % (ports["api"], ports["uploads"], ports["storage"]), flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
