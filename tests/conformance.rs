@@ -11,6 +11,7 @@
 mod common;
 mod support_annex;
 mod support_dataverse;
+mod support_figshare;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,12 +20,14 @@ use annexa::providers::{self, Provider, ProviderError};
 use common::{pseudo_random, Moto, AWS_KEY, AWS_SECRET};
 use support_annex::{sha256e_key, MemAnnex};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
+use support_figshare::FakeFigshare;
 
 /// A running service for one provider kind.
 enum Service {
     Directory(tempfile::TempDir),
     S3(Moto),
     Dataverse(FakeDataverse),
+    Figshare(FakeFigshare),
 }
 
 impl Service {
@@ -33,6 +36,7 @@ impl Service {
             "directory" => Service::Directory(tempfile::tempdir().unwrap()),
             "s3" => Service::S3(Moto::start()),
             "dataverse" => Service::Dataverse(FakeDataverse::start(&[])),
+            "figshare" => Service::Figshare(FakeFigshare::start(&[])),
             other => panic!("no conformance service for provider={other}"),
         }
     }
@@ -42,6 +46,7 @@ impl Service {
             Service::Directory(_) => "directory",
             Service::S3(_) => "s3",
             Service::Dataverse(_) => "dataverse",
+            Service::Figshare(_) => "figshare",
         }
     }
 
@@ -67,6 +72,17 @@ impl Service {
                 let root = if export { "tree" } else { "keys" };
                 config.push(("rootpath".into(), root.into()));
             }
+            Service::Figshare(fake) => {
+                // Keys and the tree in different articles, as users would.
+                let article = if export {
+                    4343
+                } else {
+                    support_figshare::ARTICLE
+                };
+                fake.admin("POST", &format!("article?id={article}"));
+                config.push(("api".into(), fake.api()));
+                config.push(("article".into(), article.to_string()));
+            }
         }
         if export {
             config.push(("exporttree".into(), "yes".into()));
@@ -87,6 +103,7 @@ impl Service {
                 (Service::S3(_), "endpoint") | (Service::Dataverse(_), "url") => {
                     *value = closed.clone()
                 }
+                (Service::Figshare(_), "api") => *value = format!("{closed}/v2"),
                 _ => {}
             }
         }
@@ -99,6 +116,7 @@ fn set_credentials() {
     std::env::set_var("AWS_ACCESS_KEY_ID", AWS_KEY);
     std::env::set_var("AWS_SECRET_ACCESS_KEY", AWS_SECRET);
     std::env::set_var("DATAVERSE_API_KEY", TOKEN);
+    std::env::set_var("FIGSHARE_API_KEY", support_figshare::TOKEN);
 }
 
 fn annex_with(config: &[(String, String)]) -> MemAnnex {
@@ -415,4 +433,5 @@ conformance! {
     directory: "directory";
     s3: "s3";
     dataverse: "dataverse";
+    figshare: "figshare";
 }

@@ -12,15 +12,18 @@
 
 mod common;
 mod support_dataverse;
+mod support_figshare;
 
 use common::{GitAnnex, Moto, Repo};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
+use support_figshare::FakeFigshare;
 
 #[derive(Debug, Clone, Copy)]
 enum Provider {
     Directory,
     S3,
     Dataverse,
+    Figshare,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,7 @@ enum Service {
     Directory(tempfile::TempDir),
     S3(Moto),
     Dataverse(FakeDataverse),
+    Figshare(FakeFigshare),
 }
 
 impl Service {
@@ -48,6 +52,7 @@ impl Service {
             Provider::Directory => Service::Directory(tempfile::tempdir().unwrap()),
             Provider::S3 => Service::S3(Moto::start()),
             Provider::Dataverse => Service::Dataverse(FakeDataverse::start(&[])),
+            Provider::Figshare => Service::Figshare(FakeFigshare::start(&[])),
         }
     }
 
@@ -83,12 +88,24 @@ impl Service {
                 }
                 params
             }
+            Service::Figshare(fake) => vec![
+                "provider=figshare".into(),
+                format!("api={}", fake.api()),
+                format!("article={}", support_figshare::ARTICLE),
+            ],
         }
     }
 
     /// Checks what the service saw, after the run.
     fn check_after(&self) {
         if let Service::Dataverse(fake) = self {
+            let (_, violations) = fake.storage_log();
+            assert!(
+                violations.is_empty(),
+                "token sent to storage: {violations:?}"
+            );
+        }
+        if let Service::Figshare(fake) = self {
             let (_, violations) = fake.storage_log();
             assert!(
                 violations.is_empty(),
@@ -111,6 +128,7 @@ fn testremote(provider: Provider, variant: Variant, git_annex: GitAnnex) -> Stri
     let repo = Repo::init_with(&tmp.path().join("repo"), git_annex)
         .env("GNUPGHOME", gnupg.to_str().unwrap())
         .env("DATAVERSE_API_KEY", TOKEN);
+    let repo = repo.env("FIGSHARE_API_KEY", support_figshare::TOKEN);
     let name = format!("{provider:?}{variant:?}");
     let mut argv: Vec<String> = [
         "git",
@@ -217,4 +235,11 @@ cases! {
     dataverse_export: Dataverse Export Debian;
     dataverse_plain_newest: Dataverse Plain Newest;
     dataverse_export_newest: Dataverse Export Newest;
+
+    figshare_plain: Figshare Plain Debian;
+    figshare_shared: Figshare Shared Debian;
+    figshare_chunked: Figshare Chunked Debian;
+    figshare_export: Figshare Export Debian;
+    figshare_plain_newest: Figshare Plain Newest;
+    figshare_export_newest: Figshare Export Newest;
 }

@@ -24,6 +24,7 @@ use async_trait::async_trait;
 pub mod dataverse;
 pub mod directory;
 mod error;
+pub mod figshare;
 pub mod layout;
 pub mod s3;
 
@@ -242,6 +243,7 @@ pub fn registry() -> Vec<Box<dyn ProviderKind>> {
         Box::new(s3::S3Kind),
         Box::new(directory::DirectoryKind),
         Box::new(dataverse::DataverseKind),
+        Box::new(figshare::FigshareKind),
     ]
 }
 
