@@ -12,7 +12,8 @@ Two HTTP servers on loopback:
   the browser path `/ndownloader/files/ID` answering an empty 202 with
   `x-amzn-waf-action: challenge`, as figshare.com does to non-browsers;
 - the storage port plays both the upload service (`upload_url`: parts with
-  inclusive offsets, each part answering 409 "locked" once) and the signed
+  inclusive offsets; the first part of every N-th upload answers 409
+  "locked" once) and the signed
   object store the download redirects to (Range, 206). It records every
   request's headers and refuses (400) and records any request that carries
   `Authorization`, so tests can prove the token never left the API host.
@@ -20,7 +21,7 @@ Two HTTP servers on loopback:
 Usage:
     figshare_server.py --port 0 [--storage-port 0] [--token TOKEN]
         [--article ID ...] [--part-size BYTES] [--processing-delay SECONDS]
-        [--no-locked-parts] [--data-dir DIR]
+        [--no-locked-parts] [--lock-every N] [--data-dir DIR]
 Prints "READY <api_port> <storage_port>" once both servers listen.
 
 Test-only endpoints under /_fake/ on the API port (no token needed):
@@ -120,6 +121,7 @@ class State:
         self.part_size = args.part_size
         self.delay = args.processing_delay
         self.locked_parts = not args.no_locked_parts
+        self.lock_every = max(1, args.lock_every)
         self.articles = {a: Article(a) for a in args.article}
         self.files = {}  # id -> File (every file ever, for downloads)
         self.uploads = {}  # upload token -> File
@@ -232,6 +234,8 @@ class Handler(BaseHTTPRequestHandler):
 
 class StorageHandler(Handler):
     def dispatch(self):
+        # One handler serves every request of a kept-alive connection.
+        self._body_read = False
         path, query, _ = self.parsed()
         entry = {"method": self.command, "path": path, "headers": {k.lower(): v for k, v in self.headers.items()}}
         with self.st.lock:
@@ -374,7 +378,8 @@ class StorageHandler(Handler):
             if n < 1 or n > len(parts):
                 raise ApiError(404, "Part not found", "NotFound")
             part = parts[n - 1]
-            if st.locked_parts and n not in f.locked_once:
+            # Every LOCK_EVERY-th upload finds its first part locked once.
+            if st.locked_parts and n == 1 and f.id % st.lock_every == 0 and n not in f.locked_once:
                 f.locked_once.add(n)
                 raise ApiError(409, "Part is locked", "PartLocked")
         want = part["endOffset"] - part["startOffset"] + 1
@@ -401,6 +406,7 @@ class StorageHandler(Handler):
 
 class ApiHandler(Handler):
     def dispatch(self):
+        self._body_read = False
         path, query, raw_query = self.parsed()
         box = {"s": 200}
         try:
@@ -673,8 +679,9 @@ def main():
     p.add_argument("--token", default="fake-figshare-token-0123456789")
     p.add_argument("--article", type=int, action="append", default=[])
     p.add_argument("--part-size", type=int, default=256 * 1024)
-    p.add_argument("--processing-delay", type=float, default=0.05)
+    p.add_argument("--processing-delay", type=float, default=0.015)
     p.add_argument("--no-locked-parts", action="store_true")
+    p.add_argument("--lock-every", type=int, default=4, help="every N-th upload's first part answers 409 once")
     p.add_argument("--data-dir", default=None)
     args = p.parse_args()
     if not args.article:

@@ -567,7 +567,7 @@ impl Api {
             progress,
             shared: Some(total),
         };
-        let mut delay = Duration::from_millis(50);
+        let mut delay = Duration::from_millis(20);
         for attempt in 1..=LOCKED_TRIES {
             match self.client.upload(&spec).await {
                 Ok(_) => return Ok(()),
@@ -602,8 +602,10 @@ impl Api {
     /// `available` and a `computed_md5`).
     pub async fn wait_processed(&self, id: u64) -> Result<FsFile, FsError> {
         let started = Instant::now();
+        // Processing takes a moment at least: look after a short wait.
         let mut delay = Duration::from_millis(20);
         loop {
+            tokio::time::sleep(delay).await;
             let f = self.file(id).await?;
             if f.is_available() {
                 return Ok(f);
@@ -616,7 +618,6 @@ impl Api {
                     self.process_wait.as_secs()
                 )));
             }
-            tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(2));
         }
     }

@@ -445,7 +445,8 @@ impl Provider for FigshareRemote {
     }
 
     async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
-        let name = Self::key_name(key)?;
+        // URL keys (addurl) may not be names: they are found by URL only.
+        let name = Self::key_name(key).ok();
         // Fast path: the id and MD5 remembered at store time.
         if let Some(state) = annex
             .get_state(key)
@@ -467,8 +468,8 @@ impl Provider for FigshareRemote {
                 Err(e) => return Err(e.into()),
             }
         }
-        if self.api.has_token() {
-            if let Some(f) = self.find(&name).await? {
+        if let (true, Some(name)) = (self.api.has_token(), &name) {
+            if let Some(f) = self.find(name).await? {
                 return self.download(&f, dest, annex).await;
             }
         }
@@ -507,12 +508,12 @@ impl Provider for FigshareRemote {
     }
 
     async fn check_present(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
-        let name = Self::key_name(key)?;
-        if self.api.has_token() {
-            if self.remembered(key, &name, annex).await?.is_some() {
+        let name = Self::key_name(key).ok();
+        if let (true, Some(name)) = (self.api.has_token(), &name) {
+            if self.remembered(key, name, annex).await?.is_some() {
                 return Ok(true);
             }
-            if self.find(&name).await?.is_some() {
+            if self.find(name).await?.is_some() {
                 return Ok(true);
             }
         }
@@ -533,7 +534,10 @@ impl Provider for FigshareRemote {
     }
 
     async fn remove(&self, key: &str, annex: &dyn Annex) -> Result<()> {
-        let name = Self::key_name(key)?;
+        let Ok(name) = Self::key_name(key) else {
+            // A URL key is not a file of the article: nothing of ours to remove.
+            return Ok(());
+        };
         let remembered = annex
             .get_state(key)
             .await?
