@@ -86,6 +86,16 @@ class File:
         elif self.ready_at is not None and self.status == "ic_checking" and time.time() >= self.ready_at - st.delay / 2:
             self.status = "moving_to_final"
 
+    def json_text(self, st, private=True):
+        """The JSON of to_json, cached once the file is available (listings
+        of thousands of files are asked for thousands of times)."""
+        if self.status != "available":
+            return json.dumps(self.to_json(st, private))
+        cache = self.__dict__.setdefault("_json_cache", {})
+        if private not in cache:
+            cache[private] = json.dumps(self.to_json(st, private))
+        return cache[private]
+
     def to_json(self, st, private=True):
         d = {
             "id": self.id,
@@ -172,6 +182,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_raw_json(self, status, text):
+        body = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -514,8 +533,9 @@ class ApiHandler(Handler):
                     if self.command == "GET":
                         self.drain()
                         for f in a.files:
-                            f.processed(st)
-                        self.send_json(200, [f.to_json(st) for f in self.paging(query, a.files)])
+                            if f.status != "available":
+                                f.processed(st)
+                        self.send_raw_json(200, "[" + ",".join(f.json_text(st) for f in self.paging(query, a.files)) + "]")
                         return 200
                     if self.command == "POST":
                         return self.initiate(a)
@@ -552,7 +572,7 @@ class ApiHandler(Handler):
                             raise ApiError(404, "Entity not found: file", "EntityNotFound")
                         self.send_json(200, f.to_json(st, private=False))
                     else:
-                        self.send_json(200, [f.to_json(st, private=False) for f in self.paging(query, latest)])
+                        self.send_raw_json(200, "[" + ",".join(f.json_text(st, False) for f in self.paging(query, latest)) + "]")
                 elif m.group(3) is None:
                     self.send_json(200, [
                         {"version": i + 1, "url": "%s/articles/%d/versions/%d" % (st.api, a.id, i + 1)}

@@ -200,7 +200,10 @@ impl ProviderKind for FigshareKind {
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
         let s = settings(annex).await?;
         let api = make_api(&s, token(annex).await?)?;
-        Ok(Arc::new(FigshareRemote { api }))
+        Ok(Arc::new(FigshareRemote {
+            api,
+            known: Default::default(),
+        }))
     }
 }
 
@@ -251,6 +254,16 @@ impl KeyState {
 
 pub struct FigshareRemote {
     api: Api,
+    /// The article's files as listed once by this process and kept up to
+    /// date by its own uploads and deletions, for STORE only: a store
+    /// needs to know whether a file of the key's name is already there,
+    /// and listing a large article for every chunk would cost more than
+    /// the upload. It is only a hint: a file it names is read again
+    /// before it is trusted (kept or deleted), and a file it misses (put
+    /// there by another process meanwhile) makes at worst a second file of
+    /// the same name, which REMOVE deletes with the first. CHECKPRESENT,
+    /// REMOVE and exports always read a fresh listing.
+    known: tokio::sync::Mutex<Option<Vec<FsFile>>>,
 }
 
 /// Size and MD5 of a local file.
@@ -349,20 +362,34 @@ impl FigshareRemote {
     /// not it (half-made uploads, other content) are deleted first.
     async fn put(&self, name: &str, src: &Path, annex: &dyn Annex) -> Result<FsFile> {
         let (size, md5) = local_md5(src).await?;
-        for f in self.named(name).await? {
+        for hint in self.known_named(name).await? {
+            // Read again: the hint may be stale.
+            let f = match self.api.file(hint.id).await {
+                Ok(f) if f.name == name => f,
+                Ok(_) => continue,
+                Err(e) if e.is_not_found() => {
+                    self.forget(hint.id).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             if f.is_available() && f.size == size && f.computed_md5.eq_ignore_ascii_case(&md5) {
                 return Ok(f);
             }
             match self.api.delete(f.id).await {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => {}
+                Ok(()) => self.forget(f.id).await,
+                Err(e) if e.is_not_found() => self.forget(f.id).await,
                 Err(e) => return Err(e.into()),
             }
         }
         let progress = |b| annex.progress(b);
         let f = self.api.upload(name, src, size, &md5, &progress).await?;
+        if let Some(known) = self.known.lock().await.as_mut() {
+            known.push(f.clone());
+        }
         if !f.computed_md5.eq_ignore_ascii_case(&md5) || f.size != size {
             let _ = self.api.delete(f.id).await;
+            self.forget(f.id).await;
             return Err(ProviderError::integrity(format!(
                 "Figshare computed MD5 {} (size {}) for {name}, but the local file has MD5 {md5} \
                  (size {size}); the upload was deleted, try again",
@@ -424,8 +451,27 @@ impl FigshareRemote {
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),
             }
+            self.forget(f.id).await;
         }
         Ok(())
+    }
+
+    /// Files called `name` in the store hint (listed on first use).
+    async fn known_named(&self, name: &str) -> Result<Vec<FsFile>> {
+        let mut known = self.known.lock().await;
+        if known.is_none() {
+            *known = Some(self.api.files().await?);
+        }
+        Ok(known
+            .as_ref()
+            .map(|files| files.iter().filter(|f| f.name == name).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn forget(&self, id: u64) {
+        if let Some(known) = self.known.lock().await.as_mut() {
+            known.retain(|f| f.id != id);
+        }
     }
 }
 
