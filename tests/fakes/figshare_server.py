@@ -132,6 +132,7 @@ class State:
         self.delay = args.processing_delay
         self.locked_parts = not args.no_locked_parts
         self.lock_every = max(1, args.lock_every)
+        self.max_page = max(1, args.max_page)
         self.articles = {a: Article(a) for a in args.article}
         self.files = {}  # id -> File (every file ever, for downloads)
         self.uploads = {}  # upload token -> File
@@ -481,6 +482,10 @@ class ApiHandler(Handler):
                 size = int(query.get("page_size", "10"))
                 if page < 1 or size < 1:
                     raise ValueError
+                if size > 1000:
+                    raise ApiError(422, "page_size may be at most 1000", "ValidationFailed")
+                # Test knob: a server that gives fewer than asked for.
+                size = min(size, self.st.max_page)
                 limit, offset = size, (page - 1) * size
         except ValueError:
             raise ApiError(422, "Invalid paging parameters", "ValidationFailed")
@@ -701,6 +706,7 @@ def main():
     p.add_argument("--part-size", type=int, default=256 * 1024)
     p.add_argument("--processing-delay", type=float, default=0.015)
     p.add_argument("--no-locked-parts", action="store_true")
+    p.add_argument("--max-page", type=int, default=1000, help="largest page actually given")
     p.add_argument("--lock-every", type=int, default=4, help="every N-th upload's first part answers 409 once")
     p.add_argument("--data-dir", default=None)
     args = p.parse_args()

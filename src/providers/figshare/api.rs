@@ -331,8 +331,8 @@ impl Api {
     }
 
     /// Every page of a listing at `path`, asked with `page`/`page_size`:
-    /// until a short page, or a page that brings nothing new (a server that
-    /// ignores paging must not make this loop forever).
+    /// until a page brings nothing new (empty, or only files already seen:
+    /// a server that ignores paging must not make this loop forever).
     async fn paged(&self, path: &str, what: &str, scope: Scope) -> Result<Vec<FsFile>, FsError> {
         let mut out: Vec<FsFile> = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -348,7 +348,9 @@ impl Api {
                     new += 1;
                 }
             }
-            if n < PAGE || new == 0 {
+            // A server may give fewer than asked for (a lower maximum): only
+            // an empty page, or one with nothing new, ends the listing.
+            if n == 0 || new == 0 {
                 break;
             }
         }
