@@ -12,6 +12,7 @@ mod common;
 mod support_annex;
 mod support_dataverse;
 mod support_github;
+mod support_figshare;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use common::{pseudo_random, Moto, AWS_KEY, AWS_SECRET};
 use support_annex::{sha256e_key, MemAnnex};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
 use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
+use support_figshare::FakeFigshare;
 
 /// A running service for one provider kind.
 enum Service {
@@ -28,6 +30,7 @@ enum Service {
     S3(Moto),
     Dataverse(FakeDataverse),
     Github(FakeGithub),
+    Figshare(FakeFigshare),
 }
 
 impl Service {
@@ -38,6 +41,7 @@ impl Service {
             "dataverse" => Service::Dataverse(FakeDataverse::start(&[])),
             "dataverse61" => Service::Dataverse(FakeDataverse::start(&["--version", "6.1"])),
             "github" => Service::Github(FakeGithub::start(&[])),
+            "figshare" => Service::Figshare(FakeFigshare::start(&[])),
             other => panic!("no conformance service for provider={other}"),
         }
     }
@@ -48,6 +52,7 @@ impl Service {
             Service::S3(_) => "s3",
             Service::Dataverse(_) => "dataverse",
             Service::Github(_) => "github",
+            Service::Figshare(_) => "figshare",
         }
     }
 
@@ -80,6 +85,17 @@ impl Service {
                 config.push(("tag".into(), tag.into()));
                 config.push(("createrelease".into(), "yes".into()));
             }
+            Service::Figshare(fake) => {
+                // Keys and the tree in different articles, as users would.
+                let article = if export {
+                    4343
+                } else {
+                    support_figshare::ARTICLE
+                };
+                fake.admin("POST", &format!("article?id={article}"));
+                config.push(("api".into(), fake.api()));
+                config.push(("article".into(), article.to_string()));
+            }
         }
         if export {
             config.push(("exporttree".into(), "yes".into()));
@@ -100,6 +116,7 @@ impl Service {
                 (Service::S3(_), "endpoint")
                 | (Service::Dataverse(_), "url")
                 | (Service::Github(_), "api") => *value = closed.clone(),
+                (Service::Figshare(_), "api") => *value = format!("{closed}/v2"),
                 _ => {}
             }
         }
@@ -113,6 +130,7 @@ fn set_credentials() {
     std::env::set_var("AWS_SECRET_ACCESS_KEY", AWS_SECRET);
     std::env::set_var("DATAVERSE_API_KEY", TOKEN);
     std::env::set_var("GITHUB_TOKEN", GH_TOKEN);
+    std::env::set_var("FIGSHARE_API_KEY", support_figshare::TOKEN);
 }
 
 fn annex_with(config: &[(String, String)]) -> MemAnnex {
@@ -440,4 +458,5 @@ conformance! {
     dataverse: "dataverse";
     dataverse61: "dataverse61";
     github: "github";
+    figshare: "figshare";
 }

@@ -22,6 +22,8 @@ pub fn command() -> clap::Command {
              ANNEXA_TIMEOUT      seconds a server may stay silent before annexa retries (60)\n  \
              ANNEXA_NO_ASYNC=1   do not use the ASYNC extension\n  \
              AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   S3 credentials\n  \
-             DATAVERSE_API_KEY   Dataverse token",
+             DATAVERSE_API_KEY   Dataverse token\n  \
+             FIGSHARE_API_KEY    Figshare token\n  \
+             GITHUB_TOKEN        GitHub token",
         )
 }

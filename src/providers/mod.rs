@@ -24,6 +24,7 @@ use async_trait::async_trait;
 pub mod dataverse;
 pub mod directory;
 mod error;
+pub mod figshare;
 pub mod github;
 pub mod layout;
 pub mod s3;
@@ -244,6 +245,7 @@ pub fn registry() -> Vec<Box<dyn ProviderKind>> {
         Box::new(directory::DirectoryKind),
         Box::new(dataverse::DataverseKind),
         Box::new(github::GithubKind),
+        Box::new(figshare::FigshareKind),
     ]
 }
 

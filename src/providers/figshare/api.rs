@@ -1,0 +1,764 @@
+//! A small client for Figshare's API v2.
+//!
+//! Only what the provider needs: the article's (paged) file listing, one
+//! file's metadata, the multi-step upload, deletion, published versions and
+//! downloads. The token travels as `Authorization: token ...` to the API
+//! host only: the upload service (`upload_url`) gets no header credential
+//! (its URL carries the upload's own token), and downloads are redirected
+//! to signed storage, which [`Client::download`] follows without it.
+
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use url::Url;
+
+use super::error::FsError;
+use crate::transfer::{
+    Algorithm, BodySource, Client, Download, Expected, FileRange, TransferError, Upload,
+};
+
+/// Largest page the API gives.
+const PAGE: usize = 1000;
+/// How often a locked part is tried before giving up.
+const LOCKED_TRIES: u32 = 12;
+
+/// An API token: never printed.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(secret: String) -> Option<Self> {
+        let t = secret.trim().to_string();
+        let sendable = reqwest::header::HeaderValue::from_str(&format!("token {t}")).is_ok();
+        (!t.is_empty() && sendable).then_some(Self(t))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn header_value(&self) -> Option<reqwest::header::HeaderValue> {
+        let mut value =
+            reqwest::header::HeaderValue::from_str(&format!("token {}", self.0)).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// A file of an article, as the API lists it. Private listings add the
+/// processing `status` and the upload's `upload_url`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct FsFile {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub computed_md5: String,
+    #[serde(default)]
+    pub supplied_md5: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub upload_url: Option<String>,
+    #[serde(default)]
+    pub is_link_only: bool,
+}
+
+impl FsFile {
+    /// Processed and verified by Figshare: its bytes can be downloaded and
+    /// `computed_md5` is known. Public listings have no status: a published
+    /// file is available.
+    pub fn is_available(&self) -> bool {
+        !self.is_link_only
+            && !self.computed_md5.is_empty()
+            && self.status.as_deref().map_or(true, |s| s == "available")
+    }
+
+    pub fn md5(&self) -> Option<Expected> {
+        (!self.computed_md5.is_empty()).then(|| Expected::new(Algorithm::Md5, &self.computed_md5))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    code: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Location {
+    location: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Part {
+    #[serde(rename = "partNo")]
+    part_no: u64,
+    #[serde(rename = "startOffset")]
+    start: u64,
+    #[serde(rename = "endOffset")]
+    end: u64,
+    #[serde(default)]
+    status: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadInfo {
+    #[serde(default)]
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Deserialize)]
+struct VersionRef {
+    version: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ArticleFiles {
+    #[serde(default)]
+    files: Vec<FsFile>,
+}
+
+/// What a request is about, which decides what a 404 means (Figshare
+/// answers 404 for "absent" and for "no permission" alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The remote's own article: a 404 is a configuration error.
+    Article,
+    /// One file, a version, another article: a 404 means absent.
+    Thing,
+}
+
+pub struct Api {
+    client: Client,
+    base: Url,
+    article: u64,
+    token: Option<Token>,
+    process_wait: Duration,
+}
+
+impl Api {
+    pub fn new(
+        client: Client,
+        base: Url,
+        article: u64,
+        token: Option<Token>,
+        process_wait: Duration,
+    ) -> Self {
+        Self {
+            client,
+            base,
+            article,
+            token,
+            process_wait,
+        }
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn article(&self) -> u64 {
+        self.article
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// `base` + `path`, keeping the base path (`/v2`).
+    pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}/{}", url.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+        url.set_query(None);
+        if !query.is_empty() {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+        }
+        url
+    }
+
+    /// A request to the API host, with the token.
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let builder = self.client.http().request(method, url);
+        match self.token.as_ref().and_then(|t| t.header_value()) {
+            Some(value) => builder.header(reqwest::header::AUTHORIZATION, value),
+            None => builder,
+        }
+    }
+
+    fn need_token(&self, what: &str) -> Result<(), FsError> {
+        if self.token.is_none() {
+            return Err(FsError::MissingToken(what.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Names the problem behind an error status.
+    pub fn classify(&self, status: StatusCode, body: &str, what: &str, scope: Scope) -> FsError {
+        let message = serde_json::from_str::<ErrorBody>(body)
+            .ok()
+            .map(|e| {
+                if e.code.is_empty() {
+                    e.message
+                } else {
+                    format!("{} ({})", e.message, e.code)
+                }
+            })
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| crate::transfer::summarize_body(body));
+        match (status, scope) {
+            (StatusCode::UNAUTHORIZED, _) if self.token.is_some() => FsError::BadToken {
+                api: self.base.to_string(),
+                message,
+            },
+            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) if self.token.is_none() => {
+                FsError::MissingToken(what.to_string())
+            }
+            (StatusCode::FORBIDDEN, _) => FsError::Forbidden {
+                what: what.to_string(),
+                message,
+            },
+            (StatusCode::NOT_FOUND, Scope::Article) => FsError::ArticleNotFound {
+                article: self.article,
+                api: self.base.to_string(),
+                anonymous: self.token.is_none(),
+            },
+            (StatusCode::NOT_FOUND | StatusCode::GONE, _) => {
+                FsError::NotFound(format!("{what}: {message}"))
+            }
+            _ => FsError::Http {
+                what: what.to_string(),
+                status: status.as_u16(),
+                message,
+            },
+        }
+    }
+
+    async fn read<T: DeserializeOwned>(
+        &self,
+        response: Response,
+        what: &str,
+        scope: Scope,
+    ) -> Result<T, FsError> {
+        let status = response.status();
+        if !status.is_success() {
+            let body = crate::transfer::read_error_body(response).await;
+            return Err(self.classify(status, &body, what, scope));
+        }
+        let text = response
+            .text()
+            .await
+            .map_err(|e| FsError::BadResponse(format!("{what}: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| {
+            FsError::BadResponse(format!(
+                "{what}: the answer is not the JSON Figshare sends ({e}); is api= the API's address (https://api.figshare.com/v2)?"
+            ))
+        })
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        json: Option<&serde_json::Value>,
+        what: &str,
+        scope: Scope,
+    ) -> Result<T, FsError> {
+        let response = self
+            .client
+            .send(|| {
+                let b = self.request(method.clone(), url.clone());
+                match json {
+                    Some(j) => b.json(j),
+                    None => b,
+                }
+            })
+            .await?;
+        self.read(response, what, scope).await
+    }
+
+    /// Checks the token itself, when there is one.
+    pub async fn check_token(&self) -> Result<(), FsError> {
+        if self.token.is_some() {
+            let _: serde_json::Value = self
+                .call(
+                    Method::GET,
+                    self.url("account", &[]),
+                    None,
+                    "token check",
+                    Scope::Thing,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Checks that the article exists and this token may see it (private
+    /// view with a token, public view without).
+    pub async fn check_article(&self) -> Result<(), FsError> {
+        let path = if self.token.is_some() {
+            format!("account/articles/{}", self.article)
+        } else {
+            format!("articles/{}", self.article)
+        };
+        let _: serde_json::Value = self
+            .call(
+                Method::GET,
+                self.url(&path, &[]),
+                None,
+                "article",
+                Scope::Article,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Every page of a listing at `path`, asked with `page`/`page_size`:
+    /// until a page brings nothing new (empty, or only files already seen:
+    /// a server that ignores paging must not make this loop forever).
+    async fn paged(&self, path: &str, what: &str, scope: Scope) -> Result<Vec<FsFile>, FsError> {
+        let mut out: Vec<FsFile> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for page in 1.. {
+            let (p, size) = (page.to_string(), PAGE.to_string());
+            let url = self.url(path, &[("page", &p), ("page_size", &size)]);
+            let files: Vec<FsFile> = self.call(Method::GET, url, None, what, scope).await?;
+            let n = files.len();
+            let mut new = 0;
+            for f in files {
+                if seen.insert(f.id) {
+                    out.push(f);
+                    new += 1;
+                }
+            }
+            // A server may give fewer than asked for (a lower maximum): only
+            // an empty page, or one with nothing new, ends the listing.
+            if n == 0 || new == 0 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The files of the remote's article as its owner sees them (the
+    /// private, editable version).
+    pub async fn files(&self) -> Result<Vec<FsFile>, FsError> {
+        self.need_token("listing the article's files")?;
+        self.paged(
+            &format!("account/articles/{}/files", self.article),
+            "file list of the article",
+            Scope::Article,
+        )
+        .await
+    }
+
+    /// The files of a public article (its latest version, or `version`).
+    pub async fn public_files(
+        &self,
+        article: u64,
+        version: Option<u64>,
+    ) -> Result<Vec<FsFile>, FsError> {
+        match version {
+            None => {
+                self.paged(
+                    &format!("articles/{article}/files"),
+                    &format!("file list of article {article}"),
+                    Scope::Thing,
+                )
+                .await
+            }
+            Some(v) => {
+                let a: ArticleFiles = self
+                    .call(
+                        Method::GET,
+                        self.url(&format!("articles/{article}/versions/{v}"), &[]),
+                        None,
+                        &format!("version {v} of article {article}"),
+                        Scope::Thing,
+                    )
+                    .await?;
+                Ok(a.files)
+            }
+        }
+    }
+
+    /// The published versions of the remote's article (none while it is
+    /// private: its public view is 404 until it is published).
+    pub async fn versions(&self) -> Result<Vec<u64>, FsError> {
+        let url = self.url(&format!("articles/{}/versions", self.article), &[]);
+        match self
+            .call::<Vec<VersionRef>>(Method::GET, url, None, "published versions", Scope::Thing)
+            .await
+        {
+            Ok(v) => Ok(v.into_iter().map(|v| v.version).collect()),
+            Err(FsError::NotFound(_)) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One file of the remote's article (private view).
+    pub async fn file(&self, id: u64) -> Result<FsFile, FsError> {
+        self.need_token("reading a file's details")?;
+        let url = self.url(
+            &format!("account/articles/{}/files/{id}", self.article),
+            &[],
+        );
+        self.call(Method::GET, url, None, &format!("file {id}"), Scope::Thing)
+            .await
+    }
+
+    /// Deletes file `id` from the article.
+    pub async fn delete(&self, id: u64) -> Result<(), FsError> {
+        self.need_token("deleting a file")?;
+        let url = self.url(
+            &format!("account/articles/{}/files/{id}", self.article),
+            &[],
+        );
+        let response = self
+            .client
+            .send(|| self.request(Method::DELETE, url.clone()))
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = crate::transfer::read_error_body(response).await;
+        Err(self.classify(status, &body, &format!("delete of file {id}"), Scope::Thing))
+    }
+
+    /// Uploads `src` (of `size` bytes and MD5 `md5`) as a new file `name`
+    /// of the article, and waits until Figshare has processed it. Returns
+    /// the file as Figshare then lists it.
+    pub async fn upload(
+        &self,
+        name: &str,
+        src: &Path,
+        size: u64,
+        md5: &str,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<FsFile, FsError> {
+        self.need_token("uploading")?;
+        // (1) initiate: name, size and MD5.
+        let body = serde_json::json!({"name": name, "size": size, "md5": md5});
+        let loc: Location = self
+            .call(
+                Method::POST,
+                self.url(&format!("account/articles/{}/files", self.article), &[]),
+                Some(&body),
+                "starting an upload",
+                Scope::Article,
+            )
+            .await?;
+        // The location names the new file; it is read back from our own
+        // base (never a host the answer chooses, which would get the token).
+        let id: u64 = loc
+            .location
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| {
+                FsError::BadResponse(format!(
+                    "upload location without a file id: {}",
+                    loc.location
+                ))
+            })?;
+        let result = self.upload_parts_and_complete(id, src, progress).await;
+        match result {
+            Ok(f) => Ok(f),
+            Err(e) => {
+                // Leave no half-made file behind (best effort).
+                let _ = self.delete(id).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn upload_parts_and_complete(
+        &self,
+        id: u64,
+        src: &Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<FsFile, FsError> {
+        // (2) the file's upload_url.
+        let f = self.file(id).await?;
+        let upload_url = f
+            .upload_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| FsError::BadResponse(format!("file {id} has no upload_url")))?;
+        let upload_url = Url::parse(upload_url)
+            .map_err(|e| FsError::BadResponse(format!("upload_url of file {id}: {e}")))?;
+        // (3) its parts: inclusive offsets.
+        let response = self
+            .client
+            .send(|| self.client.http().get(upload_url.clone()))
+            .await?;
+        let info: UploadInfo = self.read(response, "upload parts", Scope::Thing).await?;
+        // (4) each part, exactly its range, without the API token.
+        let total = AtomicU64::new(0);
+        for part in &info.parts {
+            if part.end < part.start {
+                return Err(FsError::BadResponse(format!(
+                    "part {} ends ({}) before it starts ({})",
+                    part.part_no, part.end, part.start
+                )));
+            }
+            if part.status.eq_ignore_ascii_case("COMPLETE") {
+                continue;
+            }
+            self.put_part(&upload_url, part, src, progress, &total)
+                .await?;
+        }
+        // (5) complete, then wait for processing.
+        let url = self.url(
+            &format!("account/articles/{}/files/{id}", self.article),
+            &[],
+        );
+        let response = self
+            .client
+            .send(|| self.request(Method::POST, url.clone()))
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = crate::transfer::read_error_body(response).await;
+            return Err(self.classify(
+                status,
+                &body,
+                &format!("completing upload of file {id}"),
+                Scope::Thing,
+            ));
+        }
+        self.wait_processed(id).await
+    }
+
+    async fn put_part(
+        &self,
+        upload_url: &Url,
+        part: &Part,
+        src: &Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+        total: &AtomicU64,
+    ) -> Result<(), FsError> {
+        let mut url = upload_url.clone();
+        let path = format!("{}/{}", url.path().trim_end_matches('/'), part.part_no);
+        url.set_path(&path);
+        let request = || self.client.http().put(url.clone());
+        let spec = Upload {
+            request: &request,
+            body: BodySource::File(FileRange::new(src, part.start, part.end - part.start + 1)),
+            digest: None,
+            server_digest: None,
+            progress,
+            shared: Some(total),
+        };
+        let mut delay = Duration::from_millis(20);
+        for attempt in 1..=LOCKED_TRIES {
+            match self.client.upload(&spec).await {
+                Ok(_) => return Ok(()),
+                Err(TransferError::Status { status, detail, .. })
+                    if status == StatusCode::CONFLICT =>
+                {
+                    if attempt == LOCKED_TRIES {
+                        return Err(FsError::Locked {
+                            what: format!("part {}", part.part_no),
+                            message: detail,
+                        });
+                    }
+                    tracing::debug!(part = part.part_no, ?delay, "upload part locked; waiting");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(TransferError::Status { status, detail, .. }) => {
+                    return Err(self.classify(
+                        status,
+                        &detail,
+                        &format!("upload of part {}", part.part_no),
+                        Scope::Thing,
+                    ))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// Polls file `id` until Figshare has processed it (`status`
+    /// `available` and a `computed_md5`).
+    pub async fn wait_processed(&self, id: u64) -> Result<FsFile, FsError> {
+        let started = Instant::now();
+        // Processing takes a moment at least: look after a short wait.
+        let mut delay = Duration::from_millis(20);
+        loop {
+            tokio::time::sleep(delay).await;
+            let f = self.file(id).await?;
+            if f.is_available() {
+                return Ok(f);
+            }
+            if started.elapsed() >= self.process_wait {
+                return Err(FsError::Processing(format!(
+                    "Figshare had not finished processing file {id} (status {}) after {} s; \
+                     try again later (raise processwait= to wait longer)",
+                    f.status.as_deref().unwrap_or("unknown"),
+                    self.process_wait.as_secs()
+                )));
+            }
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// The API download endpoint of file `id` (never the browser path).
+    pub fn download_url(&self, id: u64) -> Url {
+        self.url(&format!("file/download/{id}"), &[])
+    }
+
+    /// Whether the API would serve file `id` (it answers with a redirect
+    /// to storage, which is not followed here).
+    pub async fn probe(&self, id: u64) -> Result<bool, FsError> {
+        let url = self.download_url(id);
+        let response = self
+            .client
+            .send(|| self.request(Method::GET, url.clone()))
+            .await?;
+        let status = response.status();
+        if status.is_redirection()
+            || status == StatusCode::OK
+            || status == StatusCode::PARTIAL_CONTENT
+        {
+            return Ok(true);
+        }
+        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+            return Ok(false);
+        }
+        let body = crate::transfer::read_error_body(response).await;
+        Err(self.classify(status, &body, &format!("file {id}"), Scope::Thing))
+    }
+
+    /// Streams file `id` into `dest` through the API download endpoint
+    /// (resuming from what is there), checking size and MD5 when known.
+    /// An empty `202` challenge is a failure; an HTML page or empty body
+    /// cannot match the size and MD5.
+    pub async fn download(
+        &self,
+        id: u64,
+        dest: &Path,
+        expected_size: Option<u64>,
+        checksum: Option<Expected>,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<(), FsError> {
+        let url = self.download_url(id);
+        let request = || self.request(Method::GET, url.clone());
+        let spec = Download {
+            request: &request,
+            expected_size,
+            checksum,
+            resume: true,
+        };
+        match self.client.download(&spec, dest, progress).await {
+            Ok(_) => Ok(()),
+            Err(TransferError::Status { status, detail, .. }) => Err(self.classify(
+                status,
+                &detail,
+                &format!("download of file {id}"),
+                Scope::Thing,
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(token: Option<&str>) -> Api {
+        Api::new(
+            Client::new(Default::default()).unwrap(),
+            Url::parse("https://api.figshare.com/v2").unwrap(),
+            42,
+            token.and_then(|t| Token::new(t.into())),
+            Duration::from_secs(1),
+        )
+    }
+
+    #[test]
+    fn urls_keep_the_base_path() {
+        let a = api(None);
+        assert_eq!(
+            a.url("account/articles/42/files", &[("page", "1")])
+                .as_str(),
+            "https://api.figshare.com/v2/account/articles/42/files?page=1"
+        );
+        assert_eq!(
+            a.download_url(7).as_str(),
+            "https://api.figshare.com/v2/file/download/7"
+        );
+    }
+
+    #[test]
+    fn errors_are_named_by_status_and_scope() {
+        let a = api(Some("s3cret"));
+        let e = a.classify(
+            StatusCode::UNAUTHORIZED,
+            r#"{"message":"Invalid token","code":"InvalidToken"}"#,
+            "x",
+            Scope::Thing,
+        );
+        assert!(matches!(e, FsError::BadToken { .. }), "{e}");
+        assert!(!e.to_string().contains("s3cret"));
+        let e = a.classify(
+            StatusCode::NOT_FOUND,
+            r#"{"message":"Entity not found","code":"EntityNotFound"}"#,
+            "x",
+            Scope::Article,
+        );
+        assert!(matches!(e, FsError::ArticleNotFound { .. }), "{e}");
+        let e = a.classify(
+            StatusCode::NOT_FOUND,
+            r#"{"message":"Entity not found","code":"EntityNotFound"}"#,
+            "x",
+            Scope::Thing,
+        );
+        assert!(e.is_not_found(), "{e}");
+        let e = a.classify(StatusCode::UNPROCESSABLE_ENTITY, "{}", "x", Scope::Thing);
+        assert!(matches!(e, FsError::Http { status: 422, .. }), "{e}");
+        let anon = api(None);
+        let e = anon.classify(StatusCode::FORBIDDEN, "", "x", Scope::Thing);
+        assert!(matches!(e, FsError::MissingToken(_)), "{e}");
+    }
+
+    #[test]
+    fn availability() {
+        let f: FsFile = serde_json::from_str(
+            r#"{"id":1,"name":"a","size":3,"computed_md5":"","status":"ic_checking"}"#,
+        )
+        .unwrap();
+        assert!(!f.is_available());
+        let f: FsFile = serde_json::from_str(
+            r#"{"id":1,"name":"a","size":3,"computed_md5":"abc","status":"available"}"#,
+        )
+        .unwrap();
+        assert!(f.is_available());
+        // Public listings carry no status.
+        let f: FsFile =
+            serde_json::from_str(r#"{"id":1,"name":"a","size":3,"computed_md5":"abc"}"#).unwrap();
+        assert!(f.is_available());
+    }
+}

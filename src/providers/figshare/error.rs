@@ -1,0 +1,96 @@
+//! What can go wrong talking to Figshare, each with what to do about it.
+//! No message ever contains the token.
+
+use crate::providers::ProviderError;
+use crate::transfer::TransferError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error(
+        "Figshare at {api} rejected the API token ({message}). Set FIGSHARE_API_KEY to a valid \
+         personal token (Applications and personal tokens in the account settings), or store a \
+         new one with `FIGSHARE_API_KEY=... git annex enableremote <remote>`"
+    )]
+    BadToken { api: String, message: String },
+    #[error(
+        "{0} needs a Figshare API token: set FIGSHARE_API_KEY (or store it with \
+         `FIGSHARE_API_KEY=... git annex enableremote <remote>`)"
+    )]
+    MissingToken(String),
+    #[error(
+        "article {article} was not found at {api}: check article={}",
+        if *anonymous { " (a private article is visible only with an API token: set FIGSHARE_API_KEY)" } else { " and that the token's account owns the article (Figshare answers 404 also for no permission)" }
+    )]
+    ArticleNotFound {
+        article: u64,
+        api: String,
+        anonymous: bool,
+    },
+    #[error("{what}: access denied ({message}); check the token and its account's permissions")]
+    Forbidden { what: String, message: String },
+    #[error("{0}: not found")]
+    NotFound(String),
+    #[error("{what}: the upload part stayed locked ({message}); try again later")]
+    Locked { what: String, message: String },
+    #[error("{what}: HTTP {status}: {message}")]
+    Http {
+        what: String,
+        status: u16,
+        message: String,
+    },
+    #[error("unexpected answer from Figshare: {0}")]
+    BadResponse(String),
+    #[error("{0}")]
+    Integrity(String),
+    #[error("{0}")]
+    Processing(String),
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
+    #[error("local file")]
+    Io(#[from] std::io::Error),
+}
+
+impl FsError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound(_))
+    }
+}
+
+/// Each Figshare failure by its meaning; the runtime decides from the
+/// variant alone.
+impl From<FsError> for ProviderError {
+    fn from(e: FsError) -> Self {
+        let message = e.to_string();
+        match e {
+            FsError::Transfer(t) => t.into(),
+            FsError::Io(io) => ProviderError::Io(io),
+            FsError::MissingToken(_) => ProviderError::MissingCredentials(message),
+            FsError::BadToken { .. } => ProviderError::Unauthenticated {
+                message,
+                source: None,
+            },
+            // Not knowing the article is the remote's configuration, not an
+            // absent key: never "not present".
+            FsError::ArticleNotFound { .. } => ProviderError::Config(message),
+            FsError::Forbidden { .. } => ProviderError::PermissionDenied {
+                message,
+                source: None,
+            },
+            FsError::NotFound(_) => ProviderError::not_found(message),
+            FsError::Locked { .. } => ProviderError::Locked {
+                message,
+                source: None,
+            },
+            FsError::Http { status, .. } => match reqwest::StatusCode::from_u16(status) {
+                Ok(status) => ProviderError::from_status(status, message, None),
+                Err(_) => ProviderError::service(message, None),
+            },
+            FsError::BadResponse(_) => ProviderError::service(message, None),
+            FsError::Integrity(_) => ProviderError::integrity(message),
+            FsError::Processing(_) => ProviderError::Transient {
+                message,
+                source: None,
+            },
+        }
+    }
+}

@@ -1,0 +1,809 @@
+//! `provider=figshare`: keys, export trees and URLs of one Figshare article.
+//!
+//! - Key mode: each key is a file of the (private, editable) article named
+//!   after the key. The file id, size and MD5 are kept in git-annex's
+//!   per-key state, so a retrieval goes straight to the download; without
+//!   state the key is found in the article's (paged) file listing.
+//! - Store: Figshare's upload protocol (initiate with name, size and MD5;
+//!   the upload's part list; a PUT of exactly each part's inclusive byte
+//!   range, retried while the part is locked; complete; wait until the file
+//!   is processed) and a check that Figshare's `computed_md5` is ours.
+//! - Retrieve: only through the API download endpoint
+//!   (`{api}/file/download/{id}`), which redirects to signed storage; the
+//!   transfer layer follows it without the token, resumes with Range, and
+//!   verifies size and MD5. The browser path (`figshare.com/ndownloader`),
+//!   which answers non-browsers with an empty `202` WAF challenge, is never
+//!   used.
+//! - Export mode (`exporttree=yes`): Figshare names are flat, so tree paths
+//!   are encoded into names reversibly ([`naming`]).
+//! - URL mode: Figshare file and article URLs are claimed; an article's URL
+//!   stands for all its files (CHECKURL-MULTI).
+//!
+//! Published versions keep their files whatever happens to the private
+//! article, so a REMOVE of a published key fails instead of pretending.
+
+mod api;
+mod error;
+pub mod naming;
+pub mod urls;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use url::Url;
+
+pub use api::{FsFile, Token};
+pub use error::FsError;
+
+use self::api::Api;
+use self::urls::FsUrl;
+use super::{
+    check_export_path, Annex, Capabilities, ConfigSpec, Credentials, ExportTree, Provider,
+    ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+};
+use crate::key::Key;
+use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
+
+/// The environment variable that holds the API token.
+pub const TOKEN_ENV: &str = "FIGSHARE_API_KEY";
+/// git-annex's credential slot for the token.
+const CREDS: &str = "figshare";
+/// Figshare's public API.
+pub const DEFAULT_API: &str = "https://api.figshare.com/v2";
+
+const CONFIGS: &[ConfigSpec] = &[
+    ConfigSpec {
+        name: "article",
+        description: "(provider=figshare) id of the article that holds the files, e.g. 12345678",
+    },
+    ConfigSpec {
+        name: "api",
+        description: "(provider=figshare) address of the API (default https://api.figshare.com/v2)",
+    },
+    ConfigSpec {
+        name: "processwait",
+        description:
+            "(provider=figshare) seconds to wait for Figshare to process an upload (default 600)",
+    },
+];
+
+pub struct FigshareKind;
+
+struct Settings {
+    api: Url,
+    article: u64,
+    process_wait: Duration,
+}
+
+async fn config(annex: &dyn Annex, name: &str) -> Result<Option<String>> {
+    Ok(annex
+        .get_config(name)
+        .await?
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty()))
+}
+
+async fn settings(annex: &dyn Annex) -> Result<Settings> {
+    let text = config(annex, "api")
+        .await?
+        .unwrap_or_else(|| DEFAULT_API.into());
+    let mut api = Url::parse(&text)
+        .map_err(|e| ProviderError::Config(format!("api={text} is not a URL: {e}")))?;
+    if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
+        return Err(ProviderError::Config(format!(
+            "api={text} must be an http(s) address such as {DEFAULT_API}"
+        )));
+    }
+    api.set_query(None);
+    api.set_fragment(None);
+    let article = config(annex, "article").await?.ok_or_else(|| {
+        ProviderError::Config(
+            "article=ID (the number at the end of the article's URL) is required for provider=figshare"
+                .into(),
+        )
+    })?;
+    let article = article.parse().map_err(|_| {
+        ProviderError::Config(format!(
+            "article={article} is not an article id (a number, e.g. 12345678)"
+        ))
+    })?;
+    let process_wait = match config(annex, "processwait").await? {
+        None => Duration::from_secs(600),
+        Some(v) => Duration::from_secs(v.parse().map_err(|_| {
+            ProviderError::Config(format!("processwait={v} is not a number of seconds"))
+        })?),
+    };
+    Ok(Settings {
+        api,
+        article,
+        process_wait,
+    })
+}
+
+/// The token: the environment wins over what git-annex stored.
+async fn token(annex: &dyn Annex) -> Result<Option<Token>> {
+    if let Ok(value) = std::env::var(TOKEN_ENV) {
+        if !value.trim().is_empty() {
+            return Token::new(value).map(Some).ok_or_else(|| {
+                ProviderError::Config(format!(
+                    "{TOKEN_ENV} contains characters an HTTP header cannot carry; copy the token again"
+                ))
+            });
+        }
+    }
+    match annex.get_creds(CREDS).await {
+        Ok(Some(c)) => Ok(Token::new(c.secret)),
+        Ok(None) => Ok(None),
+        // No stored creds is not an error: published data needs none.
+        Err(crate::providers::AnnexError::Refused(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
+    let client = Client::new(RetryPolicy::default())?;
+    Ok(Api::new(
+        client,
+        s.api.clone(),
+        s.article,
+        token,
+        s.process_wait,
+    ))
+}
+
+#[async_trait]
+impl ProviderKind for FigshareKind {
+    fn name(&self) -> &'static str {
+        "figshare"
+    }
+
+    fn configs(&self) -> &'static [ConfigSpec] {
+        CONFIGS
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            export: true,
+            claim_urls: true,
+            import: false,
+        }
+    }
+
+    async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
+        let s = settings(annex).await?;
+        let token = token(annex).await?;
+        let api = make_api(&s, token.clone())?;
+        api.check_token().await?;
+        api.check_article().await?;
+        if let Some(t) = token {
+            // git-annex keeps it locally (or in the branch with embedcreds=yes).
+            annex
+                .set_creds(
+                    CREDS,
+                    &Credentials {
+                        user: "api-token".into(),
+                        secret: t.expose().to_string(),
+                    },
+                )
+                .await?;
+        } else {
+            annex.info(&format!(
+                "no {TOKEN_ENV} set: this remote can only read published files of article {}",
+                s.article
+            ));
+        }
+        Ok(())
+    }
+
+    async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
+        let s = settings(annex).await?;
+        let api = make_api(&s, token(annex).await?)?;
+        Ok(Arc::new(FigshareRemote {
+            api,
+            known: Default::default(),
+        }))
+    }
+}
+
+/// What annexa remembers of a stored key (SETSTATE), so that retrieval
+/// needs no listing: `fs1 id=<id> size=<bytes> md5=<hex>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KeyState {
+    id: u64,
+    size: u64,
+    md5: String,
+}
+
+impl KeyState {
+    fn of(f: &FsFile) -> Self {
+        Self {
+            id: f.id,
+            size: f.size,
+            md5: f.computed_md5.to_ascii_lowercase(),
+        }
+    }
+
+    fn render(&self) -> String {
+        format!("fs1 id={} size={} md5={}", self.id, self.size, self.md5)
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let mut words = text.split_whitespace();
+        if words.next()? != "fs1" {
+            return None;
+        }
+        let (mut id, mut size, mut md5) = (None, None, None);
+        for word in words {
+            let (k, v) = word.split_once('=')?;
+            match k {
+                "id" => id = v.parse().ok(),
+                "size" => size = v.parse().ok(),
+                "md5" => md5 = Some(v.to_string()),
+                _ => {}
+            }
+        }
+        Some(Self {
+            id: id?,
+            size: size?,
+            md5: md5.filter(|m| !m.is_empty())?,
+        })
+    }
+}
+
+pub struct FigshareRemote {
+    api: Api,
+    /// The article's files as listed once by this process and kept up to
+    /// date by its own uploads and deletions, for STORE only: a store
+    /// needs to know whether a file of the key's name is already there,
+    /// and listing a large article for every chunk would cost more than
+    /// the upload. It is only a hint: a file it names is read again
+    /// before it is trusted (kept or deleted), and a file it misses (put
+    /// there by another process meanwhile) makes at worst a second file of
+    /// the same name, which REMOVE deletes with the first. CHECKPRESENT,
+    /// REMOVE and exports always read a fresh listing.
+    known: tokio::sync::Mutex<Option<Vec<FsFile>>>,
+}
+
+/// Size and MD5 of a local file.
+async fn local_md5(path: &Path) -> Result<(u64, String)> {
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = Algorithm::Md5.hasher();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((size, hasher.finish_hex()))
+}
+
+/// Whether Figshare's file can be the content of `key`: sizes agree and,
+/// for MD5 keys, so do the checksums. Chunk keys carry nothing comparable.
+fn matches_key(f: &FsFile, key: &str) -> bool {
+    let Ok(key) = Key::parse(key) else {
+        return true;
+    };
+    if key.is_chunk() {
+        return true;
+    }
+    if key.size().is_some_and(|want| want != f.size) {
+        return false;
+    }
+    match (key.checksum(), f.md5()) {
+        (Some(want), Some(have)) if want.algorithm == have.algorithm => want.hex == have.hex,
+        _ => true,
+    }
+}
+
+impl FigshareRemote {
+    fn key_name(key: &str) -> Result<String> {
+        if !Key::is_path_safe(key) || key.contains('/') {
+            return Err(ProviderError::InvalidName(format!(
+                "{key} cannot be a Figshare file name"
+            )));
+        }
+        Ok(key.to_string())
+    }
+
+    fn export_name(name: &str) -> Result<String> {
+        check_export_path(name)?;
+        Ok(naming::encode_path(name))
+    }
+
+    /// Every file of the article named `name`, newest first.
+    async fn named(&self, name: &str) -> Result<Vec<FsFile>> {
+        let mut files: Vec<FsFile> = self
+            .api
+            .files()
+            .await?
+            .into_iter()
+            .filter(|f| f.name == name)
+            .collect();
+        files.sort_by_key(|f| std::cmp::Reverse(f.id));
+        Ok(files)
+    }
+
+    /// The file remembered for `key`, if it is still there under the key's
+    /// name and processed.
+    async fn remembered(&self, key: &str, name: &str, annex: &dyn Annex) -> Result<Option<FsFile>> {
+        let Some(state) = annex
+            .get_state(key)
+            .await?
+            .and_then(|s| KeyState::parse(&s))
+        else {
+            return Ok(None);
+        };
+        match self.api.file(state.id).await {
+            Ok(f) if f.name == name && f.is_available() => Ok(Some(f)),
+            Ok(_) => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The available file called `name` in the article, from a listing.
+    async fn find(&self, name: &str) -> Result<Option<FsFile>> {
+        Ok(self
+            .named(name)
+            .await?
+            .into_iter()
+            .find(FsFile::is_available))
+    }
+
+    /// Makes the article hold `src` under `name`: kept when an available
+    /// file of that name has the same MD5; files of that name that are
+    /// not it (half-made uploads, other content) are deleted first.
+    async fn put(&self, name: &str, src: &Path, annex: &dyn Annex) -> Result<FsFile> {
+        let (size, md5) = local_md5(src).await?;
+        for hint in self.known_named(name).await? {
+            // Read again: the hint may be stale.
+            let f = match self.api.file(hint.id).await {
+                Ok(f) if f.name == name => f,
+                Ok(_) => continue,
+                Err(e) if e.is_not_found() => {
+                    self.forget(hint.id).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if f.is_available() && f.size == size && f.computed_md5.eq_ignore_ascii_case(&md5) {
+                return Ok(f);
+            }
+            match self.api.delete(f.id).await {
+                Ok(()) => self.forget(f.id).await,
+                Err(e) if e.is_not_found() => self.forget(f.id).await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let progress = |b| annex.progress(b);
+        let f = self.api.upload(name, src, size, &md5, &progress).await?;
+        if let Some(known) = self.known.lock().await.as_mut() {
+            known.push(f.clone());
+        }
+        if !f.computed_md5.eq_ignore_ascii_case(&md5) || f.size != size {
+            let _ = self.api.delete(f.id).await;
+            self.forget(f.id).await;
+            return Err(ProviderError::integrity(format!(
+                "Figshare computed MD5 {} (size {}) for {name}, but the local file has MD5 {md5} \
+                 (size {size}); the upload was deleted, try again",
+                f.computed_md5, f.size
+            )));
+        }
+        Ok(f)
+    }
+
+    async fn download(&self, f: &FsFile, dest: &Path, annex: &dyn Annex) -> Result<()> {
+        let progress = |b| annex.progress(b);
+        Ok(self
+            .api
+            .download(f.id, dest, Some(f.size), f.md5(), &progress)
+            .await?)
+    }
+
+    /// Files named by URLs recorded for `key` (URL mode).
+    async fn claimed_files(&self, key: &str, annex: &dyn Annex) -> Result<Vec<u64>> {
+        let urls = annex.get_urls(key, "").await?;
+        Ok(urls
+            .iter()
+            .filter_map(|u| match urls::parse(u, self.api.base()) {
+                Some(FsUrl::File(id)) => Some(id),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Refuses to remove a file a published version holds.
+    async fn check_unpublished(&self, what: &str, files: &[FsFile]) -> Result<()> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let mut holding = Vec::new();
+        for v in self.api.versions().await? {
+            let listed = self.api.public_files(self.api.article(), Some(v)).await?;
+            if listed.iter().any(|p| files.iter().any(|f| f.id == p.id)) {
+                holding.push(v.to_string());
+            }
+        }
+        if holding.is_empty() {
+            return Ok(());
+        }
+        Err(ProviderError::conflict(format!(
+            "cannot remove {what}: it is in published version {} of article {}, and Figshare keeps \
+             published files downloadable, so the content stays there. Only Figshare's support can \
+             take down a published version; to make git-annex stop counting this copy anyway, use \
+             `git annex setpresentkey <key> <remote uuid> 0`",
+            holding.join(", "),
+            self.api.article()
+        )))
+    }
+
+    async fn delete_all(&self, files: &[FsFile]) -> Result<()> {
+        for f in files {
+            match self.api.delete(f.id).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.forget(f.id).await;
+        }
+        Ok(())
+    }
+
+    /// Files called `name` in the store hint (listed on first use).
+    async fn known_named(&self, name: &str) -> Result<Vec<FsFile>> {
+        let mut known = self.known.lock().await;
+        if known.is_none() {
+            *known = Some(self.api.files().await?);
+        }
+        Ok(known
+            .as_ref()
+            .map(|files| files.iter().filter(|f| f.name == name).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn forget(&self, id: u64) {
+        if let Some(known) = self.known.lock().await.as_mut() {
+            known.retain(|f| f.id != id);
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for FigshareRemote {
+    async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
+        let name = Self::key_name(key)?;
+        if let Some(f) = self.remembered(key, &name, annex).await? {
+            let (size, md5) = local_md5(src).await?;
+            if f.size == size && f.computed_md5.eq_ignore_ascii_case(&md5) {
+                return Ok(());
+            }
+        }
+        let f = self.put(&name, src, annex).await?;
+        annex.set_state(key, &KeyState::of(&f).render()).await?;
+        Ok(())
+    }
+
+    async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+        // URL keys (addurl) may not be names: they are found by URL only.
+        let name = Self::key_name(key).ok();
+        // Fast path: the id and MD5 remembered at store time.
+        if let Some(state) = annex
+            .get_state(key)
+            .await?
+            .and_then(|s| KeyState::parse(&s))
+        {
+            let progress = |b| annex.progress(b);
+            let md5 = Some(Expected::new(Algorithm::Md5, &state.md5));
+            match self
+                .api
+                .download(state.id, dest, Some(state.size), md5, &progress)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_not_found() => annex.debug(&format!(
+                    "file {} is gone; looking the key up by name",
+                    state.id
+                )),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let (true, Some(name)) = (self.api.has_token(), &name) {
+            if let Some(f) = self.find(name).await? {
+                return self.download(&f, dest, annex).await;
+            }
+        }
+        // URL mode: the first recorded Figshare file URL that still works,
+        // always through the API download endpoint.
+        let parsed = Key::parse(key).ok();
+        let size = parsed
+            .as_ref()
+            .filter(|k| !k.is_chunk())
+            .and_then(Key::size);
+        let md5 = parsed
+            .as_ref()
+            .filter(|k| !k.is_chunk())
+            .and_then(Key::checksum)
+            .filter(|c| c.algorithm == Algorithm::Md5);
+        let mut last_error = None;
+        for id in self.claimed_files(key, annex).await? {
+            let progress = |b| annex.progress(b);
+            match self
+                .api
+                .download(id, dest, size, md5.clone(), &progress)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_not_found() => last_error = Some(e),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(e) = last_error {
+            return Err(e.into());
+        }
+        Err(ProviderError::not_found(format!(
+            "{key} is not in article {}",
+            self.api.article()
+        )))
+    }
+
+    async fn check_present(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
+        let name = Self::key_name(key).ok();
+        if let (true, Some(name)) = (self.api.has_token(), &name) {
+            if self.remembered(key, name, annex).await?.is_some() {
+                return Ok(true);
+            }
+            if self.find(name).await?.is_some() {
+                return Ok(true);
+            }
+        }
+        for id in self.claimed_files(key, annex).await? {
+            if self.api.probe(id).await? {
+                return Ok(true);
+            }
+        }
+        if !self.api.has_token() {
+            // Without a token the private article cannot be read: unless a
+            // URL said so, nothing is known.
+            return Err(ProviderError::MissingCredentials(format!(
+                "checking whether {key} is in article {} needs a Figshare API token: set {TOKEN_ENV}",
+                self.api.article()
+            )));
+        }
+        Ok(false)
+    }
+
+    async fn remove(&self, key: &str, annex: &dyn Annex) -> Result<()> {
+        let Ok(name) = Self::key_name(key) else {
+            // A URL key is not a file of the article: nothing of ours to remove.
+            return Ok(());
+        };
+        let remembered = annex
+            .get_state(key)
+            .await?
+            .and_then(|s| KeyState::parse(&s));
+        let mut files = self.named(&name).await?;
+        if let Some(state) = &remembered {
+            if !files.iter().any(|f| f.id == state.id) {
+                match self.api.file(state.id).await {
+                    Ok(f) if f.name == name => files.push(f),
+                    Ok(_) => {}
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        self.check_unpublished(key, &files).await?;
+        self.delete_all(&files).await?;
+        if remembered.is_some() {
+            annex.set_state(key, "").await?;
+        }
+        Ok(())
+    }
+
+    async fn whereis(&self, key: &str, annex: &dyn Annex) -> Option<String> {
+        let state = annex.get_state(key).await.ok().flatten()?;
+        let id = KeyState::parse(&state)?.id;
+        Some(self.api.download_url(id).to_string())
+    }
+
+    fn info(&self) -> Vec<(String, String)> {
+        vec![
+            ("figshare api".into(), self.api.base().to_string()),
+            ("article".into(), self.api.article().to_string()),
+            (
+                "API token".into(),
+                if self.api.has_token() {
+                    "set"
+                } else {
+                    "none (read-only, published files)"
+                }
+                .into(),
+            ),
+        ]
+    }
+
+    fn export(&self) -> Option<&dyn ExportTree> {
+        Some(self)
+    }
+
+    fn urls(&self) -> Option<&dyn UrlClaims> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl ExportTree for FigshareRemote {
+    async fn store_export(
+        &self,
+        name: &str,
+        _key: &str,
+        src: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()> {
+        let flat = Self::export_name(name)?;
+        self.put(&flat, src, annex).await?;
+        Ok(())
+    }
+
+    async fn retrieve_export(
+        &self,
+        name: &str,
+        _key: &str,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()> {
+        let flat = Self::export_name(name)?;
+        match self.find(&flat).await? {
+            Some(f) => self.download(&f, dest, annex).await,
+            None => Err(ProviderError::not_found(format!(
+                "{name} is not in article {}",
+                self.api.article()
+            ))),
+        }
+    }
+
+    async fn check_present_export(
+        &self,
+        name: &str,
+        key: &str,
+        _annex: &dyn Annex,
+    ) -> Result<bool> {
+        let flat = Self::export_name(name)?;
+        Ok(self
+            .find(&flat)
+            .await?
+            .is_some_and(|f| matches_key(&f, key)))
+    }
+
+    async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
+        let flat = Self::export_name(name)?;
+        let files = self.named(&flat).await?;
+        self.check_unpublished(name, &files).await?;
+        self.delete_all(&files).await
+    }
+
+    async fn remove_export_directory(&self, _dir: &str, _annex: &dyn Annex) -> Result<()> {
+        // Folders exist only in the encoded names of their files.
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl UrlClaims for FigshareRemote {
+    fn claims_url(&self, url: &str) -> bool {
+        urls::parse(url, self.api.base()).is_some()
+    }
+
+    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
+        let Some(target) = urls::parse(url, self.api.base()) else {
+            return Err(ProviderError::InvalidName(format!(
+                "not a Figshare file or article URL: {url}"
+            )));
+        };
+        match target {
+            FsUrl::File(id) => {
+                if self.api.has_token() {
+                    match self.api.file(id).await {
+                        Ok(f) => {
+                            return Ok(UrlCheck::Contents {
+                                size: Some(f.size),
+                                filename: Some(f.name),
+                            })
+                        }
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                if self.api.probe(id).await? {
+                    Ok(UrlCheck::Contents {
+                        size: None,
+                        filename: None,
+                    })
+                } else {
+                    Err(ProviderError::not_found(format!(
+                        "Figshare file {id} was not found"
+                    )))
+                }
+            }
+            FsUrl::Article { id, version } => {
+                let files = if id == self.api.article() && version.is_none() && self.api.has_token()
+                {
+                    self.api
+                        .files()
+                        .await?
+                        .into_iter()
+                        .filter(FsFile::is_available)
+                        .collect()
+                } else {
+                    self.api.public_files(id, version).await?
+                };
+                let entries: Vec<UrlEntry> = files
+                    .into_iter()
+                    .filter(|f| !f.is_link_only)
+                    .map(|f| UrlEntry {
+                        url: self.api.download_url(f.id).to_string(),
+                        size: Some(f.size),
+                        filename: f.name,
+                    })
+                    .collect();
+                if entries.is_empty() {
+                    return Err(ProviderError::not_found(format!(
+                        "article {id} has no files to download"
+                    )));
+                }
+                Ok(UrlCheck::Multi(entries))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_state_round_trips() {
+        let s = KeyState {
+            id: 42,
+            size: 10,
+            md5: "ab01".into(),
+        };
+        assert_eq!(KeyState::parse(&s.render()), Some(s));
+        assert_eq!(KeyState::parse(""), None);
+        assert_eq!(KeyState::parse("fs1 size=3"), None);
+        assert_eq!(KeyState::parse("dv1 id=7 size=1 md5=aa"), None);
+    }
+
+    #[test]
+    fn keys_that_could_name_folders_are_refused() {
+        assert!(FigshareRemote::key_name("SHA256E-s1--ab.txt").is_ok());
+        assert!(FigshareRemote::key_name("a/b").is_err());
+        assert!(FigshareRemote::key_name("..").is_err());
+    }
+
+    #[test]
+    fn files_match_keys() {
+        let f = |size: u64, md5: &str| FsFile {
+            id: 1,
+            name: "x".into(),
+            size,
+            computed_md5: md5.into(),
+            supplied_md5: String::new(),
+            status: Some("available".into()),
+            upload_url: None,
+            is_link_only: false,
+        };
+        let k = "MD5E-s5--5d41402abc4b2a76b9719d911017c592.txt";
+        assert!(matches_key(&f(5, "5d41402abc4b2a76b9719d911017c592"), k));
+        assert!(!matches_key(&f(6, "5d41402abc4b2a76b9719d911017c592"), k));
+        assert!(!matches_key(&f(5, "00000000000000000000000000000000"), k));
+        assert!(matches_key(&f(9, "aa"), "MD5E-s5-S2-C1--5d41.txt"));
+    }
+}

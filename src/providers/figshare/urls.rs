@@ -1,0 +1,180 @@
+//! Which URLs name a Figshare file or article.
+//!
+//! Recognised forms, on `figshare.com` (and its subdomains) or on the
+//! remote's own API host (`api=`, e.g. a test server):
+//! - `https://figshare.com/ndownloader/files/ID` and
+//!   `https://ndownloader.figshare.com/files/ID` (the browser download
+//!   path, which answers non-browsers with a WAF challenge: annexa never
+//!   downloads from it, it fetches the same file through the API);
+//! - `{api}/file/download/ID` (the API download endpoint);
+//! - `https://figshare.com/articles/TYPE/SLUG/ID[/VERSION]` and
+//!   `https://figshare.com/articles/ID[/VERSION]` (an article: every file);
+//! - `{api}/articles/ID[/versions/VERSION]`.
+
+use url::Url;
+
+/// What a claimed URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsUrl {
+    File(u64),
+    Article { id: u64, version: Option<u64> },
+}
+
+fn is_figshare_host(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    h == "figshare.com" || h.ends_with(".figshare.com")
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// The file or article `url` names, if it is a Figshare URL (or one of the
+/// API at `api`).
+pub fn parse(url: &str, api: &Url) -> Option<FsUrl> {
+    let parsed = Url::parse(url).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return None;
+    }
+    let host = parsed.host_str()?;
+    let ours = same_origin(&parsed, api);
+    if !ours && !is_figshare_host(host) {
+        return None;
+    }
+    let segments: Vec<&str> = parsed.path_segments()?.filter(|s| !s.is_empty()).collect();
+    // The API's own paths, below its base path (e.g. /v2).
+    let api_path: Vec<&str> = api
+        .path_segments()
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect();
+    let below_api = (ours || host.eq_ignore_ascii_case("api.figshare.com"))
+        && segments.len() > api_path.len()
+        && segments[..api_path.len()] == api_path[..];
+    if below_api {
+        let rest = &segments[api_path.len()..];
+        match rest {
+            ["file", "download", id] => return id.parse().ok().map(FsUrl::File),
+            ["articles", id] => {
+                return id
+                    .parse()
+                    .ok()
+                    .map(|id| FsUrl::Article { id, version: None })
+            }
+            ["articles", id, "versions", v] => {
+                return Some(FsUrl::Article {
+                    id: id.parse().ok()?,
+                    version: Some(v.parse().ok()?),
+                })
+            }
+            _ => {}
+        }
+    }
+    match segments.as_slice() {
+        ["ndownloader", "files", id] => id.parse().ok().map(FsUrl::File),
+        ["files", id] if host.eq_ignore_ascii_case("ndownloader.figshare.com") => {
+            id.parse().ok().map(FsUrl::File)
+        }
+        ["articles", rest @ ..] if !rest.is_empty() => {
+            let numbers: Vec<u64> = rest
+                .iter()
+                .rev()
+                .map_while(|s| s.parse::<u64>().ok())
+                .collect();
+            match numbers.as_slice() {
+                // /ID/VERSION: versions are small numbers, ids are not.
+                [version, id, ..] if *version < 10_000 => Some(FsUrl::Article {
+                    id: *id,
+                    version: Some(*version),
+                }),
+                [id, ..] => Some(FsUrl::Article {
+                    id: *id,
+                    version: None,
+                }),
+                [] => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(url: &str) -> Option<FsUrl> {
+        parse(url, &Url::parse("https://api.figshare.com/v2").unwrap())
+    }
+
+    #[test]
+    fn forms() {
+        assert_eq!(
+            p("https://figshare.com/ndownloader/files/123"),
+            Some(FsUrl::File(123))
+        );
+        assert_eq!(
+            p("https://ndownloader.figshare.com/files/123"),
+            Some(FsUrl::File(123))
+        );
+        assert_eq!(
+            p("https://api.figshare.com/v2/file/download/77"),
+            Some(FsUrl::File(77))
+        );
+        assert_eq!(
+            p("https://figshare.com/articles/dataset/Some_atlas/12345678/2"),
+            Some(FsUrl::Article {
+                id: 12345678,
+                version: Some(2)
+            })
+        );
+        assert_eq!(
+            p("https://figshare.com/articles/dataset/Some_atlas/12345678"),
+            Some(FsUrl::Article {
+                id: 12345678,
+                version: None
+            })
+        );
+        assert_eq!(
+            p("https://figshare.com/articles/12345678"),
+            Some(FsUrl::Article {
+                id: 12345678,
+                version: None
+            })
+        );
+        assert_eq!(
+            p("https://api.figshare.com/v2/articles/5/versions/3"),
+            Some(FsUrl::Article {
+                id: 5,
+                version: Some(3)
+            })
+        );
+        let local = Url::parse("http://127.0.0.1:8080/v2").unwrap();
+        assert_eq!(
+            parse("http://127.0.0.1:8080/v2/file/download/9", &local),
+            Some(FsUrl::File(9))
+        );
+        assert_eq!(
+            parse("http://127.0.0.1:8080/ndownloader/files/9", &local),
+            Some(FsUrl::File(9))
+        );
+    }
+
+    #[test]
+    fn foreign_urls_are_not_claimed() {
+        assert_eq!(p("https://example.org/ndownloader/files/123"), None);
+        assert_eq!(p("https://figshare.com.evil.org/ndownloader/files/1"), None);
+        assert_eq!(p("https://figshare.com/ndownloader/files/abc"), None);
+        assert_eq!(p("https://figshare.com/articles/"), None);
+        assert_eq!(p("https://figshare.com/search?q=1"), None);
+        assert_eq!(p("ftp://figshare.com/ndownloader/files/1"), None);
+        assert_eq!(p("not a url"), None);
+        let local = Url::parse("http://127.0.0.1:8080/v2").unwrap();
+        assert_eq!(
+            parse("http://127.0.0.1:9999/v2/file/download/9", &local),
+            None
+        );
+    }
+}
