@@ -11,8 +11,8 @@
 mod common;
 mod support_annex;
 mod support_dataverse;
-mod support_github;
 mod support_figshare;
+mod support_github;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,8 +21,8 @@ use annexa::providers::{self, Provider, ProviderError};
 use common::{pseudo_random, Moto, AWS_KEY, AWS_SECRET};
 use support_annex::{sha256e_key, MemAnnex};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
-use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
 use support_figshare::FakeFigshare;
+use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
 
 /// A running service for one provider kind.
 enum Service {
