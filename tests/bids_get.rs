@@ -301,6 +301,19 @@ fn dry_run_changes_nothing() {
     );
     assert!(plan.contains(&"would-copy\tdataset_description.json".to_string()));
     assert!(!out.exists());
+    // Totals: what would be fetched, what the cache already holds.
+    let summary = String::from_utf8_lossy(&result.stderr);
+    let fetching = plan.iter().filter(|l| l.starts_with("would-fetch")).count();
+    assert!(
+        summary.contains(&format!("{fetching} to fetch")),
+        "{summary}"
+    );
+    assert!(summary.contains("to copy from the cache"), "{summary}");
+    let json = get(&ds, &out, &["--suffix", "T1w", "--dry-run", "--json"]);
+    let records = json_records(&json.stdout);
+    let totals = &records.last().unwrap()["summary"];
+    assert_eq!(totals["would_fetch"]["files"], fetching as u64);
+    assert!(totals["would_fetch"]["bytes"].as_u64().unwrap() > 0);
 }
 
 #[test]

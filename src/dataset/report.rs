@@ -39,6 +39,10 @@ pub struct Reporter {
     skipped: u64,
     planned: u64,
     bytes_written: u64,
+    /// Dry runs: files and bytes that would be fetched into the cache, or
+    /// copied from what the cache already holds.
+    would_fetch: (u64, u64),
+    would_copy: (u64, u64),
     failures: Vec<String>,
 }
 
@@ -65,6 +69,8 @@ impl Reporter {
             skipped: 0,
             planned: 0,
             bytes_written: 0,
+            would_fetch: (0, 0),
+            would_copy: (0, 0),
             failures: Vec::new(),
         };
         reporter.update_message();
@@ -86,7 +92,16 @@ impl Reporter {
                 self.bytes_written += size.unwrap_or(0);
             }
             Status::Skipped => self.skipped += 1,
-            Status::WouldFetch | Status::WouldCopy => self.planned += 1,
+            Status::WouldFetch => {
+                self.planned += 1;
+                self.would_fetch.0 += 1;
+                self.would_fetch.1 += size.unwrap_or(0);
+            }
+            Status::WouldCopy => {
+                self.planned += 1;
+                self.would_copy.0 += 1;
+                self.would_copy.1 += size.unwrap_or(0);
+            }
         }
         if self.json {
             print_line(
@@ -146,13 +161,23 @@ impl Reporter {
                     "planned": self.planned,
                     "failed": self.failures.len(),
                     "bytes": self.bytes_written,
+                    "would_fetch": {"files": self.would_fetch.0, "bytes": self.would_fetch.1},
+                    "would_copy": {"files": self.would_copy.0, "bytes": self.would_copy.1},
                     "seconds": (seconds * 1000.0).round() / 1000.0,
                 }})
                 .to_string(),
             );
         } else {
             let mut text = if self.planned > 0 {
-                format!("annexa: dry run: {} files", self.total_files)
+                format!(
+                    "annexa: dry run: {} files: {} to fetch ({}), {} to copy from the cache ({}), {} already in place",
+                    self.total_files,
+                    self.would_fetch.0,
+                    HumanBytes(self.would_fetch.1),
+                    self.would_copy.0,
+                    HumanBytes(self.would_copy.1),
+                    self.skipped
+                )
             } else {
                 format!(
                     "annexa: {} files ({} written, {} already in place), {} in {:.1} s",
