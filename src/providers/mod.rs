@@ -28,6 +28,7 @@ pub mod figshare;
 pub mod github;
 pub mod layout;
 pub mod s3;
+pub mod token;
 
 pub use error::{error_chain_text, AnnexError, Cause, ProviderError, Result, StatusKind};
 pub use layout::{check_export_path, hashdir_lower, KeyLayout};

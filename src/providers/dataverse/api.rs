@@ -24,36 +24,10 @@ const FILE_404_SINCE: ServerVersion = ServerVersion::new(6, 2);
 
 /// Largest page we ask for when listing files.
 const PAGE: u64 = 1000;
-
-/// An API token: never printed.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(secret: String) -> Option<Self> {
-        let t = secret.trim().to_string();
-        let sendable = reqwest::header::HeaderValue::from_str(&t).is_ok();
-        (!t.is_empty() && sendable).then_some(Self(t))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The header value, marked sensitive so HTTP-level debug output
-    /// never shows it. `None` if the token is not a valid header value.
-    fn header_value(&self) -> Option<reqwest::header::HeaderValue> {
-        let mut value = reqwest::header::HeaderValue::from_str(&self.0).ok()?;
-        value.set_sensitive(true);
-        Some(value)
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
+/// Its token, sent as `X-Dataverse-key: TOKEN`.
+pub use crate::providers::token::ApiToken as Token;
+/// What comes before the token in its header.
+pub const SCHEME: &str = "";
 
 /// `{"status":"OK","data":...}` or `{"status":"ERROR","message":...}`.
 #[derive(Debug, Deserialize)]
@@ -441,7 +415,7 @@ impl Api {
     /// "User with token <TOKEN> not found.").
     pub fn scrub(&self, text: &str) -> String {
         match &self.token {
-            Some(t) if !t.0.is_empty() => text.replace(&t.0, "<API token>"),
+            Some(t) => t.scrub(text),
             _ => text.to_string(),
         }
     }
@@ -991,7 +965,7 @@ mod tests {
             Client::new(Default::default()).unwrap(),
             Url::parse(base).unwrap(),
             "doi:10.5072/FK2/ABC".into(),
-            Token::new("s3cret".into()),
+            Token::new("s3cret".into(), SCHEME),
             Duration::from_secs(1),
         )
     }

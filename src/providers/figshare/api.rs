@@ -25,35 +25,10 @@ use crate::transfer::{
 const PAGE: usize = 1000;
 /// How often a locked part is tried before giving up.
 const LOCKED_TRIES: u32 = 12;
-
-/// An API token: never printed.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(secret: String) -> Option<Self> {
-        let t = secret.trim().to_string();
-        let sendable = reqwest::header::HeaderValue::from_str(&format!("token {t}")).is_ok();
-        (!t.is_empty() && sendable).then_some(Self(t))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    fn header_value(&self) -> Option<reqwest::header::HeaderValue> {
-        let mut value =
-            reqwest::header::HeaderValue::from_str(&format!("token {}", self.0)).ok()?;
-        value.set_sensitive(true);
-        Some(value)
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
+/// Its token, sent as `Authorization: token TOKEN`.
+pub use crate::providers::token::ApiToken as Token;
+/// What comes before the token in its header.
+pub const SCHEME: &str = "token";
 
 /// A file of an article, as the API lists it. Private listings add the
 /// processing `status` and the upload's `upload_url`.
@@ -693,7 +668,7 @@ mod tests {
             Client::new(Default::default()).unwrap(),
             Url::parse("https://api.figshare.com/v2").unwrap(),
             42,
-            token.and_then(|t| Token::new(t.into())),
+            token.and_then(|t| Token::new(t.into(), SCHEME)),
             Duration::from_secs(1),
         )
     }

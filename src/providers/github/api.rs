@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LINK};
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LINK};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -24,34 +24,10 @@ use crate::transfer::{
 const PAGE: u32 = 100;
 /// At most this many pages of releases are read when looking for a tag.
 const MAX_PAGES: usize = 50;
-
-/// A GitHub token: never printed.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(secret: String) -> Option<Self> {
-        let t = secret.trim().to_string();
-        let sendable = HeaderValue::from_str(&format!("Bearer {t}")).is_ok();
-        (!t.is_empty() && sendable).then_some(Self(t))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    fn header_value(&self) -> Option<HeaderValue> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.0)).ok()?;
-        value.set_sensitive(true);
-        Some(value)
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
+/// Its token, sent as `Authorization: Bearer TOKEN`.
+pub use crate::providers::token::ApiToken as Token;
+/// What comes before the token in its header.
+pub const SCHEME: &str = "Bearer";
 
 /// `OWNER/NAME` of a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -514,6 +490,7 @@ pub fn next_link(headers: &HeaderMap) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::HeaderValue;
 
     #[test]
     fn repos() {

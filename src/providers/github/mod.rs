@@ -143,22 +143,7 @@ async fn settings(annex: &dyn Annex) -> Result<Settings> {
 
 /// The token: the environment wins over what git-annex stored.
 async fn token(annex: &dyn Annex) -> Result<Option<Token>> {
-    if let Ok(value) = std::env::var(TOKEN_ENV) {
-        if !value.trim().is_empty() {
-            return Token::new(value).map(Some).ok_or_else(|| {
-                ProviderError::Config(format!(
-                    "{TOKEN_ENV} contains characters an HTTP header cannot carry; copy the token again"
-                ))
-            });
-        }
-    }
-    match annex.get_creds(CREDS).await {
-        Ok(Some(c)) => Ok(Token::new(c.secret)),
-        Ok(None) => Ok(None),
-        // No stored creds is not an error: public releases need none.
-        Err(crate::providers::AnnexError::Refused(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    crate::providers::token::find(annex, TOKEN_ENV, CREDS, api::SCHEME).await
 }
 
 fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
