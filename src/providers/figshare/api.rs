@@ -185,8 +185,17 @@ impl Api {
         Ok(())
     }
 
+    /// `text` without the token, should a server echo it back.
+    fn scrub(&self, text: &str) -> String {
+        match &self.token {
+            Some(t) => t.scrub(text),
+            None => text.to_string(),
+        }
+    }
+
     /// Names the problem behind an error status.
     pub fn classify(&self, status: StatusCode, body: &str, what: &str, scope: Scope) -> FsError {
+        let body = &self.scrub(body);
         let message = serde_json::from_str::<ErrorBody>(body)
             .ok()
             .map(|e| {
@@ -671,6 +680,20 @@ mod tests {
             token.and_then(|t| Token::new(t.into(), SCHEME)),
             Duration::from_secs(1),
         )
+    }
+
+    #[test]
+    fn an_echoed_token_never_reaches_a_message() {
+        let a = api(Some("tok-9f8e7d"));
+        let body = r#"{"message":"Token tok-9f8e7d is not valid","code":"InvalidToken"}"#;
+        for status in [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::BAD_REQUEST,
+            StatusCode::FORBIDDEN,
+        ] {
+            let e = a.classify(status, body, "listing", Scope::Article);
+            assert!(!e.to_string().contains("tok-9f8e7d"), "{e}");
+        }
     }
 
     #[test]

@@ -198,7 +198,11 @@ impl Api {
     async fn status_error(&self, what: &str, response: Response) -> ProviderError {
         let status = response.status();
         let url = RedactedUrl::new(response.url().clone());
-        let body = read_error_body(response).await;
+        // A server may echo the token back: it never reaches a message.
+        let body = match &self.token {
+            Some(t) => t.scrub(&read_error_body(response).await),
+            None => read_error_body(response).await,
+        };
         let parsed: ErrorBody = serde_json::from_str(&body).unwrap_or_default();
         let source = Box::new(TransferError::Status {
             method: "request".into(),
