@@ -61,6 +61,8 @@ pub enum Extension {
     UnavailableResponse,
     TransferRetrieveUrl,
     CheckpresentUrl,
+    /// IMPORTKEY: keys of imported files named without downloading them.
+    ImportKey,
     Other(String),
 }
 
@@ -73,6 +75,7 @@ impl Extension {
             "UNAVAILABLERESPONSE" => Self::UnavailableResponse,
             "TRANSFER-RETRIEVE-URL" => Self::TransferRetrieveUrl,
             "CHECKPRESENT-URL" => Self::CheckpresentUrl,
+            "IMPORTKEY" => Self::ImportKey,
             other => Self::Other(other.to_string()),
         }
     }
@@ -85,6 +88,7 @@ impl Extension {
             Self::UnavailableResponse => "UNAVAILABLERESPONSE",
             Self::TransferRetrieveUrl => "TRANSFER-RETRIEVE-URL",
             Self::CheckpresentUrl => "CHECKPRESENT-URL",
+            Self::ImportKey => "IMPORTKEY",
             Self::Other(name) => name,
         }
     }
@@ -124,6 +128,18 @@ pub enum Request {
     RenameExport {
         key: String,
         new_name: String,
+    },
+    ImportSupported,
+    ListImportableContents,
+    /// Names the file the next import request is about.
+    Import(String),
+    /// Download the named file into this temporary file.
+    RetrieveImport(String),
+    CheckPresentImport(String),
+    /// The key of the named file, from its size and content identifier.
+    ImportKey {
+        size: Option<u64>,
+        content_id: String,
     },
     /// git-annex gave up on us; we should exit.
     Error(String),
@@ -225,6 +241,24 @@ impl Request {
                 no_params("EXPORTSUPPORTED", rest, line)?;
                 Request::ExportSupported
             }
+            "IMPORTSUPPORTED" => {
+                no_params("IMPORTSUPPORTED", rest, line)?;
+                Request::ImportSupported
+            }
+            "LISTIMPORTABLECONTENTS" => {
+                no_params("LISTIMPORTABLECONTENTS", rest, line)?;
+                Request::ListImportableContents
+            }
+            "IMPORT" => Request::Import(one("IMPORT")?),
+            "RETRIEVEIMPORT" => Request::RetrieveImport(one("RETRIEVEIMPORT")?),
+            "CHECKPRESENTIMPORT" => Request::CheckPresentImport(one("CHECKPRESENTIMPORT")?),
+            "IMPORTKEY" => {
+                let p = params("IMPORTKEY", rest, 2, line)?;
+                Request::ImportKey {
+                    size: crate::transfer::parse_size(p[0]),
+                    content_id: p[1].to_string(),
+                }
+            }
             "CLAIMURL" => Request::ClaimUrl(one("CLAIMURL")?),
             "CHECKURL" => Request::CheckUrl(one("CHECKURL")?),
             "TRANSFER" | "TRANSFEREXPORT" => {
@@ -316,6 +350,14 @@ impl Request {
             R::RemoveExport(key) => format!("REMOVEEXPORT {key}"),
             R::RemoveExportDirectory(dir) => format!("REMOVEEXPORTDIRECTORY {dir}"),
             R::RenameExport { key, new_name } => format!("RENAMEEXPORT {key} {new_name}"),
+            R::ImportSupported => "IMPORTSUPPORTED".into(),
+            R::ListImportableContents => "LISTIMPORTABLECONTENTS".into(),
+            R::Import(name) => format!("IMPORT {name}"),
+            R::RetrieveImport(file) => format!("RETRIEVEIMPORT {file}"),
+            R::CheckPresentImport(key) => format!("CHECKPRESENTIMPORT {key}"),
+            R::ImportKey { size, content_id } => {
+                format!("IMPORTKEY {} {content_id}", size_field(*size))
+            }
             R::Error(message) => format!("ERROR {message}"),
             R::Unknown(line) => line.clone(),
         };
@@ -387,6 +429,21 @@ pub enum Reply {
     RemoveExportDirectoryFailure,
     RenameExportSuccess(String),
     RenameExportFailure(String),
+    ImportSupportedSuccess,
+    ImportSupportedFailure,
+    /// One file of a listing: `IMPORTABLECONTENT` and its
+    /// `IMPORTABLECONTENTIDENTIFIER`.
+    ImportableContent {
+        size: u64,
+        name: String,
+        content_id: String,
+    },
+    ListImportableContentsSuccess,
+    ListImportableContentsFailure(String),
+    RetrieveImportSuccess,
+    RetrieveImportFailure(String),
+    ImportKeySuccess(String),
+    ImportKeyFailure(String),
     UnsupportedRequest,
     Error(String),
 }
@@ -547,6 +604,24 @@ impl Reply {
             RemoveExportDirectoryFailure => single("REMOVEEXPORTDIRECTORY-FAILURE".into()),
             RenameExportSuccess(k) => single(format!("RENAMEEXPORT-SUCCESS {k}")),
             RenameExportFailure(k) => single(format!("RENAMEEXPORT-FAILURE {k}")),
+            ImportSupportedSuccess => single("IMPORTSUPPORTED-SUCCESS".into()),
+            ImportSupportedFailure => single("IMPORTSUPPORTED-FAILURE".into()),
+            ImportableContent {
+                size,
+                name,
+                content_id,
+            } => vec![
+                format!("IMPORTABLECONTENT {size} {}", one_line_value(name)),
+                format!("IMPORTABLECONTENTIDENTIFIER {}", no_spaces(content_id)),
+            ],
+            ListImportableContentsSuccess => single("LISTIMPORTABLECONTENTS-SUCCESS".into()),
+            ListImportableContentsFailure(m) => {
+                single(format!("LISTIMPORTABLECONTENTS-FAILURE {}", one_line(m)))
+            }
+            RetrieveImportSuccess => single("RETRIEVEIMPORT-SUCCESS".into()),
+            RetrieveImportFailure(m) => single(format!("RETRIEVEIMPORT-FAILURE {}", one_line(m))),
+            ImportKeySuccess(k) => single(format!("IMPORTKEY-SUCCESS {k}")),
+            ImportKeyFailure(m) => single(format!("IMPORTKEY-FAILURE {}", one_line(m))),
             UnsupportedRequest => single("UNSUPPORTED-REQUEST".into()),
             Error(m) => single(format!("ERROR {}", one_line(m))),
         }

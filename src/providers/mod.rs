@@ -8,7 +8,8 @@
 //! configuration parameters, its [`Capabilities`], one-time set-up) and
 //! builds a [`Provider`]: the core key store. What a provider can do beyond
 //! keys is a capability trait it hands out: [`ExportTree`] from
-//! [`Provider::export`], [`UrlClaims`] from [`Provider::urls`].
+//! [`Provider::export`], [`UrlClaims`] from [`Provider::urls`],
+//! [`ImportTree`] from [`Provider::import`].
 //!
 //! Providers know nothing of the wire: they talk to git-annex only through
 //! [`Annex`], answer with the types of this module, and fail with a
@@ -26,11 +27,13 @@ pub mod directory;
 mod error;
 pub mod figshare;
 pub mod github;
+pub mod import;
 pub mod layout;
 pub mod s3;
 pub mod token;
 
 pub use error::{error_chain_text, AnnexError, Cause, ProviderError, Result, StatusKind};
+pub use import::{ImportSink, ImportTree, ImportableFile};
 pub use layout::{check_export_path, hashdir_lower, KeyLayout};
 
 /// One configuration parameter a provider accepts at `initremote`.
@@ -118,7 +121,7 @@ pub struct Capabilities {
     pub export: bool,
     /// Its providers hand out [`UrlClaims`].
     pub claim_urls: bool,
-    /// Import trees (not implemented by any provider yet).
+    /// Its providers hand out an [`ImportTree`].
     pub import: bool,
 }
 
@@ -191,6 +194,10 @@ pub trait Provider: Send + Sync {
     }
     /// The URL capability, when this provider has it.
     fn urls(&self) -> Option<&dyn UrlClaims> {
+        None
+    }
+    /// The import capability, when this provider has it.
+    fn import(&self) -> Option<&dyn ImportTree> {
         None
     }
 }

@@ -12,8 +12,10 @@ use tokio::sync::OnceCell;
 
 use super::job::JobAnnex;
 use crate::protocol::{Availability, CheckUrl, Direction, Extension, Reply, Request, UrlEntry};
+use crate::providers::import::{content_key, ContentId, KeySource};
 use crate::providers::{
-    self, error_chain_text, Annex, Provider, ProviderError, ProviderKind, UrlCheck,
+    self, check_export_path, error_chain_text, Annex, ImportSink, ImportTree, ImportableFile,
+    Provider, ProviderError, ProviderKind, UrlCheck,
 };
 
 /// State shared by every job of a session.
@@ -40,6 +42,8 @@ impl Shared {
 pub struct JobState {
     /// The export path named by the last EXPORT request.
     export_name: Option<String>,
+    /// The imported file named by the last IMPORT request.
+    import_name: Option<String>,
 }
 
 /// What the session should do after a request.
@@ -118,6 +122,91 @@ async fn export_supported(shared: &Shared, annex: &dyn Annex) -> Reply {
     }
 }
 
+/// IMPORTSUPPORTED, which may come before PREPARE, like EXPORTSUPPORTED.
+async fn import_supported(shared: &Shared, annex: &dyn Annex) -> Reply {
+    if let Some(provider) = shared.provider.get() {
+        if provider.import().is_some() {
+            return Reply::ImportSupportedSuccess;
+        }
+    }
+    match kind_from_config(annex).await {
+        Ok(kind) if kind.capabilities().import => Reply::ImportSupportedSuccess,
+        Ok(_) => Reply::ImportSupportedFailure,
+        Err(why) => {
+            tracing::debug!("IMPORTSUPPORTED: {why}");
+            Reply::ImportSupportedFailure
+        }
+    }
+}
+
+/// Sends each listed file to git-annex as it arrives.
+struct ListingToAnnex<'a> {
+    annex: &'a JobAnnex,
+}
+
+impl ImportSink for ListingToAnnex<'_> {
+    fn found(&mut self, file: ImportableFile) -> providers::Result<()> {
+        if let Err(why) = check_export_path(&file.path) {
+            self.skipped(&file.path, &error_chain_text(&why));
+            return Ok(());
+        }
+        let reply = Reply::ImportableContent {
+            size: file.size,
+            name: file.path,
+            content_id: file.id.text(),
+        };
+        for line in reply.lines() {
+            self.annex.output().send(self.annex.job(), &line);
+        }
+        Ok(())
+    }
+
+    fn skipped(&mut self, name: &str, why: &str) {
+        self.annex.info(&format!(
+            "not imported: {name:?} cannot be a file in a tree ({why})"
+        ));
+    }
+}
+
+/// IMPORTKEY: the key from the published checksum in the content id, or
+/// from the content itself when the service publishes none.
+async fn import_key(
+    import: &dyn ImportTree,
+    name: &str,
+    size: Option<u64>,
+    content_id: &str,
+    annex: &JobAnnex,
+) -> Reply {
+    let Some(id) = ContentId::parse(content_id) else {
+        return Reply::ImportKeyFailure(format!(
+            "{name}: {content_id:?} is not a content identifier this remote listed; import again"
+        ));
+    };
+    let Some(size) = size else {
+        return Reply::ImportKeyFailure(format!("{name}: no size was given"));
+    };
+    let scratch = match annex.get_git_dir().await {
+        Ok(dir) => dir
+            .join("annex")
+            .join("tmp")
+            .join(format!("annexa-import-{}", std::process::id())),
+        Err(e) => return Reply::ImportKeyFailure(e.to_string()),
+    };
+    if let Some(parent) = scratch.parent() {
+        let _ = tokio::fs::create_dir_all(parent).await;
+    }
+    // One scratch file per job.
+    let scratch = scratch.with_extension(format!("{}", annex.job().unwrap_or(0)));
+    match content_key(import, name, size, &id, &scratch, annex).await {
+        Ok((key, KeySource::Published)) => Reply::ImportKeySuccess(key),
+        Ok((key, KeySource::Hashed)) => {
+            annex.info(&format!("{name}: hashed its content: {key}"));
+            Reply::ImportKeySuccess(key)
+        }
+        Err(e) => Reply::ImportKeyFailure(format!("{name}: {}", failure_text(&e))),
+    }
+}
+
 async fn kind_from_config(annex: &dyn Annex) -> Result<Box<dyn ProviderKind>, String> {
     let names: Vec<&str> = providers::registry().iter().map(|k| k.name()).collect();
     let choice = annex
@@ -177,6 +266,7 @@ pub async fn handle(
         }
         R::ListConfigs => Reply::Configs(all_configs()),
         R::ExportSupported => export_supported(shared, annex).await,
+        R::ImportSupported => import_supported(shared, annex).await,
         R::InitRemote => match kind_from_config(annex).await {
             Err(message) => Reply::InitRemoteFailure(message),
             Ok(kind) => match kind.initremote(annex).await {
@@ -195,6 +285,10 @@ pub async fn handle(
         }
         R::Export(name) => {
             state.export_name = Some(name);
+            return Next::Silent;
+        }
+        R::Import(name) => {
+            state.import_name = Some(name);
             return Next::Silent;
         }
         other => match shared.provider.get() {
@@ -252,6 +346,11 @@ pub fn failure_reply(request: Request, why: &str) -> Reply {
         Request::CheckUrl(_) => Reply::CheckUrl(CheckUrl::Failure(why.into())),
         Request::ClaimUrl(_) => Reply::ClaimUrlFailure,
         Request::WhereIs(_) => Reply::WhereIsFailure,
+        Request::ImportSupported => Reply::ImportSupportedFailure,
+        Request::ListImportableContents => Reply::ListImportableContentsFailure(why.into()),
+        Request::RetrieveImport(_) => Reply::RetrieveImportFailure(why.into()),
+        Request::CheckPresentImport(key) => Reply::CheckPresentUnknown(key, why.into()),
+        Request::ImportKey { .. } => Reply::ImportKeyFailure(why.into()),
         _ => Reply::UnsupportedRequest,
     }
 }
@@ -388,16 +487,95 @@ async fn serve(
                 }
             }
         }
+        R::ListImportableContents => {
+            let Some(import) = provider.import() else {
+                return Reply::ListImportableContentsFailure(no_import());
+            };
+            let mut sink = ListingToAnnex { annex };
+            match import.list_importable(&mut sink, annex).await {
+                Ok(()) => Reply::ListImportableContentsSuccess,
+                Err(e) => Reply::ListImportableContentsFailure(failure_text(&e)),
+            }
+        }
+        R::RetrieveImport(file) => {
+            annex.reset_progress();
+            let Some(name) = state.import_name.take() else {
+                return Reply::RetrieveImportFailure("no IMPORT name was given".into());
+            };
+            let Some(import) = provider.import() else {
+                return Reply::RetrieveImportFailure(no_import());
+            };
+            match retrieve_import_whole(import, &name, Path::new(&file), annex).await {
+                Ok(()) => Reply::RetrieveImportSuccess,
+                Err(e) => Reply::RetrieveImportFailure(failure_text(&e)),
+            }
+        }
+        R::CheckPresentImport(key) => {
+            let Some(name) = state.import_name.take() else {
+                return Reply::CheckPresentUnknown(key, "no IMPORT name was given".into());
+            };
+            let result = match provider.import() {
+                Some(import) => import.check_present_import(&name, &key, annex).await,
+                None => Err(ProviderError::Unsupported("import")),
+            };
+            check_present_reply(key, result)
+        }
+        R::ImportKey { size, content_id } => {
+            let Some(name) = state.import_name.take() else {
+                return Reply::ImportKeyFailure("no IMPORT name was given".into());
+            };
+            let Some(import) = provider.import() else {
+                return Reply::ImportKeyFailure(no_import());
+            };
+            import_key(import, &name, size, &content_id, annex).await
+        }
         // Handled before a provider is needed.
         R::Extensions(_)
         | R::ListConfigs
         | R::ExportSupported
+        | R::ImportSupported
+        | R::Import(_)
         | R::InitRemote
         | R::Prepare
         | R::Error(_)
         | R::Unknown(_)
         | R::Export(_) => Reply::UnsupportedRequest,
     }
+}
+
+/// RETRIEVEIMPORT into `dest`, which appears only once complete.
+///
+/// git-annex (seen with 10.20261026) hashes an imported file while it
+/// grows and can finish before it has read the end of a file larger than
+/// 64 KiB, failing a correct download as "Verification of content failed".
+/// So the content is written beside `dest` and renamed onto it; a prefix
+/// already in `dest` from an interrupted attempt is moved there first and
+/// resumed from, and moved back if this attempt fails.
+async fn retrieve_import_whole(
+    import: &dyn ImportTree,
+    name: &str,
+    dest: &Path,
+    annex: &JobAnnex,
+) -> providers::Result<()> {
+    let mut side = dest.as_os_str().to_owned();
+    side.push(".annexa-partial");
+    let side = std::path::PathBuf::from(side);
+    if tokio::fs::symlink_metadata(dest).await.is_ok() {
+        tokio::fs::rename(dest, &side).await?;
+    }
+    match import.retrieve_import(name, None, &side, annex).await {
+        Ok(()) => Ok(tokio::fs::rename(&side, dest).await?),
+        Err(e) => {
+            if tokio::fs::symlink_metadata(&side).await.is_ok() {
+                let _ = tokio::fs::rename(&side, dest).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+fn no_import() -> String {
+    "this remote's provider cannot be imported from".into()
 }
 
 fn transfer_reply(direction: Direction, key: String, result: Result<(), ProviderError>) -> Reply {

@@ -19,6 +19,7 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
     "UNAVAILABLERESPONSE",
     "TRANSFER-RETRIEVE-URL",
     "CHECKPRESENT-URL",
+    "IMPORTKEY",
 ];
 
 /// Why a session ended badly.

@@ -297,8 +297,6 @@ fn error_request() {
 fn unknown_requests_are_kept_whole() {
     for line in [
         "GETORDERED",
-        "IMPORTSUPPORTED",
-        "LISTIMPORTABLECONTENTS",
         "prepare",
         "VALUE x",
         "SOMETHING new with params",
@@ -307,6 +305,63 @@ fn unknown_requests_are_kept_whole() {
     ] {
         assert_eq!(parse(line), Request::Unknown(line.into()), "{line:?}");
     }
+}
+
+#[test]
+fn import_requests() {
+    assert_eq!(parse("IMPORTSUPPORTED"), Request::ImportSupported);
+    assert_eq!(
+        parse("LISTIMPORTABLECONTENTS"),
+        Request::ListImportableContents
+    );
+    assert_eq!(
+        parse("IMPORT sub dir/a b.nii.gz"),
+        Request::Import("sub dir/a b.nii.gz".into())
+    );
+    assert_eq!(
+        parse("RETRIEVEIMPORT .git/annex/tmp/MD5-s5--x"),
+        Request::RetrieveImport(".git/annex/tmp/MD5-s5--x".into())
+    );
+    assert_eq!(
+        parse("CHECKPRESENTIMPORT MD5-s5--x"),
+        Request::CheckPresentImport("MD5-s5--x".into())
+    );
+    assert_eq!(
+        parse("IMPORTKEY 5 md5:ab:v"),
+        Request::ImportKey {
+            size: Some(5),
+            content_id: "md5:ab:v".into()
+        }
+    );
+    assert!(matches!(
+        Request::parse("IMPORTKEY 5"),
+        Err(ParseError::MissingParameter { .. })
+    ));
+    assert_eq!(Extension::parse("IMPORTKEY"), Extension::ImportKey);
+}
+
+#[test]
+fn import_replies() {
+    assert_eq!(
+        Reply::ImportableContent {
+            size: 3,
+            name: "a b/c\nd".into(),
+            content_id: "md5:x:v 1".into()
+        }
+        .lines(),
+        vec![
+            "IMPORTABLECONTENT 3 a b/c d".to_string(),
+            "IMPORTABLECONTENTIDENTIFIER md5:x:v_1".to_string()
+        ]
+    );
+    assert_eq!(
+        Reply::ListImportableContentsFailure("a\nb".into()).lines(),
+        vec!["LISTIMPORTABLECONTENTS-FAILURE a b".to_string()]
+    );
+    assert_eq!(
+        Reply::ImportKeySuccess("MD5E-s1--ab.x".into()).lines(),
+        vec!["IMPORTKEY-SUCCESS MD5E-s1--ab.x".to_string()]
+    );
 }
 
 #[test]
@@ -926,8 +981,15 @@ fn request() -> impl Strategy<Value = Request> {
         key().prop_map(Request::RemoveExport),
         free_text().prop_map(Request::RemoveExportDirectory),
         (key(), free_text()).prop_map(|(key, new_name)| Request::RenameExport { key, new_name }),
+        Just(Request::ImportSupported),
+        Just(Request::ListImportableContents),
+        free_text().prop_map(Request::Import),
+        free_text().prop_map(Request::RetrieveImport),
+        key().prop_map(Request::CheckPresentImport),
+        (proptest::option::of(any::<u64>()), "[!-~]{1,30}")
+            .prop_map(|(size, content_id)| Request::ImportKey { size, content_id }),
         free_text().prop_map(Request::Error),
-        "(GETORDERED|IMPORTSUPPORTED|FUTURE-THING)( [a-z ]{0,10})?".prop_map(Request::Unknown),
+        "(GETORDERED|FUTURE-THING)( [a-z ]{0,10})?".prop_map(Request::Unknown),
     ]
 }
 
@@ -956,6 +1018,15 @@ fn reply() -> impl Strategy<Value = Reply> {
         (t(), t()).prop_map(|(k, m)| Reply::CheckPresentUnknown(k, m)),
         (t(), t()).prop_map(|(k, u)| Reply::CheckPresentUrl(k, u)),
         t().prop_map(Reply::RemoveSuccess),
+        (any::<u64>(), t(), t()).prop_map(|(size, name, content_id)| Reply::ImportableContent {
+            size,
+            name,
+            content_id
+        }),
+        t().prop_map(Reply::ListImportableContentsFailure),
+        t().prop_map(Reply::RetrieveImportFailure),
+        t().prop_map(Reply::ImportKeySuccess),
+        t().prop_map(Reply::ImportKeyFailure),
         (t(), t()).prop_map(|(k, m)| Reply::RemoveFailure(k, m)),
         any::<u32>().prop_map(Reply::Cost),
         Just(Reply::ClaimUrlSuccess),

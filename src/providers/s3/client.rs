@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use reqwest::header::{CONTENT_LENGTH, ETAG};
 use reqwest::{Method, RequestBuilder, StatusCode};
+use rusty_s3::actions::list_objects_v2::ListObjectsContent;
 use rusty_s3::S3Action;
 use url::Url;
 
@@ -306,12 +307,27 @@ impl S3Remote {
         }
     }
 
-    /// Lists every object name under `prefix`. A server that repeats a
-    /// continuation token, sends a page with nothing new, or never ends
-    /// (more than [`MAX_LIST_PAGES`]) makes it fail rather than loop.
+    /// Lists every object name under `prefix` (see [`S3Remote::list_each`]).
     pub(super) async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let mut names = Vec::new();
-        let mut seen_names = HashSet::new();
+        self.list_each(prefix, &mut |object| {
+            names.push(object.key);
+            Ok(())
+        })
+        .await?;
+        Ok(names)
+    }
+
+    /// Hands every object under `prefix` to `each`, page by page: memory
+    /// holds one page, never the whole listing. A server that repeats a
+    /// continuation token, sends a page with nothing new, or never ends
+    /// (more than [`MAX_LIST_PAGES`]) makes it fail rather than loop.
+    pub(super) async fn list_each(
+        &self,
+        prefix: &str,
+        each: &mut (dyn FnMut(ListObjectsContent) -> Result<()> + Send),
+    ) -> Result<()> {
+        let mut previous_page: HashSet<String> = HashSet::new();
         let mut seen_tokens = HashSet::new();
         let mut token: Option<String> = None;
         for _ in 0..MAX_LIST_PAGES {
@@ -328,22 +344,26 @@ impl S3Remote {
             let text = read_reply(response, LIST_PAGE_LIMIT).await?;
             let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text)
                 .map_err(|e| ProviderError::service("S3 sent a bad listing", Some(Box::new(e))))?;
-            let before = names.len();
+            let mut page = HashSet::with_capacity(parsed.contents.len());
+            let mut new = 0usize;
             for object in parsed.contents {
-                if seen_names.insert(object.key.clone()) {
-                    names.push(object.key);
+                if !page.insert(object.key.clone()) || previous_page.contains(&object.key) {
+                    continue;
                 }
+                new += 1;
+                each(object)?;
             }
             let next = match parsed.next_continuation_token {
                 Some(t) if !t.is_empty() => t,
-                _ => return Ok(names),
+                _ => return Ok(()),
             };
-            if names.len() == before {
+            if new == 0 {
                 return Err(bad_listing(prefix, "a page with nothing new"));
             }
             if !seen_tokens.insert(next.clone()) {
                 return Err(bad_listing(prefix, "a continuation token again"));
             }
+            previous_page = page;
             token = Some(next);
         }
         Err(bad_listing(prefix, "more pages than a listing may have"))

@@ -15,6 +15,7 @@ mod client;
 mod config;
 mod error;
 mod export;
+mod import;
 mod multipart;
 mod naming;
 mod urls;
@@ -30,7 +31,7 @@ pub use self::error::S3ServiceError;
 
 use self::config::{env_credentials, find_credentials, S3Config, CONFIGS, CREDS_SETTING};
 use super::{
-    Annex, Capabilities, ConfigSpec, Credentials, ExportTree, Provider, ProviderError,
+    Annex, Capabilities, ConfigSpec, Credentials, ExportTree, ImportTree, Provider, ProviderError,
     ProviderKind, Result, UrlClaims,
 };
 use crate::key;
@@ -54,7 +55,7 @@ impl ProviderKind for S3Kind {
         Capabilities {
             export: true,
             claim_urls: true,
-            import: false,
+            import: true,
         }
     }
 
@@ -245,6 +246,10 @@ impl Provider for S3Remote {
     }
 
     fn export(&self) -> Option<&dyn ExportTree> {
+        Some(self)
+    }
+
+    fn import(&self) -> Option<&dyn ImportTree> {
         Some(self)
     }
 

@@ -1,0 +1,354 @@
+//! Import sources: a service's listing becomes an annexed tree.
+//!
+//! A provider that can be imported from hands out an [`ImportTree`]. It
+//! lists files with their size, a content identifier that changes when the
+//! content changes, and the checksum the service publishes for them when
+//! that checksum is trustworthy. From those, [`content_key`] names the
+//! git-annex key of each file without downloading it — the same key for the
+//! protocol's IMPORTKEY (newer git-annex) and for `annexa import` (any
+//! git-annex), so both build the same tree.
+//!
+//! A file without a trustworthy checksum (an S3 multipart ETag, a release
+//! asset without a digest) never gets a key that could not be verified: its
+//! content is read once and hashed (SHA-256), and the caller is told so.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+
+use super::{Annex, ProviderError, Result};
+use crate::transfer::{Algorithm, Expected};
+
+/// One file of an import source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportableFile {
+    /// Its path in the tree, `/`-separated, relative to the source's root.
+    pub path: String,
+    pub size: u64,
+    pub id: ContentId,
+    /// A URL of this file that the provider's [`super::UrlClaims`] claims
+    /// and its key store can download a key from (`annexa import`
+    /// registers it with `git annex registerurl`); also shown in manifests.
+    pub url: Option<String>,
+}
+
+/// What identifies one version of a file's content: the service's own
+/// version marker (an ETag, a file id, an asset id with its update time)
+/// and the checksum the service publishes for it, when it is trustworthy.
+///
+/// Its text form ([`ContentId::text`]) is what git-annex records; it holds
+/// no space or line break, and [`ContentId::parse`] reads it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentId {
+    pub version: String,
+    pub checksum: Option<Expected>,
+}
+
+/// The characters a content identifier's version part keeps as they are.
+const VERSION_ESCAPES: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b' ').add(b'%').add(b':');
+
+fn algorithm_tag(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::Md5 => "md5",
+        Algorithm::Sha1 => "sha1",
+        Algorithm::Sha256 => "sha256",
+        Algorithm::Sha512 => "sha512",
+    }
+}
+
+fn hex_length(algorithm: Algorithm) -> usize {
+    match algorithm {
+        Algorithm::Md5 => 32,
+        Algorithm::Sha1 => 40,
+        Algorithm::Sha256 => 64,
+        Algorithm::Sha512 => 128,
+    }
+}
+
+/// Whether `hex` can be a digest of `algorithm` (services have been seen
+/// to publish empty or placeholder checksums).
+pub fn plausible_digest(algorithm: Algorithm, hex: &str) -> bool {
+    hex.len() == hex_length(algorithm) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl ContentId {
+    /// A content id with a published checksum; an implausible checksum is
+    /// dropped (the file is then hashed, never keyed by a wrong digest).
+    pub fn new(version: impl Into<String>, checksum: Option<Expected>) -> Self {
+        Self {
+            version: version.into(),
+            checksum: checksum.filter(|c| plausible_digest(c.algorithm, &c.hex)),
+        }
+    }
+
+    /// `ALGO:HEX:VERSION`, or `none::VERSION` without a checksum.
+    pub fn text(&self) -> String {
+        let version = percent_encoding::utf8_percent_encode(&self.version, VERSION_ESCAPES);
+        match &self.checksum {
+            Some(c) => format!("{}:{}:{version}", algorithm_tag(c.algorithm), c.hex),
+            None => format!("none::{version}"),
+        }
+    }
+
+    /// Reads back [`ContentId::text`]; `None` for anything else (a content
+    /// identifier git-annex recorded for another remote type).
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.splitn(3, ':');
+        let (tag, hex, version) = (parts.next()?, parts.next()?, parts.next()?);
+        let version = percent_encoding::percent_decode_str(version)
+            .decode_utf8()
+            .ok()?
+            .into_owned();
+        let checksum = match tag {
+            "none" if hex.is_empty() => None,
+            "none" => return None,
+            tag => {
+                let algorithm = Algorithm::from_name(tag)?;
+                if !plausible_digest(algorithm, hex) {
+                    return None;
+                }
+                Some(Expected::new(algorithm, hex))
+            }
+        };
+        Some(Self { version, checksum })
+    }
+}
+
+/// The extension git-annex's `*E` backends keep for `path`: at most two
+/// trailing extensions (`.nii.gz`), each 1–4 alphanumeric characters, as
+/// git-annex does by default (annex.maxextensions=2, annex.maxextensionlength=4).
+pub fn key_extension(path: &str) -> String {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let parts: Vec<&str> = file.split('.').collect();
+    let mut kept: Vec<&str> = Vec::new();
+    // The first part is the stem, never an extension.
+    for part in parts.iter().skip(1).rev() {
+        let ok = (1..=4).contains(&part.len()) && part.chars().all(|c| c.is_ascii_alphanumeric());
+        if !ok || kept.len() == 2 {
+            break;
+        }
+        kept.push(part);
+    }
+    kept.iter().rev().map(|p| format!(".{p}")).collect()
+}
+
+/// The key of a file of `size` bytes at `path` whose content has
+/// `checksum`: `MD5E-s<size>--<hex><ext>` and so on.
+pub fn key_for(path: &str, size: u64, checksum: &Expected) -> String {
+    let backend = match checksum.algorithm {
+        Algorithm::Md5 => "MD5E",
+        Algorithm::Sha1 => "SHA1E",
+        Algorithm::Sha256 => "SHA256E",
+        Algorithm::Sha512 => "SHA512E",
+    };
+    format!(
+        "{backend}-s{size}--{}{}",
+        checksum.hex.to_ascii_lowercase(),
+        key_extension(path)
+    )
+}
+
+/// How the key of an imported file was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// From the checksum the service publishes: no byte was read.
+    Published,
+    /// The service publishes none: the content was read and hashed.
+    Hashed,
+}
+
+/// The key of the file at `path` (of `size` bytes, content `id`), from its
+/// published checksum, or else by reading its content once through
+/// `source` into `scratch` (removed afterwards) and hashing it.
+pub async fn content_key(
+    source: &dyn ImportTree,
+    path: &str,
+    size: u64,
+    id: &ContentId,
+    scratch: &Path,
+    annex: &dyn Annex,
+) -> Result<(String, KeySource)> {
+    if let Some(checksum) = &id.checksum {
+        return Ok((key_for(path, size, checksum), KeySource::Published));
+    }
+    annex.info(&format!(
+        "{path}: the service publishes no checksum for it; reading its {size} bytes to hash them"
+    ));
+    let _ = tokio::fs::remove_file(scratch).await;
+    let result = async {
+        source
+            .retrieve_import(path, Some(size), scratch, annex)
+            .await?;
+        let digest = hash_file(scratch, Algorithm::Sha256).await?;
+        let got = tokio::fs::metadata(scratch).await?.len();
+        if got != size {
+            return Err(ProviderError::integrity(format!(
+                "{path} was listed with {size} bytes but {got} arrived; it changed while importing"
+            )));
+        }
+        Ok(key_for(
+            path,
+            size,
+            &Expected::new(Algorithm::Sha256, &digest),
+        ))
+    }
+    .await;
+    let _ = tokio::fs::remove_file(scratch).await;
+    result.map(|key| (key, KeySource::Hashed))
+}
+
+/// The digest of a file, read in blocks (memory does not grow with it).
+pub async fn hash_file(path: &Path, algorithm: Algorithm) -> Result<String> {
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = algorithm.hasher();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finish_hex())
+}
+
+/// Receives the files of a listing as the pages arrive.
+pub trait ImportSink: Send {
+    /// One more file. An error stops the listing (the reader went away).
+    fn found(&mut self, file: ImportableFile) -> Result<()>;
+    /// A name the listing had but that cannot be a path in a tree (an
+    /// empty or `..` segment, a control character): reported, not imported.
+    fn skipped(&mut self, name: &str, why: &str);
+}
+
+/// Capability: the remote can be imported from (`importtree=yes`,
+/// `annexa import`).
+#[async_trait]
+pub trait ImportTree: Send + Sync {
+    /// Lists every file, handing each to `sink` as the service's pages
+    /// arrive: a listing is never collected whole.
+    async fn list_importable(&self, sink: &mut dyn ImportSink, annex: &dyn Annex) -> Result<()>;
+
+    /// Downloads the file now at `path` into `dest` (which may hold a prefix
+    /// of it from an interrupted attempt), verified against the service's
+    /// published checksum and `size` when known.
+    async fn retrieve_import(
+        &self,
+        path: &str,
+        size: Option<u64>,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()>;
+
+    /// Whether the file at `path` still has the content of `key` (as far as
+    /// its size and published checksum tell).
+    async fn check_present_import(&self, path: &str, key: &str, annex: &dyn Annex) -> Result<bool>;
+}
+
+/// Whether a listed file matches `key`: the sizes agree and, when both have
+/// a checksum of the same algorithm, so do those.
+pub fn file_matches_key(file: &ImportableFile, key: &str) -> bool {
+    let Ok(parsed) = crate::key::Key::parse(key) else {
+        return false;
+    };
+    if parsed.size().is_some_and(|s| s != file.size) {
+        return false;
+    }
+    match (parsed.checksum(), &file.id.checksum) {
+        (Some(want), Some(have)) if want.algorithm == have.algorithm => {
+            want.hex.eq_ignore_ascii_case(&have.hex)
+        }
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn md5(hex: &str) -> Expected {
+        Expected::new(Algorithm::Md5, hex)
+    }
+
+    #[test]
+    fn extensions_as_git_annex_keeps_them() {
+        assert_eq!(key_extension("sub-01/anat/sub-01_T1w.nii.gz"), ".nii.gz");
+        assert_eq!(key_extension("a.tar.gz.part1"), "");
+        assert_eq!(key_extension("a.b.c.json"), ".c.json");
+        assert_eq!(key_extension("README"), "");
+        assert_eq!(key_extension(".hidden"), "");
+        assert_eq!(key_extension("dir.d/file"), "");
+        assert_eq!(key_extension("x.toolong"), "");
+        assert_eq!(key_extension("x.ok.toolong"), "");
+        assert_eq!(key_extension("x.bad-ext.json"), ".json");
+    }
+
+    #[test]
+    fn keys_from_published_checksums() {
+        let hex = "5d41402abc4b2a76b9719d911017c592";
+        assert_eq!(
+            key_for("d/sub-01_T1w.nii.gz", 5, &md5(hex)),
+            format!("MD5E-s5--{hex}.nii.gz")
+        );
+        let sha = Expected::new(Algorithm::Sha256, &"AB".repeat(32));
+        assert_eq!(
+            key_for("x", 1, &sha),
+            format!("SHA256E-s1--{}", "ab".repeat(32))
+        );
+    }
+
+    #[test]
+    fn implausible_checksums_are_dropped() {
+        assert!(ContentId::new("v", Some(md5(""))).checksum.is_none());
+        assert!(ContentId::new("v", Some(md5("xyz"))).checksum.is_none());
+        assert!(ContentId::new("v", Some(md5(&"0".repeat(32))))
+            .checksum
+            .is_some());
+        assert_eq!(ContentId::parse("md5:abc:v"), None);
+        assert_eq!(ContentId::parse("none:ab:v"), None);
+        assert_eq!(ContentId::parse("sha256"), None);
+        assert_eq!(ContentId::parse("crc32::v"), None);
+    }
+
+    #[test]
+    fn matching_a_key() {
+        let hex = "5d41402abc4b2a76b9719d911017c592";
+        let file = ImportableFile {
+            path: "a".into(),
+            size: 5,
+            id: ContentId::new("e", Some(md5(hex))),
+            url: None,
+        };
+        assert!(file_matches_key(&file, &format!("MD5E-s5--{hex}.txt")));
+        assert!(!file_matches_key(&file, &format!("MD5E-s6--{hex}")));
+        assert!(!file_matches_key(
+            &file,
+            "MD5E-s5--00000000000000000000000000000000"
+        ));
+        assert!(file_matches_key(&file, "WORM-s5-m1--a"));
+        assert!(!file_matches_key(&file, "not a key"));
+    }
+
+    proptest! {
+        #[test]
+        fn content_ids_round_trip_on_one_word(
+            version in "\\PC{0,20}",
+            hex in "[0-9a-f]{32}",
+            with in any::<bool>(),
+        ) {
+            let id = ContentId::new(version, with.then(|| md5(&hex)));
+            let text = id.text();
+            prop_assert!(!text.contains([' ', '\n', '\r']));
+            prop_assert_eq!(ContentId::parse(&text), Some(id));
+        }
+
+        #[test]
+        fn parsing_any_text_never_panics(text in "\\PC{0,40}") {
+            let _ = ContentId::parse(&text);
+            let _ = key_extension(&text);
+        }
+    }
+}
