@@ -168,7 +168,13 @@ fn a_repeated_listing_page_stops_with_a_clear_error() {
     for name in ["a.csv", "b.csv"] {
         let object = format!("{}/annexa-pages/folder/{name}", moto.endpoint());
         let status = std::process::Command::new("curl")
-            .args(["-sf", "-X", "PUT", "-H", "Content-Type: application/octet-stream"])
+            .args([
+                "-sf",
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/octet-stream",
+            ])
             .args(["--data-binary", name, &object])
             .status()
             .unwrap();
@@ -201,6 +207,12 @@ fn a_repeated_listing_page_stops_with_a_clear_error() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(std::fs::read(repo.dir.join("annexa-pages_folder_/a.csv")).unwrap(), b"a.csv");
-    assert_eq!(std::fs::read(repo.dir.join("annexa-pages_folder_/b.csv")).unwrap(), b"b.csv");
+    assert_eq!(
+        std::fs::read(repo.dir.join("annexa-pages_folder_/a.csv")).unwrap(),
+        b"a.csv"
+    );
+    assert_eq!(
+        std::fs::read(repo.dir.join("annexa-pages_folder_/b.csv")).unwrap(),
+        b"b.csv"
+    );
 }

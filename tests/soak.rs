@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use common::{pseudo_random, Moto, Repo};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
-use support_faults::{report, run_bounded, FaultProxy, Records, Rng, RssWatch, Route, SOAK_KINDS};
+use support_faults::{report, run_bounded, FaultProxy, Records, Rng, Route, RssWatch, SOAK_KINDS};
 
 const PEAK_RSS_LIMIT_KIB: u64 = 64 << 10;
 
@@ -101,7 +101,10 @@ impl Tally {
                 String::from_utf8_lossy(&out.stderr)
             );
             assert!(!text.contains("panicked"), "{what}: {file}: {text}");
-            if text.to_lowercase().contains("verification of content failed") {
+            if text
+                .to_lowercase()
+                .contains("verification of content failed")
+            {
                 self.false_successes += 1;
             }
             // The message, with key names and numbers taken out, so the
@@ -147,25 +150,68 @@ fn soak(name: &str, plan: &Plan, repo: &Repo, proxy: &FaultProxy, watch: &RssWat
     let mut presence_checks = 0;
     proxy.set_rate(plan.rate);
     for round in 0..plan.rounds {
-        let out = run(&["git", "annex", "copy", "--to", "R", "-J8", "--json", "--json-error-messages", "."]);
+        let out = run(&[
+            "git",
+            "annex",
+            "copy",
+            "--to",
+            "R",
+            "-J8",
+            "--json",
+            "--json-error-messages",
+            ".",
+        ]);
         tally.add(&format!("round {round} copy"), &out);
         // Whatever git-annex now counts on R must really be there, whole.
         proxy.set_rate(0.0);
-        let out = run(&["git", "annex", "fsck", "--from", "R", "--fast", "-J8", "--json", "--json-error-messages", "."]);
+        let out = run(&[
+            "git",
+            "annex",
+            "fsck",
+            "--from",
+            "R",
+            "--fast",
+            "-J8",
+            "--json",
+            "--json-error-messages",
+            ".",
+        ]);
         let checked = Records::parse(&out.stdout);
         presence_checks += checked.total();
         tally.false_successes += checked.failed.len();
-        assert!(checked.failed.is_empty(), "counted on R but not there: {:?}", checked.failed);
+        assert!(
+            checked.failed.is_empty(),
+            "counted on R but not there: {:?}",
+            checked.failed
+        );
         proxy.set_rate(plan.rate);
         // Local drops ask R whether it has each key: a false yes loses data.
         run(&["git", "annex", "drop", "-J8", "--json", "."]);
         proxy.forget_complete();
-        let out = run(&["git", "annex", "get", "-J8", "--json", "--json-error-messages", "."]);
+        let out = run(&[
+            "git",
+            "annex",
+            "get",
+            "-J8",
+            "--json",
+            "--json-error-messages",
+            ".",
+        ]);
         tally.add(&format!("round {round} get"), &out);
         // Removing from R leaves it for the next round's copy to store again.
         run(&["git", "annex", "drop", "--from", "R", "-J8", "--json", "."]);
     }
-    let out = run(&["git", "annex", "copy", "--to", "R", "-J8", "--json", "--json-error-messages", "."]);
+    let out = run(&[
+        "git",
+        "annex",
+        "copy",
+        "--to",
+        "R",
+        "-J8",
+        "--json",
+        "--json-error-messages",
+        ".",
+    ]);
     tally.add("last copy", &out);
     let refetched_in_rounds = proxy.stats();
 
@@ -173,19 +219,54 @@ fn soak(name: &str, plan: &Plan, repo: &Repo, proxy: &FaultProxy, watch: &RssWat
     // and every file can be had and verifies.
     proxy.set_rate(0.0);
     proxy.forget_complete();
-    let out = run(&["git", "annex", "fsck", "--from", "R", "-J8", "--json", "--json-error-messages", "."]);
+    let out = run(&[
+        "git",
+        "annex",
+        "fsck",
+        "--from",
+        "R",
+        "-J8",
+        "--json",
+        "--json-error-messages",
+        ".",
+    ]);
     let checked = Records::parse(&out.stdout);
     tally.false_successes += checked.failed.len();
-    assert!(checked.failed.is_empty(), "counted on R but wrong or absent: {:?}", checked.failed);
+    assert!(
+        checked.failed.is_empty(),
+        "counted on R but wrong or absent: {:?}",
+        checked.failed
+    );
     proxy.forget_complete();
-    let out = run(&["git", "annex", "get", "-J8", "--json", "--json-error-messages", "."]);
+    let out = run(&[
+        "git",
+        "annex",
+        "get",
+        "-J8",
+        "--json",
+        "--json-error-messages",
+        ".",
+    ]);
     let got = Records::parse(&out.stdout);
     assert!(got.failed.is_empty(), "content lost: {:?}", got.failed);
     repo.ok(&["git", "annex", "fsck", "-q", "."]);
     for (file, content) in &originals {
-        assert!(std::fs::read(repo.dir.join(file)).unwrap() == *content, "{file} differs");
+        assert!(
+            std::fs::read(repo.dir.join(file)).unwrap() == *content,
+            "{file} differs"
+        );
     }
-    let out = run(&["git", "annex", "copy", "--to", "R", "-J8", "--json", "--json-error-messages", "."]);
+    let out = run(&[
+        "git",
+        "annex",
+        "copy",
+        "--to",
+        "R",
+        "-J8",
+        "--json",
+        "--json-error-messages",
+        ".",
+    ]);
     let copied = Records::parse(&out.stdout);
     assert!(copied.failed.is_empty(), "{:?}", copied.failed);
     repo.ok(&["git", "annex", "fsck", "--from", "R", "--fast", "-q", "."]);

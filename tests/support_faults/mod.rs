@@ -295,9 +295,7 @@ pub fn kill_group(pgid: u32) {
 }
 
 pub fn kill(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status();
+    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
 }
 
 /// What one `git annex ... --json --json-error-messages` run reported.
@@ -382,6 +380,11 @@ pub fn report(name: &str, figures: serde_json::Value) {
             .append(true)
             .open(PathBuf::from(path))
             .unwrap();
-        writeln!(f, "{}", serde_json::json!({ "test": name, "figures": figures })).unwrap();
+        writeln!(
+            f,
+            "{}",
+            serde_json::json!({ "test": name, "figures": figures })
+        )
+        .unwrap();
     }
 }
