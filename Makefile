@@ -16,7 +16,7 @@ RELEASE_DIR := $(TARGET_DIR)/release
 export ANNEXA_VENV ?= $(CURDIR)/.venv
 TOOLS_PATH := $(ANNEXA_VENV)/tools/bin:$(PATH)
 
-.PHONY: all build test conformance demo bench install deps clean wheel test-wheel
+.PHONY: all build test conformance soak demo bench install deps clean wheel test-wheel
 
 all: build
 
@@ -57,6 +57,18 @@ test:
 conformance: deps
 	PATH="$(TOOLS_PATH)" ANNEXA_CONFORMANCE=full $(CARGO) nextest run --release --locked \
 	  --no-fail-fast --profile conformance --test testremote --test-threads 2
+
+# The long soak and kill rounds (docs/testing.md, figures in
+# docs/reliability.md): >= 1,000 transfers per provider through the
+# fault-injecting proxy at -J8, and more kill -9 rounds than `make test` runs.
+# Figures go to $(TARGET_DIR)/soak-report.jsonl. ANNEXA_SOAK_SEED=N changes
+# the faults.
+soak: deps build
+	@rm -f "$(TARGET_DIR)/soak-report.jsonl"
+	PATH="$(TOOLS_PATH)" ANNEXA_SOAK=long ANNEXA_SOAK_REPORT="$(TARGET_DIR)/soak-report.jsonl" \
+	  $(CARGO) nextest run --release --locked --no-fail-fast --profile soak \
+	  --test soak --test kill_rounds --test faults --test-threads 2
+	@cat "$(TARGET_DIR)/soak-report.jsonl"
 
 # A Python wheel with both programs (maturin, bindings = "bin") in
 # $(TARGET_DIR)/wheels. For wheels that run on older Linux distributions:

@@ -216,12 +216,14 @@ impl Client {
                 }
             }
             StatusCode::OK => {
+                // Checked before anything is thrown away: a 200 that is not
+                // this object (a portal's page) must leave the bytes on disk.
+                if let Some(total) = content_length(&response) {
+                    check_total(known_total, total, &url)?;
+                }
                 if offset > 0 {
                     // The server ignored Range: start over from its first byte.
                     partial.restart(spec).await?;
-                }
-                if let Some(total) = content_length(&response) {
-                    check_total(known_total, total, &url)?;
                 }
             }
             StatusCode::RANGE_NOT_SATISFIABLE => {
