@@ -665,3 +665,87 @@ mod etag_tests {
         assert!(etag_as_md5(&headers(&[("etag", "\"abc-2\"")])).is_none());
     }
 }
+
+#[cfg(test)]
+mod checksum_tests {
+    use super::*;
+
+    fn refusal(status: u16, code: &str) -> ProviderError {
+        classify(
+            "upload",
+            "obj",
+            StatusCode::from_u16(status).unwrap(),
+            &format!("<Error><Code>{code}</Code><Message>m</Message></Error>"),
+        )
+    }
+
+    #[test]
+    fn stores_refusing_the_headers_are_told_from_damage() {
+        for (status, code) in [
+            (400, "InvalidArgument"),
+            (400, "InvalidRequest"),
+            (501, "NotImplemented"),
+        ] {
+            assert!(refuses_flexible_checksums(&refusal(status, code)), "{code}");
+        }
+        for (status, code) in [(400, "BadDigest"), (403, "AccessDenied"), (503, "SlowDown")] {
+            assert!(
+                !refuses_flexible_checksums(&refusal(status, code)),
+                "{code}"
+            );
+        }
+        assert!(!refuses_flexible_checksums(&ProviderError::integrity("x")));
+    }
+
+    #[tokio::test]
+    async fn checksums_of_ranges_are_base64_digests_of_exactly_those_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"xxhello worldyy").unwrap();
+        let md5 = PartChecksum::of_range(&path, 2, 11, UploadChecksum::Md5)
+            .await
+            .unwrap()
+            .unwrap();
+        // MD5("hello world")
+        assert_eq!(md5.header, "content-md5");
+        assert_eq!(md5.value, "XrY7u+Ae7tCTyyK7j1rNww==");
+        let sha = PartChecksum::of_range(&path, 2, 11, UploadChecksum::Sha256)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(sha.header, "x-amz-checksum-sha256");
+        assert_eq!(sha.value, "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=");
+        assert!(PartChecksum::of_range(&path, 2, 11, UploadChecksum::None)
+            .await
+            .unwrap()
+            .is_none());
+        // A file shorter than the range changed under us: an error.
+        assert!(PartChecksum::of_range(&path, 10, 11, UploadChecksum::Md5)
+            .await
+            .is_err());
+    }
+
+    #[test]
+    fn echoed_sha256_is_read_only_when_it_is_one() {
+        let mut h = reqwest::header::HeaderMap::new();
+        assert_eq!(echoed_sha256(&h), None);
+        h.insert(
+            "x-amz-checksum-sha256",
+            "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            echoed_sha256(&h).as_deref(),
+            Some("b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9")
+        );
+        // A composite checksum of parts is not the object's.
+        h.insert(
+            "x-amz-checksum-sha256",
+            "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=-3"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(echoed_sha256(&h), None);
+    }
+}

@@ -300,6 +300,14 @@ mod tests {
             assert_eq!(next, size, "size {size} part {part}");
         }
         assert_eq!(plan_parts(5 * MIB + 1, 5 * MIB).len(), 2);
+        // Cloudflare R2 wants every part but the last the same size, and
+        // the last no larger.
+        for (size, part) in [(23 * MIB + 5, 5 * MIB), (5 * (1u64 << 40), 5 * MIB)] {
+            let parts = plan_parts(size, part);
+            let first = parts[0].len;
+            assert!(parts[..parts.len() - 1].iter().all(|p| p.len == first));
+            assert!(parts.last().unwrap().len <= first);
+        }
         assert!(plan_parts(0, 5 * MIB).is_empty());
     }
 
