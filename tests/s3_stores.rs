@@ -126,6 +126,12 @@ async fn every_put_and_part_carries_content_md5() {
         .map(|s| s.checksums.get("content-md5").expect("Content-MD5").clone())
         .collect();
     assert_eq!(md5s.len(), 4, "each part has its own digest: {uploads:?}");
+    // Path style by default (what path-only stores such as Ceph without
+    // rgw_dns_name or MinIO without MINIO_DOMAIN accept): the bucket is
+    // the first path segment of every request.
+    for seen in proxy.seen() {
+        assert!(seen.path.starts_with("/md5/"), "{seen:?}");
+    }
 }
 
 /// checksum=sha256: x-amz-checksum-sha256 on every PUT and part (the
