@@ -131,6 +131,18 @@ pub(super) fn detail_code(source: &Option<Cause>) -> Option<&str> {
         .as_deref()
 }
 
+/// The S3 error code (`<Code>`) behind `e`, when S3 sent one.
+pub(super) fn s3_error_code(e: &ProviderError) -> Option<&str> {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(s3) = c.downcast_ref::<S3ServiceError>() {
+            return s3.code.as_deref();
+        }
+        cause = c.source();
+    }
+    None
+}
+
 /// A readable, classified error from an S3 error response.
 pub(super) async fn service_error(
     action: &str,
