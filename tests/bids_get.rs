@@ -675,8 +675,14 @@ fn direct_installs_the_subject_subdatasets_the_selection_reaches() {
     write_files(
         &origin,
         &[
-            ("dataset_description.json", r#"{"Name": "cohort", "BIDSVersion": "1.8.0"}"#),
-            ("participants.tsv", "participant_id\nsub-01\nsub-02\nsub-03\n"),
+            (
+                "dataset_description.json",
+                r#"{"Name": "cohort", "BIDSVersion": "1.8.0"}"#,
+            ),
+            (
+                "participants.tsv",
+                "participant_id\nsub-01\nsub-02\nsub-03\n",
+            ),
             ("T1w.json", r#"{"MagneticFieldStrength": 3}"#),
         ],
     );
@@ -709,9 +715,13 @@ fn direct_installs_the_subject_subdatasets_the_selection_reaches() {
 
     let args = ["--sub", "01,02", "--suffix", "T1w"];
     let preview = ds.path("preview");
-    assert!(get(&ds, &preview, &[&args[..], &["--direct", "--dry-run"]].concat())
-        .status
-        .success());
+    assert!(get(
+        &ds,
+        &preview,
+        &[&args[..], &["--direct", "--dry-run"]].concat()
+    )
+    .status
+    .success());
     assert!(!preview.exists(), "a dry run cloned something");
 
     let out = ds.path("direct");
@@ -740,12 +750,18 @@ fn direct_installs_the_subject_subdatasets_the_selection_reaches() {
     assert!(!out.join("sub-01/anat/later.txt").exists());
     // Unselected content stays without content, as in any DataLad clone.
     let bold = out.join("sub-01/func/sub-01_task-rest_bold.nii.gz");
-    assert!(fs::symlink_metadata(&bold).unwrap().file_type().is_symlink());
+    assert!(fs::symlink_metadata(&bold)
+        .unwrap()
+        .file_type()
+        .is_symlink());
     assert!(fs::metadata(&bold).is_err());
     assert!(all_entries(&out).iter().all(|p| !p.contains("annexa-part")));
     // DataLad sees the installed subdatasets as its own.
     let present = sh(datalad(&out).args(["subdatasets", "--state", "present"]));
-    assert!(present.contains("sub-01") && present.contains("sub-02"), "{present}");
+    assert!(
+        present.contains("sub-01") && present.contains("sub-02"),
+        "{present}"
+    );
     assert!(!present.contains("sub-03"), "{present}");
 
     // A later run into the same clone installs what it newly reaches.
@@ -756,7 +772,10 @@ fn direct_installs_the_subject_subdatasets_the_selection_reaches() {
         String::from_utf8_lossy(&more.stderr)
     );
     let bold3 = "sub-03/func/sub-03_task-rest_bold.nii.gz";
-    assert!(fs::symlink_metadata(out.join(bold3)).unwrap().file_type().is_file());
+    assert!(fs::symlink_metadata(out.join(bold3))
+        .unwrap()
+        .file_type()
+        .is_file());
     assert_eq!(fs::read(out.join(bold3)).unwrap(), ds.origin_content(bold3));
 }
 
@@ -777,7 +796,10 @@ fn direct_installs_nested_derivative_subdatasets_and_never_through_a_link() {
     write_files(
         &pipeline,
         &[
-            ("dataset_description.json", r#"{"Name": "fmriprep", "DatasetType": "derivative"}"#),
+            (
+                "dataset_description.json",
+                r#"{"Name": "fmriprep", "DatasetType": "derivative"}"#,
+            ),
             (preproc, &image(preproc)),
             (sidecar, r#"{"SkullStripped": true}"#),
         ],
@@ -794,9 +816,11 @@ fn direct_installs_nested_derivative_subdatasets_and_never_through_a_link() {
 
     // The raw part first: the pipeline's mount point stays empty.
     let out = ds.path("direct");
-    assert!(get(&ds, &out, &["--sub", "01", "--suffix", "T1w", "--direct"])
-        .status
-        .success());
+    assert!(
+        get(&ds, &out, &["--sub", "01", "--suffix", "T1w", "--direct"])
+            .status
+            .success()
+    );
     let mount = out.join("derivatives/fmriprep");
     assert_eq!(fs::read_dir(&mount).unwrap().count(), 0);
 
@@ -822,10 +846,19 @@ fn direct_installs_nested_derivative_subdatasets_and_never_through_a_link() {
     );
     for rel in [preproc, sidecar, "dataset_description.json"] {
         let path = mount.join(rel);
-        assert!(fs::symlink_metadata(&path).unwrap().file_type().is_file(), "{rel}");
-        assert_eq!(fs::read(&path).unwrap(), fs::read(pipeline.join(rel)).unwrap());
+        assert!(
+            fs::symlink_metadata(&path).unwrap().file_type().is_file(),
+            "{rel}"
+        );
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            fs::read(pipeline.join(rel)).unwrap()
+        );
     }
-    assert!(mount.join("sub-01/.git").exists(), "the nested subdataset is installed");
+    assert!(
+        mount.join("sub-01/.git").exists(),
+        "the nested subdataset is installed"
+    );
     let plain = ds.path("plain");
     assert!(get(&ds, &plain, &args[..4]).status.success());
     assert_direct_matches_plain(&out, &plain);

@@ -85,7 +85,9 @@ pub fn get_direct(
             options.jobs,
             BatchInput::Paths,
             |event| match event {
-                FetchEvent::Progress { item, bytes } => reporter.advance(counter.delta(item, bytes)),
+                FetchEvent::Progress { item, bytes } => {
+                    reporter.advance(counter.delta(item, bytes))
+                }
                 FetchEvent::Done { .. } => {}
                 FetchEvent::Failed { item, reason } => {
                     reasons.insert(format!("{prefix}{item}"), reason);
