@@ -106,7 +106,16 @@ pub fn get_direct(
             Content::Annexed { key } => key_size(key),
             other => other.size(),
         };
-        let dest = target_path(dir, &file.path)?;
+        let dest = match target_path(dir, &file.path) {
+            Ok(dest) => dest,
+            Err(e) => {
+                let reason = reasons
+                    .remove(&file.path)
+                    .unwrap_or_else(|| error_chain_text(&e));
+                reporter.failure(&file.path, file.content.key(), &reason);
+                continue;
+            }
+        };
         let meta = std::fs::symlink_metadata(&dest).ok();
         let is_real = meta.as_ref().is_some_and(|m| m.file_type().is_file());
         let size_ok = meta
