@@ -667,8 +667,9 @@ fn assert_direct_matches_plain(direct: &Path, plain: &Path) {
 #[test]
 fn direct_installs_the_subject_subdatasets_the_selection_reaches() {
     // A DataLad superdataset whose subjects are subdatasets (as large
-    // cohorts are kept), made with DataLad itself: JSON in git, images
-    // annexed, subdataset URLs relative to the superdataset.
+    // cohorts are kept), made with DataLad itself: the superdataset's JSON
+    // in git, the subjects' files all annexed (DataLad's default),
+    // subdataset URLs relative to the superdataset.
     let tmp = tempfile::tempdir().unwrap();
     let origin = tmp.path().join("origin");
     sh(datalad(tmp.path()).args(["create", "-c", "text2git", "origin"]));
@@ -687,7 +688,8 @@ fn direct_installs_the_subject_subdatasets_the_selection_reaches() {
         ],
     );
     for s in ["01", "02", "03"] {
-        sh(datalad(&origin).args(["create", "-c", "text2git", "-d", ".", &format!("sub-{s}")]));
+        // Subject datasets annex everything (DataLad's default).
+        sh(datalad(&origin).args(["create", "-d", ".", &format!("sub-{s}")]));
         let t1 = format!("sub-{s}/anat/sub-{s}_T1w.nii.gz");
         let json = format!("sub-{s}/anat/sub-{s}_T1w.json");
         let bold = format!("sub-{s}/func/sub-{s}_task-rest_bold.nii.gz");
@@ -790,7 +792,7 @@ fn direct_installs_nested_derivative_subdatasets_and_never_through_a_link() {
     let pipeline = ds.origin.join("derivatives/fmriprep");
     fs::create_dir_all(ds.origin.join("derivatives")).unwrap();
     sh(datalad(&ds.origin).args(["create", "-c", "text2git", "derivatives/fmriprep"]));
-    sh(datalad(&pipeline).args(["create", "-c", "text2git", "-d", ".", "sub-01"]));
+    sh(datalad(&pipeline).args(["create", "-d", ".", "sub-01"]));
     let preproc = "sub-01/func/sub-01_task-rest_space-MNI_desc-preproc_bold.nii.gz";
     let sidecar = "sub-01/func/sub-01_task-rest_space-MNI_desc-preproc_bold.json";
     write_files(
