@@ -877,7 +877,15 @@ impl Provider for DataverseRemote {
         if let Some(f) = target {
             match self.api.delete(f.data_file.id).await {
                 Ok(()) | Err(DvError::NotFound(_)) => self.cache_remove(f.data_file.id).await,
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    // The answer may be lost after Dataverse deleted the
+                    // file (a reset or a cut JSON body): ask again before
+                    // reporting a failure that did not happen.
+                    match self.api.file(&FileRef::Id(f.data_file.id)).await {
+                        Err(DvError::NotFound(_)) => self.cache_remove(f.data_file.id).await,
+                        _ => return Err(e.into()),
+                    }
+                }
             }
         }
         if remembered.is_some() {
