@@ -1126,14 +1126,13 @@ async fn unknown_requests_get_unsupported(mode: Mode) {
     peer.handshake("INFO").await;
     for request in [
         "GETORDERED",
-        "IMPORTSUPPORTED",
         "SOMETHING-NEW with params",
         "prepare",
     ] {
         peer.call(None, request, "UNSUPPORTED-REQUEST").await;
     }
     peer.prepare(None).await;
-    peer.call(None, "LISTIMPORTABLECONTENTS", "UNSUPPORTED-REQUEST")
+    peer.call(None, "LISTEXPORTABLETHINGS", "UNSUPPORTED-REQUEST")
         .await;
     let (exit, _) = peer.finish().await;
     assert!(exit.success, "{exit:?}");

@@ -81,6 +81,9 @@ struct JobHandle {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// How long jobs may go on after git-annex has closed our input.
+const ORPHANED_JOB_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The longest line we accept. Real lines are a command, a key and a path
 /// or URL; anything this long is garbage that would otherwise be buffered
 /// without bound.
@@ -167,10 +170,19 @@ where
         }
         return Err(e);
     }
-    // End of input: let each job finish its current request.
+    // End of input: git-annex closes it once every request is answered, so
+    // a job still running means git-annex is gone (killed) and will never
+    // read its reply. Let jobs finish briefly (cleanups such as aborting a
+    // multipart upload), then stop them: a download nobody waits for must
+    // not keep the process, its network and the files it inherited alive.
     let tasks: Vec<_> = router.jobs.into_values().map(|h| h.task).collect();
-    for task in tasks {
-        let _ = task.await;
+    let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+    let all = futures_util::future::join_all(tasks);
+    if tokio::time::timeout(ORPHANED_JOB_GRACE, all).await.is_err() {
+        tracing::warn!("git-annex closed the input while jobs were running: stopping them");
+        for abort in aborts {
+            abort.abort();
+        }
     }
     // A fatal error raised by the last line still counts.
     match fatal_rx.try_recv() {

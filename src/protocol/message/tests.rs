@@ -1194,6 +1194,7 @@ proptest! {
         match &reply {
             Reply::Info(fields) => prop_assert_eq!(lines.len(), fields.len() * 2 + 1),
             Reply::Configs(configs) => prop_assert_eq!(lines.len(), configs.len() + 1),
+            Reply::ImportableContent { .. } => prop_assert_eq!(lines.len(), 2),
             _ => prop_assert_eq!(lines.len(), 1),
         }
     }
