@@ -177,7 +177,7 @@ mod dataverse {
         path.rsplit_once('/').unwrap_or(("", path))
     }
 
-    fn add(fake: &FakeDataverse, path: &str, data: &[u8]) {
+    pub fn add(fake: &FakeDataverse, path: &str, data: &[u8]) {
         let (folder, name) = split(path);
         let json = serde_json::json!({ "directoryLabel": folder }).to_string();
         let (ctype, body) = multipart(name, data, &json);
@@ -286,7 +286,7 @@ mod figshare {
     use super::*;
     use support_figshare::{FakeFigshare, ARTICLE, TOKEN};
 
-    fn add(fake: &FakeFigshare, name: &str, data: &[u8], supplied_md5: &str) -> u64 {
+    pub fn add(fake: &FakeFigshare, name: &str, data: &[u8], supplied_md5: &str) -> u64 {
         let (status, _, body) = fake.http(
             "POST",
             &format!("/_fake/file?article={ARTICLE}&name={name}&supplied_md5={supplied_md5}"),
@@ -367,7 +367,7 @@ mod github {
 
     const TAG: &str = "v1";
 
-    fn add(fake: &FakeGithub, name: &str, data: &[u8], digest: bool) -> u64 {
+    pub fn add(fake: &FakeGithub, name: &str, data: &[u8], digest: bool) -> u64 {
         let v = fake.admin_with(
             "POST",
             &format!(
@@ -448,5 +448,123 @@ mod github {
         files.remove("old.bin");
         import_round(&repo, &files, &sha256);
         assert!(!hashed.is_empty());
+    }
+}
+
+// ------------------------------------------- URLs of imported files (in process)
+
+mod support_annex;
+
+mod urls {
+    use super::*;
+    use annexa::providers::import::content_key;
+    use annexa::providers::{self, Annex, ImportSink, ImportableFile};
+    use support_annex::MemAnnex;
+
+    #[derive(Default)]
+    struct Collect(Vec<ImportableFile>);
+
+    impl ImportSink for Collect {
+        fn found(&mut self, file: ImportableFile) -> providers::Result<()> {
+            self.0.push(file);
+            Ok(())
+        }
+        fn skipped(&mut self, name: &str, why: &str) {
+            panic!("{name} skipped: {why}");
+        }
+    }
+
+    /// Every listed file has a URL the provider claims and, recorded for
+    /// the file's key in a git-annex that knows nothing else of it, the
+    /// provider's key store downloads the file's bytes from it (what
+    /// `annexa import` relies on after `git annex registerurl`).
+    fn urls_fetch_keys(kind: &str, config: &[(&str, &str)], files: &Files) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        rt.block_on(async {
+            let annex = MemAnnex::with(config);
+            let kind = providers::find_kind(kind).unwrap();
+            kind.initremote(&annex).await.unwrap();
+            let provider = kind.prepare(&annex).await.unwrap();
+            let import = provider.import().expect("import capability");
+            let mut listed = Collect::default();
+            import.list_importable(&mut listed, &annex).await.unwrap();
+            let paths: Vec<&str> = listed.0.iter().map(|f| f.path.as_str()).collect();
+            let want: Vec<&str> = files.keys().map(String::as_str).collect();
+            let mut sorted = paths.clone();
+            sorted.sort();
+            assert_eq!(sorted, want);
+            for (n, file) in listed.0.iter().enumerate() {
+                let url = file.url.as_deref().expect("a URL");
+                assert!(provider.urls().unwrap().claims_url(url), "{url}");
+                let scratch = tmp.path().join(format!("scratch-{n}"));
+                let (key, _) =
+                    content_key(import, &file.path, file.size, &file.id, &scratch, &annex)
+                        .await
+                        .unwrap();
+                let fresh = MemAnnex::with(config);
+                fresh.set_url_present(&key, url).await.unwrap();
+                let prepared = kind.prepare(&fresh).await.unwrap();
+                let dest = tmp.path().join(format!("got-{n}"));
+                prepared.retrieve(&key, &dest, &fresh).await.unwrap();
+                assert_eq!(&std::fs::read(&dest).unwrap(), &files[&file.path], "{url}");
+            }
+        });
+    }
+
+    #[test]
+    fn dataverse_urls_fetch_keys() {
+        use support_dataverse::{FakeDataverse, PID, TOKEN};
+        std::env::set_var("DATAVERSE_API_KEY", TOKEN);
+        let fake = FakeDataverse::start(&["--checksum", "SHA-256"]);
+        let mut files = Files::new();
+        for (path, data) in [
+            ("a/b.txt", b"b\n".to_vec()),
+            ("c.nii.gz", common::pseudo_random(5_000, 9)),
+        ] {
+            super::dataverse::add(&fake, path, &data);
+            files.insert(path.to_string(), data);
+        }
+        let url = fake.url();
+        urls_fetch_keys("dataverse", &[("url", &url), ("doi", PID)], &files);
+    }
+
+    #[test]
+    fn figshare_urls_fetch_keys() {
+        use support_figshare::{FakeFigshare, ARTICLE, TOKEN};
+        std::env::set_var("FIGSHARE_API_KEY", TOKEN);
+        let fake = FakeFigshare::start(&[]);
+        let mut files = Files::new();
+        for (name, data) in [
+            ("x.csv", b"1\n".to_vec()),
+            ("y.bin", common::pseudo_random(4_000, 10)),
+        ] {
+            super::figshare::add(&fake, name, &data, "");
+            files.insert(name.to_string(), data);
+        }
+        let api = fake.api();
+        let article = ARTICLE.to_string();
+        urls_fetch_keys("figshare", &[("api", &api), ("article", &article)], &files);
+    }
+
+    #[test]
+    fn github_urls_fetch_keys() {
+        use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
+        std::env::set_var("GITHUB_TOKEN", GH_TOKEN);
+        let fake = FakeGithub::start(&["--release", &format!("{GH_REPO}:v1")]);
+        let mut files = Files::new();
+        for (name, data, digest) in [
+            ("r.tar.gz", common::pseudo_random(3_000, 11), true),
+            ("s.txt", b"no digest\n".to_vec(), false),
+        ] {
+            super::github::add(&fake, name, &data, digest);
+            files.insert(name.to_string(), data);
+        }
+        let api = fake.api();
+        urls_fetch_keys(
+            "github",
+            &[("api", &api), ("repo", GH_REPO), ("tag", "v1")],
+            &files,
+        );
     }
 }
