@@ -279,13 +279,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_provider_exports() {
+    fn every_provider_exports_and_imports() {
         for kind in registry() {
             let c = kind.capabilities();
             assert!(c.export, "{} lost export support", kind.name());
+            assert!(c.import, "{} lost import support", kind.name());
         }
-        assert!(find_kind("s3").unwrap().capabilities().import);
-        assert!(find_kind("directory").unwrap().capabilities().import);
         assert!(!find_kind("directory").unwrap().capabilities().claim_urls);
         assert!(find_kind("s3").unwrap().capabilities().claim_urls);
     }

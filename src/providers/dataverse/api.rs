@@ -536,13 +536,32 @@ impl Api {
 
     /// All files of one version (`:draft`, `:latest`, `x.y`), each once.
     /// `Ok(None)` when the version does not exist.
+    pub async fn files(&self, version: &str) -> Result<Option<Vec<FileMetadata>>, DvError> {
+        let mut out = Vec::new();
+        let found = self
+            .files_each::<DvError>(version, &mut |f| {
+                out.push(f);
+                Ok(())
+            })
+            .await?;
+        Ok(found.then_some(out))
+    }
+
+    /// Hands each file of one version to `each` as its page arrives, each
+    /// file once; `Ok(false)` when the version does not exist. Only the
+    /// ids seen so far are kept, never the listing.
     ///
     /// From 6.2 page by page in a stable order (`orderCriteria=Oldest`);
     /// before, the files listing sorts by label only, so same-named files
     /// in different folders can shift between pages: the version itself
     /// is asked for, which lists all its files in one answer.
-    pub async fn files(&self, version: &str) -> Result<Option<Vec<FileMetadata>>, DvError> {
+    pub async fn files_each<E: From<DvError>>(
+        &self,
+        version: &str,
+        each: &mut (dyn FnMut(FileMetadata) -> Result<(), E> + Send),
+    ) -> Result<bool, E> {
         let what = format!("file list of version {version}");
+        let mut seen = std::collections::HashSet::new();
         if self.older_than(FILE_404_SINCE).await? {
             #[derive(Deserialize)]
             struct WithFiles {
@@ -551,12 +570,18 @@ impl Api {
             }
             let url = self.dataset_url(&format!("/versions/{version}"), &[]);
             return match self.get::<WithFiles>(url, &what, Scope::Version).await {
-                Ok((v, _)) => Ok(Some(unique_files(v.files))),
-                Err(DvError::NotFound(_)) => Ok(None),
-                Err(e) => Err(e),
+                Ok((v, _)) => {
+                    for f in v.files {
+                        if seen.insert(f.data_file.id) {
+                            each(f)?;
+                        }
+                    }
+                    Ok(true)
+                }
+                Err(DvError::NotFound(_)) => Ok(false),
+                Err(e) => Err(e.into()),
             };
         }
-        let mut out: Vec<FileMetadata> = Vec::new();
         let mut pages = Paging::default();
         loop {
             let offset = pages.offset.to_string();
@@ -573,17 +598,20 @@ impl Api {
                 self.get(url, &what, Scope::Version).await;
             let (page, total) = match result {
                 Ok(x) => x,
-                Err(DvError::NotFound(_)) => return Ok(None),
-                Err(e) => return Err(e),
+                Err(DvError::NotFound(_)) => return Ok(false),
+                Err(e) => return Err(e.into()),
             };
             let more = pages.more(page.len());
-            out.extend(page);
-            out = unique_files(out);
+            for f in page {
+                if seen.insert(f.data_file.id) {
+                    each(f)?;
+                }
+            }
             // totalCount ends the listing early when every file is in;
             // never trusted to end it otherwise.
-            let complete = total.is_some_and(|t| out.len() as u64 >= t);
+            let complete = total.is_some_and(|t| seen.len() as u64 >= t);
             if complete || !more {
-                return Ok(Some(out));
+                return Ok(true);
             }
         }
     }
@@ -896,15 +924,6 @@ impl Paging {
         self.largest = self.largest.max(n);
         more
     }
-}
-
-/// Each file once (by file id), in the order first seen.
-fn unique_files(files: Vec<FileMetadata>) -> Vec<FileMetadata> {
-    let mut seen = std::collections::HashSet::new();
-    files
-        .into_iter()
-        .filter(|f| seen.insert(f.data_file.id))
-        .collect()
 }
 
 /// `src` inside a one-entry stored ZIP named `label`, if Dataverse would

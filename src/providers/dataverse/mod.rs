@@ -7,12 +7,15 @@
 //! - Export mode (`exporttree=yes`): the tree under ROOT with its own names.
 //! - URL mode: Dataverse download URLs and file PIDs are claimed, so
 //!   `git annex addurl` keys are fetched through annexa, with the token.
+//! - Import (`importtree=yes`): the latest version's files as a tree, keyed
+//!   by Dataverse's checksums ([`import`]).
 //!
 //! Published files stay downloadable whatever happens to the draft, so a
 //! REMOVE of a published key fails instead of pretending.
 
 mod api;
 mod error;
+mod import;
 pub mod naming;
 mod urls;
 mod zipwrap;
@@ -31,7 +34,7 @@ pub use error::DvError;
 use self::api::{Api, NewFile};
 use super::{
     check_export_path, hashdir_lower, parse_bool, Annex, Capabilities, ConfigSpec, Credentials,
-    ExportTree, Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims,
+    ExportTree, ImportTree, Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
@@ -193,7 +196,7 @@ impl ProviderKind for DataverseKind {
         Capabilities {
             export: true,
             claim_urls: true,
-            import: false,
+            import: true,
         }
     }
 
@@ -924,6 +927,10 @@ impl Provider for DataverseRemote {
     }
 
     fn urls(&self) -> Option<&dyn UrlClaims> {
+        Some(self)
+    }
+
+    fn import(&self) -> Option<&dyn ImportTree> {
         Some(self)
     }
 }
