@@ -72,6 +72,38 @@ pub fn redact_text(text: &str) -> String {
         .join(" ")
 }
 
+/// Secrets this process holds (S3 secret keys and session tokens, API
+/// tokens), so that any text a server sent back can be cleaned of them
+/// before it is shown, whichever provider read it.
+static KNOWN_SECRETS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Shorter strings are too likely to occur by chance to be masked.
+const SHORTEST_SECRET: usize = 8;
+
+/// Remembers `secret` so that [`scrub_secrets`] masks it from now on.
+pub fn register_secret(secret: &str) {
+    let secret = secret.trim();
+    if secret.len() < SHORTEST_SECRET {
+        return;
+    }
+    let mut known = KNOWN_SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    if !known.iter().any(|s| s == secret) {
+        known.push(secret.to_string());
+    }
+}
+
+/// `text` with every registered secret replaced by `<secret>`.
+pub fn scrub_secrets(text: &str) -> String {
+    let known = KNOWN_SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let mut out = text.to_string();
+    for secret in known.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "<secret>");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +120,16 @@ mod tests {
             "https://bucket.example.org:9000/a/b.nii.gz?X-Amz-Signature=…&X-Amz-Credential=…"
         );
         assert!(!shown.contains("abc123") && !shown.contains("pw") && !shown.contains("AKIA"));
+    }
+
+    #[test]
+    fn registered_secrets_are_masked() {
+        register_secret("short");
+        register_secret("  a-registered-secret-42 ");
+        assert_eq!(
+            scrub_secrets("short and a-registered-secret-42, twice: a-registered-secret-42"),
+            "short and <secret>, twice: <secret>"
+        );
     }
 
     #[test]
