@@ -27,6 +27,8 @@ use url::Url;
 
 pub use api::{FileMetadata, FileRef, Token};
 pub use error::DvError;
+#[doc(hidden)]
+pub(crate) use api::fuzz_answers;
 
 use self::api::{Api, NewFile};
 use super::{
