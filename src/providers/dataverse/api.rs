@@ -955,13 +955,26 @@ pub(crate) fn fuzz_answers(body: &str) {
         let client = Client::new(crate::transfer::RetryPolicy::default()).expect("client");
         let base = Url::parse("https://dataverse.example.org/").expect("url");
         let token = Token::new(FUZZ_TOKEN.to_string(), SCHEME);
-        Api::new(client, base, "doi:10.5072/FK2/FUZZ".into(), token, Duration::ZERO)
+        Api::new(
+            client,
+            base,
+            "doi:10.5072/FK2/FUZZ".into(),
+            token,
+            Duration::ZERO,
+        )
     });
     if let Ok(env) = serde_json::from_str::<Envelope<Vec<FileMetadata>>>(body) {
         let files = env.data.unwrap_or_default();
         for f in &files {
-            let _ = (f.folder(), f.data_file.content_size(), f.data_file.expected());
-            assert!(f.is_at(f.folder(), &f.label), "{f:?} is not at its own place");
+            let _ = (
+                f.folder(),
+                f.data_file.content_size(),
+                f.data_file.expected(),
+            );
+            assert!(
+                f.is_at(f.folder(), &f.label),
+                "{f:?} is not at its own place"
+            );
         }
         let n = files.len();
         let unique = unique_files(files);
@@ -990,7 +1003,12 @@ pub(crate) fn fuzz_answers(body: &str) {
     let with_token = body.replace("TOKEN", FUZZ_TOKEN);
     for status in [400u16, 401, 403, 404, 429, 500] {
         let status = StatusCode::from_u16(status).expect("status");
-        for scope in [Scope::Dataset, Scope::Version, Scope::Download, Scope::Change] {
+        for scope in [
+            Scope::Dataset,
+            Scope::Version,
+            Scope::Download,
+            Scope::Change,
+        ] {
             let shown = crate::error_chain_text(&api.classify(status, &with_token, "fuzz", scope));
             assert!(!shown.contains(FUZZ_TOKEN), "token shown: {shown:?}");
         }

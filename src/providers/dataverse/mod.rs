@@ -25,10 +25,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use url::Url;
 
-pub use api::{FileMetadata, FileRef, Token};
-pub use error::DvError;
 #[doc(hidden)]
 pub(crate) use api::fuzz_answers;
+pub use api::{FileMetadata, FileRef, Token};
+pub use error::DvError;
 
 use self::api::{Api, NewFile};
 use super::{

@@ -201,7 +201,9 @@ pub(super) async fn find_credentials(annex: &dyn Annex) -> Result<Option<rusty_s
         return Ok(Some(c));
     }
     match annex.get_creds(CREDS_SETTING).await {
-        Ok(Some(c)) => Ok(Some(remembered(rusty_s3::Credentials::new(c.user, c.secret)))),
+        Ok(Some(c)) => Ok(Some(remembered(rusty_s3::Credentials::new(
+            c.user, c.secret,
+        )))),
         Ok(None) => Ok(None),
         // An older git-annex or a refused query: behave as if none stored.
         Err(crate::providers::AnnexError::Refused(_)) => Ok(None),

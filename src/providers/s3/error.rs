@@ -212,13 +212,15 @@ pub(crate) fn fuzz_documents(body: &str) {
     if let Ok(listing) = rusty_s3::actions::ListObjectsV2::parse_response(body) {
         let _ = (listing.contents.len(), listing.next_continuation_token);
     }
-    let _ = rusty_s3::actions::CreateMultipartUpload::parse_response(body).map(|u| u.upload_id().len());
+    let _ =
+        rusty_s3::actions::CreateMultipartUpload::parse_response(body).map(|u| u.upload_id().len());
     // The fuzzer's text inside each echo element: none of it may show.
     let echoing = format!(
         "<Error><Code>InvalidToken</Code><Message>{body}</Message>\
          <Token-0>{ECHOED}</Token-0><StringToSign>{ECHOED}</StringToSign></Error>"
     );
-    let no_code = format!("{body}<Token-0>{ECHOED}</Token-0><CanonicalRequest>{ECHOED}</CanonicalRequest>");
+    let no_code =
+        format!("{body}<Token-0>{ECHOED}</Token-0><CanonicalRequest>{ECHOED}</CanonicalRequest>");
     for text in [body, echoing.as_str(), no_code.as_str()] {
         for status in [200u16, 400, 403, 404, 500, 503] {
             let status = StatusCode::from_u16(status).expect("status");

@@ -26,9 +26,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusty_s3::Bucket;
 
-pub use self::error::S3ServiceError;
 #[doc(hidden)]
 pub(crate) use self::error::fuzz_documents;
+pub use self::error::S3ServiceError;
 
 use self::config::{env_credentials, find_credentials, S3Config, CONFIGS, CREDS_SETTING};
 use super::{
