@@ -183,9 +183,15 @@ pub(super) fn without_echoes(body: &str) -> String {
             .find(|c: char| c == '>' || c == '/' || c.is_whitespace())
             .unwrap_or(after.len());
         let name = &after[..name_len];
-        let Some(end_of_tag) = after.find('>') else {
+        let Some(end_of_tag) = after.find(['>', '<']) else {
             break;
         };
+        if after[end_of_tag..].starts_with('<') {
+            // Not a tag (`<` again before its `>`): the next `<` may start one.
+            out.push_str(&rest[..open + 1 + end_of_tag]);
+            rest = &after[end_of_tag..];
+            continue;
+        }
         out.push_str(&rest[..open + 1 + end_of_tag + 1]);
         rest = &after[end_of_tag + 1..];
         let self_closing = after[..end_of_tag].ends_with('/');
@@ -332,6 +338,10 @@ mod tests {
             let text = crate::providers::error_chain_text(&kind(400, body));
             assert!(!text.contains(token), "{text}");
         }
+        // Found by fuzz/s3_xml: a `<` without its `>` hid the next tag.
+        let broken = format!("<Message>a</StringToSignB<?xml v=s><Can\"1.0\" en<Token-0>{token}</Token-0>");
+        let text = crate::providers::error_chain_text(&kind(200, &broken));
+        assert!(!text.contains(token), "{text}");
         assert_eq!(
             without_echoes("<a>1</a><Token-12>x</Token-12><Token-x>y</Token-x>"),
             "<a>1</a><Token-12></Token-12><Token-x>y</Token-x>"
