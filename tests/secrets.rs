@@ -389,61 +389,73 @@ fn s3_echoed_token_and_signatures_never_appear_in_any_output() {
     assert_clean(&seen, &secrets);
 }
 
-/// initremote of each token-based provider against a server that repeats
-/// the whole request (token header included) in its 401 answer.
-#[test]
-fn echoed_api_tokens_never_appear_in_any_output() {
+/// initremote of a token-based provider against a server that repeats the
+/// whole request (token header included) in its 401 answer.
+fn assert_echoed_token_never_appears(variable: &str, token: &str, params: &[String]) {
     let echo = EchoServer::start(Echo::Json);
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, Vec<String>); 3] = [
-        (
-            "DATAVERSE_API_KEY",
-            "dataverse-echoed-token-0123456789",
-            vec![
-                "provider=dataverse".into(),
-                format!("url={}", echo.url),
-                format!("doi={PID}"),
-            ],
-        ),
-        (
-            "FIGSHARE_API_KEY",
-            "figshare-echoed-token-0123456789",
-            vec![
-                "provider=figshare".into(),
-                format!("api={}", echo.url),
-                format!("article={}", support_figshare::ARTICLE),
-            ],
-        ),
-        (
-            "GITHUB_TOKEN",
-            "ghp_githubechoedtoken0123456789",
-            vec![
-                "provider=github".into(),
-                format!("api={}", echo.url),
-                format!("repo={}", support_github::GH_REPO),
-                "tag=data".into(),
-            ],
-        ),
+    let repo = Repo::init(&tmp.path().join("repo")).env(variable, token);
+    let mut argv = vec![
+        "initremote",
+        "echo",
+        "type=external",
+        "externaltype=annexa",
+        "encryption=none",
     ];
-    for (i, (variable, token, params)) in cases.iter().enumerate() {
-        let repo = Repo::init(&tmp.path().join(format!("repo{i}"))).env(variable, token);
-        let mut argv = vec![
-            "initremote",
-            "echo",
-            "type=external",
-            "externaltype=annexa",
-            "encryption=none",
-        ];
-        argv.extend(params.iter().map(String::as_str));
-        let seen = annex(&repo, &argv);
-        assert!(seen.contains("INITREMOTE-FAILURE"), "{seen}");
-        let told = echo.seen_secrets();
-        assert!(
-            told.iter().any(|h| h.contains(token)),
-            "the token never reached the server: {told:?}"
-        );
-        assert_clean(&seen, &[token]);
-    }
+    argv.extend(params.iter().map(String::as_str));
+    let argv: Vec<String> = argv
+        .iter()
+        .map(|a| a.replace("ECHO_URL", &echo.url))
+        .collect();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let seen = annex(&repo, &argv);
+    assert!(seen.contains("INITREMOTE-FAILURE"), "{seen}");
+    let told = echo.seen_secrets();
+    assert!(
+        told.iter().any(|h| h.contains(token)),
+        "the token never reached the server: {told:?}"
+    );
+    assert_clean(&seen, &[token]);
+}
+
+#[test]
+fn dataverse_echoed_token_never_appears_in_any_output() {
+    assert_echoed_token_never_appears(
+        "DATAVERSE_API_KEY",
+        "dataverse-echoed-token-0123456789",
+        &[
+            "provider=dataverse".into(),
+            "url=ECHO_URL".into(),
+            format!("doi={PID}"),
+        ],
+    );
+}
+
+#[test]
+fn figshare_echoed_token_never_appears_in_any_output() {
+    assert_echoed_token_never_appears(
+        "FIGSHARE_API_KEY",
+        "figshare-echoed-token-0123456789",
+        &[
+            "provider=figshare".into(),
+            "api=ECHO_URL".into(),
+            format!("article={}", support_figshare::ARTICLE),
+        ],
+    );
+}
+
+#[test]
+fn github_echoed_token_never_appears_in_any_output() {
+    assert_echoed_token_never_appears(
+        "GITHUB_TOKEN",
+        "ghp_githubechoedtoken0123456789",
+        &[
+            "provider=github".into(),
+            "api=ECHO_URL".into(),
+            format!("repo={}", support_github::GH_REPO),
+            "tag=data".into(),
+        ],
+    );
 }
 
 /// A store, a get, and a rejected token against each token provider's fake.
