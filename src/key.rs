@@ -286,7 +286,11 @@ mod tests {
     #[test]
     fn broken_chunk_keys_have_no_size() {
         // Found by fuzz/key: chunk 0 gave the whole file's size as the chunk's.
-        for text in ["W-C0-s17-S4-C300000000--pt", "SHA256-s17-C1--ab", "SHA256-S4-C1--ab"] {
+        for text in [
+            "W-C0-s17-S4-C300000000--pt",
+            "SHA256-s17-C1--ab",
+            "SHA256-S4-C1--ab",
+        ] {
             let key = Key::parse(text).unwrap();
             assert!(key.is_chunk());
             assert_eq!(key.content_size(), None, "{text}");

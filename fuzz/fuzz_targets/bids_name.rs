@@ -33,10 +33,13 @@ fuzz_target!(|data: &[u8]| {
             assert!(!key.is_empty() && !value.is_empty(), "{name:?}: {parsed:?}");
             assert!(!key.contains(['-', '_', '.']), "{name:?}: {parsed:?}");
             assert!(!value.contains(['_', '.']), "{name:?}: {parsed:?}");
-            assert_eq!(parsed.entity(key).is_some(), true);
+            assert!(parsed.entity(key).is_some());
         }
         if let Some(suffix) = &parsed.suffix {
-            assert!(!suffix.is_empty() && !suffix.contains(['-', '_', '.']), "{name:?}");
+            assert!(
+                !suffix.is_empty() && !suffix.contains(['-', '_', '.']),
+                "{name:?}"
+            );
         }
         let again = written(&parsed);
         assert_eq!(parse_name(&again), parsed, "{name:?} -> {again:?}");

@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(content_size(&text), size);
     if key.is_chunk() {
         if let (Some(part), Some(chunk)) = (size, key.chunk_size()) {
-            assert!(part <= chunk, "{text}: chunk of {part} > chunk size {chunk}");
+            assert!(
+                part <= chunk,
+                "{text}: chunk of {part} > chunk size {chunk}"
+            );
         }
         if let (Some(part), Some(whole)) = (size, key.size()) {
             assert!(part <= whole, "{text}: chunk of {part} > whole {whole}");
@@ -32,11 +35,17 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(size, key.size());
     }
     if let Some(ext) = key.extension() {
-        assert!(ext.starts_with('.') && key.name().ends_with(ext), "{text}: {ext}");
+        assert!(
+            ext.starts_with('.') && key.name().ends_with(ext),
+            "{text}: {ext}"
+        );
     }
     if let Some(expected) = key.checksum() {
         assert!(!expected.hex.is_empty());
-        assert!(expected.hex.bytes().all(|b| b.is_ascii_hexdigit()), "{text}");
+        assert!(
+            expected.hex.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{text}"
+        );
         // Expected keeps the hex in lower case; keys may carry either.
         let hex_in_name = key.name().get(..expected.hex.len()).unwrap_or("");
         assert!(hex_in_name.eq_ignore_ascii_case(&expected.hex), "{text}");

@@ -339,7 +339,8 @@ mod tests {
             assert!(!text.contains(token), "{text}");
         }
         // Found by fuzz/s3_xml: a `<` without its `>` hid the next tag.
-        let broken = format!("<Message>a</StringToSignB<?xml v=s><Can\"1.0\" en<Token-0>{token}</Token-0>");
+        let broken =
+            format!("<Message>a</StringToSignB<?xml v=s><Can\"1.0\" en<Token-0>{token}</Token-0>");
         let text = crate::providers::error_chain_text(&kind(200, &broken));
         assert!(!text.contains(token), "{text}");
         assert_eq!(
