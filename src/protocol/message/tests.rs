@@ -1217,3 +1217,34 @@ proptest! {
         prop_assert!(line.len() > prefix.len(), "{:?}", line);
     }
 }
+
+#[test]
+fn creds_lines_never_show_in_parse_errors() {
+    let secret = "s3cr3t-password";
+    let lines = [
+        format!("CREDS user {secret}\0"),
+        format!("CREDS user {secret}\rx"),
+        format!("J 1 CREDS user {secret}\0"),
+    ];
+    for line in &lines {
+        for message in [
+            Request::parse(line).map(|_| ()).unwrap_err().to_string(),
+            Answer::parse(line).map(|_| ()).unwrap_err().to_string(),
+        ] {
+            assert!(message.contains("CREDS <redacted>"), "{message}");
+            assert!(!message.contains(secret), "{message}");
+        }
+    }
+    for line in [
+        format!("J x CREDS user {secret}"),
+        format!("J 99999999999999999999999 CREDS u {secret}"),
+    ] {
+        let message = Framed::parse(&line).unwrap_err().to_string();
+        assert!(
+            message.contains("CREDS <redacted>") && !message.contains(secret),
+            "{message}"
+        );
+    }
+    assert_eq!(shown_line("TRANSFER STORE K f"), "TRANSFER STORE K f");
+    assert_eq!(shown_line("J 3 CREDS a b"), "J 3 CREDS <redacted>");
+}

@@ -962,6 +962,79 @@ fn message_text(message: &Option<serde_json::Value>) -> String {
     }
 }
 
+/// Reads `body` as every kind of answer the API gives and checks what
+/// annexa derives from it: nothing panics, a version prints back to
+/// itself, and an error built from a body that holds the token never
+/// shows it. Reached only through [`crate::fuzzing`].
+pub(crate) fn fuzz_answers(body: &str) {
+    use std::sync::OnceLock;
+    const FUZZ_TOKEN: &str = "fuzz-token-0123456789abcdef";
+    static API: OnceLock<Api> = OnceLock::new();
+    let api = API.get_or_init(|| {
+        let client = Client::new(crate::transfer::RetryPolicy::default()).expect("client");
+        let base = Url::parse("https://dataverse.example.org/").expect("url");
+        let token = Token::new(FUZZ_TOKEN.to_string(), SCHEME);
+        Api::new(
+            client,
+            base,
+            "doi:10.5072/FK2/FUZZ".into(),
+            token,
+            Duration::ZERO,
+        )
+    });
+    if let Ok(env) = serde_json::from_str::<Envelope<Vec<FileMetadata>>>(body) {
+        let files = env.data.unwrap_or_default();
+        for f in &files {
+            let _ = (
+                f.folder(),
+                f.data_file.content_size(),
+                f.data_file.expected(),
+            );
+            assert!(
+                f.is_at(f.folder(), &f.label),
+                "{f:?} is not at its own place"
+            );
+        }
+        let n = files.len();
+        let mut seen = std::collections::HashSet::new();
+        let unique = files.iter().filter(|f| seen.insert(f.data_file.id)).count();
+        assert!(unique <= n);
+        let mut paging = Paging::default();
+        let _ = paging.more(n);
+        let _ = paging.more(unique);
+    }
+    if let Ok(env) = serde_json::from_str::<Envelope<Vec<VersionInfo>>>(body) {
+        for v in env.data.unwrap_or_default() {
+            let name = v.api_name();
+            if !v.is_draft() {
+                if let Some(parsed) = ServerVersion::parse(&name) {
+                    let _ = parsed.to_string();
+                }
+            }
+        }
+    }
+    if let Ok(env) = serde_json::from_str::<Envelope<AddResult>>(body) {
+        let _ = env.data.map(|a| a.files.len());
+    }
+    if let Some(v) = ServerVersion::parse(body) {
+        assert_eq!(ServerVersion::parse(&v.to_string()), Some(v), "{body:?}");
+    }
+    // The token inside the body, wherever the fuzzer put the marker.
+    let with_token = body.replace("TOKEN", FUZZ_TOKEN);
+    for status in [400u16, 401, 403, 404, 429, 500] {
+        let status = StatusCode::from_u16(status).expect("status");
+        for scope in [
+            Scope::Dataset,
+            Scope::Version,
+            Scope::Download,
+            Scope::Change,
+        ] {
+            let shown = crate::error_chain_text(&api.classify(status, &with_token, "fuzz", scope));
+            assert!(!shown.contains(FUZZ_TOKEN), "token shown: {shown:?}");
+        }
+    }
+}
+
 /// A file name safe inside a quoted multipart header.
 fn multipart_filename(name: &str) -> String {
     name.chars()

@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use url::Url;
 
+#[doc(hidden)]
+pub(crate) use api::fuzz_answers;
 pub use api::{FileMetadata, FileRef, Token};
 pub use error::DvError;
 

@@ -355,7 +355,16 @@ impl S3Remote {
         };
         let progress = |n| annex.progress(n);
         match self.client.download(&spec, dest, &progress).await {
-            Ok(_) => Ok(()),
+            Ok(outcome) => {
+                if !outcome.length_verified {
+                    annex.info(&format!(
+                        "{object}: the server sent no length and closed the connection; {} bytes \
+                         kept, but the key records no size or checksum to prove they are all",
+                        outcome.size
+                    ));
+                }
+                Ok(())
+            }
             Err(e) if e.status().map(StatusKind::of) == Some(StatusKind::NotFound) => {
                 Err(ProviderError::NotFound {
                     message: format!("{object} is not in bucket {}", self.config.bucket),

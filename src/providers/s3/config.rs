@@ -210,7 +210,7 @@ pub(super) fn env_credentials() -> Option<rusty_s3::Credentials> {
     let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
         .ok()
         .filter(|v| !v.is_empty())?;
-    Some(
+    Some(remembered(
         match std::env::var("AWS_SESSION_TOKEN")
             .ok()
             .filter(|v| !v.is_empty())
@@ -218,7 +218,17 @@ pub(super) fn env_credentials() -> Option<rusty_s3::Credentials> {
             Some(token) => rusty_s3::Credentials::new_with_token(key, secret, token),
             None => rusty_s3::Credentials::new(key, secret),
         },
-    )
+    ))
+}
+
+/// `creds`, after telling the transfer layer its secrets, so that no
+/// server's echo of them is ever shown.
+fn remembered(creds: rusty_s3::Credentials) -> rusty_s3::Credentials {
+    crate::transfer::register_secret(creds.secret());
+    if let Some(token) = creds.token() {
+        crate::transfer::register_secret(token);
+    }
+    creds
 }
 
 /// Credentials for this remote: the environment first (so a user can
@@ -228,7 +238,9 @@ pub(super) async fn find_credentials(annex: &dyn Annex) -> Result<Option<rusty_s
         return Ok(Some(c));
     }
     match annex.get_creds(CREDS_SETTING).await {
-        Ok(Some(c)) => Ok(Some(rusty_s3::Credentials::new(c.user, c.secret))),
+        Ok(Some(c)) => Ok(Some(remembered(rusty_s3::Credentials::new(
+            c.user, c.secret,
+        )))),
         Ok(None) => Ok(None),
         // An older git-annex or a refused query: behave as if none stored.
         Err(crate::providers::AnnexError::Refused(_)) => Ok(None),

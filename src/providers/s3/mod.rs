@@ -28,6 +28,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusty_s3::Bucket;
 
+#[doc(hidden)]
+pub(crate) use self::error::fuzz_documents;
 pub use self::error::S3ServiceError;
 
 use self::config::{
