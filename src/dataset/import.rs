@@ -221,7 +221,7 @@ impl PathFilter {
     }
 
     fn keeps(&self, path: &str) -> bool {
-        self.include.as_ref().is_none_or(|s| s.is_match(path))
+        self.include.as_ref().map_or(true, |s| s.is_match(path))
             && !self.exclude.as_ref().is_some_and(|s| s.is_match(path))
     }
 }
