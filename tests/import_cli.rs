@@ -228,6 +228,15 @@ fn s3_prefix_becomes_a_dataset_and_a_bids_source() {
     s3_ops(&moto, &ops);
     assert!(files.len() >= 1000);
 
+    // A prefix with nothing under it is an error, not an empty dataset.
+    let empty = annexa(
+        &moto,
+        work,
+        &["import", &format!("s3://{BUCKET}/ds9"), "empty"],
+    );
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("lists no files"));
+
     // Import: exactly the listing, with the keys the content has.
     let source = format!("s3://{BUCKET}/ds000001");
     let out = ok(

@@ -97,6 +97,19 @@ pub fn import(
     ensure_repository(dir)?;
     ensure_remote(dir, &remote, &params)?;
     let listing = list_source(dir, &params, &filter, manifest.as_ref(), options.quiet)?;
+    let first = rev_parse(dir, &format!("{}^{{commit}}", import_ref(&remote))).is_none();
+    if first && listing.files.is_empty() {
+        // Most likely a mistyped prefix or DOI, or filters that leave
+        // nothing: an empty dataset would only hide that.
+        return Err(DatasetError::Direct(format!(
+            "the source lists no files{}; nothing was imported",
+            if options.include.is_empty() && options.exclude.is_empty() {
+                ""
+            } else {
+                " that the --include/--exclude globs keep"
+            }
+        )));
+    }
     build(dir, &remote, listing, options)
 }
 
