@@ -16,7 +16,7 @@ RELEASE_DIR := $(TARGET_DIR)/release
 export ANNEXA_VENV ?= $(CURDIR)/.venv
 TOOLS_PATH := $(ANNEXA_VENV)/tools/bin:$(PATH)
 
-.PHONY: all build test conformance soak demo bench install deps clean wheel test-wheel
+.PHONY: all build test conformance soak demo bench install deps clean wheel test-wheel fuzz
 
 all: build
 
@@ -94,6 +94,12 @@ bench: deps build
 	@set -e; for b in bench/*.sh; do \
 	  echo "=== $$b"; PATH="$(RELEASE_DIR):$(TOOLS_PATH)" bash "$$b"; \
 	done
+
+# Every fuzz target (fuzz/, its own workspace) for FUZZ_SECONDS each, on the
+# stable toolchain; prints executions and crashes per target (docs/fuzzing.md).
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
 
 # Both programs onto PATH (cargo's bin folder), their man pages into
 # MANDIR; completions: `annexa completions bash|zsh|fish|powershell`.

@@ -146,6 +146,9 @@ impl Key {
                 let start = cs.checked_mul(n - 1)?;
                 Some(total.saturating_sub(start).min(cs))
             }
+            // A chunk key without its -s/-S or with chunk 0: not the whole
+            // file's size, and its own cannot be known.
+            (_, _, Some(_)) => None,
             (size, _, _) => size,
         }
     }
@@ -278,6 +281,20 @@ mod tests {
         let k = Key::parse("SHA512-s3--AB").unwrap();
         assert_eq!(k.checksum(), Some(Expected::new(Algorithm::Sha512, "ab")));
         assert_eq!(Key::parse("BLAKE2B256E-s1--ab.x").unwrap().checksum(), None);
+    }
+
+    #[test]
+    fn broken_chunk_keys_have_no_size() {
+        // Found by fuzz/key: chunk 0 gave the whole file's size as the chunk's.
+        for text in [
+            "W-C0-s17-S4-C300000000--pt",
+            "SHA256-s17-C1--ab",
+            "SHA256-S4-C1--ab",
+        ] {
+            let key = Key::parse(text).unwrap();
+            assert!(key.is_chunk());
+            assert_eq!(key.content_size(), None, "{text}");
+        }
     }
 
     #[test]

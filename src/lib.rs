@@ -13,6 +13,8 @@
 pub mod bids;
 pub mod dataset;
 pub mod doctor;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod key;
 pub mod protocol;
 pub mod providers;

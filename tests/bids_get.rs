@@ -5,7 +5,7 @@ mod support_bids;
 
 use std::fs;
 use std::path::Path;
-use support_bids::{files_under, git, lines, mode, sh, Builder, Fixture};
+use support_bids::{datalad, files_under, git, lines, mode, sh, write_files, Builder, Fixture};
 
 fn get(ds: &Fixture, out: &Path, args: &[&str]) -> std::process::Output {
     let origin = ds.origin.to_str().unwrap();
@@ -623,4 +623,248 @@ fn files_that_differ_in_the_target_are_never_replaced_unasked() {
     let forced = get(&ds, &out, &[&args[..], &["--force"]].concat());
     assert!(forced.status.success());
     assert_eq!(fs::read(out.join(&data)).unwrap(), ds.origin_content(&data));
+}
+
+/// Binary content, so DataLad's text2git configuration annexes it.
+fn image(label: &str) -> String {
+    format!("\u{0}\u{1}image {label}\u{0}")
+}
+
+/// Every path below `dir` outside `.git` folders, relative, for checking
+/// that nothing half-made (`.annexa-part`) is left.
+fn all_entries(dir: &Path) -> Vec<String> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".git")
+        .flatten()
+        .map(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+/// Each file the plain `get` wrote is, in the `--direct` clone, a real file
+/// (not an annex link) with the same bytes.
+fn assert_direct_matches_plain(direct: &Path, plain: &Path) {
+    let expected = files_under(plain);
+    assert!(!expected.is_empty());
+    for rel in &expected {
+        let meta = fs::symlink_metadata(direct.join(rel))
+            .unwrap_or_else(|e| panic!("{rel} missing from the direct clone: {e}"));
+        assert!(meta.file_type().is_file(), "{rel} is not a real file");
+        assert_eq!(
+            fs::read(direct.join(rel)).unwrap(),
+            fs::read(plain.join(rel)).unwrap(),
+            "{rel}"
+        );
+    }
+}
+
+#[test]
+fn direct_installs_the_subject_subdatasets_the_selection_reaches() {
+    // A DataLad superdataset whose subjects are subdatasets (as large
+    // cohorts are kept), made with DataLad itself: the superdataset's JSON
+    // in git, the subjects' files all annexed (DataLad's default),
+    // subdataset URLs relative to the superdataset.
+    let tmp = tempfile::tempdir().unwrap();
+    let origin = tmp.path().join("origin");
+    sh(datalad(tmp.path()).args(["create", "-c", "text2git", "origin"]));
+    write_files(
+        &origin,
+        &[
+            (
+                "dataset_description.json",
+                r#"{"Name": "cohort", "BIDSVersion": "1.8.0"}"#,
+            ),
+            (
+                "participants.tsv",
+                "participant_id\nsub-01\nsub-02\nsub-03\n",
+            ),
+            ("T1w.json", r#"{"MagneticFieldStrength": 3}"#),
+        ],
+    );
+    for s in ["01", "02", "03"] {
+        // Subject datasets annex everything (DataLad's default).
+        sh(datalad(&origin).args(["create", "-d", ".", &format!("sub-{s}")]));
+        let t1 = format!("sub-{s}/anat/sub-{s}_T1w.nii.gz");
+        let json = format!("sub-{s}/anat/sub-{s}_T1w.json");
+        let bold = format!("sub-{s}/func/sub-{s}_task-rest_bold.nii.gz");
+        write_files(
+            &origin,
+            &[
+                (&t1, &image(&t1)),
+                (&json, r#"{"EchoTime": 0.003}"#),
+                (&bold, &image(&bold)),
+            ],
+        );
+    }
+    sh(datalad(&origin).args(["save", "-r", "-m", "subjects"]));
+    // The subject dataset moves on after the superdataset recorded it: the
+    // recorded state is what gets installed.
+    let recorded = sh(git(&origin).args(["rev-parse", "HEAD:sub-01"]));
+    write_files(&origin, &[("sub-01/anat/later.txt", "not recorded")]);
+    sh(git(&origin.join("sub-01")).args(["add", "anat/later.txt"]));
+    sh(git(&origin.join("sub-01")).args(["commit", "-q", "-m", "later"]));
+    let ds = Fixture {
+        cache: tmp.path().join("cache"),
+        origin,
+        tmp,
+    };
+
+    let args = ["--sub", "01,02", "--suffix", "T1w"];
+    let preview = ds.path("preview");
+    assert!(get(
+        &ds,
+        &preview,
+        &[&args[..], &["--direct", "--dry-run"]].concat()
+    )
+    .status
+    .success());
+    assert!(!preview.exists(), "a dry run cloned something");
+
+    let out = ds.path("direct");
+    let result = get(&ds, &out, &[&args[..], &["--direct"]].concat());
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let plain = ds.path("plain");
+    assert!(get(&ds, &plain, &args).status.success());
+    assert!(files_under(&plain).contains(&"sub-02/anat/sub-02_T1w.nii.gz".to_string()));
+    assert_direct_matches_plain(&out, &plain);
+
+    // Only the selection's subdatasets are installed, at the recorded commit.
+    for s in ["sub-01", "sub-02"] {
+        assert!(out.join(s).join(".git").exists(), "{s} not installed");
+    }
+    assert_eq!(
+        fs::read_dir(out.join("sub-03")).unwrap().count(),
+        0,
+        "sub-03 has no selected file and stays an empty mount point"
+    );
+    let head = sh(git(&out.join("sub-01")).args(["rev-parse", "HEAD"]));
+    assert_eq!(head.trim(), recorded.trim());
+    assert!(!out.join("sub-01/anat/later.txt").exists());
+    // Unselected content stays without content, as in any DataLad clone.
+    let bold = out.join("sub-01/func/sub-01_task-rest_bold.nii.gz");
+    assert!(fs::symlink_metadata(&bold)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(fs::metadata(&bold).is_err());
+    assert!(all_entries(&out).iter().all(|p| !p.contains("annexa-part")));
+    // DataLad sees the installed subdatasets as its own.
+    let present = sh(datalad(&out).args(["subdatasets", "--state", "present"]));
+    assert!(
+        present.contains("sub-01") && present.contains("sub-02"),
+        "{present}"
+    );
+    assert!(!present.contains("sub-03"), "{present}");
+
+    // A later run into the same clone installs what it newly reaches.
+    let more = get(&ds, &out, &["--sub", "03", "--suffix", "bold", "--direct"]);
+    assert!(
+        more.status.success(),
+        "{}",
+        String::from_utf8_lossy(&more.stderr)
+    );
+    let bold3 = "sub-03/func/sub-03_task-rest_bold.nii.gz";
+    assert!(fs::symlink_metadata(out.join(bold3))
+        .unwrap()
+        .file_type()
+        .is_file());
+    assert_eq!(fs::read(out.join(bold3)).unwrap(), ds.origin_content(bold3));
+}
+
+#[test]
+fn direct_installs_nested_derivative_subdatasets_and_never_through_a_link() {
+    let ds = Builder::new("synthetic")
+        .subjects(&["sub-01"])
+        .without(&["derivatives"])
+        .build();
+    // derivatives/fmriprep is a DataLad dataset whose subject is a
+    // subdataset of its own, registered in the raw dataset with a relative URL.
+    let pipeline = ds.origin.join("derivatives/fmriprep");
+    fs::create_dir_all(ds.origin.join("derivatives")).unwrap();
+    sh(datalad(&ds.origin).args(["create", "-c", "text2git", "derivatives/fmriprep"]));
+    sh(datalad(&pipeline).args(["create", "-d", ".", "sub-01"]));
+    let preproc = "sub-01/func/sub-01_task-rest_space-MNI_desc-preproc_bold.nii.gz";
+    let sidecar = "sub-01/func/sub-01_task-rest_space-MNI_desc-preproc_bold.json";
+    write_files(
+        &pipeline,
+        &[
+            (
+                "dataset_description.json",
+                r#"{"Name": "fmriprep", "DatasetType": "derivative"}"#,
+            ),
+            (preproc, &image(preproc)),
+            (sidecar, r#"{"SkullStripped": true}"#),
+        ],
+    );
+    sh(datalad(&pipeline).args(["save", "-r", "-m", "derivatives"]));
+    sh(git(&ds.origin).args([
+        "submodule",
+        "add",
+        "-q",
+        "./derivatives/fmriprep",
+        "derivatives/fmriprep",
+    ]));
+    sh(git(&ds.origin).args(["commit", "-q", "-m", "add derivatives"]));
+
+    // The raw part first: the pipeline's mount point stays empty.
+    let out = ds.path("direct");
+    assert!(
+        get(&ds, &out, &["--sub", "01", "--suffix", "T1w", "--direct"])
+            .status
+            .success()
+    );
+    let mount = out.join("derivatives/fmriprep");
+    assert_eq!(fs::read_dir(&mount).unwrap().count(), 0);
+
+    // A link planted at the mount point is never cloned into.
+    let elsewhere = ds.path("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    fs::remove_dir(&mount).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &mount).unwrap();
+    let args = ["--scope", "fmriprep", "--sub", "01", "--direct"];
+    let refused = get(&ds, &out, &args);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    // The pipeline's files fail by name; the run itself goes on.
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    assert!(stderr.contains(preproc), "{stderr}");
+    assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+
+    fs::remove_file(&mount).unwrap();
+    fs::create_dir(&mount).unwrap();
+    let result = get(&ds, &out, &args);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    for rel in [preproc, sidecar, "dataset_description.json"] {
+        let path = mount.join(rel);
+        assert!(
+            fs::symlink_metadata(&path).unwrap().file_type().is_file(),
+            "{rel}"
+        );
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            fs::read(pipeline.join(rel)).unwrap()
+        );
+    }
+    assert!(
+        mount.join("sub-01/.git").exists(),
+        "the nested subdataset is installed"
+    );
+    let plain = ds.path("plain");
+    assert!(get(&ds, &plain, &args[..4]).status.success());
+    assert_direct_matches_plain(&out, &plain);
+    assert!(all_entries(&out).iter().all(|p| !p.contains("annexa-part")));
 }

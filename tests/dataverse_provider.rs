@@ -872,3 +872,30 @@ async fn zip_content_round_trips_byte_for_byte() {
     assert_eq!(std::fs::read(&dest).unwrap(), zip2);
     assert_eq!(fake.latest_files().len(), 3, "{:?}", fake.latest_files());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_whose_answer_is_cut_still_succeeds_when_the_file_is_gone() {
+    // Found by the soak (tests/soak.rs): Dataverse deleted the file, the
+    // answer was cut mid-body, and REMOVE reported a failure.
+    let fake = FakeDataverse::start(&[]);
+    let annex = annex_for(&fake, &[], Some(TOKEN));
+    let p = provider(&annex).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = pseudo_random(3_000, 8);
+    let key = sha256e_key(&data, ".dat");
+    p.store(&key, &write(tmp.path(), "s", &data), &annex)
+        .await
+        .unwrap();
+    fake.admin("POST", "config?cut_delete=1");
+    p.remove(&key, &annex).await.unwrap();
+    assert!(!p.check_present(&key, &annex).await.unwrap());
+    // A delete that did not happen is still a failure: a cut answer for a
+    // file that stays (the dataset is read-only) is not called a success.
+    let key2 = sha256e_key(b"stays", ".dat");
+    p.store(&key2, &write(tmp.path(), "s2", b"stays"), &annex)
+        .await
+        .unwrap();
+    fake.admin("POST", "config?readonly=1");
+    assert!(p.remove(&key2, &annex).await.is_err());
+    assert!(p.check_present(&key2, &annex).await.unwrap());
+}

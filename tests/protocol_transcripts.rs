@@ -543,6 +543,7 @@ both!(
     progress_is_absolute_and_framed,
     configs_and_info_blocks,
     export_sequence,
+    import_sequence,
     async_jobs_interleave,
     async_export_names_are_per_job,
     unknown_requests_get_unsupported,
@@ -920,6 +921,100 @@ async fn export_sequence(mode: Mode) {
     assert!(exit.success, "{exit:?}");
 }
 
+async fn import_sequence(mode: Mode) {
+    let mut peer = Peer::start(mode).await;
+    peer.handshake("INFO ASYNC IMPORTKEY").await;
+    // IMPORTSUPPORTED may come before PREPARE.
+    peer.call(Some(1), "IMPORTSUPPORTED", "IMPORTSUPPORTED-SUCCESS")
+        .await;
+    peer.prepare(Some(1)).await;
+    let data = content(3, 70_000);
+    std::fs::create_dir_all(peer.store.join("sub 1/anat")).unwrap();
+    std::fs::write(peer.store.join("sub 1/anat/t1 w.nii.gz"), &data).unwrap();
+    std::fs::write(peer.store.join("README"), b"read me").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", peer.store.join("escape")).unwrap();
+
+    // The listing: pairs of lines on the job that asked, then SUCCESS.
+    peer.send_job(1, "LISTIMPORTABLECONTENTS").await;
+    let mut listed = Vec::new();
+    loop {
+        let line = peer.reply(Some(1)).await;
+        if line == "LISTIMPORTABLECONTENTS-SUCCESS" {
+            break;
+        }
+        let (size, name) = line
+            .strip_prefix("IMPORTABLECONTENT ")
+            .and_then(|r| r.split_once(' '))
+            .unwrap_or_else(|| panic!("{line}\n{}", peer.dump()));
+        let id = peer.reply(Some(1)).await;
+        let id = id
+            .strip_prefix("IMPORTABLECONTENTIDENTIFIER ")
+            .unwrap()
+            .to_string();
+        listed.push((name.to_string(), size.parse::<u64>().unwrap(), id));
+    }
+    let names: Vec<&str> = listed.iter().map(|(n, ..)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["README", "sub 1/anat/t1 w.nii.gz"],
+        "a symlink is never listed"
+    );
+    let (_, size, id) = &listed[1];
+    assert_eq!(*size, 70_000);
+
+    // No published checksum in a folder: the content is hashed.
+    peer.send_job(1, "IMPORT sub 1/anat/t1 w.nii.gz").await;
+    peer.send_job(1, &format!("IMPORTKEY {size} {id}")).await;
+    let key = peer.expect_prefix(Some(1), "IMPORTKEY-SUCCESS ").await;
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&data))
+    };
+    assert_eq!(key, format!("SHA256E-s70000--{sha}.nii.gz"));
+
+    let dest = peer.local("imported");
+    peer.send_job(2, "IMPORT sub 1/anat/t1 w.nii.gz").await;
+    peer.send_job(2, &format!("RETRIEVEIMPORT {}", path_str(&dest)))
+        .await;
+    peer.expect(Some(2), "RETRIEVEIMPORT-SUCCESS").await;
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+    peer.send_job(2, "IMPORT sub 1/anat/t1 w.nii.gz").await;
+    peer.call(
+        Some(2),
+        &format!("CHECKPRESENTIMPORT {key}"),
+        &format!("CHECKPRESENT-SUCCESS {key}"),
+    )
+    .await;
+    // Rewritten with other bytes of the same size: no longer that key.
+    std::fs::write(
+        peer.store.join("sub 1/anat/t1 w.nii.gz"),
+        content(4, 70_000),
+    )
+    .unwrap();
+    peer.send_job(2, "IMPORT sub 1/anat/t1 w.nii.gz").await;
+    peer.call(
+        Some(2),
+        &format!("CHECKPRESENTIMPORT {key}"),
+        &format!("CHECKPRESENT-FAILURE {key}"),
+    )
+    .await;
+    // Through the symlink: nothing.
+    peer.send_job(2, "IMPORT escape").await;
+    peer.send_job(2, &format!("RETRIEVEIMPORT {}", path_str(&dest)))
+        .await;
+    let why = peer.expect_prefix(Some(2), "RETRIEVEIMPORT-FAILURE ").await;
+    assert!(why.contains("escape"), "{why}");
+    // A content identifier this remote never listed, and no IMPORT first.
+    peer.send_job(1, "IMPORT README").await;
+    peer.send_job(1, "IMPORTKEY 7 etag-from-elsewhere").await;
+    peer.expect_prefix(Some(1), "IMPORTKEY-FAILURE ").await;
+    peer.send_job(1, "IMPORTKEY 7 none::x").await;
+    let why = peer.expect_prefix(Some(1), "IMPORTKEY-FAILURE ").await;
+    assert!(why.contains("IMPORT"), "{why}");
+    let (exit, _) = peer.finish().await;
+    assert!(exit.success, "{exit:?}");
+}
+
 async fn async_export_names_are_per_job(mode: Mode) {
     let mut peer = Peer::start(mode).await;
     peer.handshake("INFO ASYNC").await;
@@ -1031,14 +1126,13 @@ async fn unknown_requests_get_unsupported(mode: Mode) {
     peer.handshake("INFO").await;
     for request in [
         "GETORDERED",
-        "IMPORTSUPPORTED",
         "SOMETHING-NEW with params",
         "prepare",
     ] {
         peer.call(None, request, "UNSUPPORTED-REQUEST").await;
     }
     peer.prepare(None).await;
-    peer.call(None, "LISTIMPORTABLECONTENTS", "UNSUPPORTED-REQUEST")
+    peer.call(None, "LISTEXPORTABLETHINGS", "UNSUPPORTED-REQUEST")
         .await;
     let (exit, _) = peer.finish().await;
     assert!(exit.success, "{exit:?}");

@@ -3,7 +3,7 @@
 use super::entity::{canonical_entity_name, canonical_value};
 use super::layout::Unit;
 use super::BidsError;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FilterKey {
@@ -50,12 +50,20 @@ impl FilterKey {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Wanted {
     /// Comparison form → the value as the user typed it (for messages).
     values: BTreeMap<String, String>,
-    /// Extension values given with a trailing `/` must name a directory unit.
-    dir_only: Vec<String>,
+    /// Extensions asked for only with a trailing `/`: they must name a
+    /// directory unit. The same extension also asked for without `/`
+    /// widens it to files (values are alternatives).
+    dir_only: BTreeSet<String>,
+}
+
+impl Wanted {
+    fn accepts(&self, unit: &Unit, value: &str) -> bool {
+        self.values.contains_key(value) && (unit.is_dir || !self.dir_only.contains(value))
+    }
 }
 
 /// A set of filters, built from the command line.
@@ -83,14 +91,17 @@ impl FilterSet {
             .filter(|v| !v.is_empty())
         {
             let (canonical, dir_only) = normalise(&key, value)?;
-            let wanted = self.filters.entry(key.clone()).or_insert_with(|| Wanted {
-                values: BTreeMap::new(),
-                dir_only: Vec::new(),
-            });
-            if dir_only {
-                wanted.dir_only.push(canonical.clone());
+            let wanted = self.filters.entry(key.clone()).or_default();
+            let new = !wanted.values.contains_key(&canonical);
+            if dir_only && new {
+                wanted.dir_only.insert(canonical.clone());
+            } else if !dir_only {
+                wanted.dir_only.remove(&canonical);
             }
-            wanted.values.insert(canonical, value.to_string());
+            wanted
+                .values
+                .entry(canonical)
+                .or_insert_with(|| value.to_string());
         }
         Ok(())
     }
@@ -115,10 +126,8 @@ impl FilterSet {
 
     pub fn matches(&self, unit: &Unit) -> bool {
         self.filters.iter().all(|(key, wanted)| {
-            let Some(value) = key.value_of(unit) else {
-                return false;
-            };
-            wanted.values.contains_key(&value) && (unit.is_dir || !wanted.dir_only.contains(&value))
+            key.value_of(unit)
+                .is_some_and(|value| wanted.accepts(unit, &value))
         })
     }
 
@@ -134,10 +143,8 @@ impl FilterSet {
         let mut earlier: Vec<String> = Vec::new();
         for (key, wanted) in &self.filters {
             left.retain(|unit| {
-                key.value_of(unit).is_some_and(|value| {
-                    wanted.values.contains_key(&value)
-                        && (unit.is_dir || !wanted.dir_only.contains(&value))
-                })
+                key.value_of(unit)
+                    .is_some_and(|value| wanted.accepts(unit, &value))
             });
             let typed: Vec<&str> = wanted.values.values().map(String::as_str).collect();
             let values = typed.join(",");
@@ -314,6 +321,28 @@ mod tests {
             f.add(FilterKey::Extension, &[value]).unwrap();
             assert_eq!(selected(&f, &l), vec!["sub-02/meg/sub-02_task-x_meg.ds/"]);
         }
+    }
+
+    #[test]
+    fn an_extension_asked_with_and_without_slash_selects_files_too() {
+        // Found by the reference-model property test (tests/bids_model.rs):
+        // `--ext json/,.json` selected no file, the `/` of one alternative
+        // restricting the other.
+        let l = layout(PATHS);
+        for values in [["json/", ".json"], [".json", "json/"]] {
+            let mut f = FilterSet::new();
+            f.add(FilterKey::Extension, &values).unwrap();
+            assert_eq!(
+                selected(&f, &l),
+                vec![
+                    "sub-01/func/sub-01_task-rest_run-01_bold.json",
+                    "sub-02/meg/sub-02_task-x_meg.json"
+                ]
+            );
+        }
+        let mut f = FilterSet::new();
+        f.add(FilterKey::Extension, &["json/"]).unwrap();
+        assert!(selected(&f, &l).is_empty());
     }
 
     #[test]

@@ -97,7 +97,7 @@ impl<'a> MetadataIndex<'a> {
 }
 
 /// `""`, `"sub-01"`, `"sub-01/ses-1"`, ... down to `dir` itself.
-fn ancestor_folders(dir: &str) -> Vec<&str> {
+pub(super) fn ancestor_folders(dir: &str) -> Vec<&str> {
     let mut folders = vec![""];
     if !dir.is_empty() {
         folders.extend(dir.match_indices('/').map(|(i, _)| &dir[..i]));

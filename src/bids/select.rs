@@ -1,8 +1,9 @@
 //! Putting filters, scope and metadata together into one selection.
 
+use super::entity::canonical_value;
 use super::filter::FilterSet;
 use super::glob::glob_match;
-use super::inherit::MetadataIndex;
+use super::inherit::{ancestor_folders, MetadataIndex};
 use super::layout::Layout;
 use super::BidsError;
 use std::collections::BTreeMap;
@@ -122,90 +123,155 @@ pub fn select(layout: &Layout, options: &SelectOptions) -> Result<Vec<Selected>,
     Ok(result)
 }
 
-/// Suffixes the BIDS specification associates with files of a suffix: task
-/// events and recordings of functional data, electrode and coordinate
-/// files of electrophysiology, the partners of field maps, single-band
-/// references.
-fn associated_suffixes(suffix: &str) -> &'static [&'static str] {
-    match suffix {
-        "bold" | "cbv" | "asl" | "phase" => {
-            &["events", "physio", "stim", "sbref", "aslcontext", "m0scan"]
-        }
-        "dwi" => &["sbref"],
-        "eeg" | "meg" | "ieeg" | "nirs" | "motion" => &[
-            "events",
-            "channels",
-            "electrodes",
-            "optodes",
-            "coordsystem",
-            "headshape",
-            "photo",
-            "physio",
-            "stim",
-        ],
-        "pet" => &["blood", "events"],
-        "beh" => &["events", "physio", "stim"],
-        "phasediff" => &["magnitude", "magnitude1", "magnitude2"],
-        "phase1" | "phase2" => &["magnitude1", "magnitude2"],
-        "fieldmap" => &["magnitude"],
-        "epi" => &[],
-        _ => &[],
+/// Suffixes the BIDS specification associates with a file of `suffix` and
+/// `extension` (the schema's `meta/associations`, plus the recordings and
+/// partners the specification's text names), and whether each may also be
+/// found at a shallower level (the schema's `inherit`).
+fn associated_suffixes(suffix: &str, extension: &str) -> Vec<(&'static str, bool)> {
+    const INHERITS: bool = true;
+    const SAME_FOLDER: bool = false;
+    let mut partners: Vec<(&'static str, bool)> = Vec::new();
+    // The schema associates events with every file that is not a JSON
+    // sidecar; its entities decide which (a task's events, a run's events).
+    if extension != ".json" && suffix != "events" {
+        partners.push(("events", INHERITS));
     }
+    let more: &[(&str, bool)] = match suffix {
+        "bold" | "cbv" | "phase" => &[
+            ("physio", SAME_FOLDER),
+            ("stim", SAME_FOLDER),
+            ("sbref", SAME_FOLDER),
+        ],
+        "asl" => &[
+            ("aslcontext", INHERITS),
+            ("m0scan", SAME_FOLDER),
+            ("physio", SAME_FOLDER),
+            ("stim", SAME_FOLDER),
+        ],
+        "dwi" => &[("sbref", SAME_FOLDER)],
+        "eeg" | "meg" | "ieeg" => &[
+            ("channels", INHERITS),
+            ("electrodes", INHERITS),
+            ("coordsystem", INHERITS),
+            ("headshape", SAME_FOLDER),
+            ("photo", SAME_FOLDER),
+            ("physio", SAME_FOLDER),
+            ("stim", SAME_FOLDER),
+        ],
+        "emg" => &[
+            ("channels", INHERITS),
+            ("electrodes", INHERITS),
+            ("coordsystem", INHERITS),
+            ("physio", SAME_FOLDER),
+            ("stim", SAME_FOLDER),
+        ],
+        "nirs" | "motion" => &[
+            ("channels", INHERITS),
+            ("optodes", INHERITS),
+            ("coordsystem", INHERITS),
+            ("photo", SAME_FOLDER),
+            ("physio", SAME_FOLDER),
+            ("stim", SAME_FOLDER),
+        ],
+        "electrodes" => &[("coordsystem", INHERITS)],
+        "optodes" => &[("channels", INHERITS), ("coordsystem", INHERITS)],
+        "pet" => &[("blood", SAME_FOLDER)],
+        "beh" => &[("physio", SAME_FOLDER), ("stim", SAME_FOLDER)],
+        // Two magnitude images may come with a phase difference map; each
+        // of two phase maps has its magnitude partner.
+        "phasediff" | "phase1" | "phase2" => {
+            &[("magnitude1", SAME_FOLDER), ("magnitude2", SAME_FOLDER)]
+        }
+        "fieldmap" => &[("magnitude", SAME_FOLDER)],
+        _ => &[],
+    };
+    partners.extend_from_slice(more);
+    partners
 }
 
-/// The units associated with the `primary` ones: in the same folder, with
-/// an associated suffix (or the same suffix: the other files of the same
-/// recording, e.g. `.bval`/`.bvec` of a `.nii.gz`), and entities that all
-/// appear with the same values in the data file's name (an `_events.tsv`
-/// without `run` belongs to every run; one with `run-2` only to run 2).
+/// The units associated with the `primary` ones. The other files of the
+/// same recording (same folder, entities and suffix, another extension:
+/// `.bval`/`.bvec` of a `.nii.gz`) always are. A file of an associated
+/// suffix is when every entity in its name has the same value in the data
+/// file's name (an `_events.tsv` without `run` belongs to every run; one
+/// with `run-2` only to run 2); it is looked for in the data file's folder
+/// and, for suffixes the specification lets be inherited (events,
+/// channels, electrodes, ...), in the folders above up to the root: the
+/// nearest folder that has any applies.
 pub fn associated(layout: &Layout, primary: &[usize]) -> Vec<usize> {
     use std::collections::HashMap;
-    let mut by_folder: HashMap<(usize, &str), Vec<usize>> = HashMap::new();
+    let mut by_place: HashMap<(usize, &str, &str), Vec<usize>> = HashMap::new();
     for (i, unit) in layout.units.iter().enumerate() {
-        if unit.selectable() {
-            by_folder
-                .entry((unit.root, unit.dir.as_str()))
+        if let Some(suffix) = unit.suffix.as_deref() {
+            by_place
+                .entry((unit.root, unit.dir.as_str(), suffix))
                 .or_default()
                 .push(i);
         }
     }
+    let candidates = |root: usize, dir: &str, suffix: &str| -> Vec<usize> {
+        by_place
+            .get(&(root, dir, suffix))
+            .cloned()
+            .unwrap_or_default()
+    };
     let mut found = Vec::new();
     for &p in primary {
         let data = &layout.units[p];
         let Some(suffix) = data.suffix.as_deref() else {
             continue;
         };
-        let partners = associated_suffixes(suffix);
-        for &j in by_folder
-            .get(&(data.root, data.dir.as_str()))
-            .into_iter()
-            .flatten()
-        {
-            if j == p {
-                continue;
-            }
-            let other = &layout.units[j];
-            let Some(other_suffix) = other.suffix.as_deref() else {
-                continue;
-            };
-            let related = if other_suffix == suffix {
-                // Another file of the same recording: exactly the same entities.
-                other.entities == data.entities
+        // Another file of the same recording: exactly the same entities.
+        found.extend(
+            candidates(data.root, &data.dir, suffix)
+                .into_iter()
+                .filter(|&j| j != p && layout.units[j].entities == data.entities),
+        );
+        let folders = ancestor_folders(&data.dir);
+        for (partner, inherits) in associated_suffixes(suffix, &data.extension) {
+            let levels: &[&str] = if inherits {
+                &folders
             } else {
-                partners.contains(&other_suffix)
-                    && other
-                        .entities
-                        .iter()
-                        .all(|(k, v)| data.entity(k) == Some(v.as_str()))
+                &folders[folders.len() - 1..]
             };
-            if related {
-                found.push(j);
+            // Deepest folder first: the nearest applicable files win.
+            for dir in levels.iter().rev() {
+                let applicable: Vec<usize> = candidates(data.root, dir, partner)
+                    .into_iter()
+                    .filter(|&j| {
+                        let other = &layout.units[j];
+                        // The schema's targets are the TSV (or other data)
+                        // files; coordinate systems are JSON. JSON sidecars
+                        // of the others come by inheritance.
+                        let target_kind =
+                            (other.extension == ".json") == (partner == "coordsystem");
+                        j != p
+                            && target_kind
+                            && other
+                                .entities
+                                .iter()
+                                .all(|(k, v)| same_entity_value(k, data.entity(k), v))
+                    })
+                    .collect();
+                if !applicable.is_empty() {
+                    found.extend(applicable);
+                    break;
+                }
             }
         }
     }
     found.sort_unstable();
     found.dedup();
     found
+}
+
+/// Whether the data file's value of entity `key` equals `value` (indices as
+/// numbers: `run-1` events belong to `run-01` data).
+fn same_entity_value(key: &str, data_value: Option<&str>, value: &str) -> bool {
+    data_value.is_some_and(|d| {
+        let a = canonical_value(key, d);
+        a.is_some() && a == canonical_value(key, value)
+    })
 }
 
 #[cfg(test)]
@@ -353,6 +419,88 @@ mod tests {
         o.with_associated = true;
         let s = select(&l, &o).unwrap();
         assert!(paths_of(&l, &s).contains(&"task-rest_events.json".to_string()));
+    }
+
+    #[test]
+    fn associated_files_are_found_at_shallower_levels_as_the_schema_allows() {
+        const DS: &[&str] = &[
+            "task-nback_events.tsv",
+            "task-nback_events.json",
+            "task-rest_events.tsv",
+            "sub-01/ses-01/func/sub-01_ses-01_task-nback_run-01_bold.nii",
+            "sub-01/ses-01/func/sub-01_ses-01_task-nback_run-01_physio.tsv.gz",
+            "sub-01/ses-01/func/sub-01_ses-01_task-nback_run-02_bold.nii",
+            "sub-01/ses-01/func/sub-01_ses-01_task-nback_run-2_events.tsv",
+            "sub-01/ses-01/func/sub-01_ses-01_task-nback_run-2_events.json",
+            "sub-01/ses-01/sub-01_ses-01_magnitude1.nii.gz",
+            "sub-01/ses-01/fmap/sub-01_ses-01_phasediff.nii.gz",
+            "sub-01/emg/sub-01_task-grip_emg.edf",
+            "sub-01/emg/sub-01_task-grip_channels.tsv",
+            "sub-01/sub-01_electrodes.tsv",
+            "sub-01/sub-01_space-hand_coordsystem.json",
+            "sub-01/sub-01_coordsystem.json",
+        ];
+        let l = Layout::build(DS, &[Scope::Raw]).unwrap();
+        let pick = |filters: &[(FilterKey, &str)]| {
+            let mut f = FilterSet::new();
+            for (key, value) in filters {
+                f.add(key.clone(), &[*value]).unwrap();
+            }
+            let mut o = options(f);
+            o.root_files.clear();
+            o.with_associated = true;
+            let s = select(&l, &o).unwrap();
+            let mut associated: Vec<String> = s
+                .iter()
+                .filter(|x| x.role != Role::Selected)
+                .map(|x| l.units[x.unit].path.clone())
+                .collect();
+            associated.sort();
+            associated
+        };
+        let run = |r: &str| {
+            pick(&[
+                (FilterKey::Suffix, "bold"),
+                (FilterKey::Entity("run".into()), r),
+            ])
+        };
+        // Run 1 has no events of its own: the task's events at the root
+        // apply (with their own sidecar, by inheritance).
+        assert_eq!(
+            run("1"),
+            vec![
+                "sub-01/ses-01/func/sub-01_ses-01_task-nback_run-01_physio.tsv.gz",
+                "task-nback_events.json",
+                "task-nback_events.tsv",
+            ]
+        );
+        // Run 2's own events (`run-2` = `run-02`) are nearer and win; the
+        // root's events sidecar still applies to them (JSON merges).
+        assert_eq!(
+            run("2"),
+            vec![
+                "sub-01/ses-01/func/sub-01_ses-01_task-nback_run-2_events.json",
+                "sub-01/ses-01/func/sub-01_ses-01_task-nback_run-2_events.tsv",
+                "task-nback_events.json",
+            ]
+        );
+        // Field map partners are never looked for above their folder.
+        assert!(pick(&[(FilterKey::Suffix, "phasediff")]).is_empty());
+        // EMG: channels beside it, electrodes and coordinate systems of
+        // the subject (only those whose entities the recording has).
+        assert_eq!(
+            pick(&[(FilterKey::Suffix, "emg")]),
+            vec![
+                "sub-01/emg/sub-01_task-grip_channels.tsv",
+                "sub-01/sub-01_coordsystem.json",
+                "sub-01/sub-01_electrodes.tsv",
+            ]
+        );
+        // Electrodes bring their coordinate system.
+        assert_eq!(
+            pick(&[(FilterKey::Suffix, "electrodes")]),
+            vec!["sub-01/sub-01_coordsystem.json"]
+        );
     }
 
     #[test]

@@ -26,13 +26,13 @@ impl<'a> Framed<'a> {
         let (number, body) = rest.split_once(' ').unwrap_or((rest, ""));
         // Only plain decimal digits: `str::parse` would also take "+1".
         if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ParseError::BadJob(line.to_string()));
+            return Err(ParseError::BadJob(super::message::shown_line(line)));
         }
         let job = number
             .parse::<JobId>()
-            .map_err(|_| ParseError::BadJob(line.to_string()))?;
+            .map_err(|_| ParseError::BadJob(super::message::shown_line(line)))?;
         if body.is_empty() {
-            return Err(ParseError::BadJob(line.to_string()));
+            return Err(ParseError::BadJob(super::message::shown_line(line)));
         }
         Ok(Framed {
             job: Some(job),

@@ -166,7 +166,7 @@ fn params<'a>(
     let missing = || ParseError::MissingParameter {
         command,
         expected: n,
-        line: line.to_string(),
+        line: shown_line(line),
     };
     let rest = rest.ok_or_else(missing)?;
     let parts: Vec<&str> = rest.splitn(n, ' ').collect();
@@ -182,7 +182,7 @@ fn no_params(command: &'static str, rest: Option<&str>, line: &str) -> Result<()
         None | Some("") => Ok(()),
         Some(_) => Err(ParseError::UnexpectedParameter {
             command,
-            line: line.to_string(),
+            line: shown_line(line),
         }),
     }
 }
@@ -192,7 +192,7 @@ fn check_line(line: &str) -> Result<(), ParseError> {
         return Err(ParseError::Empty);
     }
     if line.chars().any(|c| c == '\n' || c == '\r' || c == '\0') {
-        return Err(ParseError::ControlCharacter(line.to_string()));
+        return Err(ParseError::ControlCharacter(shown_line(line)));
     }
     Ok(())
 }
@@ -274,7 +274,7 @@ impl Request {
                     return Err(ParseError::MissingParameter {
                         command,
                         expected: 3,
-                        line: line.to_string(),
+                        line: shown_line(line),
                     });
                 }
                 if command == "TRANSFER" {
@@ -471,6 +471,23 @@ pub(crate) fn one_line_value(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// A line from git-annex as it may be shown in an error or a log: a
+/// `CREDS` answer (framed or not, wherever it arrives) loses everything
+/// after its command word, since it carries a password.
+pub fn shown_line(line: &str) -> String {
+    let body = match line.strip_prefix("J ") {
+        Some(rest) => rest.split_once(' ').map_or("", |(_, body)| body),
+        None => line,
+    };
+    let word = body.split([' ', '\t']).next().unwrap_or("");
+    if word.starts_with("CREDS") || body.contains(" CREDS ") {
+        let shown_prefix = &line[..line.len() - body.len()];
+        format!("{shown_prefix}CREDS <redacted>")
+    } else {
+        line.to_string()
+    }
 }
 
 /// Replaces line breaks in a whole protocol line, the last guard that keeps
@@ -746,15 +763,8 @@ impl fmt::Debug for Answer {
 
 impl Answer {
     pub fn parse(line: &str) -> Result<Self, ParseError> {
-        if let Err(e) = check_line(line) {
-            // The line may hold a password: keep it out of the message.
-            return Err(match e {
-                ParseError::ControlCharacter(_) if line.starts_with("CREDS") => {
-                    ParseError::ControlCharacter("CREDS <redacted>".into())
-                }
-                other => other,
-            });
-        }
+        // The line may hold a password: its errors show it through `shown_line`.
+        check_line(line)?;
         let (word, rest) = split_command(line);
         match word {
             "VALUE" => Ok(Answer::Value(rest.unwrap_or("").to_string())),
@@ -769,7 +779,7 @@ impl Answer {
             "ERROR" => Ok(Answer::Error(rest.unwrap_or("").to_string())),
             _ => Err(ParseError::UnexpectedAnswer {
                 expected: "a query (VALUE, CREDS or ERROR)",
-                line: line.to_string(),
+                line: shown_line(line),
             }),
         }
     }

@@ -15,8 +15,8 @@ mod message;
 
 pub use framing::{Framed, JobId};
 pub use message::{
-    Answer, Availability, CheckUrl, Direction, Extension, ParseError, Query, Reply, Request,
-    UrlEntry,
+    shown_line, Answer, Availability, CheckUrl, Direction, Extension, ParseError, Query, Reply,
+    Request, UrlEntry,
 };
 
 /// The protocol version we speak: VERSION 1 plus the promise that export

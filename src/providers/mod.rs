@@ -279,11 +279,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_provider_exports_and_none_imports_yet() {
+    fn every_provider_exports_and_imports() {
         for kind in registry() {
             let c = kind.capabilities();
             assert!(c.export, "{} lost export support", kind.name());
-            assert!(!c.import, "{} claims import", kind.name());
+            assert!(c.import, "{} lost import support", kind.name());
         }
         assert!(!find_kind("directory").unwrap().capabilities().claim_urls);
         assert!(find_kind("s3").unwrap().capabilities().claim_urls);

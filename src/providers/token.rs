@@ -22,7 +22,12 @@ impl ApiToken {
             secret: secret.trim().to_string(),
             scheme,
         };
-        (!token.secret.is_empty() && token.header_value().is_some()).then_some(token)
+        let usable = !token.secret.is_empty() && token.header_value().is_some();
+        if usable {
+            // Whatever reads a server's answer masks it (transfer::summarize_body).
+            crate::transfer::register_secret(&token.secret);
+        }
+        usable.then_some(token)
     }
 
     /// The secret itself, for git-annex's credential store only.

@@ -280,7 +280,10 @@ pub async fn handle(
             return Next::Stop;
         }
         R::Unknown(line) => {
-            tracing::debug!("unsupported request: {line}");
+            tracing::debug!(
+                "unsupported request: {}",
+                crate::protocol::shown_line(&line)
+            );
             Reply::UnsupportedRequest
         }
         R::Export(name) => {

@@ -81,6 +81,9 @@ struct JobHandle {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// How long jobs may go on after git-annex has closed our input.
+const ORPHANED_JOB_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The longest line we accept. Real lines are a command, a key and a path
 /// or URL; anything this long is garbage that would otherwise be buffered
 /// without bound.
@@ -99,9 +102,9 @@ where
         return Ok(None);
     }
     if buf.len() > MAX_LINE {
+        // Not even its start is shown: it may be a CREDS line.
         return Err(SessionError::Protocol(format!(
-            "line longer than {MAX_LINE} bytes: {:?}...",
-            String::from_utf8_lossy(&buf[..80])
+            "git-annex sent a line longer than {MAX_LINE} bytes"
         )));
     }
     if buf.last() == Some(&b'\n') {
@@ -112,11 +115,33 @@ where
     }
     match std::str::from_utf8(buf) {
         Ok(text) => Ok(Some(text.to_string())),
-        Err(_) => Err(SessionError::Protocol(format!(
-            "line is not valid UTF-8: {:?}",
-            String::from_utf8_lossy(buf)
+        // Only its command word is shown: the rest may be a password.
+        Err(e) => Err(SessionError::Protocol(format!(
+            "git-annex sent a line that is not valid UTF-8 (byte {} of {}{})",
+            e.valid_up_to() + 1,
+            buf.len(),
+            command_word(buf)
+                .map(|w| format!(", starting with {w}"))
+                .unwrap_or_default(),
         ))),
     }
+}
+
+/// The line's first word when it looks like a protocol command (capitals,
+/// digits and dashes only), after a `J n` frame; `None` otherwise.
+fn command_word(line: &[u8]) -> Option<String> {
+    let mut words = line.split(|b| *b == b' ');
+    let mut word = words.next()?;
+    if word == b"J" {
+        let _job = words.next()?;
+        word = words.next()?;
+    }
+    let looks_like_command = !word.is_empty()
+        && word.len() <= 32
+        && word
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'-');
+    looks_like_command.then(|| String::from_utf8_lossy(word).into_owned())
 }
 
 /// The router's state: jobs by number, and who waits for an answer.
@@ -167,10 +192,19 @@ where
         }
         return Err(e);
     }
-    // End of input: let each job finish its current request.
+    // End of input: git-annex closes it once every request is answered, so
+    // a job still running means git-annex is gone (killed) and will never
+    // read its reply. Let jobs finish briefly (cleanups such as aborting a
+    // multipart upload), then stop them: a download nobody waits for must
+    // not keep the process, its network and the files it inherited alive.
     let tasks: Vec<_> = router.jobs.into_values().map(|h| h.task).collect();
-    for task in tasks {
-        let _ = task.await;
+    let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+    let all = futures_util::future::join_all(tasks);
+    if tokio::time::timeout(ORPHANED_JOB_GRACE, all).await.is_err() {
+        tracing::warn!("git-annex closed the input while jobs were running: stopping them");
+        for abort in aborts {
+            abort.abort();
+        }
     }
     // A fatal error raised by the last line still counts.
     match fatal_rx.try_recv() {
@@ -221,7 +255,8 @@ impl Router {
                 }
                 None => {
                     return Err(SessionError::Protocol(format!(
-                        "unframed message after ASYNC was negotiated: {text:?}"
+                        "unframed message after ASYNC was negotiated: {:?}",
+                        crate::protocol::shown_line(text)
                     )))
                 }
             }
@@ -327,6 +362,81 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PASSWORD: &str = "pa55-w0rd-\u{e9}t\u{e9}";
+
+    async fn read_error(bytes: &[u8]) -> String {
+        let mut input = bytes;
+        match read_line(&mut input, &mut Vec::new()).await {
+            Err(SessionError::Protocol(message)) => message,
+            other => panic!("{bytes:?} was read as {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_creds_line_that_is_not_utf8_is_not_shown() {
+        let mut line = format!("CREDS user {PASSWORD}").into_bytes();
+        line.push(0xff);
+        line.push(b'\n');
+        let message = read_error(&line).await;
+        assert!(
+            message.contains("UTF-8") && message.contains("CREDS"),
+            "{message}"
+        );
+        for part in ["pa55", "user", "\u{fffd}"] {
+            assert!(!message.contains(part), "{part} shown in {message}");
+        }
+        let mut framed = format!("J 12 CREDS user {PASSWORD}").into_bytes();
+        framed.insert(20, 0xc3);
+        let message = read_error(&framed).await;
+        assert!(
+            message.contains("CREDS") && !message.contains("pa55"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_overlong_line_is_not_shown() {
+        let mut line = format!("CREDS user {PASSWORD}").into_bytes();
+        line.resize(MAX_LINE + 10, b'x');
+        let message = read_error(&line).await;
+        assert!(message.contains("longer than"), "{message}");
+        assert!(
+            !message.contains("pa55") && !message.contains("CREDS"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unframed_creds_line_after_async_is_not_shown() {
+        let (output, _writer) = Output::spawn(tokio::io::sink());
+        let (fatal, _fatal_rx) = mpsc::unbounded_channel();
+        let mut router = Router {
+            output,
+            shared: None,
+            asynchronous: false,
+            jobs: HashMap::new(),
+            waiting: Arc::new(Waiting::default()),
+            fatal,
+        };
+        assert!(router.line("EXTENSIONS ASYNC INFO").unwrap());
+        let error = router
+            .line(&format!("CREDS user {PASSWORD}"))
+            .expect_err("an unframed line after ASYNC is an error");
+        let message = error.to_string();
+        assert!(
+            message.contains("CREDS") && !message.contains("pa55"),
+            "{message}"
+        );
+        let error = router
+            .line(&format!("J x1 CREDS user {PASSWORD}"))
+            .expect_err("a bad job number is an error");
+        let message = error.to_string();
+        assert!(
+            message.contains("CREDS") && !message.contains("pa55"),
+            "{message}"
+        );
+    }
 
     #[tokio::test]
     async fn a_panicking_request_is_answered_with_its_failure() {

@@ -4,7 +4,7 @@ use std::io::SeekFrom;
 use std::path::Path;
 use std::time::Instant;
 
-use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, LOCATION, RANGE};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, LOCATION, RANGE, TRANSFER_ENCODING};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::fs::{File, OpenOptions};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
@@ -35,6 +35,12 @@ pub struct DownloadOutcome {
     pub size: u64,
     /// Bytes that were already there and were kept.
     pub resumed_from: u64,
+    /// Whether anything proved the file whole: an expected size or
+    /// checksum, a `Content-Length`/`Content-Range`, or chunked framing with
+    /// its last chunk. `false` only when the server sent no length and ended
+    /// the body by closing the connection, which looks the same whether
+    /// every byte arrived or the connection broke; a warning says so.
+    pub length_verified: bool,
 }
 
 /// Progress of the file being written, kept across attempts.
@@ -42,6 +48,9 @@ struct Partial {
     file: File,
     len: u64,
     hasher: Option<Hasher>,
+    /// The last body ended by the server closing the connection, with no
+    /// length given (HTTP/1 without `Content-Length` or chunked framing).
+    ended_by_close: bool,
 }
 
 impl Partial {
@@ -63,6 +72,7 @@ impl Partial {
             file,
             len,
             hasher: spec.checksum.as_ref().map(|c| c.algorithm.hasher()),
+            ended_by_close: false,
         };
         if len > 0 {
             tracing::debug!("resuming download from byte {len}");
@@ -134,10 +144,21 @@ impl Client {
             }
         }
         partial.file.flush().await?;
-        self.verify(spec, partial, known_total).await?;
+        let size = partial.len;
+        let length_verified =
+            known_total.is_some() || spec.checksum.is_some() || !partial.ended_by_close;
+        let url = self.verify(spec, partial, known_total).await?;
+        if !length_verified {
+            tracing::warn!(
+                "{url}: the server gave no length and ended the content by closing the \
+                 connection; {size} bytes were kept, but whether that is all of it cannot \
+                 be verified (the key records no size or checksum)"
+            );
+        }
         Ok(DownloadOutcome {
-            size: known_total.unwrap_or(0),
+            size,
             resumed_from,
+            length_verified,
         })
     }
 
@@ -146,7 +167,7 @@ impl Client {
         spec: &Download<'_>,
         partial: Partial,
         known_total: Option<u64>,
-    ) -> Result<(), TransferError> {
+    ) -> Result<RedactedUrl, TransferError> {
         let url = RedactedUrl::new(
             (spec.request)()
                 .build()
@@ -176,7 +197,7 @@ impl Client {
                 });
             }
         }
-        Ok(())
+        Ok(url)
     }
 
     async fn download_attempt(
@@ -255,6 +276,7 @@ impl Client {
                 })
             }
         }
+        partial.ended_by_close = ends_by_close(&response);
         self.stream_body(response, partial, progress, url).await
     }
 
@@ -372,6 +394,23 @@ fn check_total(
     }
 }
 
+/// Whether the body's end can only be the server closing the connection:
+/// HTTP/1 with neither `Content-Length` nor chunked framing. (hyper fails
+/// a body cut short of its length or of its last chunk; a close is the
+/// only end that cannot tell complete from broken.)
+fn ends_by_close(response: &Response) -> bool {
+    let http1 = response.version() <= reqwest::Version::HTTP_11;
+    let chunked = response
+        .headers()
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.to_ascii_lowercase().contains("chunked"))
+        });
+    http1 && !chunked && response.headers().get(CONTENT_LENGTH).is_none()
+}
+
 fn content_length(response: &Response) -> Option<u64> {
     response
         .headers()
@@ -414,6 +453,154 @@ async fn throttle(started: Instant, bytes: u64, rate: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    use tokio::net::TcpListener;
+
+    use crate::transfer::RetryPolicy;
+
+    /// A raw HTTP server that answers every request with `reply` and
+    /// closes the connection; returns its URL and how many requests came.
+    async fn raw_server(
+        reply: &'static [u8],
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/file", listener.local_addr().unwrap());
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = socket.write_all(reply).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        (url, count)
+    }
+
+    async fn fetch(
+        reply: &'static [u8],
+        expected_size: Option<u64>,
+    ) -> (Result<DownloadOutcome, TransferError>, Vec<u8>, usize) {
+        let (url, count) = raw_server(reply).await;
+        let policy = RetryPolicy {
+            attempts: 2,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            stall_timeout: Duration::from_secs(10),
+            ..RetryPolicy::default()
+        };
+        let client = Client::new(policy).unwrap();
+        let make = || client.http().get(&url);
+        let spec = Download {
+            request: &make,
+            expected_size,
+            checksum: None,
+            resume: true,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out");
+        let result = client.download(&spec, &dest, &|_| {}).await;
+        let content = std::fs::read(&dest).unwrap_or_default();
+        (
+            result,
+            content,
+            count.load(std::sync::atomic::Ordering::SeqCst),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_cut_mid_chunk_is_an_error() {
+        let (result, content, requests) = fetch(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n5\r\nwor",
+            None,
+        )
+        .await;
+        assert!(
+            result.is_err(),
+            "accepted {content:?} as complete: {result:?}"
+        );
+        assert!(content.is_empty() || content == b"hello" || content == b"hellowor");
+        assert_eq!(requests, 2, "retried as the policy allows");
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_without_its_last_chunk_is_an_error() {
+        let (result, content, _) = fetch(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+            None,
+        )
+        .await;
+        assert!(
+            result.is_err(),
+            "accepted {content:?} as complete: {result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_before_its_content_length_is_an_error() {
+        let (result, content, _) =
+            fetch(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", None).await;
+        assert!(
+            result.is_err(),
+            "accepted {content:?} as complete: {result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_ended_by_closing_is_complete_only_as_far_as_known() {
+        let reply: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello";
+        // No size to check: kept, but said to be unverified.
+        let (result, content, _) = fetch(reply, None).await;
+        let outcome = result.expect("nothing says it is incomplete");
+        assert_eq!(content, b"hello");
+        assert_eq!(outcome.size, 5);
+        assert!(!outcome.length_verified, "{outcome:?}");
+        // A sized key is always checked, however the body ended.
+        let (result, content, _) = fetch(reply, Some(11)).await;
+        assert!(
+            matches!(
+                result,
+                Err(TransferError::Truncated {
+                    got: 5,
+                    expected: 11,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        assert!(
+            content.is_empty(),
+            "a truncated file is not kept: {content:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_complete_body_with_a_length_is_verified() {
+        let (result, content, _) =
+            fetch(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", None).await;
+        let outcome = result.unwrap();
+        assert_eq!((content.as_slice(), outcome.size), (&b"hello"[..], 5));
+        assert!(outcome.length_verified);
+        let (result, content, _) = fetch(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            None,
+        )
+        .await;
+        let outcome = result.unwrap();
+        assert_eq!(
+            (content.as_slice(), outcome.length_verified),
+            (&b"hello"[..], true)
+        );
+    }
 
     #[test]
     fn content_ranges() {

@@ -24,7 +24,7 @@ mod upload;
 
 pub use checksum::{Algorithm, Expected, Hasher};
 pub use download::{Download, DownloadOutcome};
-pub use redact::{redact_text, RedactedUrl};
+pub use redact::{redact_text, register_secret, scrub_secrets, RedactedUrl};
 pub use retry::{describe_reqwest_error, RetryPolicy};
 pub use upload::{BodySource, FileRange, FormField, ProgressFn, ServerDigestFn, Upload};
 
@@ -192,9 +192,10 @@ pub async fn read_error_body(mut response: Response) -> String {
     String::from_utf8_lossy(&body).into_owned()
 }
 
-/// The start of an error body, on one line, with URLs redacted.
+/// The start of an error body, on one line, with URLs redacted and known
+/// secrets masked (before it is cut, so no part of one is left).
 pub fn summarize_body(body: &str) -> String {
-    let flat: String = body
+    let flat: String = scrub_secrets(body)
         .chars()
         .take(400)
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -222,6 +223,15 @@ pub fn parse_size(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_part_of_a_registered_secret_survives_the_cut() {
+        let secret = "summarize-secret-0123456789";
+        register_secret(secret);
+        let body = format!("{}{secret}", "x".repeat(390));
+        let shown = summarize_body(&body);
+        assert!(!shown.contains(&secret[..10]), "{shown}");
+    }
 
     #[test]
     fn sizes() {

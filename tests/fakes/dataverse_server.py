@@ -26,7 +26,7 @@ Test-only endpoints live under /_fake/ on the API port (no token needed):
     POST /_fake/unlock?persistentId=PID
     POST /_fake/restrict?id=FILEID[&value=false]
     POST /_fake/guestbook?id=FILEID[&value=false]
-    POST /_fake/config?rate_limit=N&drop_after=BYTES&drop_count=K&force_ingest=0|1
+    POST /_fake/config?rate_limit=N&drop_after=BYTES&drop_count=K&force_ingest=0|1&cut_delete=N
          &lock_after_upload=SECONDS (each add locks the dataset, EditInProgress)
          &bad_token_status=401|400 &readonly=0|1 (the token's user may not write)
     POST /_fake/dataset?persistentId=PID   creates an empty dataset
@@ -241,6 +241,9 @@ class State:
         self.lock_after_upload = 0.0  # seconds of EditInProgress after each add
         self.bad_token_status = 401
         self.readonly = False
+        # The next N DELETEs happen but their answer is cut (headers and
+        # half the JSON body, then the connection closes), as after a reset.
+        self.cut_delete = 0
         self.storage_port = None
         for pid in args.dataset:
             self.create_dataset(pid)
@@ -396,6 +399,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_json(self, status, obj, headers=None):
         body = json.dumps(obj).encode()
+        if getattr(self, "cut_reply", False):
+            # Headers and half the body, then the connection closes.
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -590,6 +603,10 @@ class ApiHandler(Handler):
                 status_box["s"] = 429
                 return self.error(429, "Too many requests. Slow down.")
             path = re.sub(r"^/api/v1/", "/api/", path)
+            with self.st.lock:
+                self.cut_reply = self.command == "DELETE" and self.st.cut_delete > 0
+                if self.cut_reply:
+                    self.st.cut_delete -= 1
             self.authenticate(query)
             status_box["s"] = self.route(path, query) or 200
         except ApiError as e:
@@ -1180,6 +1197,8 @@ class ApiHandler(Handler):
                     st.lock_after_upload = float(query["lock_after_upload"])
                 if "bad_token_status" in query:
                     st.bad_token_status = int(query["bad_token_status"])
+                if "cut_delete" in query:
+                    st.cut_delete = int(query["cut_delete"])
                 if "readonly" in query:
                     st.readonly = query["readonly"] in ("1", "true", "yes")
                 if "force_ingest" in query:

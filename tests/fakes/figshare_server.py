@@ -31,6 +31,8 @@ Test-only endpoints under /_fake/ on the API port (no token needed):
     POST /_fake/publish?article=ID   makes a new public version
     POST /_fake/article?id=ID        creates an empty private article
     POST /_fake/config?drop_after=BYTES&drop_count=K   break K downloads after BYTES
+    POST /_fake/file?article=ID&name=N[&supplied_md5=X]   body = content: a
+                                 processed file (computed_md5 of the body)
     GET  /_fake/state           articles, files, versions as JSON
 """
 
@@ -645,10 +647,32 @@ class ApiHandler(Handler):
         self.send_empty(302, {"Location": loc})
         return 302
 
+    def admin_file(self, query):
+        """POST /_fake/file?article=ID&name=N[&supplied_md5=X]: a processed
+        file with the body as content, as if uploaded and processed."""
+        st = self.st
+        self._body_read = True
+        data = b"".join(self.body_reader())
+        with st.lock:
+            a = st.articles.get(int(query.get("article", "0")))
+            if a is None:
+                return self.error(404, "no such article", "EntityNotFound")
+            f = File(st.new_id(), query["name"], len(data), query.get("supplied_md5", ""))
+            f.blob = os.path.join(st.dir, "blob-%d" % f.id)
+            with open(f.blob, "wb") as out:
+                out.write(data)
+            f.computed_md5 = hashlib.md5(data).hexdigest()
+            f.status = "available"
+            a.files.append(f)
+            st.files[f.id] = f
+            return self.send_json(200, {"id": f.id, "name": f.name})
+
     def admin(self, path, query):
-        self.drain()
         st = self.st
         name = path[len("/_fake/"):]
+        if name == "file":
+            return self.admin_file(query)
+        self.drain()
         with st.lock:
             if name == "storage-log":
                 return self.send_json(200, {"requests": st.storage_log, "violations": st.violations})

@@ -26,7 +26,8 @@ Test-only endpoints under /_fake/ on the API port (no token needed):
                       &per_page_max=N&digest=0|1&drop_after=BYTES&drop_count=K
                       &link_ttl=S&secondary_limit=K
     POST /_fake/release?repo=O/R&tag=T[&draft=1]
-    POST /_fake/asset?repo=O/R&tag=T&name=N   body = content (any name)
+    POST /_fake/asset?repo=O/R&tag=T&name=N[&digest=0]   body = content (any
+                      name; digest=0: GitHub reports no digest for it)
 """
 
 import argparse
@@ -268,6 +269,8 @@ class ApiHandler(Handler):
                 return self.send_json(200, body) if rel else self.error(404, "Not Found")
             if len(rest) == 3 and rest[:2] == ["releases", "assets"]:
                 return self.asset(repo, rest[2], who)
+            if len(rest) == 3 and rest[0] == "releases" and rest[2] == "assets" and m == "GET":
+                return self.list_assets(repo, rest[1], q, who)
             if len(rest) == 2 and rest[0] == "releases" and m == "GET":
                 with self.st.lock:
                     rel = self.st.find_release(repo, int(rest[1])) if rest[1].isdigit() else None
@@ -306,7 +309,9 @@ class ApiHandler(Handler):
             "url": "%s/repos/%s/releases/assets/%d" % (api, repo, a["id"]),
             "browser_download_url": "%s/%s/releases/download/%s/%s" % (
                 api, repo, urllib.parse.quote(rel["tag_name"]), urllib.parse.quote(a["name"])),
-            "digest": ("sha256:" + a["sha256"]) if self.st.digest else None,
+            "digest": ("sha256:" + a["sha256"]) if self.st.digest and not a.get("no_digest") else None,
+            "created_at": a.get("updated_at"),
+            "updated_at": a.get("updated_at"),
         }
 
     def list_releases(self, repo, q, who):
@@ -321,6 +326,24 @@ class ApiHandler(Handler):
             api = self.host(self.server.ports["api"])
             headers["Link"] = '<%s/repos/%s/releases?per_page=%d&page=%d>; rel="next", <%s/repos/%s/releases?per_page=%d&page=%d>; rel="last"' % (
                 api, repo, per_page, page + 1, api, repo, per_page, (len(rels) + per_page - 1) // per_page)
+        self.send_json(200, body, headers)
+
+    def list_assets(self, repo, rid, q, who):
+        """GET /repos/O/R/releases/ID/assets: paged like every listing."""
+        per_page = max(1, min(int(q.get("per_page") or 30), self.st.per_page_max))
+        page = max(1, int(q.get("page") or 1))
+        with self.st.lock:
+            rel = self.st.find_release(repo, int(rid)) if rid.isdigit() else None
+            if not rel or (rel["draft"] and who != "token"):
+                return self.error(404, "Not Found")
+            assets = rel["assets"]
+            body = [self.asset_json(repo, rel, a) for a in assets[(page - 1) * per_page: page * per_page]]
+            more = page * per_page < len(assets)
+        headers = {}
+        if more:
+            api = self.host(self.server.ports["api"])
+            headers["Link"] = '<%s/repos/%s/releases/%s/assets?per_page=%d&page=%d>; rel="next"' % (
+                api, repo, rid, per_page, page + 1)
         self.send_json(200, body, headers)
 
     def create_release(self, repo, who):
@@ -448,8 +471,14 @@ class ApiHandler(Handler):
             with st.lock:
                 rel = next(r for r in st.repos[q["repo"]] if r["tag_name"] == q["tag"])
                 a = add_asset(st, rel, q["name"], data)
+                if q.get("digest") == "0":
+                    a["no_digest"] = True
                 return self.send_json(200, {"id": a["id"], "name": a["name"]})
         self.error(404, "no such admin endpoint")
+
+
+def now_iso():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def add_asset(st, rel, name, data):
@@ -457,7 +486,7 @@ def add_asset(st, rel, name, data):
     with open(st.asset_path(aid), "wb") as f:
         f.write(data)
     a = {"id": aid, "name": name, "size": len(data), "state": "uploaded",
-         "sha256": hashlib.sha256(data).hexdigest()}
+         "sha256": hashlib.sha256(data).hexdigest(), "updated_at": now_iso()}
     rel["assets"].append(a)
     return a
 
@@ -510,7 +539,8 @@ class UploadsHandler(Handler):
             os.unlink(st.asset_path(aid))
             self.close_connection = True
             return
-        a = {"id": aid, "name": name, "size": length, "state": "uploaded", "sha256": h.hexdigest()}
+        a = {"id": aid, "name": name, "size": length, "state": "uploaded", "sha256": h.hexdigest(),
+             "updated_at": now_iso()}
         with st.lock:
             if any(x["name"] == name for x in rel["assets"]):
                 os.unlink(st.asset_path(aid))

@@ -255,3 +255,30 @@ pub fn files_under(dir: &Path) -> Vec<String> {
 pub fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
+
+/// `datalad` from the tools venv (`$ANNEXA_VENV/tools/bin`, else `.venv`
+/// in the checkout), else from PATH, run in `dir`.
+pub fn datalad(dir: &Path) -> Command {
+    let venv = match std::env::var_os("ANNEXA_VENV") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"),
+    };
+    let local = venv.join("tools/bin/datalad");
+    let mut cmd = Command::new(if local.is_file() {
+        local
+    } else {
+        PathBuf::from("datalad")
+    });
+    cmd.current_dir(dir);
+    identity(&mut cmd);
+    cmd
+}
+
+/// Writes `files` (relative path, content) under `dir`.
+pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (rel, content) in files {
+        let path = dir.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+}

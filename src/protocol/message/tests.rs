@@ -1194,6 +1194,7 @@ proptest! {
         match &reply {
             Reply::Info(fields) => prop_assert_eq!(lines.len(), fields.len() * 2 + 1),
             Reply::Configs(configs) => prop_assert_eq!(lines.len(), configs.len() + 1),
+            Reply::ImportableContent { .. } => prop_assert_eq!(lines.len(), 2),
             _ => prop_assert_eq!(lines.len(), 1),
         }
     }
@@ -1215,4 +1216,35 @@ proptest! {
         prop_assert!(line.starts_with(&prefix), "{:?}", line);
         prop_assert!(line.len() > prefix.len(), "{:?}", line);
     }
+}
+
+#[test]
+fn creds_lines_never_show_in_parse_errors() {
+    let secret = "s3cr3t-password";
+    let lines = [
+        format!("CREDS user {secret}\0"),
+        format!("CREDS user {secret}\rx"),
+        format!("J 1 CREDS user {secret}\0"),
+    ];
+    for line in &lines {
+        for message in [
+            Request::parse(line).map(|_| ()).unwrap_err().to_string(),
+            Answer::parse(line).map(|_| ()).unwrap_err().to_string(),
+        ] {
+            assert!(message.contains("CREDS <redacted>"), "{message}");
+            assert!(!message.contains(secret), "{message}");
+        }
+    }
+    for line in [
+        format!("J x CREDS user {secret}"),
+        format!("J 99999999999999999999999 CREDS u {secret}"),
+    ] {
+        let message = Framed::parse(&line).unwrap_err().to_string();
+        assert!(
+            message.contains("CREDS <redacted>") && !message.contains(secret),
+            "{message}"
+        );
+    }
+    assert_eq!(shown_line("TRANSFER STORE K f"), "TRANSFER STORE K f");
+    assert_eq!(shown_line("J 3 CREDS a b"), "J 3 CREDS <redacted>");
 }

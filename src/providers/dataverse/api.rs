@@ -536,13 +536,32 @@ impl Api {
 
     /// All files of one version (`:draft`, `:latest`, `x.y`), each once.
     /// `Ok(None)` when the version does not exist.
+    pub async fn files(&self, version: &str) -> Result<Option<Vec<FileMetadata>>, DvError> {
+        let mut out = Vec::new();
+        let found = self
+            .files_each::<DvError>(version, &mut |f| {
+                out.push(f);
+                Ok(())
+            })
+            .await?;
+        Ok(found.then_some(out))
+    }
+
+    /// Hands each file of one version to `each` as its page arrives, each
+    /// file once; `Ok(false)` when the version does not exist. Only the
+    /// ids seen so far are kept, never the listing.
     ///
     /// From 6.2 page by page in a stable order (`orderCriteria=Oldest`);
     /// before, the files listing sorts by label only, so same-named files
     /// in different folders can shift between pages: the version itself
     /// is asked for, which lists all its files in one answer.
-    pub async fn files(&self, version: &str) -> Result<Option<Vec<FileMetadata>>, DvError> {
+    pub async fn files_each<E: From<DvError>>(
+        &self,
+        version: &str,
+        each: &mut (dyn FnMut(FileMetadata) -> Result<(), E> + Send),
+    ) -> Result<bool, E> {
         let what = format!("file list of version {version}");
+        let mut seen = std::collections::HashSet::new();
         if self.older_than(FILE_404_SINCE).await? {
             #[derive(Deserialize)]
             struct WithFiles {
@@ -551,12 +570,18 @@ impl Api {
             }
             let url = self.dataset_url(&format!("/versions/{version}"), &[]);
             return match self.get::<WithFiles>(url, &what, Scope::Version).await {
-                Ok((v, _)) => Ok(Some(unique_files(v.files))),
-                Err(DvError::NotFound(_)) => Ok(None),
-                Err(e) => Err(e),
+                Ok((v, _)) => {
+                    for f in v.files {
+                        if seen.insert(f.data_file.id) {
+                            each(f)?;
+                        }
+                    }
+                    Ok(true)
+                }
+                Err(DvError::NotFound(_)) => Ok(false),
+                Err(e) => Err(e.into()),
             };
         }
-        let mut out: Vec<FileMetadata> = Vec::new();
         let mut pages = Paging::default();
         loop {
             let offset = pages.offset.to_string();
@@ -573,17 +598,20 @@ impl Api {
                 self.get(url, &what, Scope::Version).await;
             let (page, total) = match result {
                 Ok(x) => x,
-                Err(DvError::NotFound(_)) => return Ok(None),
-                Err(e) => return Err(e),
+                Err(DvError::NotFound(_)) => return Ok(false),
+                Err(e) => return Err(e.into()),
             };
             let more = pages.more(page.len());
-            out.extend(page);
-            out = unique_files(out);
+            for f in page {
+                if seen.insert(f.data_file.id) {
+                    each(f)?;
+                }
+            }
             // totalCount ends the listing early when every file is in;
             // never trusted to end it otherwise.
-            let complete = total.is_some_and(|t| out.len() as u64 >= t);
+            let complete = total.is_some_and(|t| seen.len() as u64 >= t);
             if complete || !more {
-                return Ok(Some(out));
+                return Ok(true);
             }
         }
     }
@@ -898,15 +926,6 @@ impl Paging {
     }
 }
 
-/// Each file once (by file id), in the order first seen.
-fn unique_files(files: Vec<FileMetadata>) -> Vec<FileMetadata> {
-    let mut seen = std::collections::HashSet::new();
-    files
-        .into_iter()
-        .filter(|f| seen.insert(f.data_file.id))
-        .collect()
-}
-
 /// `src` inside a one-entry stored ZIP named `label`, if Dataverse would
 /// unpack `src` itself (see [`super::zipwrap`]); next to `src`, which is
 /// in git-annex's own temporary folder.
@@ -940,6 +959,79 @@ fn message_text(message: &Option<serde_json::Value>) -> String {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
         None => String::new(),
+    }
+}
+
+/// Reads `body` as every kind of answer the API gives and checks what
+/// annexa derives from it: nothing panics, a version prints back to
+/// itself, and an error built from a body that holds the token never
+/// shows it. Reached only through [`crate::fuzzing`].
+pub(crate) fn fuzz_answers(body: &str) {
+    use std::sync::OnceLock;
+    const FUZZ_TOKEN: &str = "fuzz-token-0123456789abcdef";
+    static API: OnceLock<Api> = OnceLock::new();
+    let api = API.get_or_init(|| {
+        let client = Client::new(crate::transfer::RetryPolicy::default()).expect("client");
+        let base = Url::parse("https://dataverse.example.org/").expect("url");
+        let token = Token::new(FUZZ_TOKEN.to_string(), SCHEME);
+        Api::new(
+            client,
+            base,
+            "doi:10.5072/FK2/FUZZ".into(),
+            token,
+            Duration::ZERO,
+        )
+    });
+    if let Ok(env) = serde_json::from_str::<Envelope<Vec<FileMetadata>>>(body) {
+        let files = env.data.unwrap_or_default();
+        for f in &files {
+            let _ = (
+                f.folder(),
+                f.data_file.content_size(),
+                f.data_file.expected(),
+            );
+            assert!(
+                f.is_at(f.folder(), &f.label),
+                "{f:?} is not at its own place"
+            );
+        }
+        let n = files.len();
+        let mut seen = std::collections::HashSet::new();
+        let unique = files.iter().filter(|f| seen.insert(f.data_file.id)).count();
+        assert!(unique <= n);
+        let mut paging = Paging::default();
+        let _ = paging.more(n);
+        let _ = paging.more(unique);
+    }
+    if let Ok(env) = serde_json::from_str::<Envelope<Vec<VersionInfo>>>(body) {
+        for v in env.data.unwrap_or_default() {
+            let name = v.api_name();
+            if !v.is_draft() {
+                if let Some(parsed) = ServerVersion::parse(&name) {
+                    let _ = parsed.to_string();
+                }
+            }
+        }
+    }
+    if let Ok(env) = serde_json::from_str::<Envelope<AddResult>>(body) {
+        let _ = env.data.map(|a| a.files.len());
+    }
+    if let Some(v) = ServerVersion::parse(body) {
+        assert_eq!(ServerVersion::parse(&v.to_string()), Some(v), "{body:?}");
+    }
+    // The token inside the body, wherever the fuzzer put the marker.
+    let with_token = body.replace("TOKEN", FUZZ_TOKEN);
+    for status in [400u16, 401, 403, 404, 429, 500] {
+        let status = StatusCode::from_u16(status).expect("status");
+        for scope in [
+            Scope::Dataset,
+            Scope::Version,
+            Scope::Download,
+            Scope::Change,
+        ] {
+            let shown = crate::error_chain_text(&api.classify(status, &with_token, "fuzz", scope));
+            assert!(!shown.contains(FUZZ_TOKEN), "token shown: {shown:?}");
+        }
     }
 }
 

@@ -7,12 +7,15 @@
 //! - Export mode (`exporttree=yes`): the tree under ROOT with its own names.
 //! - URL mode: Dataverse download URLs and file PIDs are claimed, so
 //!   `git annex addurl` keys are fetched through annexa, with the token.
+//! - Import (`importtree=yes`): the latest version's files as a tree, keyed
+//!   by Dataverse's checksums ([`import`]).
 //!
 //! Published files stay downloadable whatever happens to the draft, so a
 //! REMOVE of a published key fails instead of pretending.
 
 mod api;
 mod error;
+mod import;
 pub mod naming;
 mod urls;
 mod zipwrap;
@@ -25,13 +28,15 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use url::Url;
 
+#[doc(hidden)]
+pub(crate) use api::fuzz_answers;
 pub use api::{FileMetadata, FileRef, Token};
 pub use error::DvError;
 
 use self::api::{Api, NewFile};
 use super::{
     check_export_path, hashdir_lower, parse_bool, Annex, Capabilities, ConfigSpec, Credentials,
-    ExportTree, Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims,
+    ExportTree, ImportTree, Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
@@ -193,7 +198,7 @@ impl ProviderKind for DataverseKind {
         Capabilities {
             export: true,
             claim_urls: true,
-            import: false,
+            import: true,
         }
     }
 
@@ -877,7 +882,15 @@ impl Provider for DataverseRemote {
         if let Some(f) = target {
             match self.api.delete(f.data_file.id).await {
                 Ok(()) | Err(DvError::NotFound(_)) => self.cache_remove(f.data_file.id).await,
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    // The answer may be lost after Dataverse deleted the
+                    // file (a reset or a cut JSON body): ask again before
+                    // reporting a failure that did not happen.
+                    match self.api.file(&FileRef::Id(f.data_file.id)).await {
+                        Err(DvError::NotFound(_)) => self.cache_remove(f.data_file.id).await,
+                        _ => return Err(e.into()),
+                    }
+                }
             }
         }
         if remembered.is_some() {
@@ -916,6 +929,10 @@ impl Provider for DataverseRemote {
     }
 
     fn urls(&self) -> Option<&dyn UrlClaims> {
+        Some(self)
+    }
+
+    fn import(&self) -> Option<&dyn ImportTree> {
         Some(self)
     }
 }

@@ -27,6 +27,7 @@ const PAGE: usize = 1000;
 const LOCKED_TRIES: u32 = 12;
 /// Its token, sent as `Authorization: token TOKEN`.
 pub use crate::providers::token::ApiToken as Token;
+use crate::providers::ProviderError;
 /// What comes before the token in its header.
 pub const SCHEME: &str = "token";
 
@@ -319,6 +320,23 @@ impl Api {
     /// a server that ignores paging must not make this loop forever).
     async fn paged(&self, path: &str, what: &str, scope: Scope) -> Result<Vec<FsFile>, FsError> {
         let mut out: Vec<FsFile> = Vec::new();
+        self.paged_each::<FsError>(path, what, scope, &mut |f| {
+            out.push(f);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Like [`Self::paged`], handing each file to `each` as its page
+    /// arrives; only the ids seen so far are kept.
+    async fn paged_each<E: From<FsError>>(
+        &self,
+        path: &str,
+        what: &str,
+        scope: Scope,
+        each: &mut (dyn FnMut(FsFile) -> Result<(), E> + Send),
+    ) -> Result<(), E> {
         let mut seen = std::collections::HashSet::new();
         for page in 1.. {
             let (p, size) = (page.to_string(), PAGE.to_string());
@@ -328,8 +346,8 @@ impl Api {
             let mut new = 0;
             for f in files {
                 if seen.insert(f.id) {
-                    out.push(f);
                     new += 1;
+                    each(f)?;
                 }
             }
             // A server may give fewer than asked for (a lower maximum): only
@@ -338,7 +356,59 @@ impl Api {
                 break;
             }
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// The files of the remote's article as this user sees it, page by
+    /// page: the private, editable version with a token that owns it, else
+    /// the latest published version. Returns whether the private view was
+    /// read.
+    pub async fn visible_files_each(
+        &self,
+        each: &mut (dyn FnMut(FsFile) -> Result<(), ProviderError> + Send),
+    ) -> Result<bool, ProviderError> {
+        /// A failure of the listing, or of what was done with a file.
+        enum Failed {
+            Api(FsError),
+            Sink(ProviderError),
+        }
+        impl From<FsError> for Failed {
+            fn from(e: FsError) -> Self {
+                Self::Api(e)
+            }
+        }
+        if self.has_token() {
+            let mut any = false;
+            let private = self
+                .paged_each::<Failed>(
+                    &format!("account/articles/{}/files", self.article),
+                    "file list of the article",
+                    Scope::Article,
+                    &mut |f| {
+                        any = true;
+                        each(f).map_err(Failed::Sink)
+                    },
+                )
+                .await;
+            match private {
+                Ok(()) => return Ok(true),
+                // Someone else's public article (the token's account does
+                // not own it): Figshare answers 404 for "no permission".
+                Err(Failed::Api(FsError::ArticleNotFound { .. } | FsError::NotFound(_)))
+                    if !any => {}
+                Err(Failed::Api(e)) => return Err(e.into()),
+                Err(Failed::Sink(e)) => return Err(e),
+            }
+        }
+        let article = self.article;
+        self.paged_each::<ProviderError>(
+            &format!("articles/{article}/files"),
+            &format!("file list of article {article}"),
+            Scope::Thing,
+            each,
+        )
+        .await?;
+        Ok(false)
     }
 
     /// The files of the remote's article as its owner sees them (the

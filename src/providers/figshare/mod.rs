@@ -18,12 +18,15 @@
 //!   are encoded into names reversibly ([`naming`]).
 //! - URL mode: Figshare file and article URLs are claimed; an article's URL
 //!   stands for all its files (CHECKURL-MULTI).
+//! - Import (`importtree=yes`): the article's files as a tree, keyed by
+//!   Figshare's `computed_md5` ([`import`]).
 //!
 //! Published versions keep their files whatever happens to the private
 //! article, so a REMOVE of a published key fails instead of pretending.
 
 mod api;
 mod error;
+mod import;
 pub mod naming;
 pub mod urls;
 
@@ -40,8 +43,8 @@ pub use error::FsError;
 use self::api::Api;
 use self::urls::FsUrl;
 use super::{
-    check_export_path, Annex, Capabilities, ConfigSpec, Credentials, ExportTree, Provider,
-    ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+    check_export_path, Annex, Capabilities, ConfigSpec, Credentials, ExportTree, ImportTree,
+    Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
@@ -152,7 +155,7 @@ impl ProviderKind for FigshareKind {
         Capabilities {
             export: true,
             claim_urls: true,
-            import: false,
+            import: true,
         }
     }
 
@@ -619,6 +622,10 @@ impl Provider for FigshareRemote {
     }
 
     fn urls(&self) -> Option<&dyn UrlClaims> {
+        Some(self)
+    }
+
+    fn import(&self) -> Option<&dyn ImportTree> {
         Some(self)
     }
 }

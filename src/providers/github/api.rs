@@ -94,6 +94,9 @@ pub struct Asset {
     pub state: Option<String>,
     #[serde(default)]
     pub digest: Option<String>,
+    /// When the asset was last changed (ISO 8601), as GitHub reports it.
+    #[serde(default)]
+    pub updated_at: Option<String>,
 }
 
 impl Asset {
@@ -316,6 +319,40 @@ impl Api {
             .0)
     }
 
+    /// Hands each asset of release `id` to `each`, page by page (`Link`
+    /// paging, on the API host only): the listing is never collected.
+    pub async fn assets_each(
+        &self,
+        repo: &Repo,
+        id: u64,
+        each: &mut (dyn FnMut(Asset) -> Result<()> + Send),
+    ) -> Result<()> {
+        let mut next = Some({
+            let mut url = self.repo_url(repo, &format!("releases/{id}/assets"));
+            url.query_pairs_mut()
+                .append_pair("per_page", &PAGE.to_string());
+            url
+        });
+        let mut seen = std::collections::HashSet::new();
+        while let Some(url) = next.take() {
+            let (assets, headers) = self
+                .get_json::<Vec<Asset>>(&format!("assets of release {id} of {repo}"), url)
+                .await?;
+            let mut new = 0;
+            for asset in assets {
+                // An asset added meanwhile shifts the pages: each once.
+                if seen.insert(asset.id) {
+                    new += 1;
+                    each(asset)?;
+                }
+            }
+            if new > 0 {
+                next = next_link(&headers).filter(|u| self.same_host(u));
+            }
+        }
+        Ok(())
+    }
+
     /// Creates a (published) release for `tag`.
     pub async fn create_release(&self, repo: &Repo, tag: &str) -> Result<Release> {
         let url = self.repo_url(repo, "releases");
@@ -535,11 +572,13 @@ mod tests {
             size: 1,
             state: Some("uploaded".into()),
             digest: Some("sha256:ABCD".into()),
+            updated_at: None,
         };
         assert_eq!(a.sha256(), Some(Expected::new(Algorithm::Sha256, "abcd")));
         assert!(a.uploaded());
         let b = Asset {
             digest: None,
+            updated_at: None,
             state: Some("starter".into()),
             ..a
         };

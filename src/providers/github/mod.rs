@@ -12,12 +12,15 @@
 //!   is claimed and fetched through the API (with the token, so draft and
 //!   private releases work); a release page `.../releases/tag/TAG` expands
 //!   to every asset of the release.
+//! - Import (`importtree=yes`): the release's assets as a tree, keyed by
+//!   GitHub's `digest` ([`import`]).
 //!
 //! Assets must be smaller than 2 GiB: initremote sets `chunk=1GiB` unless
 //! the user chose a chunk size, and a larger unchunked key fails before
 //! anything is sent.
 
 mod api;
+mod import;
 pub mod naming;
 
 use std::collections::HashMap;
@@ -34,7 +37,7 @@ pub use api::{Asset, Release, Repo, Token};
 use self::api::{Api, Uploaded};
 use super::{
     check_export_path, parse_bool, Annex, Capabilities, ConfigSpec, Credentials, ExportTree,
-    Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+    ImportTree, Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
 };
 use crate::key::Key;
 use crate::transfer::{Client, Expected, RetryPolicy};
@@ -165,7 +168,7 @@ impl ProviderKind for GithubKind {
         Capabilities {
             export: true,
             claim_urls: true,
-            import: false,
+            import: true,
         }
     }
 
@@ -348,10 +351,9 @@ impl GithubRemote {
         Ok(self.listing(None).await?.release.clone())
     }
 
-    /// The release as it is now, with every asset.
-    async fn release(&self) -> Result<Release> {
-        let id = self
-            .release_id
+    /// The id of the release of the tag, found on first use.
+    async fn release_id(&self) -> Result<u64> {
+        self.release_id
             .get_or_try_init(|| async {
                 match self.api.find_release(&self.repo, &self.tag).await? {
                     Some(r) => Ok(r.id),
@@ -361,8 +363,14 @@ impl GithubRemote {
                     ))),
                 }
             })
-            .await?;
-        match self.api.release(&self.repo, *id).await {
+            .await
+            .copied()
+    }
+
+    /// The release as it is now, with every asset.
+    async fn release(&self) -> Result<Release> {
+        let id = self.release_id().await?;
+        match self.api.release(&self.repo, id).await {
             // The release itself gone is not "this key is absent".
             Err(ProviderError::NotFound { source, .. }) => Err(ProviderError::Config(format!(
                 "release {} of {} is gone{}",
@@ -650,6 +658,10 @@ impl Provider for GithubRemote {
     fn urls(&self) -> Option<&dyn UrlClaims> {
         Some(self)
     }
+
+    fn import(&self) -> Option<&dyn ImportTree> {
+        Some(self)
+    }
 }
 
 /// The asset name of an export path (checked first).
@@ -914,10 +926,12 @@ mod tests {
             size: 3,
             state: None,
             digest: Some("sha256:abcd".into()),
+            updated_at: None,
         };
         assert_eq!(expected_checksum(&asset, key).unwrap().unwrap().hex, "abcd");
         let other = Asset {
             digest: Some("sha256:ffff".into()),
+            updated_at: None,
             ..asset.clone()
         };
         assert!(expected_checksum(&other, key).is_err());

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_LENGTH, ETAG};
@@ -12,7 +12,8 @@ use rusty_s3::actions::list_objects_v2::ListObjectsContent;
 use rusty_s3::S3Action;
 use url::Url;
 
-use super::error::{classify, service_error};
+use super::config::UploadChecksum;
+use super::error::{classify, s3_error_code, service_error};
 use super::naming::{check_object_name, within_bucket};
 use super::{S3Remote, SIGNATURE_LIFETIME};
 use crate::providers::{Annex, ProviderError, Result, StatusKind};
@@ -201,27 +202,76 @@ impl S3Remote {
         }
     }
 
-    /// Uploads `src` to `object`, in parts when it is large.
+    /// How uploads are verified now: the configured `checksum=`, or
+    /// Content-MD5 once this store refused the flexible checksum headers.
+    pub(super) fn upload_checksum(&self) -> UploadChecksum {
+        match self.config.checksum {
+            UploadChecksum::Sha256 if self.flexible_refused.load(Ordering::Relaxed) => {
+                UploadChecksum::Md5
+            }
+            mode => mode,
+        }
+    }
+
+    /// Uploads `src` to `object`, in parts when it is large. A store that
+    /// refuses `x-amz-checksum-*` headers (some S3-compatible ones answer
+    /// 400 InvalidArgument or 501 NotImplemented) gets the upload again
+    /// with Content-MD5, and every later upload of this process too.
     pub(super) async fn upload(&self, object: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
         self.check_object(object)?;
         let creds = self.write_creds()?;
         let size = tokio::fs::metadata(src).await?.len();
-        if size > self.config.part_size {
-            return self.upload_multipart(object, src, size, creds, annex).await;
+        let mode = self.upload_checksum();
+        let result = self.upload_as(object, src, size, creds, mode, annex).await;
+        match result {
+            Err(e) if mode == UploadChecksum::Sha256 && refuses_flexible_checksums(&e) => {
+                self.flexible_refused.store(true, Ordering::Relaxed);
+                annex.info(&format!(
+                    "{} refused the x-amz-checksum-sha256 header ({}); uploading with Content-MD5 instead (checksum=md5 avoids this first try)",
+                    RedactedUrl::new(self.config.endpoint.clone()),
+                    s3_error_code(&e).unwrap_or("refused")
+                ));
+                self.upload_as(object, src, size, creds, UploadChecksum::Md5, annex)
+                    .await
+            }
+            other => other,
         }
+    }
+
+    async fn upload_as(
+        &self,
+        object: &str,
+        src: &Path,
+        size: u64,
+        creds: &rusty_s3::Credentials,
+        mode: UploadChecksum,
+        annex: &dyn Annex,
+    ) -> Result<()> {
+        if size > self.config.part_size {
+            return self
+                .upload_multipart(object, src, size, creds, mode, annex)
+                .await;
+        }
+        let checksum = PartChecksum::of_range(src, 0, size, mode).await?;
         let mut action = self.bucket.put_object(Some(creds), object);
         self.upload_headers(&mut action);
+        if let Some(c) = &checksum {
+            c.add_to(&mut action);
+        }
         let signed = self.presign(action)?;
         let total = AtomicU64::new(0);
-        self.put_part(&signed, src, 0, size, &total, annex).await?;
+        self.put_part(&signed, src, 0, size, mode, &total, annex)
+            .await?;
         Ok(())
     }
 
-    /// PUTs one byte range of `src`, checking the returned ETag against the
-    /// MD5 of what was sent, so corruption on the way is caught. Bytes sent
-    /// are added to `total` (shared by the parts of one upload) and reported
-    /// to git-annex. Returns the ETag: the service's proof of storage, so
-    /// a reply without one (a web server, a portal answering 200) fails.
+    /// PUTs one byte range of `src`. The server verifies it against the
+    /// checksum header signed into `signed` (`mode`); without one, the
+    /// returned ETag is compared with the MD5 of what was sent when it can
+    /// be one. Bytes sent are added to `total` (shared by the parts of one
+    /// upload) and reported to git-annex. Returns the ETag: the service's
+    /// proof of storage, so a reply without one (a web server, a portal
+    /// answering 200) fails.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn put_part(
         &self,
@@ -229,16 +279,27 @@ impl S3Remote {
         src: &Path,
         start: u64,
         len: u64,
+        mode: UploadChecksum,
         total: &AtomicU64,
         annex: &dyn Annex,
     ) -> Result<String> {
         let request = || self.signed_request(Method::PUT, signed);
         let progress = |n| annex.progress(n);
+        let etag_md5 = |response: &reqwest::Response| etag_as_md5(response.headers());
+        let echoed_sha256 = |response: &reqwest::Response| echoed_sha256(response.headers());
+        let (digest, server_digest): (_, Option<&transfer::ServerDigestFn>) = match mode {
+            UploadChecksum::None => (Some(Algorithm::Md5), Some(&etag_md5)),
+            // The server checked the bytes against Content-MD5; the ETag
+            // need not be an MD5 (SSE-KMS, SSE-C, some stores).
+            UploadChecksum::Md5 => (None, None),
+            // A server that echoes the checksum says what it stored.
+            UploadChecksum::Sha256 => (Some(Algorithm::Sha256), Some(&echoed_sha256)),
+        };
         let spec = Upload {
             request: &request,
             body: BodySource::File(FileRange::new(src, start, len)),
-            digest: Some(Algorithm::Md5),
-            server_digest: Some(&|response| etag_as_md5(response.headers())),
+            digest,
+            server_digest,
             progress: &progress,
             shared: Some(total),
         };
@@ -254,11 +315,14 @@ impl S3Remote {
                 }
                 Ok(etag)
             }
-            Err(TransferError::Checksum { expected, got, .. }) => {
-                Err(ProviderError::integrity(format!(
-                    "upload corrupted on the way: server MD5 {got}, sent {expected}; try again"
-                )))
-            }
+            Err(TransferError::Checksum {
+                algorithm,
+                expected,
+                got,
+                ..
+            }) => Err(ProviderError::integrity(format!(
+                "upload corrupted on the way: the server's {algorithm} is {got}, of the bytes sent {expected}; try again"
+            ))),
             Err(TransferError::Status { status, detail, .. }) => {
                 Err(classify("upload", signed.url.path(), status, &detail))
             }
@@ -291,7 +355,16 @@ impl S3Remote {
         };
         let progress = |n| annex.progress(n);
         match self.client.download(&spec, dest, &progress).await {
-            Ok(_) => Ok(()),
+            Ok(outcome) => {
+                if !outcome.length_verified {
+                    annex.info(&format!(
+                        "{object}: the server sent no length and closed the connection; {} bytes \
+                         kept, but the key records no size or checksum to prove they are all",
+                        outcome.size
+                    ));
+                }
+                Ok(())
+            }
             Err(e) if e.status().map(StatusKind::of) == Some(StatusKind::NotFound) => {
                 Err(ProviderError::NotFound {
                     message: format!("{object} is not in bucket {}", self.config.bucket),
@@ -462,6 +535,101 @@ mod tests {
     }
 }
 
+/// Whether `e` is a store refusing S3's flexible checksum headers rather
+/// than the upload itself: 400 InvalidArgument/InvalidRequest or 501
+/// NotImplemented (Google Cloud Storage's XML API, older Ceph and MinIO).
+/// A wrong checksum is BadDigest (an integrity error), never this.
+pub(super) fn refuses_flexible_checksums(e: &ProviderError) -> bool {
+    matches!(
+        s3_error_code(e),
+        Some("InvalidArgument" | "InvalidRequest" | "NotImplemented")
+    )
+}
+
+/// The checksum header one upload request carries, computed from the bytes
+/// before they are sent, so the server can refuse what it did not receive
+/// intact.
+pub(super) struct PartChecksum {
+    header: &'static str,
+    /// Base64 of the digest, as S3 wants it.
+    pub(super) value: String,
+}
+
+impl PartChecksum {
+    /// The checksum of `len` bytes of `src` from `start` for `mode`
+    /// (`None` for [`UploadChecksum::None`]). Hashing reads the range once
+    /// more, in fixed-size blocks off the async threads.
+    pub(super) async fn of_range(
+        src: &Path,
+        start: u64,
+        len: u64,
+        mode: UploadChecksum,
+    ) -> Result<Option<Self>> {
+        use base64::Engine;
+        let (algorithm, header) = match mode {
+            UploadChecksum::None => return Ok(None),
+            UploadChecksum::Md5 => (Algorithm::Md5, "content-md5"),
+            UploadChecksum::Sha256 => (Algorithm::Sha256, "x-amz-checksum-sha256"),
+        };
+        let path = src.to_path_buf();
+        let hex = tokio::task::spawn_blocking(move || hash_range(&path, start, len, algorithm))
+            .await
+            .map_err(|e| ProviderError::Io(std::io::Error::other(e)))??;
+        let bytes = hex::decode(&hex).map_err(|e| ProviderError::Io(std::io::Error::other(e)))?;
+        Ok(Some(Self {
+            header,
+            value: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }))
+    }
+
+    /// Puts the header among those signed with `action`, so it is sent
+    /// exactly as computed.
+    pub(super) fn add_to<'a, A: S3Action<'a>>(&self, action: &mut A) {
+        action.headers_mut().insert(self.header, self.value.clone());
+    }
+}
+
+/// The hex digest of `len` bytes of `path` from `start`; a file shorter
+/// than that is an error (it changed under us).
+fn hash_range(path: &Path, start: u64, len: u64, algorithm: Algorithm) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(start))?;
+    let mut reader = file.take(len);
+    let mut hasher = algorithm.hasher();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut read = 0u64;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        read += n as u64;
+    }
+    if read != len {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!(
+                "{} ended after {read} of {len} bytes to upload",
+                path.display()
+            ),
+        ));
+    }
+    Ok(hasher.finish_hex())
+}
+
+/// The SHA-256 a server reports for what it stored (`x-amz-checksum-sha256`
+/// in the answer to a PUT), as hex; `None` when it does not say.
+fn echoed_sha256(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    use base64::Engine;
+    let value = headers.get("x-amz-checksum-sha256")?.to_str().ok()?.trim();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()?;
+    (bytes.len() == 32).then(|| hex::encode(bytes))
+}
+
 /// The ETag of a single PUT (or part) when it is the MD5 of the bytes sent.
 /// It is not for objects encrypted with SSE-KMS or SSE-C, whose ETags are
 /// 32 hex digits too: comparing those would fail every upload to a bucket
@@ -524,5 +692,89 @@ mod etag_tests {
         ]))
         .is_none());
         assert!(etag_as_md5(&headers(&[("etag", "\"abc-2\"")])).is_none());
+    }
+}
+
+#[cfg(test)]
+mod checksum_tests {
+    use super::*;
+
+    fn refusal(status: u16, code: &str) -> ProviderError {
+        classify(
+            "upload",
+            "obj",
+            StatusCode::from_u16(status).unwrap(),
+            &format!("<Error><Code>{code}</Code><Message>m</Message></Error>"),
+        )
+    }
+
+    #[test]
+    fn stores_refusing_the_headers_are_told_from_damage() {
+        for (status, code) in [
+            (400, "InvalidArgument"),
+            (400, "InvalidRequest"),
+            (501, "NotImplemented"),
+        ] {
+            assert!(refuses_flexible_checksums(&refusal(status, code)), "{code}");
+        }
+        for (status, code) in [(400, "BadDigest"), (403, "AccessDenied"), (503, "SlowDown")] {
+            assert!(
+                !refuses_flexible_checksums(&refusal(status, code)),
+                "{code}"
+            );
+        }
+        assert!(!refuses_flexible_checksums(&ProviderError::integrity("x")));
+    }
+
+    #[tokio::test]
+    async fn checksums_of_ranges_are_base64_digests_of_exactly_those_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"xxhello worldyy").unwrap();
+        let md5 = PartChecksum::of_range(&path, 2, 11, UploadChecksum::Md5)
+            .await
+            .unwrap()
+            .unwrap();
+        // MD5("hello world")
+        assert_eq!(md5.header, "content-md5");
+        assert_eq!(md5.value, "XrY7u+Ae7tCTyyK7j1rNww==");
+        let sha = PartChecksum::of_range(&path, 2, 11, UploadChecksum::Sha256)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(sha.header, "x-amz-checksum-sha256");
+        assert_eq!(sha.value, "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=");
+        assert!(PartChecksum::of_range(&path, 2, 11, UploadChecksum::None)
+            .await
+            .unwrap()
+            .is_none());
+        // A file shorter than the range changed under us: an error.
+        assert!(PartChecksum::of_range(&path, 10, 11, UploadChecksum::Md5)
+            .await
+            .is_err());
+    }
+
+    #[test]
+    fn echoed_sha256_is_read_only_when_it_is_one() {
+        let mut h = reqwest::header::HeaderMap::new();
+        assert_eq!(echoed_sha256(&h), None);
+        h.insert(
+            "x-amz-checksum-sha256",
+            "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            echoed_sha256(&h).as_deref(),
+            Some("b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9")
+        );
+        // A composite checksum of parts is not the object's.
+        h.insert(
+            "x-amz-checksum-sha256",
+            "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=-3"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(echoed_sha256(&h), None);
     }
 }

@@ -27,7 +27,32 @@ pub(super) const CONFIGS: &[ConfigSpec] = &[
     ConfigSpec { name: "partjobs", description: "(s3) parts of one multipart upload sent at once (default: 4)" },
     ConfigSpec { name: "storageclass", description: "(s3) storage class of new objects, e.g. STANDARD_IA (default: the bucket's)" },
     ConfigSpec { name: "createbucket", description: "(s3) create the bucket at initremote when missing (default: yes)" },
+    ConfigSpec { name: "checksum", description: "(s3) what the server is given to verify each upload: md5 (Content-MD5), sha256 (x-amz-checksum-sha256) or none (default: md5)" },
 ];
+
+/// What the server is given to verify each upload (PUT or part) against
+/// the bytes it received, so damage on the way is refused by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum UploadChecksum {
+    /// `Content-MD5`: accepted by every S3-compatible store we know of.
+    Md5,
+    /// `x-amz-checksum-sha256` (S3's flexible checksums); some stores
+    /// refuse these headers, and annexa then falls back to `Md5`.
+    Sha256,
+    /// Nothing; the ETag is compared with the MD5 of what was sent when it
+    /// can be one.
+    None,
+}
+
+impl UploadChecksum {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::Md5 => "md5",
+            Self::Sha256 => "sha256",
+            Self::None => "none",
+        }
+    }
+}
 
 /// Everything read from the remote's configuration.
 #[derive(Debug, Clone)]
@@ -44,6 +69,7 @@ pub(super) struct S3Config {
     pub(super) part_jobs: usize,
     pub(super) storage_class: Option<String>,
     pub(super) create_bucket: bool,
+    pub(super) checksum: UploadChecksum,
 }
 
 async fn config_value(annex: &dyn Annex, name: &str) -> Result<Option<String>> {
@@ -148,7 +174,18 @@ impl S3Config {
                     ProviderError::Config(format!("partjobs={text} must be a number from 1 to 64"))
                 })?,
         };
+        let checksum = match value("checksum").as_deref() {
+            None | Some("md5") => UploadChecksum::Md5,
+            Some("sha256") => UploadChecksum::Sha256,
+            Some("none") => UploadChecksum::None,
+            Some(other) => {
+                return Err(ProviderError::Config(format!(
+                    "checksum={other} is not one of md5, sha256, none"
+                )))
+            }
+        };
         Ok(Self {
+            checksum,
             bucket,
             prefix,
             endpoint,
@@ -173,7 +210,7 @@ pub(super) fn env_credentials() -> Option<rusty_s3::Credentials> {
     let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
         .ok()
         .filter(|v| !v.is_empty())?;
-    Some(
+    Some(remembered(
         match std::env::var("AWS_SESSION_TOKEN")
             .ok()
             .filter(|v| !v.is_empty())
@@ -181,7 +218,17 @@ pub(super) fn env_credentials() -> Option<rusty_s3::Credentials> {
             Some(token) => rusty_s3::Credentials::new_with_token(key, secret, token),
             None => rusty_s3::Credentials::new(key, secret),
         },
-    )
+    ))
+}
+
+/// `creds`, after telling the transfer layer its secrets, so that no
+/// server's echo of them is ever shown.
+fn remembered(creds: rusty_s3::Credentials) -> rusty_s3::Credentials {
+    crate::transfer::register_secret(creds.secret());
+    if let Some(token) = creds.token() {
+        crate::transfer::register_secret(token);
+    }
+    creds
 }
 
 /// Credentials for this remote: the environment first (so a user can
@@ -191,7 +238,9 @@ pub(super) async fn find_credentials(annex: &dyn Annex) -> Result<Option<rusty_s
         return Ok(Some(c));
     }
     match annex.get_creds(CREDS_SETTING).await {
-        Ok(Some(c)) => Ok(Some(rusty_s3::Credentials::new(c.user, c.secret))),
+        Ok(Some(c)) => Ok(Some(remembered(rusty_s3::Credentials::new(
+            c.user, c.secret,
+        )))),
         Ok(None) => Ok(None),
         // An older git-annex or a refused query: behave as if none stored.
         Err(crate::providers::AnnexError::Refused(_)) => Ok(None),
@@ -236,6 +285,7 @@ pub(super) mod tests {
         assert_eq!(c.part_jobs, 4);
         assert_eq!(c.storage_class, None);
         assert_eq!(c.public_url, None);
+        assert_eq!(c.checksum, UploadChecksum::Md5);
     }
 
     #[test]
@@ -253,6 +303,7 @@ pub(super) mod tests {
             ("partjobs", "8"),
             ("storageclass", "STANDARD_IA"),
             ("createbucket", "no"),
+            ("checksum", "sha256"),
         ])
         .unwrap();
         assert_eq!(c.prefix, "annex/");
@@ -266,6 +317,13 @@ pub(super) mod tests {
         assert_eq!(c.part_jobs, 8);
         assert_eq!(c.storage_class.as_deref(), Some("STANDARD_IA"));
         assert!(!c.create_bucket);
+        assert_eq!(c.checksum, UploadChecksum::Sha256);
+        assert_eq!(
+            parse(&[("bucket", "b"), ("checksum", "none")])
+                .unwrap()
+                .checksum,
+            UploadChecksum::None
+        );
     }
 
     #[test]
@@ -282,6 +340,7 @@ pub(super) mod tests {
             (&[("bucket", "b"), ("partjobs", "65")], "partjobs="),
             (&[("bucket", "b"), ("public", "maybe")], "public="),
             (&[("bucket", "b"), ("createbucket", "2")], "createbucket="),
+            (&[("bucket", "b"), ("checksum", "crc64")], "checksum="),
             (&[("bucket", "b"), ("region", "evil.example/")], "region="),
             (&[("bucket", "evil.example:443")], "bucket="),
             (&[("bucket", "//evil.example")], "bucket="),

@@ -69,6 +69,9 @@ pub(super) fn code_kind(code: &str) -> Option<StatusKind> {
 /// status. `action` and `what` name what was tried.
 pub(super) fn classify(action: &str, what: &str, status: StatusCode, body: &str) -> ProviderError {
     let parsed = ErrorBody::parse(body).unwrap_or_default();
+    // Only the code and message of a document are kept; a body that is not
+    // one is shown in part, so the request's echoes leave it first.
+    let body = &without_echoes(body);
     let detail = S3ServiceError {
         status,
         message: match (&parsed.code, parsed.message) {
@@ -131,6 +134,18 @@ pub(super) fn detail_code(source: &Option<Cause>) -> Option<&str> {
         .as_deref()
 }
 
+/// The S3 error code (`<Code>`) behind `e`, when S3 sent one.
+pub(super) fn s3_error_code(e: &ProviderError) -> Option<&str> {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(s3) = c.downcast_ref::<S3ServiceError>() {
+            return s3.code.as_deref();
+        }
+        cause = c.source();
+    }
+    None
+}
+
 /// A readable, classified error from an S3 error response.
 pub(super) async fn service_error(
     action: &str,
@@ -152,6 +167,89 @@ pub(super) fn failed_reply(
 ) -> Option<ProviderError> {
     (!status.is_success() || ErrorBody::parse(body).is_some())
         .then(|| classify(action, what, status, body))
+}
+
+/// Elements of S3 error documents that echo the request back: the session
+/// token (`<Token-0>`), the signature and what was signed.
+fn is_echo_element(name: &str) -> bool {
+    name.strip_prefix("Token-")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        || matches!(
+            name,
+            "StringToSign"
+                | "StringToSignBytes"
+                | "CanonicalRequest"
+                | "CanonicalRequestBytes"
+                | "SignatureProvided"
+        )
+}
+
+/// `body` with the text of every echo element (see [`is_echo_element`])
+/// removed, up to its closing tag or, without one, to the end.
+pub(super) fn without_echoes(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let name_len = after
+            .find(|c: char| c == '>' || c == '/' || c.is_whitespace())
+            .unwrap_or(after.len());
+        let name = &after[..name_len];
+        let Some(end_of_tag) = after.find(['>', '<']) else {
+            break;
+        };
+        if after[end_of_tag..].starts_with('<') {
+            // Not a tag (`<` again before its `>`): the next `<` may start one.
+            out.push_str(&rest[..open + 1 + end_of_tag]);
+            rest = &after[end_of_tag..];
+            continue;
+        }
+        out.push_str(&rest[..open + 1 + end_of_tag + 1]);
+        rest = &after[end_of_tag + 1..];
+        let self_closing = after[..end_of_tag].ends_with('/');
+        if is_echo_element(name) && !self_closing {
+            let close = format!("</{name}>");
+            match rest.find(&close) {
+                Some(i) => rest = &rest[i..],
+                None => return out,
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Reads `body` as every S3 document annexa parses (error documents,
+/// listings, multipart and copy results) and checks that nothing panics
+/// and that no echo of a secret survives into an error's text. Reached
+/// only through [`crate::fuzzing`].
+pub(crate) fn fuzz_documents(body: &str) {
+    const ECHOED: &str = "FwoGZXIvYXdzEFUZZsessiontoken0123456789";
+    let _ = ErrorBody::parse(body);
+    let _ = super::client::reply_etag(body);
+    if let Ok(listing) = rusty_s3::actions::ListObjectsV2::parse_response(body) {
+        let _ = (listing.contents.len(), listing.next_continuation_token);
+    }
+    let _ =
+        rusty_s3::actions::CreateMultipartUpload::parse_response(body).map(|u| u.upload_id().len());
+    // The fuzzer's text inside each echo element: none of it may show.
+    let echoing = format!(
+        "<Error><Code>InvalidToken</Code><Message>{body}</Message>\
+         <Token-0>{ECHOED}</Token-0><StringToSign>{ECHOED}</StringToSign></Error>"
+    );
+    let no_code =
+        format!("{body}<Token-0>{ECHOED}</Token-0><CanonicalRequest>{ECHOED}</CanonicalRequest>");
+    for text in [body, echoing.as_str(), no_code.as_str()] {
+        for status in [200u16, 400, 403, 404, 500, 503] {
+            let status = StatusCode::from_u16(status).expect("status");
+            let e = classify("fuzz", "object", status, text);
+            let shown = crate::providers::error_chain_text(&e);
+            if !body.contains(ECHOED) {
+                assert!(!shown.contains(ECHOED), "echo shown: {shown:?}");
+            }
+            let _ = failed_reply("fuzz", "object", status, text);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -235,6 +333,31 @@ mod tests {
             text,
             "S3 check obj (check the credentials and the bucket policy): \
              HTTP 403 Forbidden: AccessDenied: the message"
+        );
+    }
+
+    #[test]
+    fn echoes_of_the_token_and_signature_never_show() {
+        let token = "FwoGZXIvYXdzEXAMPLEtoken";
+        let echoing = format!(
+            "<Error><Code>InvalidToken</Code><Message>bad token</Message>\
+             <Token-0>{token}</Token-0><StringToSign>AWS4 {token}</StringToSign>\
+             <CanonicalRequest>GET /?X-Amz-Security-Token={token}</CanonicalRequest></Error>"
+        );
+        // Not a document S3 would send (no closing tag, so no <Code>): shown in part.
+        let broken = format!("<Oops><Token-0>{token}</Token-0><SignatureProvided>{token}");
+        for body in [echoing.as_str(), broken.as_str()] {
+            let text = crate::providers::error_chain_text(&kind(400, body));
+            assert!(!text.contains(token), "{text}");
+        }
+        // Found by fuzz/s3_xml: a `<` without its `>` hid the next tag.
+        let broken =
+            format!("<Message>a</StringToSignB<?xml v=s><Can\"1.0\" en<Token-0>{token}</Token-0>");
+        let text = crate::providers::error_chain_text(&kind(200, &broken));
+        assert!(!text.contains(token), "{text}");
+        assert_eq!(
+            without_echoes("<a>1</a><Token-12>x</Token-12><Token-x>y</Token-x>"),
+            "<a>1</a><Token-12></Token-12><Token-x>y</Token-x>"
         );
     }
 

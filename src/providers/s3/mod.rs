@@ -21,15 +21,20 @@ mod naming;
 mod urls;
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rusty_s3::Bucket;
 
+#[doc(hidden)]
+pub(crate) use self::error::fuzz_documents;
 pub use self::error::S3ServiceError;
 
-use self::config::{env_credentials, find_credentials, S3Config, CONFIGS, CREDS_SETTING};
+use self::config::{
+    env_credentials, find_credentials, S3Config, UploadChecksum, CONFIGS, CREDS_SETTING,
+};
 use super::{
     Annex, Capabilities, ConfigSpec, Credentials, ExportTree, ImportTree, Provider, ProviderError,
     ProviderKind, Result, UrlClaims,
@@ -101,7 +106,21 @@ impl ProviderKind for S3Kind {
                 }
             }
         }
-        remote.ensure_bucket().await
+        remote.ensure_bucket().await?;
+        // checksum=sha256 on a store that refuses the flexible checksum
+        // headers: found out once here and remembered for every clone,
+        // rather than on the first upload of every process.
+        if remote.config.checksum == UploadChecksum::Sha256 && remote.creds.is_some() {
+            if let Some(code) = remote.probe_flexible_checksums().await? {
+                annex
+                    .set_config("checksum", UploadChecksum::Md5.name())
+                    .await?;
+                annex.info(&format!(
+                    "this store refuses the x-amz-checksum-sha256 header ({code}); uploads are verified with Content-MD5 instead, remembered as checksum=md5"
+                ));
+            }
+        }
+        Ok(())
     }
 
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
@@ -116,6 +135,9 @@ pub struct S3Remote {
     bucket: Bucket,
     creds: Option<rusty_s3::Credentials>,
     client: Client,
+    /// The store refused `x-amz-checksum-*` headers: uploads of this
+    /// process use Content-MD5 instead.
+    flexible_refused: AtomicBool,
 }
 
 impl S3Remote {
@@ -132,6 +154,7 @@ impl S3Remote {
             bucket,
             creds,
             client: Client::new(RetryPolicy::default())?,
+            flexible_refused: AtomicBool::new(false),
         })
     }
 
@@ -233,6 +256,10 @@ impl Provider for S3Remote {
             ("prefix".into(), c.prefix.clone()),
             ("layout".into(), c.layout.name().into()),
             ("public".into(), if c.public { "yes" } else { "no" }.into()),
+            (
+                "upload checksum".into(),
+                self.upload_checksum().name().into(),
+            ),
             (
                 "credentials".into(),
                 if self.creds.is_some() {

@@ -5,11 +5,19 @@ use std::sync::atomic::AtomicU64;
 
 use reqwest::header::CONTENT_LENGTH;
 use reqwest::Method;
+use rusty_s3::S3Action;
 
-use super::client::{read_reply, reply_etag, REPLY_LIMIT};
-use super::error::{failed_reply, service_error};
+use super::client::{
+    read_reply, refuses_flexible_checksums, reply_etag, PartChecksum, REPLY_LIMIT,
+};
+use super::config::UploadChecksum;
+use super::error::{failed_reply, s3_error_code, service_error};
 use super::S3Remote;
 use crate::providers::{Annex, ProviderError, Result};
+
+/// The object name under `prefix` the flexible-checksum probe starts (and
+/// aborts) a multipart upload for; nothing is ever stored under it.
+const PROBE_OBJECT: &str = "annexa-checksum-probe";
 
 /// S3 allows at most this many parts in one upload.
 pub(super) const MAX_PARTS: u64 = 10_000;
@@ -46,11 +54,19 @@ impl S3Remote {
         src: &Path,
         size: u64,
         creds: &rusty_s3::Credentials,
+        mode: UploadChecksum,
         annex: &dyn Annex,
     ) -> Result<()> {
         let parts = plan_parts(size, self.config.part_size);
         let mut create = self.bucket.create_multipart_upload(Some(creds), object);
         self.upload_headers(&mut create);
+        if mode == UploadChecksum::Sha256 {
+            // S3 then requires each part's checksum, and all of them again
+            // in the completion.
+            create
+                .headers_mut()
+                .insert("x-amz-checksum-algorithm", "SHA256");
+        }
         let create = self.presign(create)?;
         let response = self
             .client
@@ -70,10 +86,11 @@ impl S3Remote {
         let upload_id = created.upload_id().to_string();
 
         let result = self
-            .upload_parts(object, src, &parts, &upload_id, creds, annex)
+            .upload_parts(object, src, &parts, &upload_id, creds, mode, annex)
             .await;
         match result {
-            Ok(etags) => {
+            Ok(uploaded) => {
+                let etags: Vec<String> = uploaded.iter().map(|(e, _)| e.clone()).collect();
                 let complete = self.bucket.complete_multipart_upload(
                     Some(creds),
                     object,
@@ -87,15 +104,18 @@ impl S3Remote {
                         return Err(e);
                     }
                 };
-                let body = self
-                    .bucket
-                    .complete_multipart_upload(
-                        Some(creds),
-                        object,
-                        &upload_id,
-                        etags.iter().map(String::as_str),
-                    )
-                    .body();
+                let body = if mode == UploadChecksum::Sha256 {
+                    completion_with_checksums(&uploaded)
+                } else {
+                    self.bucket
+                        .complete_multipart_upload(
+                            Some(creds),
+                            object,
+                            &upload_id,
+                            etags.iter().map(String::as_str),
+                        )
+                        .body()
+                };
                 let response = self
                     .client
                     .send(|| self.request(Method::POST, url.clone()).body(body.clone()))
@@ -139,32 +159,75 @@ impl S3Remote {
         parts: &[Part],
         upload_id: &str,
         creds: &rusty_s3::Credentials,
+        mode: UploadChecksum,
         annex: &dyn Annex,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<(String, Option<String>)>> {
         use futures_util::stream::{self, StreamExt, TryStreamExt};
         // Progress of parallel parts is summed into one absolute count.
         let total = AtomicU64::new(0);
-        let mut etags: Vec<(u16, String)> = stream::iter(parts.iter().copied())
+        let mut etags: Vec<(u16, String, Option<String>)> = stream::iter(parts.iter().copied())
             .map(|part| {
                 let total = &total;
                 async move {
-                    let signed = self.presign(self.bucket.upload_part(
-                        Some(creds),
-                        object,
-                        part.number,
-                        upload_id,
-                    ))?;
+                    let checksum = PartChecksum::of_range(src, part.start, part.len, mode).await?;
+                    let mut action =
+                        self.bucket
+                            .upload_part(Some(creds), object, part.number, upload_id);
+                    if let Some(c) = &checksum {
+                        c.add_to(&mut action);
+                    }
+                    let signed = self.presign(action)?;
                     let etag = self
-                        .put_part(&signed, src, part.start, part.len, total, annex)
+                        .put_part(&signed, src, part.start, part.len, mode, total, annex)
                         .await?;
-                    Ok::<_, ProviderError>((part.number, etag))
+                    Ok::<_, ProviderError>((part.number, etag, checksum.map(|c| c.value)))
                 }
             })
             .buffer_unordered(self.config.part_jobs)
             .try_collect()
             .await?;
-        etags.sort_by_key(|(n, _)| *n);
-        Ok(etags.into_iter().map(|(_, e)| e).collect())
+        etags.sort_by_key(|(n, _, _)| *n);
+        Ok(etags.into_iter().map(|(_, e, c)| (e, c)).collect())
+    }
+
+    /// Whether this store accepts S3's flexible checksum headers: starts a
+    /// multipart upload declaring SHA-256 and aborts it at once (nothing is
+    /// stored). `Some(code)` when the store refused them.
+    pub(super) async fn probe_flexible_checksums(&self) -> Result<Option<String>> {
+        let creds = self.write_creds()?;
+        let object = format!("{}{PROBE_OBJECT}", self.config.prefix);
+        self.check_object(&object)?;
+        let mut create = self.bucket.create_multipart_upload(Some(creds), &object);
+        create
+            .headers_mut()
+            .insert("x-amz-checksum-algorithm", "SHA256");
+        let create = self.presign(create)?;
+        let response = self
+            .client
+            .send(|| {
+                self.signed_request(Method::POST, &create)
+                    .header(CONTENT_LENGTH, 0)
+            })
+            .await?;
+        if !response.status().is_success() {
+            let e = service_error(
+                "start a multipart upload to test checksums for",
+                &object,
+                response,
+            )
+            .await;
+            return if refuses_flexible_checksums(&e) {
+                Ok(s3_error_code(&e).map(str::to_string))
+            } else {
+                Err(e)
+            };
+        }
+        let body = read_reply(response, REPLY_LIMIT).await?;
+        if let Ok(created) = rusty_s3::actions::CreateMultipartUpload::parse_response(&body) {
+            self.abort_multipart(&object, created.upload_id(), creds)
+                .await;
+        }
+        Ok(None)
     }
 
     pub(super) async fn abort_multipart(
@@ -186,6 +249,30 @@ impl S3Remote {
             .send(|| self.request(Method::DELETE, url.clone()))
             .await;
     }
+}
+
+/// The CompleteMultipartUpload document with each part's SHA-256, which S3
+/// requires when the upload was started with a checksum algorithm
+/// (rusty-s3 writes ETags and part numbers only).
+fn completion_with_checksums(parts: &[(String, Option<String>)]) -> String {
+    use quick_xml::escape::escape;
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for (index, (etag, checksum)) in parts.iter().enumerate() {
+        xml.push_str("<Part>");
+        if let Some(c) = checksum {
+            xml.push_str(&format!(
+                "<ChecksumSHA256>{}</ChecksumSHA256>",
+                escape(c.as_str())
+            ));
+        }
+        xml.push_str(&format!(
+            "<ETag>{}</ETag><PartNumber>{}</PartNumber></Part>",
+            escape(etag.as_str()),
+            index + 1
+        ));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    xml
 }
 
 #[cfg(test)]
@@ -213,7 +300,30 @@ mod tests {
             assert_eq!(next, size, "size {size} part {part}");
         }
         assert_eq!(plan_parts(5 * MIB + 1, 5 * MIB).len(), 2);
+        // Cloudflare R2 wants every part but the last the same size, and
+        // the last no larger.
+        for (size, part) in [(23 * MIB + 5, 5 * MIB), (5 * (1u64 << 40), 5 * MIB)] {
+            let parts = plan_parts(size, part);
+            let first = parts[0].len;
+            assert!(parts[..parts.len() - 1].iter().all(|p| p.len == first));
+            assert!(parts.last().unwrap().len <= first);
+        }
         assert!(plan_parts(0, 5 * MIB).is_empty());
+    }
+
+    #[test]
+    fn completion_lists_every_part_with_its_checksum_in_order() {
+        let xml = completion_with_checksums(&[
+            ("\"a<1\"".into(), Some("c1==".into())),
+            ("b2".into(), Some("c2==".into())),
+        ]);
+        assert_eq!(
+            xml,
+            "<CompleteMultipartUpload>\
+             <Part><ChecksumSHA256>c1==</ChecksumSHA256><ETag>&quot;a&lt;1&quot;</ETag><PartNumber>1</PartNumber></Part>\
+             <Part><ChecksumSHA256>c2==</ChecksumSHA256><ETag>b2</ETag><PartNumber>2</PartNumber></Part>\
+             </CompleteMultipartUpload>"
+        );
     }
 
     #[test]

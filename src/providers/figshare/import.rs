@@ -1,0 +1,160 @@
+//! Importing an article's files as a tree.
+//!
+//! The files are those this user sees: the private, editable article with
+//! the token of its owner, else its latest published version. Figshare
+//! names are flat, so each file's path is its name. Keys come from
+//! `computed_md5`, the MD5 Figshare computes itself once a file is
+//! processed; `supplied_md5` is whatever the uploader claimed and is never
+//! used. The content identifier is the file id: a changed file is a new
+//! file on Figshare.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use async_trait::async_trait;
+
+use super::{FigshareRemote, FsFile};
+use crate::key;
+use crate::providers::import::{file_matches_key, ContentId};
+use crate::providers::{
+    check_export_path, error_chain_text, Annex, ImportSink, ImportTree, ImportableFile,
+    ProviderError, Result,
+};
+
+/// Why `f` is not imported. Only the private view lists a processing
+/// `status`: a file it lists is imported once Figshare has processed it.
+fn not_importable(f: &FsFile) -> Option<String> {
+    if f.is_link_only {
+        return Some("a link to elsewhere, not a file Figshare holds".into());
+    }
+    if f.status.is_some() && !f.is_available() {
+        return Some(format!(
+            "Figshare is still processing it (status {})",
+            f.status.as_deref().unwrap_or("unknown")
+        ));
+    }
+    check_export_path(&f.name)
+        .err()
+        .map(|e| error_chain_text(&e))
+}
+
+impl FigshareRemote {
+    fn importable(&self, f: &FsFile) -> ImportableFile {
+        ImportableFile {
+            path: f.name.clone(),
+            size: f.size,
+            id: ContentId::new(f.id.to_string(), f.md5()),
+            url: Some(self.api.download_url(f.id).to_string()),
+        }
+    }
+
+    /// The file imported at `path` now: the first importable file of that
+    /// name in the listing, as [`ImportTree::list_importable`] chooses.
+    async fn imported_file(&self, path: &str) -> Result<Option<FsFile>> {
+        let mut found: Option<FsFile> = None;
+        self.api
+            .visible_files_each(&mut |f| {
+                if found.is_none() && f.name == path && not_importable(&f).is_none() {
+                    found = Some(f);
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl ImportTree for FigshareRemote {
+    async fn list_importable(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
+        // Names seen: Figshare allows two files of one name, a tree does not.
+        let mut names: HashSet<String> = HashSet::new();
+        self.api
+            .visible_files_each(&mut |f| {
+                if let Some(why) = not_importable(&f) {
+                    sink.skipped(&f.name, &why);
+                    return Ok(());
+                }
+                if !names.insert(f.name.clone()) {
+                    sink.skipped(
+                        &f.name,
+                        &format!(
+                            "another file of that name came first (this one is file {})",
+                            f.id
+                        ),
+                    );
+                    return Ok(());
+                }
+                sink.found(self.importable(&f))
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn retrieve_import(
+        &self,
+        path: &str,
+        size: Option<u64>,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()> {
+        let Some(f) = self.imported_file(path).await? else {
+            return Err(ProviderError::not_found(format!(
+                "{path} is no longer in article {}",
+                self.api.article()
+            )));
+        };
+        if size.is_some_and(|want| want != f.size) {
+            return Err(ProviderError::integrity(format!(
+                "{path} is now {} bytes where {} were listed; it changed: import again",
+                f.size,
+                size.unwrap_or(0)
+            )));
+        }
+        self.download(&f, dest, annex).await
+    }
+
+    async fn check_present_import(
+        &self,
+        path: &str,
+        key: &str,
+        _annex: &dyn Annex,
+    ) -> Result<bool> {
+        Ok(match self.imported_file(path).await? {
+            Some(f) => {
+                file_matches_key(&self.importable(&f), key) && key::content_size(key).is_some()
+            }
+            None => false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(json: serde_json::Value) -> FsFile {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn only_processed_files_with_path_names_are_imported() {
+        let ready = file(serde_json::json!({
+            "id": 1, "name": "a.csv", "size": 3, "status": "available",
+            "computed_md5": "5d41402abc4b2a76b9719d911017c592", "supplied_md5": "bogus"
+        }));
+        assert_eq!(not_importable(&ready), None);
+        let busy = file(serde_json::json!({
+            "id": 2, "name": "b.csv", "size": 3, "status": "ic_checking", "computed_md5": ""
+        }));
+        assert!(not_importable(&busy).is_some());
+        let link = file(serde_json::json!({"id": 3, "name": "c", "is_link_only": true}));
+        assert!(not_importable(&link).is_some());
+        let dots = file(serde_json::json!({"id": 4, "name": "..", "computed_md5": "x"}));
+        assert!(not_importable(&dots).is_some());
+        // A published file without computed_md5 is imported (and hashed).
+        let public = file(serde_json::json!({"id": 5, "name": "d", "size": 1}));
+        assert_eq!(not_importable(&public), None);
+        assert_eq!(public.md5(), None);
+    }
+}

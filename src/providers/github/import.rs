@@ -1,0 +1,157 @@
+//! Importing a release's assets as a tree.
+//!
+//! Assets are flat, so each file's path is its asset name. Keys come from
+//! the `sha256:` digest GitHub publishes for assets (since mid-2025); an
+//! asset without one is hashed once. The content identifier is the asset
+//! id with its update time: replacing an asset makes a new id, and an
+//! asset changed in place gets a new update time.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+
+use super::{download_url, Asset, GithubRemote};
+use crate::key;
+use crate::providers::import::{file_matches_key, ContentId};
+use crate::providers::{
+    check_export_path, error_chain_text, Annex, ImportSink, ImportTree, ImportableFile,
+    ProviderError, Result,
+};
+
+/// Why `asset` is not imported, if it is not.
+fn not_importable(asset: &Asset) -> Option<String> {
+    if !asset.uploaded() {
+        return Some(format!(
+            "its upload is not finished (state {})",
+            asset.state.as_deref().unwrap_or("unknown")
+        ));
+    }
+    check_export_path(&asset.name)
+        .err()
+        .map(|e| error_chain_text(&e))
+}
+
+/// The content identifier of an asset as it is now.
+fn content_id(asset: &Asset) -> ContentId {
+    ContentId::new(
+        format!(
+            "{}@{}",
+            asset.id,
+            asset.updated_at.as_deref().unwrap_or_default()
+        ),
+        asset.sha256(),
+    )
+}
+
+impl GithubRemote {
+    fn importable(&self, asset: &Asset) -> ImportableFile {
+        ImportableFile {
+            path: asset.name.clone(),
+            size: asset.size,
+            id: content_id(asset),
+            url: Some(download_url(&self.web, &self.repo, &self.tag, &asset.name)),
+        }
+    }
+
+    /// The complete asset at `path` now, if it is one that is imported.
+    async fn imported_asset(&self, path: &str) -> Result<Option<Asset>> {
+        check_export_path(path)?;
+        Ok(self
+            .lookup(path)
+            .await?
+            .filter(|a| not_importable(a).is_none()))
+    }
+}
+
+#[async_trait]
+impl ImportTree for GithubRemote {
+    async fn list_importable(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
+        let id = self.release_id().await?;
+        self.api
+            .assets_each(&self.repo, id, &mut |asset| {
+                if let Some(why) = not_importable(&asset) {
+                    sink.skipped(&asset.name, &why);
+                    return Ok(());
+                }
+                sink.found(self.importable(&asset))
+            })
+            .await
+    }
+
+    async fn retrieve_import(
+        &self,
+        path: &str,
+        size: Option<u64>,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()> {
+        let Some(asset) = self.imported_asset(path).await? else {
+            return Err(ProviderError::not_found(format!(
+                "{path} is no longer an asset of release {} of {}",
+                self.tag, self.repo
+            )));
+        };
+        if size.is_some_and(|want| want != asset.size) {
+            return Err(ProviderError::integrity(format!(
+                "{path} is now {} bytes where {} were listed; it changed: import again",
+                asset.size,
+                size.unwrap_or(0)
+            )));
+        }
+        let progress = |b| annex.progress(b);
+        self.api
+            .download(&self.repo, &asset, dest, asset.sha256(), &progress)
+            .await
+    }
+
+    async fn check_present_import(
+        &self,
+        path: &str,
+        key: &str,
+        _annex: &dyn Annex,
+    ) -> Result<bool> {
+        Ok(match self.imported_asset(path).await? {
+            Some(asset) => {
+                file_matches_key(&self.importable(&asset), key) && key::content_size(key).is_some()
+            }
+            None => false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::{Algorithm, Expected};
+
+    fn asset(json: serde_json::Value) -> Asset {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn content_ids_follow_replacements_and_digests() {
+        let hex = "ab".repeat(32);
+        let a = asset(serde_json::json!({
+            "id": 5, "name": "a.zip", "size": 3, "state": "uploaded",
+            "digest": format!("sha256:{hex}"), "updated_at": "2025-01-01T00:00:00Z"
+        }));
+        let id = content_id(&a);
+        assert_eq!(id.checksum, Some(Expected::new(Algorithm::Sha256, &hex)));
+        let changed = asset(serde_json::json!({
+            "id": 5, "name": "a.zip", "size": 3, "digest": null,
+            "updated_at": "2025-02-01T00:00:00Z"
+        }));
+        assert_ne!(content_id(&changed).text(), id.text());
+        assert_eq!(content_id(&changed).checksum, None);
+        let replaced = asset(serde_json::json!({
+            "id": 6, "name": "a.zip", "size": 3, "digest": format!("sha256:{hex}"),
+            "updated_at": "2025-01-01T00:00:00Z"
+        }));
+        assert_ne!(content_id(&replaced).text(), id.text());
+        let starter = asset(serde_json::json!({
+            "id": 7, "name": "b", "size": 0, "state": "starter"
+        }));
+        assert!(not_importable(&starter).is_some());
+        assert_eq!(not_importable(&a), None);
+    }
+}
