@@ -3,6 +3,9 @@
 //! git-annex's own `import --no-content` for comparison, and DataLad.
 
 mod common;
+mod support_dataverse;
+mod support_figshare;
+mod support_github;
 
 use common::{newest_git_annex_bin, test_path, tool, GitAnnex, Moto, Repo};
 use md5::{Digest, Md5};
@@ -513,23 +516,497 @@ fn unusable_sources_are_refused_clearly() {
     }
 }
 
-const WAITING_FOR_PROVIDERS: &str = "Dataverse, Figshare and GitHub have no ImportTree in this \
-     build yet (being written on branch importsvc); enable once `provider.import()` returns one";
+// ------------------------------------------- Dataverse, Figshare, GitHub
 
+/// The hash a service publishes, hence the key backend.
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Md5,
+    Sha256,
+}
+
+/// What git-annex keeps as a key's extension by default: at most two
+/// trailing extensions of 1 to 4 letters or digits.
+fn extension(path: &str) -> String {
+    let file = path.rsplit('/').next().unwrap();
+    let mut kept = Vec::new();
+    for part in file
+        .split('.')
+        .skip(1)
+        .collect::<Vec<_>>()
+        .iter()
+        .rev()
+        .take(2)
+    {
+        if part.is_empty() || part.len() > 4 || !part.chars().all(|c| c.is_ascii_alphanumeric()) {
+            break;
+        }
+        kept.insert(0, format!(".{part}"));
+    }
+    kept.concat()
+}
+
+fn service_keys(files: &BTreeMap<String, Vec<u8>>, backend: Backend) -> BTreeMap<String, String> {
+    use sha2::Sha256;
+    files
+        .iter()
+        .map(|(path, data)| {
+            let (name, hex) = match backend {
+                Backend::Md5 => ("MD5E", hex::encode(Md5::digest(data))),
+                Backend::Sha256 => ("SHA256E", hex::encode(Sha256::digest(data))),
+            };
+            let key = format!("{name}-s{}--{hex}{}", data.len(), extension(path));
+            (path.clone(), key)
+        })
+        .collect()
+}
+
+/// A service source and how to reach it.
+struct ServiceCase<'a> {
+    /// `annexa import` arguments before DIR (the source as a user writes it).
+    import_args: Vec<String>,
+    /// The same source written another way, for the refresh.
+    refresh_args: Vec<String>,
+    /// The remote's name (the provider's).
+    remote: &'a str,
+    /// The token's environment variable and value.
+    token: (&'a str, &'a str),
+    /// `initremote` parameters of the importtree remote on the same source.
+    initremote: Vec<String>,
+    backend: Backend,
+    /// Files of the first listing without a published checksum.
+    unhashed: usize,
+}
+
+impl ServiceCase<'_> {
+    fn annexa(&self, dir: &Path, args: &[String]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_annexa"))
+            .args(args)
+            .current_dir(dir)
+            .env("PATH", test_path())
+            .env(self.token.0, self.token.1)
+            .env("GIT_AUTHOR_NAME", "annexa tests")
+            .env("GIT_AUTHOR_EMAIL", "annexa@localhost")
+            .env("GIT_COMMITTER_NAME", "annexa tests")
+            .env("GIT_COMMITTER_EMAIL", "annexa@localhost")
+            .output()
+            .unwrap()
+    }
+
+    fn import(&self, work: &Path, args: &[String]) -> String {
+        let mut argv = vec!["import".to_string()];
+        argv.extend(args.iter().cloned());
+        argv.push("ds".into());
+        ok(self.annexa(work, &argv), &format!("annexa {argv:?}"))
+    }
+
+    /// Gets `paths` in `ds` with the token and checks their bytes.
+    fn get(&self, ds: &Path, files: &BTreeMap<String, Vec<u8>>, paths: &[&str]) {
+        let repo = Repo::open(ds).env(self.token.0, self.token.1);
+        let mut args = vec!["git", "annex", "get"];
+        args.extend(paths);
+        repo.ok(&args);
+        for path in paths {
+            assert!(
+                std::fs::read(ds.join(path)).unwrap() == files[*path],
+                "{path} has other content"
+            );
+        }
+    }
+
+    /// First import, content, the newest git-annex's own import of the same
+    /// source, then `change` on the service and a refresh that must count
+    /// (added, changed, removed) and give `changed_path`'s new bytes.
+    fn story(
+        &self,
+        mut files: BTreeMap<String, Vec<u8>>,
+        change: impl FnOnce(&mut BTreeMap<String, Vec<u8>>),
+        counts: (usize, usize, usize),
+        changed_path: &str,
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let work = tmp.path();
+        let ds = work.join("ds");
+        let n = files.len();
+        let out = self.import(work, &self.import_args);
+        assert!(
+            out.contains(&format!("{n} files: {n} added, 0 changed, 0 removed")),
+            "{out}"
+        );
+        assert_eq!(
+            out.contains(&format!(
+                "{} file(s) had no published checksum",
+                self.unhashed
+            )),
+            self.unhashed > 0,
+            "{out}"
+        );
+        assert_eq!(checked_out_keys(&ds), service_keys(&files, self.backend));
+        assert!(git(&ds, &["status", "--porcelain"]).is_empty());
+        let all: Vec<&str> = files.keys().map(String::as_str).collect();
+        self.get(&ds, &files, &all);
+
+        let newest =
+            Repo::init_with(&work.join("newest"), GitAnnex::Newest).env(self.token.0, self.token.1);
+        let mut args = vec![
+            "git",
+            "annex",
+            "initremote",
+            "src",
+            "type=external",
+            "externaltype=annexa",
+            "encryption=none",
+            "importtree=yes",
+        ];
+        args.extend(self.initremote.iter().map(String::as_str));
+        newest.ok(&args);
+        newest.ok(&[
+            "git",
+            "annex",
+            "import",
+            "--no-content",
+            "master",
+            "--from",
+            "src",
+        ]);
+        let theirs = git(&newest.dir, &["ls-tree", "-r", "src/master"]);
+        let ours = git(
+            &ds,
+            &[
+                "ls-tree",
+                "-r",
+                &format!("refs/annexa/import/{}", self.remote),
+            ],
+        );
+        assert_eq!(ours, theirs, "annexa import and git annex import differ");
+
+        change(&mut files);
+        let (added, changed, removed) = counts;
+        let out = self.import(work, &self.refresh_args);
+        let n = files.len();
+        assert!(
+            out.contains(&format!(
+                "{n} files: {added} added, {changed} changed, {removed} removed"
+            )),
+            "{out}"
+        );
+        assert_eq!(checked_out_keys(&ds), service_keys(&files, self.backend));
+        assert_eq!(git(&ds, &["rev-list", "--count", "HEAD"]).trim(), "2");
+        assert!(git(&ds, &["status", "--porcelain"]).is_empty());
+        self.get(&ds, &files, &[changed_path]);
+        // Nothing new: no commit.
+        let out = self.import(work, &self.refresh_args);
+        assert!(out.contains("0 added, 0 changed, 0 removed"), "{out}");
+        assert_eq!(git(&ds, &["rev-list", "--count", "HEAD"]).trim(), "2");
+    }
+}
+
+mod dataverse_ops {
+    use super::support_dataverse::{FakeDataverse, PID, TOKEN};
+
+    fn multipart(name: &str, data: &[u8], folder: &str) -> (String, Vec<u8>) {
+        let boundary = "annexa-import-cli-boundary";
+        let json = serde_json::json!({ "directoryLabel": folder }).to_string();
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"jsonData\"\r\n\r\n{json}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(data);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        (format!("multipart/form-data; boundary={boundary}"), body)
+    }
+
+    fn split(path: &str) -> (&str, &str) {
+        path.rsplit_once('/').unwrap_or(("", path))
+    }
+
+    fn id_of(fake: &FakeDataverse, path: &str) -> u64 {
+        let (folder, name) = split(path);
+        fake.latest_files()
+            .into_iter()
+            .find(|(l, d, _)| l == name && d == folder)
+            .unwrap()
+            .2
+    }
+
+    fn send(fake: &FakeDataverse, method: &str, at: &str, path: &str, data: &[u8]) {
+        let (folder, name) = split(path);
+        let (ctype, body) = multipart(name, data, folder);
+        let (status, answer) = fake.http(
+            method,
+            at,
+            &body,
+            &[("X-Dataverse-key", TOKEN), ("Content-Type", &ctype)],
+        );
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    pub fn add(fake: &FakeDataverse, path: &str, data: &[u8]) {
+        let at = format!("/api/datasets/:persistentId/add?persistentId={PID}");
+        send(fake, "POST", &at, path, data);
+    }
+
+    pub fn replace(fake: &FakeDataverse, path: &str, data: &[u8]) {
+        let at = format!("/api/files/{}/replace", id_of(fake, path));
+        send(fake, "POST", &at, path, data);
+    }
+
+    pub fn delete(fake: &FakeDataverse, path: &str) {
+        let at = format!("/api/files/{}", id_of(fake, path));
+        let (status, answer) = fake.http("DELETE", &at, b"", &[("X-Dataverse-key", TOKEN)]);
+        assert_eq!(status, 200, "{answer}");
+    }
+}
+
+/// A DOI with `--dataverse`, on the fake Dataverse (SHA-256 checksums, a
+/// draft only the token sees, pages of two files).
 #[test]
-#[ignore = "Dataverse/Figshare/GitHub ImportTree not merged yet (branch importsvc)"]
 fn dataverse_doi_imports_on_the_fake() {
-    panic!("{WAITING_FOR_PROVIDERS}");
+    use support_dataverse::{FakeDataverse, PID, TOKEN};
+    let fake = FakeDataverse::start(&["--checksum", "SHA-256", "--max-page", "2"]);
+    let mut files = BTreeMap::new();
+    for (path, data) in [
+        ("README.md", b"a dataset\n".to_vec()),
+        (
+            "sub-01/anat/sub-01_T1w.nii.gz",
+            common::pseudo_random(70_000, 21),
+        ),
+        (
+            "sub-01/func/sub-01_task-rest_bold.json",
+            b"{\"TR\": 2}\n".to_vec(),
+        ),
+        (
+            "sub-02/anat/sub-02_T1w.nii.gz",
+            common::pseudo_random(1_000, 22),
+        ),
+        (
+            "participants.tsv",
+            b"participant_id\nsub-01\nsub-02\n".to_vec(),
+        ),
+    ] {
+        dataverse_ops::add(&fake, path, &data);
+        files.insert(path.to_string(), data);
+    }
+    let url = fake.url();
+    let case = ServiceCase {
+        import_args: vec![PID.into(), "--dataverse".into(), url.clone()],
+        refresh_args: vec![format!("{url}/dataset.xhtml?persistentId={PID}")],
+        remote: "dataverse",
+        token: ("DATAVERSE_API_KEY", TOKEN),
+        initremote: vec![
+            "provider=dataverse".into(),
+            format!("url={url}"),
+            format!("doi={PID}"),
+        ],
+        backend: Backend::Sha256,
+        unhashed: 0,
+    };
+    let changed = "sub-01/func/sub-01_task-rest_bold.json";
+    case.story(
+        files,
+        |files| {
+            let added = common::pseudo_random(3_000, 23);
+            dataverse_ops::add(&fake, "sub-03/anat/sub-03_T1w.nii.gz", &added);
+            files.insert("sub-03/anat/sub-03_T1w.nii.gz".into(), added);
+            let replaced = b"{\"TR\": 2.5}\n".to_vec();
+            dataverse_ops::replace(&fake, changed, &replaced);
+            files.insert(changed.into(), replaced);
+            for gone in ["sub-02/anat/sub-02_T1w.nii.gz", "README.md"] {
+                dataverse_ops::delete(&fake, gone);
+                files.remove(gone);
+            }
+        },
+        (1, 1, 2),
+        changed,
+    );
 }
 
+/// A bare article id with `--api` (then the article's API URL) on the
+/// fake Figshare: a private article its owner's token sees, keyed by
+/// `computed_md5` (the uploader's wrong `supplied_md5` must not count).
 #[test]
-#[ignore = "Dataverse/Figshare/GitHub ImportTree not merged yet (branch importsvc)"]
 fn figshare_article_imports_on_the_fake() {
-    panic!("{WAITING_FOR_PROVIDERS}");
+    use support_figshare::{FakeFigshare, ARTICLE, TOKEN};
+    let fake = FakeFigshare::start(&["--max-page", "2"]);
+    let add = |name: &str, data: &[u8], supplied_md5: &str| -> u64 {
+        let (status, _, body) = fake.http(
+            "POST",
+            &format!("/_fake/file?article={ARTICLE}&name={name}&supplied_md5={supplied_md5}"),
+            data,
+            &[],
+        );
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+            .as_u64()
+            .unwrap()
+    };
+    let delete = |id: u64| {
+        let auth = format!("token {TOKEN}");
+        let (status, _, body) = fake.http(
+            "DELETE",
+            &format!("/v2/account/articles/{ARTICLE}/files/{id}"),
+            b"",
+            &[("Authorization", &auth)],
+        );
+        assert_eq!(status, 204, "{body}");
+    };
+    let mut files = BTreeMap::new();
+    let mut ids = BTreeMap::new();
+    for (name, data) in [
+        ("data.csv", b"a,b\n1,2\n".to_vec()),
+        ("scan.nii.gz", common::pseudo_random(70_000, 24)),
+        ("notes.txt", b"notes\n".to_vec()),
+    ] {
+        ids.insert(name, add(name, &data, "00000000000000000000000000000000"));
+        files.insert(name.to_string(), data);
+    }
+    let api = fake.api();
+    let case = ServiceCase {
+        import_args: vec![ARTICLE.to_string(), "--api".into(), api.clone()],
+        refresh_args: vec![format!("{api}/articles/{ARTICLE}")],
+        remote: "figshare",
+        token: ("FIGSHARE_API_KEY", TOKEN),
+        initremote: vec![
+            "provider=figshare".into(),
+            format!("api={api}"),
+            format!("article={ARTICLE}"),
+        ],
+        backend: Backend::Md5,
+        unhashed: 0,
+    };
+    case.story(
+        files,
+        |files| {
+            let added = common::pseudo_random(2_000, 25);
+            add("more.bin", &added, "");
+            files.insert("more.bin".into(), added);
+            // Replacing on Figshare: delete, upload again (a new file id).
+            delete(ids["data.csv"]);
+            let replaced = b"a,b\n3,4\n".to_vec();
+            add("data.csv", &replaced, "");
+            files.insert("data.csv".into(), replaced);
+            delete(ids["notes.txt"]);
+            files.remove("notes.txt");
+        },
+        (1, 1, 1),
+        "data.csv",
+    );
 }
 
+/// A release page URL with `--api` on the fake GitHub: SHA-256 digests,
+/// an asset without one (hashed), pages of two assets.
 #[test]
-#[ignore = "Dataverse/Figshare/GitHub ImportTree not merged yet (branch importsvc)"]
 fn github_release_imports_on_the_fake() {
-    panic!("{WAITING_FOR_PROVIDERS}");
+    use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
+    let fake = FakeGithub::start(&["--release", &format!("{GH_REPO}:v1")]);
+    fake.configure("per_page_max=2");
+    let add = |name: &str, data: &[u8], digest: bool| -> u64 {
+        let query = format!(
+            "asset?repo={GH_REPO}&tag=v1&name={name}{}",
+            if digest { "" } else { "&digest=0" }
+        );
+        fake.admin_with("POST", &query, data)["id"]
+            .as_u64()
+            .unwrap()
+    };
+    let delete = |id: u64| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", fake.api_port)).unwrap();
+        let req = format!(
+            "DELETE /repos/{GH_REPO}/releases/assets/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Connection: close\r\nAuthorization: Bearer {GH_TOKEN}\r\nContent-Length: 0\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut s, &mut out).unwrap();
+        assert!(
+            out.starts_with("HTTP/1.1 204") || out.starts_with("HTTP/1.0 204"),
+            "{out}"
+        );
+    };
+    let mut files = BTreeMap::new();
+    let mut ids = BTreeMap::new();
+    for (name, data, digest) in [
+        ("dataset.tar.gz", common::pseudo_random(70_000, 26), true),
+        ("README.md", b"release notes\n".to_vec(), true),
+        ("checksums.txt", b"no digest for this one\n".to_vec(), false),
+        ("old.bin", common::pseudo_random(100, 27), true),
+    ] {
+        ids.insert(name, add(name, &data, digest));
+        files.insert(name.to_string(), data);
+    }
+    let api = fake.api();
+    let page = format!("{api}/{GH_REPO}/releases/tag/v1");
+    let case = ServiceCase {
+        import_args: vec![page.clone(), "--api".into(), api.clone()],
+        refresh_args: vec![page, "--api".into(), api.clone()],
+        remote: "github",
+        token: ("GITHUB_TOKEN", GH_TOKEN),
+        initremote: vec![
+            "provider=github".into(),
+            format!("api={api}"),
+            format!("repo={GH_REPO}"),
+            "tag=v1".into(),
+        ],
+        // Digests are SHA-256, and so is the hash of an asset without one.
+        backend: Backend::Sha256,
+        unhashed: 1,
+    };
+    case.story(
+        files,
+        |files| {
+            let added = b"added later, no digest\n".to_vec();
+            add("later.txt", &added, false);
+            files.insert("later.txt".into(), added);
+            delete(ids["README.md"]);
+            let replaced = b"release notes, revised\n".to_vec();
+            add("README.md", &replaced, true);
+            files.insert("README.md".into(), replaced);
+            delete(ids["old.bin"]);
+            files.remove("old.bin");
+        },
+        (1, 1, 1),
+        "README.md",
+    );
+}
+
+/// `--version` is refused (no provider can list a chosen version yet),
+/// and `--api` is refused where it means nothing, before anything is made.
+#[test]
+fn unsupported_options_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (
+            vec![
+                "doi:10.5072/FK2/X",
+                "--dataverse",
+                "http://127.0.0.1:9",
+                "--version",
+                "2.0",
+            ],
+            "--version 2.0: choosing a version is not supported yet for dataverse sources",
+        ),
+        (
+            vec!["12345", "--version", "2"],
+            "--version 2: choosing a version is not supported yet for figshare sources",
+        ),
+        (
+            vec!["s3://b/p", "--api", "http://127.0.0.1:9"],
+            "--api is for Figshare and GitHub sources",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_annexa"))
+            .arg("import")
+            .args(&args)
+            .arg("x")
+            .current_dir(tmp.path())
+            .env("PATH", test_path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!tmp.path().join("x").exists(), "{args:?} left a folder");
+    }
 }

@@ -101,6 +101,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dir,
             endpoint,
             dataverse,
+            api,
             include,
             exclude,
             dataset_version,
@@ -111,6 +112,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let hints = dataset::ServiceHints {
                 endpoint,
                 dataverse,
+                api,
                 ..Default::default()
             };
             let options = dataset::ImportOptions {

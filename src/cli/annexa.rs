@@ -53,13 +53,18 @@ pub enum Command {
         /// Dataverse installation for a bare doi: (default: Harvard Dataverse)
         #[arg(long, value_name = "URL")]
         dataverse: Option<String>,
+        /// API address of a Figshare or GitHub source (default: the one its
+        /// URL implies; https://api.figshare.com/v2, https://api.github.com)
+        #[arg(long, value_name = "URL")]
+        api: Option<String>,
         /// Import only paths matching GLOB (repeatable; ** crosses folders)
         #[arg(long, value_name = "GLOB")]
         include: Vec<String>,
         /// Leave out paths matching GLOB (repeatable)
         #[arg(long, value_name = "GLOB")]
         exclude: Vec<String>,
-        /// Version of the Dataverse dataset or Figshare article
+        /// Version of the Dataverse dataset or Figshare article (not
+        /// supported yet: refused; the latest version is imported)
         #[arg(long = "version", value_name = "VERSION")]
         dataset_version: Option<String>,
         /// CSV of `size,sha1,path` or `path,size,sha256` rows whose checksums

@@ -36,7 +36,9 @@ pub struct ImportOptions {
     pub include: Vec<String>,
     /// No path matching one of these globs.
     pub exclude: Vec<String>,
-    /// The service's version of the dataset/article (`version=`).
+    /// The service's version of the dataset/article. No provider can list
+    /// a chosen version yet, so [`import`] refuses one rather than import
+    /// the latest under a version's name.
     pub version: Option<String>,
     /// A CSV of checksums for files the service publishes none for.
     pub manifest: Option<PathBuf>,
@@ -88,12 +90,20 @@ pub fn import(
         .clone()
         .unwrap_or_else(|| source.provider().to_string());
     check_remote_name(&remote)?;
+    if let Some(version) = &options.version {
+        return Err(DatasetError::Direct(format!(
+            "--version {version}: choosing a version is not supported yet for {} sources; \
+             annexa imports the latest version the service shows this user \
+             (with a token that can see it, the draft)",
+            source.provider()
+        )));
+    }
     let filter = PathFilter::new(&options.include, &options.exclude)?;
     let manifest = match &options.manifest {
         Some(path) => Some(read_manifest(path)?),
         None => None,
     };
-    let params = source.params(options.version.as_deref());
+    let params = source.params();
     ensure_repository(dir)?;
     ensure_remote(dir, &remote, &params)?;
     let listing = list_source(dir, &params, &filter, manifest.as_ref(), options.quiet)?;

@@ -42,6 +42,10 @@ pub struct ServiceHints {
     /// A bare number is a Figshare article (only `annexa import` allows
     /// it: for `ls`/`get` it could be a folder).
     pub bare_figshare_id: bool,
+    /// `--api`: the API address of a Figshare or GitHub source, instead of
+    /// the one its name implies (a test server, a Figshare installation
+    /// named only by an article id, GitHub Enterprise behind a proxy).
+    pub api: Option<String>,
 }
 
 fn env_nonempty(name: &str) -> Option<String> {
@@ -52,6 +56,43 @@ impl ServiceSource {
     /// The service `text` names, `None` when it names none (a git URL or
     /// a folder), an error when it is a service URL that cannot be used.
     pub fn parse(text: &str, hints: &ServiceHints) -> Result<Option<Self>, DatasetError> {
+        let source = Self::parse_name(text, hints)?;
+        let Some(api) = hints.api.as_deref() else {
+            return Ok(source);
+        };
+        let api = api.trim().trim_end_matches('/');
+        let usable = url::Url::parse(api)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+        if !usable {
+            return Err(DatasetError::Direct(format!(
+                "--api {api}: not an http(s) address"
+            )));
+        }
+        match source {
+            Some(Self::Figshare { article, .. }) => Ok(Some(Self::Figshare {
+                article,
+                api: (api != super::super::providers::figshare::DEFAULT_API)
+                    .then(|| api.to_string()),
+            })),
+            Some(Self::Github { repo, tag, .. }) => Ok(Some(Self::Github {
+                repo,
+                tag,
+                api: (api != super::super::providers::github::DEFAULT_API)
+                    .then(|| api.to_string()),
+            })),
+            Some(Self::S3 { .. }) => Err(DatasetError::Direct(format!(
+                "{}: --api is for Figshare and GitHub sources; an S3 endpoint is given with --endpoint",
+                text.trim()
+            ))),
+            Some(Self::Dataverse { .. }) => Err(DatasetError::Direct(format!(
+                "{}: --api is for Figshare and GitHub sources; a Dataverse installation is given with --dataverse or a dataset URL",
+                text.trim()
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    fn parse_name(text: &str, hints: &ServiceHints) -> Result<Option<Self>, DatasetError> {
         let text = text.trim();
         let bad = |why: &str| DatasetError::Direct(format!("{text}: {why}"));
         if let Some(rest) = text.strip_prefix("s3://") {
@@ -173,7 +214,7 @@ impl ServiceSource {
 
     /// The special remote's parameters (besides type, externaltype,
     /// encryption and autoenable), as `name=value` pairs.
-    pub fn params(&self, version: Option<&str>) -> Vec<(String, String)> {
+    pub fn params(&self) -> Vec<(String, String)> {
         let mut out = vec![("provider".to_string(), self.provider().to_string())];
         let mut push = |k: &str, v: &str| out.push((k.to_string(), v.to_string()));
         match self {
@@ -214,9 +255,6 @@ impl ServiceSource {
                 }
             }
         }
-        if let Some(version) = version {
-            push("version", version);
-        }
         out
     }
 }
@@ -235,8 +273,48 @@ mod tests {
             endpoint: Some("http://127.0.0.1:9".into()),
             dataverse: None,
             bare_figshare_id: true,
+            api: None,
         };
         ServiceSource::parse(text, &hints).unwrap()
+    }
+
+    #[test]
+    fn api_names_the_figshare_or_github_service() {
+        let hints = |api: &str| ServiceHints {
+            bare_figshare_id: true,
+            api: Some(api.into()),
+            ..ServiceHints::default()
+        };
+        let at = |text: &str, api: &str| ServiceSource::parse(text, &hints(api));
+        assert_eq!(
+            at("77", "http://127.0.0.1:8/v2/").unwrap(),
+            Some(ServiceSource::Figshare {
+                article: "77".into(),
+                api: Some("http://127.0.0.1:8/v2".into())
+            })
+        );
+        assert_eq!(
+            at("77", crate::providers::figshare::DEFAULT_API).unwrap(),
+            Some(ServiceSource::Figshare {
+                article: "77".into(),
+                api: None
+            })
+        );
+        assert_eq!(
+            at(
+                "http://127.0.0.1:8/o/r/releases/tag/v1",
+                "http://127.0.0.1:8"
+            )
+            .unwrap(),
+            Some(ServiceSource::Github {
+                repo: "o/r".into(),
+                tag: "v1".into(),
+                api: Some("http://127.0.0.1:8".into())
+            })
+        );
+        assert!(at("s3://b/p", "http://127.0.0.1:8").is_err());
+        assert!(at("doi:10.1/X", "http://127.0.0.1:8").is_err());
+        assert!(at("77", "not a url").is_err());
     }
 
     #[test]
@@ -303,11 +381,12 @@ mod tests {
     #[test]
     fn parameters_for_initremote() {
         let s3 = parse("s3://b/p").unwrap();
-        let params = s3.params(None);
+        let params = s3.params();
         assert!(params.contains(&("provider".into(), "s3".into())));
         assert!(params.contains(&("prefix".into(), "p/".into())));
         assert!(params.contains(&("createbucket".into(), "no".into())));
-        let dv = parse("doi:10.1/X").unwrap().params(Some("2.0"));
-        assert!(dv.contains(&("version".into(), "2.0".into())));
+        let dv = parse("doi:10.1/X").unwrap().params();
+        assert!(dv.contains(&("doi".into(), "doi:10.1/X".into())));
+        assert!(!dv.iter().any(|(k, _)| k == "version"));
     }
 }
