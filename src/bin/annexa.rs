@@ -96,6 +96,49 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dataset::ls(&selection.common(&cli.cache), &source, &request, format)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Import {
+            source,
+            dir,
+            endpoint,
+            dataverse,
+            api,
+            include,
+            exclude,
+            dataset_version,
+            manifest,
+            remote_name,
+            json,
+        } => {
+            let hints = dataset::ServiceHints {
+                endpoint,
+                dataverse,
+                api,
+                ..Default::default()
+            };
+            let options = dataset::ImportOptions {
+                include,
+                exclude,
+                version: dataset_version,
+                manifest,
+                remote_name,
+                checkout: true,
+                quiet: json,
+            };
+            let (dir, summary) =
+                dataset::import_command(&source, dir.as_deref(), &hints, &options)?;
+            if json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                println!("{}: {}", dir.display(), summary.message());
+                if summary.hashed > 0 {
+                    println!(
+                        "{} file(s) had no published checksum and were read to key them",
+                        summary.hashed
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Plan {
             source,
             selection,

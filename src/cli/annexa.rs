@@ -25,7 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// List the files the filters select, one relative path per line
     Ls {
-        /// Dataset: a git URL, ///NAME, or a local path
+        /// Dataset: a git URL, ///NAME, a local path, or a service
+        /// (s3://BUCKET/PREFIX, doi:..., Figshare or GitHub release URL)
         source: String,
         #[command(flatten)]
         selection: SelectionArgs,
@@ -36,10 +37,53 @@ pub enum Command {
         #[arg(long, short = 'l')]
         long: bool,
     },
+    /// Make (or refresh) a DataLad dataset from a service's listing without
+    /// downloading: one annexed file per remote file, keyed by the
+    /// service's checksums, and an annexa special remote (enabled in every
+    /// clone) to get their content
+    Import {
+        /// s3://BUCKET/PREFIX, doi:..., a Dataverse dataset URL, a Figshare
+        /// article URL or id, or a GitHub release URL
+        source: String,
+        /// The dataset's folder (default: named after the source)
+        dir: Option<PathBuf>,
+        /// S3 endpoint (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, AWS)
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// Dataverse installation for a bare doi: (default: Harvard Dataverse)
+        #[arg(long, value_name = "URL")]
+        dataverse: Option<String>,
+        /// API address of a Figshare or GitHub source (default: the one its
+        /// URL implies; https://api.figshare.com/v2, https://api.github.com)
+        #[arg(long, value_name = "URL")]
+        api: Option<String>,
+        /// Import only paths matching GLOB (repeatable; ** crosses folders)
+        #[arg(long, value_name = "GLOB")]
+        include: Vec<String>,
+        /// Leave out paths matching GLOB (repeatable)
+        #[arg(long, value_name = "GLOB")]
+        exclude: Vec<String>,
+        /// Version of the Dataverse dataset or Figshare article (not
+        /// supported yet: refused; the latest version is imported)
+        #[arg(long = "version", value_name = "VERSION")]
+        dataset_version: Option<String>,
+        /// CSV of `size,sha1,path` or `path,size,sha256` rows whose checksums
+        /// key the files the service publishes no checksum for
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+        /// Name of the special remote (default: the service's: s3, dataverse,
+        /// figshare, github)
+        #[arg(long, value_name = "NAME")]
+        remote_name: Option<String>,
+        /// The summary as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
     /// Show how `get --shard K/N` would split the selection: files, bytes
     /// and bytes still to fetch per part
     Plan {
-        /// Dataset: a git URL, ///NAME, or a local path
+        /// Dataset: a git URL, ///NAME, a local path, or a service
+        /// (s3://BUCKET/PREFIX, doi:..., Figshare or GitHub release URL)
         source: String,
         #[command(flatten)]
         selection: SelectionArgs,
@@ -55,7 +99,8 @@ pub enum Command {
     },
     /// Copy the selected files into a folder as real files
     Get {
-        /// Dataset: a git URL, ///NAME, or a local path
+        /// Dataset: a git URL, ///NAME, a local path, or a service
+        /// (s3://BUCKET/PREFIX, doi:..., Figshare or GitHub release URL)
         source: String,
         /// Target folder; the dataset's relative paths are kept below it
         #[arg(long, value_name = "DIR")]
@@ -84,7 +129,7 @@ pub enum Command {
         /// (otherwise they are reported and nothing is written)
         #[arg(long)]
         force: bool,
-        /// Write one JSON line per delivered file (path, size, checksum, key)
+        /// Write one JSON line per delivered file (path, size, checksum, key, url)
         #[arg(long, value_name = "FILE")]
         manifest: Option<PathBuf>,
         /// Deliver only part K of N of the selection (1 <= K <= N), e.g. a

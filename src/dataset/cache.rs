@@ -206,6 +206,11 @@ fn clone_into(source: &Source, entry: &Path) -> Result<(), DatasetError> {
     }
     fs::write(entry.join(SOURCE_FILE), format!("{}\n", source.as_str()))
         .map_err(|e| DatasetError::io(entry.join(SOURCE_FILE), e))?;
+    if source.is_service() {
+        super::import::import_into_cache(source.as_str(), &repo)?;
+        return fs::write(entry.join(READY_FILE), b"")
+            .map_err(|e| DatasetError::io(entry.join(READY_FILE), e));
+    }
     if std::io::stderr().is_terminal() {
         eprintln!("annexa: cloning {} into the cache", source.as_str());
     }

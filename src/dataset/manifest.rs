@@ -1,6 +1,8 @@
 //! A record of what `annexa get` delivered, and checking a copy against it.
 //!
-//! One JSON object per line: `{"path", "size", "checksum", "key"}`, sorted
+//! One JSON object per line: `{"path", "size", "checksum", "key", "url"}`
+//! (`url`: where the content came from, when the dataset records one, as
+//! imported sources always do), sorted
 //! by path, so the manifests of shards merge by concatenating and sorting.
 //! The checksum is the one the annex key already carries (`SHA-256:…`,
 //! `MD5:…`), so writing a manifest reads no file again; files without one
@@ -26,12 +28,28 @@ pub struct Entry {
     pub checksum: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub key: Option<String>,
+    /// A URL the content can be downloaded from (the source's own, for
+    /// imported sources).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub url: Option<String>,
 }
 
 /// Writes the manifest of the selected files that are in place under `to`
 /// (regular files of the expected size); returns how many it lists.
 pub fn write(resolved: &Resolved, to: &Path, manifest: &Path) -> Result<usize, DatasetError> {
     let mut entries = Vec::new();
+    let mut keys_by_dataset: Vec<Vec<String>> = vec![Vec::new(); resolved.datasets.len()];
+    for &(index, _) in &resolved.selection {
+        let file = &resolved.files[index];
+        if let Content::Annexed { key } = &file.content {
+            keys_by_dataset[file.dataset].push(key.clone());
+        }
+    }
+    let urls: Vec<std::collections::HashMap<String, String>> = keys_by_dataset
+        .iter()
+        .zip(&resolved.datasets)
+        .map(|(keys, dataset)| super::import::recorded_urls(&dataset.repo, keys))
+        .collect::<Result<_, _>>()?;
     for &(index, _) in &resolved.selection {
         let file = &resolved.files[index];
         let (key, expected_size) = match &file.content {
@@ -62,6 +80,7 @@ pub fn write(resolved: &Resolved, to: &Path, manifest: &Path) -> Result<usize, D
             size: meta.len(),
             checksum: format!("{}:{}", checksum.algorithm, checksum.hex),
             key: key.map(str::to_string),
+            url: key.and_then(|k| urls[file.dataset].get(k).cloned()),
         });
     }
     entries.sort_by(|a, b| a.path.cmp(&b.path));
@@ -201,6 +220,7 @@ mod tests {
                 h.finish_hex()
             }),
             key: None,
+            url: None,
         };
         let manifest = dir.path().join("m.jsonl");
         let lines: Vec<String> = [

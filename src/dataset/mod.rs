@@ -13,10 +13,12 @@ mod direct;
 mod error;
 mod fetch;
 mod git;
+mod import;
 pub mod manifest;
 mod materialize;
 mod report;
 mod resolve;
+mod service;
 pub mod shard;
 mod source;
 mod tree;
@@ -28,4 +30,6 @@ pub use commands::{
     GetOptions, GetOutcome, LsFormat, PlannedPart, SelectionRequest,
 };
 pub use error::DatasetError;
+pub use import::{import_command, ImportOptions, ImportSummary};
+pub use service::{ServiceHints, ServiceSource};
 pub use source::Source;

@@ -60,7 +60,11 @@ impl Resolver<'_> {
         };
         let top = self.cache.open(source, access)?;
         if self.update {
-            update_clone(&top)?;
+            if top.source.is_service() {
+                super::import::import_into_cache(top.source.as_str(), &top.repo)?;
+            } else {
+                update_clone(&top)?;
+            }
         }
         let mut resolved = Resolved {
             datasets: Vec::new(),

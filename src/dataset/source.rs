@@ -1,4 +1,6 @@
-//! What the user names as SOURCE: a local dataset path or a git URL.
+//! What the user names as SOURCE: a local dataset path, a git URL, or a
+//! service (`s3://`, a DOI, a Figshare article, a GitHub release) that the
+//! cache imports (see [`super::service`]).
 
 use super::DatasetError;
 use sha2::{Digest, Sha256};
@@ -9,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 pub struct Source {
     text: String,
     local: bool,
+    service: bool,
 }
 
 impl Source {
@@ -17,6 +20,14 @@ impl Source {
     /// `host:path` form is a URL and is kept as given (minus a trailing `/`).
     pub fn parse(input: &str) -> Result<Source, DatasetError> {
         let input = input.trim();
+        let hints = super::ServiceHints::default();
+        if super::ServiceSource::parse(input, &hints)?.is_some() {
+            return Ok(Source {
+                text: input.trim_end_matches('/').to_string(),
+                local: false,
+                service: true,
+            });
+        }
         if let Some(rest) = input.strip_prefix("///") {
             return Ok(Source::url(format!("https://datasets.datalad.org/{rest}")));
         }
@@ -31,6 +42,7 @@ impl Source {
         Ok(Source {
             text: canonical.to_string_lossy().into_owned(),
             local: true,
+            service: false,
         })
     }
 
@@ -38,6 +50,7 @@ impl Source {
         Source {
             text: text.trim_end_matches('/').to_string(),
             local: false,
+            service: false,
         }
     }
 
@@ -47,6 +60,11 @@ impl Source {
 
     pub fn is_local(&self) -> bool {
         self.local
+    }
+
+    /// A service whose listing the cache imports instead of cloning.
+    pub fn is_service(&self) -> bool {
+        self.service
     }
 
     /// A short readable name plus a hash, unique per source: `ds004712-1a2b3c4d5e6f`.

@@ -1,0 +1,392 @@
+//! Service sources (`s3://`, Dataverse DOIs and URLs, Figshare articles,
+//! GitHub releases): how each is named on the command line, and the
+//! annexa special remote parameters that reach it.
+
+use super::DatasetError;
+
+/// Harvard Dataverse: the installation a bare `doi:` means.
+pub const DEFAULT_DATAVERSE: &str = "https://dataverse.harvard.edu";
+
+/// A service a tree can be imported from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServiceSource {
+    S3 {
+        bucket: String,
+        /// Empty, or ending in `/`.
+        prefix: String,
+        endpoint: Option<String>,
+    },
+    Dataverse {
+        server: String,
+        pid: String,
+    },
+    Figshare {
+        article: String,
+        api: Option<String>,
+    },
+    Github {
+        repo: String,
+        tag: String,
+        api: Option<String>,
+    },
+}
+
+/// Where a source's service lives when its name does not say.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceHints {
+    /// `--endpoint` (S3); else `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`.
+    pub endpoint: Option<String>,
+    /// `--dataverse` for a bare `doi:`/`hdl:`; else Harvard Dataverse.
+    pub dataverse: Option<String>,
+    /// A bare number is a Figshare article (only `annexa import` allows
+    /// it: for `ls`/`get` it could be a folder).
+    pub bare_figshare_id: bool,
+    /// `--api`: the API address of a Figshare or GitHub source, instead of
+    /// the one its name implies (a test server, a Figshare installation
+    /// named only by an article id, GitHub Enterprise behind a proxy).
+    pub api: Option<String>,
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl ServiceSource {
+    /// The service `text` names, `None` when it names none (a git URL or
+    /// a folder), an error when it is a service URL that cannot be used.
+    pub fn parse(text: &str, hints: &ServiceHints) -> Result<Option<Self>, DatasetError> {
+        let source = Self::parse_name(text, hints)?;
+        let Some(api) = hints.api.as_deref() else {
+            return Ok(source);
+        };
+        let api = api.trim().trim_end_matches('/');
+        let usable = url::Url::parse(api)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+        if !usable {
+            return Err(DatasetError::Direct(format!(
+                "--api {api}: not an http(s) address"
+            )));
+        }
+        match source {
+            Some(Self::Figshare { article, .. }) => Ok(Some(Self::Figshare {
+                article,
+                api: (api != super::super::providers::figshare::DEFAULT_API)
+                    .then(|| api.to_string()),
+            })),
+            Some(Self::Github { repo, tag, .. }) => Ok(Some(Self::Github {
+                repo,
+                tag,
+                api: (api != super::super::providers::github::DEFAULT_API)
+                    .then(|| api.to_string()),
+            })),
+            Some(Self::S3 { .. }) => Err(DatasetError::Direct(format!(
+                "{}: --api is for Figshare and GitHub sources; an S3 endpoint is given with --endpoint",
+                text.trim()
+            ))),
+            Some(Self::Dataverse { .. }) => Err(DatasetError::Direct(format!(
+                "{}: --api is for Figshare and GitHub sources; a Dataverse installation is given with --dataverse or a dataset URL",
+                text.trim()
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    fn parse_name(text: &str, hints: &ServiceHints) -> Result<Option<Self>, DatasetError> {
+        let text = text.trim();
+        let bad = |why: &str| DatasetError::Direct(format!("{text}: {why}"));
+        if let Some(rest) = text.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("no bucket name (s3://BUCKET/PREFIX)"));
+            }
+            let prefix = prefix.trim_matches('/');
+            let prefix = if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            };
+            let endpoint = hints
+                .endpoint
+                .clone()
+                .or_else(|| env_nonempty("AWS_ENDPOINT_URL_S3"))
+                .or_else(|| env_nonempty("AWS_ENDPOINT_URL"));
+            return Ok(Some(Self::S3 {
+                bucket: bucket.to_string(),
+                prefix,
+                endpoint,
+            }));
+        }
+        if text.starts_with("doi:") || text.starts_with("hdl:") {
+            let server = hints
+                .dataverse
+                .clone()
+                .unwrap_or_else(|| DEFAULT_DATAVERSE.to_string());
+            return Ok(Some(Self::Dataverse {
+                server: server.trim_end_matches('/').to_string(),
+                pid: text.to_string(),
+            }));
+        }
+        if let Some(id) = text.strip_prefix("figshare:") {
+            return figshare_id(id)
+                .map(|article| Some(Self::Figshare { article, api: None }))
+                .ok_or_else(|| bad("a Figshare article id is a number"));
+        }
+        if hints.bare_figshare_id && figshare_id(text).is_some() {
+            return Ok(Some(Self::Figshare {
+                article: text.to_string(),
+                api: None,
+            }));
+        }
+        let Ok(url) = url::Url::parse(text) else {
+            return Ok(None);
+        };
+        if !matches!(url.scheme(), "http" | "https") {
+            return Ok(None);
+        }
+        let origin = url.origin().ascii_serialization();
+        let segments: Vec<&str> = url
+            .path_segments()
+            .map(|s| s.filter(|p| !p.is_empty()).collect())
+            .unwrap_or_default();
+        // Dataverse: .../dataset.xhtml?persistentId=doi:... (also citation, api)
+        if let Some((_, pid)) = url.query_pairs().find(|(k, _)| k == "persistentId") {
+            return Ok(Some(Self::Dataverse {
+                server: origin,
+                pid: pid.into_owned(),
+            }));
+        }
+        let host = url.host_str().unwrap_or_default();
+        // GitHub (or Enterprise, or a fake): OWNER/NAME/releases/tag/TAG
+        if let [owner, name, "releases", "tag", tag @ ..] = segments.as_slice() {
+            if tag.is_empty() {
+                return Err(bad("no tag after releases/tag/"));
+            }
+            let tag = percent_encoding::percent_decode_str(&tag.join("/"))
+                .decode_utf8_lossy()
+                .into_owned();
+            let api = (host != "github.com").then(|| format!("{origin}/api/v3"));
+            return Ok(Some(Self::Github {
+                repo: format!("{owner}/{name}"),
+                tag,
+                api,
+            }));
+        }
+        // Figshare API: .../v2/articles/ID
+        if let Some(at) = segments.iter().position(|s| *s == "articles") {
+            let is_api = at > 0 && segments[at - 1] == "v2";
+            if is_api {
+                let id = segments
+                    .get(at + 1)
+                    .and_then(|s| figshare_id(s))
+                    .ok_or_else(|| bad("no article id after articles/"))?;
+                let base = format!("{origin}/{}", segments[..at].join("/"));
+                let api = (base != super::super::providers::figshare::DEFAULT_API).then_some(base);
+                return Ok(Some(Self::Figshare { article: id, api }));
+            }
+            if host == "figshare.com" || host.ends_with(".figshare.com") {
+                // articles/TYPE/TITLE/ID[/VERSION]: the id is the first
+                // number after the title.
+                let id = segments[at + 1..]
+                    .iter()
+                    .skip(2)
+                    .find_map(|s| figshare_id(s))
+                    .or_else(|| segments[at + 1..].iter().find_map(|s| figshare_id(s)))
+                    .ok_or_else(|| bad("no article id in this Figshare URL"))?;
+                return Ok(Some(Self::Figshare {
+                    article: id,
+                    api: None,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The `provider=` of the annexa special remote.
+    pub fn provider(&self) -> &'static str {
+        match self {
+            Self::S3 { .. } => "s3",
+            Self::Dataverse { .. } => "dataverse",
+            Self::Figshare { .. } => "figshare",
+            Self::Github { .. } => "github",
+        }
+    }
+
+    /// The special remote's parameters (besides type, externaltype,
+    /// encryption and autoenable), as `name=value` pairs.
+    pub fn params(&self) -> Vec<(String, String)> {
+        let mut out = vec![("provider".to_string(), self.provider().to_string())];
+        let mut push = |k: &str, v: &str| out.push((k.to_string(), v.to_string()));
+        match self {
+            Self::S3 {
+                bucket,
+                prefix,
+                endpoint,
+            } => {
+                push("bucket", bucket);
+                if !prefix.is_empty() {
+                    push("prefix", prefix);
+                }
+                if let Some(endpoint) = endpoint {
+                    push("endpoint", endpoint);
+                }
+                // An import only reads: never create a bucket, and read
+                // anonymously when no credentials are set.
+                push("createbucket", "no");
+                if env_nonempty("AWS_ACCESS_KEY_ID").is_none() {
+                    push("public", "yes");
+                }
+            }
+            Self::Dataverse { server, pid } => {
+                push("url", server);
+                push("doi", pid);
+            }
+            Self::Figshare { article, api } => {
+                push("article", article);
+                if let Some(api) = api {
+                    push("api", api);
+                }
+            }
+            Self::Github { repo, tag, api } => {
+                push("repo", repo);
+                push("tag", tag);
+                if let Some(api) = api {
+                    push("api", api);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn figshare_id(text: &str) -> Option<String> {
+    (!text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Option<ServiceSource> {
+        let hints = ServiceHints {
+            endpoint: Some("http://127.0.0.1:9".into()),
+            dataverse: None,
+            bare_figshare_id: true,
+            api: None,
+        };
+        ServiceSource::parse(text, &hints).unwrap()
+    }
+
+    #[test]
+    fn api_names_the_figshare_or_github_service() {
+        let hints = |api: &str| ServiceHints {
+            bare_figshare_id: true,
+            api: Some(api.into()),
+            ..ServiceHints::default()
+        };
+        let at = |text: &str, api: &str| ServiceSource::parse(text, &hints(api));
+        assert_eq!(
+            at("77", "http://127.0.0.1:8/v2/").unwrap(),
+            Some(ServiceSource::Figshare {
+                article: "77".into(),
+                api: Some("http://127.0.0.1:8/v2".into())
+            })
+        );
+        assert_eq!(
+            at("77", crate::providers::figshare::DEFAULT_API).unwrap(),
+            Some(ServiceSource::Figshare {
+                article: "77".into(),
+                api: None
+            })
+        );
+        assert_eq!(
+            at(
+                "http://127.0.0.1:8/o/r/releases/tag/v1",
+                "http://127.0.0.1:8"
+            )
+            .unwrap(),
+            Some(ServiceSource::Github {
+                repo: "o/r".into(),
+                tag: "v1".into(),
+                api: Some("http://127.0.0.1:8".into())
+            })
+        );
+        assert!(at("s3://b/p", "http://127.0.0.1:8").is_err());
+        assert!(at("doi:10.1/X", "http://127.0.0.1:8").is_err());
+        assert!(at("77", "not a url").is_err());
+    }
+
+    #[test]
+    fn each_form_names_its_service() {
+        assert_eq!(
+            parse("s3://openneuro.org/ds004712"),
+            Some(ServiceSource::S3 {
+                bucket: "openneuro.org".into(),
+                prefix: "ds004712/".into(),
+                endpoint: Some("http://127.0.0.1:9".into()),
+            })
+        );
+        assert!(
+            matches!(parse("s3://b"), Some(ServiceSource::S3 { prefix, .. }) if prefix.is_empty())
+        );
+        assert_eq!(
+            parse("doi:10.7910/DVN/ABC"),
+            Some(ServiceSource::Dataverse {
+                server: DEFAULT_DATAVERSE.into(),
+                pid: "doi:10.7910/DVN/ABC".into()
+            })
+        );
+        assert_eq!(
+            parse("https://demo.dataverse.org/dataset.xhtml?persistentId=doi:10.5072/FK2/X"),
+            Some(ServiceSource::Dataverse {
+                server: "https://demo.dataverse.org".into(),
+                pid: "doi:10.5072/FK2/X".into()
+            })
+        );
+        assert_eq!(
+            parse("https://figshare.com/articles/dataset/Some_title_2020/12345678/2"),
+            Some(ServiceSource::Figshare {
+                article: "12345678".into(),
+                api: None
+            })
+        );
+        assert_eq!(
+            parse("http://127.0.0.1:8/v2/articles/77"),
+            Some(ServiceSource::Figshare {
+                article: "77".into(),
+                api: Some("http://127.0.0.1:8/v2".into())
+            })
+        );
+        assert_eq!(
+            parse("12345"),
+            Some(ServiceSource::Figshare {
+                article: "12345".into(),
+                api: None
+            })
+        );
+        assert_eq!(
+            parse("https://github.com/o/r/releases/tag/v1.0"),
+            Some(ServiceSource::Github {
+                repo: "o/r".into(),
+                tag: "v1.0".into(),
+                api: None
+            })
+        );
+        assert_eq!(parse("https://github.com/o/r.git"), None);
+        assert_eq!(parse("///openneuro/ds000001"), None);
+        assert_eq!(parse("git@github.com:o/r"), None);
+    }
+
+    #[test]
+    fn parameters_for_initremote() {
+        let s3 = parse("s3://b/p").unwrap();
+        let params = s3.params();
+        assert!(params.contains(&("provider".into(), "s3".into())));
+        assert!(params.contains(&("prefix".into(), "p/".into())));
+        assert!(params.contains(&("createbucket".into(), "no".into())));
+        let dv = parse("doi:10.1/X").unwrap().params();
+        assert!(dv.contains(&("doi".into(), "doi:10.1/X".into())));
+        assert!(!dv.iter().any(|(k, _)| k == "version"));
+    }
+}
