@@ -595,6 +595,8 @@ class ApiHandler(Handler):
     def dispatch(self):
         path, query = self.parsed()
         status_box = {}
+        self._logged = False
+        self._log_path = path
         try:
             if path.startswith("/_fake/"):
                 return self.admin(path, query)
@@ -603,6 +605,7 @@ class ApiHandler(Handler):
                 status_box["s"] = 429
                 return self.error(429, "Too many requests. Slow down.")
             path = re.sub(r"^/api/v1/", "/api/", path)
+            self._log_path = path
             with self.st.lock:
                 self.cut_reply = self.command == "DELETE" and self.st.cut_delete > 0
                 if self.cut_reply:
@@ -616,11 +619,24 @@ class ApiHandler(Handler):
         except BrokenPipeError:
             pass
         finally:
-            with self.st.lock:
-                self.st.api_log.append(
-                    {"method": self.command, "path": path, "status": status_box.get("s", 200),
-                     "token": self.user is not None if hasattr(self, "user") else False}
-                )
+            if not self._logged:
+                self.log_request_once(status_box.get("s", 200))
+
+    def log_request_once(self, status):
+        """Records this request in the API log, once. Called as the answer
+        starts (see send_response), so a client that has the answer can
+        count on its request being in the log."""
+        self._logged = True
+        with self.st.lock:
+            self.st.api_log.append(
+                {"method": self.command, "path": self._log_path, "status": status,
+                 "token": self.user is not None if hasattr(self, "user") else False}
+            )
+
+    def send_response(self, code, message=None):
+        if getattr(self, "_logged", True) is False:
+            self.log_request_once(code)
+        super().send_response(code, message)
 
     def drain(self):
         """Reads an unread body so the connection stays usable."""
