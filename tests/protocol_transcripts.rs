@@ -1124,11 +1124,7 @@ async fn async_jobs_interleave(mode: Mode) {
 async fn unknown_requests_get_unsupported(mode: Mode) {
     let mut peer = Peer::start(mode).await;
     peer.handshake("INFO").await;
-    for request in [
-        "GETORDERED",
-        "SOMETHING-NEW with params",
-        "prepare",
-    ] {
+    for request in ["GETORDERED", "SOMETHING-NEW with params", "prepare"] {
         peer.call(None, request, "UNSUPPORTED-REQUEST").await;
     }
     peer.prepare(None).await;

@@ -350,10 +350,21 @@ impl Api {
             .text()
             .await
             .map_err(|e| DvError::BadResponse(format!("{what}: {e}")))?;
+        self.parse_envelope(status, &text, what, scope).await
+    }
+
+    /// An answer's data from its text, or the [`DvError`] its status means.
+    async fn parse_envelope<T: DeserializeOwned>(
+        &self,
+        status: StatusCode,
+        text: &str,
+        what: &str,
+        scope: Scope,
+    ) -> Result<(T, Option<u64>), DvError> {
         if !status.is_success() {
-            return Err(self.explain(status, &text, what, scope).await);
+            return Err(self.explain(status, text, what, scope).await);
         }
-        let env: Envelope<T> = serde_json::from_str(&text).map_err(|e| {
+        let env: Envelope<T> = serde_json::from_str(text).map_err(|e| {
             DvError::BadResponse(format!(
                 "{what}: the answer is not the JSON Dataverse sends ({e}); is url= the installation's address?"
             ))
@@ -480,14 +491,37 @@ impl Api {
         Ok(locks.into_iter().map(|l| l.kind).collect())
     }
 
+    /// A GET of an API answer. GETs are safe to repeat, so an answer whose
+    /// body breaks off (a reset, a cut JSON body) or that is no JSON at all
+    /// behind a success status (a proxy's or portal's page) is asked for
+    /// again with backoff before it is reported.
     async fn get<T: DeserializeOwned>(
         &self,
         url: Url,
         what: &str,
         scope: Scope,
     ) -> Result<(T, Option<u64>), DvError> {
-        let response = self.send(|| self.request(Method::GET, url.clone())).await?;
-        self.envelope(response, what, scope).await
+        let mut delays = self.client.policy().delays();
+        loop {
+            let response = self.send(|| self.request(Method::GET, url.clone())).await?;
+            let status = response.status();
+            let read = response.text().await;
+            let complete = match &read {
+                Ok(text) => {
+                    !status.is_success()
+                        || serde_json::from_str::<Envelope<serde_json::Value>>(text).is_ok()
+                }
+                Err(_) => false,
+            };
+            if !complete {
+                if let Some(delay) = delays.next() {
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            }
+            let text = read.map_err(|e| DvError::BadResponse(format!("{what}: {e}")))?;
+            return self.parse_envelope(status, &text, what, scope).await;
+        }
     }
 
     /// Checks that the dataset exists and this token may see it.
