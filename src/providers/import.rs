@@ -247,13 +247,14 @@ pub trait ImportTree: Send + Sync {
     async fn check_present_import(&self, path: &str, key: &str, annex: &dyn Annex) -> Result<bool>;
 }
 
-/// Whether a listed file matches `key`: the sizes agree and, when both have
-/// a checksum of the same algorithm, so do those.
+/// Whether a listed file matches `key`: the key has a size and it agrees
+/// (a key without one gives nothing to compare) and, when both have a
+/// checksum of the same algorithm, so do those.
 pub fn file_matches_key(file: &ImportableFile, key: &str) -> bool {
     let Ok(parsed) = crate::key::Key::parse(key) else {
         return false;
     };
-    if parsed.size().is_some_and(|s| s != file.size) {
+    if parsed.size() != Some(file.size) {
         return false;
     }
     match (parsed.checksum(), &file.id.checksum) {
@@ -329,6 +330,7 @@ mod tests {
             "MD5E-s5--00000000000000000000000000000000"
         ));
         assert!(file_matches_key(&file, "WORM-s5-m1--a"));
+        assert!(!file_matches_key(&file, "WORM-m1--a"));
         assert!(!file_matches_key(&file, "not a key"));
     }
 

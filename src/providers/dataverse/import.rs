@@ -19,7 +19,6 @@ use async_trait::async_trait;
 
 use super::api::FileMetadata;
 use super::{DataverseRemote, FileRef};
-use crate::key;
 use crate::providers::import::{file_matches_key, ContentId};
 use crate::providers::{
     check_export_path, Annex, ImportSink, ImportTree, ImportableFile, ProviderError, Result,
@@ -161,7 +160,7 @@ impl ImportTree for DataverseRemote {
             return Ok(false);
         };
         Ok(match self.importable(&f, path.to_string()) {
-            Ok(file) => file_matches_key(&file, key) && key::content_size(key).is_some(),
+            Ok(file) => file_matches_key(&file, key),
             Err(_) => false,
         })
     }

@@ -14,7 +14,6 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use super::{FigshareRemote, FsFile};
-use crate::key;
 use crate::providers::import::{file_matches_key, ContentId};
 use crate::providers::{
     check_export_path, error_chain_text, Annex, ImportSink, ImportTree, ImportableFile,
@@ -121,9 +120,7 @@ impl ImportTree for FigshareRemote {
         _annex: &dyn Annex,
     ) -> Result<bool> {
         Ok(match self.imported_file(path).await? {
-            Some(f) => {
-                file_matches_key(&self.importable(&f), key) && key::content_size(key).is_some()
-            }
+            Some(f) => file_matches_key(&self.importable(&f), key),
             None => false,
         })
     }

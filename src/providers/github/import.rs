@@ -11,7 +11,6 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use super::{download_url, Asset, GithubRemote};
-use crate::key;
 use crate::providers::import::{file_matches_key, ContentId};
 use crate::providers::{
     check_export_path, error_chain_text, Annex, ImportSink, ImportTree, ImportableFile,
@@ -111,9 +110,7 @@ impl ImportTree for GithubRemote {
         _annex: &dyn Annex,
     ) -> Result<bool> {
         Ok(match self.imported_asset(path).await? {
-            Some(asset) => {
-                file_matches_key(&self.importable(&asset), key) && key::content_size(key).is_some()
-            }
+            Some(asset) => file_matches_key(&self.importable(&asset), key),
             None => false,
         })
     }

@@ -14,7 +14,6 @@ use reqwest::{Method, StatusCode};
 
 use super::error::service_error;
 use super::S3Remote;
-use crate::key;
 use crate::providers::import::{file_matches_key, ContentId};
 use crate::providers::{Annex, ImportSink, ImportTree, ImportableFile, Result};
 use crate::transfer::{Algorithm, Expected};
@@ -113,7 +112,7 @@ impl ImportTree for S3Remote {
     ) -> Result<bool> {
         let object = self.export_object(path)?;
         Ok(match self.import_head(&object).await? {
-            Some(found) => file_matches_key(&found, key) && key::content_size(key).is_some(),
+            Some(found) => file_matches_key(&found, key),
             None => false,
         })
     }
