@@ -868,3 +868,33 @@ fn direct_installs_nested_derivative_subdatasets_and_never_through_a_link() {
     assert_direct_matches_plain(&out, &plain);
     assert!(all_entries(&out).iter().all(|p| !p.contains("annexa-part")));
 }
+
+#[test]
+fn content_nobody_has_fails_by_name_after_one_more_try_and_the_rest_is_delivered() {
+    // Failed keys are asked for once more in a second batch (a refusal
+    // such as a transfer lock left by a killed run passes on its own); a key
+    // whose content is nowhere still ends as a failure naming the file,
+    // without holding back the others.
+    let ds = Builder::new("7t_trt")
+        .subjects(&["sub-01", "sub-02"])
+        .build();
+    let gone = "sub-02/ses-1/anat/sub-02_ses-1_T1w.nii.gz";
+    sh(git(&ds.origin).args(["annex", "drop", "--force", gone]));
+    let out = ds.path("out");
+    let result = get(&ds, &out, &["--suffix", "T1w", "--json"]);
+    assert!(!result.status.success(), "a missing file must fail the run");
+    let records = json_records(&result.stdout);
+    assert_eq!(status_of(&records, gone), "failed");
+    let failure = records.iter().find(|r| r["path"] == gone).unwrap();
+    assert!(
+        failure["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{failure}"
+    );
+    assert!(!out.join(gone).exists());
+    let delivered = "sub-01/ses-1/anat/sub-01_ses-1_T1w.nii.gz";
+    assert_eq!(status_of(&records, delivered), "written");
+    assert_eq!(
+        fs::read(out.join(delivered)).unwrap(),
+        ds.origin_content(delivered)
+    );
+}

@@ -492,10 +492,17 @@ impl<'a> Materializer<'a> {
             let repo = self.resolved.datasets[dataset].repo.clone();
             let mut counter = ByteCounter::default();
             let mut reasons: HashMap<String, String> = HashMap::new();
-            let stderr =
-                fetch::get(
+            let mut stderr = String::new();
+            let mut batch = keys;
+            // Keys that failed are asked for once more in a second batch:
+            // some refusals pass on their own (git-annex refuses a key whose
+            // transfer lock a killed run left behind, once). The counter
+            // keeps each key's bytes, so a retried key is not counted twice.
+            for round in 0..2 {
+                reasons.clear();
+                stderr = fetch::get(
                     &repo,
-                    &keys,
+                    &batch,
                     self.options.jobs,
                     BatchInput::Keys,
                     |event| match event {
@@ -511,6 +518,15 @@ impl<'a> Materializer<'a> {
                         }
                     },
                 )?;
+                batch = reasons
+                    .keys()
+                    .filter(|k| !object_present(&repo, k))
+                    .cloned()
+                    .collect();
+                if batch.is_empty() || round == 1 {
+                    break;
+                }
+            }
             // Keys without a record were present already, or git-annex
             // failed before reporting them: presence decides.
             let leftover: Vec<String> = self
