@@ -701,65 +701,6 @@ impl ServiceCase<'_> {
     }
 }
 
-mod dataverse_ops {
-    use super::support_dataverse::{FakeDataverse, PID, TOKEN};
-
-    fn multipart(name: &str, data: &[u8], folder: &str) -> (String, Vec<u8>) {
-        let boundary = "annexa-import-cli-boundary";
-        let json = serde_json::json!({ "directoryLabel": folder }).to_string();
-        let mut body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"jsonData\"\r\n\r\n{json}\r\n\
-             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
-             Content-Type: application/octet-stream\r\n\r\n"
-        )
-        .into_bytes();
-        body.extend_from_slice(data);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        (format!("multipart/form-data; boundary={boundary}"), body)
-    }
-
-    fn split(path: &str) -> (&str, &str) {
-        path.rsplit_once('/').unwrap_or(("", path))
-    }
-
-    fn id_of(fake: &FakeDataverse, path: &str) -> u64 {
-        let (folder, name) = split(path);
-        fake.latest_files()
-            .into_iter()
-            .find(|(l, d, _)| l == name && d == folder)
-            .unwrap()
-            .2
-    }
-
-    fn send(fake: &FakeDataverse, method: &str, at: &str, path: &str, data: &[u8]) {
-        let (folder, name) = split(path);
-        let (ctype, body) = multipart(name, data, folder);
-        let (status, answer) = fake.http(
-            method,
-            at,
-            &body,
-            &[("X-Dataverse-key", TOKEN), ("Content-Type", &ctype)],
-        );
-        assert_eq!(status, 200, "{answer}");
-    }
-
-    pub fn add(fake: &FakeDataverse, path: &str, data: &[u8]) {
-        let at = format!("/api/datasets/:persistentId/add?persistentId={PID}");
-        send(fake, "POST", &at, path, data);
-    }
-
-    pub fn replace(fake: &FakeDataverse, path: &str, data: &[u8]) {
-        let at = format!("/api/files/{}/replace", id_of(fake, path));
-        send(fake, "POST", &at, path, data);
-    }
-
-    pub fn delete(fake: &FakeDataverse, path: &str) {
-        let at = format!("/api/files/{}", id_of(fake, path));
-        let (status, answer) = fake.http("DELETE", &at, b"", &[("X-Dataverse-key", TOKEN)]);
-        assert_eq!(status, 200, "{answer}");
-    }
-}
-
 /// A DOI with `--dataverse`, on the fake Dataverse (SHA-256 checksums, a
 /// draft only the token sees, pages of two files).
 #[test]
@@ -786,7 +727,7 @@ fn dataverse_doi_imports_on_the_fake() {
             b"participant_id\nsub-01\nsub-02\n".to_vec(),
         ),
     ] {
-        dataverse_ops::add(&fake, path, &data);
+        fake.add_file(path, &data);
         files.insert(path.to_string(), data);
     }
     let url = fake.url();
@@ -808,13 +749,13 @@ fn dataverse_doi_imports_on_the_fake() {
         files,
         |files| {
             let added = common::pseudo_random(3_000, 23);
-            dataverse_ops::add(&fake, "sub-03/anat/sub-03_T1w.nii.gz", &added);
+            fake.add_file("sub-03/anat/sub-03_T1w.nii.gz", &added);
             files.insert("sub-03/anat/sub-03_T1w.nii.gz".into(), added);
             let replaced = b"{\"TR\": 2.5}\n".to_vec();
-            dataverse_ops::replace(&fake, changed, &replaced);
+            fake.replace_file(changed, &replaced);
             files.insert(changed.into(), replaced);
             for gone in ["sub-02/anat/sub-02_T1w.nii.gz", "README.md"] {
-                dataverse_ops::delete(&fake, gone);
+                fake.delete_file(gone);
                 files.remove(gone);
             }
         },

@@ -157,71 +157,6 @@ mod dataverse {
     use super::*;
     use support_dataverse::{FakeDataverse, PID, TOKEN};
 
-    fn multipart(name: &str, data: &[u8], json: &str) -> (String, Vec<u8>) {
-        let boundary = "annexa-import-test-boundary";
-        let mut body = Vec::new();
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"jsonData\"\r\n\r\n{json}\r\n\
-                 --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
-                 Content-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(data);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        (format!("multipart/form-data; boundary={boundary}"), body)
-    }
-
-    fn split(path: &str) -> (&str, &str) {
-        path.rsplit_once('/').unwrap_or(("", path))
-    }
-
-    pub fn add(fake: &FakeDataverse, path: &str, data: &[u8]) {
-        let (folder, name) = split(path);
-        let json = serde_json::json!({ "directoryLabel": folder }).to_string();
-        let (ctype, body) = multipart(name, data, &json);
-        let (status, answer) = fake.http(
-            "POST",
-            &format!("/api/datasets/:persistentId/add?persistentId={PID}"),
-            &body,
-            &[("X-Dataverse-key", TOKEN), ("Content-Type", &ctype)],
-        );
-        assert_eq!(status, 200, "{answer}");
-    }
-
-    fn id_of(fake: &FakeDataverse, path: &str) -> u64 {
-        let (folder, name) = split(path);
-        fake.latest_files()
-            .into_iter()
-            .find(|(l, d, _)| l == name && d == folder)
-            .unwrap()
-            .2
-    }
-
-    fn replace(fake: &FakeDataverse, path: &str, data: &[u8]) {
-        let (folder, name) = split(path);
-        let json = serde_json::json!({ "directoryLabel": folder }).to_string();
-        let (ctype, body) = multipart(name, data, &json);
-        let (status, answer) = fake.http(
-            "POST",
-            &format!("/api/files/{}/replace", id_of(fake, path)),
-            &body,
-            &[("X-Dataverse-key", TOKEN), ("Content-Type", &ctype)],
-        );
-        assert_eq!(status, 200, "{answer}");
-    }
-
-    fn delete(fake: &FakeDataverse, path: &str) {
-        let (status, answer) = fake.http(
-            "DELETE",
-            &format!("/api/files/{}", id_of(fake, path)),
-            b"",
-            &[("X-Dataverse-key", TOKEN)],
-        );
-        assert_eq!(status, 200, "{answer}");
-    }
-
     #[test]
     fn dataverse_import_follows_the_dataset() {
         // SHA-1 checksums: keys must be SHA1E, not a default backend.
@@ -246,7 +181,7 @@ mod dataverse {
                 b"participant_id\nsub-01\nsub-02\n".to_vec(),
             ),
         ] {
-            add(&fake, path, &data);
+            fake.add_file(path, &data);
             files.insert(path.to_string(), data);
         }
         let tmp = tempfile::tempdir().unwrap();
@@ -269,12 +204,12 @@ mod dataverse {
 
         // Add, replace (a new file id), delete.
         let added = common::pseudo_random(3_000, 3);
-        add(&fake, "sub-03/anat/sub-03_T1w.nii.gz", &added);
+        fake.add_file("sub-03/anat/sub-03_T1w.nii.gz", &added);
         files.insert("sub-03/anat/sub-03_T1w.nii.gz".into(), added);
         let replaced = b"{\"TR\": 2.5}\n".to_vec();
-        replace(&fake, "sub-01/func/sub-01_task-rest_bold.json", &replaced);
+        fake.replace_file("sub-01/func/sub-01_task-rest_bold.json", &replaced);
         files.insert("sub-01/func/sub-01_task-rest_bold.json".into(), replaced);
-        delete(&fake, "sub-02/anat/sub-02_T1w.nii.gz");
+        fake.delete_file("sub-02/anat/sub-02_T1w.nii.gz");
         files.remove("sub-02/anat/sub-02_T1w.nii.gz");
         import_round(&repo, &files, &sha1);
     }
@@ -522,7 +457,7 @@ mod urls {
             ("a/b.txt", b"b\n".to_vec()),
             ("c.nii.gz", common::pseudo_random(5_000, 9)),
         ] {
-            super::dataverse::add(&fake, path, &data);
+            fake.add_file(path, &data);
             files.insert(path.to_string(), data);
         }
         let url = fake.url();
