@@ -933,6 +933,8 @@ async fn import_sequence(mode: Mode) {
     std::fs::write(peer.store.join("sub 1/anat/t1 w.nii.gz"), &data).unwrap();
     std::fs::write(peer.store.join("README"), b"read me").unwrap();
     std::os::unix::fs::symlink("/etc/passwd", peer.store.join("escape")).unwrap();
+    std::fs::create_dir_all(peer.store.join("sub 1/.GIT")).unwrap();
+    std::fs::write(peer.store.join("sub 1/.GIT/config"), b"[core]").unwrap();
 
     // The listing: pairs of lines on the job that asked, then SUCCESS.
     peer.send_job(1, "LISTIMPORTABLECONTENTS").await;
@@ -957,7 +959,7 @@ async fn import_sequence(mode: Mode) {
     assert_eq!(
         names,
         ["README", "sub 1/anat/t1 w.nii.gz"],
-        "a symlink is never listed"
+        "neither a symlink nor a .git folder is listed"
     );
     let (_, size, id) = &listed[1];
     assert_eq!(*size, 70_000);

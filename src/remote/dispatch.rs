@@ -150,6 +150,16 @@ impl ImportSink for ListingToAnnex<'_> {
             self.skipped(&file.path, &error_chain_text(&why));
             return Ok(());
         }
+        // A `.git` folder in a tree would be git's own metadata in every
+        // checkout (as `annexa import` also refuses).
+        if file
+            .path
+            .split('/')
+            .any(|segment| segment.eq_ignore_ascii_case(".git"))
+        {
+            self.skipped(&file.path, "a .git folder cannot be part of a tree");
+            return Ok(());
+        }
         let reply = Reply::ImportableContent {
             size: file.size,
             name: file.path,
