@@ -2,7 +2,6 @@
 //! how tree entries point at them, and checking content against them.
 
 use md5::{Digest as _, Md5};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::key::Key;
@@ -65,17 +64,8 @@ pub fn content_matches_key(key: &str, path: &Path) -> std::io::Result<Option<boo
     let Some(expected) = Key::parse(key).ok().and_then(|k| k.checksum()) else {
         return Ok(None);
     };
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = expected.algorithm.hasher();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(Some(hasher.finish_hex() == expected.hex))
+    let (_, hex) = crate::transfer::hash_file_blocking(path, expected.algorithm, 0, None)?;
+    Ok(Some(hex == expected.hex))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! (git-stored files, keys of non-hashing backends) are hashed with SHA-256
 //! once. Git-stored files use their content's SHA-256 too, never git's id.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use super::materialize::target_path;
@@ -186,17 +186,9 @@ fn check(dir: &Path, entry: &Entry) -> Result<Finding, DatasetError> {
 
 /// Streams a file through a hasher; memory does not grow with its size.
 fn hash_file(path: &Path, algorithm: Algorithm) -> Result<String, DatasetError> {
-    let mut file = std::fs::File::open(path).map_err(|e| DatasetError::io(path, e))?;
-    let mut hasher = algorithm.hasher();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf).map_err(|e| DatasetError::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finish_hex())
+    crate::transfer::hash_file_blocking(path, algorithm, 0, None)
+        .map(|(_, hex)| hex)
+        .map_err(|e| DatasetError::io(path, e))
 }
 
 #[cfg(test)]

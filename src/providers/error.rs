@@ -212,7 +212,7 @@ impl From<TransferError> for ProviderError {
                 message: "the data did not verify and was not kept; try again".into(),
                 source: Some(Box::new(e)),
             },
-            TransferError::Protocol { .. } => Self::Service {
+            TransferError::Protocol { .. } | TransferError::TooLarge { .. } => Self::Service {
                 message: "the service answered in an unexpected way".into(),
                 source: Some(Box::new(e)),
             },

@@ -200,18 +200,7 @@ pub async fn content_key(
 
 /// The digest of a file, read in blocks (memory does not grow with it).
 pub async fn hash_file(path: &Path, algorithm: Algorithm) -> Result<String> {
-    use tokio::io::AsyncReadExt;
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = algorithm.hasher();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finish_hex())
+    Ok(crate::transfer::hash_file(path, algorithm).await?)
 }
 
 /// Receives the files of a listing as the pages arrive.

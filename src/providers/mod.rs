@@ -30,6 +30,7 @@ pub mod github;
 pub mod import;
 pub mod layout;
 pub mod s3;
+pub mod service_api;
 pub mod token;
 
 pub use error::{error_chain_text, AnnexError, Cause, ProviderError, Result, StatusKind};

@@ -86,6 +86,16 @@ pub async fn find(
     }
 }
 
+/// Whether a token the user chose for `base` may travel to `url`: only to
+/// the same site (scheme, host and port). The hook the service-API layer
+/// calls for every request (`providers::service_api`); the rule of which
+/// bases a token may be chosen for lives with the token.
+pub fn same_site(base: &url::Url, url: &url::Url) -> bool {
+    url.scheme() == base.scheme()
+        && url.host_str() == base.host_str()
+        && url.port_or_known_default() == base.port_or_known_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

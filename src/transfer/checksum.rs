@@ -90,6 +90,47 @@ impl Hasher {
     }
 }
 
+/// The digest of a file's bytes `start..start+len` (`len: None`: to the
+/// end), read in blocks so memory does not grow with the file; with the
+/// number of bytes hashed. The one place a file is hashed.
+pub fn hash_file_blocking(
+    path: &std::path::Path,
+    algorithm: Algorithm,
+    start: u64,
+    len: Option<u64>,
+) -> std::io::Result<(u64, String)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    if start > 0 {
+        file.seek(SeekFrom::Start(start))?;
+    }
+    let mut reader: Box<dyn Read> = match len {
+        Some(len) => Box::new(file.take(len)),
+        None => Box::new(file),
+    };
+    let mut hasher = algorithm.hasher();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((total, hasher.finish_hex()))
+}
+
+/// [`hash_file_blocking`] of a whole file, off the async threads.
+pub async fn hash_file(path: &std::path::Path, algorithm: Algorithm) -> std::io::Result<String> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || hash_file_blocking(&path, algorithm, 0, None))
+        .await
+        .map_err(std::io::Error::other)?
+        .map(|(_, hex)| hex)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +151,17 @@ mod tests {
             h.update(b"bc");
             assert_eq!(h.finish_hex(), want, "{algorithm}");
         }
+    }
+
+    #[test]
+    fn files_and_ranges_hash_like_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"xxabcyy").unwrap();
+        let (n, hex) = hash_file_blocking(&path, Algorithm::Md5, 2, Some(3)).unwrap();
+        assert_eq!((n, hex.as_str()), (3, "900150983cd24fb0d6963f7d28e17f72"));
+        let (n, _) = hash_file_blocking(&path, Algorithm::Md5, 0, None).unwrap();
+        assert_eq!(n, 7);
     }
 
     #[test]

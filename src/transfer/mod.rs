@@ -14,18 +14,22 @@
 //!   optional digest of the bytes sent is checked against what the server
 //!   reports (S3's ETag); retries, `Retry-After` and rate-limit waits and
 //!   the stall timeout are the same as for downloads (one `Retrier`).
-//! - Error bodies are read bounded ([`ERROR_BODY_LIMIT`]), never whole.
+//! - Error bodies are read bounded ([`ERROR_BODY_LIMIT`]), never whole;
+//!   answers read into memory are capped in size and time ([`read_limited`]).
 
+mod body;
 mod checksum;
 mod download;
 mod redact;
 mod retry;
 mod upload;
 
-pub use checksum::{Algorithm, Expected, Hasher};
+pub use body::read_limited;
+pub use checksum::{hash_file, hash_file_blocking, Algorithm, Expected, Hasher};
 pub use download::{Download, DownloadOutcome};
 pub use redact::{redact_text, register_secret, scrub_secrets, RedactedUrl};
-pub use retry::{describe_reqwest_error, RetryPolicy};
+pub use retry::{describe_reqwest_error, Poll, PollSchedule, RetryPolicy};
+pub(crate) use retry::{is_transient, server_wait};
 pub use upload::{BodySource, FileRange, FormField, ProgressFn, ServerDigestFn, Upload};
 
 use std::time::Duration;
@@ -62,6 +66,10 @@ pub enum TransferError {
     },
     #[error("{url}: {message}")]
     Protocol { url: RedactedUrl, message: String },
+    /// An answer read into memory (JSON, XML) longer than its cap: the
+    /// rest is never read.
+    #[error("{url}: the answer is longer than {limit} bytes; stopped reading it")]
+    TooLarge { url: RedactedUrl, limit: usize },
     /// The cause is the source: shown by whoever prints the error chain.
     #[error("local file")]
     Io(#[from] std::io::Error),

@@ -57,6 +57,65 @@ impl RetryPolicy {
             .with_max_times(self.attempts.saturating_sub(1))
             .build()
     }
+
+    /// Looks with `look` until it finds [`Poll::Done`], waiting as
+    /// `schedule` says between looks: the one wait-for-a-service loop
+    /// (a dataset lock, a file being processed, a locked upload part).
+    /// `Ok(Err(w))` when the schedule ran out, with the last look's `w`;
+    /// an error of a look ends the poll at once.
+    pub async fn poll_until<T, W, E, F, Fut>(
+        &self,
+        schedule: PollSchedule,
+        mut look: F,
+    ) -> Result<Result<T, W>, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Poll<T, W>, E>>,
+    {
+        let started = std::time::Instant::now();
+        let mut delays = backon::ExponentialBuilder::default()
+            .with_min_delay(schedule.first)
+            .with_max_delay(schedule.max)
+            .with_jitter()
+            .without_max_times()
+            .build();
+        let mut looks = 0usize;
+        loop {
+            looks += 1;
+            let waiting = match look().await? {
+                Poll::Done(t) => return Ok(Ok(t)),
+                Poll::NotYet(w) => w,
+            };
+            let delay = delays.next().unwrap_or(schedule.max);
+            let out_of_time = schedule
+                .deadline
+                .is_some_and(|d| started.elapsed() + delay >= d);
+            if out_of_time || schedule.looks.is_some_and(|n| looks >= n) {
+                return Ok(Err(waiting));
+            }
+            tracing::debug!(?delay, "not yet; looking again");
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// What one look at a service found while polling: done, or not yet
+/// (with what to report should the wait run out).
+#[derive(Debug)]
+pub enum Poll<T, W> {
+    Done(T),
+    NotYet(W),
+}
+
+/// How a poll waits between looks: from `first`, doubling (with jitter, so
+/// parallel jobs do not come back at once) up to `max`; it gives up when
+/// the next wait would pass `deadline` or after `looks` looks.
+#[derive(Debug, Clone, Copy)]
+pub struct PollSchedule {
+    pub first: Duration,
+    pub max: Duration,
+    pub deadline: Option<Duration>,
+    pub looks: Option<usize>,
 }
 
 /// Whether a status is worth retrying.
@@ -363,6 +422,47 @@ mod tests {
             next_wait(&policy, Duration::from_millis(1), Some(&h)),
             Ok(Duration::from_secs(2))
         );
+    }
+
+    #[tokio::test]
+    async fn polls_end_when_done_or_out_of_looks_or_time() {
+        let policy = RetryPolicy::default();
+        let fast = PollSchedule {
+            first: Duration::from_millis(1),
+            max: Duration::from_millis(2),
+            deadline: None,
+            looks: Some(4),
+        };
+        let mut n = 0;
+        let r: Result<Result<u32, u32>, ()> = policy
+            .poll_until(fast, || {
+                n += 1;
+                let now = n;
+                async move {
+                    Ok(if now == 3 {
+                        Poll::Done(now)
+                    } else {
+                        Poll::NotYet(now)
+                    })
+                }
+            })
+            .await;
+        assert_eq!(r, Ok(Ok(3)));
+        let r: Result<Result<(), u32>, ()> = policy
+            .poll_until(fast, || async { Ok(Poll::NotYet(7)) })
+            .await;
+        assert_eq!(r, Ok(Err(7)));
+        let timed = PollSchedule {
+            deadline: Some(Duration::from_millis(30)),
+            looks: None,
+            ..fast
+        };
+        let started = std::time::Instant::now();
+        let r: Result<Result<(), ()>, ()> = policy
+            .poll_until(timed, || async { Ok(Poll::NotYet(())) })
+            .await;
+        assert_eq!(r, Ok(Err(())));
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What can go wrong talking to Dataverse, each with what to do about it.
 //! No message ever contains the token.
 
+use crate::providers::service_api::paging::PagingError;
 use crate::providers::ProviderError;
 use crate::transfer::TransferError;
 
@@ -69,6 +70,9 @@ pub enum DvError {
     Unsupported(String),
     #[error("unexpected answer from Dataverse: {0}")]
     BadResponse(String),
+    /// A listing the service would not let end.
+    #[error("file or version listing")]
+    Paging(#[from] PagingError),
     #[error(transparent)]
     Transfer(#[from] TransferError),
     #[error("local file")]
@@ -82,6 +86,10 @@ impl From<DvError> for ProviderError {
         let message = e.to_string();
         match e {
             DvError::Transfer(t) => t.into(),
+            DvError::Paging(p) => ProviderError::service(
+                "Dataverse's listing did not end; check url= (a proxy that ignores offset?)",
+                Some(Box::new(p)),
+            ),
             DvError::Io(io) => ProviderError::Io(io),
             DvError::MissingToken(_) => ProviderError::MissingCredentials(message),
             DvError::BadToken { .. } => ProviderError::Unauthenticated {

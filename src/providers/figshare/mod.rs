@@ -256,20 +256,13 @@ pub struct FigshareRemote {
 
 /// Size and MD5 of a local file.
 async fn local_md5(path: &Path) -> Result<(u64, String)> {
-    use tokio::io::AsyncReadExt;
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = Algorithm::Md5.hasher();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    Ok((size, hasher.finish_hex()))
+    let path = path.to_path_buf();
+    let hashed = tokio::task::spawn_blocking(move || {
+        crate::transfer::hash_file_blocking(&path, Algorithm::Md5, 0, None)
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    Ok(hashed)
 }
 
 /// Whether Figshare's file can be the content of `key`: sizes agree and,

@@ -555,18 +555,7 @@ async fn same_content(asset: &Asset, key: &str, src: &Path, size: u64) -> Result
 }
 
 async fn local_digest(path: &Path, algorithm: crate::transfer::Algorithm) -> Result<String> {
-    use tokio::io::AsyncReadExt;
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = algorithm.hasher();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finish_hex())
+    Ok(crate::transfer::hash_file(path, algorithm).await?)
 }
 
 async fn write_empty(dest: &Path) -> Result<()> {

@@ -592,21 +592,7 @@ impl PartChecksum {
 /// The hex digest of `len` bytes of `path` from `start`; a file shorter
 /// than that is an error (it changed under us).
 fn hash_range(path: &Path, start: u64, len: u64, algorithm: Algorithm) -> std::io::Result<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path)?;
-    file.seek(SeekFrom::Start(start))?;
-    let mut reader = file.take(len);
-    let mut hasher = algorithm.hasher();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut read = 0u64;
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        read += n as u64;
-    }
+    let (read, hex) = crate::transfer::hash_file_blocking(path, algorithm, start, Some(len))?;
     if read != len {
         return Err(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
@@ -616,7 +602,7 @@ fn hash_range(path: &Path, start: u64, len: u64, algorithm: Algorithm) -> std::i
             ),
         ));
     }
-    Ok(hasher.finish_hex())
+    Ok(hex)
 }
 
 /// The SHA-256 a server reports for what it stored (`x-amz-checksum-sha256`

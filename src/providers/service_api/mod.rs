@@ -1,0 +1,433 @@
+//! The one way annexa talks to a service's JSON API (Dataverse, Figshare,
+//! GitHub): every guarantee is kept here once, for all of them.
+//!
+//! - URLs are built on the base the user chose ([`ServiceApi::url`]); the
+//!   token is attached only to requests for that base's site
+//!   ([`crate::providers::token::same_site`]), never to a host an answer
+//!   names.
+//! - Answers read into memory are bounded in size ([`JSON_LIMIT`] per
+//!   answer or page, [`crate::transfer::ERROR_BODY_LIMIT`] per error body)
+//!   and in time (the stall timeout, `ANNEXA_TIMEOUT`, covers the body,
+//!   not only the headers); a GET whose body breaks off or is no JSON is
+//!   asked for again under the retry policy.
+//! - One classifier names what an error status means ([`Refusal`]), rate
+//!   limits included (`Retry-After`, GitHub's `x-ratelimit-reset`); each
+//!   provider only adds what its own request was about (its `Scope`).
+//! - Server text is scrubbed of the token before it reaches a message.
+//! - Listings go through one paging engine ([`paging`]).
+//!
+//! Waiting for a service (locks, processing) is
+//! [`crate::transfer::RetryPolicy::poll_until`].
+
+pub mod paging;
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::token::{self, ApiToken};
+use super::ProviderError;
+use crate::transfer::{self, Client, TransferError};
+
+/// Most of one JSON answer (one page of a listing, or one object) we read:
+/// a page of 1,000 files with all their details fits many times over; an
+/// endless or huge answer ends here, not in memory.
+pub const JSON_LIMIT: usize = 32 << 20;
+
+/// What an error status means, by status and headers alone: the same for
+/// every service. Providers add what their request was about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// 401: no credentials, or ones the service does not accept.
+    Unauthenticated,
+    /// 403 that is not a rate limit.
+    Forbidden,
+    /// 404 or 410.
+    NotFound,
+    /// 409 or 412: the thing changed meanwhile, or is in use.
+    Conflict,
+    /// 429, or GitHub's 403 with no requests left or `Retry-After`: the
+    /// service asks us to wait (`wait`, when it says how long).
+    RateLimited { wait: Option<Duration> },
+    /// 400: the request was refused as bad.
+    BadRequest,
+    /// 422: the request was understood but not accepted.
+    Unprocessable,
+    /// 5xx.
+    ServerError,
+    /// Anything else.
+    Other,
+}
+
+impl Refusal {
+    pub fn of(status: StatusCode, headers: &HeaderMap) -> Self {
+        let rate_limited = || Self::RateLimited {
+            wait: transfer::server_wait(headers),
+        };
+        match status.as_u16() {
+            401 => Self::Unauthenticated,
+            403 if transfer::is_transient(status, headers) => rate_limited(),
+            403 => Self::Forbidden,
+            404 | 410 => Self::NotFound,
+            409 | 412 => Self::Conflict,
+            429 => rate_limited(),
+            400 => Self::BadRequest,
+            422 => Self::Unprocessable,
+            500..=599 => Self::ServerError,
+            _ => Self::Other,
+        }
+    }
+
+    /// The [`ProviderError`] this refusal is when nothing more specific is
+    /// known; `message` says what was asked.
+    pub fn into_error(
+        self,
+        message: String,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> ProviderError {
+        match self {
+            Self::Unauthenticated => ProviderError::Unauthenticated { message, source },
+            Self::Forbidden => ProviderError::PermissionDenied { message, source },
+            Self::NotFound => ProviderError::NotFound { message, source },
+            Self::Conflict => ProviderError::Conflict { message, source },
+            Self::RateLimited { wait } => ProviderError::Transient {
+                message: match wait {
+                    Some(w) => format!(
+                        "{message}: rate limited; the service asks to wait {} s",
+                        w.as_secs()
+                    ),
+                    None => format!("{message}: rate limited; try again later"),
+                },
+                source,
+            },
+            Self::ServerError => ProviderError::Transient { message, source },
+            Self::BadRequest | Self::Unprocessable | Self::Other => {
+                ProviderError::service(message, source)
+            }
+        }
+    }
+}
+
+/// An answer read whole (bounded): its status and headers, and its body:
+/// the whole body of a success, the bounded and token-scrubbed start of an
+/// error's.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn refusal(&self) -> Refusal {
+        Refusal::of(self.status, &self.headers)
+    }
+}
+
+/// Why a JSON answer could not be had.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// Nothing usable arrived: network, stall, an answer over its cap.
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
+    /// A success whose body is not the JSON the service sends.
+    #[error("the answer is not the JSON the service sends")]
+    NotJson(#[source] serde_json::Error),
+}
+
+/// A service's JSON API at the base the user chose, with its token.
+#[derive(Clone)]
+pub struct ServiceApi {
+    client: Client,
+    base: Url,
+    token: Option<ApiToken>,
+    /// The header the token travels in (`Authorization`,
+    /// `X-Dataverse-key`).
+    header: HeaderName,
+}
+
+impl ServiceApi {
+    pub fn new(client: Client, base: Url, token: Option<ApiToken>, header: HeaderName) -> Self {
+        Self {
+            client,
+            base,
+            token,
+            header,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// `Err(missing())` when there is no token (a write needs one).
+    pub fn need_token<E>(&self, missing: impl FnOnce() -> E) -> Result<(), E> {
+        match self.token {
+            Some(_) => Ok(()),
+            None => Err(missing()),
+        }
+    }
+
+    /// `base` + `path`, keeping a base path (`https://host/dataverse/`,
+    /// `https://api.figshare.com/v2`); `path` is not a URL, so an answer's
+    /// text can never choose the host.
+    pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}/{}", url.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+        url.set_query(None);
+        url.set_fragment(None);
+        if !query.is_empty() {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+        }
+        url
+    }
+
+    /// `base` + path segments, each escaped (`repos/OWNER/NAME/...`).
+    pub fn url_segments<'a>(&self, segments: impl IntoIterator<Item = &'a str>) -> Url {
+        let mut url = self.base.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty();
+            for s in segments.into_iter().filter(|s| !s.is_empty()) {
+                path.push(s);
+            }
+        }
+        url
+    }
+
+    /// Whether the token may go to `url`: only to the site of the base the
+    /// user chose.
+    pub fn is_own_site(&self, url: &Url) -> bool {
+        token::same_site(&self.base, url)
+    }
+
+    /// A request for `url`, with the token when `url` is on the base's own
+    /// site (never otherwise).
+    pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let own = self.is_own_site(&url);
+        let builder = self.client.http().request(method, url);
+        match self
+            .token
+            .as_ref()
+            .filter(|_| own)
+            .and_then(ApiToken::header_value)
+        {
+            Some(value) => builder.header(self.header.clone(), value),
+            None => builder,
+        }
+    }
+
+    /// A request that never carries the token (an upload service whose URL
+    /// is its own credential).
+    pub fn anonymous_request(&self, method: Method, url: Url) -> RequestBuilder {
+        self.client.http().request(method, url)
+    }
+
+    /// `text` (a server's) with the token masked: some servers echo it.
+    pub fn scrub(&self, text: &str) -> String {
+        match &self.token {
+            Some(t) => t.scrub(text),
+            None => text.to_string(),
+        }
+    }
+
+    /// Sends with the retry policy; the response's status is not judged.
+    pub async fn send(
+        &self,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, TransferError> {
+        self.client.send(build).await
+    }
+
+    /// The start of an error answer's body, bounded and scrubbed.
+    pub async fn error_body(&self, response: Response) -> String {
+        self.scrub(&transfer::read_error_body(response).await)
+    }
+
+    /// A success's body, capped at [`JSON_LIMIT`] and under the stall
+    /// timeout; an error's bounded start. Either scrubbed.
+    pub async fn read(&self, response: Response) -> Result<Answer, TransferError> {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = if status.is_success() {
+            let bytes =
+                transfer::read_limited(response, JSON_LIMIT, self.client.policy().stall_timeout)
+                    .await?;
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            self.error_body(response).await
+        };
+        Ok(Answer {
+            status,
+            headers,
+            body: self.scrub(&body),
+        })
+    }
+
+    /// Sends the request `build` makes and reads its answer (bounded). A
+    /// GET (safe to repeat) whose body breaks off or stalls, or whose
+    /// success is not `complete` (a cut JSON body, a portal's page behind
+    /// a 200), is asked for again under the retry policy; a stalled body
+    /// only once more, as each stall already took the whole timeout.
+    pub async fn fetch(
+        &self,
+        method: Method,
+        build: impl Fn() -> RequestBuilder,
+        complete: impl Fn(&str) -> bool,
+    ) -> Result<Answer, TransferError> {
+        let repeatable = method == Method::GET || method == Method::HEAD;
+        let mut delays = self.client.policy().delays();
+        let mut stalls = 0;
+        loop {
+            let response = self.send(&build).await?;
+            let read = self.read(response).await;
+            let retry = match &read {
+                Ok(answer) => answer.status.is_success() && !complete(&answer.body),
+                Err(TransferError::Stalled { .. }) => {
+                    stalls += 1;
+                    stalls < 2
+                }
+                Err(TransferError::Network { .. }) => true,
+                Err(_) => false,
+            };
+            if retry && repeatable {
+                if let Some(delay) = delays.next() {
+                    tracing::debug!(?delay, "answer broken; asking again");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            }
+            return read;
+        }
+    }
+
+    /// [`Self::fetch`] of a GET whose success must parse as `T`; an error
+    /// status is handed back as the [`Answer`] for the provider to name.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Result<(T, Answer), Answer>, ApiError> {
+        let answer = self
+            .fetch(Method::GET, build, |body| {
+                serde_json::from_str::<serde::de::IgnoredAny>(body).is_ok()
+            })
+            .await?;
+        if !answer.status.is_success() {
+            return Ok(Err(answer));
+        }
+        let value = serde_json::from_str(&answer.body).map_err(ApiError::NotJson)?;
+        Ok(Ok((value, answer)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn api(base: &str, token: Option<&str>) -> ServiceApi {
+        ServiceApi::new(
+            Client::new(Default::default()).unwrap(),
+            Url::parse(base).unwrap(),
+            token.and_then(|t| ApiToken::new(t.into(), "token")),
+            reqwest::header::AUTHORIZATION,
+        )
+    }
+
+    #[test]
+    fn urls_keep_the_base_path_and_its_host() {
+        let a = api("https://api.example.org/v2/", None);
+        assert_eq!(
+            a.url("articles/1/files", &[("page", "1")]).as_str(),
+            "https://api.example.org/v2/articles/1/files?page=1"
+        );
+        // A path that looks like a URL stays a path on the base's host.
+        assert_eq!(
+            a.url("//evil.example/x", &[]).host_str(),
+            Some("api.example.org")
+        );
+        assert_eq!(
+            a.url_segments(["repos", "o", "r/x"]).as_str(),
+            "https://api.example.org/v2/repos/o/r%2Fx"
+        );
+    }
+
+    #[test]
+    fn the_token_goes_to_the_base_site_only() {
+        let a = api("https://api.example.org/v2", Some("tok-123456"));
+        let own = a
+            .request(
+                Method::GET,
+                Url::parse("https://api.example.org/v2/x").unwrap(),
+            )
+            .build()
+            .unwrap();
+        assert!(own.headers().contains_key(reqwest::header::AUTHORIZATION));
+        for other in [
+            "https://evil.example/v2/x",
+            "http://api.example.org/v2/x",
+            "https://api.example.org:8443/v2/x",
+        ] {
+            let r = a
+                .request(Method::GET, Url::parse(other).unwrap())
+                .build()
+                .unwrap();
+            assert!(
+                !r.headers().contains_key(reqwest::header::AUTHORIZATION),
+                "{other}"
+            );
+        }
+        assert_eq!(a.scrub("bad token tok-123456"), "bad token <API token>");
+    }
+
+    #[test]
+    fn statuses_are_named_once() {
+        let none = HeaderMap::new();
+        let of = |code: u16, h: &HeaderMap| Refusal::of(StatusCode::from_u16(code).unwrap(), h);
+        assert_eq!(of(401, &none), Refusal::Unauthenticated);
+        assert_eq!(of(403, &none), Refusal::Forbidden);
+        assert_eq!(of(404, &none), Refusal::NotFound);
+        assert_eq!(of(410, &none), Refusal::NotFound);
+        assert_eq!(of(409, &none), Refusal::Conflict);
+        assert_eq!(of(400, &none), Refusal::BadRequest);
+        assert_eq!(of(422, &none), Refusal::Unprocessable);
+        assert_eq!(of(503, &none), Refusal::ServerError);
+        assert_eq!(of(429, &none), Refusal::RateLimited { wait: None });
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(
+            of(429, &h),
+            Refusal::RateLimited {
+                wait: Some(Duration::from_secs(7))
+            }
+        );
+        // GitHub: 403 with no requests left is a rate limit, not a denial.
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("5"));
+        assert!(matches!(
+            of(403, &h),
+            Refusal::RateLimited { wait: Some(_) }
+        ));
+        let e = of(403, &h).into_error("listing".into(), None);
+        assert!(matches!(e, ProviderError::Transient { .. }), "{e}");
+    }
+}
