@@ -7,24 +7,29 @@
 //! (its URL carries the upload's own token), and downloads are redirected
 //! to signed storage, which [`Client::download`] follows without it.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use url::Url;
 
 use super::error::FsError;
+use crate::providers::service_api::paging::{self, Cursor, Page, PagingError};
+use crate::providers::service_api::{Answer, Refusal, ServiceApi};
 use crate::transfer::{
-    Algorithm, BodySource, Client, Download, Expected, FileRange, TransferError, Upload,
+    Algorithm, BodySource, Client, Download, Expected, FileRange, Poll, PollSchedule,
+    TransferError, Upload,
 };
 
 /// Largest page the API gives.
-const PAGE: usize = 1000;
+const PAGE: u64 = 1000;
 /// How often a locked part is tried before giving up.
-const LOCKED_TRIES: u32 = 12;
+const LOCKED_TRIES: usize = 12;
 /// Its token, sent as `Authorization: token TOKEN`.
 pub use crate::providers::token::ApiToken as Token;
 use crate::providers::ProviderError;
@@ -119,10 +124,9 @@ pub enum Scope {
 }
 
 pub struct Api {
-    client: Client,
-    base: Url,
+    /// The API at the `api=` the user chose, with the token.
+    api: ServiceApi,
     article: u64,
-    token: Option<Token>,
     process_wait: Duration,
 }
 
@@ -135,16 +139,14 @@ impl Api {
         process_wait: Duration,
     ) -> Self {
         Self {
-            client,
-            base,
+            api: ServiceApi::new(client, base, token, reqwest::header::AUTHORIZATION),
             article,
-            token,
             process_wait,
         }
     }
 
     pub fn base(&self) -> &Url {
-        &self.base
+        self.api.base()
     }
 
     pub fn article(&self) -> u64 {
@@ -152,51 +154,49 @@ impl Api {
     }
 
     pub fn has_token(&self) -> bool {
-        self.token.is_some()
+        self.api.has_token()
     }
 
     /// `base` + `path`, keeping the base path (`/v2`).
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
-        let mut url = self.base.clone();
-        let joined = format!("{}/{}", url.path().trim_end_matches('/'), path);
-        url.set_path(&joined);
-        url.set_query(None);
-        if !query.is_empty() {
-            let mut q = url.query_pairs_mut();
-            for (k, v) in query {
-                q.append_pair(k, v);
-            }
-        }
-        url
+        self.api.url(path, query)
     }
 
     /// A request to the API host, with the token.
     fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        let builder = self.client.http().request(method, url);
-        match self.token.as_ref().and_then(|t| t.header_value()) {
-            Some(value) => builder.header(reqwest::header::AUTHORIZATION, value),
-            None => builder,
-        }
+        self.api.request(method, url)
     }
 
     fn need_token(&self, what: &str) -> Result<(), FsError> {
-        if self.token.is_none() {
-            return Err(FsError::MissingToken(what.to_string()));
-        }
-        Ok(())
-    }
-
-    /// `text` without the token, should a server echo it back.
-    fn scrub(&self, text: &str) -> String {
-        match &self.token {
-            Some(t) => t.scrub(text),
-            None => text.to_string(),
-        }
+        self.api
+            .need_token(|| FsError::MissingToken(what.to_string()))
     }
 
     /// Names the problem behind an error status.
     pub fn classify(&self, status: StatusCode, body: &str, what: &str, scope: Scope) -> FsError {
-        let body = &self.scrub(body);
+        self.classify_refusal(
+            Refusal::of(status, &HeaderMap::new()),
+            status,
+            body,
+            what,
+            scope,
+        )
+    }
+
+    /// [`Self::classify`] of an answer, its headers included.
+    fn classify_answer(&self, answer: &Answer, what: &str, scope: Scope) -> FsError {
+        self.classify_refusal(answer.refusal(), answer.status, &answer.body, what, scope)
+    }
+
+    fn classify_refusal(
+        &self,
+        refusal: Refusal,
+        status: StatusCode,
+        body: &str,
+        what: &str,
+        scope: Scope,
+    ) -> FsError {
+        let body = &self.api.scrub(body);
         let message = serde_json::from_str::<ErrorBody>(body)
             .ok()
             .map(|e| {
@@ -208,26 +208,27 @@ impl Api {
             })
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| crate::transfer::summarize_body(body));
-        match (status, scope) {
-            (StatusCode::UNAUTHORIZED, _) if self.token.is_some() => FsError::BadToken {
-                api: self.base.to_string(),
+        let anonymous = !self.has_token();
+        match (refusal, scope) {
+            (Refusal::Unauthenticated, _) if !anonymous => FsError::BadToken {
+                api: self.base().to_string(),
                 message,
             },
-            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) if self.token.is_none() => {
+            (Refusal::Unauthenticated | Refusal::Forbidden, _) if anonymous => {
                 FsError::MissingToken(what.to_string())
             }
-            (StatusCode::FORBIDDEN, _) => FsError::Forbidden {
+            (Refusal::Forbidden, _) => FsError::Forbidden {
                 what: what.to_string(),
                 message,
             },
-            (StatusCode::NOT_FOUND, Scope::Article) => FsError::ArticleNotFound {
-                article: self.article,
-                api: self.base.to_string(),
-                anonymous: self.token.is_none(),
-            },
-            (StatusCode::NOT_FOUND | StatusCode::GONE, _) => {
-                FsError::NotFound(format!("{what}: {message}"))
+            (Refusal::NotFound, Scope::Article) if status == StatusCode::NOT_FOUND => {
+                FsError::ArticleNotFound {
+                    article: self.article,
+                    api: self.base().to_string(),
+                    anonymous,
+                }
             }
+            (Refusal::NotFound, _) => FsError::NotFound(format!("{what}: {message}")),
             _ => FsError::Http {
                 what: what.to_string(),
                 status: status.as_u16(),
@@ -236,26 +237,31 @@ impl Api {
         }
     }
 
+    /// The JSON of an answer (bounded), or the error its status means.
+    fn parse<T: DeserializeOwned>(
+        &self,
+        answer: Answer,
+        what: &str,
+        scope: Scope,
+    ) -> Result<T, FsError> {
+        if !answer.status.is_success() {
+            return Err(self.classify_answer(&answer, what, scope));
+        }
+        serde_json::from_str(&answer.body).map_err(|e| {
+            FsError::BadResponse(format!(
+                "{what}: the answer is not the JSON Figshare sends ({e}); is api= the API's address (https://api.figshare.com/v2)?"
+            ))
+        })
+    }
+
     async fn read<T: DeserializeOwned>(
         &self,
         response: Response,
         what: &str,
         scope: Scope,
     ) -> Result<T, FsError> {
-        let status = response.status();
-        if !status.is_success() {
-            let body = crate::transfer::read_error_body(response).await;
-            return Err(self.classify(status, &body, what, scope));
-        }
-        let text = response
-            .text()
-            .await
-            .map_err(|e| FsError::BadResponse(format!("{what}: {e}")))?;
-        serde_json::from_str(&text).map_err(|e| {
-            FsError::BadResponse(format!(
-                "{what}: the answer is not the JSON Figshare sends ({e}); is api= the API's address (https://api.figshare.com/v2)?"
-            ))
-        })
+        let answer = self.api.read(response).await?;
+        self.parse(answer, what, scope)
     }
 
     async fn call<T: DeserializeOwned>(
@@ -266,22 +272,26 @@ impl Api {
         what: &str,
         scope: Scope,
     ) -> Result<T, FsError> {
-        let response = self
-            .client
-            .send(|| {
-                let b = self.request(method.clone(), url.clone());
-                match json {
-                    Some(j) => b.json(j),
-                    None => b,
-                }
-            })
+        let answer = self
+            .api
+            .fetch(
+                method.clone(),
+                || {
+                    let b = self.request(method.clone(), url.clone());
+                    match json {
+                        Some(j) => b.json(j),
+                        None => b,
+                    }
+                },
+                |text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
+            )
             .await?;
-        self.read(response, what, scope).await
+        self.parse(answer, what, scope)
     }
 
     /// Checks the token itself, when there is one.
     pub async fn check_token(&self) -> Result<(), FsError> {
-        if self.token.is_some() {
+        if self.has_token() {
             let _: serde_json::Value = self
                 .call(
                     Method::GET,
@@ -298,7 +308,7 @@ impl Api {
     /// Checks that the article exists and this token may see it (private
     /// view with a token, public view without).
     pub async fn check_article(&self) -> Result<(), FsError> {
-        let path = if self.token.is_some() {
+        let path = if self.has_token() {
             format!("account/articles/{}", self.article)
         } else {
             format!("articles/{}", self.article)
@@ -337,26 +347,40 @@ impl Api {
         scope: Scope,
         each: &mut (dyn FnMut(FsFile) -> Result<(), E> + Send),
     ) -> Result<(), E> {
-        let mut seen = std::collections::HashSet::new();
-        for page in 1.. {
-            let (p, size) = (page.to_string(), PAGE.to_string());
-            let url = self.url(path, &[("page", &p), ("page_size", &size)]);
-            let files: Vec<FsFile> = self.call(Method::GET, url, None, what, scope).await?;
-            let n = files.len();
-            let mut new = 0;
-            for f in files {
-                if seen.insert(f.id) {
-                    new += 1;
-                    each(f)?;
-                }
-            }
-            // A server may give fewer than asked for (a lower maximum): only
-            // an empty page, or one with nothing new, ends the listing.
-            if n == 0 || new == 0 {
-                break;
+        /// The engine's stop is a Figshare failure like any other.
+        struct Failed<E>(E);
+        impl<E: From<FsError>> From<PagingError> for Failed<E> {
+            fn from(e: PagingError) -> Self {
+                Self(FsError::from(e).into())
             }
         }
-        Ok(())
+        paging::each_page(
+            Cursor::Page {
+                number: 1,
+                size: PAGE,
+            },
+            paging::MAX_PAGES,
+            |f: &FsFile| f.id,
+            |cursor| async move {
+                let (number, size) = match cursor {
+                    Cursor::Page { number, size } => (number, size),
+                    _ => (1, PAGE),
+                };
+                let (p, size) = (number.to_string(), size.to_string());
+                let url = self.url(path, &[("page", &p), ("page_size", &size)]);
+                let files: Vec<FsFile> = self
+                    .call(Method::GET, url, None, what, scope)
+                    .await
+                    .map_err(|e| Failed(e.into()))?;
+                Ok(Page::of(files))
+            },
+            &mut |f| {
+                each(f).map_err(Failed)?;
+                Ok(ControlFlow::Continue(()))
+            },
+        )
+        .await
+        .map_err(|Failed(e)| e)
     }
 
     /// The files of the remote's article as this user sees it, page by
@@ -486,15 +510,15 @@ impl Api {
             &[],
         );
         let response = self
-            .client
+            .api
             .send(|| self.request(Method::DELETE, url.clone()))
             .await?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
         }
-        let body = crate::transfer::read_error_body(response).await;
-        Err(self.classify(status, &body, &format!("delete of file {id}"), Scope::Thing))
+        let answer = self.api.read(response).await?;
+        Err(self.classify_answer(&answer, &format!("delete of file {id}"), Scope::Thing))
     }
 
     /// Uploads `src` (of `size` bytes and MD5 `md5`) as a new file `name`
@@ -562,8 +586,8 @@ impl Api {
             .map_err(|e| FsError::BadResponse(format!("upload_url of file {id}: {e}")))?;
         // (3) its parts: inclusive offsets.
         let response = self
-            .client
-            .send(|| self.client.http().get(upload_url.clone()))
+            .api
+            .send(|| self.api.anonymous_request(Method::GET, upload_url.clone()))
             .await?;
         let info: UploadInfo = self.read(response, "upload parts", Scope::Thing).await?;
         // (4) each part, exactly its range, without the API token.
@@ -587,15 +611,13 @@ impl Api {
             &[],
         );
         let response = self
-            .client
+            .api
             .send(|| self.request(Method::POST, url.clone()))
             .await?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = crate::transfer::read_error_body(response).await;
-            return Err(self.classify(
-                status,
-                &body,
+        if !response.status().is_success() {
+            let answer = self.api.read(response).await?;
+            return Err(self.classify_answer(
+                &answer,
                 &format!("completing upload of file {id}"),
                 Scope::Thing,
             ));
@@ -614,7 +636,7 @@ impl Api {
         let mut url = upload_url.clone();
         let path = format!("{}/{}", url.path().trim_end_matches('/'), part.part_no);
         url.set_path(&path);
-        let request = || self.client.http().put(url.clone());
+        let request = || self.api.anonymous_request(Method::PUT, url.clone());
         let spec = Upload {
             request: &request,
             body: BodySource::File(FileRange::new(src, part.start, part.end - part.start + 1)),
@@ -623,59 +645,74 @@ impl Api {
             progress,
             shared: Some(total),
         };
-        let mut delay = Duration::from_millis(20);
-        for attempt in 1..=LOCKED_TRIES {
-            match self.client.upload(&spec).await {
-                Ok(_) => return Ok(()),
-                Err(TransferError::Status { status, detail, .. })
-                    if status == StatusCode::CONFLICT =>
-                {
-                    if attempt == LOCKED_TRIES {
-                        return Err(FsError::Locked {
-                            what: format!("part {}", part.part_no),
-                            message: detail,
-                        });
+        let schedule = PollSchedule {
+            first: Duration::from_millis(20),
+            max: Duration::from_secs(5),
+            deadline: None,
+            looks: Some(LOCKED_TRIES),
+        };
+        let spec = &spec;
+        let polled = self
+            .api
+            .client()
+            .policy()
+            .poll_until(schedule, || async move {
+                match self.api.client().upload(spec).await {
+                    Ok(_) => Ok(Poll::Done(())),
+                    // 409: the part is locked (being written); wait.
+                    Err(TransferError::Status { status, detail, .. })
+                        if status == StatusCode::CONFLICT =>
+                    {
+                        Ok(Poll::NotYet(detail))
                     }
-                    tracing::debug!(part = part.part_no, ?delay, "upload part locked; waiting");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-                Err(TransferError::Status { status, detail, .. }) => {
-                    return Err(self.classify(
+                    Err(TransferError::Status { status, detail, .. }) => Err(self.classify(
                         status,
                         &detail,
                         &format!("upload of part {}", part.part_no),
                         Scope::Thing,
-                    ))
+                    )),
+                    Err(e) => Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        unreachable!("the loop returns")
+            })
+            .await?;
+        polled.map_err(|message| FsError::Locked {
+            what: format!("part {}", part.part_no),
+            message,
+        })
     }
 
     /// Polls file `id` until Figshare has processed it (`status`
     /// `available` and a `computed_md5`).
     pub async fn wait_processed(&self, id: u64) -> Result<FsFile, FsError> {
-        let started = Instant::now();
         // Processing takes a moment at least: look after a short wait.
-        let mut delay = Duration::from_millis(20);
-        loop {
-            tokio::time::sleep(delay).await;
-            let f = self.file(id).await?;
-            if f.is_available() {
-                return Ok(f);
-            }
-            if started.elapsed() >= self.process_wait {
-                return Err(FsError::Processing(format!(
-                    "Figshare had not finished processing file {id} (status {}) after {} s; \
-                     try again later (raise processwait= to wait longer)",
-                    f.status.as_deref().unwrap_or("unknown"),
-                    self.process_wait.as_secs()
-                )));
-            }
-            delay = (delay * 2).min(Duration::from_secs(2));
-        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let schedule = PollSchedule {
+            first: Duration::from_millis(40),
+            max: Duration::from_secs(2),
+            deadline: Some(self.process_wait),
+            looks: None,
+        };
+        let polled = self
+            .api
+            .client()
+            .policy()
+            .poll_until(schedule, || async {
+                let f = self.file(id).await?;
+                Ok::<_, FsError>(if f.is_available() {
+                    Poll::Done(f)
+                } else {
+                    Poll::NotYet(f)
+                })
+            })
+            .await?;
+        polled.map_err(|f| {
+            FsError::Processing(format!(
+                "Figshare had not finished processing file {id} (status {}) after {} s; \
+                 try again later (raise processwait= to wait longer)",
+                f.status.as_deref().unwrap_or("unknown"),
+                self.process_wait.as_secs()
+            ))
+        })
     }
 
     /// The API download endpoint of file `id` (never the browser path).
@@ -688,7 +725,7 @@ impl Api {
     pub async fn probe(&self, id: u64) -> Result<bool, FsError> {
         let url = self.download_url(id);
         let response = self
-            .client
+            .api
             .send(|| self.request(Method::GET, url.clone()))
             .await?;
         let status = response.status();
@@ -701,8 +738,8 @@ impl Api {
         if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
             return Ok(false);
         }
-        let body = crate::transfer::read_error_body(response).await;
-        Err(self.classify(status, &body, &format!("file {id}"), Scope::Thing))
+        let answer = self.api.read(response).await?;
+        Err(self.classify_answer(&answer, &format!("file {id}"), Scope::Thing))
     }
 
     /// Streams file `id` into `dest` through the API download endpoint
@@ -725,7 +762,7 @@ impl Api {
             checksum,
             resume: true,
         };
-        match self.client.download(&spec, dest, progress).await {
+        match self.api.client().download(&spec, dest, progress).await {
             Ok(_) => Ok(()),
             Err(TransferError::Status { status, detail, .. }) => Err(self.classify(
                 status,

@@ -1,6 +1,7 @@
 //! What can go wrong talking to Figshare, each with what to do about it.
 //! No message ever contains the token.
 
+use crate::providers::service_api::paging::PagingError;
 use crate::providers::ProviderError;
 use crate::transfer::TransferError;
 
@@ -44,6 +45,9 @@ pub enum FsError {
     Integrity(String),
     #[error("{0}")]
     Processing(String),
+    /// A listing the service would not let end.
+    #[error("file listing")]
+    Paging(#[from] PagingError),
     #[error(transparent)]
     Transfer(#[from] TransferError),
     #[error("local file")]
@@ -63,6 +67,10 @@ impl From<FsError> for ProviderError {
         let message = e.to_string();
         match e {
             FsError::Transfer(t) => t.into(),
+            FsError::Paging(p) => ProviderError::service(
+                "Figshare's listing did not end; check api= (a proxy that ignores page=?)",
+                Some(Box::new(p)),
+            ),
             FsError::Io(io) => ProviderError::Io(io),
             FsError::MissingToken(_) => ProviderError::MissingCredentials(message),
             FsError::BadToken { .. } => ProviderError::Unauthenticated {

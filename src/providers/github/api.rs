@@ -6,18 +6,21 @@
 //! Errors are classified by status and by what the request was about,
 //! never by message text.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LINK};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use url::Url;
 
+use crate::providers::service_api::paging::{self, Cursor, Page};
+use crate::providers::service_api::{Answer, ApiError, Refusal, ServiceApi};
 use crate::providers::{ProviderError, Result};
 use crate::transfer::{
-    read_error_body, summarize_body, Algorithm, BodySource, Client, Download, Expected, FileRange,
-    ProgressFn, RedactedUrl, TransferError, Upload,
+    summarize_body, Algorithm, BodySource, Client, Download, Expected, FileRange, ProgressFn,
+    RedactedUrl, TransferError, Upload,
 };
 
 /// Largest page of releases we ask for.
@@ -135,52 +138,44 @@ struct ErrorItem {
 }
 
 pub struct Api {
-    client: Client,
-    base: Url,
-    token: Option<Token>,
+    /// The API at the `api=` the user chose, with the token; GitHub's
+    /// uploads host (`uploads.github.com`, or the Enterprise host itself)
+    /// is the only other host the token goes to.
+    api: ServiceApi,
 }
 
 impl Api {
     pub fn new(client: Client, base: Url, token: Option<Token>) -> Self {
+        let uploads = match base.host_str() {
+            Some("api.github.com") => "uploads.github.com".to_string(),
+            // Enterprise serves uploads on its own host (`/api/uploads`).
+            host => host.unwrap_or_default().to_string(),
+        };
         Self {
-            client,
-            base,
-            token,
+            api: ServiceApi::new(client, base, token, AUTHORIZATION).with_uploads_host(&uploads),
         }
     }
 
     pub fn base(&self) -> &Url {
-        &self.base
+        self.api.base()
     }
 
     pub fn has_token(&self) -> bool {
-        self.token.is_some()
+        self.api.has_token()
     }
 
     fn repo_url(&self, repo: &Repo, rest: &str) -> Url {
-        let mut url = self.base.clone();
-        let mut segments = url.path_segments_mut().expect("http(s) base");
-        segments.pop_if_empty();
-        segments.extend(["repos", &repo.owner, &repo.name]);
-        for s in rest.split('/').filter(|s| !s.is_empty()) {
-            segments.push(s);
-        }
-        drop(segments);
-        url
+        let segments = ["repos", repo.owner.as_str(), repo.name.as_str()];
+        self.api
+            .url_segments(segments.into_iter().chain(rest.split('/')))
     }
 
     /// A request with GitHub's headers and the token (for API and uploads
     /// hosts only).
     fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        let mut builder = self
-            .client
-            .http()
+        self.api
             .request(method, url)
-            .header("X-GitHub-Api-Version", "2022-11-28");
-        if let Some(value) = self.token.as_ref().and_then(Token::header_value) {
-            builder = builder.header(AUTHORIZATION, value);
-        }
-        builder
+            .header("X-GitHub-Api-Version", "2022-11-28")
     }
 
     fn json_request(&self, method: Method, url: Url) -> RequestBuilder {
@@ -188,56 +183,72 @@ impl Api {
             .header(ACCEPT, "application/vnd.github+json")
     }
 
-    /// Sends, and turns an error status into a [`ProviderError`] that says
-    /// what `what` was.
-    async fn send_ok(&self, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Response> {
-        let response = self.client.send(build).await?;
-        if response.status().is_success() {
-            return Ok(response);
+    /// Sends (not repeated unless the request is a GET) and reads the
+    /// JSON answer (bounded), turning an error status into a
+    /// [`ProviderError`] that says what `what` was.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        method: Method,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<(T, HeaderMap)> {
+        let answer = self
+            .api
+            .fetch(method, build, |text| {
+                serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+            })
+            .await?;
+        if !answer.status.is_success() {
+            return Err(self.status_error(what, &answer));
         }
-        Err(self.status_error(what, response).await)
+        let value = serde_json::from_str(&answer.body).map_err(|e| {
+            ProviderError::service(
+                format!("{what}: GitHub answered with unexpected JSON"),
+                Some(Box::new(ApiError::NotJson(e))),
+            )
+        })?;
+        Ok((value, answer.headers))
     }
 
-    async fn status_error(&self, what: &str, response: Response) -> ProviderError {
-        let status = response.status();
-        let url = RedactedUrl::new(response.url().clone());
-        // A server may echo the token back: it never reaches a message.
-        let body = match &self.token {
-            Some(t) => t.scrub(&read_error_body(response).await),
-            None => read_error_body(response).await,
-        };
-        let parsed: ErrorBody = serde_json::from_str(&body).unwrap_or_default();
+    /// What an error answer means (its body is bounded and scrubbed of the
+    /// token already).
+    fn status_error(&self, what: &str, answer: &Answer) -> ProviderError {
+        let status = answer.status;
+        let parsed: ErrorBody = serde_json::from_str(&answer.body).unwrap_or_default();
         let source = Box::new(TransferError::Status {
             method: "request".into(),
-            url,
+            url: RedactedUrl::new(self.base().clone()),
             status,
-            detail: summarize_body(&body),
+            detail: summarize_body(&answer.body),
         });
         let taken = parsed
             .errors
             .iter()
             .any(|e| e.code.as_deref() == Some("already_exists"));
-        match status {
-            StatusCode::UNPROCESSABLE_ENTITY if taken => ProviderError::AlreadyExists {
+        match answer.refusal() {
+            Refusal::Unprocessable if taken => ProviderError::AlreadyExists {
                 message: format!("{what}: already there"),
                 source: Some(source),
             },
-            StatusCode::UNAUTHORIZED => ProviderError::Unauthenticated {
+            Refusal::Unauthenticated => ProviderError::Unauthenticated {
                 message: format!(
                     "{what}: GitHub did not accept the token; set GITHUB_TOKEN to a valid token"
                 ),
                 source: Some(source),
             },
-            StatusCode::FORBIDDEN => ProviderError::PermissionDenied {
+            Refusal::Forbidden => ProviderError::PermissionDenied {
                 message: format!(
                     "{what}: access denied; the token needs contents:write on the repository"
                 ),
                 source: Some(source),
             },
-            StatusCode::NOT_FOUND => ProviderError::NotFound {
+            Refusal::NotFound if status == StatusCode::NOT_FOUND => ProviderError::NotFound {
                 message: format!("{what}: not found"),
                 source: Some(source),
             },
+            refusal @ Refusal::RateLimited { .. } => {
+                refusal.into_error(format!("{what}: GitHub"), Some(source))
+            }
             _ => {
                 ProviderError::from_status(status, format!("{what}: GitHub refused"), Some(source))
             }
@@ -245,17 +256,54 @@ impl Api {
     }
 
     async fn get_json<T: DeserializeOwned>(&self, what: &str, url: Url) -> Result<(T, HeaderMap)> {
-        let response = self
-            .send_ok(what, || self.json_request(Method::GET, url.clone()))
-            .await?;
-        let headers = response.headers().clone();
-        let value = response.json::<T>().await.map_err(|e| {
-            ProviderError::service(
-                format!("{what}: GitHub answered with unexpected JSON"),
-                Some(Box::new(e.without_url())),
-            )
-        })?;
-        Ok((value, headers))
+        self.call(what, Method::GET, || {
+            self.json_request(Method::GET, url.clone())
+        })
+        .await
+    }
+
+    /// Every item of a `Link`-paged listing from `first` through the
+    /// paging engine, handed to `each`; `next` pages only on the API's own
+    /// site (the token goes there). At most `max_pages` pages: past that
+    /// the listing ends quietly when `quiet_cap`, else with an error.
+    async fn linked<T: DeserializeOwned + Send>(
+        &self,
+        what: &str,
+        first: Url,
+        max_pages: usize,
+        quiet_cap: bool,
+        key: impl Fn(&T) -> u64,
+        each: &mut (dyn FnMut(T) -> Result<ControlFlow<()>> + Send),
+    ) -> Result<()> {
+        let mut pages = 0usize;
+        paging::each_page(
+            Cursor::Link(first),
+            if quiet_cap { usize::MAX } else { max_pages },
+            key,
+            |cursor| {
+                pages += 1;
+                let past_cap = quiet_cap && pages > max_pages;
+                async move {
+                    let Cursor::Link(url) = cursor else {
+                        return Ok(Page::of(Vec::new()));
+                    };
+                    if past_cap {
+                        return Ok(Page::of(Vec::new()));
+                    }
+                    let (items, headers) = self.get_json::<Vec<T>>(what, url).await?;
+                    let next = next_link(&headers)
+                        .filter(|u| self.api.is_own_site(u))
+                        .map(Cursor::Link);
+                    Ok(Page {
+                        items,
+                        next,
+                        total: None,
+                    })
+                }
+            },
+            each,
+        )
+        .await
     }
 
     /// The release of `tag`, drafts included (the tag endpoint hides
@@ -275,40 +323,34 @@ impl Api {
             // Anonymous callers cannot see drafts.
             return Ok(None);
         }
-        let mut next = Some({
-            let mut url = self.repo_url(repo, "releases");
-            url.query_pairs_mut()
-                .append_pair("per_page", &PAGE.to_string());
-            url
-        });
-        let mut pages = 0;
-        while let Some(url) = next.take() {
-            pages += 1;
-            let (releases, headers) = self
-                .get_json::<Vec<Release>>(&format!("releases of {repo}"), url)
-                .await
-                .map_err(|e| match e {
-                    ProviderError::NotFound { source, .. } => ProviderError::Config(format!(
-                        "repository {repo} not found, or the token cannot see it{}",
-                        source.map(|s| format!(" ({s})")).unwrap_or_default()
-                    )),
-                    other => other,
-                })?;
-            if let Some(r) = releases.into_iter().find(|r| r.tag_name == tag) {
-                return Ok(Some(r));
-            }
-            if pages < MAX_PAGES {
-                next = next_link(&headers).filter(|u| self.same_host(u));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Only follow `Link` pages on the API host: the token goes there.
-    fn same_host(&self, url: &Url) -> bool {
-        url.scheme() == self.base.scheme()
-            && url.host_str() == self.base.host_str()
-            && url.port_or_known_default() == self.base.port_or_known_default()
+        let mut first = self.repo_url(repo, "releases");
+        first
+            .query_pairs_mut()
+            .append_pair("per_page", &PAGE.to_string());
+        let mut found = None;
+        self.linked(
+            &format!("releases of {repo}"),
+            first,
+            MAX_PAGES,
+            true,
+            |r: &Release| r.id,
+            &mut |r: Release| {
+                if r.tag_name == tag {
+                    found = Some(r);
+                    return Ok(ControlFlow::Break(()));
+                }
+                Ok(ControlFlow::Continue(()))
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            ProviderError::NotFound { source, .. } => ProviderError::Config(format!(
+                "repository {repo} not found, or the token cannot see it{}",
+                source.map(|s| format!(" ({s})")).unwrap_or_default()
+            )),
+            other => other,
+        })?;
+        Ok(found)
     }
 
     pub async fn release(&self, repo: &Repo, id: u64) -> Result<Release> {
@@ -327,30 +369,24 @@ impl Api {
         id: u64,
         each: &mut (dyn FnMut(Asset) -> Result<()> + Send),
     ) -> Result<()> {
-        let mut next = Some({
-            let mut url = self.repo_url(repo, &format!("releases/{id}/assets"));
-            url.query_pairs_mut()
-                .append_pair("per_page", &PAGE.to_string());
-            url
-        });
-        let mut seen = std::collections::HashSet::new();
-        while let Some(url) = next.take() {
-            let (assets, headers) = self
-                .get_json::<Vec<Asset>>(&format!("assets of release {id} of {repo}"), url)
-                .await?;
-            let mut new = 0;
-            for asset in assets {
-                // An asset added meanwhile shifts the pages: each once.
-                if seen.insert(asset.id) {
-                    new += 1;
-                    each(asset)?;
-                }
-            }
-            if new > 0 {
-                next = next_link(&headers).filter(|u| self.same_host(u));
-            }
-        }
-        Ok(())
+        let mut first = self.repo_url(repo, &format!("releases/{id}/assets"));
+        first
+            .query_pairs_mut()
+            .append_pair("per_page", &PAGE.to_string());
+        // An asset added meanwhile shifts the pages: each once (the engine
+        // hands each id once).
+        self.linked(
+            &format!("assets of release {id} of {repo}"),
+            first,
+            paging::MAX_PAGES,
+            false,
+            |a: &Asset| a.id,
+            &mut |a| {
+                each(a)?;
+                Ok(ControlFlow::Continue(()))
+            },
+        )
+        .await
     }
 
     /// Creates a (published) release for `tag`.
@@ -362,17 +398,14 @@ impl Api {
             "body": "Storage of a git-annex special remote (annexa).",
             "draft": false,
         });
-        let response = self
-            .send_ok(&format!("creating release {tag} in {repo}"), || {
-                self.json_request(Method::POST, url.clone()).json(&body)
-            })
-            .await?;
-        response.json().await.map_err(|e| {
-            ProviderError::service(
-                "creating a release: GitHub answered with unexpected JSON",
-                Some(Box::new(e.without_url())),
+        Ok(self
+            .call(
+                &format!("creating release {tag} in {repo}"),
+                Method::POST,
+                || self.json_request(Method::POST, url.clone()).json(&body),
             )
-        })
+            .await?
+            .0)
     }
 
     /// Uploads `src` as the asset `name` to the release's uploads URL.
@@ -391,6 +424,20 @@ impl Api {
             )
         })?;
         url.query_pairs_mut().append_pair("name", name);
+        // The URL comes from an answer: the token goes only to GitHub's
+        // own API or uploads host, never to a host the answer names.
+        if !self.api.is_own_site(&url) {
+            return Err(ProviderError::service(
+                format!(
+                    "release {} names an upload address on another host ({}); refused: \
+                     the token goes only to {}",
+                    release.id,
+                    RedactedUrl::new(url.clone()),
+                    RedactedUrl::new(self.base().clone())
+                ),
+                None,
+            ));
+        }
         let file = FileRange::whole(src).await?;
         let build = || {
             self.json_request(Method::POST, url.clone())
@@ -404,12 +451,13 @@ impl Api {
             progress,
             shared: None,
         };
-        match self.client.upload(&spec).await {
+        match self.api.client().upload(&spec).await {
             Ok(response) => {
-                let asset: Asset = response.json().await.map_err(|e| {
+                let answer = self.api.read(response).await?;
+                let asset: Asset = serde_json::from_str(&answer.body).map_err(|e| {
                     ProviderError::service(
                         "upload: GitHub answered with unexpected JSON",
-                        Some(Box::new(e.without_url())),
+                        Some(Box::new(ApiError::NotJson(e))),
                     )
                 })?;
                 Ok(Uploaded::Created(asset))
@@ -428,12 +476,19 @@ impl Api {
     /// Deletes an asset; one that is gone already is fine.
     pub async fn delete_asset(&self, repo: &Repo, id: u64) -> Result<()> {
         let url = self.repo_url(repo, &format!("releases/assets/{id}"));
-        match self
-            .send_ok(&format!("deleting asset {id}"), || {
-                self.json_request(Method::DELETE, url.clone())
-            })
-            .await
-        {
+        let what = format!("deleting asset {id}");
+        let deleted = async {
+            let response = self
+                .api
+                .send(|| self.json_request(Method::DELETE, url.clone()))
+                .await?;
+            let answer = self.api.read(response).await?;
+            match answer.status.is_success() {
+                true => Ok(()),
+                false => Err(self.status_error(&what, &answer)),
+            }
+        };
+        match deleted.await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
@@ -454,17 +509,12 @@ impl Api {
     pub async fn rename_asset(&self, repo: &Repo, id: u64, name: &str) -> Result<Asset> {
         let url = self.repo_url(repo, &format!("releases/assets/{id}"));
         let body = serde_json::json!({ "name": name });
-        let response = self
-            .send_ok(&format!("renaming asset {id}"), || {
+        Ok(self
+            .call(&format!("renaming asset {id}"), Method::PATCH, || {
                 self.json_request(Method::PATCH, url.clone()).json(&body)
             })
-            .await?;
-        response.json().await.map_err(|e| {
-            ProviderError::service(
-                "rename: GitHub answered with unexpected JSON",
-                Some(Box::new(e.without_url())),
-            )
-        })
+            .await?
+            .0)
     }
 
     /// Downloads an asset into `dest` (resuming what is there): every
@@ -489,7 +539,7 @@ impl Api {
             checksum,
             resume: true,
         };
-        self.client.download(&spec, dest, progress).await?;
+        self.api.client().download(&spec, dest, progress).await?;
         Ok(())
     }
 

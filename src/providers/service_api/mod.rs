@@ -149,6 +149,10 @@ pub struct ServiceApi {
     /// The header the token travels in (`Authorization`,
     /// `X-Dataverse-key`).
     header: HeaderName,
+    /// A second host of the same service the token may go to (GitHub's
+    /// uploads host), on the base's scheme: chosen by code for the base,
+    /// never by an answer.
+    uploads_host: Option<String>,
 }
 
 impl ServiceApi {
@@ -158,7 +162,16 @@ impl ServiceApi {
             base,
             token,
             header,
+            uploads_host: None,
         }
+    }
+
+    /// The same API whose token may also go to `host` (any port, the
+    /// base's scheme): a service's own second host, such as GitHub's
+    /// uploads host.
+    pub fn with_uploads_host(mut self, host: &str) -> Self {
+        self.uploads_host = Some(host.to_ascii_lowercase());
+        self
     }
 
     pub fn client(&self) -> &Client {
@@ -217,6 +230,9 @@ impl ServiceApi {
     /// user chose.
     pub fn is_own_site(&self, url: &Url) -> bool {
         token::same_site(&self.base, url)
+            || (url.scheme() == self.base.scheme()
+                && self.uploads_host.is_some()
+                && url.host_str().map(str::to_ascii_lowercase) == self.uploads_host)
     }
 
     /// A request for `url`, with the token when `url` is on the base's own

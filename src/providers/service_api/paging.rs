@@ -71,6 +71,17 @@ pub enum PagingError {
     TooManyPages { max: usize },
 }
 
+/// A listing the service would not let end is the service's failure.
+impl From<PagingError> for crate::providers::ProviderError {
+    fn from(e: PagingError) -> Self {
+        Self::service(
+            "the service's listing did not end as listings do; check the remote's API address \
+             (a proxy in front of it that ignores paging?)",
+            Some(Box::new(e)),
+        )
+    }
+}
+
 /// Asks `fetch` for page after page from `first`, handing each entry not
 /// seen before (by `key`) to `each`, until the listing ends: an empty
 /// page, a page shorter than the largest before it (offsets, numbers), no
