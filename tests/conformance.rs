@@ -17,7 +17,7 @@ mod support_github;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use annexa::providers::{self, Provider, ProviderError};
+use annexa::providers::{self, ImportSink, ImportableFile, Provider, ProviderError};
 use common::{pseudo_random, Moto, AWS_KEY, AWS_SECRET};
 use support_annex::{sha256e_key, MemAnnex};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
@@ -101,6 +101,28 @@ impl Service {
             config.push(("exporttree".into(), "yes".into()));
         }
         config
+    }
+
+    /// Sets `/_fake/config?QUERY` on a fake service (listing faults and
+    /// page sizes: tests/fakes/listing_faults.py).
+    fn configure_listing(&self, query: &str) {
+        let query = query.replace(
+            "max_page=",
+            match self {
+                Service::Github(_) => "per_page_max=",
+                _ => "max_page=",
+            },
+        );
+        match self {
+            Service::Dataverse(fake) => {
+                fake.admin("POST", &format!("config?{query}"));
+            }
+            Service::Figshare(fake) => {
+                fake.admin("POST", &format!("config?{query}"));
+            }
+            Service::Github(fake) => fake.configure(&query),
+            _ => panic!("{} has no JSON API listing", self.kind()),
+        }
     }
 
     /// The same remote with its service out of reach: a missing folder, a
@@ -425,6 +447,90 @@ fn absent_is_not_unreachable(kind: &str) {
     });
 }
 
+/// Counts what a listing hands over.
+#[derive(Default)]
+struct Count(usize);
+
+impl ImportSink for Count {
+    fn found(&mut self, _file: ImportableFile) -> providers::Result<()> {
+        self.0 += 1;
+        Ok(())
+    }
+    fn skipped(&mut self, name: &str, why: &str) {
+        panic!("{name} skipped: {why}");
+    }
+}
+
+/// The most memory this process has held (`VmHWM`), in bytes.
+fn peak_memory() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Every listing of a token service goes through the one paging engine
+/// and the bounded body reader: against a server that repeats pages,
+/// ignores the offset, stalls mid-body or sends a 100 MiB body, the
+/// listing ends in bounded time and memory with a clear error, never
+/// loops or hangs (issue 18 item 4: one Dataverse listing sent 90,307
+/// requests in 120 s; a stalled API body hung forever).
+fn listing_faults(kind: &str) {
+    set_credentials();
+    // The stall timeout covers bodies too: short, so a stall costs seconds.
+    std::env::set_var("ANNEXA_TIMEOUT", "2");
+    let service = Service::start(kind);
+    let tmp = tempfile::tempdir().unwrap();
+    let annex = annex_with(&service.config(false));
+    runtime().block_on(async {
+        let p = prepared(&annex, kind).await;
+        for seed in 0..5 {
+            let c = content(tmp.path(), 100 + seed as usize, 100 + seed);
+            p.store(&c.key, &c.file, &annex).await.expect("store");
+        }
+        // Two files a page: five files take three pages.
+        service.configure_listing("max_page=2");
+        let import = p.import().expect("import capability");
+        let mut all = Count::default();
+        import
+            .list_importable(&mut all, &annex)
+            .await
+            .expect("the listing of a well-behaved server");
+        assert_eq!(all.0, 5, "{kind}: listed");
+        for (fault, want) in [
+            ("repeat", "listing stopped"),
+            ("ignore_offset", "listing stopped"),
+            ("stall", "stalled"),
+            ("huge", "longer than"),
+        ] {
+            service.configure_listing(&format!("list_fault={fault}"));
+            let memory_before = peak_memory();
+            let started = std::time::Instant::now();
+            let result = import.list_importable(&mut Count::default(), &annex).await;
+            let took = started.elapsed();
+            let e = match result {
+                Ok(()) => panic!("{kind}: a listing with fault {fault} succeeded"),
+                Err(e) => e,
+            };
+            let text = providers::error_chain_text(&e);
+            assert!(text.contains(want), "{kind} {fault}: {text}");
+            assert!(!e.is_not_found(), "{kind} {fault}: {e:?}");
+            assert!(
+                took < std::time::Duration::from_secs(20),
+                "{kind} {fault}: took {took:?}"
+            );
+            let grew = peak_memory().saturating_sub(memory_before);
+            assert!(
+                grew < 80 << 20,
+                "{kind} {fault}: memory grew by {grew} bytes"
+            );
+        }
+        service.configure_listing("list_fault=");
+    });
+}
+
 macro_rules! conformance {
     ($($module:ident: $kind:literal;)*) => {$(
         mod $module {
@@ -450,6 +556,22 @@ macro_rules! conformance {
             }
         }
     )*};
+}
+
+/// The paging and body bounds, for every provider with a JSON API.
+mod listing_faults {
+    #[test]
+    fn dataverse() {
+        super::listing_faults("dataverse");
+    }
+    #[test]
+    fn figshare() {
+        super::listing_faults("figshare");
+    }
+    #[test]
+    fn github() {
+        super::listing_faults("github");
+    }
 }
 
 conformance! {

@@ -29,6 +29,8 @@ Test-only endpoints live under /_fake/ on the API port (no token needed):
     POST /_fake/config?rate_limit=N&drop_after=BYTES&drop_count=K&force_ingest=0|1&cut_delete=N
          &lock_after_upload=SECONDS (each add locks the dataset, EditInProgress)
          &bad_token_status=401|400 &readonly=0|1 (the token's user may not write)
+         &list_fault=repeat|ignore_offset|stall|huge (tests/fakes/listing_faults.py:
+         the version and file listings misbehave; empty: none) &max_page=N
     POST /_fake/dataset?persistentId=PID   creates an empty dataset
     POST /_fake/populate?persistentId=PID&count=N[&folders=F]  N small files,
          the same names in F folders
@@ -68,7 +70,10 @@ import threading
 import time
 import urllib.parse
 import zipfile
+
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import listing_faults  # next to this script
 
 CHUNK = 256 * 1024
 FORBIDDEN_FILE_CHARS = set('/:*?"<>|;#')
@@ -244,6 +249,7 @@ class State:
         # The next N DELETEs happen but their answer is cut (headers and
         # half the JSON body, then the connection closes), as after a reset.
         self.cut_delete = 0
+        self.list_fault = ""
         self.storage_port = None
         for pid in args.dataset:
             self.create_dataset(pid)
@@ -775,6 +781,11 @@ class ApiHandler(Handler):
                 if v is not None:
                     data["latestVersion"] = v.to_json(ds)
                 return self.ok(data)
+        listing = re.fullmatch(r"/api/datasets/[^/]+/versions(?:/[^/]+/files)?", path)
+        if listing and self.command == "GET" and st.list_fault in ("stall", "huge"):
+            # Outside the lock: the stall must hold up this answer only.
+            listing_faults.send_body_fault(self, st.list_fault)
+            return
         m = re.fullmatch(r"/api/datasets/([^/]+)/versions", path)
         if m and self.command == "GET":
             with st.lock:
@@ -865,6 +876,8 @@ class ApiHandler(Handler):
         except ValueError:
             raise ApiError(400, "limit and offset must be integers")
         limit = max(0, min(limit, self.st.max_page))
+        if limit > 0:
+            offset = listing_faults.page_index(self.st.list_fault, offset // limit) * limit
         return offset, limit
 
     # -- uploads
@@ -1217,6 +1230,10 @@ class ApiHandler(Handler):
                     st.cut_delete = int(query["cut_delete"])
                 if "readonly" in query:
                     st.readonly = query["readonly"] in ("1", "true", "yes")
+                if "list_fault" in query:
+                    st.list_fault = query["list_fault"]
+                if "max_page" in query:
+                    st.max_page = max(1, int(query["max_page"]))
                 if "force_ingest" in query:
                     st.force_ingest = query["force_ingest"] in ("1", "true", "yes")
                 return self.send_json(200, {"ok": True})

@@ -31,6 +31,8 @@ Test-only endpoints under /_fake/ on the API port (no token needed):
     POST /_fake/publish?article=ID   makes a new public version
     POST /_fake/article?id=ID        creates an empty private article
     POST /_fake/config?drop_after=BYTES&drop_count=K   break K downloads after BYTES
+    POST /_fake/config?list_fault=repeat|ignore_offset|stall|huge   file listings
+         misbehave (tests/fakes/listing_faults.py; empty: none)
     POST /_fake/file?article=ID&name=N[&supplied_md5=X]   body = content: a
                                  processed file (computed_md5 of the body)
     GET  /_fake/state           articles, files, versions as JSON
@@ -50,6 +52,8 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import listing_faults  # next to this script
 
 CHUNK = 256 * 1024
 
@@ -135,6 +139,7 @@ class State:
         self.locked_parts = not args.no_locked_parts
         self.lock_every = max(1, args.lock_every)
         self.max_page = max(1, args.max_page)
+        self.list_fault = ""
         self.articles = {a: Article(a) for a in args.article}
         self.files = {}  # id -> File (every file ever, for downloads)
         self.uploads = {}  # upload token -> File
@@ -493,6 +498,7 @@ class ApiHandler(Handler):
             raise ApiError(422, "Invalid paging parameters", "ValidationFailed")
         if limit > 1000:
             raise ApiError(422, "page_size/limit may be at most 1000", "ValidationFailed")
+        offset = listing_faults.page_index(self.st.list_fault, offset // limit) * limit
         return items[offset:offset + limit]
 
     def article_json(self, a, files, version=None, private=False):
@@ -524,6 +530,12 @@ class ApiHandler(Handler):
         m = re.fullmatch(r"/file/download/(\d+)", path)
         if m and self.command in ("GET", "HEAD"):
             return self.file_download(int(m.group(1)))
+        listing = re.fullmatch(r"/(?:account/)?articles/\d+/files", path)
+        if listing and self.command == "GET" and st.list_fault in ("stall", "huge"):
+            # Outside the lock: the stall must hold up this answer only.
+            self.drain()
+            listing_faults.send_body_fault(self, st.list_fault)
+            return 200
         m = re.fullmatch(r"/account/articles/(\d+)(/files(?:/(\d+))?)?", path)
         if m:
             with st.lock:
@@ -686,6 +698,10 @@ class ApiHandler(Handler):
                     st.drop_after = int(query["drop_after"])
                 if "drop_count" in query:
                     st.drop_count = int(query["drop_count"])
+                if "list_fault" in query:
+                    st.list_fault = query["list_fault"]
+                if "max_page" in query:
+                    st.max_page = max(1, int(query["max_page"]))
                 return self.send_json(200, {"ok": True})
             if name == "article":
                 aid = int(query.get("id", "0"))

@@ -24,6 +24,8 @@ Test-only endpoints under /_fake/ on the API port (no token needed):
     GET  /_fake/counts        requests per port and 403s for rate limits
     POST /_fake/config?ratelimit_remaining=N&ratelimit_reset_in=S
                       &per_page_max=N&digest=0|1&drop_after=BYTES&drop_count=K
+                      &list_fault=repeat|ignore_offset|stall|huge (release and asset
+                      listings misbehave: tests/fakes/listing_faults.py)
                       &link_ttl=S&secondary_limit=K
     POST /_fake/release?repo=O/R&tag=T[&draft=1]
     POST /_fake/asset?repo=O/R&tag=T&name=N[&digest=0]   body = content (any
@@ -43,6 +45,8 @@ import time
 import unicodedata
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import listing_faults  # next to this script
 
 CHUNK = 256 * 1024
 SECRET = os.urandom(16)
@@ -74,6 +78,7 @@ class State:
         self.remaining = self.limit
         self.reset_at = int(time.time()) + 3600
         self.per_page_max = 100
+        self.list_fault = ""
         self.digest = True
         self.drop_after = None
         self.drop_count = 0
@@ -319,13 +324,18 @@ class ApiHandler(Handler):
         page = max(1, int(q.get("page") or 1))
         with self.st.lock:
             rels = [r for r in self.st.repos[repo] if not r["draft"] or who == "token"]
-            chunk = rels[(page - 1) * per_page: page * per_page]
+            fault = self.st.list_fault
+            served = listing_faults.page_index(fault, page - 1) + 1
+            chunk = rels[(served - 1) * per_page: served * per_page]
             body = [self.release_json(repo, r) for r in chunk]
         headers = {}
         if page * per_page < len(rels):
             api = self.host(self.server.ports["api"])
+            next_page = page if fault == "repeat" else page + 1
             headers["Link"] = '<%s/repos/%s/releases?per_page=%d&page=%d>; rel="next", <%s/repos/%s/releases?per_page=%d&page=%d>; rel="last"' % (
-                api, repo, per_page, page + 1, api, repo, per_page, (len(rels) + per_page - 1) // per_page)
+                api, repo, per_page, next_page, api, repo, per_page, (len(rels) + per_page - 1) // per_page)
+        if listing_faults.send_body_fault(self, fault):
+            return
         self.send_json(200, body, headers)
 
     def list_assets(self, repo, rid, q, who):
@@ -337,13 +347,18 @@ class ApiHandler(Handler):
             if not rel or (rel["draft"] and who != "token"):
                 return self.error(404, "Not Found")
             assets = rel["assets"]
-            body = [self.asset_json(repo, rel, a) for a in assets[(page - 1) * per_page: page * per_page]]
+            fault = self.st.list_fault
+            served = listing_faults.page_index(fault, page - 1) + 1
+            body = [self.asset_json(repo, rel, a) for a in assets[(served - 1) * per_page: served * per_page]]
             more = page * per_page < len(assets)
         headers = {}
         if more:
             api = self.host(self.server.ports["api"])
+            next_page = page if fault == "repeat" else page + 1
             headers["Link"] = '<%s/repos/%s/releases/%s/assets?per_page=%d&page=%d>; rel="next"' % (
-                api, repo, rid, per_page, page + 1)
+                api, repo, rid, per_page, next_page)
+        if listing_faults.send_body_fault(self, fault):
+            return
         self.send_json(200, body, headers)
 
     def create_release(self, repo, who):
@@ -451,6 +466,8 @@ class ApiHandler(Handler):
                     st.reset_at = int(time.time()) + int(q["ratelimit_reset_in"])
                 if "per_page_max" in q:
                     st.per_page_max = int(q["per_page_max"])
+                if "list_fault" in q:
+                    st.list_fault = q["list_fault"]
                 if "digest" in q:
                     st.digest = q["digest"] == "1"
                 if "drop_after" in q:
