@@ -876,7 +876,7 @@ class ApiHandler(Handler):
         except ValueError:
             raise ApiError(400, "limit and offset must be integers")
         limit = max(0, min(limit, self.st.max_page))
-        if limit > 0:
+        if limit > 0 and self.st.list_fault:
             offset = listing_faults.page_index(self.st.list_fault, offset // limit) * limit
         return offset, limit
 

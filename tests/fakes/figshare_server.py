@@ -498,7 +498,8 @@ class ApiHandler(Handler):
             raise ApiError(422, "Invalid paging parameters", "ValidationFailed")
         if limit > 1000:
             raise ApiError(422, "page_size/limit may be at most 1000", "ValidationFailed")
-        offset = listing_faults.page_index(self.st.list_fault, offset // limit) * limit
+        if self.st.list_fault:
+            offset = listing_faults.page_index(self.st.list_fault, offset // limit) * limit
         return items[offset:offset + limit]
 
     def article_json(self, a, files, version=None, private=False):
