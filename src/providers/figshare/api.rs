@@ -735,7 +735,7 @@ impl Api {
         {
             return Ok(true);
         }
-        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+        if Refusal::of(status, response.headers()) == Refusal::NotFound {
             return Ok(false);
         }
         let answer = self.api.read(response).await?;

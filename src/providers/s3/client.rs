@@ -452,36 +452,18 @@ fn bad_listing(prefix: &str, what: &str) -> ProviderError {
 
 /// The body of a successful reply, at most `limit` bytes: a longer one is
 /// an error, never read whole.
-pub(super) async fn read_reply(mut response: reqwest::Response, limit: usize) -> Result<String> {
-    let url = RedactedUrl::new(response.url().clone());
-    let mut body = Vec::new();
-    loop {
-        let chunk = match tokio::time::timeout(BODY_WAIT, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => chunk,
-            Ok(Ok(None)) => break,
-            Ok(Err(e)) => {
-                return Err(TransferError::Network {
-                    url,
-                    message: transfer::describe_reqwest_error(&e),
-                }
-                .into())
-            }
-            Err(_) => {
-                return Err(TransferError::Stalled {
-                    url,
-                    seconds: BODY_WAIT.as_secs(),
-                }
-                .into())
-            }
-        };
-        if body.len() + chunk.len() > limit {
+pub(super) async fn read_reply(response: reqwest::Response, limit: usize) -> Result<String> {
+    // The same bounded reader as every JSON API answer (service_api).
+    let body = match transfer::read_limited(response, limit, BODY_WAIT).await {
+        Ok(body) => body,
+        Err(e @ TransferError::TooLarge { .. }) => {
             return Err(ProviderError::service(
-                format!("S3 sent a reply longer than {limit} bytes from {url}"),
-                None,
-            ));
+                "S3 sent a reply longer than a reply may be",
+                Some(Box::new(e)),
+            ))
         }
-        body.extend_from_slice(&chunk);
-    }
+        Err(e) => return Err(e.into()),
+    };
     String::from_utf8(body)
         .map_err(|e| ProviderError::service("S3 sent a reply that is not text", Some(Box::new(e))))
 }
