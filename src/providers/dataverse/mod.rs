@@ -86,13 +86,7 @@ struct Settings {
     lock_wait: Duration,
 }
 
-async fn config(annex: &dyn Annex, name: &str) -> Result<Option<String>> {
-    Ok(annex
-        .get_config(name)
-        .await?
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty()))
-}
+use crate::providers::service_api::setting as config;
 
 async fn settings(annex: &dyn Annex) -> Result<Settings> {
     let url = config(annex, "url").await?.ok_or_else(|| {

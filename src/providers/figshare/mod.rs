@@ -80,13 +80,7 @@ struct Settings {
     process_wait: Duration,
 }
 
-async fn config(annex: &dyn Annex, name: &str) -> Result<Option<String>> {
-    Ok(annex
-        .get_config(name)
-        .await?
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty()))
-}
+use crate::providers::service_api::setting as config;
 
 async fn settings(annex: &dyn Annex) -> Result<Settings> {
     let text = config(annex, "api")

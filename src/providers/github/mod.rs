@@ -87,13 +87,7 @@ struct Settings {
     web: Url,
 }
 
-async fn config(annex: &dyn Annex, name: &str) -> Result<Option<String>> {
-    Ok(annex
-        .get_config(name)
-        .await?
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty()))
-}
+use crate::providers::service_api::setting as config;
 
 fn http_url(name: &str, text: &str) -> Result<Url> {
     let mut url = Url::parse(text)

@@ -140,6 +140,15 @@ pub enum ApiError {
     NotJson(#[source] serde_json::Error),
 }
 
+/// A remote's setting `name`, trimmed; `None` when unset or blank.
+pub async fn setting(annex: &dyn super::Annex, name: &str) -> super::Result<Option<String>> {
+    Ok(annex
+        .get_config(name)
+        .await?
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty()))
+}
+
 /// A service's JSON API at the base the user chose, with its token.
 #[derive(Clone)]
 pub struct ServiceApi {
