@@ -6,11 +6,13 @@
 //!
 //! - [`config`]: parameters, their validation, credentials.
 //! - [`client`]: signed requests; HEAD, GET, PUT, DELETE, listing.
-//! - [`multipart`]: large uploads in parts.
+//! - [`multipart`]: large uploads in parts; [`actions`]: requests signed in
+//!   the AWS SDKs' shape where rusty-s3's differs.
 //! - [`error`]: S3 error documents as typed [`ProviderError`]s.
 //! - [`export`]: export trees.
 //! - [`urls`]: `s3://` and endpoint URLs (addurl), public URLs.
 
+mod actions;
 mod client;
 mod config;
 mod error;
