@@ -2,10 +2,33 @@
 //! annexa Dataverse remote and fetched back in a fresh clone.
 
 mod common;
+mod support_datalad_annex;
 mod support_dataverse;
 
 use common::{pseudo_random, Repo};
+use support_datalad_annex::{round_trip, Service};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
+
+const SUB_PID: &str = "doi:10.5072/FK2/SUBDS";
+
+#[test]
+fn datalad_annex_clone_through_dataverse() {
+    let fake = FakeDataverse::start(&["--dataset", SUB_PID]);
+    let place = |pid: &str| {
+        vec![
+            "provider=dataverse".to_string(),
+            format!("url={}", fake.url()),
+            format!("doi={pid}"),
+        ]
+    };
+    round_trip(&Service {
+        env: &[("DATAVERSE_API_KEY", TOKEN)],
+        superds: place(PID),
+        subds: place(SUB_PID),
+    });
+    let (_, violations) = fake.storage_log();
+    assert!(violations.is_empty(), "{violations:?}");
+}
 
 #[test]
 fn datalad_push_clone_get_through_dataverse() {

@@ -1,9 +1,71 @@
 //! Interoperability with DataLad (from PyPI): a dataset pushed to an
-//! annexa S3 remote and fetched back in a fresh clone.
+//! annexa S3 remote and fetched back in a fresh clone; whole datasets
+//! (history included) through `datalad-annex::` on S3 and on the
+//! directory provider.
 
 mod common;
+mod support_datalad_annex;
 
 use common::{pseudo_random, Moto, Repo};
+use support_datalad_annex::{round_trip, Service};
+
+const AWS_ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", common::AWS_KEY),
+    ("AWS_SECRET_ACCESS_KEY", common::AWS_SECRET),
+];
+
+#[test]
+fn datalad_annex_clone_through_s3() {
+    let moto = Moto::start();
+    let endpoint = format!("endpoint={}", moto.endpoint());
+    let place = |prefix: &str| {
+        vec![
+            "provider=s3".to_string(),
+            "bucket=annexa-whole".to_string(),
+            format!("prefix={prefix}"),
+            endpoint.clone(),
+        ]
+    };
+    round_trip(&Service {
+        env: AWS_ENV,
+        superds: place("ds/"),
+        subds: place("ds-sub/"),
+    });
+}
+
+#[test]
+fn datalad_annex_clone_through_directory() {
+    let store = tempfile::tempdir().unwrap();
+    let place = |name: &str| {
+        vec![
+            "provider=directory".to_string(),
+            format!("directory={}", store.path().join(name).display()),
+        ]
+    };
+    let _done = round_trip(&Service {
+        env: &[],
+        superds: place("ds"),
+        subds: place("sub"),
+    });
+    // The repository is held as two keys next to the content.
+    for key in ["XDLRA--refs", "XDLRA--repo-export"] {
+        let found = walk(store.path()).iter().any(|p| p.ends_with(key));
+        assert!(found, "{key} not in {:?}", walk(store.path()));
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
 
 #[test]
 fn datalad_push_clone_get_through_annexa() {
