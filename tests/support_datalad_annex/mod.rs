@@ -118,7 +118,14 @@ pub fn round_trip(service: &Service) -> RoundTrip {
 
     publish(&open(&ds_dir.join("sub"), env), &service.subds, &sub_url);
     // A clone installs the subdataset from where it was published.
-    ds.ok(&["git", "config", "-f", ".gitmodules", "submodule.sub.url", &sub_url]);
+    ds.ok(&[
+        "git",
+        "config",
+        "-f",
+        ".gitmodules",
+        "submodule.sub.url",
+        &sub_url,
+    ]);
     ds.ok(&["datalad", "save", "-m", "subdataset published"]);
     publish(&ds, &service.superds, &super_url);
 

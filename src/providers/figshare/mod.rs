@@ -587,7 +587,11 @@ impl Provider for FigshareRemote {
                 }
             }
         }
-        self.check_unpublished(key, &files).await?;
+        // A key naming no content (datalad-annex's refs, replaced on every
+        // push) is not the published file: it leaves the draft only.
+        if Key::parse(key).is_ok_and(|k| k.identifies_content()) {
+            self.check_unpublished(key, &files).await?;
+        }
         self.delete_all(&files).await?;
         if remembered.is_some() {
             annex.set_state(key, "").await?;
