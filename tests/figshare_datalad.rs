@@ -25,6 +25,10 @@ fn datalad_annex_clone_through_figshare() {
         env: &[("FIGSHARE_API_KEY", TOKEN)],
         superds: place(ARTICLE),
         subds: place(SUB_ARTICLE),
+        // The update after a publication goes to a new draft.
+        // The repository as files, replaced after a publication.
+        super_exporttree: true,
+        after_first_push: Some(&|| fake.publish()),
     });
     let (_, violations) = fake.storage_log();
     assert!(violations.is_empty(), "{violations:?}");

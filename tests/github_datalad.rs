@@ -26,6 +26,8 @@ fn datalad_annex_clone_through_github() {
         env: &[("GITHUB_TOKEN", GH_TOKEN)],
         superds: place("dataset"),
         subds: place("subdataset"),
+        super_exporttree: false,
+        after_first_push: None,
     });
     let names = fake.asset_names("dataset");
     assert!(names.iter().any(|n| n == "XDLRA--refs"), "{names:?}");

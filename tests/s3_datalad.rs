@@ -30,6 +30,8 @@ fn datalad_annex_clone_through_s3() {
         env: AWS_ENV,
         superds: place("ds/"),
         subds: place("ds-sub/"),
+        super_exporttree: false,
+        after_first_push: None,
     });
 }
 
@@ -46,11 +48,21 @@ fn datalad_annex_clone_through_directory() {
         env: &[],
         superds: place("ds"),
         subds: place("sub"),
+        super_exporttree: true,
+        after_first_push: None,
     });
-    // The repository is held as two keys next to the content.
+    // The subdataset's repository is two keys next to its content, the
+    // superdataset's (exporttree=yes) two files.
+    let files = walk(store.path());
     for key in ["XDLRA--refs", "XDLRA--repo-export"] {
-        let found = walk(store.path()).iter().any(|p| p.ends_with(key));
-        assert!(found, "{key} not in {:?}", walk(store.path()));
+        let found = files
+            .iter()
+            .any(|p| p.starts_with(store.path().join("sub")) && p.ends_with(key));
+        assert!(found, "{key} not in {files:?}");
+    }
+    for name in ["refs", "repo.zip"] {
+        let path = store.path().join("ds/.datalad/dotgit").join(name);
+        assert!(files.contains(&path), "{path:?} not in {files:?}");
     }
 }
 
@@ -117,4 +129,36 @@ fn datalad_push_clone_get_through_annexa() {
     let whereis = clone.ok(&["git", "annex", "whereis", "sub-01/anat/sub-01_T1w.nii.gz"]);
     assert!(whereis.contains("[s3]"), "{whereis}");
     clone.ok(&["git", "annex", "fsck", "."]);
+}
+
+/// docs/publish.md's recipe, run verbatim (with `$HOME` a temporary folder).
+#[test]
+fn docs_publish_recipe_runs_verbatim() {
+    support_datalad_annex::require_datalad_next();
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/publish.md"),
+    )
+    .unwrap();
+    let after = doc
+        .split("<!-- recipe: directory -->")
+        .nth(1)
+        .expect("docs/publish.md marks its recipe");
+    let script = after
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|s| s.split("\n```").next())
+        .expect("a sh block follows the mark");
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let home = home.to_str().unwrap();
+    let top = Repo::open(tmp.path()).env("HOME", home);
+    top.ok(&["bash", "-euo", "pipefail", "-c", script]);
+    let copy = tmp.path().join("my-study-copy");
+    assert_eq!(
+        std::fs::read(copy.join("participants.tsv")).unwrap(),
+        b"participant_id age\n"
+    );
+    let whereis = Repo::open(&copy).ok(&["git", "annex", "whereis", "participants.tsv"]);
+    assert!(whereis.contains("[store]"), "{whereis}");
 }

@@ -55,6 +55,12 @@ pub struct Service<'a> {
     pub superds: Vec<String>,
     /// initremote parameters of the subdataset's place.
     pub subds: Vec<String>,
+    /// The superdataset's repository as files (`exporttree=yes` in its
+    /// URL only; the content remote keeps keys).
+    pub super_exporttree: bool,
+    /// Run between the first push and the update (a publication: the
+    /// update then goes to a new draft).
+    pub after_first_push: Option<&'a dyn Fn()>,
 }
 
 /// What a round trip leaves for the service's own checks.
@@ -101,7 +107,13 @@ pub fn round_trip(service: &Service) -> RoundTrip {
     let tmp = tempfile::tempdir().unwrap();
     let env = service.env;
     let top = open(tmp.path(), env);
-    let super_url = deposit_url(&service.superds);
+    let super_url = if service.super_exporttree {
+        let mut params = service.superds.clone();
+        params.push("exporttree=yes".into());
+        deposit_url(&params)
+    } else {
+        deposit_url(&service.superds)
+    };
     let sub_url = deposit_url(&service.subds);
 
     top.ok(&["datalad", "create", "ds"]);
@@ -152,6 +164,9 @@ pub fn round_trip(service: &Service) -> RoundTrip {
         sub_big
     );
 
+    if let Some(hook) = service.after_first_push {
+        hook();
+    }
     // An update replaces the repository held under the same names.
     let update = pseudo_random(40_000, 26);
     ds.write("sub-02/anat/sub-02_T1w.nii.gz", &update);
