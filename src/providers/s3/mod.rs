@@ -88,7 +88,7 @@ impl ProviderKind for S3Kind {
         };
         if creds.is_none() && !config.public {
             return Err(ProviderError::MissingCredentials(
-                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) before initremote, or use public=yes for read-only access to a public bucket".into(),
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), or public=yes to read a public bucket without them".into(),
             ));
         }
         let mut remote = S3Remote::new(config, creds.clone())?;
