@@ -16,7 +16,7 @@ RELEASE_DIR := $(TARGET_DIR)/release
 export ANNEXA_VENV ?= $(CURDIR)/.venv
 TOOLS_PATH := $(ANNEXA_VENV)/tools/bin:$(PATH)
 
-.PHONY: all build test conformance soak demo bench install deps clean wheel test-wheel fuzz
+.PHONY: all build test test-latest lock conformance soak demo bench install deps clean wheel test-wheel fuzz
 
 all: build
 
@@ -24,9 +24,23 @@ build:
 	$(CARGO) build --release --locked
 
 # Installs what the tests need when missing: git-annex (Debian package),
-# moto_server and DataLad (PyPI, tools venv), the newest git-annex (PyPI venv).
+# moto_server and DataLad (PyPI, tools venv), the newest git-annex (PyPI venv),
+# each venv exactly as its lock in contrib/python/*.txt says (versions, hashes).
+DEPS_FLAGS ?=
 deps:
-	bash contrib/install-deps.sh
+	bash contrib/install-deps.sh $(DEPS_FLAGS)
+
+# Re-resolves contrib/python/*.in to the newest releases and rewrites the
+# locks (contrib/python/*.txt). On purpose only: run `make test` after it and
+# commit the locks with whatever the new releases needed (docs/testing.md).
+lock:
+	bash contrib/python/lock.sh
+
+# `make test` with every Python tool at its newest release (contrib/python/*.in,
+# unlocked) in venvs of their own (.venv-latest/): shows what a lock bump
+# would bring before it is made. Not part of CI.
+test-latest:
+	$(MAKE) test ANNEXA_VENV=$(CURDIR)/.venv-latest DEPS_FLAGS=--latest ANNEXA_LATEST=1
 
 # Every test, within the test budget (docs/testing.md): integration tests
 # mostly wait on git-annex and local servers, so nextest runs several at once
@@ -36,7 +50,7 @@ deps:
 TEST_THREADS ?= 6
 test:
 	@mkdir -p "$(TARGET_DIR)"; log="$(TARGET_DIR)/install-deps.log"; \
-	bash contrib/install-deps.sh >"$$log" 2>&1 & deps=$$!; \
+	bash contrib/install-deps.sh $(DEPS_FLAGS) >"$$log" 2>&1 & deps=$$!; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --release --locked --no-run; built=$$?; \
 	else \

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs what annexa's tests and demo need, only when missing:
+# Installs what annexa's tests and demo need, only when missing or different:
 #   git-annex        Debian's package: the default git-annex of every test
-#   moto_server      PyPI moto[server], a local S3 API server      } in the project's
-#   datalad          PyPI, interoperability tests (not with --demo) } tools venv
-#   maturin          PyPI, builds the Python wheel (not with --demo)  }
+#   moto_server      PyPI moto[server], a local S3 API server   } the project's
+#   datalad, datalad-next  PyPI, interoperability tests          } tools venv
+#   maturin          PyPI, builds the Python wheel               }
 #   newest git-annex PyPI `git-annex`, in a venv of its own so it never shadows
 #                    Debian's on PATH (not with --demo)
 #
@@ -11,12 +11,28 @@
 # virtual environments under $ANNEXA_VENV (default: .venv/ in the checkout).
 #   $ANNEXA_VENV/tools/bin           moto_server, datalad (the Makefile puts it on PATH)
 #   $ANNEXA_VENV/git-annex-newest/bin/git-annex
+#
+# Each venv holds exactly its lock, contrib/python/NAME.txt: every package,
+# dependencies included, at the version and hash the lock names, installed with
+# `pip --require-hashes --no-deps`. A venv that differs from its lock in any way
+# is made again. `make lock` re-resolves the locks on purpose (docs/testing.md).
+#   --demo    only what `make demo` needs
+#   --latest  the newest release of every tool instead of the locks
+#             (`make test-latest`, into a venv root of its own)
 set -euo pipefail
 
 demo_only=no
-[ "${1:-}" = "--demo" ] && demo_only=yes
+latest=no
+for arg in "$@"; do
+  case "$arg" in
+    --demo) demo_only=yes ;;
+    --latest) latest=yes ;;
+    *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+locks=$root/contrib/python
 venv_root=${ANNEXA_VENV:-$root/.venv}
 tools=$venv_root/tools
 newest=$venv_root/git-annex-newest
@@ -60,33 +76,36 @@ pip_into() {
   "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
 }
 
-make_venv "$tools"
-if [ ! -x "$tools/bin/moto_server" ]; then
-  echo "install-deps: installing moto[server] into $tools (PyPI)"
-  pip_into "$tools" 'moto[server]'
-fi
+# Installs venv DIR from contrib/python/NAME.txt exactly (a venv that differs
+# is made anew), or with --latest the newest releases NAME.in allows.
+install_venv() {
+  local dir=$1 name=$2
+  if [ "$latest" = yes ]; then
+    make_venv "$dir"
+    echo "install-deps: installing the newest releases of contrib/python/$name.in into $dir"
+    pip_into "$dir" --upgrade -r "$locks/$name.in"
+    return
+  fi
+  if [ -x "$dir/bin/python" ] \
+      && "$dir/bin/python" "$locks/check_venv.py" "$locks/$name.txt" >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "install-deps: installing contrib/python/$name.txt into $dir (locked versions and hashes)"
+  rm -rf "$dir"
+  make_venv "$dir"
+  pip_into "$dir" --require-hashes --no-deps -r "$locks/$name.txt"
+  "$dir/bin/python" "$locks/check_venv.py" "$locks/$name.txt"
+}
 
+install_venv "$tools" tools
+# DataLad must run against Debian's git-annex like every default test:
+# the tools venv must not hold a git-annex of its own (the lock has none).
+if [ -e "$tools/bin/git-annex" ]; then
+  echo "install-deps: $tools/bin/git-annex would shadow Debian's git-annex" >&2
+  exit 1
+fi
 if [ "$demo_only" = no ]; then
-  if [ ! -x "$tools/bin/datalad" ]; then
-    echo "install-deps: installing datalad into $tools (PyPI)"
-    pip_into "$tools" datalad
-  fi
-  # DataLad must run against Debian's git-annex like every default test:
-  # the tools venv must not hold a git-annex of its own.
-  if [ -e "$tools/bin/git-annex" ]; then
-    echo "install-deps: removing a git-annex from $tools (it would shadow Debian's)"
-    pip_into "$tools" --quiet >/dev/null 2>&1 || true
-    "$tools/bin/python" -m pip uninstall --quiet -y git-annex || rm -f "$tools/bin/git-annex"
-  fi
-  if [ ! -x "$tools/bin/maturin" ]; then
-    echo "install-deps: installing maturin into $tools (PyPI; builds the wheel)"
-    pip_into "$tools" maturin
-  fi
-  make_venv "$newest"
-  if [ ! -x "$newest/bin/git-annex" ]; then
-    echo "install-deps: installing the newest git-annex into $newest (PyPI git-annex)"
-    pip_into "$newest" git-annex
-  fi
+  install_venv "$newest" git-annex-newest
 fi
 
 echo "install-deps: git-annex $(git-annex version --raw 2>/dev/null || echo '?') (default)"

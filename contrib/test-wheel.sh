@@ -13,9 +13,14 @@ cleanup() { chmod -R u+w "$work" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 say() { echo "test-wheel: $*"; }
-say "installing $(basename "$wheel") with datalad and git-annex into a fresh venv"
+locks=$(cd "$(dirname "$0")/python" && pwd)
+say "installing $(basename "$wheel") with datalad and git-annex (contrib/python/wheel-test.txt) into a fresh venv"
 python3 -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel" datalad git-annex
+# DataLad and git-annex exactly as locked (versions and hashes); the wheel
+# itself, local and built just now, on its own and with no dependencies.
+"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  --require-hashes --no-deps -r "$locks/wheel-test.txt"
+"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$wheel"
 
 # Only the venv, git and the basic tools: no cargo build, no Debian git-annex first.
 export PATH="$work/venv/bin:/usr/local/bin:/usr/bin:/bin"

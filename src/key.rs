@@ -199,6 +199,16 @@ impl Key {
             .then(|| Expected::new(algorithm, hex))
     }
 
+    /// Whether the key's name ties it to one content: it carries a
+    /// checksum or the content's size. Keys with neither (datalad-annex's
+    /// `XDLRA--refs` and `XDLRA--repo-export`, size-less URL keys) are
+    /// names whose content may change: a file stored under such a name is
+    /// never proof that it holds the content being stored, and replacing
+    /// it is what storing means.
+    pub fn identifies_content(&self) -> bool {
+        self.size().is_some() || self.checksum().is_some()
+    }
+
     /// Whether the whole key can be used as one file or object name: no
     /// path separator, not `.` or `..`, no control character.
     pub fn is_path_safe(text: &str) -> bool {
@@ -281,6 +291,26 @@ mod tests {
         let k = Key::parse("SHA512-s3--AB").unwrap();
         assert_eq!(k.checksum(), Some(Expected::new(Algorithm::Sha512, "ab")));
         assert_eq!(Key::parse("BLAKE2B256E-s1--ab.x").unwrap().checksum(), None);
+    }
+
+    #[test]
+    fn keys_without_size_or_checksum_identify_no_content() {
+        for text in [
+            "SHA256E-s3--98ea.nii.gz",
+            "MD5-S1000-C2--5d41402abc4b2a76b9719d911017c592",
+            "WORM-s5-m1--name",
+            "URL-s12--http&c%%example",
+        ] {
+            assert!(Key::parse(text).unwrap().identifies_content(), "{text}");
+        }
+        for text in [
+            "XDLRA--refs",
+            "XDLRA--repo-export",
+            "XDLRA-S1073741824-C1--refs",
+            "URL--http&c%%example",
+        ] {
+            assert!(!Key::parse(text).unwrap().identifies_content(), "{text}");
+        }
     }
 
     #[test]

@@ -163,3 +163,53 @@ fn doctor_lists_features_of_the_newest_git_annex() {
         "{report}"
     );
 }
+
+/// Every Python tool venv holds exactly its lock (contrib/python/*.txt):
+/// a tool picked up at a newer release, or a stray package, fails here
+/// before it can change what the other tests prove. `make test-latest`
+/// (ANNEXA_LATEST=1) installs unlocked releases on purpose and skips this.
+#[test]
+fn python_tool_venvs_hold_exactly_their_locks() {
+    if std::env::var_os("ANNEXA_LATEST").is_some() {
+        return;
+    }
+    let locks = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/python");
+    let check = locks.join("check_venv.py");
+    for (venv, lock) in [("tools", "tools.txt"), ("git-annex-newest", "git-annex-newest.txt")] {
+        let python = common::venv_root().join(venv).join("bin/python");
+        assert!(python.is_file(), "no venv at {}: run `make deps`", python.display());
+        let out = Command::new(&python)
+            .arg(&check)
+            .arg(locks.join(lock))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{venv}: {}", text(&out));
+    }
+
+    // The check itself tells a venv that differs from its lock: the tools
+    // lock with moto's pin changed and one package more.
+    let lock = std::fs::read_to_string(locks.join("tools.txt")).unwrap();
+    let moto = lock
+        .lines()
+        .find(|l| l.starts_with("moto=="))
+        .expect("moto is locked");
+    let version = moto
+        .trim_start_matches("moto==")
+        .split([' ', ';'])
+        .next()
+        .unwrap();
+    let changed = lock.replacen(moto, &moto.replace(version, "0.0.1"), 1)
+        + "not-installed-anywhere==1.0\n";
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("tools.txt");
+    std::fs::write(&other, changed).unwrap();
+    let out = Command::new(common::venv_root().join("tools/bin/python"))
+        .arg(&check)
+        .arg(&other)
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains(&format!("moto is {version}, the lock says 0.0.1")), "{said}");
+    assert!(said.contains("missing not-installed-anywhere==1.0"), "{said}");
+}

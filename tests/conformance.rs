@@ -125,6 +125,16 @@ impl Service {
         }
     }
 
+    /// Publishes what the key remote holds, where the service has
+    /// published versions.
+    fn publish(&self) {
+        match self {
+            Service::Dataverse(fake) => fake.publish(),
+            Service::Figshare(fake) => fake.publish(),
+            _ => {}
+        }
+    }
+
     /// The same remote with its service out of reach: a missing folder, a
     /// closed port. Presence must then be "cannot tell", never "absent".
     fn unreachable_config(&self) -> Vec<(String, String)> {
@@ -417,6 +427,76 @@ fn many_keys_at_once(kind: &str) {
     });
 }
 
+/// datalad-annex keeps a repository under fixed keys without size or
+/// checksum (`XDLRA--refs`), whose content changes with every push: storing
+/// such a key again, from a fresh repository that knows nothing of the
+/// first store, replaces the content, and so does remove + store, also
+/// once a version holding it is published (Dataverse, Figshare).
+fn fixed_name_keys_are_replaced(kind: &str) {
+    set_credentials();
+    let service = Service::start(kind);
+    if let Service::Github(fake) = &service {
+        // Without GitHub's digest only the key could vouch for an asset.
+        fake.configure("digest=0");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let config = service.config(false);
+    let key = "XDLRA--refs";
+    // Same length, as a refs list after a push usually is.
+    let versions: Vec<PathBuf> = (0..4)
+        .map(|i| {
+            let file = tmp.path().join(format!("refs-{i}"));
+            std::fs::write(&file, format!("{i:0>40} refs/heads/main\n")).unwrap();
+            file
+        })
+        .collect();
+    let dest = tmp.path().join("got");
+    // As another repository reads it: no state of the stores.
+    let read_back = || async {
+        let _ = std::fs::remove_file(&dest);
+        let annex = annex_with(&config);
+        let p = prepared(&annex, kind).await;
+        p.retrieve(key, &dest, &annex).await.expect("retrieve");
+        std::fs::read(&dest).unwrap()
+    };
+    runtime().block_on(async {
+        let first = annex_with(&config);
+        let p = prepared(&first, kind).await;
+        p.store(key, &versions[0], &first).await.expect("store");
+
+        // A fresh repository stores new content under the same key.
+        let fresh = annex_with(&config);
+        let p = prepared(&fresh, kind).await;
+        p.store(key, &versions[1], &fresh)
+            .await
+            .expect("store again");
+        assert_eq!(
+            read_back().await,
+            std::fs::read(&versions[1]).unwrap(),
+            "{kind} kept the old content of {key}"
+        );
+
+        // What datalad-annex does: remove, then store, in a fresh
+        // repository; after a publication too.
+        for (round, file) in versions[2..].iter().enumerate() {
+            if round == 1 {
+                service.publish();
+            }
+            let annex = annex_with(&config);
+            let p = prepared(&annex, kind).await;
+            p.remove(key, &annex).await.expect("remove");
+            p.store(key, file, &annex)
+                .await
+                .expect("store after remove");
+            assert_eq!(
+                read_back().await,
+                std::fs::read(file).unwrap(),
+                "{kind}: round {round}"
+            );
+        }
+    });
+}
+
 /// "Absent" only when the service says so: out of reach is "cannot tell".
 fn absent_is_not_unreachable(kind: &str) {
     set_credentials();
@@ -549,6 +629,10 @@ macro_rules! conformance {
             #[test]
             fn many_keys_at_once() {
                 super::many_keys_at_once($kind);
+            }
+            #[test]
+            fn fixed_name_keys_are_replaced() {
+                super::fixed_name_keys_are_replaced($kind);
             }
             #[test]
             fn absent_is_not_unreachable() {

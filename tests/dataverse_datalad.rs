@@ -2,10 +2,43 @@
 //! annexa Dataverse remote and fetched back in a fresh clone.
 
 mod common;
+mod support_datalad_annex;
 mod support_dataverse;
 
 use common::{pseudo_random, Repo};
+use support_datalad_annex::{round_trip, Service};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
+
+const SUB_PID: &str = "doi:10.5072/FK2/SUBDS";
+
+#[test]
+fn datalad_annex_clone_through_dataverse() {
+    let fake = FakeDataverse::start(&["--dataset", SUB_PID]);
+    let place = |pid: &str| {
+        vec![
+            "provider=dataverse".to_string(),
+            format!("url={}", fake.url()),
+            format!("doi={pid}"),
+        ]
+    };
+    let done = round_trip(&Service {
+        env: &[("DATAVERSE_API_KEY", TOKEN)],
+        superds: place(PID),
+        subds: place(SUB_PID),
+        // The update after a publication goes to a new draft.
+        super_exporttree: false,
+        after_first_push: Some(&|| fake.publish()),
+    });
+    // Without a token a clone sees the published version, not the draft.
+    Repo::open(done.tmp.path()).ok(&["datalad", "clone", &done.super_url, "anonymous"]);
+    let anonymous = Repo::open(&done.tmp.path().join("anonymous"));
+    let log = anonymous.ok(&["git", "log", "--format=%s"]);
+    assert!(log.contains("subdataset published"), "{log}");
+    assert!(!log.contains("add sub-02"), "{log}");
+    anonymous.ok(&["datalad", "get", "sub-01/anat/sub-01_T1w.nii.gz"]);
+    let (_, violations) = fake.storage_log();
+    assert!(violations.is_empty(), "{violations:?}");
+}
 
 #[test]
 fn datalad_push_clone_get_through_dataverse() {

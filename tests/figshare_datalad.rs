@@ -2,10 +2,37 @@
 //! annexa Figshare remote and fetched back in a fresh clone.
 
 mod common;
+mod support_datalad_annex;
 mod support_figshare;
 
 use common::{pseudo_random, Repo};
+use support_datalad_annex::{round_trip, Service};
 use support_figshare::{FakeFigshare, ARTICLE, TOKEN};
+
+const SUB_ARTICLE: u64 = 4243;
+
+#[test]
+fn datalad_annex_clone_through_figshare() {
+    let fake = FakeFigshare::start(&["--article", &SUB_ARTICLE.to_string()]);
+    let place = |article: u64| {
+        vec![
+            "provider=figshare".to_string(),
+            format!("api={}", fake.api()),
+            format!("article={article}"),
+        ]
+    };
+    round_trip(&Service {
+        env: &[("FIGSHARE_API_KEY", TOKEN)],
+        superds: place(ARTICLE),
+        subds: place(SUB_ARTICLE),
+        // The update after a publication goes to a new draft.
+        // The repository as files, replaced after a publication.
+        super_exporttree: true,
+        after_first_push: Some(&|| fake.publish()),
+    });
+    let (_, violations) = fake.storage_log();
+    assert!(violations.is_empty(), "{violations:?}");
+}
 
 #[test]
 fn datalad_push_clone_get_through_figshare() {

@@ -3,10 +3,37 @@
 //! fresh clone.
 
 mod common;
+mod support_datalad_annex;
 mod support_github;
 
 use common::{pseudo_random, Repo};
+use support_datalad_annex::{round_trip, Service};
 use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
+
+#[test]
+fn datalad_annex_clone_through_github() {
+    let fake = FakeGithub::start(&[]);
+    let place = |tag: &str| {
+        vec![
+            "provider=github".to_string(),
+            format!("api={}", fake.api()),
+            format!("repo={GH_REPO}"),
+            format!("tag={tag}"),
+            "createrelease=yes".to_string(),
+        ]
+    };
+    round_trip(&Service {
+        env: &[("GITHUB_TOKEN", GH_TOKEN)],
+        superds: place("dataset"),
+        subds: place("subdataset"),
+        super_exporttree: false,
+        after_first_push: None,
+    });
+    let names = fake.asset_names("dataset");
+    assert!(names.iter().any(|n| n == "XDLRA--refs"), "{names:?}");
+    let (_, violations) = fake.storage_log();
+    assert!(violations.is_empty(), "{violations:?}");
+}
 
 #[test]
 fn datalad_push_clone_get_through_github() {

@@ -190,7 +190,12 @@ fn credentials_are_stored_required_and_never_printed() {
         .unwrap();
     assert!(!out.status.success());
     assert!(
-        combined(&out).contains("AWS_ACCESS_KEY_ID"),
+        combined(&out).contains("missing credentials: set AWS_ACCESS_KEY_ID"),
+        "{}",
+        combined(&out)
+    );
+    assert!(
+        !combined(&out).contains("not enabled"),
         "{}",
         combined(&out)
     );
@@ -223,6 +228,42 @@ fn credentials_are_stored_required_and_never_printed() {
     // Not embedded by default: the git-annex branch does not hold it.
     let branch = repo.ok(&["git", "log", "-p", "git-annex"]);
     assert!(!branch.contains(AWS_SECRET));
+}
+
+/// A clone autoenables the remotes it inherits; one it has no credentials
+/// for is named once, with how to enable it: no set-up advice for a
+/// remote the clone did not set up.
+#[test]
+fn a_clone_says_once_which_remote_it_could_not_enable() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("repo"));
+    initremote(&repo, &moto, "auto", &["autoenable=true"]);
+    let clone_dir = tmp.path().join("clone");
+    repo.ok(&[
+        "git",
+        "clone",
+        "-q",
+        repo.dir.to_str().unwrap(),
+        clone_dir.to_str().unwrap(),
+    ]);
+    let clone = Repo::open(&clone_dir)
+        .env("AWS_ACCESS_KEY_ID", common::AWS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET);
+    let out = clone
+        .command(&["git", "annex", "init", "clone"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    let text = combined(&out);
+    assert!(out.status.success(), "{text}");
+    let said = "remote auto was not enabled (missing credentials): set AWS_ACCESS_KEY_ID";
+    assert_eq!(text.matches(said).count(), 1, "{text}");
+    assert!(text.contains("`git annex enableremote auto`"), "{text}");
+    assert!(!text.contains("initremote"), "{text}");
+    // With credentials, enabling works as told.
+    clone.ok(&["git", "annex", "enableremote", "auto"]);
 }
 
 #[test]

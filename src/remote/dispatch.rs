@@ -62,6 +62,62 @@ fn failure_text(error: &ProviderError) -> String {
     error_chain_text(error)
 }
 
+/// INITREMOTE's failure text. The same request also enables a remote that
+/// exists already (`enableremote`, and `git annex init` autoenabling the
+/// remotes a clone inherits): missing credentials there are no mistake in a
+/// set-up but a remote this repository cannot use yet, so the text names
+/// the remote and how to enable it, in words that fit a clone.
+async fn initremote_failure(error: &ProviderError, annex: &JobAnnex) -> String {
+    if let ProviderError::MissingCredentials(what) = error {
+        if remote_exists(annex).await {
+            if let Ok(Some(name)) = annex.get_config("name").await {
+                return format!(
+                    "remote {name} was not enabled (missing credentials): {what}, and run \
+                     `git annex enableremote {name}`"
+                );
+            }
+        }
+    }
+    failure_text(error)
+}
+
+/// Whether the git-annex branch (or its journal, not yet committed) lists
+/// this remote's UUID in remote.log, i.e. the remote is being enabled
+/// rather than created: git-annex writes a new remote's entry only after
+/// INITREMOTE succeeded. Anything unclear answers false, the text of a
+/// new remote.
+async fn remote_exists(annex: &JobAnnex) -> bool {
+    let (Ok(uuid), Ok(git_dir)) = (annex.get_uuid().await, annex.get_git_dir().await) else {
+        return false;
+    };
+    if uuid.is_empty() {
+        return false;
+    }
+    let lists = |log: &[u8]| {
+        String::from_utf8_lossy(log)
+            .lines()
+            .any(|line| line.split_whitespace().next() == Some(uuid.as_str()))
+    };
+    if let Ok(journal) = tokio::fs::read(git_dir.join("annex/journal/remote.log")).await {
+        if lists(&journal) {
+            return true;
+        }
+    }
+    let show = tokio::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&git_dir)
+        .args(["cat-file", "blob", "refs/heads/git-annex:remote.log"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    // A local read; bounded all the same.
+    match tokio::time::timeout(std::time::Duration::from_secs(20), show).await {
+        Ok(Ok(out)) if out.status.success() => lists(&out.stdout),
+        _ => false,
+    }
+}
+
 /// CHECKPRESENT(EXPORT): only a known absence is FAILURE.
 fn check_present_reply(key: String, result: Result<bool, ProviderError>) -> Reply {
     match result {
@@ -281,7 +337,7 @@ pub async fn handle(
             Err(message) => Reply::InitRemoteFailure(message),
             Ok(kind) => match kind.initremote(annex).await {
                 Ok(()) => Reply::InitRemoteSuccess,
-                Err(e) => Reply::InitRemoteFailure(failure_text(&e)),
+                Err(e) => Reply::InitRemoteFailure(initremote_failure(&e, annex).await),
             },
         },
         R::Prepare => prepare(shared, annex).await,

@@ -706,8 +706,25 @@ async fn local_digest(path: &Path, algorithm: Algorithm) -> Result<String> {
 impl Provider for DataverseRemote {
     async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
         let (folder, label) = self.key_location(key);
+        let pinned = Key::parse(key).is_ok_and(|k| k.identifies_content());
         if let Some(existing) = self.remembered(key, &folder, &label, annex).await? {
-            return self.remember(key, &existing, annex).await;
+            if pinned || same_content(&existing, src).await? {
+                return self.remember(key, &existing, annex).await;
+            }
+        }
+        if !pinned {
+            // A key naming no content (datalad-annex's refs) may hold older
+            // content under its name, in the draft or carried over from a
+            // published version: the new content replaces it.
+            if let Some(existing) = self.find_current(&folder, &label).await? {
+                if same_content(&existing, src).await? {
+                    return self.remember(key, &existing, annex).await;
+                }
+                let (f, _) = self
+                    .upload_new(&folder, &label, src, Some(existing.data_file.id), annex)
+                    .await?;
+                return self.remember(key, &f, annex).await;
+            }
         }
         // No listing first: a key stored before (without state) shows up as
         // a renamed duplicate, which upload_new deletes again.
@@ -842,7 +859,16 @@ impl Provider for DataverseRemote {
             .await?
             .and_then(|s| KeyState::parse(&s));
         let id = remembered.as_ref().map(|s| s.id);
-        let published = self.find_published(&folder, &label, id).await?;
+        // A published file is kept by Dataverse whatever we do; refusing
+        // keeps git-annex from counting it gone. A key naming no content
+        // (datalad-annex's refs, replaced on every push) is not that file:
+        // removing it from the draft is what the caller asks.
+        let pinned = Key::parse(key).is_ok_and(|k| k.identifies_content());
+        let published = if pinned {
+            self.find_published(&folder, &label, id).await?
+        } else {
+            Vec::new()
+        };
         if !published.is_empty() {
             let versions: Vec<&str> = published.iter().map(|(v, _)| v.as_str()).collect();
             return Err(ProviderError::conflict(format!(

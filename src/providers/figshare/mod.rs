@@ -574,7 +574,11 @@ impl Provider for FigshareRemote {
                 }
             }
         }
-        self.check_unpublished(key, &files).await?;
+        // A key naming no content (datalad-annex's refs, replaced on every
+        // push) is not the published file: it leaves the draft only.
+        if Key::parse(key).is_ok_and(|k| k.identifies_content()) {
+            self.check_unpublished(key, &files).await?;
+        }
         self.delete_all(&files).await?;
         if remembered.is_some() {
             annex.set_state(key, "").await?;
@@ -661,10 +665,14 @@ impl ExportTree for FigshareRemote {
             .is_some_and(|f| matches_key(&f, key)))
     }
 
-    async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
+    async fn remove_export(&self, name: &str, key: &str, _annex: &dyn Annex) -> Result<()> {
         let flat = Self::export_name(name)?;
         let files = self.named(&flat).await?;
-        self.check_unpublished(name, &files).await?;
+        // As for keys: a file of a key naming no content (datalad-annex's
+        // `.datalad/dotgit/refs`) leaves the draft only.
+        if Key::parse(key).is_ok_and(|k| k.identifies_content()) {
+            self.check_unpublished(name, &files).await?;
+        }
         self.delete_all(&files).await
     }
 

@@ -543,8 +543,10 @@ async fn same_content(asset: &Asset, key: &str, src: &Path, size: u64) -> Result
     }
     match asset.sha256() {
         Some(d) => Ok(local_digest(src, d.algorithm).await? == d.hex),
-        // No digest: the name is the key (content-addressed), size agrees.
-        None => Ok(true),
+        // No digest: the name is the key, which pins the content when it
+        // carries a checksum or size (that agrees). A key with neither
+        // (datalad-annex's refs) may name new content: replace it.
+        None => Ok(Key::parse(key).is_ok_and(|k| k.identifies_content())),
     }
 }
 

@@ -12,6 +12,7 @@ use rusty_s3::actions::list_objects_v2::ListObjectsContent;
 use rusty_s3::S3Action;
 use url::Url;
 
+use super::actions::CreateUpload;
 use super::config::UploadChecksum;
 use super::error::{classify, s3_error_code, service_error};
 use super::naming::{check_object_name, within_bucket};
@@ -58,6 +59,22 @@ impl S3Remote {
             )));
         }
         Ok(Signed { url, headers })
+    }
+
+    /// `CreateMultipartUpload` for `object`, shaped as the AWS SDKs send it
+    /// (see [`super::actions`]).
+    pub(super) fn create_upload<'a>(
+        &'a self,
+        creds: &'a rusty_s3::Credentials,
+        object: &str,
+    ) -> Result<CreateUpload<'a>> {
+        self.check_object(object)?;
+        CreateUpload::new(&self.bucket, creds, object).ok_or_else(|| {
+            ProviderError::InvalidName(format!(
+                "{object:?} is not an object name inside bucket {}",
+                self.config.bucket
+            ))
+        })
     }
 
     /// Checks that `object` is a plain object name whose URL is inside the

@@ -6,11 +6,13 @@
 //!
 //! - [`config`]: parameters, their validation, credentials.
 //! - [`client`]: signed requests; HEAD, GET, PUT, DELETE, listing.
-//! - [`multipart`]: large uploads in parts.
+//! - [`multipart`]: large uploads in parts; [`actions`]: requests signed in
+//!   the AWS SDKs' shape where rusty-s3's differs.
 //! - [`error`]: S3 error documents as typed [`ProviderError`]s.
 //! - [`export`]: export trees.
 //! - [`urls`]: `s3://` and endpoint URLs (addurl), public URLs.
 
+mod actions;
 mod client;
 mod config;
 mod error;
@@ -86,7 +88,7 @@ impl ProviderKind for S3Kind {
         };
         if creds.is_none() && !config.public {
             return Err(ProviderError::MissingCredentials(
-                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) before initremote, or use public=yes for read-only access to a public bucket".into(),
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), or public=yes to read a public bucket without them".into(),
             ));
         }
         let mut remote = S3Remote::new(config, creds.clone())?;

@@ -58,7 +58,7 @@ impl S3Remote {
         annex: &dyn Annex,
     ) -> Result<()> {
         let parts = plan_parts(size, self.config.part_size);
-        let mut create = self.bucket.create_multipart_upload(Some(creds), object);
+        let mut create = self.create_upload(creds, object)?;
         self.upload_headers(&mut create);
         if mode == UploadChecksum::Sha256 {
             // S3 then requires each part's checksum, and all of them again
@@ -197,7 +197,7 @@ impl S3Remote {
         let creds = self.write_creds()?;
         let object = format!("{}{PROBE_OBJECT}", self.config.prefix);
         self.check_object(&object)?;
-        let mut create = self.bucket.create_multipart_upload(Some(creds), &object);
+        let mut create = self.create_upload(creds, &object)?;
         create
             .headers_mut()
             .insert("x-amz-checksum-algorithm", "SHA256");
