@@ -501,3 +501,56 @@ fn a_bucket_in_another_region_is_found_and_remembered() {
     let log = repo.ok(&["git", "show", "git-annex:remote.log"]);
     assert!(log.contains("region=us-west-2"), "{log}");
 }
+
+/// Issue 22: a dead server costs one failure per command, not minutes per
+/// key, and every failure says which endpoint and why.
+#[test]
+fn a_stopped_or_silent_server_fails_fast_naming_the_endpoint() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("repo")).env("ANNEXA_TIMEOUT", "3");
+    initremote(&repo, &moto, "dead", &[]);
+    let files: Vec<String> = (0..8).map(|i| format!("f{i}.dat")).collect();
+    for (i, f) in files.iter().enumerate() {
+        add_file(&repo, f, &pseudo_random(100, i as u64 + 40));
+    }
+    repo.ok(&["git", "annex", "copy", "-J4", "--to", "dead", "."]);
+    repo.ok(&["git", "annex", "drop", "."]);
+    let port = moto.port;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    drop(moto);
+
+    // Stopped: connection refused, tried twice, then every key fails at once.
+    let started = Instant::now();
+    let out = repo.run(&["git", "annex", "get", "-J1", "."]);
+    let took = started.elapsed();
+    let text = combined(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(took < Duration::from_secs(30), "took {took:?}: {text}");
+    let named = format!("{endpoint}: connection refused");
+    assert!(
+        text.matches(&named).count() >= files.len(),
+        "each failure names the endpoint and the cause: {text}"
+    );
+    assert!(text.contains("the port wrong"), "{text}");
+
+    // Silent: accepts connections and never answers. One key's get ends
+    // within 2 x ANNEXA_TIMEOUT.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let started = Instant::now();
+    let out = repo.run(&["git", "annex", "get", &files[0]]);
+    let took = started.elapsed();
+    let text = combined(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(took < Duration::from_secs(6), "took {took:?}: {text}");
+    assert!(
+        text.contains(&format!("{endpoint}: the server accepted")),
+        "{text}"
+    );
+}
