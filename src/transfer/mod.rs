@@ -106,7 +106,7 @@ fn detail_in_parens(detail: &str) -> String {
 fn earlier_suffix(earlier: Option<u64>) -> String {
     match earlier {
         Some(seconds) => format!(
-            "; found {seconds} s ago, not tried again for {} s",
+            "; so it was {seconds} s ago, and it is not tried again for {} s",
             REPROBE_AFTER.as_secs()
         ),
         None => String::new(),

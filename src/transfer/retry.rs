@@ -327,7 +327,9 @@ impl<'a> Retrier<'a> {
                 }
             };
         }
-        self.unreachable(url, Unreachable::Silent, waited, String::new())
+        // The message names the full wait, not the shortened second one.
+        let stall = self.policy.stall_timeout.as_secs();
+        self.unreachable(url, Unreachable::Silent, stall, String::new())
             .await
     }
 
