@@ -175,9 +175,16 @@ fn python_tool_venvs_hold_exactly_their_locks() {
     }
     let locks = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/python");
     let check = locks.join("check_venv.py");
-    for (venv, lock) in [("tools", "tools.txt"), ("git-annex-newest", "git-annex-newest.txt")] {
+    for (venv, lock) in [
+        ("tools", "tools.txt"),
+        ("git-annex-newest", "git-annex-newest.txt"),
+    ] {
         let python = common::venv_root().join(venv).join("bin/python");
-        assert!(python.is_file(), "no venv at {}: run `make deps`", python.display());
+        assert!(
+            python.is_file(),
+            "no venv at {}: run `make deps`",
+            python.display()
+        );
         let out = Command::new(&python)
             .arg(&check)
             .arg(locks.join(lock))
@@ -198,8 +205,8 @@ fn python_tool_venvs_hold_exactly_their_locks() {
         .split([' ', ';'])
         .next()
         .unwrap();
-    let changed = lock.replacen(moto, &moto.replace(version, "0.0.1"), 1)
-        + "not-installed-anywhere==1.0\n";
+    let changed =
+        lock.replacen(moto, &moto.replace(version, "0.0.1"), 1) + "not-installed-anywhere==1.0\n";
     let dir = tempfile::tempdir().unwrap();
     let other = dir.path().join("tools.txt");
     std::fs::write(&other, changed).unwrap();
@@ -210,6 +217,12 @@ fn python_tool_venvs_hold_exactly_their_locks() {
         .unwrap();
     let said = text(&out);
     assert!(!out.status.success(), "{said}");
-    assert!(said.contains(&format!("moto is {version}, the lock says 0.0.1")), "{said}");
-    assert!(said.contains("missing not-installed-anywhere==1.0"), "{said}");
+    assert!(
+        said.contains(&format!("moto is {version}, the lock says 0.0.1")),
+        "{said}"
+    );
+    assert!(
+        said.contains("missing not-installed-anywhere==1.0"),
+        "{said}"
+    );
 }

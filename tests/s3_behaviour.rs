@@ -20,6 +20,7 @@ fn initremote(repo: &Repo, moto: &Moto, name: &str, extra: &[&str]) {
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         &bucket,
         &endpoint,
@@ -147,7 +148,17 @@ fn initremote_rejects_bad_parameters_clearly() {
                 "bucket=annexa-x",
                 "endpoint=http://127.0.0.1:1",
             ],
-            "could not connect",
+            "connection refused",
+        ),
+        // Issue 22: a misspelt bucket is not quietly created, and a name
+        // outside S3's rules is said before any work.
+        (
+            &["provider=s3", "bucket=annexa-mispelt"],
+            "check bucket= for a misspelling, or add createbucket=yes",
+        ),
+        (
+            &["provider=s3", "bucket=My_Lab", "createbucket=yes"],
+            "bucket=My_Lab: S3 bucket names have no uppercase letters",
         ),
     ];
     for (params, expected) in cases {
@@ -161,6 +172,24 @@ fn initremote_rejects_bad_parameters_clearly() {
         assert!(!out.status.success(), "{params:?} was accepted");
         assert!(text.contains(expected), "{params:?}: {text}");
     }
+    let status = |bucket: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-I"])
+            .arg(format!("{}/{bucket}", moto.endpoint()))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(status("annexa-mispelt"), "404", "not created");
+    let mut argv = base.to_vec();
+    argv.extend_from_slice(&["provider=s3", "bucket=annexa-new", "createbucket=yes"]);
+    argv.push(&endpoint);
+    let out = repo.ok(&argv);
+    assert!(
+        out.contains(&format!("created bucket annexa-new at {}", moto.endpoint())),
+        "{out}"
+    );
+    assert_eq!(status("annexa-new"), "200");
 }
 
 #[test]
@@ -180,6 +209,7 @@ fn credentials_are_stored_required_and_never_printed() {
             "type=external",
             "externaltype=annexa",
             "provider=s3",
+            "createbucket=yes",
             "encryption=none",
             "bucket=annexa-nocreds",
             &endpoint,
@@ -471,6 +501,7 @@ fn a_bucket_in_another_region_is_found_and_remembered() {
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         "bucket=annexa-elsewhere",
         &format!("endpoint={}", moto.endpoint()),
@@ -492,6 +523,7 @@ fn a_bucket_in_another_region_is_found_and_remembered() {
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         "bucket=annexa-elsewhere",
         "region=us-west-2",

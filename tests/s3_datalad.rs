@@ -33,6 +33,7 @@ fn datalad_push_clone_get_through_annexa() {
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         "bucket=annexa-datalad",
         &endpoint,

@@ -336,6 +336,7 @@ fn git_annex_round_trip_on_a_kms_bucket() {
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         "bucket=annexa-kms",
         "partsize=5MiB",

@@ -27,7 +27,11 @@ pub(super) struct CreateUpload<'a> {
 impl<'a> CreateUpload<'a> {
     /// `None` when `object` makes no URL in this bucket (callers check the
     /// name first, so this is a refusal, never a panic).
-    pub(super) fn new(bucket: &'a Bucket, credentials: &'a Credentials, object: &str) -> Option<Self> {
+    pub(super) fn new(
+        bucket: &'a Bucket,
+        credentials: &'a Credentials,
+        object: &str,
+    ) -> Option<Self> {
         let url = bucket.object_url(object).ok()?;
         Some(CreateUpload {
             url,
@@ -111,7 +115,9 @@ mod tests {
         assert_eq!(ours.path(), sdk.path());
         assert_eq!(pairs(&ours), pairs(&sdk));
         // Never the `uploads=1` that rusty-s3's own action sends.
-        assert!(ours.query_pairs().any(|(k, v)| k == "uploads" && v.is_empty()));
+        assert!(ours
+            .query_pairs()
+            .any(|(k, v)| k == "uploads" && v.is_empty()));
     }
 
     #[test]

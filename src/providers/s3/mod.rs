@@ -88,7 +88,7 @@ impl ProviderKind for S3Kind {
         };
         if creds.is_none() && !config.public {
             return Err(ProviderError::MissingCredentials(
-                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) before initremote, or use public=yes for read-only access to a public bucket".into(),
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) before initremote or enableremote, or use public=yes for read-only access to a public bucket".into(),
             ));
         }
         let mut remote = S3Remote::new(config, creds.clone())?;
@@ -108,7 +108,13 @@ impl ProviderKind for S3Kind {
                 }
             }
         }
-        remote.ensure_bucket().await?;
+        if remote.ensure_bucket().await? {
+            annex.info(&format!(
+                "created bucket {} at {} (createbucket=yes)",
+                remote.config.bucket,
+                RedactedUrl::new(remote.config.endpoint.clone())
+            ));
+        }
         // checksum=sha256 on a store that refuses the flexible checksum
         // headers: found out once here and remembered for every clone,
         // rather than on the first upload of every process.
