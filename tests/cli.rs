@@ -109,6 +109,14 @@ fn doctor_reports_without_revealing_secrets() {
         report.contains(&cache.path().display().to_string()),
         "{report}"
     );
+    // Issue 22: Debian's git-annex lacks optional features; that is said
+    // once, with the fact that it suffices, not as a warning per feature.
+    assert!(!report.contains("warn   feature:"), "{report}");
+    assert!(
+        report.matches("pip install git-annex").count() <= 1,
+        "{report}"
+    );
+    assert!(report.contains("does everything annexa needs"), "{report}");
 
     // JSON carries the same checks.
     let out = annexa()
