@@ -25,6 +25,7 @@ fn annex_for(proxy: &StoreProxy, bucket: &str, extra: &[(&str, &str)]) -> MemAnn
     let endpoint = proxy.endpoint();
     let mut config = vec![
         ("provider", "s3"),
+        ("createbucket", "yes"),
         ("bucket", bucket),
         ("endpoint", endpoint.as_str()),
     ];
