@@ -211,14 +211,14 @@ curl -sS --fail -o /dev/null -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" \
     --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$ENDPOINT/builtin-bench" \
     || die "cannot create bucket builtin-bench"
 BUILTIN_PARAMS="type=S3 encryption=none bucket=builtin-bench host=127.0.0.1 port=$PORT protocol=http requeststyle=path signature=v4 datacenter=us-east-1"
-ANNEXA_PARAMS="type=external externaltype=annexa encryption=none provider=s3 bucket=annexa-bench endpoint=$ENDPOINT"
+ANNEXA_PARAMS="type=external externaltype=annexa encryption=none provider=s3 bucket=annexa-bench createbucket=yes endpoint=$ENDPOINT"
 mkdir -p "$WORK/directory-remote"
 rss_phase init
 git annex initremote annexa $ANNEXA_PARAMS >"$WORK/logs/init-annexa.log" 2>&1 || { cat "$WORK/logs/init-annexa.log" >&2; die "initremote annexa"; }
 git annex initremote builtin $BUILTIN_PARAMS >"$WORK/logs/init-builtin.log" 2>&1 || { cat "$WORK/logs/init-builtin.log" >&2; die "initremote builtin"; }
 git annex initremote directory type=directory directory="$WORK/directory-remote" encryption=none >"$WORK/logs/init-directory.log" 2>&1 || { cat "$WORK/logs/init-directory.log" >&2; die "initremote directory"; }
 if [[ $NO_ASYNC_ROW == 1 ]]; then
-    git annex initremote annexa-noasync type=external externaltype=annexa encryption=none provider=s3 bucket=annexa-noasync endpoint="$ENDPOINT" >"$WORK/logs/init-noasync.log" 2>&1 || { cat "$WORK/logs/init-noasync.log" >&2; die "initremote annexa-noasync"; }
+    git annex initremote annexa-noasync type=external externaltype=annexa encryption=none provider=s3 bucket=annexa-noasync createbucket=yes endpoint="$ENDPOINT" >"$WORK/logs/init-noasync.log" 2>&1 || { cat "$WORK/logs/init-noasync.log" >&2; die "initremote annexa-noasync"; }
 fi
 
 LOAD_BEFORE=$(uptime | sed 's/.*load average: //')
@@ -427,7 +427,7 @@ if [[ $WRITE_DOC == 1 ]]; then
         echo "  and temp files. moto is Python: it is the slowest party here; curl got $CURL_MBPS MB/s from it for the $LARGE_MIB MiB object."
         echo "  Every client talks to the same server in the same run."
         echo "- git-annex $ANNEX_VERSION; $(curl --version | head -n 1 | cut -d' ' -f1,2)."
-        echo "- annexa remote: \`git annex initremote annexa type=external externaltype=annexa encryption=none provider=s3 bucket=annexa-bench endpoint=http://127.0.0.1:PORT\`"
+        echo "- annexa remote: \`git annex initremote annexa type=external externaltype=annexa encryption=none provider=s3 bucket=annexa-bench createbucket=yes endpoint=http://127.0.0.1:PORT\`"
         echo "  (defaults: flat layout, 64 MiB parts, 4 parts at once)."
         echo "- built-in remote: \`git annex initremote builtin type=S3 encryption=none bucket=builtin-bench host=127.0.0.1 port=PORT protocol=http requeststyle=path signature=v4 datacenter=us-east-1\`,"
         echo "  with \`git config annex.security.allowed-ip-addresses 127.0.0.1\` (git-annex refuses loopback addresses otherwise)"

@@ -166,16 +166,32 @@ fn git_annex_checks() -> Vec<Check> {
     } else {
         ok("git-annex", raw.clone())
     }];
+    let mut newer = 0;
     for (feature, since) in FEATURES {
         checks.push(if found >= *since {
             ok(&format!("feature: {feature}"), "available".into())
         } else {
+            newer += 1;
+            // An optional extra, not a fault: said once below, not as a
+            // warning per feature.
             Check {
                 name: format!("feature: {feature}"),
-                status: Status::Warn,
-                detail: format!("needs git-annex {since} or newer (found {found})"),
-                fix: Some("pip install git-annex (or upgrade git-annex)".into()),
+                status: Status::Info,
+                detail: format!("not available: needs git-annex {since} or newer"),
+                fix: None,
             }
+        });
+    }
+    if newer > 0 && found >= OLDEST_TESTED {
+        checks.push(Check {
+            name: "git-annex features".into(),
+            status: Status::Info,
+            detail: format!(
+                "git-annex {found} does everything annexa needs (remotes, get, copy, annexa \
+                 get/import); {newer} optional feature(s) above need a newer one \
+                 (pip install git-annex)"
+            ),
+            fix: None,
         });
     }
     checks

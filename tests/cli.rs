@@ -109,6 +109,14 @@ fn doctor_reports_without_revealing_secrets() {
         report.contains(&cache.path().display().to_string()),
         "{report}"
     );
+    // Issue 22: Debian's git-annex lacks optional features; that is said
+    // once, with the fact that it suffices, not as a warning per feature.
+    assert!(!report.contains("warn   feature:"), "{report}");
+    assert!(
+        report.matches("pip install git-annex").count() <= 1,
+        "{report}"
+    );
+    assert!(report.contains("does everything annexa needs"), "{report}");
 
     // JSON carries the same checks.
     let out = annexa()
@@ -225,4 +233,48 @@ fn python_tool_venvs_hold_exactly_their_locks() {
         said.contains("missing not-installed-anywhere==1.0"),
         "{said}"
     );
+}
+
+/// Issue 22: a folder that exists but is not a dataset is said to be so,
+/// with what to do, before any clone.
+#[test]
+fn a_folder_that_is_not_a_dataset_says_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("ds006");
+    std::fs::create_dir_all(folder.join("sub-01")).unwrap();
+    let cache = tmp.path().join("cache");
+    let out = annexa()
+        .arg("--cache")
+        .arg(&cache)
+        .arg("ls")
+        .arg(&folder)
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("not a dataset (try `datalad create --force`, or pass the dataset's root)"),
+        "{said}"
+    );
+    assert!(!said.contains("git clone"), "{said}");
+    let leftovers: Vec<_> = std::fs::read_dir(&cache)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "nothing cached: {leftovers:?}");
+}
+
+#[test]
+fn get_help_shows_examples_and_comma_separated_values() {
+    let out = annexa().args(["get", "--help"]).output().unwrap();
+    let help = text(&out);
+    assert!(out.status.success(), "{help}");
+    assert!(help.contains("Examples:"), "{help}");
+    assert!(help.contains("separate values with commas"), "{help}");
+    let verify = text(&annexa().args(["verify", "--help"]).output().unwrap());
+    assert!(
+        verify.contains("The manifest `annexa get --manifest FILE` wrote"),
+        "{verify}"
+    );
+    let import = text(&annexa().args(["import", "--help"]).output().unwrap());
+    assert!(!import.contains("--version"), "{import}");
 }

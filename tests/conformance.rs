@@ -70,6 +70,7 @@ impl Service {
             Service::S3(moto) => {
                 let bucket = if export { "conf-tree" } else { "conf-keys" };
                 config.push(("bucket".into(), bucket.into()));
+                config.push(("createbucket".into(), "yes".into()));
                 config.push(("endpoint".into(), moto.endpoint()));
             }
             Service::Dataverse(fake) => {

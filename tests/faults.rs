@@ -161,6 +161,7 @@ fn a_repeated_listing_page_stops_with_a_clear_error() {
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         "bucket=annexa-pages",
         &endpoint,

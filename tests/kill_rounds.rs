@@ -193,6 +193,7 @@ fn git_annex_copy_and_get_killed_at_seeded_points_complete_when_run_again() {
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         "bucket=annexa-kill",
         "partsize=5MiB",

@@ -37,6 +37,7 @@ fn public_remote(moto: &Moto, dir: &std::path::Path, git_annex: GitAnnex) -> Rep
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         "public=yes",
         "bucket=annexa-public",

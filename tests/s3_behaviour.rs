@@ -20,6 +20,7 @@ fn initremote(repo: &Repo, moto: &Moto, name: &str, extra: &[&str]) {
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         &bucket,
         &endpoint,
@@ -147,7 +148,17 @@ fn initremote_rejects_bad_parameters_clearly() {
                 "bucket=annexa-x",
                 "endpoint=http://127.0.0.1:1",
             ],
-            "could not connect",
+            "connection refused",
+        ),
+        // Issue 22: a misspelt bucket is not quietly created, and a name
+        // outside S3's rules is said before any work.
+        (
+            &["provider=s3", "bucket=annexa-mispelt"],
+            "check bucket= for a misspelling, or add createbucket=yes",
+        ),
+        (
+            &["provider=s3", "bucket=My_Lab", "createbucket=yes"],
+            "bucket=My_Lab: S3 bucket names have no uppercase letters",
         ),
     ];
     for (params, expected) in cases {
@@ -161,6 +172,24 @@ fn initremote_rejects_bad_parameters_clearly() {
         assert!(!out.status.success(), "{params:?} was accepted");
         assert!(text.contains(expected), "{params:?}: {text}");
     }
+    let status = |bucket: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-I"])
+            .arg(format!("{}/{bucket}", moto.endpoint()))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(status("annexa-mispelt"), "404", "not created");
+    let mut argv = base.to_vec();
+    argv.extend_from_slice(&["provider=s3", "bucket=annexa-new", "createbucket=yes"]);
+    argv.push(&endpoint);
+    let out = repo.ok(&argv);
+    assert!(
+        out.contains(&format!("created bucket annexa-new at {}", moto.endpoint())),
+        "{out}"
+    );
+    assert_eq!(status("annexa-new"), "200");
 }
 
 #[test]
@@ -180,6 +209,7 @@ fn credentials_are_stored_required_and_never_printed() {
             "type=external",
             "externaltype=annexa",
             "provider=s3",
+            "createbucket=yes",
             "encryption=none",
             "bucket=annexa-nocreds",
             &endpoint,
@@ -512,6 +542,7 @@ fn a_bucket_in_another_region_is_found_and_remembered() {
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         "bucket=annexa-elsewhere",
         &format!("endpoint={}", moto.endpoint()),
@@ -533,6 +564,7 @@ fn a_bucket_in_another_region_is_found_and_remembered() {
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         "bucket=annexa-elsewhere",
         "region=us-west-2",
@@ -541,4 +573,57 @@ fn a_bucket_in_another_region_is_found_and_remembered() {
     assert!(out.status.success(), "{}", combined(&out));
     let log = repo.ok(&["git", "show", "git-annex:remote.log"]);
     assert!(log.contains("region=us-west-2"), "{log}");
+}
+
+/// Issue 22: a dead server costs one failure per command, not minutes per
+/// key, and every failure says which endpoint and why.
+#[test]
+fn a_stopped_or_silent_server_fails_fast_naming_the_endpoint() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("repo")).env("ANNEXA_TIMEOUT", "3");
+    initremote(&repo, &moto, "dead", &[]);
+    let files: Vec<String> = (0..8).map(|i| format!("f{i}.dat")).collect();
+    for (i, f) in files.iter().enumerate() {
+        add_file(&repo, f, &pseudo_random(100, i as u64 + 40));
+    }
+    repo.ok(&["git", "annex", "copy", "-J4", "--to", "dead", "."]);
+    repo.ok(&["git", "annex", "drop", "."]);
+    let port = moto.port;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    drop(moto);
+
+    // Stopped: connection refused, tried twice, then every key fails at once.
+    let started = Instant::now();
+    let out = repo.run(&["git", "annex", "get", "-J1", "."]);
+    let took = started.elapsed();
+    let text = combined(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(took < Duration::from_secs(30), "took {took:?}: {text}");
+    let named = format!("{endpoint}: connection refused");
+    assert!(
+        text.matches(&named).count() >= files.len(),
+        "each failure names the endpoint and the cause: {text}"
+    );
+    assert!(text.contains("the port wrong"), "{text}");
+
+    // Silent: accepts connections and never answers. One key's get ends
+    // within 2 x ANNEXA_TIMEOUT.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let started = Instant::now();
+    let out = repo.run(&["git", "annex", "get", &files[0]]);
+    let took = started.elapsed();
+    let text = combined(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(took < Duration::from_secs(6), "took {took:?}: {text}");
+    assert!(
+        text.contains(&format!("{endpoint}: the server accepted")),
+        "{text}"
+    );
 }

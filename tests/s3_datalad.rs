@@ -22,6 +22,7 @@ fn datalad_annex_clone_through_s3() {
         vec![
             "provider=s3".to_string(),
             "bucket=annexa-whole".to_string(),
+            "createbucket=yes".to_string(),
             format!("prefix={prefix}"),
             endpoint.clone(),
         ]
@@ -107,6 +108,7 @@ fn datalad_push_clone_get_through_annexa() {
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         "bucket=annexa-datalad",
         &endpoint,

@@ -25,6 +25,7 @@ fn annex_for(proxy: &StoreProxy, bucket: &str, extra: &[(&str, &str)]) -> MemAnn
     let endpoint = proxy.endpoint();
     let mut config = vec![
         ("provider", "s3"),
+        ("createbucket", "yes"),
         ("bucket", bucket),
         ("endpoint", endpoint.as_str()),
     ];
@@ -336,6 +337,7 @@ fn git_annex_round_trip_on_a_kms_bucket() {
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         "bucket=annexa-kms",
         "partsize=5MiB",

@@ -353,6 +353,7 @@ fn s3_soak_through_injected_faults() {
         "type=external",
         "externaltype=annexa",
         "provider=s3",
+        "createbucket=yes",
         "encryption=none",
         "bucket=annexa-soak",
         &endpoint,

@@ -88,6 +88,7 @@ impl Service {
             Service::S3(moto) => {
                 let mut params = vec![
                     "provider=s3".into(),
+                    "createbucket=yes".into(),
                     format!("bucket=annexa-{}", name.to_lowercase()),
                     format!("endpoint={}", moto.endpoint()),
                 ];

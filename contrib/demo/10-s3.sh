@@ -36,7 +36,7 @@ echo "notes with spaces" > "lab notes.txt"
 git annex add -q . && git commit -q -m "data"
 
 run git annex initremote s3 type=external externaltype=annexa encryption=none \
-  provider=s3 bucket=annexa-demo endpoint="http://127.0.0.1:$port"
+  provider=s3 bucket=annexa-demo createbucket=yes endpoint="http://127.0.0.1:$port"
 run git annex copy -J4 --to s3 .
 run git annex drop .
 run git annex get -J4 .

@@ -24,6 +24,9 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// List the files the filters select, one relative path per line
+    #[command(
+        after_help = "Examples:\n  annexa ls ///openneuro/ds004712 --sub 01,02 --suffix T1w\n  annexa ls ./ds114 --datatype func --task fingerfootlips -l\n  annexa ls ///openneuro/ds004712 --sub 01 --json"
+    )]
     Ls {
         /// Dataset: a git URL, ///NAME, a local path, or a service
         /// (s3://BUCKET/PREFIX, doi:..., Figshare or GitHub release URL)
@@ -41,6 +44,9 @@ pub enum Command {
     /// downloading: one annexed file per remote file, keyed by the
     /// service's checksums, and an annexa special remote (enabled in every
     /// clone) to get their content
+    #[command(
+        after_help = "Examples:\n  annexa import s3://openneuro.org/ds004712 ./ds004712\n  annexa import doi:10.7910/DVN/XXXXXX --include 'sub-01/**'\n  annexa import s3://my-bucket/study1 --endpoint http://127.0.0.1:9000 ./study1"
+    )]
     Import {
         /// s3://BUCKET/PREFIX, doi:..., a Dataverse dataset URL, a Figshare
         /// article URL or id, or a GitHub release URL
@@ -64,8 +70,9 @@ pub enum Command {
         #[arg(long, value_name = "GLOB")]
         exclude: Vec<String>,
         /// Version of the Dataverse dataset or Figshare article (not
-        /// supported yet: refused; the latest version is imported)
-        #[arg(long = "version", value_name = "VERSION")]
+        /// supported yet: refused; the latest version is imported). Hidden
+        /// until it works.
+        #[arg(long = "version", value_name = "VERSION", hide = true)]
         dataset_version: Option<String>,
         /// CSV of `size,sha1,path` or `path,size,sha256` rows whose checksums
         /// key the files the service publishes no checksum for
@@ -81,6 +88,9 @@ pub enum Command {
     },
     /// Show how `get --shard K/N` would split the selection: files, bytes
     /// and bytes still to fetch per part
+    #[command(
+        after_help = "Examples:\n  annexa plan ///openneuro/ds004712 --shards 4\n  annexa plan ./ds114 --suffix bold --shards 8 --shard-by file --json"
+    )]
     Plan {
         /// Dataset: a git URL, ///NAME, a local path, or a service
         /// (s3://BUCKET/PREFIX, doi:..., Figshare or GitHub release URL)
@@ -98,6 +108,9 @@ pub enum Command {
         json: bool,
     },
     /// Copy the selected files into a folder as real files
+    #[command(
+        after_help = "Filter values are alternatives: repeat the flag or separate values with commas (--sub 01,02 = --sub 01 --sub 02); different filters must all match.\n\nExamples:\n  annexa get ///openneuro/ds004712 --to ./t1 --sub 01,02 --suffix T1w --ext .nii.gz\n  annexa get ./ds114 --to ./func --datatype func --task fingerfootlips --with-associated -J 8\n  annexa get ./ds114 --to ./ds114-sub01 --sub 01 --update --manifest delivered.jsonl"
+    )]
     Get {
         /// Dataset: a git URL, ///NAME, a local path, or a service
         /// (s3://BUCKET/PREFIX, doi:..., Figshare or GitHub release URL)
@@ -142,9 +155,14 @@ pub enum Command {
     },
     /// Check a delivered copy against its manifest: every file present,
     /// a regular file, of its size and checksum
+    #[command(
+        after_help = "Example:\n  annexa get ./ds114 --to ./out --sub 01 --manifest out.jsonl\n  annexa verify ./out --manifest out.jsonl"
+    )]
     Verify {
         /// The folder the files were delivered into
         dir: PathBuf,
+        /// The manifest `annexa get --manifest FILE` wrote for that delivery
+        /// (one JSON line per file)
         #[arg(long, value_name = "FILE")]
         manifest: PathBuf,
         /// One JSON object per file
@@ -152,12 +170,16 @@ pub enum Command {
         json: bool,
     },
     /// Inspect or empty the cache
+    #[command(
+        after_help = "Examples:\n  annexa cache list\n  annexa cache path ///openneuro/ds004712\n  annexa cache clean --all"
+    )]
     Cache {
         #[command(subcommand)]
         action: CacheAction,
     },
     /// Check what annexa needs and can do here: git-annex and its features,
     /// the remote program, the cache, credentials (names only)
+    #[command(after_help = "Examples:\n  annexa doctor\n  annexa doctor --json")]
     Doctor {
         /// One JSON object instead of text
         #[arg(long)]
@@ -197,6 +219,7 @@ pub enum CacheAction {
 /// Filters: values within one filter are alternatives (repeat the flag or
 /// separate with commas); different filters must all match.
 #[derive(Args)]
+#[command(next_help_heading = "Filters (repeat a flag or separate values with commas)")]
 pub struct SelectionArgs {
     /// Subject label (01 or sub-01)
     #[arg(long)]

@@ -19,7 +19,7 @@ pub fn command() -> clap::Command {
             "Environment:\n  \
              ANNEXA_LOG          log filter (tracing syntax, e.g. debug), to stderr\n  \
              ANNEXA_MAX_RATE     download bandwidth limit, e.g. 10MiB\n  \
-             ANNEXA_TIMEOUT      seconds a server may stay silent before annexa retries (60)\n  \
+             ANNEXA_TIMEOUT      seconds a server may stay silent before annexa gives up on the attempt (60)\n  \
              ANNEXA_NO_ASYNC=1   do not use the ASYNC extension\n  \
              AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   S3 credentials\n  \
              DATAVERSE_API_KEY   Dataverse token\n  \

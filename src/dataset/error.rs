@@ -20,6 +20,8 @@ pub enum DatasetError {
     },
     #[error("no dataset at {0}: not a directory and not a URL")]
     NoSuchSource(String),
+    #[error("{0}: not a dataset (try `datalad create --force`, or pass the dataset's root)")]
+    NotADataset(String),
     #[error("{0} is not in the cache (nothing to do)")]
     NotCached(String),
     #[error("no file matches all the filters together (each value exists on its own; try fewer filters, or `annexa ls` to see what is there)")]

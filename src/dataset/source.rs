@@ -39,6 +39,12 @@ impl Source {
             return Err(DatasetError::NoSuchSource(input.to_string()));
         }
         let canonical = path.canonicalize().map_err(|e| DatasetError::io(path, e))?;
+        // Said here, not as git clone's "repository does not exist" about
+        // a folder that does exist.
+        let bare = canonical.join("HEAD").is_file() && canonical.join("objects").is_dir();
+        if !canonical.join(".git").exists() && !bare {
+            return Err(DatasetError::NotADataset(input.to_string()));
+        }
         Ok(Source {
             text: canonical.to_string_lossy().into_owned(),
             local: true,
@@ -177,9 +183,17 @@ mod tests {
     #[test]
     fn local_paths_are_canonical() {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
         let a = Source::parse(dir.path().to_str().unwrap()).unwrap();
         let b = Source::parse(&format!("{}/.", dir.path().display())).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.cache_name(), b.cache_name());
+    }
+
+    #[test]
+    fn a_folder_without_git_is_not_a_dataset() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Source::parse(dir.path().to_str().unwrap()).unwrap_err();
+        assert!(matches!(err, DatasetError::NotADataset(_)), "{err:?}");
     }
 }

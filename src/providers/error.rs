@@ -204,6 +204,11 @@ impl From<TransferError> for ProviderError {
                 };
                 Self::from_status(status, message.into(), Some(Box::new(e)))
             }
+            // Says why itself (down, wrong port, http vs https, DNS).
+            TransferError::Unreachable { .. } => Self::Transient {
+                message: "cannot reach the service".into(),
+                source: Some(Box::new(e)),
+            },
             TransferError::Network { .. } | TransferError::Stalled { .. } => Self::Transient {
                 message: "the transfer failed; try again (check the network)".into(),
                 source: Some(Box::new(e)),

@@ -161,6 +161,22 @@ impl JobAnnex {
         self.output.send(self.job, &query.line());
     }
 
+    /// Where the transfer layer's retry notices go while this job handles
+    /// a request: INFO (DEBUG without the INFO extension) on its lines.
+    pub fn notice_sink(&self) -> crate::transfer::NoticeSink {
+        let output = self.output.clone();
+        let job = self.job;
+        let info = self.info_extension;
+        Arc::new(move |message: &str| {
+            let query = if info {
+                Query::Info(message.to_string())
+            } else {
+                Query::Debug(message.to_string())
+            };
+            output.send(job, &query.line());
+        })
+    }
+
     /// Sends a query and waits for git-annex's answer on this job's lines.
     async fn ask(&self, query: Query) -> Result<Answer, AnnexError> {
         let mut incoming = self.incoming.lock().await;

@@ -298,9 +298,12 @@ fn spawn_job(
                     return;
                 }
             };
-            let next = answer_or_fail(request, |request| {
-                dispatch::handle(request, &shared, &mut state, &annex)
-            })
+            let next = crate::transfer::with_notices(
+                annex.notice_sink(),
+                answer_or_fail(request, |request| {
+                    dispatch::handle(request, &shared, &mut state, &annex)
+                }),
+            )
             .await;
             // An answer we could not take ends the session; the reply built
             // on it would be a guess, so it is not sent.

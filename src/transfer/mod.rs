@@ -18,6 +18,7 @@
 //!   answers read into memory are capped in size and time ([`read_limited`]).
 
 mod body;
+mod breaker;
 mod checksum;
 mod download;
 mod redact;
@@ -25,6 +26,7 @@ mod retry;
 mod upload;
 
 pub use body::read_limited;
+pub use breaker::{with_notices, Endpoint, NoticeSink, Unreachable, REPROBE_AFTER};
 pub use checksum::{hash_file, hash_file_blocking, Algorithm, Expected, Hasher};
 pub use download::{Download, DownloadOutcome};
 pub use redact::{redact_text, register_secret, scrub_secrets, RedactedUrl};
@@ -49,6 +51,24 @@ pub enum TransferError {
     },
     #[error("{url}: network error: {message}")]
     Network { url: RedactedUrl, message: String },
+    /// The endpoint could not be reached, now or (`earlier`: seconds ago)
+    /// by an earlier request of this process, which is why this one was
+    /// not sent.
+    #[error(
+        "{endpoint}: {}{}{}",
+        breaker::describe(*.cause, endpoint.is_https(), *.seconds),
+        detail_in_parens(.detail),
+        earlier_suffix(*.earlier)
+    )]
+    Unreachable {
+        endpoint: Endpoint,
+        cause: Unreachable,
+        /// The wait that ran out, for the timeouts.
+        seconds: u64,
+        /// What the network stack said, for the causes it helps with.
+        detail: String,
+        earlier: Option<u64>,
+    },
     #[error("{url}: no data for {seconds} s (stalled)")]
     Stalled { url: RedactedUrl, seconds: u64 },
     #[error("{url}: got {got} bytes, expected {expected}")]
@@ -83,6 +103,24 @@ fn detail_suffix(detail: &str) -> String {
     }
 }
 
+fn detail_in_parens(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    }
+}
+
+fn earlier_suffix(earlier: Option<u64>) -> String {
+    match earlier {
+        Some(seconds) => format!(
+            "; so it was {seconds} s ago, and it is not tried again for {} s",
+            REPROBE_AFTER.as_secs()
+        ),
+        None => String::new(),
+    }
+}
+
 impl TransferError {
     /// The HTTP status, when the server answered with an error.
     pub fn status(&self) -> Option<StatusCode> {
@@ -109,7 +147,9 @@ impl Client {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("annexa/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
+            // Never longer than the stall timeout: an unreachable host
+            // costs one wait, and the shorter one.
+            .connect_timeout(policy.stall_timeout.min(Duration::from_secs(30)))
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
             .build()

@@ -6,6 +6,9 @@ use backon::BackoffBuilder;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Response, StatusCode};
 
+use url::Url;
+
+use super::breaker::{self, Endpoint, Unreachable};
 use super::{RedactedUrl, TransferError};
 
 /// How hard to try before giving up.
@@ -201,12 +204,39 @@ pub(crate) fn next_wait(
     Ok(backoff.max(asked))
 }
 
+/// Fails at once when this process already found the endpoint of `url`
+/// unreachable and it is not due for another try.
+pub(crate) fn fail_fast(url: &Url) -> Result<(), TransferError> {
+    let endpoint = Endpoint::of(url);
+    match breaker::check(&endpoint) {
+        None => Ok(()),
+        Some(open) => Err(TransferError::Unreachable {
+            endpoint,
+            cause: open.cause,
+            seconds: open.seconds,
+            detail: open.detail,
+            earlier: Some(open.since.elapsed().as_secs()),
+        }),
+    }
+}
+
+/// How long a second try waits after a quick failure to connect.
+const QUICK_RETRY_WAIT: Duration = Duration::from_secs(1);
+
 /// One retry budget, shared by every request loop (plain requests,
 /// downloads, uploads): the policy's backoff delays, stretched to what the
-/// server asks for with `Retry-After` or rate-limit headers.
+/// server asks for with `Retry-After` or rate-limit headers. Failures to
+/// reach the server at all are not retried with it (see `breaker`).
 pub(crate) struct Retrier<'a> {
     policy: &'a RetryPolicy,
     delays: Box<dyn Iterator<Item = Duration> + Send + Sync + 'a>,
+    /// Attempts made so far (for the notices).
+    attempt: usize,
+    /// The one quick second try after a failure to connect is used.
+    quick_retry_used: bool,
+    /// How long the next attempt waits for response headers: shorter
+    /// after a silence from a server never heard from.
+    header_wait: Duration,
 }
 
 impl<'a> Retrier<'a> {
@@ -214,7 +244,26 @@ impl<'a> Retrier<'a> {
         Self {
             policy,
             delays: Box::new(policy.delays()),
+            attempt: 1,
+            quick_retry_used: false,
+            header_wait: policy.stall_timeout,
         }
+    }
+
+    /// Before an attempt: fails at once when this process already found the
+    /// endpoint unreachable and it is not due for another try.
+    pub(crate) fn before(&self, url: &Url) -> Result<(), TransferError> {
+        fail_fast(url)
+    }
+
+    /// The server at `url` answered (any status).
+    pub(crate) fn answered(&self, url: &Url) {
+        breaker::close(&Endpoint::of(url));
+    }
+
+    /// How long this attempt waits for response headers.
+    pub(crate) fn header_wait(&self) -> Duration {
+        self.header_wait
     }
 
     /// Decides after an attempt that got `response`. `Ok(true)`: the status
@@ -226,6 +275,7 @@ impl<'a> Retrier<'a> {
         method: &str,
         response: &Response,
     ) -> Result<bool, TransferError> {
+        self.answered(response.url());
         if !is_transient(response.status(), response.headers()) {
             return Ok(false);
         }
@@ -235,7 +285,14 @@ impl<'a> Retrier<'a> {
         let url = RedactedUrl::new(response.url().clone());
         match next_wait(self.policy, backoff, Some(response.headers())) {
             Ok(wait) => {
-                tracing::debug!(%url, status = %response.status(), ?wait, "retrying");
+                self.attempt += 1;
+                breaker::notice(&format!(
+                    "{method} {url}: HTTP {}; retrying in {} (attempt {} of {})",
+                    response.status(),
+                    seconds_of(wait),
+                    self.attempt,
+                    self.policy.attempts
+                ));
                 tokio::time::sleep(wait).await;
                 Ok(true)
             }
@@ -262,10 +319,170 @@ impl<'a> Retrier<'a> {
             return Err(error);
         };
         let wait = next_wait(self.policy, backoff, None).unwrap_or(backoff);
-        tracing::debug!(%error, ?wait, "retrying");
+        self.attempt += 1;
+        breaker::notice(&format!(
+            "{error}; retrying in {} (attempt {} of {})",
+            seconds_of(wait),
+            self.attempt,
+            self.policy.attempts
+        ));
         tokio::time::sleep(wait).await;
         Ok(())
     }
+
+    /// After a request that got no response: a failure to reach the
+    /// server gets one quick second try at most (a server restarting, a
+    /// resolver hiccup) and then marks the endpoint unreachable for this
+    /// process; anything else is retried with the budget. `Ok(())`: try
+    /// again.
+    pub(crate) async fn after_send_error(
+        &mut self,
+        url: &Url,
+        error: &reqwest::Error,
+    ) -> Result<(), TransferError> {
+        let message = describe_reqwest_error(error);
+        let Some(cause) = unreachable_cause(url, error).await else {
+            return self
+                .after_failure(TransferError::Network {
+                    url: RedactedUrl::new(url.clone()),
+                    message,
+                })
+                .await;
+        };
+        let seconds = if cause == Unreachable::ConnectTimeout {
+            self.policy
+                .stall_timeout
+                .min(Duration::from_secs(30))
+                .as_secs()
+        } else {
+            self.policy.stall_timeout.as_secs()
+        };
+        // The network stack's words help only where ours are vague.
+        let detail = match cause {
+            Unreachable::Connect | Unreachable::Tls => message,
+            _ => String::new(),
+        };
+        self.unreachable(url, cause, seconds, detail).await
+    }
+
+    /// After an attempt that got no response headers within
+    /// [`Retrier::header_wait`]. A server that answered before in this
+    /// process is retried like any failure (and marked silent when the
+    /// budget runs out); one never heard from gets one more, shorter wait,
+    /// so a dead server costs at most 1.5 stall timeouts.
+    pub(crate) async fn after_silence(&mut self, url: &Url) -> Result<(), TransferError> {
+        let endpoint = Endpoint::of(url);
+        let waited = self.header_wait.as_secs();
+        if breaker::has_answered(&endpoint) {
+            let stalled = TransferError::Stalled {
+                url: RedactedUrl::new(url.clone()),
+                seconds: waited,
+            };
+            return match self.after_failure(stalled).await {
+                Ok(()) => Ok(()),
+                Err(error) => {
+                    breaker::trip(&endpoint, Unreachable::Silent, waited, "");
+                    Err(error)
+                }
+            };
+        }
+        // The message names the full wait, not the shortened second one.
+        let stall = self.policy.stall_timeout.as_secs();
+        self.unreachable(url, Unreachable::Silent, stall, String::new())
+            .await
+    }
+
+    async fn unreachable(
+        &mut self,
+        url: &Url,
+        cause: Unreachable,
+        seconds: u64,
+        detail: String,
+    ) -> Result<(), TransferError> {
+        let endpoint = Endpoint::of(url);
+        let error = TransferError::Unreachable {
+            endpoint: endpoint.clone(),
+            cause,
+            seconds,
+            detail,
+            earlier: None,
+        };
+        let again = cause.worth_one_more_try() || cause == Unreachable::Silent;
+        if again && !self.quick_retry_used {
+            self.quick_retry_used = true;
+            self.attempt += 1;
+            if cause == Unreachable::Silent {
+                self.header_wait /= 2;
+                breaker::notice(&format!(
+                    "{error}; trying once more, waiting {} for an answer",
+                    seconds_of(self.header_wait)
+                ));
+            } else {
+                breaker::notice(&format!(
+                    "{error}; trying once more in {}",
+                    seconds_of(QUICK_RETRY_WAIT)
+                ));
+                tokio::time::sleep(QUICK_RETRY_WAIT).await;
+            }
+            return Ok(());
+        }
+        let detail = match &error {
+            TransferError::Unreachable { detail, .. } => detail.clone(),
+            _ => String::new(),
+        };
+        breaker::trip(&endpoint, cause, seconds, &detail);
+        Err(error)
+    }
+}
+
+fn seconds_of(wait: Duration) -> String {
+    format!("{:.1} s", wait.as_secs_f64())
+}
+
+/// Why a request could not reach its server at all, when that is what
+/// happened; `None` for failures after connecting (a reset, a broken
+/// body), which are retried with the budget. Decided by the kinds of the
+/// errors underneath, never by their text: refused, TLS (rustls failures
+/// arrive as `InvalidData`), timeout; a connect failure of no known kind
+/// whose host does not resolve now either is DNS.
+async fn unreachable_cause(url: &Url, error: &reqwest::Error) -> Option<Unreachable> {
+    if !error.is_connect() {
+        return None;
+    }
+    if error.is_timeout() {
+        return Some(Unreachable::ConnectTimeout);
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        // An io::Error wrapping another hides it from `source()`.
+        let mut io = inner.downcast_ref::<std::io::Error>();
+        while let Some(e) = io {
+            match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => return Some(Unreachable::Refused),
+                std::io::ErrorKind::InvalidData => return Some(Unreachable::Tls),
+                std::io::ErrorKind::TimedOut => return Some(Unreachable::ConnectTimeout),
+                _ => {}
+            }
+            io = e.get_ref().and_then(|r| r.downcast_ref::<std::io::Error>());
+        }
+        source = inner.source();
+    }
+    let host = url
+        .host_str()?
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = url.port_or_known_default().unwrap_or(443);
+    let resolves = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::lookup_host((host, port)),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok_and(|mut addrs| addrs.next().is_some()));
+    Some(if resolves {
+        Unreachable::Connect
+    } else {
+        Unreachable::Dns
+    })
 }
 
 pub(crate) async fn send_with_retry<F>(
@@ -280,17 +497,13 @@ where
         let (client, request) = build().build_split();
         let request =
             request.map_err(|e| TransferError::Io(std::io::Error::other(e.to_string())))?;
-        let url = RedactedUrl::new(request.url().clone());
+        let url = request.url().clone();
+        retrier.before(&url)?;
         let method = request.method().to_string();
-        let answer = tokio::time::timeout(policy.stall_timeout, client.execute(request)).await;
+        let answer = tokio::time::timeout(retrier.header_wait(), client.execute(request)).await;
         let Ok(answer) = answer else {
-            // Accepted, then silent: no headers within the stall timeout.
-            retrier
-                .after_failure(TransferError::Stalled {
-                    url,
-                    seconds: policy.stall_timeout.as_secs(),
-                })
-                .await?;
+            // Accepted, then silent: no headers in time.
+            retrier.after_silence(&url).await?;
             continue;
         };
         match answer {
@@ -299,12 +512,7 @@ where
                     return Ok(response);
                 }
             }
-            Err(error) => {
-                let message = describe_reqwest_error(&error);
-                retrier
-                    .after_failure(TransferError::Network { url, message })
-                    .await?;
-            }
+            Err(error) => retrier.after_send_error(&url, &error).await?,
         }
     }
 }
@@ -334,6 +542,23 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    fn quick_policy(stall: Duration) -> RetryPolicy {
+        RetryPolicy {
+            attempts: 6,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(10),
+            max_server_wait: Duration::from_secs(1),
+            stall_timeout: stall,
+        }
+    }
+
+    fn cause_of(result: &Result<Response, TransferError>) -> Option<(Unreachable, Option<u64>)> {
+        match result {
+            Err(TransferError::Unreachable { cause, earlier, .. }) => Some((*cause, *earlier)),
+            _ => None,
+        }
+    }
+
     #[tokio::test]
     async fn a_server_that_never_answers_is_given_up_in_bounded_time() {
         // Accepts connections, reads nothing, answers nothing.
@@ -341,27 +566,183 @@ mod tests {
         let url = format!("http://{}/", listener.local_addr().unwrap());
         let held = std::thread::spawn(move || {
             let mut open = Vec::new();
-            for stream in listener.incoming().take(2) {
+            for stream in listener.incoming().take(3) {
                 open.push(stream);
             }
             std::thread::sleep(Duration::from_secs(5));
         });
-        let policy = RetryPolicy {
-            attempts: 2,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(10),
-            max_server_wait: Duration::from_secs(1),
-            stall_timeout: Duration::from_millis(300),
-        };
+        let policy = quick_policy(Duration::from_millis(400));
         let client = reqwest::Client::new();
         let started = std::time::Instant::now();
         let result = send_with_retry(&policy, || client.get(&url)).await;
+        // One wait, one half as long: never a retry budget of waits.
+        assert_eq!(
+            cause_of(&result),
+            Some((Unreachable::Silent, None)),
+            "{result:?}"
+        );
         assert!(
-            matches!(result, Err(TransferError::Stalled { .. })),
+            started.elapsed() < Duration::from_millis(1200),
+            "{:?}",
+            started.elapsed()
+        );
+        let text = result.unwrap_err().to_string();
+        assert!(
+            text.starts_with(&format!("http://{}", &url[7..url.len() - 1])),
+            "{text}"
+        );
+        assert!(text.contains("sent no answer"), "{text}");
+        // The next request to it fails at once, saying the same.
+        let started = std::time::Instant::now();
+        let again = send_with_retry(&policy, || client.get(format!("{url}other"))).await;
+        assert!(
+            matches!(cause_of(&again), Some((Unreachable::Silent, Some(_)))),
+            "{again:?}"
+        );
+        assert!(started.elapsed() < Duration::from_millis(100));
+        assert!(again.unwrap_err().to_string().contains("sent no answer"));
+        drop(held);
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_tried_twice_then_fails_at_once() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let url = format!("http://{addr}/bucket/key");
+        let policy = quick_policy(Duration::from_secs(5));
+        let client = reqwest::Client::new();
+        let started = std::time::Instant::now();
+        let result = send_with_retry(&policy, || client.get(&url)).await;
+        assert_eq!(
+            cause_of(&result),
+            Some((Unreachable::Refused, None)),
             "{result:?}"
         );
         assert!(started.elapsed() < Duration::from_secs(3));
-        drop(held);
+        let text = result.unwrap_err().to_string();
+        assert!(
+            text.starts_with(&format!("http://{addr}: connection refused")),
+            "{text}"
+        );
+        assert!(text.contains("the port wrong"), "{text}");
+        let started = std::time::Instant::now();
+        let again = send_with_retry(&policy, || client.get(&url)).await;
+        assert!(
+            matches!(cause_of(&again), Some((Unreachable::Refused, Some(_)))),
+            "{again:?}"
+        );
+        assert!(started.elapsed() < Duration::from_millis(100));
+    }
+
+    #[tokio::test]
+    async fn https_to_a_plain_http_port_says_so_and_is_not_retried() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = std::thread::spawn(move || {
+            let mut count = 0;
+            listener.set_nonblocking(false).unwrap();
+            for stream in listener.incoming().take(1) {
+                let mut stream = stream.unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = std::io::Read::read(&mut stream, &mut buf);
+                let _ = std::io::Write::write_all(
+                    &mut stream,
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+                );
+                count += 1;
+            }
+            count
+        });
+        let url = format!("https://{addr}/");
+        let client = reqwest::Client::new();
+        let result =
+            send_with_retry(&quick_policy(Duration::from_secs(5)), || client.get(&url)).await;
+        assert_eq!(
+            cause_of(&result),
+            Some((Unreachable::Tls, None)),
+            "{result:?}"
+        );
+        let text = result.unwrap_err().to_string();
+        assert!(text.contains("use http:// instead of https://"), "{text}");
+        assert_eq!(served.join().unwrap(), 1, "not retried");
+    }
+
+    #[tokio::test]
+    async fn a_host_that_does_not_resolve_is_a_dns_failure() {
+        let url = "http://annexa-no-such-host.invalid:9000/b";
+        let client = reqwest::Client::new();
+        let result =
+            send_with_retry(&quick_policy(Duration::from_secs(5)), || client.get(url)).await;
+        assert_eq!(
+            cause_of(&result),
+            Some((Unreachable::Dns, None)),
+            "{result:?}"
+        );
+        let text = result.unwrap_err().to_string();
+        assert!(
+            text.starts_with(
+                "http://annexa-no-such-host.invalid:9000: the host name does not resolve"
+            ),
+            "{text}"
+        );
+    }
+
+    /// Answers each connection with the next of `replies` (`None`: holds it
+    /// unanswered); counts connections.
+    fn scripted(replies: Vec<Option<&'static str>>) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for (stream, reply) in listener.incoming().zip(replies) {
+                let mut stream = stream.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = std::io::Read::read(&mut stream, &mut buf);
+                match reply {
+                    Some(r) => {
+                        let _ = std::io::Write::write_all(&mut stream, r.as_bytes());
+                    }
+                    None => held.push(stream),
+                }
+            }
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        url
+    }
+
+    const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    const BUSY: &str = "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+    #[tokio::test]
+    async fn a_server_known_to_answer_gets_the_usual_retries_after_a_silence() {
+        let url = scripted(vec![Some(OK), None, None, Some(OK)]);
+        let policy = quick_policy(Duration::from_millis(200));
+        let client = reqwest::Client::new();
+        let first = send_with_retry(&policy, || client.get(&url)).await;
+        assert_eq!(first.unwrap().status(), StatusCode::OK);
+        let second = send_with_retry(&policy, || client.get(&url)).await;
+        assert_eq!(second.unwrap().status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn retries_are_told_to_the_notice_sink() {
+        let url = scripted(vec![Some(BUSY), Some(OK)]);
+        let policy = quick_policy(Duration::from_secs(5));
+        let client = reqwest::Client::new();
+        let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = told.clone();
+        let result = breaker::with_notices(
+            std::sync::Arc::new(move |m: &str| sink.lock().unwrap().push(m.to_string())),
+            send_with_retry(&policy, || client.get(&url)),
+        )
+        .await;
+        assert_eq!(result.unwrap().status(), StatusCode::OK);
+        let told = told.lock().unwrap();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(told[0].contains("HTTP 503"), "{told:?}");
+        assert!(told[0].contains("retrying in"), "{told:?}");
+        assert!(told[0].contains("attempt 2 of 6"), "{told:?}");
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

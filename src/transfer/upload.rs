@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::io::ReaderStream;
 
-use super::retry::{describe_reqwest_error, Retrier};
+use super::retry::Retrier;
 use super::{status_error, Algorithm, Client, Hasher, RedactedUrl, TransferError};
 
 /// Receives the absolute byte count of the current transfer (downloads and
@@ -245,12 +245,21 @@ fn digest_mismatch(
     }
 }
 
+fn changed_size(spec: &Upload<'_>) -> TransferError {
+    TransferError::Io(std::io::Error::other(format!(
+        "{}: the file changed size while it was being uploaded",
+        spec.body.file().path.display()
+    )))
+}
+
 /// How one attempt ended.
 enum Attempt {
     /// The server answered (any status); the method is for messages.
     Answered(String, Response),
-    /// Worth another try: network error or stall.
+    /// Worth another try: a stall.
     Failed(TransferError),
+    /// No answer: the request failed (maybe before reaching the server).
+    SendError(url::Url, reqwest::Error),
 }
 
 impl Client {
@@ -287,12 +296,15 @@ impl Client {
                         return Err(status_error(&method, response).await);
                     }
                 }
+                Attempt::SendError(url, error) => {
+                    if tracker.short.load(Ordering::SeqCst) {
+                        return Err(changed_size(spec));
+                    }
+                    retrier.after_send_error(&url, &error).await?;
+                }
                 Attempt::Failed(error) => {
                     if tracker.short.load(Ordering::SeqCst) {
-                        return Err(TransferError::Io(std::io::Error::other(format!(
-                            "{}: the file changed size while it was being uploaded",
-                            spec.body.file().path.display()
-                        ))));
+                        return Err(changed_size(spec));
                     }
                     retrier.after_failure(error).await?;
                 }
@@ -318,7 +330,9 @@ impl Client {
         let (client, request) = builder.build_split();
         let request =
             request.map_err(|e| TransferError::Io(std::io::Error::other(e.to_string())))?;
-        let url = RedactedUrl::new(request.url().clone());
+        let raw_url = request.url().clone();
+        super::retry::fail_fast(&raw_url)?;
+        let url = RedactedUrl::new(raw_url.clone());
         let method = request.method().to_string();
         let stall = self.policy().stall_timeout;
         let mut read = tracker.read.subscribe();
@@ -346,10 +360,7 @@ impl Client {
         count(*read.borrow());
         Ok(match outcome {
             Some(Ok(response)) => Attempt::Answered(method, response),
-            Some(Err(error)) => Attempt::Failed(TransferError::Network {
-                url,
-                message: describe_reqwest_error(&error),
-            }),
+            Some(Err(error)) => Attempt::SendError(raw_url, error),
             None => Attempt::Failed(TransferError::Stalled {
                 url,
                 seconds: stall.as_secs(),

@@ -15,7 +15,7 @@ use url::Url;
 use super::actions::CreateUpload;
 use super::config::UploadChecksum;
 use super::error::{classify, s3_error_code, service_error};
-use super::naming::{check_object_name, within_bucket};
+use super::naming::{self, check_object_name, within_bucket};
 use super::{S3Remote, SIGNATURE_LIFETIME};
 use crate::providers::{Annex, ProviderError, Result, StatusKind};
 use crate::transfer::{
@@ -137,10 +137,21 @@ impl S3Remote {
             .await?)
     }
 
-    pub(super) async fn ensure_bucket(&self) -> Result<()> {
+    /// Checks that the bucket is there; creates it only with
+    /// `createbucket=yes`. `true` when it was created.
+    pub(super) async fn ensure_bucket(&self) -> Result<bool> {
         let response = self.head_bucket().await?;
-        match response.status() {
-            s if s.is_success() => Ok(()),
+        let status = response.status();
+        if status.is_success() {
+            return Ok(false);
+        }
+        let bucket = &self.config.bucket;
+        // Not there (or refused): a name outside S3's rules says why better
+        // than the store's answer, and is never worth creating.
+        if let Some(rule) = naming::s3_rules_problem(bucket) {
+            return Err(ProviderError::Config(format!("bucket={bucket}: {rule}")));
+        }
+        match status {
             StatusCode::NOT_FOUND if self.config.create_bucket => {
                 let creds = self.write_creds()?;
                 let url = self.presign(self.bucket.create_bucket(creds))?.url;
@@ -152,17 +163,20 @@ impl S3Remote {
                     })
                     .await?;
                 let status = response.status();
-                if status.is_success() || status == StatusCode::CONFLICT {
-                    Ok(())
+                if status.is_success() {
+                    Ok(true)
+                } else if status == StatusCode::CONFLICT {
+                    Ok(false)
                 } else {
-                    Err(service_error("create bucket", &self.config.bucket, response).await)
+                    Err(service_error("create bucket", bucket, response).await)
                 }
             }
             StatusCode::NOT_FOUND => Err(ProviderError::Config(format!(
-                "bucket {} does not exist (createbucket=no)",
-                self.config.bucket
+                "bucket {bucket} does not exist at {}; check bucket= for a misspelling, or add \
+                 createbucket=yes to create it",
+                RedactedUrl::new(self.config.endpoint.clone())
             ))),
-            _ => Err(service_error("check bucket", &self.config.bucket, response).await),
+            _ => Err(service_error("check bucket", bucket, response).await),
         }
     }
 

@@ -26,7 +26,7 @@ pub(super) const CONFIGS: &[ConfigSpec] = &[
     ConfigSpec { name: "partsize", description: "(s3) multipart upload part size, e.g. 64MiB; larger files are uploaded in parts (default: 64MiB)" },
     ConfigSpec { name: "partjobs", description: "(s3) parts of one multipart upload sent at once (default: 4)" },
     ConfigSpec { name: "storageclass", description: "(s3) storage class of new objects, e.g. STANDARD_IA (default: the bucket's)" },
-    ConfigSpec { name: "createbucket", description: "(s3) create the bucket at initremote when missing (default: yes)" },
+    ConfigSpec { name: "createbucket", description: "(s3) create the bucket at initremote when missing (default: no)" },
     ConfigSpec { name: "checksum", description: "(s3) what the server is given to verify each upload: md5 (Content-MD5), sha256 (x-amz-checksum-sha256) or none (default: md5)" },
 ];
 
@@ -197,7 +197,8 @@ impl S3Config {
             part_size,
             part_jobs,
             storage_class: value("storageclass"),
-            create_bucket: parse_bool("createbucket", value("createbucket").as_deref(), true)?,
+            // A misspelt bucket= must not quietly become a new bucket.
+            create_bucket: parse_bool("createbucket", value("createbucket").as_deref(), false)?,
         })
     }
 }
@@ -280,7 +281,7 @@ pub(super) mod tests {
         assert_eq!(c.layout, KeyLayout::Flat);
         assert!(matches!(c.url_style, UrlStyle::Path));
         assert!(!c.public);
-        assert!(c.create_bucket);
+        assert!(!c.create_bucket);
         assert_eq!(c.part_size, DEFAULT_PART_SIZE);
         assert_eq!(c.part_jobs, 4);
         assert_eq!(c.storage_class, None);
@@ -302,7 +303,7 @@ pub(super) mod tests {
             ("partsize", "5MiB"),
             ("partjobs", "8"),
             ("storageclass", "STANDARD_IA"),
-            ("createbucket", "no"),
+            ("createbucket", "yes"),
             ("checksum", "sha256"),
         ])
         .unwrap();
@@ -316,7 +317,7 @@ pub(super) mod tests {
         assert_eq!(c.part_size, MIN_PART_SIZE);
         assert_eq!(c.part_jobs, 8);
         assert_eq!(c.storage_class.as_deref(), Some("STANDARD_IA"));
-        assert!(!c.create_bucket);
+        assert!(c.create_bucket);
         assert_eq!(c.checksum, UploadChecksum::Sha256);
         assert_eq!(
             parse(&[("bucket", "b"), ("checksum", "none")])

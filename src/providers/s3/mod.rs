@@ -108,7 +108,13 @@ impl ProviderKind for S3Kind {
                 }
             }
         }
-        remote.ensure_bucket().await?;
+        if remote.ensure_bucket().await? {
+            annex.info(&format!(
+                "created bucket {} at {} (createbucket=yes)",
+                remote.config.bucket,
+                RedactedUrl::new(remote.config.endpoint.clone())
+            ));
+        }
         // checksum=sha256 on a store that refuses the flexible checksum
         // headers: found out once here and remembered for every clone,
         // rather than on the first upload of every process.

@@ -33,6 +33,42 @@ pub(super) fn check_bucket_name(bucket: &str) -> Result<()> {
     }
 }
 
+/// What breaks S3's naming rules for new buckets in `bucket`, if anything
+/// (3–63 lowercase letters, digits, `.` and `-`, starting and ending with
+/// a letter or digit, no `..`, not an IP address, none of the reserved
+/// prefixes and suffixes). Older buckets may have names outside them
+/// (uppercase, `_`), so this is asked only of a bucket not found.
+pub(super) fn s3_rules_problem(bucket: &str) -> Option<&'static str> {
+    let bytes = bucket.as_bytes();
+    let letter_or_digit = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if !(3..=63).contains(&bucket.len()) {
+        Some("S3 bucket names are 3 to 63 characters long")
+    } else if bytes.iter().any(u8::is_ascii_uppercase) {
+        Some("S3 bucket names have no uppercase letters")
+    } else if !bytes
+        .iter()
+        .all(|&b| letter_or_digit(b) || b == b'.' || b == b'-')
+    {
+        Some("S3 bucket names have only lowercase letters, digits, '.' and '-' (no '_')")
+    } else if !letter_or_digit(bytes[0]) || !letter_or_digit(bytes[bytes.len() - 1]) {
+        Some("S3 bucket names start and end with a letter or digit")
+    } else if bucket.contains("..") {
+        Some("S3 bucket names have no two dots in a row")
+    } else if bucket.parse::<std::net::Ipv4Addr>().is_ok() {
+        Some("S3 bucket names are not IP addresses")
+    } else if ["xn--", "sthree-", "amzn-s3-demo-"]
+        .iter()
+        .any(|p| bucket.starts_with(p))
+        || ["-s3alias", "--ol-s3", "--x-s3", "--table-s3"]
+            .iter()
+            .any(|s| bucket.ends_with(s))
+    {
+        Some("S3 reserves that prefix or suffix")
+    } else {
+        None
+    }
+}
+
 /// Whether `segment`, a piece between two `/`, may appear in an object name.
 fn bad_segment(segment: &str) -> bool {
     segment.is_empty() || segment == "." || segment == ".."
@@ -83,6 +119,27 @@ pub(super) fn within_bucket(base: &Url, url: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_naming_rules() {
+        for good in ["my-lab-data", "abc", "a.b-c9", &"a".repeat(63)] {
+            assert_eq!(s3_rules_problem(good), None, "{good}");
+        }
+        for bad in [
+            "My_Lab",
+            "my_lab",
+            "ab",
+            "-abc",
+            "abc.",
+            "a..b",
+            "192.168.5.4",
+            "xn--abc",
+            "abc-s3alias",
+            &"a".repeat(64),
+        ] {
+            assert!(s3_rules_problem(bad).is_some(), "{bad}");
+        }
+    }
     use proptest::prelude::*;
 
     #[test]
