@@ -105,6 +105,7 @@ pub fn import(
     };
     let params = source.params();
     ensure_repository(dir)?;
+    record_chosen_host(dir, source)?;
     ensure_remote(dir, &remote, &params)?;
     let listing = list_source(dir, &params, &filter, manifest.as_ref(), options.quiet)?;
     let first = rev_parse(dir, &format!("{}^{{commit}}", import_ref(&remote))).is_none();
@@ -168,6 +169,34 @@ fn ensure_repository(dir: &Path) -> Result<(), DatasetError> {
     let initialised = run(git(dir).args(["config", "--get", "annex.uuid"])).is_ok();
     if !initialised {
         run(git_here(dir).args(["annex", "init", "--quiet"]))?;
+    }
+    Ok(())
+}
+
+/// The user named this source (on the command line, or as the source of a
+/// cache entry), so its service host is one they chose for their token:
+/// recorded in the repository's local config, which no clone copies
+/// (docs/security.md). Public hosts and loopback need no record.
+fn record_chosen_host(dir: &Path, source: &ServiceSource) -> Result<(), DatasetError> {
+    use crate::providers::token::{chosen_host, destination, Destination, HOSTS_CONFIG};
+    let Some((service, url)) = source.token_destination() else {
+        return Ok(());
+    };
+    if destination(service, &url, &[]) == Destination::Allowed {
+        return Ok(());
+    }
+    let Some(host) = url.host_str().and_then(chosen_host) else {
+        return Ok(());
+    };
+    let known = run(git(dir).args(["config", "--local", "--get-all", HOSTS_CONFIG]))
+        .map(|out| {
+            String::from_utf8_lossy(&out)
+                .lines()
+                .any(|l| chosen_host(l).as_deref() == Some(host.as_str()))
+        })
+        .unwrap_or(false);
+    if !known {
+        run(git(dir).args(["config", "--local", "--add", HOSTS_CONFIG, &host]))?;
     }
     Ok(())
 }
@@ -385,9 +414,10 @@ impl ImportSink for Collector<'_> {
             self.skipped(&file.path, &error_chain_text(&why));
             return Ok(());
         }
-        // git cannot hold a `.git` folder in a tree.
-        if file.path.split('/').any(|s| s.eq_ignore_ascii_case(".git")) {
-            self.skipped(&file.path, "git cannot hold a .git folder");
+        // Every imported file is a symbolic link into the annex: git's
+        // rules for those, checked before anything is written.
+        if let Err(problem) = super::paths::check(&file.path, super::paths::EntryKind::Symlink) {
+            self.skipped(&file.path, &problem.to_string());
             return Ok(());
         }
         if self.filter.keeps(&file.path) {
@@ -398,7 +428,10 @@ impl ImportSink for Collector<'_> {
 
     fn skipped(&mut self, name: &str, why: &str) {
         self.skipped += 1;
-        eprintln!("annexa: warning: not imported: {name:?} ({why})");
+        eprintln!(
+            "annexa: warning: not imported: {} ({why})",
+            super::report::shown_path(name)
+        );
     }
 }
 

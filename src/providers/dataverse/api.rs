@@ -320,8 +320,9 @@ impl Api {
 
     /// A request to the installation's own host, with the token.
     fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let header = self.token.as_ref().and_then(|t| t.header_for(&url));
         let builder = self.client.http().request(method, url);
-        match self.token.as_ref().and_then(|t| t.header_value()) {
+        match header {
             Some(value) => builder.header("X-Dataverse-key", value),
             None => builder,
         }

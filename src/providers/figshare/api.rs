@@ -172,8 +172,9 @@ impl Api {
 
     /// A request to the API host, with the token.
     fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let header = self.token.as_ref().and_then(|t| t.header_for(&url));
         let builder = self.client.http().request(method, url);
-        match self.token.as_ref().and_then(|t| t.header_value()) {
+        match header {
             Some(value) => builder.header(reqwest::header::AUTHORIZATION, value),
             None => builder,
         }

@@ -172,12 +172,13 @@ impl Api {
     /// A request with GitHub's headers and the token (for API and uploads
     /// hosts only).
     fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let header = self.token.as_ref().and_then(|t| t.header_for(&url));
         let mut builder = self
             .client
             .http()
             .request(method, url)
             .header("X-GitHub-Api-Version", "2022-11-28");
-        if let Some(value) = self.token.as_ref().and_then(Token::header_value) {
+        if let Some(value) = header {
             builder = builder.header(AUTHORIZATION, value);
         }
         builder
@@ -390,6 +391,18 @@ impl Api {
                 Some(Box::new(e)),
             )
         })?;
+        // The address comes from an answer: the content and the token go
+        // there only when it is on the API's own site.
+        if !crate::providers::token::same_site(&self.base, &url) {
+            return Err(ProviderError::service(
+                format!(
+                    "release {} names an upload address on another site ({}); not uploading there",
+                    release.id,
+                    crate::transfer::RedactedUrl::new(url.clone())
+                ),
+                None,
+            ));
+        }
         url.query_pairs_mut().append_pair("name", name);
         let file = FileRange::whole(src).await?;
         let build = || {
