@@ -898,3 +898,88 @@ fn content_nobody_has_fails_by_name_after_one_more_try_and_the_rest_is_delivered
         ds.origin_content(delivered)
     );
 }
+
+/// Commits `files` (path, content) onto the origin's branch with
+/// fast-import, which takes names `git add` refuses (as a hostile dataset
+/// would be made).
+fn plant(ds: &Fixture, files: &[(&str, &str)]) {
+    use std::io::Write;
+    let branch = sh(git(&ds.origin).args(["symbolic-ref", "HEAD"]));
+    let mut stream = format!(
+        "commit {}\ncommitter t <t@example.org> 0 +0000\ndata 5\nplant\nfrom HEAD\n",
+        branch.trim()
+    );
+    for (path, content) in files {
+        stream.push_str(&format!(
+            "M 100644 inline {path}\ndata {}\n{content}\n",
+            content.len()
+        ));
+    }
+    stream.push_str("done\n");
+    let mut child = git(&ds.origin)
+        .args(["fast-import", "--quiet", "--done"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// A directory unit (`*.ome.zarr/`) is selected whole, but a `.git` inside
+/// it (in any spelling git fears) is never written: a planted
+/// `.git/config` would run its `core.fsmonitor` as soon as anything ran
+/// `git status` there.
+#[test]
+fn a_git_folder_inside_a_directory_unit_is_never_written() {
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    let unit = "sub-01/ses-1/anat/sub-01_ses-1_acq-x_T1w.ome.zarr";
+    let hook = "[core]\n\tfsmonitor = touch pwned\n";
+    plant(
+        &ds,
+        &[
+            (&format!("{unit}/.zattrs"), "{}"),
+            (&format!("{unit}/.git/config"), hook),
+            (&format!("{unit}/0/.GIT./config"), hook),
+            (&format!("{unit}/1/git~1/config"), hook),
+        ],
+    );
+    let out = ds.path("out");
+    for args in [&["--json"][..], &[][..]] {
+        let _ = fs::remove_dir_all(&out);
+        let mut full = vec!["--sub", "01", "--suffix", "T1w"];
+        full.extend_from_slice(args);
+        let result = get(&ds, &out, &full);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(result.status.success(), "{stderr}");
+        assert!(out.join(unit).join(".zattrs").is_file(), "{stderr}");
+        let written = files_under(&out);
+        assert!(
+            written.iter().all(|p| !p
+                .split('/')
+                .any(|c| c.to_ascii_lowercase().starts_with(".git")
+                    || c.eq_ignore_ascii_case("git~1"))),
+            "{written:?}"
+        );
+        if args.is_empty() {
+            assert!(
+                stderr.contains(&format!("not written: {unit}/.git/config")),
+                "{stderr}"
+            );
+        } else {
+            let records = json_records(&result.stdout);
+            assert_eq!(status_of(&records, &format!("{unit}/.git/config")), "refused");
+            assert_eq!(status_of(&records, &format!("{unit}/1/git~1/config")), "refused");
+        }
+    }
+    // `ls` names them too, and lists the rest.
+    let origin = ds.origin.to_str().unwrap();
+    let listed = ds.annexa(&["ls", origin, "--sub", "01", "--suffix", "T1w"]);
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(stderr.contains("not listed"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains(".git/"));
+}

@@ -8,7 +8,7 @@ use super::git::cat_blobs;
 use super::materialize::{
     check_no_clash, copy_file, in_place, target_path, write_bytes, write_symlink, Expected,
 };
-use super::report::{print_line, Reporter, Status};
+use super::report::{print_line, shown_path, Reporter, Status};
 use super::resolve::{Resolved, Resolver};
 use super::tree::Content;
 use super::{DatasetError, Source};
@@ -94,10 +94,16 @@ pub fn ls(
     format: LsFormat,
 ) -> Result<(), DatasetError> {
     let (resolved, _) = resolve(common, source, request, Access::Shared)?;
+    for (path, problem) in &resolved.refused {
+        eprintln!(
+            "annexa: warning: not listed: {}: {problem}",
+            shown_path(path)
+        );
+    }
     for &(index, role) in &resolved.selection {
         let file = &resolved.files[index];
         if format == LsFormat::Paths {
-            print_line(&file.path);
+            print_line(&shown_path(&file.path));
             continue;
         }
         let repo = &resolved.datasets[file.dataset].repo;
@@ -120,7 +126,7 @@ pub fn ls(
             print_line(&format!(
                 "{size:>10}  {:<8}  {role:<10}  {}",
                 if cached { "cached" } else { "remote" },
-                file.path
+                shown_path(&file.path)
             ));
             continue;
         }
@@ -271,6 +277,9 @@ impl<'a> Materializer<'a> {
     }
 
     fn run(mut self) -> Result<GetOutcome, DatasetError> {
+        for (path, problem) in &self.resolved.refused {
+            self.reporter.refused(path, problem);
+        }
         let mut git_blobs: Vec<usize> = Vec::new();
         let mut symlinks: Vec<usize> = Vec::new();
         let mut differing: Vec<String> = Vec::new();

@@ -39,6 +39,9 @@ pub fn get_direct(
         .collect();
     let total_bytes = files.iter().filter_map(|f| f.content.size()).sum();
     let mut reporter = Reporter::new(options.json, files.len() as u64, total_bytes);
+    for (path, problem) in &resolved.refused {
+        reporter.refused(path, problem);
+    }
     if options.dry_run {
         // A preview clones nothing.
         for file in &files {
@@ -297,7 +300,7 @@ fn checkout_recorded(repo: &Path, commit: &str, source: &Source) -> Result<(), D
 /// the folder itself included: a clone must never land outside the target.
 fn real_folder(top: &Path, rel: &str) -> Result<PathBuf, DatasetError> {
     // target_path checks every folder above the last component.
-    let inside = target_path(top, &format!("{rel}/.git"))?;
+    let inside = target_path(top, &format!("{rel}/_"))?;
     let path = inside
         .parent()
         .map(Path::to_path_buf)

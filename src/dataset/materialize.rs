@@ -29,6 +29,14 @@ pub fn target_path(dir: &Path, rel: &str) -> Result<PathBuf, DatasetError> {
     if !safe {
         return Err(DatasetError::UnsafePath(rel.to_string()));
     }
+    // The writers' own guard: nothing git treats as special, whatever
+    // the caller checked before.
+    if let Err(problem) = super::paths::check(rel, super::paths::EntryKind::File) {
+        return Err(DatasetError::RefusedPath {
+            path: rel.to_string(),
+            problem,
+        });
+    }
     let mut at = dir.to_path_buf();
     let mut parts = rel_path.components().peekable();
     while let Some(part) = parts.next() {
@@ -208,6 +216,15 @@ mod tests {
         assert!(target_path(d, "/etc/passwd").is_err());
         assert!(target_path(d, "a/../../x").is_err());
         assert!(target_path(d, "").is_err());
+        for rel in ["x.ome.zarr/.git/config", "a/.GIT", "a/git~1/x", "a/.git./hooks/h"] {
+            assert!(
+                matches!(
+                    target_path(d, rel),
+                    Err(DatasetError::RefusedPath { .. })
+                ),
+                "{rel}"
+            );
+        }
         assert_eq!(
             target_path(d, "a/b.json").unwrap(),
             Path::new("/t/a/b.json")

@@ -110,13 +110,13 @@ impl Reporter {
             );
         } else if self.bar.is_none() {
             match status {
-                Status::Written | Status::Skipped => print_line(path),
+                Status::Written | Status::Skipped => print_line(&shown_path(path)),
                 Status::WouldFetch | Status::WouldCopy => {
-                    print_line(&format!("{}\t{path}", status.as_str()))
+                    print_line(&format!("{}\t{}", status.as_str(), shown_path(path)))
                 }
             }
         } else if matches!(status, Status::WouldFetch | Status::WouldCopy) {
-            let line = format!("{}\t{path}", status.as_str());
+            let line = format!("{}\t{}", status.as_str(), shown_path(path));
             self.suspend(|| print_line(&line));
         }
         self.update_message();
@@ -131,10 +131,23 @@ impl Reporter {
                 &json!({"path": path, "key": key, "status": "failed", "error": reason}).to_string(),
             );
         } else {
-            let line = format!("annexa: failed: {path}: {reason}");
+            let line = format!("annexa: failed: {}: {reason}", shown_path(path));
             self.suspend(|| eprintln!("{line}"));
         }
         self.update_message();
+    }
+
+    /// A selected path that is never written (see [`super::paths`]).
+    pub fn refused(&self, path: &str, problem: &super::paths::PathProblem) {
+        if self.json {
+            print_line(
+                &json!({"path": path, "status": "refused", "error": problem.to_string()})
+                    .to_string(),
+            );
+        } else {
+            let line = format!("annexa: warning: not written: {}: {problem}", shown_path(path));
+            self.suspend(|| eprintln!("{line}"));
+        }
     }
 
     /// A warning that is not a file failure (e.g. a key left in the cache).
@@ -209,6 +222,48 @@ impl Reporter {
             None => f(),
         }
     }
+}
+
+/// A path as git shows it (`quote_c_style`): unchanged when plain, else
+/// in double quotes with `\"`, `\\`, `\t`, `\n`... and octal escapes for other
+/// control characters and for the invisible Unicode formatting and
+/// direction marks, so a name can neither forge lines nor drive a
+/// terminal. Other non-ASCII letters stay as they are (git's
+/// `core.quotePath=false`).
+pub fn shown_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let special = |c: char| {
+        c.is_control()
+            || c == '"'
+            || c == '\\'
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    };
+    if !path.chars().any(special) {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len() + 8);
+    out.push('"');
+    for c in path.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{b}' => out.push_str("\\v"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            c if special(c) => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\{b:03o}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    std::borrow::Cow::Owned(out)
 }
 
 /// Writes one line to stdout; a closed pipe (`| head`) is not an error.
