@@ -250,6 +250,35 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The fuzz target's model (fuzz/fuzz_targets/tree_path.rs) over
+        /// the characters that matter, on every `make test`.
+        #[test]
+        fn agrees_with_a_simple_model_of_git_aliases(
+            path in "[./gGiItTmMoOdDuUlLeEsS~14 :\\\\\u{200c}\u{feff}x]{1,16}(/[./gGiItT~1 :\u{200c}x]{1,8}){0,2}"
+        ) {
+            let model_is = |component: &str, names: &[&str]| {
+                std::iter::once(component).chain(component.split('\\')).any(|piece| {
+                    let lower = piece.to_ascii_lowercase();
+                    let ntfs = lower.split(':').next().unwrap_or("").trim_end_matches([' ', '.']);
+                    let hfs: String = lower.chars().filter(|c| !HFS_IGNORED.contains(c)).collect();
+                    names.iter().any(|n| ntfs == *n || hfs == *n)
+                })
+            };
+            let file = check(&path, EntryKind::File);
+            let link = check(&path, EntryKind::Symlink);
+            proptest::prop_assert!(link.is_err() || file.is_ok());
+            for component in path.split('/') {
+                if model_is(component, &[".git", "git~1"]) {
+                    proptest::prop_assert!(file.is_err(), "{:?}", path);
+                }
+                if model_is(component, &[".gitmodules", "gitmod~1"]) {
+                    proptest::prop_assert!(link.is_err(), "{:?}", path);
+                }
+            }
+        }
+    }
+
     #[test]
     fn shapes_and_lengths() {
         assert_eq!(check("", EntryKind::File), Err(PathProblem::Empty));
