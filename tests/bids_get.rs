@@ -983,3 +983,60 @@ fn a_git_folder_inside_a_directory_unit_is_never_written() {
     assert!(stderr.contains("not listed"), "{stderr}");
     assert!(!String::from_utf8_lossy(&listed.stdout).contains(".git/"));
 }
+
+/// A new dataset version that changes a file's bytes but not its size:
+/// `get --update` must not call the old bytes "already in place", and the
+/// manifest never vouches for bytes that are not the key's.
+#[test]
+fn a_changed_file_of_the_same_size_is_not_in_place() {
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    let out = ds.path("out");
+    let manifest = ds.path("delivered.jsonl");
+    let args = [
+        "--sub",
+        "01",
+        "--suffix",
+        "T1w",
+        "--manifest",
+        manifest.to_str().unwrap(),
+    ];
+    assert!(get(&ds, &out, &args).status.success());
+    let data = files_under(&out)
+        .into_iter()
+        .find(|p| p.ends_with(".nii.gz"))
+        .unwrap();
+    // The next version: same size, other bytes.
+    let old = ds.origin_content(&data);
+    let mut new = old.clone();
+    new[0] ^= 0x55;
+    fs::remove_file(ds.origin.join(&data)).unwrap();
+    fs::write(ds.origin.join(&data), &new).unwrap();
+    sh(git(&ds.origin).args(["annex", "add", "-q", &data]));
+    sh(git(&ds.origin).args(["commit", "-q", "-m", "v2"]));
+
+    let update = [&args[..], &["--update"]].concat();
+    let again = get(&ds, &out, &update);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success(), "stale bytes counted as in place: {stderr}");
+    assert!(stderr.contains(&data) && stderr.contains("--force"), "{stderr}");
+    assert_eq!(fs::read(out.join(&data)).unwrap(), old);
+
+    let forced = get(&ds, &out, &[&update[..], &["--force"]].concat());
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert_eq!(fs::read(out.join(&data)).unwrap(), new);
+    let verify = ds.annexa(&[
+        "verify",
+        out.to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+    ]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}

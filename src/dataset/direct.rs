@@ -51,8 +51,8 @@ pub fn get_direct(
             };
             reporter.file(&file.path, file.content.key(), file.content.size(), status);
         }
-        let failed = reporter.finish();
-        return Ok(GetOutcome { failed });
+        let (failed, delivered) = reporter.finish_delivered();
+        return Ok(GetOutcome { failed, delivered });
     }
     prepare_clone(source, dir, treeish)?;
     // git runs in several folders below; one absolute spelling for all.
@@ -134,8 +134,8 @@ pub fn get_direct(
             reporter.failure(&file.path, file.content.key(), &reason);
         }
     }
-    let failed = reporter.finish();
-    Ok(GetOutcome { failed })
+    let (failed, delivered) = reporter.finish_delivered();
+    Ok(GetOutcome { failed, delivered })
 }
 
 /// Installs every subdataset that holds a selected file, and the ones

@@ -44,6 +44,8 @@ pub struct Reporter {
     would_fetch: (u64, u64),
     would_copy: (u64, u64),
     failures: Vec<String>,
+    /// Paths written or found in place (not dry-run plans).
+    delivered: Vec<String>,
 }
 
 impl Reporter {
@@ -72,6 +74,7 @@ impl Reporter {
             would_fetch: (0, 0),
             would_copy: (0, 0),
             failures: Vec::new(),
+            delivered: Vec::new(),
         };
         reporter.update_message();
         reporter
@@ -88,10 +91,14 @@ impl Reporter {
         self.done_files += 1;
         match status {
             Status::Written => {
+                self.delivered.push(path.to_string());
                 self.written += 1;
                 self.bytes_written += size.unwrap_or(0);
             }
-            Status::Skipped => self.skipped += 1,
+            Status::Skipped => {
+                self.delivered.push(path.to_string());
+                self.skipped += 1;
+            }
             Status::WouldFetch => {
                 self.planned += 1;
                 self.would_fetch.0 += 1;
@@ -157,6 +164,12 @@ impl Reporter {
         } else {
             self.suspend(|| eprintln!("annexa: warning: {text}"));
         }
+    }
+
+    /// [`Reporter::finish`], and the paths delivered.
+    pub fn finish_delivered(mut self) -> (usize, Vec<String>) {
+        let delivered = std::mem::take(&mut self.delivered);
+        (self.finish(), delivered)
     }
 
     /// Prints the summary and returns the number of failed files.
