@@ -244,10 +244,16 @@ fn install_one(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "subdataset".into());
     let staging = path.with_file_name(format!(".{name}.annexa-part"));
-    // Left by an interrupted run: ours by its name; a link is removed, never followed.
-    if std::fs::symlink_metadata(&staging).is_ok() {
-        super::cache::make_writable(&staging)?;
-        std::fs::remove_dir_all(&staging).map_err(|e| DatasetError::io(&staging, e))?;
+    // Left by an interrupted run, or planted by the dataset (a committed
+    // `.NAME.annexa-part` link): a link or a file is removed, never
+    // followed; only a real folder is made writable and removed.
+    match std::fs::symlink_metadata(&staging) {
+        Ok(meta) if meta.file_type().is_dir() => {
+            super::cache::make_writable(&staging)?;
+            std::fs::remove_dir_all(&staging).map_err(|e| DatasetError::io(&staging, e))?;
+        }
+        Ok(_) => std::fs::remove_file(&staging).map_err(|e| DatasetError::io(&staging, e))?,
+        Err(_) => {}
     }
     let clone = run(git(parent)
         .args(["clone", "--quiet", "--no-checkout", "--", source.as_str()])
