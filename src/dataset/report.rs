@@ -284,3 +284,22 @@ pub fn print_line(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::shown_path;
+
+    /// Names are printed as git quotes them: one line each, no terminal
+    /// escapes, no invisible direction marks.
+    #[test]
+    fn paths_are_shown_quoted_when_they_need_it() {
+        assert_eq!(shown_path("sub-01/anat/x.nii.gz"), "sub-01/anat/x.nii.gz");
+        assert_eq!(shown_path("ü/名前"), "ü/名前");
+        assert_eq!(shown_path("a\nb"), "\"a\\nb\"");
+        assert_eq!(shown_path("x\u{1b}[2Jy"), "\"x\\033[2Jy\"");
+        assert_eq!(shown_path("q\"\\t"), "\"q\\\"\\\\t\"");
+        assert_eq!(shown_path("tab\there"), "\"tab\\there\"");
+        assert_eq!(shown_path("evil\u{202e}gpj.exe"), "\"evil\\342\\200\\256gpj.exe\"");
+        assert!(!shown_path("a\r\nb\u{7f}").contains(['\n', '\r', '\u{7f}']));
+    }
+}
