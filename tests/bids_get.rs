@@ -972,8 +972,14 @@ fn a_git_folder_inside_a_directory_unit_is_never_written() {
             );
         } else {
             let records = json_records(&result.stdout);
-            assert_eq!(status_of(&records, &format!("{unit}/.git/config")), "refused");
-            assert_eq!(status_of(&records, &format!("{unit}/1/git~1/config")), "refused");
+            assert_eq!(
+                status_of(&records, &format!("{unit}/.git/config")),
+                "refused"
+            );
+            assert_eq!(
+                status_of(&records, &format!("{unit}/1/git~1/config")),
+                "refused"
+            );
         }
     }
     // `ls` names them too, and lists the rest.
@@ -1017,8 +1023,14 @@ fn a_changed_file_of_the_same_size_is_not_in_place() {
     let update = [&args[..], &["--update"]].concat();
     let again = get(&ds, &out, &update);
     let stderr = String::from_utf8_lossy(&again.stderr);
-    assert!(!again.status.success(), "stale bytes counted as in place: {stderr}");
-    assert!(stderr.contains(&data) && stderr.contains("--force"), "{stderr}");
+    assert!(
+        !again.status.success(),
+        "stale bytes counted as in place: {stderr}"
+    );
+    assert!(
+        stderr.contains(&data) && stderr.contains("--force"),
+        "{stderr}"
+    );
     assert_eq!(fs::read(out.join(&data)).unwrap(), old);
 
     let forced = get(&ds, &out, &[&update[..], &["--force"]].concat());

@@ -1030,10 +1030,7 @@ fn names_git_refuses_are_left_out_and_a_broken_import_is_repaired() {
     assert!(child.wait().unwrap().success());
     let out = import();
     ok(out, "annexa import over a broken state");
-    assert_eq!(
-        checked_out_keys(&ds).keys().collect::<Vec<_>>(),
-        vec![good]
-    );
+    assert_eq!(checked_out_keys(&ds).keys().collect::<Vec<_>>(), vec![good]);
     assert!(git(&ds, &["status", "--porcelain"]).is_empty());
     git(work, &["clone", "-q", "ds", "clone2"]);
     assert!(git(&ds, &["ls-tree", "-r", "--name-only", "HEAD"])

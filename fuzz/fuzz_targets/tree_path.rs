@@ -16,9 +16,8 @@ use annexa::dataset::paths::{check, EntryKind};
 use libfuzzer_sys::fuzz_target;
 
 const HFS_IGNORED: &[char] = &[
-    '\u{200c}', '\u{200d}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}',
-    '\u{202d}', '\u{202e}', '\u{206a}', '\u{206b}', '\u{206c}', '\u{206d}', '\u{206e}',
-    '\u{206f}', '\u{feff}',
+    '\u{200c}', '\u{200d}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}',
+    '\u{202e}', '\u{206a}', '\u{206b}', '\u{206c}', '\u{206d}', '\u{206e}', '\u{206f}', '\u{feff}',
 ];
 
 /// Whether a component (or a `\`-separated piece of it) is one of
@@ -46,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
     let file = check(text, EntryKind::File);
     let link = check(text, EntryKind::Symlink);
     if link.is_ok() {
-        assert!(file.is_ok(), "{text:?}: a link accepted where a file is not");
+        assert!(
+            file.is_ok(),
+            "{text:?}: a link accepted where a file is not"
+        );
     }
     if file.is_err() {
         return;

@@ -732,7 +732,13 @@ fn build(
     };
     let mut cmd = git(dir);
     // --force: a pending ref left by a killed run is replaced.
-    cmd.args(["fast-import", "--quiet", "--done", "--force", "--date-format=raw"]);
+    cmd.args([
+        "fast-import",
+        "--quiet",
+        "--done",
+        "--force",
+        "--date-format=raw",
+    ]);
     let outcome = feed(&mut cmd, &stream).and_then(|_| {
         let new_head = rev_parse(dir, &pending_branch).ok_or_else(|| {
             DatasetError::Direct("git fast-import wrote no commit; nothing was changed".into())
@@ -751,9 +757,7 @@ fn build(
         if options.checkout {
             let mut cmd = git(dir);
             match (&branch_head, head_broken) {
-                (Some(old_head), false) => {
-                    cmd.args(["read-tree", "-m", "-u", old_head, &new_head])
-                }
+                (Some(old_head), false) => cmd.args(["read-tree", "-m", "-u", old_head, &new_head]),
                 _ => cmd.args(["read-tree", "-m", "-u", &new_head]),
             };
             run(&mut cmd)?;

@@ -228,12 +228,14 @@ mod tests {
         assert!(target_path(d, "/etc/passwd").is_err());
         assert!(target_path(d, "a/../../x").is_err());
         assert!(target_path(d, "").is_err());
-        for rel in ["x.ome.zarr/.git/config", "a/.GIT", "a/git~1/x", "a/.git./hooks/h"] {
+        for rel in [
+            "x.ome.zarr/.git/config",
+            "a/.GIT",
+            "a/git~1/x",
+            "a/.git./hooks/h",
+        ] {
             assert!(
-                matches!(
-                    target_path(d, rel),
-                    Err(DatasetError::RefusedPath { .. })
-                ),
+                matches!(target_path(d, rel), Err(DatasetError::RefusedPath { .. })),
                 "{rel}"
             );
         }
@@ -294,7 +296,11 @@ mod tests {
         let link = dir.path().join(".x.annexa-part");
         std::os::unix::fs::symlink(&victim, &link).unwrap();
         super::super::cache::make_writable(&link).unwrap();
-        let mode = fs::metadata(victim.join("locked")).unwrap().permissions().mode() & 0o777;
+        let mode = fs::metadata(victim.join("locked"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         fs::set_permissions(victim.join("locked"), fs::Permissions::from_mode(0o700)).unwrap();
         assert_eq!(mode, 0o500, "chmod went through the link");
     }

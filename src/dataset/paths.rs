@@ -87,9 +87,8 @@ fn is_git_control_file(name: &str) -> bool {
 
 /// Code points HFS+ ignores when it compares names (git's `next_hfs_char`).
 const HFS_IGNORED: &[char] = &[
-    '\u{200c}', '\u{200d}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}',
-    '\u{202d}', '\u{202e}', '\u{206a}', '\u{206b}', '\u{206c}', '\u{206d}', '\u{206e}',
-    '\u{206f}', '\u{feff}',
+    '\u{200c}', '\u{200d}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}',
+    '\u{202e}', '\u{206a}', '\u{206b}', '\u{206c}', '\u{206d}', '\u{206e}', '\u{206f}', '\u{feff}',
 ];
 
 /// `.NEEDLE` as HFS+ compares it: case-insensitive, ignored code points

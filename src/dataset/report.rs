@@ -152,7 +152,10 @@ impl Reporter {
                     .to_string(),
             );
         } else {
-            let line = format!("annexa: warning: not written: {}: {problem}", shown_path(path));
+            let line = format!(
+                "annexa: warning: not written: {}: {problem}",
+                shown_path(path)
+            );
             self.suspend(|| eprintln!("{line}"));
         }
     }
@@ -299,7 +302,10 @@ mod tests {
         assert_eq!(shown_path("x\u{1b}[2Jy"), "\"x\\033[2Jy\"");
         assert_eq!(shown_path("q\"\\t"), "\"q\\\"\\\\t\"");
         assert_eq!(shown_path("tab\there"), "\"tab\\there\"");
-        assert_eq!(shown_path("evil\u{202e}gpj.exe"), "\"evil\\342\\200\\256gpj.exe\"");
+        assert_eq!(
+            shown_path("evil\u{202e}gpj.exe"),
+            "\"evil\\342\\200\\256gpj.exe\""
+        );
         assert!(!shown_path("a\r\nb\u{7f}").contains(['\n', '\r', '\u{7f}']));
     }
 }

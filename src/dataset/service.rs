@@ -204,9 +204,7 @@ impl ServiceSource {
 
     /// The service whose token requests to this source would carry, and
     /// the API address they go to; `None` for S3 (signed with AWS keys).
-    pub fn token_destination(
-        &self,
-    ) -> Option<(crate::providers::token::TokenService, url::Url)> {
+    pub fn token_destination(&self) -> Option<(crate::providers::token::TokenService, url::Url)> {
         use crate::providers::token::TokenService;
         let (service, text) = match self {
             Self::S3 { .. } => return None,
@@ -218,7 +216,8 @@ impl ServiceSource {
             ),
             Self::Github { api, .. } => (
                 TokenService::Github,
-                api.as_deref().unwrap_or(crate::providers::github::DEFAULT_API),
+                api.as_deref()
+                    .unwrap_or(crate::providers::github::DEFAULT_API),
             ),
         };
         url::Url::parse(text).ok().map(|u| (service, u))

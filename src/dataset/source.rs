@@ -116,8 +116,8 @@ impl Source {
         }
         let relative = url.starts_with("./") || url.starts_with("../");
         if !relative {
-            let local_path = url.starts_with("file:")
-                || !(looks_like_url(url) || url.starts_with("///"));
+            let local_path =
+                url.starts_with("file:") || !(looks_like_url(url) || url.starts_with("///"));
             if local_path && !(self.local && file_protocol_allowed(&self.text)) {
                 return Err(refuse(
                     "it is a local path (allowed only below a local superdataset, \

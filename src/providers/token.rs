@@ -87,7 +87,8 @@ pub fn chosen_host(entry: &str) -> Option<String> {
     } else {
         Url::parse(&format!("https://{entry}")).ok()?
     };
-    url.host_str().map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+    url.host_str()
+        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
 }
 
 fn host_of(url: &Url) -> Option<String> {
@@ -124,7 +125,8 @@ pub fn same_site(api: &Url, other: &Url) -> bool {
         return false;
     };
     let secure = other.scheme() == "https" || (other.scheme() == "http" && is_loopback(other));
-    let host_ok = host == api_host || (api_host == "api.github.com" && host == "uploads.github.com");
+    let host_ok =
+        host == api_host || (api_host == "api.github.com" && host == "uploads.github.com");
     secure && host_ok
 }
 
@@ -310,15 +312,39 @@ mod tests {
         let chosen = vec!["dv.example.org".to_string()];
         let cases = [
             (TokenService::Github, "https://api.github.com", Allowed),
-            (TokenService::Github, "https://uploads.github.com/x", Allowed),
+            (
+                TokenService::Github,
+                "https://uploads.github.com/x",
+                Allowed,
+            ),
             (TokenService::Github, "http://api.github.com", PlainHttp),
-            (TokenService::Github, "https://evil.example/api/v3", NotChosen),
-            (TokenService::Github, "http://evil.example/api/v3", NotChosen),
-            (TokenService::Figshare, "https://api.figshare.com/v2", Allowed),
+            (
+                TokenService::Github,
+                "https://evil.example/api/v3",
+                NotChosen,
+            ),
+            (
+                TokenService::Github,
+                "http://evil.example/api/v3",
+                NotChosen,
+            ),
+            (
+                TokenService::Figshare,
+                "https://api.figshare.com/v2",
+                Allowed,
+            ),
             (TokenService::Figshare, "https://api.github.com", NotChosen),
-            (TokenService::Dataverse, "https://dataverse.harvard.edu", NotChosen),
+            (
+                TokenService::Dataverse,
+                "https://dataverse.harvard.edu",
+                NotChosen,
+            ),
             (TokenService::Dataverse, "https://dv.example.org", Allowed),
-            (TokenService::Dataverse, "https://DV.example.org.:8443/", Allowed),
+            (
+                TokenService::Dataverse,
+                "https://DV.example.org.:8443/",
+                Allowed,
+            ),
             (TokenService::Dataverse, "http://dv.example.org", PlainHttp),
             (TokenService::Dataverse, "http://127.0.0.1:8080", Allowed),
             (TokenService::Dataverse, "http://[::1]:8080", Allowed),
@@ -328,8 +354,14 @@ mod tests {
         for (service, text, want) in cases {
             assert_eq!(destination(service, &url(text), &chosen), want, "{text}");
         }
-        assert_eq!(chosen_host(" https://DV.example.org/x "), Some("dv.example.org".into()));
-        assert_eq!(chosen_host("dv.example.org:8443"), Some("dv.example.org".into()));
+        assert_eq!(
+            chosen_host(" https://DV.example.org/x "),
+            Some("dv.example.org".into())
+        );
+        assert_eq!(
+            chosen_host("dv.example.org:8443"),
+            Some("dv.example.org".into())
+        );
         assert_eq!(chosen_host(""), None);
     }
 
@@ -350,8 +382,14 @@ mod tests {
     #[test]
     fn upload_addresses_stay_on_the_api_site() {
         let gh = url("https://api.github.com");
-        assert!(same_site(&gh, &url("https://uploads.github.com/repos/o/r/releases/1/assets")));
-        assert!(!same_site(&gh, &url("https://evil.example/repos/o/r/releases/1/assets")));
+        assert!(same_site(
+            &gh,
+            &url("https://uploads.github.com/repos/o/r/releases/1/assets")
+        ));
+        assert!(!same_site(
+            &gh,
+            &url("https://evil.example/repos/o/r/releases/1/assets")
+        ));
         assert!(!same_site(&gh, &url("http://uploads.github.com/x")));
         let ghe = url("https://ghe.example/api/v3");
         assert!(same_site(&ghe, &url("https://ghe.example/api/uploads/x")));
@@ -440,11 +478,18 @@ mod tests {
         let evil = find_for("https://evil.example").await.unwrap();
         assert!(evil.is_none());
         let said = annex.1.lock().unwrap().join("\n");
-        assert!(said.contains("evil.example") && !said.contains("s3cret"), "{said}");
+        assert!(
+            said.contains("evil.example") && !said.contains("s3cret"),
+            "{said}"
+        );
         git(&["config", "--add", HOSTS_CONFIG, "dv.example.org"]);
         let chosen = find_for("https://dv.example.org").await.unwrap().unwrap();
-        assert!(chosen.header_for(&url("https://dv.example.org/api")).is_some());
-        assert!(chosen.header_for(&url("https://evil.example/api")).is_none());
+        assert!(chosen
+            .header_for(&url("https://dv.example.org/api"))
+            .is_some());
+        assert!(chosen
+            .header_for(&url("https://evil.example/api"))
+            .is_none());
         assert!(find_for("https://evil.example").await.unwrap().is_none());
         assert!(matches!(
             find_for("http://dv.example.org").await,

@@ -171,7 +171,15 @@ fn normalize_pid(text: &str) -> Result<String> {
 /// The token: the environment wins over what git-annex stored.
 async fn token(annex: &dyn Annex, api: &Url) -> Result<Option<Token>> {
     use crate::providers::token::{find, TokenService};
-    find(annex, TOKEN_ENV, CREDS, api::SCHEME, TokenService::Dataverse, api).await
+    find(
+        annex,
+        TOKEN_ENV,
+        CREDS,
+        api::SCHEME,
+        TokenService::Dataverse,
+        api,
+    )
+    .await
 }
 
 fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {

@@ -147,7 +147,15 @@ async fn settings(annex: &dyn Annex) -> Result<Settings> {
 /// The token: the environment wins over what git-annex stored.
 async fn token(annex: &dyn Annex, api: &Url) -> Result<Option<Token>> {
     use crate::providers::token::{find, TokenService};
-    find(annex, TOKEN_ENV, CREDS, api::SCHEME, TokenService::Github, api).await
+    find(
+        annex,
+        TOKEN_ENV,
+        CREDS,
+        api::SCHEME,
+        TokenService::Github,
+        api,
+    )
+    .await
 }
 
 fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
