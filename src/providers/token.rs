@@ -178,8 +178,8 @@ impl ApiToken {
     /// its token through this, so no address from an answer can carry it.
     pub fn header_for(&self, url: &Url) -> Option<HeaderValue> {
         let secure = url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url));
-        let host_ok = self.hosts.is_empty()
-            || host_of(url).is_some_and(|h| self.hosts.iter().any(|b| *b == h));
+        let host_ok =
+            self.hosts.is_empty() || host_of(url).is_some_and(|h| self.hosts.contains(&h));
         (secure && host_ok).then(|| self.header_value()).flatten()
     }
 
