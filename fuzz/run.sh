@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-parse_line key bids_name s3_xml dataverse_json}
+targets=${FUZZ_TARGETS:-parse_line key bids_name s3_xml dataverse_json tree_path}
 max_len=${FUZZ_MAX_LEN:-4096}
 triple=$(rustc -vV | sed -n 's/^host: //p')
 # Where cargo puts this workspace's builds (honours CARGO_TARGET_DIR).

@@ -328,3 +328,43 @@ fn a_subdataset_loop_is_an_error_not_a_hang() {
         assert!(stderr.contains("derivatives/fmriprep"), "{stderr}");
     });
 }
+
+/// A `.gitmodules` URL is data: one that looks like a service page (here a
+/// GitHub release on a server the dataset names) is refused before any
+/// request, so no token and no listing ever come from there
+/// (docs/security.md).
+#[test]
+fn a_service_url_in_gitmodules_is_never_contacted() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ds = Builder::new("synthetic")
+        .subjects(&["sub-01"])
+        .without(&["derivatives"])
+        .build();
+    let head = sh(git(&ds.origin).args(["rev-parse", "HEAD"]));
+    fs::write(
+        ds.origin.join(".gitmodules"),
+        format!(
+            "[submodule \"evil\"]\n\tpath = derivatives/fmriprep\n\turl = http://127.0.0.1:{port}/o/r/releases/tag/v1\n"
+        ),
+    )
+    .unwrap();
+    sh(git(&ds.origin).args(["add", ".gitmodules"]));
+    sh(git(&ds.origin).args([
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("160000,{},derivatives/fmriprep", head.trim()),
+    ]));
+    sh(git(&ds.origin).args(["commit", "-q", "-m", "a service subdataset"]));
+    let origin = ds.origin.to_str().unwrap().to_string();
+    let out = ds.annexa(&["ls", &origin, "--scope", "fmriprep"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(
+        listener.accept().is_err(),
+        "annexa contacted the server a .gitmodules URL names: {stderr}"
+    );
+}

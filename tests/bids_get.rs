@@ -898,3 +898,157 @@ fn content_nobody_has_fails_by_name_after_one_more_try_and_the_rest_is_delivered
         ds.origin_content(delivered)
     );
 }
+
+/// Commits `files` (path, content) onto the origin's branch with
+/// fast-import, which takes names `git add` refuses (as a hostile dataset
+/// would be made).
+fn plant(ds: &Fixture, files: &[(&str, &str)]) {
+    use std::io::Write;
+    let branch = sh(git(&ds.origin).args(["symbolic-ref", "HEAD"]));
+    let mut stream = format!(
+        "commit {}\ncommitter t <t@example.org> 0 +0000\ndata 5\nplant\nfrom HEAD\n",
+        branch.trim()
+    );
+    for (path, content) in files {
+        stream.push_str(&format!(
+            "M 100644 inline {path}\ndata {}\n{content}\n",
+            content.len()
+        ));
+    }
+    stream.push_str("done\n");
+    let mut child = git(&ds.origin)
+        .args(["fast-import", "--quiet", "--done"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// A directory unit (`*.ome.zarr/`) is selected whole, but a `.git` inside
+/// it (in any spelling git fears) is never written: a planted
+/// `.git/config` would run its `core.fsmonitor` as soon as anything ran
+/// `git status` there.
+#[test]
+fn a_git_folder_inside_a_directory_unit_is_never_written() {
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    let unit = "sub-01/ses-1/anat/sub-01_ses-1_acq-x_T1w.ome.zarr";
+    let hook = "[core]\n\tfsmonitor = touch pwned\n";
+    plant(
+        &ds,
+        &[
+            (&format!("{unit}/.zattrs"), "{}"),
+            (&format!("{unit}/.git/config"), hook),
+            (&format!("{unit}/0/.GIT./config"), hook),
+            (&format!("{unit}/1/git~1/config"), hook),
+        ],
+    );
+    let out = ds.path("out");
+    for args in [&["--json"][..], &[][..]] {
+        let _ = fs::remove_dir_all(&out);
+        let mut full = vec!["--sub", "01", "--suffix", "T1w"];
+        full.extend_from_slice(args);
+        let result = get(&ds, &out, &full);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(result.status.success(), "{stderr}");
+        assert!(out.join(unit).join(".zattrs").is_file(), "{stderr}");
+        let written = files_under(&out);
+        assert!(
+            written.iter().all(|p| !p
+                .split('/')
+                .any(|c| c.to_ascii_lowercase().starts_with(".git")
+                    || c.eq_ignore_ascii_case("git~1"))),
+            "{written:?}"
+        );
+        if args.is_empty() {
+            assert!(
+                stderr.contains(&format!("not written: {unit}/.git/config")),
+                "{stderr}"
+            );
+        } else {
+            let records = json_records(&result.stdout);
+            assert_eq!(
+                status_of(&records, &format!("{unit}/.git/config")),
+                "refused"
+            );
+            assert_eq!(
+                status_of(&records, &format!("{unit}/1/git~1/config")),
+                "refused"
+            );
+        }
+    }
+    // `ls` names them too, and lists the rest.
+    let origin = ds.origin.to_str().unwrap();
+    let listed = ds.annexa(&["ls", origin, "--sub", "01", "--suffix", "T1w"]);
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(stderr.contains("not listed"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains(".git/"));
+}
+
+/// A new dataset version that changes a file's bytes but not its size:
+/// `get --update` must not call the old bytes "already in place", and the
+/// manifest never vouches for bytes that are not the key's.
+#[test]
+fn a_changed_file_of_the_same_size_is_not_in_place() {
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    let out = ds.path("out");
+    let manifest = ds.path("delivered.jsonl");
+    let args = [
+        "--sub",
+        "01",
+        "--suffix",
+        "T1w",
+        "--manifest",
+        manifest.to_str().unwrap(),
+    ];
+    assert!(get(&ds, &out, &args).status.success());
+    let data = files_under(&out)
+        .into_iter()
+        .find(|p| p.ends_with(".nii.gz"))
+        .unwrap();
+    // The next version: same size, other bytes.
+    let old = ds.origin_content(&data);
+    let mut new = old.clone();
+    new[0] ^= 0x55;
+    fs::remove_file(ds.origin.join(&data)).unwrap();
+    fs::write(ds.origin.join(&data), &new).unwrap();
+    sh(git(&ds.origin).args(["annex", "add", "-q", &data]));
+    sh(git(&ds.origin).args(["commit", "-q", "-m", "v2"]));
+
+    let update = [&args[..], &["--update"]].concat();
+    let again = get(&ds, &out, &update);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !again.status.success(),
+        "stale bytes counted as in place: {stderr}"
+    );
+    assert!(
+        stderr.contains(&data) && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(out.join(&data)).unwrap(), old);
+
+    let forced = get(&ds, &out, &[&update[..], &["--force"]].concat());
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert_eq!(fs::read(out.join(&data)).unwrap(), new);
+    let verify = ds.annexa(&[
+        "verify",
+        out.to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+    ]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}

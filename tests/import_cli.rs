@@ -951,3 +951,89 @@ fn unsupported_options_are_refused() {
         assert!(!tmp.path().join("x").exists(), "{args:?} left a folder");
     }
 }
+
+/// Names git's fast-import takes but git will not check out (issue 18):
+/// each is named and left out before anything is written, the dataset
+/// checks out and clones; and a dataset an earlier annexa left broken (HEAD
+/// on a tree git refuses) is repaired by the next import.
+#[test]
+fn names_git_refuses_are_left_out_and_a_broken_import_is_repaired() {
+    use support_dataverse::{FakeDataverse, PID, TOKEN};
+    let fake = FakeDataverse::start(&["--checksum", "SHA-256"]);
+    let good = "sub-01/anat/sub-01_T1w.nii.gz";
+    fake.add_file(good, b"good content\n");
+    let long = format!("e/{}", "n".repeat(256));
+    // (Dataverse folder names cannot start with a dot, so `.git ` folders
+    // cannot come from it; the unit tests of dataset::paths cover those.)
+    let bad = ["a/.gitmodules", "d/git~1", "gitmod~1", long.as_str()];
+    for path in bad {
+        fake.add_file(path, b"planted\n");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let ds = work.join("ds");
+    let import = || {
+        Command::new(env!("CARGO_BIN_EXE_annexa"))
+            .args(["import", PID, "--dataverse", &fake.url(), "ds"])
+            .current_dir(work)
+            .env("PATH", test_path())
+            .env("DATAVERSE_API_KEY", TOKEN)
+            .env("GIT_AUTHOR_NAME", "annexa tests")
+            .env("GIT_AUTHOR_EMAIL", "annexa@localhost")
+            .env("GIT_COMMITTER_NAME", "annexa tests")
+            .env("GIT_COMMITTER_EMAIL", "annexa@localhost")
+            .output()
+            .unwrap()
+    };
+    let out = import();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    ok(out, "annexa import");
+    for path in bad {
+        assert!(
+            stderr.contains(&format!("not imported: {path} (")),
+            "{path}: {stderr}"
+        );
+    }
+    let keys = checked_out_keys(&ds);
+    assert_eq!(keys.keys().collect::<Vec<_>>(), vec![good], "{stderr}");
+    assert!(git(&ds, &["status", "--porcelain"]).is_empty());
+    git(work, &["clone", "-q", "ds", "clone1"]);
+
+    // The state an earlier annexa left: HEAD and the import ref on a commit
+    // with a name git refuses, the index and work tree behind.
+    let branch = git(&ds, &["symbolic-ref", "HEAD"]);
+    let head = git(&ds, &["rev-parse", "HEAD"]);
+    let imported = git(&ds, &["rev-parse", "refs/annexa/import/dataverse"]);
+    let stream = format!(
+        "commit {}\ncommitter t <t@example.org> 0 +0000\ndata 6\nbroken\nfrom {}\n\
+         M 120000 inline z/.gitmodules\ndata 4\nnone\n\
+         commit refs/annexa/import/dataverse\ncommitter t <t@example.org> 0 +0000\n\
+         data 6\nbroken\nfrom {}\n\
+         M 120000 inline z/.gitmodules\ndata 4\nnone\ndone\n",
+        branch.trim(),
+        head.trim(),
+        imported.trim()
+    );
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(&ds)
+        .args(["fast-import", "--quiet", "--done"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let out = import();
+    ok(out, "annexa import over a broken state");
+    assert_eq!(checked_out_keys(&ds).keys().collect::<Vec<_>>(), vec![good]);
+    assert!(git(&ds, &["status", "--porcelain"]).is_empty());
+    git(work, &["clone", "-q", "ds", "clone2"]);
+    assert!(git(&ds, &["ls-tree", "-r", "--name-only", "HEAD"])
+        .lines()
+        .all(|p| !p.contains(".gitmodules")));
+}

@@ -233,8 +233,13 @@ fn clone_into(source: &Source, entry: &Path) -> Result<(), DatasetError> {
 }
 
 /// `chmod -R u+w` on directories (files need no write bit to be unlinked).
+/// Never through a symbolic link, the root included: a link planted where
+/// annexa expects its own folder must not make another tree writable.
 pub fn make_writable(root: &Path) -> Result<(), DatasetError> {
-    for item in walkdir::WalkDir::new(root).follow_links(false) {
+    for item in walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .follow_root_links(false)
+    {
         let item = match item {
             Ok(item) => item,
             Err(e) => {

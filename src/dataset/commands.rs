@@ -8,7 +8,7 @@ use super::git::cat_blobs;
 use super::materialize::{
     check_no_clash, copy_file, in_place, target_path, write_bytes, write_symlink, Expected,
 };
-use super::report::{print_line, Reporter, Status};
+use super::report::{print_line, shown_path, Reporter, Status};
 use super::resolve::{Resolved, Resolver};
 use super::tree::Content;
 use super::{DatasetError, Source};
@@ -49,9 +49,12 @@ pub struct GetOptions {
     pub force: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct GetOutcome {
     pub failed: usize,
+    /// Paths this run wrote, or found in place with the right content:
+    /// what a manifest may vouch for.
+    pub delivered: Vec<String>,
 }
 
 fn resolve(
@@ -94,10 +97,16 @@ pub fn ls(
     format: LsFormat,
 ) -> Result<(), DatasetError> {
     let (resolved, _) = resolve(common, source, request, Access::Shared)?;
+    for (path, problem) in &resolved.refused {
+        eprintln!(
+            "annexa: warning: not listed: {}: {problem}",
+            shown_path(path)
+        );
+    }
     for &(index, role) in &resolved.selection {
         let file = &resolved.files[index];
         if format == LsFormat::Paths {
-            print_line(&file.path);
+            print_line(&shown_path(&file.path));
             continue;
         }
         let repo = &resolved.datasets[file.dataset].repo;
@@ -120,7 +129,7 @@ pub fn ls(
             print_line(&format!(
                 "{size:>10}  {:<8}  {role:<10}  {}",
                 if cached { "cached" } else { "remote" },
-                file.path
+                shown_path(&file.path)
             ));
             continue;
         }
@@ -231,7 +240,8 @@ pub fn get(
         Materializer::new(&resolved, options).run()?
     };
     if let (Some(manifest), false) = (&options.manifest, options.dry_run) {
-        super::manifest::write(&resolved, &options.to, manifest)?;
+        let delivered: HashSet<&str> = outcome.delivered.iter().map(String::as_str).collect();
+        super::manifest::write(&resolved, &options.to, manifest, &delivered)?;
     }
     Ok(outcome)
 }
@@ -271,22 +281,25 @@ impl<'a> Materializer<'a> {
     }
 
     fn run(mut self) -> Result<GetOutcome, DatasetError> {
+        for (path, problem) in &self.resolved.refused {
+            self.reporter.refused(path, problem);
+        }
         let mut git_blobs: Vec<usize> = Vec::new();
         let mut symlinks: Vec<usize> = Vec::new();
         let mut differing: Vec<String> = Vec::new();
         for &(index, _) in &self.resolved.selection {
             let file = &self.resolved.files[index];
             let dest = target_path(&self.options.to, &file.path)?;
-            if !self.options.force
-                && std::fs::symlink_metadata(&dest).is_ok()
-                && !self.already_in_place(index, &dest)
-            {
+            let exists = std::fs::symlink_metadata(&dest).is_ok();
+            // Hashes the file at most once.
+            let in_place = exists && self.already_in_place(index, &dest);
+            if !self.options.force && exists && !in_place {
                 // Something of the user's (or of another dataset version)
                 // is there: never replaced without being asked.
                 differing.push(file.path.clone());
                 continue;
             }
-            if self.already_in_place(index, &dest) {
+            if in_place {
                 self.reporter.advance(file.content.size().unwrap_or(0));
                 self.reporter.file(
                     &file.path,
@@ -348,8 +361,8 @@ impl<'a> Materializer<'a> {
         if self.options.drop_after {
             self.drop_complete_keys()?;
         }
-        let failed = self.reporter.finish();
-        Ok(GetOutcome { failed })
+        let (failed, delivered) = self.reporter.finish_delivered();
+        Ok(GetOutcome { failed, delivered })
     }
 
     fn already_in_place(&self, index: usize, dest: &Path) -> bool {
@@ -382,12 +395,23 @@ impl<'a> Materializer<'a> {
         if !in_place(dest, expected) {
             return false;
         }
-        match (&file.content, self.options.verify) {
-            (Content::Annexed { key }, true) => content_matches_key(key, dest)
-                .ok()
-                .flatten()
-                .unwrap_or(true),
-            _ => true,
+        let Content::Annexed { key } = &file.content else {
+            return true;
+        };
+        // The same size is not the same content (a new version may keep a
+        // file's size): the key behind the path decides.
+        match content_matches_key(key, dest) {
+            Ok(Some(matches)) => matches,
+            Ok(None) => {
+                // A key without a checksum (WORM, URL): the cached copy
+                // decides when there is one; else the size is all there is.
+                let object = object_path(&self.resolved.datasets[file.dataset].repo, key);
+                match std::fs::metadata(&object) {
+                    Ok(_) => same_bytes(&object, dest).unwrap_or(false),
+                    Err(_) => true,
+                }
+            }
+            Err(_) => false,
         }
     }
 
@@ -416,8 +440,8 @@ impl<'a> Materializer<'a> {
             self.reporter
                 .file(&file.path, file.content.key(), file.content.size(), status);
         }
-        let failed = self.reporter.finish();
-        GetOutcome { failed }
+        let (failed, delivered) = self.reporter.finish_delivered();
+        GetOutcome { failed, delivered }
     }
 
     /// Git-stored files (small JSON/TSV in most datasets), one `cat-file` per dataset.
@@ -633,6 +657,33 @@ impl<'a> Materializer<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether two files hold the same bytes.
+fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let (mut fa, mut fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = read_full(&mut fa, &mut ba)?;
+        let m = read_full(&mut fb, &mut bb)?;
+        if n != m || ba[..n] != bb[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+    fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut at = 0;
+        while at < buf.len() {
+            match f.read(&mut buf[at..])? {
+                0 => break,
+                n => at += n,
+            }
+        }
+        Ok(at)
     }
 }
 

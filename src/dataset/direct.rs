@@ -39,6 +39,9 @@ pub fn get_direct(
         .collect();
     let total_bytes = files.iter().filter_map(|f| f.content.size()).sum();
     let mut reporter = Reporter::new(options.json, files.len() as u64, total_bytes);
+    for (path, problem) in &resolved.refused {
+        reporter.refused(path, problem);
+    }
     if options.dry_run {
         // A preview clones nothing.
         for file in &files {
@@ -48,8 +51,8 @@ pub fn get_direct(
             };
             reporter.file(&file.path, file.content.key(), file.content.size(), status);
         }
-        let failed = reporter.finish();
-        return Ok(GetOutcome { failed });
+        let (failed, delivered) = reporter.finish_delivered();
+        return Ok(GetOutcome { failed, delivered });
     }
     prepare_clone(source, dir, treeish)?;
     // git runs in several folders below; one absolute spelling for all.
@@ -131,8 +134,8 @@ pub fn get_direct(
             reporter.failure(&file.path, file.content.key(), &reason);
         }
     }
-    let failed = reporter.finish();
-    Ok(GetOutcome { failed })
+    let (failed, delivered) = reporter.finish_delivered();
+    Ok(GetOutcome { failed, delivered })
 }
 
 /// Installs every subdataset that holds a selected file, and the ones
@@ -241,10 +244,16 @@ fn install_one(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "subdataset".into());
     let staging = path.with_file_name(format!(".{name}.annexa-part"));
-    // Left by an interrupted run: ours by its name; a link is removed, never followed.
-    if std::fs::symlink_metadata(&staging).is_ok() {
-        super::cache::make_writable(&staging)?;
-        std::fs::remove_dir_all(&staging).map_err(|e| DatasetError::io(&staging, e))?;
+    // Left by an interrupted run, or planted by the dataset (a committed
+    // `.NAME.annexa-part` link): a link or a file is removed, never
+    // followed; only a real folder is made writable and removed.
+    match std::fs::symlink_metadata(&staging) {
+        Ok(meta) if meta.file_type().is_dir() => {
+            super::cache::make_writable(&staging)?;
+            std::fs::remove_dir_all(&staging).map_err(|e| DatasetError::io(&staging, e))?;
+        }
+        Ok(_) => std::fs::remove_file(&staging).map_err(|e| DatasetError::io(&staging, e))?,
+        Err(_) => {}
     }
     let clone = run(git(parent)
         .args(["clone", "--quiet", "--no-checkout", "--", source.as_str()])
@@ -297,7 +306,7 @@ fn checkout_recorded(repo: &Path, commit: &str, source: &Source) -> Result<(), D
 /// the folder itself included: a clone must never land outside the target.
 fn real_folder(top: &Path, rel: &str) -> Result<PathBuf, DatasetError> {
     // target_path checks every folder above the last component.
-    let inside = target_path(top, &format!("{rel}/.git"))?;
+    let inside = target_path(top, &format!("{rel}/_"))?;
     let path = inside
         .parent()
         .map(Path::to_path_buf)

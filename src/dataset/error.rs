@@ -50,6 +50,17 @@ pub enum DatasetError {
     /// Files in the target differ from what the selection would write.
     #[error("{count} file(s) in the target differ from the dataset and would be overwritten: {examples}; nothing was changed (pass --force to replace them)")]
     WouldOverwrite { count: usize, examples: String },
+    /// A subdataset URL (data from `.gitmodules`) that annexa does not
+    /// follow (docs/security.md).
+    #[error("subdataset URL {url:?} refused: {why}")]
+    RefusedUrl { url: String, why: &'static str },
+    /// A path in the dataset that git treats as special or that cannot be
+    /// a file name (see [`super::paths`]): never written.
+    #[error("{path:?}: {problem}")]
+    RefusedPath {
+        path: String,
+        problem: super::paths::PathProblem,
+    },
     /// A subdataset whose URL leads back to a dataset already open.
     #[error("subdataset {mount} ({url}) is {already} again: the subdatasets form a loop")]
     SubdatasetLoop {

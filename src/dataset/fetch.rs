@@ -37,7 +37,15 @@ pub fn get(
     input: BatchInput,
     mut on_event: impl FnMut(FetchEvent<'_>),
 ) -> Result<String, DatasetError> {
-    if items.is_empty() {
+    // git-annex reads one item per line: a name with a line break would be
+    // two requests (another file's, or a key the data chose).
+    for item in items.iter().filter(|i| !batch_safe(i)) {
+        on_event(FetchEvent::Failed {
+            item,
+            reason: "its name holds a control character; not passed to git annex get".into(),
+        });
+    }
+    if items.iter().all(|i| !batch_safe(i)) {
         return Ok(String::new());
     }
     let mut cmd = git(repo);
@@ -69,8 +77,12 @@ pub fn get(
 /// Drops keys from the cache; returns the keys git-annex refused to drop,
 /// with its reason (e.g. it could not verify another copy).
 pub fn drop_keys(repo: &Path, keys: &[String]) -> Result<Vec<(String, String)>, DatasetError> {
-    let mut refused = Vec::new();
-    if keys.is_empty() {
+    let mut refused: Vec<(String, String)> = keys
+        .iter()
+        .filter(|k| !batch_safe(k))
+        .map(|k| (k.clone(), "the key holds a control character".to_string()))
+        .collect();
+    if keys.iter().all(|k| !batch_safe(k)) {
         return Ok(refused);
     }
     let mut cmd = git(repo);
@@ -91,7 +103,13 @@ pub fn drop_keys(repo: &Path, keys: &[String]) -> Result<Vec<(String, String)>, 
     Ok(refused)
 }
 
-/// Feeds `items` on stdin from a thread while reading JSON lines from stdout.
+/// Whether `item` can be one line of a `--batch` input.
+pub fn batch_safe(item: &str) -> bool {
+    !item.is_empty() && !item.chars().any(char::is_control)
+}
+
+/// Feeds `items` on stdin from a thread while reading JSON lines from stdout
+/// (never one that [`batch_safe`] refuses).
 fn run_batch(
     mut cmd: std::process::Command,
     items: &[String],
@@ -102,7 +120,11 @@ fn run_batch(
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| spawn_error(&cmd, e))?;
     let mut stdin = child.stdin.take().expect("piped stdin");
-    let request: String = items.iter().map(|k| format!("{k}\n")).collect();
+    let request: String = items
+        .iter()
+        .filter(|k| batch_safe(k))
+        .map(|k| format!("{k}\n"))
+        .collect();
     let writer = std::thread::spawn(move || stdin.write_all(request.as_bytes()));
     let mut stderr = child.stderr.take().expect("piped stderr");
     let errors = std::thread::spawn(move || {
@@ -191,5 +213,34 @@ impl ByteCounter {
     /// Bytes reported for `item` in total.
     pub fn total(&self, item: &str) -> u64 {
         self.seen.get(item).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name with a line break never reaches a `--batch` input, where it
+    /// would be two requests.
+    #[test]
+    fn control_characters_never_reach_batch_input() {
+        assert!(batch_safe("sub-01/anat/x.nii.gz"));
+        assert!(batch_safe("MD5E-s3--abc.txt"));
+        for bad in ["a\nb", "a\rb", "x\u{1b}[2J", "", "t\tab", "n\u{85}el"] {
+            assert!(!batch_safe(bad), "{bad:?}");
+        }
+        let missing = Path::new("/nonexistent/annexa/repo");
+        let mut failed = Vec::new();
+        let items = vec!["a\nother/file".to_string()];
+        let out = get(missing, &items, 1, BatchInput::Paths, |e| {
+            if let FetchEvent::Failed { item, .. } = e {
+                failed.push(item.to_string());
+            }
+        })
+        .unwrap();
+        assert!(out.is_empty());
+        assert_eq!(failed, items);
+        let refused = drop_keys(missing, &["K\nEY".to_string()]).unwrap();
+        assert_eq!(refused.len(), 1);
     }
 }

@@ -105,6 +105,7 @@ pub fn import(
     };
     let params = source.params();
     ensure_repository(dir)?;
+    record_chosen_host(dir, source)?;
     ensure_remote(dir, &remote, &params)?;
     let listing = list_source(dir, &params, &filter, manifest.as_ref(), options.quiet)?;
     let first = rev_parse(dir, &format!("{}^{{commit}}", import_ref(&remote))).is_none();
@@ -168,6 +169,34 @@ fn ensure_repository(dir: &Path) -> Result<(), DatasetError> {
     let initialised = run(git(dir).args(["config", "--get", "annex.uuid"])).is_ok();
     if !initialised {
         run(git_here(dir).args(["annex", "init", "--quiet"]))?;
+    }
+    Ok(())
+}
+
+/// The user named this source (on the command line, or as the source of a
+/// cache entry), so its service host is one they chose for their token:
+/// recorded in the repository's local config, which no clone copies
+/// (docs/security.md). Public hosts and loopback need no record.
+fn record_chosen_host(dir: &Path, source: &ServiceSource) -> Result<(), DatasetError> {
+    use crate::providers::token::{chosen_host, destination, Destination, HOSTS_CONFIG};
+    let Some((service, url)) = source.token_destination() else {
+        return Ok(());
+    };
+    if destination(service, &url, &[]) == Destination::Allowed {
+        return Ok(());
+    }
+    let Some(host) = url.host_str().and_then(chosen_host) else {
+        return Ok(());
+    };
+    let known = run(git(dir).args(["config", "--local", "--get-all", HOSTS_CONFIG]))
+        .map(|out| {
+            String::from_utf8_lossy(&out)
+                .lines()
+                .any(|l| chosen_host(l).as_deref() == Some(host.as_str()))
+        })
+        .unwrap_or(false);
+    if !known {
+        run(git(dir).args(["config", "--local", "--add", HOSTS_CONFIG, &host]))?;
     }
     Ok(())
 }
@@ -385,9 +414,10 @@ impl ImportSink for Collector<'_> {
             self.skipped(&file.path, &error_chain_text(&why));
             return Ok(());
         }
-        // git cannot hold a `.git` folder in a tree.
-        if file.path.split('/').any(|s| s.eq_ignore_ascii_case(".git")) {
-            self.skipped(&file.path, "git cannot hold a .git folder");
+        // Every imported file is a symbolic link into the annex: git's
+        // rules for those, checked before anything is written.
+        if let Err(problem) = super::paths::check(&file.path, super::paths::EntryKind::Symlink) {
+            self.skipped(&file.path, &problem.to_string());
             return Ok(());
         }
         if self.filter.keeps(&file.path) {
@@ -398,7 +428,10 @@ impl ImportSink for Collector<'_> {
 
     fn skipped(&mut self, name: &str, why: &str) {
         self.skipped += 1;
-        eprintln!("annexa: warning: not imported: {name:?} ({why})");
+        eprintln!(
+            "annexa: warning: not imported: {} ({why})",
+            super::report::shown_path(name)
+        );
     }
 }
 
@@ -608,11 +641,19 @@ fn build(
         .collect();
     summary.removed = removed.len();
     let branch_head = rev_parse(dir, "HEAD");
-    if branch_head.is_some() && previous_import.is_some() && fresh.is_empty() && removed.is_empty()
+    // A commit an earlier annexa made that git cannot check out (a name
+    // only read-tree refuses): rebuilt and checked out afresh, never kept.
+    let head_broken = branch_head
+        .as_deref()
+        .is_some_and(|head| !checks_out(dir, head));
+    if branch_head.is_some()
+        && previous_import.is_some()
+        && fresh.is_empty()
+        && removed.is_empty()
+        && !head_broken
     {
         return Ok(summary);
     }
-    register_urls(dir, remote, &fresh)?;
 
     let branch = run(git(dir).args(["symbolic-ref", "HEAD"]))
         .map(|o| String::from_utf8_lossy(&o).trim().to_string())
@@ -630,8 +671,13 @@ fn build(
         stream.extend_from_slice(format!("blob\nmark :{}\n", n + 1).as_bytes());
         data(&mut stream, link_target(&file.path, &file.key).as_bytes());
     }
+    // Both commits go to pending refs first: the branch, the import ref,
+    // the index and the working tree move only once git has accepted the
+    // new tree (see `publish`).
+    let pending_import = format!("refs/annexa/pending/{remote}/import");
+    let pending_branch = format!("refs/annexa/pending/{remote}/branch");
     // The import's own tree: exactly the service's files.
-    let _ = writeln!(stream, "commit {reference}\ncommitter {ident}");
+    let _ = writeln!(stream, "commit {pending_import}\ncommitter {ident}");
     data(&mut stream, message.as_bytes());
     if let Some(previous) = &previous_import {
         let _ = writeln!(stream, "from {previous}");
@@ -641,7 +687,7 @@ fn build(
         let _ = writeln!(stream, "M 120000 :{} {}", n + 1, quote_path(&file.path));
     }
     // The branch: its own files kept, the import's changes applied.
-    let _ = writeln!(stream, "commit {branch}\ncommitter {ident}");
+    let _ = writeln!(stream, "commit {pending_branch}\ncommitter {ident}");
     data(&mut stream, message.as_bytes());
     if let Some(head) = &branch_head {
         let _ = writeln!(stream, "from {head}");
@@ -659,6 +705,12 @@ fn build(
     for path in &removed {
         let _ = writeln!(stream, "D {}", quote_path(path));
     }
+    if let (true, Some(head)) = (head_broken, &branch_head) {
+        // Whatever made the branch's tree unusable goes, whoever put it there.
+        for path in refused_paths(dir, head)? {
+            let _ = writeln!(stream, "D {}", quote_path(&path));
+        }
+    }
     let index: HashMap<&str, usize> = files
         .iter()
         .enumerate()
@@ -673,20 +725,104 @@ fn build(
         );
     }
     stream.extend_from_slice(b"done\n");
+    let drop_pending = || {
+        for name in [&pending_import, &pending_branch] {
+            let _ = run(git(dir).args(["update-ref", "-d", name]));
+        }
+    };
     let mut cmd = git(dir);
-    cmd.args(["fast-import", "--quiet", "--done", "--date-format=raw"]);
-    feed(&mut cmd, &stream)?;
-    let new_head = rev_parse(dir, "HEAD");
-    if options.checkout {
-        let mut cmd = git(dir);
-        match &branch_head {
-            Some(old_head) => cmd.args(["read-tree", "-m", "-u", old_head, "HEAD"]),
-            None => cmd.args(["read-tree", "-m", "-u", "HEAD"]),
-        };
-        run(&mut cmd)?;
-    }
-    summary.commit = new_head;
+    // --force: a pending ref left by a killed run is replaced.
+    cmd.args([
+        "fast-import",
+        "--quiet",
+        "--done",
+        "--force",
+        "--date-format=raw",
+    ]);
+    let outcome = feed(&mut cmd, &stream).and_then(|_| {
+        let new_head = rev_parse(dir, &pending_branch).ok_or_else(|| {
+            DatasetError::Direct("git fast-import wrote no commit; nothing was changed".into())
+        })?;
+        let new_import = rev_parse(dir, &pending_import).unwrap_or_default();
+        for commit in [&new_head, &new_import] {
+            if !checks_out(dir, commit) {
+                return Err(DatasetError::Direct(
+                    "git refuses to check out the imported tree (a name it treats as \
+                     special); nothing was changed"
+                        .into(),
+                ));
+            }
+        }
+        register_urls(dir, remote, &fresh)?;
+        if options.checkout {
+            let mut cmd = git(dir);
+            match (&branch_head, head_broken) {
+                (Some(old_head), false) => cmd.args(["read-tree", "-m", "-u", old_head, &new_head]),
+                _ => cmd.args(["read-tree", "-m", "-u", &new_head]),
+            };
+            run(&mut cmd)?;
+        }
+        publish(
+            dir,
+            &[
+                (&branch, &new_head, branch_head.as_deref()),
+                (&reference, &new_import, previous_import.as_deref()),
+            ],
+        )?;
+        Ok(new_head)
+    });
+    drop_pending();
+    summary.commit = Some(outcome?);
     Ok(summary)
+}
+
+/// The paths of `commit` that [`super::paths::check`] refuses.
+fn refused_paths(dir: &Path, commit: &str) -> Result<Vec<String>, DatasetError> {
+    let raw = run(git(dir).args(["ls-tree", "-r", "-z", "--full-tree", commit]))?;
+    let mut out = Vec::new();
+    for record in raw.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+        let record = String::from_utf8_lossy(record);
+        let Some((meta, path)) = record.split_once('\t') else {
+            continue;
+        };
+        let kind = if meta.starts_with("120000") {
+            super::paths::EntryKind::Symlink
+        } else {
+            super::paths::EntryKind::File
+        };
+        if super::paths::check(path, kind).is_err() {
+            out.push(path.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Whether git would check `commit` out: `read-tree` into a scratch index
+/// applies git's own path rules (`verify_path`) to every entry.
+fn checks_out(dir: &Path, commit: &str) -> bool {
+    let Ok(scratch) = tempfile::tempdir() else {
+        return false;
+    };
+    run(git(dir)
+        .env("GIT_INDEX_FILE", scratch.path().join("index"))
+        .args(["read-tree", commit]))
+    .is_ok()
+}
+
+/// Moves every ref `(name, new, old)` in one transaction: all or none, and
+/// none that another process moved meanwhile.
+fn publish(dir: &Path, refs: &[(&str, &str, Option<&str>)]) -> Result<(), DatasetError> {
+    let mut input = String::from("start\n");
+    for (name, new, old) in refs {
+        match old {
+            Some(old) => input.push_str(&format!("update {name} {new} {old}\n")),
+            None => input.push_str(&format!("create {name} {new}\n")),
+        }
+    }
+    input.push_str("prepare\ncommit\n");
+    let mut cmd = git(dir);
+    cmd.args(["update-ref", "--stdin"]);
+    feed(&mut cmd, input.as_bytes()).map(|_| ())
 }
 
 /// Runs `cmd` with `input` on stdin; stderr becomes the error.

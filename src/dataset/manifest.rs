@@ -34,9 +34,17 @@ pub struct Entry {
     pub url: Option<String>,
 }
 
-/// Writes the manifest of the selected files that are in place under `to`
-/// (regular files of the expected size); returns how many it lists.
-pub fn write(resolved: &Resolved, to: &Path, manifest: &Path) -> Result<usize, DatasetError> {
+/// Writes the manifest of the selected files this run delivered under `to`
+/// (`delivered`: written, or found in place with the right content; still
+/// regular files of the expected size); returns how many it lists. A file
+/// the run did not vouch for (one that failed, a stale one) is never
+/// listed, so the manifest never records a checksum for other bytes.
+pub fn write(
+    resolved: &Resolved,
+    to: &Path,
+    manifest: &Path,
+    delivered: &std::collections::HashSet<&str>,
+) -> Result<usize, DatasetError> {
     let mut entries = Vec::new();
     let mut keys_by_dataset: Vec<Vec<String>> = vec![Vec::new(); resolved.datasets.len()];
     for &(index, _) in &resolved.selection {
@@ -61,6 +69,9 @@ pub fn write(resolved: &Resolved, to: &Path, manifest: &Path) -> Result<usize, D
             // Recreated links carry no content of their own.
             Content::Symlink { .. } => continue,
         };
+        if !delivered.contains(file.path.as_str()) {
+            continue;
+        }
         let dest = target_path(to, &file.path)?;
         let Ok(meta) = std::fs::symlink_metadata(&dest) else {
             continue;

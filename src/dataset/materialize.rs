@@ -29,6 +29,14 @@ pub fn target_path(dir: &Path, rel: &str) -> Result<PathBuf, DatasetError> {
     if !safe {
         return Err(DatasetError::UnsafePath(rel.to_string()));
     }
+    // The writers' own guard: nothing git treats as special, whatever
+    // the caller checked before.
+    if let Err(problem) = super::paths::check(rel, super::paths::EntryKind::File) {
+        return Err(DatasetError::RefusedPath {
+            path: rel.to_string(),
+            problem,
+        });
+    }
     let mut at = dir.to_path_buf();
     let mut parts = rel_path.components().peekable();
     while let Some(part) = parts.next() {
@@ -92,19 +100,30 @@ pub fn in_place(dest: &Path, expected: Expected<'_>) -> bool {
     }
 }
 
+/// Creates the temporary file exclusively (`O_EXCL`): never through a link
+/// or into a file someone else left there.
+fn create_new(tmp: &Path) -> Result<fs::File, DatasetError> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .map_err(|e| DatasetError::io(tmp, e))
+}
+
 /// Copies `src` (an annex object) to `dest` through a temporary file.
 pub fn copy_file(src: &Path, dest: &Path, size: Option<u64>) -> Result<u64, DatasetError> {
     write_atomically(dest, size, false, |tmp| {
-        fs::copy(src, tmp)
-            .map(|_| ())
-            .map_err(|e| DatasetError::io(src, e))
+        let mut from = fs::File::open(src).map_err(|e| DatasetError::io(src, e))?;
+        let mut to = create_new(tmp)?;
+        std::io::copy(&mut from, &mut to).map_err(|e| DatasetError::io(tmp, e))?;
+        Ok(())
     })
 }
 
 /// Writes `bytes` (a git blob) to `dest` through a temporary file.
 pub fn write_bytes(dest: &Path, bytes: &[u8], executable: bool) -> Result<u64, DatasetError> {
     write_atomically(dest, Some(bytes.len() as u64), executable, |tmp| {
-        let mut file = fs::File::create(tmp).map_err(|e| DatasetError::io(tmp, e))?;
+        let mut file = create_new(tmp)?;
         file.write_all(bytes).map_err(|e| DatasetError::io(tmp, e))
     })
 }
@@ -143,7 +162,8 @@ fn write_atomically(
 ) -> Result<u64, DatasetError> {
     make_parent(dest)?;
     let tmp = temp_name(dest);
-    // A leftover from an interrupted run may be read-only (copied modes).
+    // A leftover from an interrupted run (or a link in its place) goes;
+    // the new one is then created exclusively.
     let _ = fs::remove_file(&tmp);
     let outcome = fill(&tmp).and_then(|()| {
         // Annex objects are read-only and fs::copy keeps modes: reset them.
@@ -208,6 +228,17 @@ mod tests {
         assert!(target_path(d, "/etc/passwd").is_err());
         assert!(target_path(d, "a/../../x").is_err());
         assert!(target_path(d, "").is_err());
+        for rel in [
+            "x.ome.zarr/.git/config",
+            "a/.GIT",
+            "a/git~1/x",
+            "a/.git./hooks/h",
+        ] {
+            assert!(
+                matches!(target_path(d, rel), Err(DatasetError::RefusedPath { .. })),
+                "{rel}"
+            );
+        }
         assert_eq!(
             target_path(d, "a/b.json").unwrap(),
             Path::new("/t/a/b.json")
@@ -237,6 +268,41 @@ mod tests {
         assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
         // Missing folders are fine: they are created fresh.
         assert!(target_path(&target, "sub-02/anat/x.nii").is_ok());
+    }
+
+    #[test]
+    fn a_link_at_the_staging_name_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, b"keep").unwrap();
+        let dest = dir.path().join("t/file");
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&outside, temp_name(&dest)).unwrap();
+        fs::write(dir.path().join("src"), b"data").unwrap();
+        copy_file(&dir.path().join("src"), &dest, Some(4)).unwrap();
+        assert_eq!(fs::read(&outside).unwrap(), b"keep");
+        assert_eq!(fs::read(&dest).unwrap(), b"data");
+        std::os::unix::fs::symlink(&outside, temp_name(&dest)).unwrap();
+        write_bytes(&dest, b"blob", false).unwrap();
+        assert_eq!(fs::read(&outside).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn make_writable_never_follows_a_root_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::create_dir_all(victim.join("locked")).unwrap();
+        fs::set_permissions(victim.join("locked"), fs::Permissions::from_mode(0o500)).unwrap();
+        let link = dir.path().join(".x.annexa-part");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        super::super::cache::make_writable(&link).unwrap();
+        let mode = fs::metadata(victim.join("locked"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        fs::set_permissions(victim.join("locked"), fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(mode, 0o500, "chmod went through the link");
     }
 
     #[test]

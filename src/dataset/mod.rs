@@ -16,6 +16,7 @@ mod git;
 mod import;
 pub mod manifest;
 mod materialize;
+pub mod paths;
 mod report;
 mod resolve;
 mod service;

@@ -44,6 +44,8 @@ pub struct Reporter {
     would_fetch: (u64, u64),
     would_copy: (u64, u64),
     failures: Vec<String>,
+    /// Paths written or found in place (not dry-run plans).
+    delivered: Vec<String>,
 }
 
 impl Reporter {
@@ -72,6 +74,7 @@ impl Reporter {
             would_fetch: (0, 0),
             would_copy: (0, 0),
             failures: Vec::new(),
+            delivered: Vec::new(),
         };
         reporter.update_message();
         reporter
@@ -88,10 +91,14 @@ impl Reporter {
         self.done_files += 1;
         match status {
             Status::Written => {
+                self.delivered.push(path.to_string());
                 self.written += 1;
                 self.bytes_written += size.unwrap_or(0);
             }
-            Status::Skipped => self.skipped += 1,
+            Status::Skipped => {
+                self.delivered.push(path.to_string());
+                self.skipped += 1;
+            }
             Status::WouldFetch => {
                 self.planned += 1;
                 self.would_fetch.0 += 1;
@@ -110,13 +117,13 @@ impl Reporter {
             );
         } else if self.bar.is_none() {
             match status {
-                Status::Written | Status::Skipped => print_line(path),
+                Status::Written | Status::Skipped => print_line(&shown_path(path)),
                 Status::WouldFetch | Status::WouldCopy => {
-                    print_line(&format!("{}\t{path}", status.as_str()))
+                    print_line(&format!("{}\t{}", status.as_str(), shown_path(path)))
                 }
             }
         } else if matches!(status, Status::WouldFetch | Status::WouldCopy) {
-            let line = format!("{}\t{path}", status.as_str());
+            let line = format!("{}\t{}", status.as_str(), shown_path(path));
             self.suspend(|| print_line(&line));
         }
         self.update_message();
@@ -131,10 +138,26 @@ impl Reporter {
                 &json!({"path": path, "key": key, "status": "failed", "error": reason}).to_string(),
             );
         } else {
-            let line = format!("annexa: failed: {path}: {reason}");
+            let line = format!("annexa: failed: {}: {reason}", shown_path(path));
             self.suspend(|| eprintln!("{line}"));
         }
         self.update_message();
+    }
+
+    /// A selected path that is never written (see [`super::paths`]).
+    pub fn refused(&self, path: &str, problem: &super::paths::PathProblem) {
+        if self.json {
+            print_line(
+                &json!({"path": path, "status": "refused", "error": problem.to_string()})
+                    .to_string(),
+            );
+        } else {
+            let line = format!(
+                "annexa: warning: not written: {}: {problem}",
+                shown_path(path)
+            );
+            self.suspend(|| eprintln!("{line}"));
+        }
     }
 
     /// A warning that is not a file failure (e.g. a key left in the cache).
@@ -144,6 +167,12 @@ impl Reporter {
         } else {
             self.suspend(|| eprintln!("annexa: warning: {text}"));
         }
+    }
+
+    /// [`Reporter::finish`], and the paths delivered.
+    pub fn finish_delivered(mut self) -> (usize, Vec<String>) {
+        let delivered = std::mem::take(&mut self.delivered);
+        (self.finish(), delivered)
     }
 
     /// Prints the summary and returns the number of failed files.
@@ -211,8 +240,72 @@ impl Reporter {
     }
 }
 
+/// A path as git shows it (`quote_c_style`): unchanged when plain, else
+/// in double quotes with `\"`, `\\`, `\t`, `\n`... and octal escapes for other
+/// control characters and for the invisible Unicode formatting and
+/// direction marks, so a name can neither forge lines nor drive a
+/// terminal. Other non-ASCII letters stay as they are (git's
+/// `core.quotePath=false`).
+pub fn shown_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let special = |c: char| {
+        c.is_control()
+            || c == '"'
+            || c == '\\'
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    };
+    if !path.chars().any(special) {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len() + 8);
+    out.push('"');
+    for c in path.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{b}' => out.push_str("\\v"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            c if special(c) => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\{b:03o}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    std::borrow::Cow::Owned(out)
+}
+
 /// Writes one line to stdout; a closed pipe (`| head`) is not an error.
 pub fn print_line(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_path;
+
+    /// Names are printed as git quotes them: one line each, no terminal
+    /// escapes, no invisible direction marks.
+    #[test]
+    fn paths_are_shown_quoted_when_they_need_it() {
+        assert_eq!(shown_path("sub-01/anat/x.nii.gz"), "sub-01/anat/x.nii.gz");
+        assert_eq!(shown_path("ü/名前"), "ü/名前");
+        assert_eq!(shown_path("a\nb"), "\"a\\nb\"");
+        assert_eq!(shown_path("x\u{1b}[2Jy"), "\"x\\033[2Jy\"");
+        assert_eq!(shown_path("q\"\\t"), "\"q\\\"\\\\t\"");
+        assert_eq!(shown_path("tab\there"), "\"tab\\there\"");
+        assert_eq!(
+            shown_path("evil\u{202e}gpj.exe"),
+            "\"evil\\342\\200\\256gpj.exe\""
+        );
+        assert!(!shown_path("a\r\nb\u{7f}").contains(['\n', '\r', '\u{7f}']));
+    }
 }

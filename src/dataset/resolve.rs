@@ -38,6 +38,9 @@ pub struct Resolved {
     pub files: Vec<DatasetFile>,
     /// Indices into `files`, sorted by path, with why each is selected.
     pub selection: Vec<(usize, Role)>,
+    /// Selected paths that are never written (see [`super::paths`]), by
+    /// path, with why: left out of `selection` and named in the report.
+    pub refused: Vec<(String, super::paths::PathProblem)>,
 }
 
 pub struct Resolver<'a> {
@@ -71,6 +74,7 @@ impl Resolver<'_> {
             prefixes: Vec::new(),
             files: Vec::new(),
             selection: Vec::new(),
+            refused: Vec::new(),
         };
         self.add_dataset(
             top,
@@ -101,7 +105,26 @@ impl Resolver<'_> {
             })
             .collect();
         selection.sort_by(|a, b| resolved.files[a.0].path.cmp(&resolved.files[b.0].path));
+        // Everything inside a directory unit is selected with it (a planted
+        // `x.ome.zarr/.git/config` too): each path passes git's rules or is
+        // left out by name.
+        let files = &resolved.files;
+        let mut refused = Vec::new();
+        selection.retain(|&(i, _)| {
+            let kind = match files[i].content {
+                Content::Symlink { .. } => super::paths::EntryKind::Symlink,
+                _ => super::paths::EntryKind::File,
+            };
+            match super::paths::check(&files[i].path, kind) {
+                Ok(()) => true,
+                Err(problem) => {
+                    refused.push((files[i].path.clone(), problem));
+                    false
+                }
+            }
+        });
         resolved.selection = selection;
+        resolved.refused = refused;
         Ok(resolved)
     }
 

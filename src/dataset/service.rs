@@ -202,6 +202,27 @@ impl ServiceSource {
         Ok(None)
     }
 
+    /// The service whose token requests to this source would carry, and
+    /// the API address they go to; `None` for S3 (signed with AWS keys).
+    pub fn token_destination(&self) -> Option<(crate::providers::token::TokenService, url::Url)> {
+        use crate::providers::token::TokenService;
+        let (service, text) = match self {
+            Self::S3 { .. } => return None,
+            Self::Dataverse { server, .. } => (TokenService::Dataverse, server.as_str()),
+            Self::Figshare { api, .. } => (
+                TokenService::Figshare,
+                api.as_deref()
+                    .unwrap_or(crate::providers::figshare::DEFAULT_API),
+            ),
+            Self::Github { api, .. } => (
+                TokenService::Github,
+                api.as_deref()
+                    .unwrap_or(crate::providers::github::DEFAULT_API),
+            ),
+        };
+        url::Url::parse(text).ok().map(|u| (service, u))
+    }
+
     /// The `provider=` of the annexa special remote.
     pub fn provider(&self) -> &'static str {
         match self {

@@ -98,13 +98,55 @@ impl Source {
 
     /// Resolves a subdataset URL recorded in `.gitmodules`, which DataLad
     /// usually writes relative to the superdataset (`./derivatives/x`).
+    ///
+    /// The URL is data (docs/security.md): it is only ever a git URL to
+    /// clone. A service address (`s3://`, a DOI, a Dataverse, Figshare or
+    /// GitHub release page) is refused, since a service source is read
+    /// through an annexa remote that may carry the user's tokens; so is a
+    /// local path outside a relative one, unless the superdataset is local
+    /// and git's `protocol.file.allow` is `always` (git's own rule for
+    /// submodules).
     pub fn join(&self, url: &str) -> Result<Source, DatasetError> {
-        if !(url.starts_with("./") || url.starts_with("../")) {
-            return Source::parse(url);
+        let refuse = |why: &'static str| DatasetError::RefusedUrl {
+            url: url.to_string(),
+            why,
+        };
+        if url.chars().any(char::is_control) {
+            return Err(refuse("it holds a control character"));
+        }
+        let hints = super::ServiceHints::default();
+        if !matches!(super::ServiceSource::parse(url.trim(), &hints), Ok(None)) {
+            return Err(refuse(
+                "it names a service; annexa reads a service only when you name it",
+            ));
+        }
+        let relative = url.starts_with("./") || url.starts_with("../");
+        if !relative {
+            let local_path =
+                url.starts_with("file:") || !(looks_like_url(url) || url.starts_with("///"));
+            if local_path && !(self.local && file_protocol_allowed(&self.text)) {
+                return Err(refuse(
+                    "it is a local path (allowed only below a local superdataset, \
+                     with git config protocol.file.allow=always)",
+                ));
+            }
+            let parsed = Source::parse(url.strip_prefix("file://").unwrap_or(url))?;
+            // Source::parse may still read a service from some spelling.
+            return if parsed.is_service() {
+                Err(refuse(
+                    "it names a service; annexa reads a service only when you name it",
+                ))
+            } else {
+                Ok(parsed)
+            };
         }
         if self.local {
             let joined = normalise(&Path::new(&self.text).join(url));
-            return Source::parse(&joined.to_string_lossy());
+            let parsed = Source::parse(&joined.to_string_lossy())?;
+            if parsed.is_service() {
+                return Err(refuse("it names a service"));
+            }
+            return Ok(parsed);
         }
         let mut parts: Vec<&str> = self.text.split('/').collect();
         for piece in url.split('/') {
@@ -118,6 +160,16 @@ impl Source {
         }
         Ok(Source::url(parts.join("/")))
     }
+}
+
+/// git's own switch for local submodule URLs: `always` lets them through.
+fn file_protocol_allowed(superdataset: &str) -> bool {
+    super::git::run(super::git::git(Path::new(superdataset)).args([
+        "config",
+        "--get",
+        "protocol.file.allow",
+    ]))
+    .is_ok_and(|out| String::from_utf8_lossy(&out).trim() == "always")
 }
 
 fn looks_like_url(input: &str) -> bool {
@@ -178,6 +230,59 @@ mod tests {
             "https://host/a/ds/derivatives/x"
         );
         assert_eq!(s.join("../other").unwrap().as_str(), "https://host/a/other");
+    }
+
+    #[test]
+    fn subdataset_urls_never_name_a_service() {
+        let remote = Source::parse("https://host/a/ds").unwrap();
+        let local_dir = tempfile::tempdir().unwrap();
+        let local = Source::parse(local_dir.path().to_str().unwrap()).unwrap();
+        for sup in [&remote, &local] {
+            for url in [
+                "http://evil.example/o/r/releases/tag/v1",
+                "https://evil.example/dataset.xhtml?persistentId=doi:10.5072/FK2/X",
+                "http://evil.example/v2/articles/77",
+                "https://figshare.com/articles/dataset/x/123",
+                "s3://bucket/prefix",
+                "s3://",
+                "doi:10.5072/FK2/X",
+                "figshare:77",
+            ] {
+                let err = sup.join(url).unwrap_err();
+                assert!(
+                    matches!(err, DatasetError::RefusedUrl { .. }),
+                    "{url}: {err:?}"
+                );
+            }
+        }
+        // Git URLs stay git URLs.
+        let git_url = remote.join("https://github.com/o/r.git").unwrap();
+        assert!(!git_url.is_service());
+        assert!(!remote.join("../other").unwrap().is_service());
+    }
+
+    #[test]
+    fn local_path_subdatasets_need_a_local_superdataset() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let remote = Source::parse("https://host/a/ds").unwrap();
+        for url in [
+            sub.to_str().unwrap().to_string(),
+            format!("file://{}", sub.display()),
+        ] {
+            assert!(
+                matches!(remote.join(&url), Err(DatasetError::RefusedUrl { .. })),
+                "{url}"
+            );
+        }
+        assert!(matches!(
+            remote.join("a\nb"),
+            Err(DatasetError::RefusedUrl { .. })
+        ));
+        // Relative URLs of a local superdataset stay allowed (DataLad's way).
+        let local = Source::parse(dir.path().to_str().unwrap()).unwrap();
+        assert!(local.join("./sub").unwrap().is_local());
     }
 
     #[test]

@@ -2,17 +2,142 @@
 //! found the same way by each, never printed, and sent only as a header
 //! marked sensitive (the transfer layer carries no header but `Range` to
 //! signed storage, so a token never leaves its own host).
+//!
+//! **Which host may receive a token** is decided here, once, for every
+//! provider and for the dataset code (docs/security.md): the service's
+//! public API host, a host the user chose (`annexa.tokenhost` in their own
+//! git config, [`HOSTS_ENV`], or a source they named to `annexa`, which
+//! records it in the repository's local config), or a loopback address.
+//! An address found in data (a dataset's `remote.log`, `.gitmodules`, a
+//! JSON answer) chooses nothing, and a token never travels over plain
+//! `http://` except to loopback.
 
 use reqwest::header::HeaderValue;
+use url::Url;
 
 use super::{Annex, AnnexError, ProviderError, Result};
 
+/// Hosts the user chose for their tokens, separated by commas or spaces
+/// (`annexa` also passes the hosts named on its command line this way).
+pub const HOSTS_ENV: &str = "ANNEXA_TOKEN_HOSTS";
+/// The git config setting (multi-valued) that names the same, read from
+/// the user's own configuration (global, system, or the repository's local
+/// `.git/config`, which no clone copies).
+pub const HOSTS_CONFIG: &str = "annexa.tokenhost";
+
+/// A service whose token annexa may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenService {
+    Github,
+    Figshare,
+    Dataverse,
+}
+
+impl TokenService {
+    /// The hosts of the public service, where its tokens are meant to go
+    /// when the user named none. A Dataverse key belongs to one
+    /// installation among many, so Dataverse has none: its host is always
+    /// one the user named.
+    pub fn public_hosts(self) -> &'static [&'static str] {
+        match self {
+            TokenService::Github => &["api.github.com", "uploads.github.com"],
+            TokenService::Figshare => &["api.figshare.com"],
+            TokenService::Dataverse => &[],
+        }
+    }
+}
+
+/// Where a request to a URL may carry the user's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Destination {
+    /// The public host, a host the user chose, or loopback, over https
+    /// (or any scheme to loopback).
+    Allowed,
+    /// A host nobody but the data named.
+    NotChosen,
+    /// A chosen host, but over plain `http://` to another machine.
+    PlainHttp,
+}
+
+/// A loopback address (`127.0.0.0/8`, `::1`, `localhost`): the user's own
+/// machine (test servers, SSH tunnels).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+/// The host an entry of [`HOSTS_ENV`] or [`HOSTS_CONFIG`] names: a bare
+/// host (`dv.example.org`, `dv.example.org:8443`) or a URL.
+pub fn chosen_host(entry: &str) -> Option<String> {
+    let entry = entry.trim();
+    if entry.is_empty() {
+        return None;
+    }
+    let url = if entry.contains("://") {
+        Url::parse(entry).ok()?
+    } else {
+        Url::parse(&format!("https://{entry}")).ok()?
+    };
+    url.host_str()
+        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+}
+
+fn host_of(url: &Url) -> Option<String> {
+    url.host_str()
+        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// Whether a token of `service` may go to `url`, given the hosts the user
+/// chose (`chosen`, as [`chosen_host`] normalises them). Pure: the one rule
+/// every provider and the dataset code follow.
+pub fn destination(service: TokenService, url: &Url, chosen: &[String]) -> Destination {
+    let Some(host) = host_of(url) else {
+        return Destination::NotChosen;
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Destination::NotChosen;
+    }
+    if is_loopback(url) {
+        return Destination::Allowed;
+    }
+    let named = service.public_hosts().contains(&host.as_str()) || chosen.contains(&host);
+    match (named, url.scheme()) {
+        (false, _) => Destination::NotChosen,
+        (true, "https") => Destination::Allowed,
+        (true, _) => Destination::PlainHttp,
+    }
+}
+
+/// Whether `other` (an address a service answered with, such as GitHub's
+/// `upload_url`) is on the site of the API at `api`: the same host, or
+/// GitHub's uploads host for its public API; https unless on loopback.
+pub fn same_site(api: &Url, other: &Url) -> bool {
+    let (Some(api_host), Some(host)) = (host_of(api), host_of(other)) else {
+        return false;
+    };
+    let secure = other.scheme() == "https" || (other.scheme() == "http" && is_loopback(other));
+    let host_ok =
+        host == api_host || (api_host == "api.github.com" && host == "uploads.github.com");
+    secure && host_ok
+}
+
 /// A token and the scheme its service expects before it in the header
-/// (`Bearer`, `token`, or none).
+/// (`Bearer`, `token`, or none), bound to the hosts it may go to.
 #[derive(Clone)]
 pub struct ApiToken {
     secret: String,
     scheme: &'static str,
+    /// Empty: not bound yet (then only the https-or-loopback rule holds).
+    hosts: Vec<String>,
 }
 
 impl ApiToken {
@@ -21,6 +146,7 @@ impl ApiToken {
         let token = ApiToken {
             secret: secret.trim().to_string(),
             scheme,
+            hosts: Vec::new(),
         };
         let usable = !token.secret.is_empty() && token.header_value().is_some();
         if usable {
@@ -39,6 +165,22 @@ impl ApiToken {
     /// echo a rejected token back.
     pub fn scrub(&self, text: &str) -> String {
         text.replace(&self.secret, "<API token>")
+    }
+
+    /// The token, to be sent only to these hosts.
+    pub fn bound_to(mut self, hosts: Vec<String>) -> Self {
+        self.hosts = hosts;
+        self
+    }
+
+    /// The header for a request to `url`: `None` unless `url` is one of the
+    /// token's hosts, over https or to loopback. Every provider attaches
+    /// its token through this, so no address from an answer can carry it.
+    pub fn header_for(&self, url: &Url) -> Option<HeaderValue> {
+        let secure = url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url));
+        let host_ok =
+            self.hosts.is_empty() || host_of(url).is_some_and(|h| self.hosts.contains(&h));
+        (secure && host_ok).then(|| self.header_value()).flatten()
     }
 
     /// The header value, marked sensitive so HTTP-level debug output never
@@ -61,10 +203,78 @@ impl std::fmt::Debug for ApiToken {
     }
 }
 
-/// The token: the environment variable `env` wins over what git-annex
-/// stored under `setting`. No token at all is not an error: published
-/// data needs none, and writes say which variable to set.
+/// The token for requests to `api`: the environment variable `env` wins
+/// over what git-annex stored under `setting`. No token at all is not an
+/// error: published data needs none, and writes say which variable to set.
+///
+/// A token is returned only when [`destination`] allows `api` (else the
+/// provider works without it, and says why once), bound to `api`'s host
+/// (and GitHub's uploads host for its public API). A chosen host over plain
+/// `http://` to another machine is a configuration error.
 pub async fn find(
+    annex: &dyn Annex,
+    env: &str,
+    setting: &str,
+    scheme: &'static str,
+    service: TokenService,
+    api: &Url,
+) -> Result<Option<ApiToken>> {
+    let Some(token) = read(annex, env, setting, scheme).await? else {
+        return Ok(None);
+    };
+    let chosen = chosen_hosts(annex).await;
+    let host = host_of(api).unwrap_or_default();
+    match destination(service, api, &chosen) {
+        Destination::Allowed => {
+            let mut hosts = vec![host.clone()];
+            if service == TokenService::Github && host == "api.github.com" {
+                hosts.push("uploads.github.com".into());
+            }
+            Ok(Some(token.bound_to(hosts)))
+        }
+        Destination::PlainHttp => Err(ProviderError::Config(format!(
+            "refusing to send {env} over plain http to {host}: use an https address"
+        ))),
+        Destination::NotChosen => {
+            annex.info(&format!(
+                "{env} is not sent to {host}: that address came with the remote's \
+                 configuration (which a dataset can carry), not from you; working without \
+                 a token. To trust it: git config --global --add {HOSTS_CONFIG} {host} \
+                 (docs/security.md)"
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// The hosts the user chose: [`HOSTS_ENV`] and every [`HOSTS_CONFIG`] of
+/// the git configuration the repository sees (never anything committed).
+pub async fn chosen_hosts(annex: &dyn Annex) -> Vec<String> {
+    let mut hosts: Vec<String> = std::env::var(HOSTS_ENV)
+        .unwrap_or_default()
+        .split([',', ' ', '\n', '\t'])
+        .filter_map(chosen_host)
+        .collect();
+    let mut cmd = tokio::process::Command::new("git");
+    if let Ok(dir) = annex.get_git_dir().await {
+        cmd.arg("--git-dir").arg(dir);
+    }
+    cmd.args(["config", "--get-all", HOSTS_CONFIG])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(std::time::Duration::from_secs(10), cmd.output()).await;
+    if let Ok(Ok(out)) = output {
+        hosts.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(chosen_host),
+        );
+    }
+    hosts
+}
+
+async fn read(
     annex: &dyn Annex,
     env: &str,
     setting: &str,
@@ -86,11 +296,11 @@ pub async fn find(
     }
 }
 
-/// Whether a token the user chose for `base` may travel to `url`: only to
-/// the same site (scheme, host and port). The hook the service-API layer
-/// calls for every request (`providers::service_api`); the rule of which
-/// bases a token may be chosen for lives with the token.
-pub fn same_site(base: &url::Url, url: &url::Url) -> bool {
+/// Whether `url` is on the same origin (scheme, host and port) as `base`,
+/// the API address the user chose. The service-API layer
+/// (`providers::service_api`) asks this for every request; the token's own
+/// host binding ([`ApiToken::header_for`]) must allow the request too.
+pub fn same_origin(base: &url::Url, url: &url::Url) -> bool {
     url.scheme() == base.scheme()
         && url.host_str() == base.host_str()
         && url.port_or_known_default() == base.port_or_known_default()
@@ -99,6 +309,204 @@ pub fn same_site(base: &url::Url, url: &url::Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::Credentials;
+    use std::path::PathBuf;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn only_chosen_hosts_get_a_token() {
+        use Destination::*;
+        let chosen = vec!["dv.example.org".to_string()];
+        let cases = [
+            (TokenService::Github, "https://api.github.com", Allowed),
+            (
+                TokenService::Github,
+                "https://uploads.github.com/x",
+                Allowed,
+            ),
+            (TokenService::Github, "http://api.github.com", PlainHttp),
+            (
+                TokenService::Github,
+                "https://evil.example/api/v3",
+                NotChosen,
+            ),
+            (
+                TokenService::Github,
+                "http://evil.example/api/v3",
+                NotChosen,
+            ),
+            (
+                TokenService::Figshare,
+                "https://api.figshare.com/v2",
+                Allowed,
+            ),
+            (TokenService::Figshare, "https://api.github.com", NotChosen),
+            (
+                TokenService::Dataverse,
+                "https://dataverse.harvard.edu",
+                NotChosen,
+            ),
+            (TokenService::Dataverse, "https://dv.example.org", Allowed),
+            (
+                TokenService::Dataverse,
+                "https://DV.example.org.:8443/",
+                Allowed,
+            ),
+            (TokenService::Dataverse, "http://dv.example.org", PlainHttp),
+            (TokenService::Dataverse, "http://127.0.0.1:8080", Allowed),
+            (TokenService::Dataverse, "http://[::1]:8080", Allowed),
+            (TokenService::Dataverse, "http://localhost:8080", Allowed),
+            (TokenService::Dataverse, "ftp://dv.example.org", NotChosen),
+        ];
+        for (service, text, want) in cases {
+            assert_eq!(destination(service, &url(text), &chosen), want, "{text}");
+        }
+        assert_eq!(
+            chosen_host(" https://DV.example.org/x "),
+            Some("dv.example.org".into())
+        );
+        assert_eq!(
+            chosen_host("dv.example.org:8443"),
+            Some("dv.example.org".into())
+        );
+        assert_eq!(chosen_host(""), None);
+    }
+
+    #[test]
+    fn a_bound_token_goes_only_to_its_hosts() {
+        let t = ApiToken::new("s3cret".into(), "Bearer")
+            .unwrap()
+            .bound_to(vec!["api.github.com".into(), "uploads.github.com".into()]);
+        assert!(t.header_for(&url("https://api.github.com/repos")).is_some());
+        assert!(t.header_for(&url("https://uploads.github.com/x")).is_some());
+        assert!(t.header_for(&url("https://evil.example/x")).is_none());
+        assert!(t.header_for(&url("http://api.github.com/repos")).is_none());
+        let unbound = ApiToken::new("s3cret".into(), "Bearer").unwrap();
+        assert!(unbound.header_for(&url("http://evil.example/x")).is_none());
+        assert!(unbound.header_for(&url("http://127.0.0.1:9/x")).is_some());
+    }
+
+    #[test]
+    fn upload_addresses_stay_on_the_api_site() {
+        let gh = url("https://api.github.com");
+        assert!(same_site(
+            &gh,
+            &url("https://uploads.github.com/repos/o/r/releases/1/assets")
+        ));
+        assert!(!same_site(
+            &gh,
+            &url("https://evil.example/repos/o/r/releases/1/assets")
+        ));
+        assert!(!same_site(&gh, &url("http://uploads.github.com/x")));
+        let ghe = url("https://ghe.example/api/v3");
+        assert!(same_site(&ghe, &url("https://ghe.example/api/uploads/x")));
+        assert!(!same_site(&ghe, &url("https://uploads.github.com/x")));
+        let fake = url("http://127.0.0.1:8000");
+        assert!(same_site(&fake, &url("http://127.0.0.1:8001/x")));
+    }
+
+    /// An annex that holds a token in git-annex's credential store.
+    struct Stored(PathBuf, std::sync::Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl Annex for Stored {
+        async fn get_config(&self, _: &str) -> std::result::Result<Option<String>, AnnexError> {
+            Ok(None)
+        }
+        async fn set_config(&self, _: &str, _: &str) -> std::result::Result<(), AnnexError> {
+            Ok(())
+        }
+        async fn get_creds(&self, _: &str) -> std::result::Result<Option<Credentials>, AnnexError> {
+            Ok(Some(Credentials {
+                user: "api-token".into(),
+                secret: "s3cret".into(),
+            }))
+        }
+        async fn set_creds(&self, _: &str, _: &Credentials) -> std::result::Result<(), AnnexError> {
+            Ok(())
+        }
+        async fn get_state(&self, _: &str) -> std::result::Result<Option<String>, AnnexError> {
+            Ok(None)
+        }
+        async fn set_state(&self, _: &str, _: &str) -> std::result::Result<(), AnnexError> {
+            Ok(())
+        }
+        async fn get_uuid(&self) -> std::result::Result<String, AnnexError> {
+            Ok("u".into())
+        }
+        async fn get_git_dir(&self) -> std::result::Result<PathBuf, AnnexError> {
+            Ok(self.0.clone())
+        }
+        async fn get_urls(&self, _: &str, _: &str) -> std::result::Result<Vec<String>, AnnexError> {
+            Ok(Vec::new())
+        }
+        async fn set_url_present(&self, _: &str, _: &str) -> std::result::Result<(), AnnexError> {
+            Ok(())
+        }
+        fn progress(&self, _: u64) {}
+        fn debug(&self, _: &str) {}
+        fn info(&self, message: &str) {
+            self.1.lock().unwrap().push(message.to_string());
+        }
+    }
+
+    /// The remote.log route: an api= that came with a dataset never gets
+    /// the user's token; one in the repository's own config does.
+    #[tokio::test]
+    async fn a_token_follows_the_users_config_not_the_remotes() {
+        let repo = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .arg("-C")
+                .arg(repo.path())
+                .args(args)
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "{args:?}");
+        };
+        git(&["init", "-q"]);
+        let annex = Stored(repo.path().join(".git"), Default::default());
+        let find_for = |api: &'static str| {
+            let annex = &annex;
+            async move {
+                find(
+                    annex,
+                    "ANNEXA_TEST_UNSET_TOKEN_VARIABLE",
+                    "dataverse",
+                    "",
+                    TokenService::Dataverse,
+                    &url(api),
+                )
+                .await
+            }
+        };
+        let evil = find_for("https://evil.example").await.unwrap();
+        assert!(evil.is_none());
+        let said = annex.1.lock().unwrap().join("\n");
+        assert!(
+            said.contains("evil.example") && !said.contains("s3cret"),
+            "{said}"
+        );
+        git(&["config", "--add", HOSTS_CONFIG, "dv.example.org"]);
+        let chosen = find_for("https://dv.example.org").await.unwrap().unwrap();
+        assert!(chosen
+            .header_for(&url("https://dv.example.org/api"))
+            .is_some());
+        assert!(chosen
+            .header_for(&url("https://evil.example/api"))
+            .is_none());
+        assert!(find_for("https://evil.example").await.unwrap().is_none());
+        assert!(matches!(
+            find_for("http://dv.example.org").await,
+            Err(ProviderError::Config(_))
+        ));
+        assert!(find_for("http://127.0.0.1:9").await.unwrap().is_some());
+    }
 
     #[test]
     fn tokens_are_trimmed_checked_and_never_printed() {

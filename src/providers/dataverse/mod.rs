@@ -163,8 +163,17 @@ fn normalize_pid(text: &str) -> Result<String> {
 }
 
 /// The token: the environment wins over what git-annex stored.
-async fn token(annex: &dyn Annex) -> Result<Option<Token>> {
-    crate::providers::token::find(annex, TOKEN_ENV, CREDS, api::SCHEME).await
+async fn token(annex: &dyn Annex, api: &Url) -> Result<Option<Token>> {
+    use crate::providers::token::{find, TokenService};
+    find(
+        annex,
+        TOKEN_ENV,
+        CREDS,
+        api::SCHEME,
+        TokenService::Dataverse,
+        api,
+    )
+    .await
 }
 
 fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
@@ -198,7 +207,7 @@ impl ProviderKind for DataverseKind {
 
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
         let s = settings(annex).await?;
-        let token = token(annex).await?;
+        let token = token(annex, &s.base).await?;
         let api = make_api(&s, token.clone())?;
         if let Some(v) = api.server_version().await? {
             if v < OLDEST_SUPPORTED {
@@ -233,7 +242,7 @@ impl ProviderKind for DataverseKind {
 
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
         let s = settings(annex).await?;
-        let api = make_api(&s, token(annex).await?)?;
+        let api = make_api(&s, token(annex, &s.base).await?)?;
         // Which release answers decides how some answers are read; asked
         // again on first need if the installation cannot be reached now.
         if let Err(e) = api.server_version().await {

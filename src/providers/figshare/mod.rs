@@ -120,8 +120,17 @@ async fn settings(annex: &dyn Annex) -> Result<Settings> {
 }
 
 /// The token: the environment wins over what git-annex stored.
-async fn token(annex: &dyn Annex) -> Result<Option<Token>> {
-    crate::providers::token::find(annex, TOKEN_ENV, CREDS, api::SCHEME).await
+async fn token(annex: &dyn Annex, api: &Url) -> Result<Option<Token>> {
+    use crate::providers::token::{find, TokenService};
+    find(
+        annex,
+        TOKEN_ENV,
+        CREDS,
+        api::SCHEME,
+        TokenService::Figshare,
+        api,
+    )
+    .await
 }
 
 fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
@@ -155,7 +164,7 @@ impl ProviderKind for FigshareKind {
 
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
         let s = settings(annex).await?;
-        let token = token(annex).await?;
+        let token = token(annex, &s.api).await?;
         let api = make_api(&s, token.clone())?;
         api.check_token().await?;
         api.check_article().await?;
@@ -181,7 +190,7 @@ impl ProviderKind for FigshareKind {
 
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
         let s = settings(annex).await?;
-        let api = make_api(&s, token(annex).await?)?;
+        let api = make_api(&s, token(annex, &s.api).await?)?;
         Ok(Arc::new(FigshareRemote {
             api,
             known: Default::default(),

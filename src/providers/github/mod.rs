@@ -139,8 +139,17 @@ async fn settings(annex: &dyn Annex) -> Result<Settings> {
 }
 
 /// The token: the environment wins over what git-annex stored.
-async fn token(annex: &dyn Annex) -> Result<Option<Token>> {
-    crate::providers::token::find(annex, TOKEN_ENV, CREDS, api::SCHEME).await
+async fn token(annex: &dyn Annex, api: &Url) -> Result<Option<Token>> {
+    use crate::providers::token::{find, TokenService};
+    find(
+        annex,
+        TOKEN_ENV,
+        CREDS,
+        api::SCHEME,
+        TokenService::Github,
+        api,
+    )
+    .await
 }
 
 fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
@@ -173,7 +182,7 @@ impl ProviderKind for GithubKind {
             config(annex, "createrelease").await?.as_deref(),
             false,
         )?;
-        let token = token(annex).await?;
+        let token = token(annex, &s.api).await?;
         let api = make_api(&s, token.clone())?;
         let release = match api.find_release(&s.repo, &s.tag).await? {
             Some(r) => r,
@@ -235,7 +244,7 @@ impl ProviderKind for GithubKind {
 
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
         let s = settings(annex).await?;
-        let api = make_api(&s, token(annex).await?)?;
+        let api = make_api(&s, token(annex, &s.api).await?)?;
         Ok(Arc::new(GithubRemote {
             api,
             repo: s.repo,

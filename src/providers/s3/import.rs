@@ -1,10 +1,14 @@
 //! Importing a bucket (or the part under `prefix=`) as a tree.
 //!
-//! Keys come from the listing alone: a single-part ETag is the MD5 of the
-//! content (documented by AWS for objects stored without SSE-KMS/SSE-C);
-//! a multipart ETag (`<md5 of md5s>-<parts>`) is not, so such objects are
-//! hashed once (see [`crate::providers::import`]). The ETag is also the
-//! content identifier: S3 gives a new one whenever an object is replaced.
+//! Keys come from the listing and, for objects whose ETag looks like an MD5,
+//! one HEAD: a single-part ETag is the MD5 of the content only for objects
+//! stored without SSE-KMS or SSE-C (AWS documents this), and the listing
+//! does not say which, while a HEAD does (`x-amz-server-side-encryption`,
+//! `x-amz-server-side-encryption-customer-algorithm`). Any other object
+//! (multipart ETags `<md5 of md5s>-<parts>`, SSE-KMS, SSE-C, a HEAD that
+//! failed) is hashed once (see [`crate::providers::import`]): no checksum
+//! key is ever registered unverified. The ETag is also the content
+//! identifier: S3 gives a new one whenever an object is replaced.
 
 use std::path::Path;
 
@@ -18,16 +22,70 @@ use crate::providers::import::{file_matches_key, ContentId};
 use crate::providers::{Annex, ImportSink, ImportTree, ImportableFile, Result};
 use crate::transfer::{Algorithm, Expected};
 
-/// The content id of an object with this ETag and size.
-fn content_id(etag: &str, size: u64) -> ContentId {
+/// How objects are encrypted at rest, as far as their ETag is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encryption {
+    /// None or SSE-S3 (`AES256`): a single-part ETag is the MD5.
+    EtagIsMd5,
+    /// SSE-KMS, SSE-C, or not known: the ETag says nothing of the content.
+    Opaque,
+}
+
+/// What a HEAD's headers say: SSE-KMS (`aws:kms`, `aws:kms:dsse`) and
+/// SSE-C (a customer algorithm) make the ETag opaque.
+fn encryption(headers: &reqwest::header::HeaderMap) -> Encryption {
+    let value = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase())
+    };
+    let kms = value("x-amz-server-side-encryption").is_some_and(|v| v != "aes256");
+    let customer = value("x-amz-server-side-encryption-customer-algorithm").is_some();
+    if kms || customer {
+        Encryption::Opaque
+    } else {
+        Encryption::EtagIsMd5
+    }
+}
+
+/// Whether an ETag has the shape of an MD5 (32 hex digits, no `-N`).
+fn md5_shaped(etag: &str) -> bool {
     let etag = etag.trim().trim_matches('"');
-    // A plain 32-hex ETag is the content's MD5; a multipart one has `-N`.
-    let md5 = (etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit()))
+    etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The content id of an object with this ETag and size; the ETag is its
+/// checksum only when it is MD5-shaped and known to be the MD5.
+fn content_id(etag: &str, size: u64, encryption: Encryption) -> ContentId {
+    let etag = etag.trim().trim_matches('"');
+    let md5 = (md5_shaped(etag) && encryption == Encryption::EtagIsMd5)
         .then(|| Expected::new(Algorithm::Md5, etag));
     ContentId::new(format!("{etag}/{size}"), md5)
 }
 
+/// HEADs at once while an import checks encryption.
+const HEAD_CONCURRENCY: usize = 16;
+
 impl S3Remote {
+    /// How `object` is encrypted, from a HEAD; [`Encryption::Opaque`] when
+    /// the HEAD fails (the object is then hashed, never trusted).
+    async fn encryption_of(&self, object: &str) -> Encryption {
+        let Ok(presigned) = self.presign(self.bucket.head_object(self.creds.as_ref(), object))
+        else {
+            return Encryption::Opaque;
+        };
+        let url = presigned.url;
+        match self
+            .client
+            .send(|| self.request(Method::HEAD, url.clone()))
+            .await
+        {
+            Ok(response) if response.status().is_success() => encryption(response.headers()),
+            _ => Encryption::Opaque,
+        }
+    }
+
     /// The `s3://BUCKET/OBJECT` URL this remote claims for an object.
     fn s3_url(&self, object: &str) -> String {
         format!("s3://{}/{object}", self.config.bucket)
@@ -57,10 +115,11 @@ impl S3Remote {
                     .and_then(|v| v.trim().parse().ok())
                     .unwrap_or(0);
                 let etag = header(ETAG).unwrap_or_default();
+                let sse = encryption(response.headers());
                 Ok(Some(ImportableFile {
                     path: object.to_string(),
                     size,
-                    id: content_id(&etag, size),
+                    id: content_id(&etag, size, sse),
                     url: Some(self.s3_url(object)),
                 }))
             }
@@ -73,24 +132,51 @@ impl S3Remote {
 #[async_trait]
 impl ImportTree for S3Remote {
     async fn list_importable(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
+        use futures_util::stream::{self, StreamExt};
         let prefix = self.config.prefix.clone();
+        let mut objects: Vec<(String, String, u64, String)> = Vec::new();
+        let mut folders: Vec<String> = Vec::new();
         self.list_each(&prefix, &mut |object| {
             let path = object.key.strip_prefix(&prefix).unwrap_or(&object.key);
             // "Folders" made by consoles are empty objects ending in `/`.
             if path.is_empty() || path.ends_with('/') {
                 if object.size != 0 {
-                    sink.skipped(path, "a name ending in / is a folder, not a file");
+                    folders.push(path.to_string());
                 }
                 return Ok(());
             }
-            sink.found(ImportableFile {
-                path: path.to_string(),
-                size: object.size,
-                id: content_id(&object.etag, object.size),
-                url: Some(self.s3_url(&object.key)),
-            })
+            objects.push((path.to_string(), object.key, object.size, object.etag));
+            Ok(())
         })
-        .await
+        .await?;
+        for path in folders {
+            sink.skipped(&path, "a name ending in / is a folder, not a file");
+        }
+        // The listing does not say how an object is encrypted: a HEAD does,
+        // for the objects whose ETag could be an MD5.
+        let to_head: Vec<Option<String>> = objects
+            .iter()
+            .map(|(_, key, _, etag)| md5_shaped(etag).then(|| key.clone()))
+            .collect();
+        let checked: Vec<Encryption> = stream::iter(to_head)
+            .map(|key| async move {
+                match key {
+                    Some(key) => self.encryption_of(&key).await,
+                    None => Encryption::Opaque,
+                }
+            })
+            .buffered(HEAD_CONCURRENCY)
+            .collect()
+            .await;
+        for ((path, key, size, etag), sse) in objects.into_iter().zip(checked) {
+            sink.found(ImportableFile {
+                path,
+                size,
+                id: content_id(&etag, size, sse),
+                url: Some(self.s3_url(&key)),
+            })?;
+        }
+        Ok(())
     }
 
     async fn retrieve_import(
@@ -125,11 +211,44 @@ mod tests {
     #[test]
     fn only_single_part_etags_name_keys() {
         let hex = "5d41402abc4b2a76b9719d911017c592";
-        let plain = content_id(&format!("\"{hex}\""), 5);
+        let md5 = Encryption::EtagIsMd5;
+        let plain = content_id(&format!("\"{hex}\""), 5, md5);
         assert_eq!(plain.checksum, Some(Expected::new(Algorithm::Md5, hex)));
-        let multipart = content_id(&format!("\"{hex}-3\""), 5);
+        let multipart = content_id(&format!("\"{hex}-3\""), 5, md5);
         assert_eq!(multipart.checksum, None);
         // A replaced object with the same size still gets a new id.
-        assert_ne!(content_id("a", 1).text(), content_id("b", 1).text());
+        assert_ne!(
+            content_id("a", 1, md5).text(),
+            content_id("b", 1, md5).text()
+        );
+    }
+
+    /// SSE-KMS and SSE-C objects have 32-hex ETags that are no MD5: such a
+    /// key could never verify (issue 18).
+    #[test]
+    fn encrypted_objects_etags_name_no_key() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let hex = "5d41402abc4b2a76b9719d911017c592";
+        let head = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, HeaderValue::from_static(v));
+            }
+            encryption(&h)
+        };
+        assert_eq!(head(&[]), Encryption::EtagIsMd5);
+        assert_eq!(
+            head(&[("x-amz-server-side-encryption", "AES256")]),
+            Encryption::EtagIsMd5
+        );
+        for sse in [
+            &[("x-amz-server-side-encryption", "aws:kms")][..],
+            &[("x-amz-server-side-encryption", "aws:kms:dsse")][..],
+            &[("x-amz-server-side-encryption-customer-algorithm", "AES256")][..],
+        ] {
+            let e = head(sse);
+            assert_eq!(e, Encryption::Opaque, "{sse:?}");
+            assert_eq!(content_id(hex, 5, e).checksum, None);
+        }
     }
 }

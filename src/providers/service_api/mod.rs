@@ -3,7 +3,8 @@
 //!
 //! - URLs are built on the base the user chose ([`ServiceApi::url`]); the
 //!   token is attached only to requests for that base's site
-//!   ([`crate::providers::token::same_site`]), never to a host an answer
+//!   ([`crate::providers::token::same_origin`]) and bound to its host
+//!   ([`crate::providers::token::ApiToken::header_for`]), never to a host an answer
 //!   names.
 //! - Answers read into memory are bounded in size ([`JSON_LIMIT`] per
 //!   answer or page, [`crate::transfer::ERROR_BODY_LIMIT`] per error body)
@@ -238,7 +239,7 @@ impl ServiceApi {
     /// Whether the token may go to `url`: only to the site of the base the
     /// user chose.
     pub fn is_own_site(&self, url: &Url) -> bool {
-        token::same_site(&self.base, url)
+        token::same_origin(&self.base, url)
             || (url.scheme() == self.base.scheme()
                 && self.uploads_host.is_some()
                 && url.host_str().map(str::to_ascii_lowercase) == self.uploads_host)
@@ -247,14 +248,15 @@ impl ServiceApi {
     /// A request for `url`, with the token when `url` is on the base's own
     /// site (never otherwise).
     pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        let own = self.is_own_site(&url);
-        let builder = self.client.http().request(method, url);
-        match self
+        // Both rules hold: the request is on the API's own site, and the
+        // token is bound to that host (https, or loopback) — token.rs.
+        let header = self
             .token
             .as_ref()
-            .filter(|_| own)
-            .and_then(ApiToken::header_value)
-        {
+            .filter(|_| self.is_own_site(&url))
+            .and_then(|t| t.header_for(&url));
+        let builder = self.client.http().request(method, url);
+        match header {
             Some(value) => builder.header(self.header.clone(), value),
             None => builder,
         }
