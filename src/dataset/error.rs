@@ -22,6 +22,8 @@ pub enum DatasetError {
     NoSuchSource(String),
     #[error("{0}: not a dataset (try `datalad create --force`, or pass the dataset's root)")]
     NotADataset(String),
+    #[error("subdataset {path} is not installed in {superdataset} (run `datalad get -n {path}` there, or name a dataset URL)")]
+    SubdatasetNotInstalled { path: String, superdataset: String },
     #[error("{0} is not in the cache (nothing to do)")]
     NotCached(String),
     #[error("no file matches all the filters together (each value exists on its own; try fewer filters, or `annexa ls` to see what is there)")]

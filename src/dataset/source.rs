@@ -19,6 +19,18 @@ impl Source {
     /// shorthand for datasets.datalad.org; anything with a scheme or an
     /// `host:path` form is a URL and is kept as given (minus a trailing `/`).
     pub fn parse(input: &str) -> Result<Source, DatasetError> {
+        let source = Source::parse_any(input)?;
+        if source.local && !is_dataset(Path::new(&source.text)) {
+            // Said here, not as git clone's "repository does not exist"
+            // about a folder that does exist.
+            return Err(DatasetError::NotADataset(input.trim().to_string()));
+        }
+        Ok(source)
+    }
+
+    /// [`Source::parse`] without the check that a local folder is a dataset
+    /// (a subdataset's folder is checked with its own message).
+    fn parse_any(input: &str) -> Result<Source, DatasetError> {
         let input = input.trim();
         let hints = super::ServiceHints::default();
         if super::ServiceSource::parse(input, &hints)?.is_some() {
@@ -39,17 +51,24 @@ impl Source {
             return Err(DatasetError::NoSuchSource(input.to_string()));
         }
         let canonical = path.canonicalize().map_err(|e| DatasetError::io(path, e))?;
-        // Said here, not as git clone's "repository does not exist" about
-        // a folder that does exist.
-        let bare = canonical.join("HEAD").is_file() && canonical.join("objects").is_dir();
-        if !canonical.join(".git").exists() && !bare {
-            return Err(DatasetError::NotADataset(input.to_string()));
-        }
         Ok(Source {
             text: canonical.to_string_lossy().into_owned(),
             local: true,
             service: false,
         })
+    }
+
+    /// A subdataset of this (local) superdataset: its folder must hold an
+    /// installed dataset, else the advice is to install it, not to create one.
+    fn local_subdataset(&self, path: &str) -> Result<Source, DatasetError> {
+        let source = Source::parse_any(path)?;
+        if source.local && !is_dataset(Path::new(&source.text)) {
+            return Err(DatasetError::SubdatasetNotInstalled {
+                path: source.text,
+                superdataset: self.text.clone(),
+            });
+        }
+        Ok(source)
     }
 
     fn url(text: String) -> Source {
@@ -130,7 +149,7 @@ impl Source {
                      with git config protocol.file.allow=always)",
                 ));
             }
-            let parsed = Source::parse(url.strip_prefix("file://").unwrap_or(url))?;
+            let parsed = self.local_subdataset(url.strip_prefix("file://").unwrap_or(url))?;
             // Source::parse may still read a service from some spelling.
             return if parsed.is_service() {
                 Err(refuse(
@@ -142,7 +161,7 @@ impl Source {
         }
         if self.local {
             let joined = normalise(&Path::new(&self.text).join(url));
-            let parsed = Source::parse(&joined.to_string_lossy())?;
+            let parsed = self.local_subdataset(&joined.to_string_lossy())?;
             if parsed.is_service() {
                 return Err(refuse("it names a service"));
             }
@@ -198,6 +217,12 @@ fn normalise(path: &Path) -> PathBuf {
     out
 }
 
+/// A folder git can clone: a work tree with `.git`, or a bare repository.
+fn is_dataset(dir: &Path) -> bool {
+    let bare = dir.join("HEAD").is_file() && dir.join("objects").is_dir();
+    dir.join(".git").exists() || bare
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +261,7 @@ mod tests {
     fn subdataset_urls_never_name_a_service() {
         let remote = Source::parse("https://host/a/ds").unwrap();
         let local_dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(local_dir.path().join(".git")).unwrap();
         let local = Source::parse(local_dir.path().to_str().unwrap()).unwrap();
         for sup in [&remote, &local] {
             for url in [
@@ -264,6 +290,7 @@ mod tests {
     #[test]
     fn local_path_subdatasets_need_a_local_superdataset() {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
         let sub = dir.path().join("sub");
         std::fs::create_dir(&sub).unwrap();
         let remote = Source::parse("https://host/a/ds").unwrap();
@@ -282,6 +309,12 @@ mod tests {
         ));
         // Relative URLs of a local superdataset stay allowed (DataLad's way).
         let local = Source::parse(dir.path().to_str().unwrap()).unwrap();
+        // Not installed: the advice is to install it, not to create one.
+        assert!(matches!(
+            local.join("./sub"),
+            Err(DatasetError::SubdatasetNotInstalled { .. })
+        ));
+        std::fs::create_dir(sub.join(".git")).unwrap();
         assert!(local.join("./sub").unwrap().is_local());
     }
 
