@@ -117,19 +117,6 @@ pub fn destination(service: TokenService, url: &Url, chosen: &[String]) -> Desti
     }
 }
 
-/// Whether `other` (an address a service answered with, such as GitHub's
-/// `upload_url`) is on the site of the API at `api`: the same host, or
-/// GitHub's uploads host for its public API; https unless on loopback.
-pub fn same_site(api: &Url, other: &Url) -> bool {
-    let (Some(api_host), Some(host)) = (host_of(api), host_of(other)) else {
-        return false;
-    };
-    let secure = other.scheme() == "https" || (other.scheme() == "http" && is_loopback(other));
-    let host_ok =
-        host == api_host || (api_host == "api.github.com" && host == "uploads.github.com");
-    secure && host_ok
-}
-
 /// A token and the scheme its service expects before it in the header
 /// (`Bearer`, `token`, or none), bound to the hosts it may go to.
 #[derive(Clone)]
@@ -387,25 +374,6 @@ mod tests {
         let unbound = ApiToken::new("s3cret".into(), "Bearer").unwrap();
         assert!(unbound.header_for(&url("http://evil.example/x")).is_none());
         assert!(unbound.header_for(&url("http://127.0.0.1:9/x")).is_some());
-    }
-
-    #[test]
-    fn upload_addresses_stay_on_the_api_site() {
-        let gh = url("https://api.github.com");
-        assert!(same_site(
-            &gh,
-            &url("https://uploads.github.com/repos/o/r/releases/1/assets")
-        ));
-        assert!(!same_site(
-            &gh,
-            &url("https://evil.example/repos/o/r/releases/1/assets")
-        ));
-        assert!(!same_site(&gh, &url("http://uploads.github.com/x")));
-        let ghe = url("https://ghe.example/api/v3");
-        assert!(same_site(&ghe, &url("https://ghe.example/api/uploads/x")));
-        assert!(!same_site(&ghe, &url("https://uploads.github.com/x")));
-        let fake = url("http://127.0.0.1:8000");
-        assert!(same_site(&fake, &url("http://127.0.0.1:8001/x")));
     }
 
     /// An annex that holds a token in git-annex's credential store.

@@ -397,6 +397,29 @@ mod tests {
         );
     }
 
+    /// Addresses from answers (GitHub's `upload_url`): the API's own
+    /// origin or its one uploads host, over the base's scheme, and nothing else.
+    #[test]
+    fn upload_addresses_stay_on_the_api_site() {
+        let gh = api("https://api.github.com", None).with_uploads_host("uploads.github.com");
+        let own = |a: &ServiceApi, u: &str| a.is_own_site(&Url::parse(u).unwrap());
+        assert!(own(
+            &gh,
+            "https://uploads.github.com/repos/o/r/releases/1/assets"
+        ));
+        assert!(!own(
+            &gh,
+            "https://evil.example/repos/o/r/releases/1/assets"
+        ));
+        assert!(!own(&gh, "http://uploads.github.com/x"));
+        let ghe = api("https://ghe.example/api/v3", None).with_uploads_host("ghe.example");
+        assert!(own(&ghe, "https://ghe.example/api/uploads/x"));
+        assert!(!own(&ghe, "https://uploads.github.com/x"));
+        let fake = api("http://127.0.0.1:8000", None).with_uploads_host("127.0.0.1");
+        assert!(own(&fake, "http://127.0.0.1:8001/x"));
+        assert!(!own(&fake, "http://10.0.0.1:8000/x"));
+    }
+
     #[test]
     fn the_token_goes_to_the_base_site_only() {
         let a = api("https://api.example.org/v2", Some("tok-123456"));
