@@ -117,6 +117,11 @@ pub fn destination(service: TokenService, url: &Url, chosen: &[String]) -> Desti
     }
 }
 
+/// Said wherever a write needs a token and has none: the token may be set
+/// and still withheld, because its host is not one the user chose.
+pub const NOT_CHOSEN_HINT: &str = "if it is set, annexa sends it only to a host you chose: \
+     `git config --global --add annexa.tokenhost HOST` (docs/security.md)";
+
 /// A token and the scheme its service expects before it in the header
 /// (`Bearer`, `token`, or none), bound to the hosts it may go to.
 #[derive(Clone)]

@@ -15,7 +15,8 @@ pub enum DvError {
     BadToken { base: String, message: String },
     #[error(
         "{0} needs a Dataverse API token: set DATAVERSE_API_KEY (or store it with \
-         `DATAVERSE_API_KEY=... git annex enableremote <remote>`)"
+         `DATAVERSE_API_KEY=... git annex enableremote <remote>`); {hint}",
+        hint = crate::providers::token::NOT_CHOSEN_HINT
     )]
     MissingToken(String),
     #[error(

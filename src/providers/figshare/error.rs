@@ -15,7 +15,8 @@ pub enum FsError {
     BadToken { api: String, message: String },
     #[error(
         "{0} needs a Figshare API token: set FIGSHARE_API_KEY (or store it with \
-         `FIGSHARE_API_KEY=... git annex enableremote <remote>`)"
+         `FIGSHARE_API_KEY=... git annex enableremote <remote>`); {hint}",
+        hint = crate::providers::token::NOT_CHOSEN_HINT
     )]
     MissingToken(String),
     #[error(

@@ -179,7 +179,8 @@ impl ProviderKind for FigshareKind {
                     },
                 )
                 .await?;
-        } else {
+        } else if !std::env::var(TOKEN_ENV).is_ok_and(|v| !v.trim().is_empty()) {
+            // When it is set, token::find said why it was not used.
             annex.info(&format!(
                 "no {TOKEN_ENV} set: this remote can only read published files of article {}",
                 s.article

@@ -189,8 +189,10 @@ impl ProviderKind for GithubKind {
             None if create => {
                 if token.is_none() {
                     return Err(ProviderError::MissingCredentials(format!(
-                        "creating release {} in {} needs a token: set {TOKEN_ENV}",
-                        s.tag, s.repo
+                        "creating release {} in {} needs a token: set {TOKEN_ENV}; {}",
+                        s.tag,
+                        s.repo,
+                        crate::providers::token::NOT_CHOSEN_HINT
                     )));
                 }
                 annex.info(&format!("creating release {} in {}", s.tag, s.repo));
@@ -234,7 +236,8 @@ impl ProviderKind for GithubKind {
                     },
                 )
                 .await?;
-        } else {
+        } else if !std::env::var(TOKEN_ENV).is_ok_and(|v| !v.trim().is_empty()) {
+            // When it is set, token::find said why it was not used.
             annex.info(&format!(
                 "no {TOKEN_ENV} set: this remote can only read a public release"
             ));
