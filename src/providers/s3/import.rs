@@ -5,8 +5,8 @@
 //! stored without SSE-KMS or SSE-C (AWS documents this), and the listing
 //! does not say which, while a HEAD does (`x-amz-server-side-encryption`,
 //! `x-amz-server-side-encryption-customer-algorithm`). Any other object
-//! (multipart ETags `<md5 of md5s>-<parts>`, SSE-KMS, SSE-C, a HEAD that
-//! failed) is hashed once (see [`crate::providers::import`]): no checksum
+//! (multipart ETags `<md5 of md5s>-<parts>`, SSE-KMS, SSE-C) is hashed
+//! once; a HEAD that fails fails the listing (see [`crate::providers::import`]): no checksum
 //! key is ever registered unverified. The ETag is also the content
 //! identifier: S3 gives a new one whenever an object is replaced.
 
@@ -68,21 +68,23 @@ fn content_id(etag: &str, size: u64, encryption: Encryption) -> ContentId {
 const HEAD_CONCURRENCY: usize = 16;
 
 impl S3Remote {
-    /// How `object` is encrypted, from a HEAD; [`Encryption::Opaque`] when
-    /// the HEAD fails (the object is then hashed, never trusted).
-    async fn encryption_of(&self, object: &str) -> Encryption {
-        let Ok(presigned) = self.presign(self.bucket.head_object(self.creds.as_ref(), object))
-        else {
-            return Encryption::Opaque;
-        };
-        let url = presigned.url;
-        match self
+    /// How `object` is encrypted, from a HEAD; `None` when it is gone
+    /// since the listing. A HEAD that fails is an error, never a reason to
+    /// download and hash the object unasked.
+    async fn encryption_of(&self, object: &str) -> Result<Option<Encryption>> {
+        let url = self
+            .presign(self.bucket.head_object(self.creds.as_ref(), object))?
+            .url;
+        let response = self
             .client
             .send(|| self.request(Method::HEAD, url.clone()))
-            .await
-        {
-            Ok(response) if response.status().is_success() => encryption(response.headers()),
-            _ => Encryption::Opaque,
+            .await?;
+        if response.status().is_success() {
+            Ok(Some(encryption(response.headers())))
+        } else if response.status() == StatusCode::NOT_FOUND {
+            Ok(None)
+        } else {
+            Err(service_error("check the encryption of", object, response).await)
         }
     }
 
@@ -158,17 +160,19 @@ impl ImportTree for S3Remote {
             .iter()
             .map(|(_, key, _, etag)| md5_shaped(etag).then(|| key.clone()))
             .collect();
-        let checked: Vec<Encryption> = stream::iter(to_head)
+        let checked: Vec<Result<Option<Encryption>>> = stream::iter(to_head)
             .map(|key| async move {
                 match key {
                     Some(key) => self.encryption_of(&key).await,
-                    None => Encryption::Opaque,
+                    None => Ok(Some(Encryption::Opaque)),
                 }
             })
             .buffered(HEAD_CONCURRENCY)
             .collect()
             .await;
         for ((path, key, size, etag), sse) in objects.into_iter().zip(checked) {
+            // Deleted since the listing: not part of the tree.
+            let Some(sse) = sse? else { continue };
             sink.found(ImportableFile {
                 path,
                 size,
