@@ -146,9 +146,12 @@ impl S3Remote {
             return Ok(false);
         }
         let bucket = &self.config.bucket;
-        // Not there (or refused): a name outside S3's rules says why better
-        // than the store's answer, and is never worth creating.
-        if let Some(rule) = naming::s3_rules_problem(bucket) {
+        // Not found (moto answers 400 for some bad names): a name outside
+        // S3's rules says why better than the store's answer, and is never
+        // worth creating. A refusal (403) or a server error says nothing of
+        // the name: an older bucket with such a name must keep working.
+        let not_found = matches!(status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST);
+        if let Some(rule) = naming::s3_rules_problem(bucket).filter(|_| not_found) {
             return Err(ProviderError::Config(format!("bucket={bucket}: {rule}")));
         }
         match status {
