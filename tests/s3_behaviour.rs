@@ -190,6 +190,15 @@ fn initremote_rejects_bad_parameters_clearly() {
         "{out}"
     );
     assert_eq!(status("annexa-new"), "200");
+    // createbucket=yes was for that set-up: the remote's stored
+    // configuration says no, so a clone's enableremote never makes the
+    // bucket again where it went missing.
+    let log = repo.ok(&["git", "cat-file", "blob", "git-annex:remote.log"]);
+    let line = log
+        .lines()
+        .find(|l| l.contains("bucket=annexa-new"))
+        .unwrap_or_else(|| panic!("no remote.log line: {log}"));
+    assert!(line.contains("createbucket=no"), "{line}");
 }
 
 #[test]

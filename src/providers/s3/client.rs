@@ -146,12 +146,14 @@ impl S3Remote {
             return Ok(false);
         }
         let bucket = &self.config.bucket;
-        // Not found (moto answers 400 for some bad names): a name outside
-        // S3's rules says why better than the store's answer, and is never
-        // worth creating. A refusal (403) or a server error says nothing of
-        // the name: an older bucket with such a name must keep working.
-        let not_found = matches!(status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST);
-        if let Some(rule) = naming::s3_rules_problem(bucket).filter(|_| not_found) {
+        // Not found, or about to be created: a name outside S3's rules says
+        // why better than the store's answer (moto answers 500 for some), and
+        // is never worth creating. Otherwise a refusal (403) or a server
+        // error says nothing of the name: an older bucket with such a name
+        // must keep working.
+        let about_the_name = self.config.create_bucket
+            || matches!(status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST);
+        if let Some(rule) = naming::s3_rules_problem(bucket).filter(|_| about_the_name) {
             return Err(ProviderError::Config(format!("bucket={bucket}: {rule}")));
         }
         match status {

@@ -115,6 +115,12 @@ impl ProviderKind for S3Kind {
                 RedactedUrl::new(remote.config.endpoint.clone())
             ));
         }
+        // The bucket exists now. createbucket=yes is for this set-up only:
+        // stored as given, a clone's enableremote (or autoenable) would
+        // quietly make the bucket again wherever it went missing.
+        if remote.config.create_bucket {
+            annex.set_config("createbucket", "no").await?;
+        }
         // checksum=sha256 on a store that refuses the flexible checksum
         // headers: found out once here and remembered for every clone,
         // rather than on the first upload of every process.
