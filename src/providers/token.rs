@@ -18,7 +18,8 @@ use url::Url;
 use super::{Annex, AnnexError, ProviderError, Result};
 
 /// Hosts the user chose for their tokens, separated by commas or spaces
-/// (`annexa` also passes the hosts named on its command line this way).
+/// (the environment of one command; `annexa import` records the host it was
+/// given in the dataset's local git config instead).
 pub const HOSTS_ENV: &str = "ANNEXA_TOKEN_HOSTS";
 /// The git config setting (multi-valued) that names the same, read from
 /// the user's own configuration (global, system, or the repository's local
