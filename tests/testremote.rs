@@ -51,13 +51,8 @@ impl Provider {
     /// that the import, soak and kill tests now need; both run in full in
     /// `make conformance`, `--fast` in `make test` like the other variants
     /// (tests/conformance.rs still drives every Dataverse operation).
-    /// S3's full run on moto_server (6.5 to 10 minutes of both cores, the
-    /// long pole of `make test`) moved there too on 2026-12-06, when the
-    /// datalad-annex round trips and the listing-fault tests joined the
-    /// budget: `make test` keeps S3's `--fast` runs, tests/s3_*.rs and the
-    /// conformance suite.
     fn full_in_budget(self) -> bool {
-        !matches!(self, Provider::Figshare | Provider::Dataverse | Provider::S3)
+        !matches!(self, Provider::Figshare | Provider::Dataverse)
     }
 }
 
