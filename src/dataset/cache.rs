@@ -2,10 +2,10 @@
 //! a lock file so that concurrent `annexa` processes take turns.
 
 use super::git::{git, run};
+use super::report::{Reporter, SharedReporter};
 use super::{DatasetError, Source};
 use fs2::FileExt;
 use std::fs::{self, File, OpenOptions};
-use std::io::IsTerminal;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,7 @@ const REPO_DIR: &str = "repo";
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+    reporter: SharedReporter,
 }
 
 /// Read-only work (listing) shares the lock; cloning, fetching and dropping
@@ -61,7 +62,20 @@ impl Cache {
                     },
                 },
             };
-        Ok(Cache { root })
+        Ok(Cache {
+            root,
+            reporter: SharedReporter::default(),
+        })
+    }
+
+    /// Tells `reporter` what the cache does (clones, waits).
+    pub fn reporting_to(mut self, reporter: SharedReporter) -> Cache {
+        self.reporter = reporter;
+        self
+    }
+
+    pub fn reporter(&self) -> &SharedReporter {
+        &self.reporter
     }
 
     pub fn root(&self) -> &Path {
@@ -76,7 +90,7 @@ impl Cache {
     pub fn open(&self, source: &Source, access: Access) -> Result<CachedDataset, DatasetError> {
         let entry = self.entry_dir(source);
         fs::create_dir_all(&entry).map_err(|e| DatasetError::io(&entry, e))?;
-        let lock = lock_entry(&entry, access)?;
+        let lock = lock_entry(&entry, access, &**self.reporter())?;
         let repo = entry.join(REPO_DIR);
         if entry.join(READY_FILE).exists() {
             return Ok(CachedDataset {
@@ -87,9 +101,9 @@ impl Cache {
         }
         // Not cloned yet (or a clone was interrupted): that needs the lock alone.
         drop(lock);
-        let lock = lock_entry(&entry, Access::Exclusive)?;
+        let lock = lock_entry(&entry, Access::Exclusive, &**self.reporter())?;
         if !entry.join(READY_FILE).exists() {
-            clone_into(source, &entry)?;
+            clone_into(source, &entry, self.reporter())?;
         }
         Ok(CachedDataset {
             source: source.clone(),
@@ -132,7 +146,7 @@ impl Cache {
                 entry.display()
             )));
         }
-        let _lock = lock_entry(entry, Access::Exclusive)?;
+        let _lock = lock_entry(entry, Access::Exclusive, &**self.reporter())?;
         make_writable(entry)?;
         for item in fs::read_dir(entry)
             .map_err(|e| DatasetError::io(entry, e))?
@@ -168,7 +182,7 @@ pub fn entry_source(path: &Path) -> Option<String> {
     (layout_ok && name.ends_with(&format!("-{}", &digest[..12]))).then(|| source.to_string())
 }
 
-fn lock_entry(entry: &Path, access: Access) -> Result<File, DatasetError> {
+fn lock_entry(entry: &Path, access: Access, sink: &dyn Reporter) -> Result<File, DatasetError> {
     let path = entry.join(LOCK_FILE);
     let file = OpenOptions::new()
         .create(true)
@@ -181,12 +195,12 @@ fn lock_entry(entry: &Path, access: Access) -> Result<File, DatasetError> {
         Access::Exclusive => FileExt::try_lock_exclusive(&file),
     };
     if attempt.is_err() {
-        // Said also when stderr is not a terminal: a batch job's log must
-        // show why it waits.
-        eprintln!(
-            "annexa: waiting for another annexa process using {}",
+        // A notice, not an activity: a batch job's log must show why it
+        // waits.
+        sink.notice(&format!(
+            "waiting for another annexa process using {}",
             entry.display()
-        );
+        ));
         let wait = match access {
             Access::Shared => FileExt::lock_shared(&file),
             Access::Exclusive => FileExt::lock_exclusive(&file),
@@ -198,7 +212,7 @@ fn lock_entry(entry: &Path, access: Access) -> Result<File, DatasetError> {
 
 /// `git clone --no-checkout`, then `annex.private` before `git annex init`
 /// so that the cache never records itself in the dataset's git-annex branch.
-fn clone_into(source: &Source, entry: &Path) -> Result<(), DatasetError> {
+fn clone_into(source: &Source, entry: &Path, sink: &SharedReporter) -> Result<(), DatasetError> {
     let repo = entry.join(REPO_DIR);
     if repo.exists() {
         make_writable(&repo)?;
@@ -207,13 +221,11 @@ fn clone_into(source: &Source, entry: &Path) -> Result<(), DatasetError> {
     fs::write(entry.join(SOURCE_FILE), format!("{}\n", source.as_str()))
         .map_err(|e| DatasetError::io(entry.join(SOURCE_FILE), e))?;
     if source.is_service() {
-        super::import::import_into_cache(source.as_str(), &repo)?;
+        super::import::import_into_cache(source.as_str(), &repo, sink)?;
         return fs::write(entry.join(READY_FILE), b"")
             .map_err(|e| DatasetError::io(entry.join(READY_FILE), e));
     }
-    if std::io::stderr().is_terminal() {
-        eprintln!("annexa: cloning {} into the cache", source.as_str());
-    }
+    sink.activity(&format!("cloning {} into the cache", source.as_str()));
     // `-c` at clone time writes both settings into the new repository's
     // config. Nothing is ever checked out here, so git-annex need not scan
     // the whole tree for unlocked files at init (that scan grows with the

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 
 use super::annex::object_path;
 use super::git::{describe, git, run, spawn_error};
+use super::report::{Reporter, SharedReporter};
 use super::service::ServiceSource;
 use super::tree::{self, Content};
 use super::DatasetError;
@@ -46,8 +47,8 @@ pub struct ImportOptions {
     pub remote_name: Option<String>,
     /// Update the working tree (a dataset for people); the cache has none.
     pub checkout: bool,
-    /// Say nothing on stderr but errors and warnings.
-    pub quiet: bool,
+    /// Where notices and warnings go.
+    pub reporter: SharedReporter,
 }
 
 /// What an import changed.
@@ -107,7 +108,13 @@ pub fn import(
     ensure_repository(dir)?;
     record_chosen_host(dir, source)?;
     ensure_remote(dir, &remote, &params)?;
-    let listing = list_source(dir, &params, &filter, manifest.as_ref(), options.quiet)?;
+    let listing = list_source(
+        dir,
+        &params,
+        &filter,
+        manifest.as_ref(),
+        options.reporter.clone(),
+    )?;
     let first = rev_parse(dir, &format!("{}^{{commit}}", import_ref(&remote))).is_none();
     if first && listing.files.is_empty() {
         // Most likely a mistyped prefix or DOI, or filters that leave
@@ -335,16 +342,20 @@ pub(super) struct StandaloneAnnex {
     config: Mutex<HashMap<String, String>>,
     state: Mutex<HashMap<String, String>>,
     git_dir: PathBuf,
-    quiet: bool,
+    reporter: SharedReporter,
 }
 
 impl StandaloneAnnex {
-    pub(super) fn new(params: &[(String, String)], git_dir: PathBuf, quiet: bool) -> Self {
+    pub(super) fn new(
+        params: &[(String, String)],
+        git_dir: PathBuf,
+        reporter: SharedReporter,
+    ) -> Self {
         Self {
             config: Mutex::new(params.iter().cloned().collect()),
             state: Mutex::new(HashMap::new()),
             git_dir,
-            quiet,
+            reporter,
         }
     }
 }
@@ -394,9 +405,7 @@ impl Annex for StandaloneAnnex {
         tracing::debug!("{message}");
     }
     fn info(&self, message: &str) {
-        if !self.quiet {
-            eprintln!("annexa: {message}");
-        }
+        self.reporter.notice(message);
     }
 }
 
@@ -406,6 +415,7 @@ struct Collector<'a> {
     filter: &'a PathFilter,
     files: Vec<ImportableFile>,
     skipped: usize,
+    reporter: &'a dyn Reporter,
 }
 
 impl ImportSink for Collector<'_> {
@@ -428,10 +438,10 @@ impl ImportSink for Collector<'_> {
 
     fn skipped(&mut self, name: &str, why: &str) {
         self.skipped += 1;
-        eprintln!(
-            "annexa: warning: not imported: {} ({why})",
+        self.reporter.warning(&format!(
+            "not imported: {} ({why})",
             super::report::shown_path(name)
-        );
+        ));
     }
 }
 
@@ -446,7 +456,7 @@ fn list_source(
     params: &[(String, String)],
     filter: &PathFilter,
     manifest: Option<&Manifest>,
-    quiet: bool,
+    reporter: SharedReporter,
 ) -> Result<Listing, DatasetError> {
     let provider_name = params
         .iter()
@@ -465,7 +475,7 @@ fn list_source(
     let scratch_dir = git_dir.join("annex/tmp");
     std::fs::create_dir_all(&scratch_dir).map_err(|e| DatasetError::io(&scratch_dir, e))?;
     let scratch = scratch_dir.join(format!("annexa-import-{}", std::process::id()));
-    let annex = StandaloneAnnex::new(params, git_dir, quiet);
+    let annex = StandaloneAnnex::new(params, git_dir, reporter.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -480,6 +490,7 @@ fn list_source(
             filter,
             files: Vec::new(),
             skipped: 0,
+            reporter: &*reporter,
         };
         source
             .list_importable(&mut sink, &annex)
@@ -608,7 +619,9 @@ fn build(
         .collect();
     drop(folders);
     for path in &clashing {
-        eprintln!("annexa: warning: not imported: {path:?} (it is also a folder of other files)");
+        options.reporter.warning(&format!(
+            "not imported: {path:?} (it is also a folder of other files)"
+        ));
         skipped += 1;
     }
     files.retain(|f| !clashing.contains(&f.path));
@@ -753,7 +766,7 @@ fn build(
                 ));
             }
         }
-        register_urls(dir, remote, &fresh)?;
+        register_urls(dir, remote, &fresh, &*options.reporter)?;
         if options.checkout {
             let mut cmd = git(dir);
             match (&branch_head, head_broken) {
@@ -858,12 +871,17 @@ fn feed(cmd: &mut Command, input: &[u8]) -> Result<Vec<u8>, DatasetError> {
 /// `registerurl --batch` costs milliseconds a key (a CLAIMURL round trip
 /// and a journal write each), minutes for 10,000 keys. Keys with logs
 /// already go through `registerurl` and `setpresentkey`, which merge.
-fn register_urls(dir: &Path, remote: &str, files: &[&Listed]) -> Result<(), DatasetError> {
+fn register_urls(
+    dir: &Path,
+    remote: &str,
+    files: &[&Listed],
+    reporter: &dyn Reporter,
+) -> Result<(), DatasetError> {
     let missing = files.iter().filter(|f| f.url.is_none()).count();
     if missing > 0 {
-        eprintln!(
-            "annexa: warning: {missing} file(s) have no URL from {remote}: their content cannot be got through it"
-        );
+        reporter.warning(&format!(
+            "{missing} file(s) have no URL from {remote}: their content cannot be got through it"
+        ));
     }
     let mut urls: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for file in files {
@@ -1006,23 +1024,21 @@ pub fn import_command(
 
 /// Creates or refreshes the cache's imported dataset of `text` (a source
 /// the cache recognised as a service): no working tree, only the branch.
-pub(super) fn import_into_cache(text: &str, repo: &Path) -> Result<(), DatasetError> {
-    use std::io::IsTerminal;
+pub(super) fn import_into_cache(
+    text: &str,
+    repo: &Path,
+    reporter: &SharedReporter,
+) -> Result<(), DatasetError> {
     let source = ServiceSource::parse(text, &super::ServiceHints::default())?
         .ok_or_else(|| DatasetError::NoSuchSource(text.to_string()))?;
-    let talk = std::io::stderr().is_terminal();
-    if talk {
-        eprintln!("annexa: importing the listing of {text} into the cache");
-    }
+    reporter.activity(&format!("importing the listing of {text} into the cache"));
     let options = ImportOptions {
         checkout: false,
-        quiet: !talk,
+        reporter: reporter.clone(),
         ..ImportOptions::default()
     };
     let summary = import(&source, repo, &options)?;
-    if talk {
-        eprintln!("annexa: {}", summary.message());
-    }
+    reporter.activity(&summary.message());
     Ok(())
 }
 
