@@ -57,6 +57,7 @@ impl SelectionArgs {
             cache_dir: cache.clone(),
             treeish: self.r#ref.clone(),
             update: self.update,
+            endpoint: self.endpoint.clone(),
             reporter: SharedReporter(console.clone()),
         }
     }

@@ -18,6 +18,8 @@ const REPO_DIR: &str = "repo";
 pub struct Cache {
     root: PathBuf,
     reporter: SharedReporter,
+    /// `--endpoint` for `s3://` sources.
+    endpoint: Option<String>,
 }
 
 /// Read-only work (listing) shares the lock; cloning, fetching and dropping
@@ -65,6 +67,7 @@ impl Cache {
         Ok(Cache {
             root,
             reporter: SharedReporter::default(),
+            endpoint: None,
         })
     }
 
@@ -72,6 +75,16 @@ impl Cache {
     pub fn reporting_to(mut self, reporter: SharedReporter) -> Cache {
         self.reporter = reporter;
         self
+    }
+
+    /// The S3 endpoint the user named for `s3://` sources.
+    pub fn with_endpoint(mut self, endpoint: Option<String>) -> Cache {
+        self.endpoint = endpoint;
+        self
+    }
+
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
     }
 
     pub fn reporter(&self) -> &SharedReporter {
@@ -103,7 +116,7 @@ impl Cache {
         drop(lock);
         let lock = lock_entry(&entry, Access::Exclusive, &**self.reporter())?;
         if !entry.join(READY_FILE).exists() {
-            clone_into(source, &entry, self.reporter())?;
+            clone_into(source, &entry, self)?;
         }
         Ok(CachedDataset {
             source: source.clone(),
@@ -212,7 +225,8 @@ fn lock_entry(entry: &Path, access: Access, sink: &dyn Reporter) -> Result<File,
 
 /// `git clone --no-checkout`, then `annex.private` before `git annex init`
 /// so that the cache never records itself in the dataset's git-annex branch.
-fn clone_into(source: &Source, entry: &Path, sink: &SharedReporter) -> Result<(), DatasetError> {
+fn clone_into(source: &Source, entry: &Path, cache: &Cache) -> Result<(), DatasetError> {
+    let sink = cache.reporter();
     let repo = entry.join(REPO_DIR);
     if repo.exists() {
         make_writable(&repo)?;
@@ -221,7 +235,7 @@ fn clone_into(source: &Source, entry: &Path, sink: &SharedReporter) -> Result<()
     fs::write(entry.join(SOURCE_FILE), format!("{}\n", source.as_str()))
         .map_err(|e| DatasetError::io(entry.join(SOURCE_FILE), e))?;
     if source.is_service() {
-        super::import::import_into_cache(source.as_str(), &repo, sink)?;
+        super::import::import_into_cache(source.as_str(), &repo, sink, cache.endpoint())?;
         return fs::write(entry.join(READY_FILE), b"")
             .map_err(|e| DatasetError::io(entry.join(READY_FILE), e));
     }

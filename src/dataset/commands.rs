@@ -27,6 +27,9 @@ pub struct CommonOptions {
     pub treeish: Option<String>,
     /// Fetch from the dataset's origin before reading.
     pub update: bool,
+    /// `--endpoint`: the S3 endpoint of an `s3://` source, chosen over the
+    /// one its cache entry records and over the environment's.
+    pub endpoint: Option<String>,
     /// Where notices, warnings and progress go.
     pub reporter: SharedReporter,
 }
@@ -62,7 +65,9 @@ fn resolve(
     request: &SelectionRequest,
     access: Access,
 ) -> Result<(Resolved, Source), DatasetError> {
-    let cache = Cache::locate(common.cache_dir.as_deref())?.reporting_to(common.reporter.clone());
+    let cache = Cache::locate(common.cache_dir.as_deref())?
+        .reporting_to(common.reporter.clone())
+        .with_endpoint(common.endpoint.clone());
     let source = Source::parse(source)?;
     let resolver = Resolver {
         cache: &cache,

@@ -107,7 +107,7 @@ pub fn import(
     let params = source.params();
     ensure_repository(dir)?;
     record_chosen_host(dir, source)?;
-    ensure_remote(dir, &remote, &params)?;
+    ensure_remote(dir, &remote, &params, &*options.reporter)?;
     let listing = list_source(
         dir,
         &params,
@@ -214,10 +214,15 @@ fn ensure_remote(
     dir: &Path,
     remote: &str,
     params: &[(String, String)],
+    reporter: &dyn Reporter,
 ) -> Result<(), DatasetError> {
     let known =
         run(git(dir).args(["config", "--get", &format!("remote.{remote}.annex-uuid")])).is_ok();
     if known {
+        let wanted = params.iter().find(|(k, _)| k == "endpoint").map(|(_, v)| v);
+        if let Some(wanted) = wanted {
+            follow_endpoint(dir, remote, wanted, reporter)?;
+        }
         return Ok(());
     }
     let mut cmd = git_here(dir);
@@ -230,6 +235,29 @@ fn ensure_remote(
         ])
         .args(params.iter().map(|(k, v)| format!("{k}={v}")));
     run(&mut cmd)?;
+    Ok(())
+}
+
+/// An endpoint the user named replaces the one the remote records, so
+/// that content is got from where the listing came from.
+pub(super) fn follow_endpoint(
+    dir: &Path,
+    remote: &str,
+    wanted: &str,
+    reporter: &dyn Reporter,
+) -> Result<(), DatasetError> {
+    let recorded = super::remotes::recorded_remote(dir, remote);
+    let had = recorded.as_ref().and_then(|r| r.get("endpoint"));
+    if had == Some(wanted) || recorded.is_none() {
+        return Ok(());
+    }
+    run(git_here(dir)
+        .args(["annex", "enableremote", remote])
+        .arg(format!("endpoint={wanted}")))?;
+    reporter.notice(&format!(
+        "remote {remote} now uses endpoint {wanted} (it recorded {})",
+        had.unwrap_or("AWS's")
+    ));
     Ok(())
 }
 
@@ -1010,6 +1038,10 @@ pub fn import_command(
         bare_figshare_id: true,
         ..hints.clone()
     };
+    let hints = match dir {
+        Some(dir) => with_recorded_endpoint(text, dir, options.remote_name.as_deref(), hints)?,
+        None => hints,
+    };
     let source = ServiceSource::parse(text, &hints)?.ok_or_else(|| {
         DatasetError::Direct(format!(
             "{text} is not a source annexa can import: use s3://BUCKET/PREFIX, doi:..., a Dataverse dataset URL, a Figshare article URL or id, or a GitHub release URL"
@@ -1022,14 +1054,47 @@ pub fn import_command(
     Ok((dir, summary))
 }
 
+/// A refresh reads the service where the first import did: without
+/// `--endpoint`, an `s3://` source takes the endpoint its remote records
+/// (before the environment's, which may name another server or none).
+fn with_recorded_endpoint(
+    text: &str,
+    dir: &Path,
+    remote_name: Option<&str>,
+    hints: super::ServiceHints,
+) -> Result<super::ServiceHints, DatasetError> {
+    if hints.endpoint.is_some() || !dir.join(".git").exists() {
+        return Ok(hints);
+    }
+    let Some(source) = ServiceSource::parse(text, &hints)? else {
+        return Ok(hints);
+    };
+    if !matches!(source, ServiceSource::S3 { .. }) {
+        return Ok(hints);
+    }
+    let remote = remote_name.unwrap_or(source.provider());
+    let recorded = super::remotes::recorded_remote(dir, remote)
+        .and_then(|r| r.get("endpoint").map(str::to_string));
+    Ok(super::ServiceHints {
+        endpoint: recorded,
+        ..hints
+    })
+}
+
 /// Creates or refreshes the cache's imported dataset of `text` (a source
 /// the cache recognised as a service): no working tree, only the branch.
 pub(super) fn import_into_cache(
     text: &str,
     repo: &Path,
     reporter: &SharedReporter,
+    endpoint: Option<&str>,
 ) -> Result<(), DatasetError> {
-    let source = ServiceSource::parse(text, &super::ServiceHints::default())?
+    let hints = super::ServiceHints {
+        endpoint: endpoint.map(str::to_string),
+        ..super::ServiceHints::default()
+    };
+    let hints = with_recorded_endpoint(text, repo, None, hints)?;
+    let source = ServiceSource::parse(text, &hints)?
         .ok_or_else(|| DatasetError::NoSuchSource(text.to_string()))?;
     reporter.activity(&format!("importing the listing of {text} into the cache"));
     let options = ImportOptions {

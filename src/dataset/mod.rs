@@ -17,6 +17,7 @@ mod import;
 pub mod manifest;
 mod materialize;
 pub mod paths;
+mod remotes;
 pub mod report;
 mod resolve;
 mod service;

@@ -69,9 +69,19 @@ impl Resolver<'_> {
                     top.source.as_str(),
                     &top.repo,
                     self.cache.reporter(),
+                    self.cache.endpoint(),
                 )?;
             } else {
                 update_clone(&top)?;
+            }
+        } else if let (true, Some(endpoint)) = (top.source.is_service(), self.cache.endpoint()) {
+            if top.source.as_str().starts_with("s3://") {
+                super::import::follow_endpoint(
+                    &top.repo,
+                    "s3",
+                    endpoint,
+                    &**self.cache.reporter(),
+                )?;
             }
         }
         let mut resolved = Resolved {
