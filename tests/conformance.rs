@@ -187,7 +187,16 @@ fn provider_kind(service: &str) -> &str {
 async fn prepared(annex: &MemAnnex, kind: &str) -> Arc<dyn Provider> {
     let kind = providers::find_kind(provider_kind(kind)).expect("registered provider");
     kind.initremote(annex).await.expect("initremote");
-    kind.prepare(annex).await.expect("prepare")
+    let provider = kind.prepare(annex).await.expect("prepare");
+    // The kind's declared capabilities (EXPORTSUPPORTED, IMPORTSUPPORTED are
+    // answered from them before PREPARE) must be what the provider hands out.
+    assert_eq!(
+        kind.capabilities(),
+        providers::Capabilities::of(provider.as_ref()),
+        "{}: declared capabilities differ from the provider's",
+        kind.name()
+    );
+    provider
 }
 
 struct Content {
