@@ -10,7 +10,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 const SOURCE_FILE: &str = "source";
-const READY_FILE: &str = "ready";
+/// Written when a clone is complete, rewritten at each refresh: its
+/// time is the age of the cached copy.
+pub(super) const READY_FILE: &str = "ready";
 const LOCK_FILE: &str = "lock";
 const REPO_DIR: &str = "repo";
 
@@ -256,6 +258,15 @@ fn clone_into(source: &Source, entry: &Path, cache: &Cache) -> Result<(), Datase
         .arg(REPO_DIR))?;
     run(git(&repo).args(["annex", "init", "--quiet", "annexa cache"]))?;
     fs::write(entry.join(READY_FILE), b"").map_err(|e| DatasetError::io(entry.join(READY_FILE), e))
+}
+
+/// The cached copy of `repo` was just refreshed (see [`super::stale`]).
+pub(super) fn mark_refreshed(repo: &Path) -> Result<(), DatasetError> {
+    let Some(entry) = repo.parent() else {
+        return Ok(());
+    };
+    let stamp = entry.join(READY_FILE);
+    fs::write(&stamp, b"").map_err(|e| DatasetError::io(&stamp, e))
 }
 
 /// `chmod -R u+w` on directories (files need no write bit to be unlinked).

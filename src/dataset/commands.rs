@@ -75,9 +75,27 @@ fn resolve(
         update: common.update,
         access,
     };
-    let resolved = resolver.resolve(&source, request)?;
+    let stale_hint = || {
+        let entry = cache.entry_dir(&source).join("repo");
+        super::stale::update_hint(&source, &entry)
+    };
+    let resolved = match resolver.resolve(&source, request) {
+        Ok(resolved) => resolved,
+        Err(e) if !common.update => return Err(super::stale::explain(e, stale_hint)),
+        Err(e) => return Err(e),
+    };
     if resolved.selection.is_empty() {
-        return Err(DatasetError::EmptySelection);
+        let e = DatasetError::EmptySelection;
+        return Err(if common.update {
+            e
+        } else {
+            super::stale::explain(e, stale_hint)
+        });
+    }
+    if !common.update {
+        if let Some(moved) = super::stale::local_head_moved(&source, &resolved.datasets[0].repo) {
+            common.reporter.notice(&moved);
+        }
     }
     Ok((resolved, source))
 }
@@ -230,6 +248,14 @@ pub fn get(
     } else {
         Materializer::new(&resolved, options, &*common.reporter).run()?
     };
+    if outcome.failed > 0 && !common.update {
+        // Content the source no longer has at the recorded place (an
+        // object deleted or replaced) fails this way too.
+        common.reporter.notice(&format!(
+            "if the source changed since: {}",
+            super::stale::update_hint(&source, &resolved.datasets[0].repo)
+        ));
+    }
     if let (Some(manifest), false) = (&options.manifest, options.dry_run) {
         let delivered: HashSet<&str> = outcome.delivered.iter().map(String::as_str).collect();
         super::manifest::write(&resolved, &options.to, manifest, &delivered)?;
@@ -318,15 +344,11 @@ impl<'a> Materializer<'a> {
             }
         }
         if !differing.is_empty() {
-            return Err(DatasetError::WouldOverwrite {
-                count: differing.len(),
-                examples: differing
-                    .iter()
-                    .take(5)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
+            return Err(super::stale::would_overwrite(
+                self.resolved,
+                &self.options.to,
+                &differing,
+            ));
         }
         // A key is complete only when all its paths are; skipped ones counted above.
         let waiting_keys: Vec<(usize, String)> = self.waiting.keys().cloned().collect();

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::annex::object_path;
-use super::git::{describe, git, run, spawn_error};
+use super::git::{feed, git, run, spawn_error};
 use super::report::{Reporter, SharedReporter};
 use super::service::ServiceSource;
 use super::tree::{self, Content};
@@ -864,30 +864,6 @@ fn publish(dir: &Path, refs: &[(&str, &str, Option<&str>)]) -> Result<(), Datase
     let mut cmd = git(dir);
     cmd.args(["update-ref", "--stdin"]);
     feed(&mut cmd, input.as_bytes()).map(|_| ())
-}
-
-/// Runs `cmd` with `input` on stdin; stderr becomes the error.
-fn feed(cmd: &mut Command, input: &[u8]) -> Result<Vec<u8>, DatasetError> {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| spawn_error(cmd, e))?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = input.to_vec();
-    // Written from a thread: the command answers while it still reads.
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let output = child.wait_with_output().map_err(|e| spawn_error(cmd, e))?;
-    let written = writer.join();
-    if !output.status.success() {
-        return Err(DatasetError::Command {
-            command: describe(cmd),
-            message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        });
-    }
-    if let Ok(Err(e)) = written {
-        return Err(DatasetError::io(describe(cmd), e));
-    }
-    Ok(output.stdout)
 }
 
 /// Records, for every new key, its URL and that the annexa remote has

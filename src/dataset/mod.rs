@@ -23,6 +23,7 @@ mod resolve;
 mod service;
 pub mod shard;
 mod source;
+mod stale;
 mod tree;
 
 pub use annex::{key_size, object_path};

@@ -74,6 +74,7 @@ impl Resolver<'_> {
             } else {
                 update_clone(&top)?;
             }
+            super::cache::mark_refreshed(&top.repo)?;
         } else if let (true, Some(endpoint)) = (top.source.is_service(), self.cache.endpoint()) {
             if top.source.as_str().starts_with("s3://") {
                 super::import::follow_endpoint(

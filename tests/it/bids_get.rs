@@ -618,6 +618,9 @@ fn files_that_differ_in_the_target_are_never_replaced_unasked() {
         stderr.contains(&data) && stderr.contains("--force"),
         "{stderr}"
     );
+    // Issue 22: an edit of the user's is called one, not a new version.
+    assert!(stderr.contains("were changed there"), "{stderr}");
+    assert!(!stderr.contains("changed in the source"), "{stderr}");
     assert_eq!(fs::read(out.join(&data)).unwrap(), mine, "replaced unasked");
 
     let forced = get(&ds, &out, &[&args[..], &["--force"]].concat());
@@ -1031,6 +1034,13 @@ fn a_changed_file_of_the_same_size_is_not_in_place() {
         stderr.contains(&data) && stderr.contains("--force"),
         "{stderr}"
     );
+    // Issue 22: the source made the change, and says so; the user edited
+    // nothing.
+    assert!(
+        stderr.contains("1 changed in the source since they were written there"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("changed in the target"), "{stderr}");
     assert_eq!(fs::read(out.join(&data)).unwrap(), old);
 
     let forced = get(&ds, &out, &[&update[..], &["--force"]].concat());
@@ -1050,5 +1060,47 @@ fn a_changed_file_of_the_same_size_is_not_in_place() {
         verify.status.success(),
         "{}",
         String::from_utf8_lossy(&verify.stdout)
+    );
+}
+
+/// Issue 22: a subject added to a local dataset after it was cached is
+/// "not there" until `--update`; annexa says that the source moved on,
+/// how old its copy is, and what to pass.
+#[test]
+fn a_stale_cache_says_so_and_suggests_update() {
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    assert!(!ds.ls(&["--sub", "01"]).is_empty());
+    // A new subject in the source, committed after the cache cloned it.
+    let new = "sub-02/anat/sub-02_T1w.nii.gz";
+    write_files(&ds.origin, &[(new, "the second subject")]);
+    sh(git(&ds.origin).args(["annex", "add", "-q", new]));
+    sh(git(&ds.origin).args(["commit", "-q", "-m", "sub-02"]));
+
+    let origin = ds.origin.to_str().unwrap();
+    let out = ds.annexa(&["ls", origin, "--sub", "02"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("existing values"), "{stderr}");
+    assert!(
+        stderr.contains("annexa's copy of") && stderr.contains("old: pass --update"),
+        "{stderr}"
+    );
+
+    // A lookup that succeeds still hears that the source moved on.
+    let out = ds.annexa(&["ls", origin, "--sub", "01"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("has changed since annexa cached it") && stderr.contains("--update"),
+        "{stderr}"
+    );
+
+    let listed = ds.ls(&["--sub", "02", "--update"]);
+    assert!(listed.iter().any(|l| l == new), "{listed:?}");
+    let out = ds.annexa(&["ls", origin, "--sub", "01"]);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("changed since"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
