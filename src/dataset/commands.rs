@@ -215,6 +215,9 @@ pub fn get(
     // content), so shards of one selection run at once; only cloning and
     // updating an entry take it alone. Dropping what others may still
     // copy (--drop-after) needs the entry alone too.
+    if !options.dry_run {
+        super::materialize::check_writable(&options.to)?;
+    }
     let access = if options.drop_after {
         Access::Exclusive
     } else {
@@ -248,6 +251,9 @@ pub fn get(
     } else {
         Materializer::new(&resolved, options, &*common.reporter).run()?
     };
+    if outcome.failed > 0 && !options.direct {
+        point_at_unenabled_remotes(&resolved, &outcome, &*common.reporter);
+    }
     if outcome.failed > 0 && !common.update {
         // Content the source no longer has at the recorded place (an
         // object deleted or replaced) fails this way too.
@@ -261,6 +267,48 @@ pub fn get(
         super::manifest::write(&resolved, &options.to, manifest, &delivered)?;
     }
     Ok(outcome)
+}
+
+/// Content that failed because it is only on a special remote the cache
+/// has not enabled (no `autoenable`): the remote is named, with the
+/// command that enables it. One `whereis` for the first such key of each
+/// dataset.
+fn point_at_unenabled_remotes(
+    resolved: &Resolved,
+    outcome: &GetOutcome,
+    reporter: &dyn super::report::Reporter,
+) {
+    let delivered: HashSet<&str> = outcome.delivered.iter().map(String::as_str).collect();
+    let mut missing: BTreeMap<usize, (String, usize)> = BTreeMap::new();
+    for &(index, _) in &resolved.selection {
+        let file = &resolved.files[index];
+        let Content::Annexed { key } = &file.content else {
+            continue;
+        };
+        if delivered.contains(file.path.as_str())
+            || object_present(&resolved.datasets[file.dataset].repo, key)
+        {
+            continue;
+        }
+        missing
+            .entry(file.dataset)
+            .or_insert_with(|| (key.clone(), 0))
+            .1 += 1;
+    }
+    for (dataset, (key, count)) in missing {
+        let repo = &resolved.datasets[dataset].repo;
+        for remote in super::remotes::unenabled_holders(repo, &key) {
+            reporter.notice(&format!(
+                "content of {count} file(s) may be on the special remote {} ({}), which annexa's copy has not enabled: run `{}` (with any credentials it needs), then get again",
+                remote.name().unwrap_or(&remote.uuid),
+                remote
+                    .get("externaltype")
+                    .or_else(|| remote.get("type"))
+                    .unwrap_or("unknown type"),
+                super::remotes::enable_command(repo, &remote)
+            ));
+        }
+    }
 }
 
 /// `annexa verify DIR --manifest FILE`: every listed file checked.

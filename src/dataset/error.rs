@@ -64,6 +64,9 @@ pub enum DatasetError {
     /// Files in the target that are no recent version of the dataset's.
     #[error("{count} file(s) in the target were changed there (they match no recent version of the dataset's file) and would be overwritten: {examples}; nothing was changed (pass --force to replace them)")]
     ChangedInTarget { count: usize, examples: String },
+    /// Checked before any download.
+    #[error("cannot write to the target {}: {why}; nothing was downloaded", .target.display())]
+    TargetNotWritable { target: PathBuf, why: String },
     /// A lookup the cache answered from a copy that may be old.
     #[error("{inner}\n{hint}")]
     MaybeStale {

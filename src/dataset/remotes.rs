@@ -53,6 +53,59 @@ pub fn recorded_remote(repo: &Path, name: &str) -> Option<RecordedRemote> {
         .find(|r| r.name() == Some(name))
 }
 
+/// The special remotes that hold `key` (by the location log) but that
+/// `repo` has not enabled: where content is that a get could not reach.
+pub fn unenabled_holders(repo: &Path, key: &str) -> Vec<RecordedRemote> {
+    let Ok(out) = run(git(repo)
+        .args(["annex", "whereis", "--json"])
+        .arg(format!("--key={key}")))
+    else {
+        return Vec::new();
+    };
+    let Ok(record) = serde_json::from_slice::<serde_json::Value>(&out) else {
+        return Vec::new();
+    };
+    let holders: Vec<&str> = ["whereis", "untrusted"]
+        .iter()
+        .filter_map(|field| record[field].as_array())
+        .flatten()
+        .filter_map(|w| w["uuid"].as_str())
+        .collect();
+    let enabled: Vec<String> =
+        run(git(repo).args(["config", "--get-regexp", r"^remote\..*\.annex-uuid$"]))
+            .map(|out| {
+                String::from_utf8_lossy(&out)
+                    .lines()
+                    .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+    recorded_remotes(repo)
+        .into_iter()
+        .filter(|r| holders.contains(&r.uuid.as_str()) && !enabled.contains(&r.uuid))
+        .collect()
+}
+
+/// How to enable `remote` in `repo`, for a person to run.
+pub fn enable_command(repo: &Path, remote: &RecordedRemote) -> String {
+    let name = remote.name().unwrap_or(remote.uuid.as_str());
+    format!(
+        "git -C {} annex enableremote {name}",
+        shell_quote(&repo.display().to_string())
+    )
+}
+
+fn shell_quote(text: &str) -> String {
+    if text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
 /// `UUID key=value ... timestamp=SECONDSs` lines; values escape
 /// whitespace and `&` as `&NNN;` (git-annex's Logs/Remote/Pure.hs).
 fn parse_remote_log(text: &str) -> Vec<RecordedRemote> {

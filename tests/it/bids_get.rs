@@ -1104,3 +1104,99 @@ fn a_stale_cache_says_so_and_suggests_update() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 22: a target that cannot take files is refused before anything
+/// is downloaded (it used to fail once per file, after every download).
+#[test]
+fn an_unwritable_target_is_refused_before_any_download() {
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    // A file where a folder must be: no user, root included, can write
+    // below it.
+    let blocker = ds.path("blocker");
+    fs::write(&blocker, "a file, not a folder").unwrap();
+    let out = blocker.join("out");
+    let got = get(&ds, &out, &["--sub", "01", "--suffix", "T1w"]);
+    let stderr = String::from_utf8_lossy(&got.stderr);
+    assert!(!got.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot write to the target") && stderr.contains("nothing was downloaded"),
+        "{stderr}"
+    );
+    // Not even the dataset was cloned into the cache.
+    let cached: Vec<_> = fs::read_dir(&ds.cache)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(cached.is_empty(), "{cached:?}");
+    // A dry run writes nothing, so it needs no writable target.
+    assert!(get(&ds, &out, &["--sub", "01", "--dry-run"])
+        .status
+        .success());
+}
+
+/// Issue 22: content only on a special remote without `autoenable` is
+/// not reachable from the cache; the failure names the remote and the
+/// command that enables it, and that command works.
+#[test]
+fn content_on_a_remote_the_cache_has_not_enabled_is_pointed_at() {
+    use crate::support::common::test_path;
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    let store = ds.path("store");
+    fs::create_dir_all(&store).unwrap();
+    let with_path = |mut cmd: std::process::Command| {
+        cmd.env("PATH", test_path());
+        cmd
+    };
+    let mut init = with_path(git(&ds.origin));
+    sh(init
+        .args([
+            "annex",
+            "initremote",
+            "store",
+            "type=external",
+            "externaltype=annexa",
+            "encryption=none",
+            "provider=directory",
+        ])
+        .arg(format!("directory={}", store.display())));
+    let data = ds
+        .origin_files(|p| p.ends_with("T1w.nii.gz"))
+        .into_iter()
+        .next()
+        .unwrap();
+    let want = ds.origin_content(&data);
+    sh(with_path(git(&ds.origin)).args(["annex", "move", "-q", "--to", "store", &data]));
+
+    let out = ds.path("out");
+    let run_get = || {
+        let mut cmd = with_path(std::process::Command::new(env!("CARGO_BIN_EXE_annexa")));
+        cmd.arg("--cache")
+            .arg(&ds.cache)
+            .args(["get", ds.origin.to_str().unwrap(), "--to"])
+            .arg(&out)
+            .args(["--sub", "01", "--suffix", "T1w"]);
+        cmd.output().unwrap()
+    };
+    let failed = run_get();
+    let stderr = String::from_utf8_lossy(&failed.stderr).into_owned();
+    assert!(!failed.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("special remote store (annexa)")
+            && stderr.contains("annex enableremote store`"),
+        "{stderr}"
+    );
+    // The printed command, run as printed.
+    let command = stderr
+        .split("run `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap();
+    let mut shell = with_path(std::process::Command::new("sh"));
+    sh(shell.args(["-c", command]));
+    let again = run_get();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(fs::read(out.join(&data)).unwrap(), want);
+}
