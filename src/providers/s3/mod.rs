@@ -17,6 +17,7 @@ mod client;
 mod config;
 mod error;
 mod export;
+mod fuzz;
 mod import;
 mod multipart;
 mod naming;
@@ -32,7 +33,7 @@ use async_trait::async_trait;
 use rusty_s3::Bucket;
 
 #[doc(hidden)]
-pub(crate) use self::error::fuzz_documents;
+pub(crate) use self::fuzz::fuzz_documents;
 pub use self::error::S3ServiceError;
 
 use self::config::{
