@@ -1200,3 +1200,45 @@ fn content_on_a_remote_the_cache_has_not_enabled_is_pointed_at() {
     );
     assert_eq!(fs::read(out.join(&data)).unwrap(), want);
 }
+
+/// Issue 22: Ctrl-C during a `get` ends it with a line saying what was
+/// written (and clears a progress bar on a terminal), exit status 130.
+#[test]
+fn an_interrupted_get_says_what_was_done() {
+    use std::io::{BufRead, Read};
+    let ds = Builder::new("ds001")
+        .subjects(&["sub-01", "sub-02", "sub-03"])
+        .build();
+    let out = ds.path("out");
+    let origin = ds.origin.to_str().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_annexa"))
+        .arg("--cache")
+        .arg(&ds.cache)
+        .args(["get", origin, "--to", out.to_str().unwrap(), "--jobs", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupted as soon as the first file is reported (as in
+    // a_killed_get_leaves_no_half_file_and_a_rerun_completes).
+    let mut first = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    sh(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]));
+    let mut rest = String::new();
+    let _ = stdout.read_to_string(&mut rest);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("annexa: interrupted: ") && stderr.contains("files written"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("FAILED"), "{stderr}");
+}
