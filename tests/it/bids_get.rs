@@ -385,6 +385,24 @@ fn two_processes_share_the_cache_safely() {
     assert_eq!(list.len(), 1, "one clone for one source: {list:?}");
 }
 
+/// `annexa get` of the whole dataset, one download at a time, stdout piped.
+fn spawn_get_one_at_a_time(
+    ds: &Fixture,
+    out: &Path,
+    stderr: std::process::Stdio,
+) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_annexa"))
+        .arg("--cache")
+        .arg(&ds.cache)
+        .args(["get", ds.origin.to_str().unwrap(), "--to"])
+        .arg(out)
+        .args(["--jobs", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn a_killed_get_leaves_no_half_file_and_a_rerun_completes() {
     use std::io::BufRead;
@@ -392,15 +410,7 @@ fn a_killed_get_leaves_no_half_file_and_a_rerun_completes() {
         .subjects(&["sub-01", "sub-02", "sub-03"])
         .build();
     let out = ds.path("out");
-    let origin = ds.origin.to_str().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_annexa"))
-        .arg("--cache")
-        .arg(&ds.cache)
-        .args(["get", origin, "--to", out.to_str().unwrap(), "--jobs", "1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_get_one_at_a_time(&ds, &out, std::process::Stdio::null());
     // Kill it as soon as the first file is reported: mid-run on any machine
     // where the batch takes longer than one file.
     let mut first = String::new();
@@ -1210,15 +1220,7 @@ fn an_interrupted_get_says_what_was_done() {
         .subjects(&["sub-01", "sub-02", "sub-03"])
         .build();
     let out = ds.path("out");
-    let origin = ds.origin.to_str().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_annexa"))
-        .arg("--cache")
-        .arg(&ds.cache)
-        .args(["get", origin, "--to", out.to_str().unwrap(), "--jobs", "1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_get_one_at_a_time(&ds, &out, std::process::Stdio::piped());
     // Interrupted as soon as the first file is reported (as in
     // a_killed_get_leaves_no_half_file_and_a_rerun_completes).
     let mut first = String::new();

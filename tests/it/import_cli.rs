@@ -130,19 +130,25 @@ fn sha256_key(path: &str, content: &[u8]) -> String {
 
 /// `annexa` with the test PATH, anonymous S3 through moto.
 fn annexa(moto: &Moto, dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_annexa"))
-        .args(args)
+    annexa_command(dir, args)
+        .env("AWS_ENDPOINT_URL_S3", moto.endpoint())
+        .output()
+        .unwrap()
+}
+
+/// `annexa` with the test PATH, no S3 credentials and a fixed identity.
+fn annexa_command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_annexa"));
+    cmd.args(args)
         .current_dir(dir)
         .env("PATH", test_path())
-        .env("AWS_ENDPOINT_URL_S3", moto.endpoint())
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .env("GIT_AUTHOR_NAME", "annexa tests")
         .env("GIT_AUTHOR_EMAIL", "annexa@localhost")
         .env("GIT_COMMITTER_NAME", "annexa tests")
-        .env("GIT_COMMITTER_EMAIL", "annexa@localhost")
-        .output()
-        .unwrap()
+        .env("GIT_COMMITTER_EMAIL", "annexa@localhost");
+    cmd
 }
 
 fn ok(out: Output, what: &str) -> String {
@@ -1041,18 +1047,9 @@ fn names_git_refuses_are_left_out_and_a_broken_import_is_repaired() {
 /// `annexa` with no S3 endpoint in the environment: only `--endpoint`, or
 /// what a dataset's remote records, can lead it to moto.
 fn annexa_without_endpoint_env(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_annexa"))
-        .args(args)
-        .current_dir(dir)
-        .env("PATH", test_path())
+    annexa_command(dir, args)
         .env_remove("AWS_ENDPOINT_URL_S3")
         .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("GIT_AUTHOR_NAME", "annexa tests")
-        .env("GIT_AUTHOR_EMAIL", "annexa@localhost")
-        .env("GIT_COMMITTER_NAME", "annexa tests")
-        .env("GIT_COMMITTER_EMAIL", "annexa@localhost")
         .output()
         .unwrap()
 }
