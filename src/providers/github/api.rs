@@ -120,13 +120,26 @@ impl Asset {
 /// What an upload ended with.
 pub enum Uploaded {
     Created(Asset),
-    /// GitHub refused the name: an asset of that name is there (422).
+    /// GitHub refused the name: an asset of that name is there, listed or
+    /// not (422 `already_exists`).
     NameTaken,
+    /// The release holds as many assets as GitHub allows (422 `file_count`,
+    /// "file_count limited to 1000 assets per release").
+    ReleaseFull,
+    /// GitHub refused the size (422 `size`), with its message.
+    SizeRefused(String),
 }
 
-/// A GitHub error answer: `{"message": ..., "errors": [{"code": ...}]}`.
+/// A GitHub error answer: `{"message": ..., "errors": [{"resource": ...,
+/// "code": ..., "field": ..., "message": ...}]}`
+/// (docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api,
+/// "Validation failed"; the codes are `missing`, `missing_field`,
+/// `invalid`, `already_exists`, `unprocessable` and `custom`, whose
+/// `field` and `message` say what failed).
 #[derive(Debug, Default, Deserialize)]
 struct ErrorBody {
+    #[serde(default)]
+    message: Option<String>,
     #[serde(default)]
     errors: Vec<ErrorItem>,
 }
@@ -135,6 +148,45 @@ struct ErrorBody {
 struct ErrorItem {
     #[serde(default)]
     code: Option<String>,
+    #[serde(default)]
+    field: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// What a 422 of an upload means, by its errors' `code` and `field`.
+fn upload_refusal(body: &str) -> Option<Uploaded> {
+    let parsed: ErrorBody = serde_json::from_str(body).ok()?;
+    let has = |code: &str, field: &str| {
+        parsed
+            .errors
+            .iter()
+            .find(|e| e.code.as_deref() == Some(code) && e.field.as_deref() == Some(field))
+    };
+    if has("custom", "file_count").is_some() {
+        return Some(Uploaded::ReleaseFull);
+    }
+    if let Some(e) = parsed
+        .errors
+        .iter()
+        .find(|e| e.field.as_deref() == Some("size"))
+    {
+        let text = e
+            .message
+            .clone()
+            .or_else(|| parsed.message.clone())
+            .unwrap_or_default();
+        return Some(Uploaded::SizeRefused(text));
+    }
+    if has("already_exists", "name").is_some()
+        || parsed
+            .errors
+            .iter()
+            .any(|e| e.code.as_deref() == Some("already_exists"))
+    {
+        return Some(Uploaded::NameTaken);
+    }
+    None
 }
 
 pub struct Api {
@@ -197,7 +249,8 @@ impl Api {
             .fetch(method, build, |text| {
                 serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
             })
-            .await?;
+            .await
+            .map_err(|e| self.budget(e))?;
         if !answer.status.is_success() {
             return Err(self.status_error(what, &answer));
         }
@@ -353,6 +406,21 @@ impl Api {
         Ok(found)
     }
 
+    /// The published release of `tag` (the tag endpoint only: drafts are
+    /// not looked for); `None`: none.
+    pub async fn find_published(&self, repo: &Repo, tag: &str) -> Result<Option<Release>> {
+        let mut url = self.repo_url(repo, "releases/tags");
+        url.path_segments_mut().expect("http(s)").push(tag);
+        match self
+            .get_json::<Release>(&format!("release {tag} of {repo}"), url)
+            .await
+        {
+            Ok((release, _)) => Ok(Some(release)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn release(&self, repo: &Repo, id: u64) -> Result<Release> {
         let url = self.repo_url(repo, &format!("releases/{id}"));
         Ok(self
@@ -451,25 +519,47 @@ impl Api {
             progress,
             shared: None,
         };
-        match self.api.client().upload(&spec).await {
-            Ok(response) => {
-                let answer = self.api.read(response).await?;
-                let asset: Asset = serde_json::from_str(&answer.body).map_err(|e| {
-                    ProviderError::service(
-                        "upload: GitHub answered with unexpected JSON",
-                        Some(Box::new(ApiError::NotJson(e))),
-                    )
-                })?;
-                Ok(Uploaded::Created(asset))
+        let answer = self.api.upload(&spec).await.map_err(|e| self.budget(e))?;
+        if answer.status.is_success() {
+            let asset: Asset = serde_json::from_str(&answer.body).map_err(|e| {
+                ProviderError::service(
+                    "upload: GitHub answered with unexpected JSON",
+                    Some(Box::new(ApiError::NotJson(e))),
+                )
+            })?;
+            return Ok(Uploaded::Created(asset));
+        }
+        // A 422 says why by its errors' code and field.
+        if answer.status == StatusCode::UNPROCESSABLE_ENTITY {
+            if let Some(refused) = upload_refusal(&answer.body) {
+                return Ok(refused);
             }
-            // A 422 says the name is taken (or the body refused): the
-            // caller looks at the release to tell which.
-            Err(TransferError::Status { status, .. })
-                if status == StatusCode::UNPROCESSABLE_ENTITY =>
-            {
-                Ok(Uploaded::NameTaken)
-            }
-            Err(e) => Err(e.into()),
+        }
+        Err(self.status_error(
+            &format!("uploading {name} to release {}", release.tag_name),
+            &answer,
+        ))
+    }
+
+    /// A transfer error, with what a spent request budget means for GitHub:
+    /// a token has 5,000 requests an hour, anonymous callers 60.
+    fn budget(&self, e: TransferError) -> ProviderError {
+        let limited = matches!(
+            e.status(),
+            Some(StatusCode::FORBIDDEN) | Some(StatusCode::TOO_MANY_REQUESTS)
+        );
+        if !limited {
+            return e.into();
+        }
+        let hint = if self.has_token() {
+            "the token's hourly budget (5,000 requests) is spent"
+        } else {
+            "the hourly budget for anonymous requests (60) is spent; set GITHUB_TOKEN to a token \
+             (any token, even without scopes, has 5,000 an hour)"
+        };
+        ProviderError::Transient {
+            message: format!("GitHub API: {hint}"),
+            source: Some(Box::new(e)),
         }
     }
 
@@ -478,11 +568,15 @@ impl Api {
         let url = self.repo_url(repo, &format!("releases/assets/{id}"));
         let what = format!("deleting asset {id}");
         let deleted = async {
-            let response = self
+            let answer = self
                 .api
-                .send(|| self.json_request(Method::DELETE, url.clone()))
-                .await?;
-            let answer = self.api.read(response).await?;
+                .fetch(
+                    Method::DELETE,
+                    || self.json_request(Method::DELETE, url.clone()),
+                    |_| true,
+                )
+                .await
+                .map_err(|e| self.budget(e))?;
             match answer.status.is_success() {
                 true => Ok(()),
                 false => Err(self.status_error(&what, &answer)),
@@ -539,7 +633,38 @@ impl Api {
             checksum,
             resume: true,
         };
-        self.api.client().download(&spec, dest, progress).await?;
+        self.api
+            .download(&spec, dest, progress)
+            .await
+            .map_err(|e| self.budget(e))?;
+        Ok(())
+    }
+
+    /// Downloads through the browser address
+    /// (`WEB/OWNER/REPO/releases/download/TAG/NAME`, redirected to storage),
+    /// which spends no API budget (docs.github.com: requests to
+    /// github.com's release downloads are not REST API requests). Never
+    /// carries the token: `url` is on the web host, not the API's.
+    pub async fn download_browser(
+        &self,
+        url: Url,
+        size: u64,
+        dest: &Path,
+        checksum: Option<Expected>,
+        progress: &ProgressFn<'_>,
+    ) -> Result<()> {
+        let build = || {
+            self.api
+                .anonymous_request(Method::GET, url.clone())
+                .header(ACCEPT, "application/octet-stream")
+        };
+        let spec = Download {
+            request: &build,
+            expected_size: Some(size),
+            checksum,
+            resume: true,
+        };
+        self.api.download(&spec, dest, progress).await?;
         Ok(())
     }
 

@@ -16,10 +16,13 @@
 //!   provider only adds what its own request was about (its `Scope`).
 //! - Server text is scrubbed of the token before it reaches a message.
 //! - Listings go through one paging engine ([`paging`]).
+//! - Secondary rate limits (GitHub's 403/429 that only its text names) are
+//!   waited out for every request, upload and download ([`limits`]).
 //!
 //! Waiting for a service (locks, processing) is
 //! [`crate::transfer::RetryPolicy::poll_until`].
 
+pub mod limits;
 pub mod paging;
 
 use std::time::Duration;
@@ -31,7 +34,9 @@ use url::Url;
 
 use super::token::{self, ApiToken};
 use super::ProviderError;
-use crate::transfer::{self, Client, TransferError};
+use crate::transfer::{
+    self, Client, Download, DownloadOutcome, ProgressFn, TransferError, Upload,
+};
 
 /// Most of one JSON answer (one page of a listing, or one object) we read:
 /// a page of 1,000 files with all their details fits many times over; an
@@ -322,10 +327,18 @@ impl ServiceApi {
     ) -> Result<Answer, TransferError> {
         let repeatable = method == Method::GET || method == Method::HEAD;
         let mut delays = self.client.policy().delays();
+        let mut limited = self.secondary_limits();
         let mut stalls = 0;
         loop {
             let response = self.send(&build).await?;
             let read = self.read(response).await;
+            // A request refused for a rate limit had no effect: any method
+            // may be sent again.
+            if let Ok(answer) = &read {
+                if limits::is_secondary_limit(answer.status, &answer.body) && limited.wait().await {
+                    continue;
+                }
+            }
             let retry = match &read {
                 Ok(answer) => answer.status.is_success() && !complete(&answer.body),
                 Err(TransferError::Stalled { .. }) => {
@@ -343,6 +356,44 @@ impl ServiceApi {
                 }
             }
             return read;
+        }
+    }
+
+    /// The waits one operation may spend on secondary rate limits.
+    pub fn secondary_limits(&self) -> limits::SecondaryLimits {
+        limits::SecondaryLimits::new(self.client.policy().max_server_wait)
+    }
+
+    /// Uploads `spec` and reads the answer (bounded, scrubbed), whatever its
+    /// status; a secondary rate limit is waited out and the upload sent
+    /// again (it was refused, so nothing was stored).
+    pub async fn upload(&self, spec: &Upload<'_>) -> Result<Answer, TransferError> {
+        let mut limited = self.secondary_limits();
+        loop {
+            let response = self.client.upload_answer(spec).await?;
+            let answer = self.read(response).await?;
+            if limits::is_secondary_limit(answer.status, &answer.body) && limited.wait().await {
+                continue;
+            }
+            return Ok(answer);
+        }
+    }
+
+    /// Downloads `spec` into `dest` (resuming), waiting out secondary rate
+    /// limits.
+    pub async fn download(
+        &self,
+        spec: &Download<'_>,
+        dest: &std::path::Path,
+        progress: &ProgressFn<'_>,
+    ) -> Result<DownloadOutcome, TransferError> {
+        let mut limited = self.secondary_limits();
+        loop {
+            match self.client.download(spec, dest, progress).await {
+                Err(TransferError::Status { status, detail, .. })
+                    if limits::is_secondary_limit(status, &detail) && limited.wait().await => {}
+                other => return other,
+            }
         }
     }
 
