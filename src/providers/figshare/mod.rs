@@ -167,7 +167,13 @@ impl ProviderKind for FigshareKind {
         let token = token(annex, &s.api).await?;
         let api = make_api(&s, token.clone())?;
         api.check_token().await?;
-        api.check_article().await?;
+        if !api.check_article().await? {
+            annex.info(&format!(
+                "the token's account does not own article {}: this remote reads its published \
+                 files only (storing and removing need a token of the article's owner)",
+                s.article
+            ));
+        }
         if let Some(t) = token {
             // git-annex keeps it locally (or in the branch with embedcreds=yes).
             annex
@@ -360,6 +366,25 @@ impl FigshareRemote {
             };
             if f.is_available() && f.size == size && f.computed_md5.eq_ignore_ascii_case(&md5) {
                 return Ok(f);
+            }
+            // An earlier upload of these bytes still being checked (an
+            // earlier attempt ran out of time): wait for it, never delete it
+            // under Figshare's feet.
+            if f.is_processing() && f.size == size && f.supplied_md5.eq_ignore_ascii_case(&md5) {
+                match self.api.wait_processed(f.id, size).await {
+                    Ok(done) if done.computed_md5.eq_ignore_ascii_case(&md5) => return Ok(done),
+                    Ok(_) | Err(FsError::Integrity(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            } else if f.is_processing() {
+                return Err(ProviderError::Locked {
+                    message: format!(
+                        "another upload of {name} (file {}) is still being processed by Figshare; \
+                         try again once it is done",
+                        f.id
+                    ),
+                    source: None,
+                });
             }
             match self.api.delete(f.id).await {
                 Ok(()) => self.forget(f.id).await,

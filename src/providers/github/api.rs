@@ -719,6 +719,22 @@ mod tests {
         }
     }
 
+    /// 422s say why in `errors[].code`/`field` (the bodies GitHub sends).
+    #[test]
+    fn upload_refusals_are_read_by_code_and_field() {
+        let full = r#"{"message":"Validation Failed","errors":[{"resource":"ReleaseAsset","code":"custom","field":"file_count","message":"file_count limited to 1000 assets per release"}],"documentation_url":"https://docs.github.com/rest/releases/assets#upload-a-release-asset"}"#;
+        assert!(matches!(upload_refusal(full), Some(Uploaded::ReleaseFull)));
+        let taken = r#"{"message":"Validation Failed","errors":[{"resource":"ReleaseAsset","code":"already_exists","field":"name"}]}"#;
+        assert!(matches!(upload_refusal(taken), Some(Uploaded::NameTaken)));
+        let size = r#"{"message":"Validation Failed","errors":[{"resource":"ReleaseAsset","code":"custom","field":"size","message":"size must be less than 2147483648"}]}"#;
+        match upload_refusal(size) {
+            Some(Uploaded::SizeRefused(m)) => assert!(m.contains("2147483648"), "{m}"),
+            _ => panic!("size not recognised"),
+        }
+        assert!(upload_refusal(r#"{"message":"Validation Failed"}"#).is_none());
+        assert!(upload_refusal("<html>").is_none());
+    }
+
     #[test]
     fn link_next() {
         let mut h = HeaderMap::new();

@@ -267,6 +267,21 @@ impl ServiceApi {
         }
     }
 
+    /// `url` with the token as the query parameter `name`, for a service
+    /// whose documented route takes it there (Figshare's downloader): only
+    /// for the base's own site or its second host, over https (or to
+    /// loopback), and only to the hosts the token is bound to. `None`
+    /// otherwise, or without a token. The URL must never be printed
+    /// unredacted ([`crate::transfer::RedactedUrl`] masks query values).
+    pub fn with_token_query(&self, mut url: Url, name: &str) -> Option<Url> {
+        let token = self.token.as_ref()?;
+        if !self.is_own_site(&url) || token.header_for(&url).is_none() {
+            return None;
+        }
+        url.query_pairs_mut().append_pair(name, token.expose());
+        Some(url)
+    }
+
     /// A request that never carries the token (an upload service whose URL
     /// is its own credential).
     pub fn anonymous_request(&self, method: Method, url: Url) -> RequestBuilder {
