@@ -20,6 +20,8 @@ pub mod naming;
 mod urls;
 mod zipwrap;
 
+use crate::providers::token::{TokenService, TokenSource};
+use crate::providers::KindInfo;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -35,8 +37,8 @@ pub use error::DvError;
 
 use self::api::{Api, NewFile};
 use super::{
-    check_export_path, hashdir_lower, parse_bool, Annex, Capabilities, ConfigSpec, Credentials,
-    ExportTree, ImportTree, Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims,
+    check_export_path, hashdir_lower, parse_bool, Annex, Capabilities, ConfigSpec, ExportTree,
+    Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
@@ -75,6 +77,12 @@ const CONFIGS: &[ConfigSpec] = &[
         description: "(provider=dataverse) seconds to wait for a dataset lock (ingest, publication) to clear before failing (default 60)",
     },
 ];
+
+const INFO: KindInfo = KindInfo {
+    name: "dataverse",
+    configs: CONFIGS,
+    capabilities: Capabilities::ALL,
+};
 
 pub struct DataverseKind;
 
@@ -162,19 +170,13 @@ fn normalize_pid(text: &str) -> Result<String> {
     Ok(pid)
 }
 
-/// The token: the environment wins over what git-annex stored.
-async fn token(annex: &dyn Annex, api: &Url) -> Result<Option<Token>> {
-    use crate::providers::token::{find, TokenService};
-    find(
-        annex,
-        TOKEN_ENV,
-        CREDS,
-        api::SCHEME,
-        TokenService::Dataverse,
-        api,
-    )
-    .await
-}
+/// Where the token comes from: the environment wins over what git-annex stored.
+const TOKEN: TokenSource = TokenSource {
+    env: TOKEN_ENV,
+    creds: CREDS,
+    scheme: api::SCHEME,
+    service: TokenService::Dataverse,
+};
 
 fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
     let client = Client::new(RetryPolicy::default())?;
@@ -189,25 +191,13 @@ fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
 
 #[async_trait]
 impl ProviderKind for DataverseKind {
-    fn name(&self) -> &'static str {
-        "dataverse"
-    }
-
-    fn configs(&self) -> &'static [ConfigSpec] {
-        CONFIGS
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            export: true,
-            claim_urls: true,
-            import: true,
-        }
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
         let s = settings(annex).await?;
-        let token = token(annex, &s.base).await?;
+        let token = TOKEN.find(annex, &s.base).await?;
         let api = make_api(&s, token.clone())?;
         if let Some(v) = api.server_version().await? {
             if v < OLDEST_SUPPORTED {
@@ -220,30 +210,19 @@ impl ProviderKind for DataverseKind {
         }
         api.check_token().await?;
         api.check_dataset().await?;
-        if let Some(t) = token {
-            // git-annex keeps it locally (or in the branch with embedcreds=yes).
-            annex
-                .set_creds(
-                    CREDS,
-                    &Credentials {
-                        user: "api-token".into(),
-                        secret: t.expose().to_string(),
-                    },
-                )
-                .await?;
-        } else if !std::env::var(TOKEN_ENV).is_ok_and(|v| !v.trim().is_empty()) {
-            // When it is set, token::find said why it was not used.
-            annex.info(&format!(
-                "no {TOKEN_ENV} set: this remote can only read published files of {}",
-                s.pid
-            ));
-        }
+        TOKEN
+            .remember(
+                annex,
+                token.as_ref(),
+                &format!("read published files of {}", s.pid),
+            )
+            .await?;
         Ok(())
     }
 
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
         let s = settings(annex).await?;
-        let api = make_api(&s, token(annex, &s.base).await?)?;
+        let api = make_api(&s, TOKEN.find(annex, &s.base).await?)?;
         // Which release answers decides how some answers are read; asked
         // again on first need if the installation cannot be reached now.
         if let Err(e) = api.server_version().await {
@@ -943,17 +922,7 @@ impl Provider for DataverseRemote {
         ]
     }
 
-    fn export(&self) -> Option<&dyn ExportTree> {
-        Some(self)
-    }
-
-    fn urls(&self) -> Option<&dyn UrlClaims> {
-        Some(self)
-    }
-
-    fn import(&self) -> Option<&dyn ImportTree> {
-        Some(self)
-    }
+    provides_every_capability!();
 }
 
 #[async_trait]

@@ -22,8 +22,7 @@ use super::error::FsError;
 use crate::providers::service_api::paging::{self, Cursor, Page, PagingError};
 use crate::providers::service_api::{Answer, Refusal, ServiceApi};
 use crate::transfer::{
-    Algorithm, BodySource, Client, Download, Expected, FileRange, Poll, PollSchedule,
-    TransferError, Upload,
+    Algorithm, BodySource, Client, Expected, FileRange, Poll, PollSchedule, TransferError, Upload,
 };
 
 /// Largest page the API gives.
@@ -935,13 +934,11 @@ impl Api {
         checksum: Option<Expected>,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<(), FsError> {
-        let spec = Download {
-            request,
-            expected_size,
-            checksum,
-            resume: true,
-        };
-        match self.api.download(&spec, dest, progress).await {
+        match self
+            .api
+            .download(request, expected_size, checksum, dest, progress)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(TransferError::Status { status, detail, .. }) => Err(self.classify(
                 status,

@@ -25,6 +25,7 @@
 pub mod limits;
 pub mod paging;
 
+use std::path::Path;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName};
@@ -35,7 +36,7 @@ use url::Url;
 use super::token::{self, ApiToken};
 use super::ProviderError;
 use crate::transfer::{
-    self, Client, Download, DownloadOutcome, ProgressFn, TransferError, Upload,
+    self, Client, Download, DownloadOutcome, Expected, TransferError, Upload,
 };
 
 /// Most of one JSON answer (one page of a listing, or one object) we read:
@@ -394,24 +395,6 @@ impl ServiceApi {
         }
     }
 
-    /// Downloads `spec` into `dest` (resuming), waiting out secondary rate
-    /// limits.
-    pub async fn download(
-        &self,
-        spec: &Download<'_>,
-        dest: &std::path::Path,
-        progress: &ProgressFn<'_>,
-    ) -> Result<DownloadOutcome, TransferError> {
-        let mut limited = self.secondary_limits();
-        loop {
-            match self.client.download(spec, dest, progress).await {
-                Err(TransferError::Status { status, detail, .. })
-                    if limits::is_secondary_limit(status, &detail) && limited.wait().await => {}
-                other => return other,
-            }
-        }
-    }
-
     /// [`Self::fetch`] of a GET whose success must parse as `T`; an error
     /// status is handed back as the [`Answer`] for the provider to name.
     pub async fn get_json<T: DeserializeOwned>(
@@ -428,6 +411,35 @@ impl ServiceApi {
         }
         let value = serde_json::from_str(&answer.body).map_err(ApiError::NotJson)?;
         Ok(Ok((value, answer)))
+    }
+
+    /// Streams what `request` answers into `dest` through the one byte path
+    /// (resuming from what is there), checked against `expected_size` and
+    /// `checksum` when known. Credentials on `request` stay on its host: a
+    /// redirect to storage carries none. Secondary rate limits are waited
+    /// out.
+    pub async fn download(
+        &self,
+        request: &(dyn Fn() -> RequestBuilder + Send + Sync),
+        expected_size: Option<u64>,
+        checksum: Option<Expected>,
+        dest: &Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<DownloadOutcome, TransferError> {
+        let spec = Download {
+            request,
+            expected_size,
+            checksum,
+            resume: true,
+        };
+        let mut limited = self.secondary_limits();
+        loop {
+            match self.client.download(&spec, dest, progress).await {
+                Err(TransferError::Status { status, detail, .. })
+                    if limits::is_secondary_limit(status, &detail) && limited.wait().await => {}
+                other => return other,
+            }
+        }
     }
 }
 
