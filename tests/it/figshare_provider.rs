@@ -150,7 +150,11 @@ fn an_ic_failure_upload_fails_within_seconds() {
     let started = std::time::Instant::now();
     let err = rt.block_on(p.store(&key, &file, &annex)).unwrap_err();
     let text = providers::error_chain_text(&err);
-    assert!(started.elapsed().as_secs() < 10, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(text.contains("checksum did not match"), "{text}");
     assert!(fake.files().is_empty(), "{:?}", fake.files());
     // The next attempt stores it.
@@ -182,9 +186,11 @@ fn private_files_come_through_the_documented_route() {
     assert_eq!(std::fs::read(&dest).unwrap(), data);
     let log = fake.api_log();
     assert!(
-        log.iter()
-            .any(|r| r["path"].as_str().unwrap().starts_with("/ndownloader/files/")
-                && r["status"] == 302),
+        log.iter().any(|r| r["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("/ndownloader/files/")
+            && r["status"] == 302),
         "{log:?}"
     );
     let (_, violations) = fake.storage_log();

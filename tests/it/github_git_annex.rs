@@ -291,7 +291,10 @@ fn a_remote_spans_releases_past_the_asset_cap() {
         let got = std::fs::read(tmp.path().join("clone").join(name)).unwrap();
         assert_eq!(got, pseudo_random(200 + i, 100 + i as u64), "{name}");
     }
-    assert_eq!(std::fs::read(tmp.path().join("clone/big.dat")).unwrap(), big);
+    assert_eq!(
+        std::fs::read(tmp.path().join("clone/big.dat")).unwrap(),
+        big
+    );
     no_violations(&fake);
 
     // Removal finds keys in overflow releases too.
@@ -305,18 +308,23 @@ fn a_remote_spans_releases_past_the_asset_cap() {
 #[test]
 fn a_spent_anonymous_budget_fails_at_once_saying_when() {
     let fake = FakeGithub::start(&["--release", "annexa/test:v1"]);
-    fake.admin_with(
-        "POST",
-        "asset?repo=annexa/test&tag=v1&name=a.txt",
-        b"hello",
-    );
+    fake.admin_with("POST", "asset?repo=annexa/test&tag=v1&name=a.txt", b"hello");
     let tmp = tempfile::tempdir().unwrap();
     let repo = Repo::init(&tmp.path().join("r")).env("GITHUB_TOKEN", "");
     let out = init(&fake, &repo, "v1", &[]);
     assert!(out.status.success(), "{}", text(&out));
     fake.configure("anon_budget=0&anon_reset_in=3000");
     let started = Instant::now();
-    let out = repo.run(&["git", "annex", "fsck", "--fast", "--from", "gh", "--key", "SHA256E-s5--2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824.txt"]);
+    let out = repo.run(&[
+        "git",
+        "annex",
+        "fsck",
+        "--fast",
+        "--from",
+        "gh",
+        "--key",
+        "SHA256E-s5--2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824.txt",
+    ]);
     let t = text(&out);
     assert!(started.elapsed().as_secs() < 30, "waited: {t}");
     assert!(t.contains("renews at") && t.contains("GITHUB_TOKEN"), "{t}");
@@ -372,7 +380,13 @@ fn blocked_names_and_full_releases() {
     fake.admin("POST", &format!("block?repo={GH_REPO}&tag=v1&name={key}"));
     let out = repo.run(&["git", "annex", "copy", "--to", "gh", "a.dat"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(fake.asset_names("v1-annexa-2"), [key.clone()], "{:?} {}", releases(&fake), text(&out));
+    assert_eq!(
+        fake.asset_names("v1-annexa-2"),
+        [key.clone()],
+        "{:?} {}",
+        releases(&fake),
+        text(&out)
+    );
     repo.ok(&["git", "annex", "drop", "a.dat"]);
     repo.ok(&["git", "annex", "get", "a.dat"]);
 
@@ -407,5 +421,8 @@ fn blocked_names_and_full_releases() {
     let out = init(&fake, &third, "full", &[]);
     let t = text(&out);
     assert!(!out.status.success(), "{t}");
-    assert!(t.contains("createrelease=yes") && t.contains("full-annexa-2"), "{t}");
+    assert!(
+        t.contains("createrelease=yes") && t.contains("full-annexa-2"),
+        "{t}"
+    );
 }

@@ -467,7 +467,10 @@ impl Api {
             // itself lists its files (`files` of the article presenter),
             // the rest of them are taken from there.
             let article_path = path.strip_suffix("/files").unwrap_or(path);
-            tracing::debug!(next_offset, "listing past Figshare's offset limit: reading the article");
+            tracing::debug!(
+                next_offset,
+                "listing past Figshare's offset limit: reading the article"
+            );
             let article: ArticleFiles = self
                 .call(Method::GET, self.url(article_path, &[]), None, what, scope)
                 .await?;
@@ -655,7 +658,9 @@ impl Api {
                     loc.location
                 ))
             })?;
-        let result = self.upload_parts_and_complete(id, src, size, progress).await;
+        let result = self
+            .upload_parts_and_complete(id, src, size, progress)
+            .await;
         match result {
             Ok(f) => Ok(f),
             // A file still being checked is Figshare's to finish: deleting
@@ -876,7 +881,14 @@ impl Api {
         let url = self.download_url(id);
         let request = || self.request(Method::GET, url.clone());
         let through_api = self
-            .download_with(&request, id, dest, expected_size, checksum.clone(), progress)
+            .download_with(
+                &request,
+                id,
+                dest,
+                expected_size,
+                checksum.clone(),
+                progress,
+            )
             .await;
         // The API endpoint is documented as "Public File Download": a
         // private file may be 404 there. The documented route for private

@@ -271,7 +271,11 @@ async fn check_room(api: &Api, s: &Settings) -> Result<()> {
         "release {} of {} holds {limit} assets, as many as GitHub allows in a release, and with \
          createrelease=no annexa may make no other: add createrelease=yes (annexa then keeps \
          further assets in releases {}, {}, ...), or create release {tag} on GitHub",
-        if n == 2 { s.tag.clone() } else { overflow_tag(&s.tag, n - 1) },
+        if n == 2 {
+            s.tag.clone()
+        } else {
+            overflow_tag(&s.tag, n - 1)
+        },
         s.repo,
         overflow_tag(&s.tag, 2),
         overflow_tag(&s.tag, 3),
@@ -410,7 +414,9 @@ impl GithubRemote {
             let l = Arc::make_mut(l);
             match asset {
                 Some((release, asset)) => {
-                    if let Some(old) = l.by_name.insert(name.to_string(), Located { release, asset })
+                    if let Some(old) = l
+                        .by_name
+                        .insert(name.to_string(), Located { release, asset })
                     {
                         l.counts[old.release] = l.counts[old.release].saturating_sub(1);
                     }
@@ -594,16 +600,17 @@ impl GithubRemote {
                 Some(tag) => format!("asset name {name} is blocked in release {tag}"),
                 None => format!("release {} of {} is full", self.tag, self.repo),
             };
-            let release = self.release_at(target, &why).await.map_err(|e| {
-                match (&e, blocked.last()) {
-                    (ProviderError::Config(m), Some(_)) => ProviderError::Config(format!(
-                        "{m}. GitHub answers that the name is taken but lists no such asset \
+            let release =
+                self.release_at(target, &why)
+                    .await
+                    .map_err(|e| match (&e, blocked.last()) {
+                        (ProviderError::Config(m), Some(_)) => ProviderError::Config(format!(
+                            "{m}. GitHub answers that the name is taken but lists no such asset \
                          (an upload it never finished, cli/cli#4863); such names usually clear \
                          within hours"
-                    )),
-                    _ => e,
-                }
-            })?;
+                        )),
+                        _ => e,
+                    })?;
             match self.api.upload(&release, name, src, &progress).await? {
                 Uploaded::Created(asset) => {
                     if asset.name != name {
@@ -974,11 +981,11 @@ impl ExportTree for GithubRemote {
     ) -> Result<()> {
         let from = export_name(name)?;
         let to = export_name(new_name)?;
-        let Located { release, asset } = self
-            .locate(&from)
-            .await?
-            .filter(|l| l.asset.uploaded())
-            .ok_or_else(|| ProviderError::not_found(format!("{name} is not exported")))?;
+        let Located { release, asset } =
+            self.locate(&from)
+                .await?
+                .filter(|l| l.asset.uploaded())
+                .ok_or_else(|| ProviderError::not_found(format!("{name} is not exported")))?;
         if let Some(old) = self.lookup_any(&to).await? {
             self.api.delete_asset(&self.repo, old.id).await?;
             self.note(&to, None).await;

@@ -35,9 +35,7 @@ use url::Url;
 
 use super::token::{self, ApiToken};
 use super::ProviderError;
-use crate::transfer::{
-    self, Client, Download, DownloadOutcome, Expected, TransferError, Upload,
-};
+use crate::transfer::{self, Client, Download, DownloadOutcome, Expected, TransferError, Upload};
 
 /// Most of one JSON answer (one page of a listing, or one object) we read:
 /// a page of 1,000 files with all their details fits many times over; an

@@ -139,7 +139,10 @@ where
                 match page {
                     Some(page) => {
                         let page = page.await?;
-                        largest.fetch_max(page.items.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                        largest.fetch_max(
+                            page.items.len() as u64,
+                            std::sync::atomic::Ordering::Relaxed,
+                        );
                         Ok(page)
                     }
                     // An empty page ends the listing here.
