@@ -717,14 +717,7 @@ class ApiHandler(Handler):
             a = st.articles.get(int(query.get("article", "0")))
             if a is None:
                 return self.error(404, "no such article", "EntityNotFound")
-            f = File(st.new_id(), query["name"], len(data), query.get("supplied_md5", ""))
-            f.blob = os.path.join(st.dir, "blob-%d" % f.id)
-            with open(f.blob, "wb") as out:
-                out.write(data)
-            f.computed_md5 = hashlib.md5(data).hexdigest()
-            f.status = "available"
-            a.files.append(f)
-            st.files[f.id] = f
+            f = add_processed(st, a, query["name"], data, query.get("supplied_md5", ""))
             return self.send_json(200, {"id": f.id, "name": f.name})
 
     def admin(self, path, query):
@@ -739,15 +732,7 @@ class ApiHandler(Handler):
                 if a is None:
                     return self.error(404, "no such article", "EntityNotFound")
                 for i in range(int(query.get("count", "0"))):
-                    data = b"file %d\n" % i
-                    f = File(st.new_id(), "bulk-%05d.txt" % i, len(data), "")
-                    f.blob = os.path.join(st.dir, "blob-%d" % f.id)
-                    with open(f.blob, "wb") as out:
-                        out.write(data)
-                    f.computed_md5 = hashlib.md5(data).hexdigest()
-                    f.status = "available"
-                    a.files.append(f)
-                    st.files[f.id] = f
+                    add_processed(st, a, "bulk-%05d.txt" % i, b"file %d\n" % i)
                 return self.send_json(200, {"ok": True, "files": len(a.files)})
         self.drain()
         with st.lock:
@@ -793,6 +778,20 @@ class ApiHandler(Handler):
                     } for a in st.articles.values()
                 })
         return self.error(404, "unknown test endpoint", "NotFound")
+
+
+def add_processed(st, a, name, data, supplied_md5=""):
+    """A file of article `a` with `data` as content, as if uploaded and
+    processed."""
+    f = File(st.new_id(), name, len(data), supplied_md5)
+    f.blob = os.path.join(st.dir, "blob-%d" % f.id)
+    with open(f.blob, "wb") as out:
+        out.write(data)
+    f.computed_md5 = hashlib.md5(data).hexdigest()
+    f.status = "available"
+    a.files.append(f)
+    st.files[f.id] = f
+    return f
 
 
 class Server(ThreadingHTTPServer):

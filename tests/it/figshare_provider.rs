@@ -77,14 +77,15 @@ fn listings_are_read_page_by_page() {
     });
 }
 
-/// A provider on the fake's article, initialised with the token.
-fn provider(
+/// A provider on the fake's `article`, initialised with the token.
+fn provider_on(
     fake: &FakeFigshare,
     rt: &tokio::runtime::Runtime,
+    article: u64,
 ) -> (std::sync::Arc<dyn providers::Provider>, MemAnnex) {
     std::env::set_var("FIGSHARE_API_KEY", TOKEN);
     let api = fake.api();
-    let article = ARTICLE.to_string();
+    let article = article.to_string();
     let config = [
         ("provider", "figshare"),
         ("api", api.as_str()),
@@ -96,6 +97,13 @@ fn provider(
         kind.initremote(&annex).await.unwrap();
         (kind.prepare(&annex).await.unwrap(), annex)
     })
+}
+
+fn provider(
+    fake: &FakeFigshare,
+    rt: &tokio::runtime::Runtime,
+) -> (std::sync::Arc<dyn providers::Provider>, MemAnnex) {
+    provider_on(fake, rt, ARTICLE)
 }
 
 /// Counts what a listing hands over.
@@ -212,28 +220,12 @@ fn an_article_of_another_account_is_read_only() {
     );
     assert!(status < 300, "{body}");
     fake.admin("POST", &format!("publish?article={other}"));
-    std::env::set_var("FIGSHARE_API_KEY", TOKEN);
-    let api = fake.api();
-    let article = other.to_string();
-    let config = [
-        ("provider", "figshare"),
-        ("api", api.as_str()),
-        ("article", article.as_str()),
-    ];
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let kind = providers::find_kind("figshare").unwrap();
-        let annex = MemAnnex::with(&config);
-        kind.initremote(&annex).await.unwrap();
-        let said = annex.messages.lock().unwrap().join("\n");
-        assert!(said.contains("does not own article 777"), "{said}");
-        let p = kind.prepare(&annex).await.unwrap();
-        let mut count = Count::default();
-        p.import()
-            .unwrap()
-            .list_importable(&mut count, &annex)
-            .await
-            .unwrap();
-        assert_eq!(count.0, 1);
-    });
+    let (p, annex) = provider_on(&fake, &rt, other);
+    let said = annex.messages.lock().unwrap().join("\n");
+    assert!(said.contains("does not own article 777"), "{said}");
+    let mut count = Count::default();
+    rt.block_on(p.import().unwrap().list_importable(&mut count, &annex))
+        .unwrap();
+    assert_eq!(count.0, 1);
 }

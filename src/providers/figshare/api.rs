@@ -366,39 +366,27 @@ impl Api {
     /// account does not own it (`/account/articles/{id}` is 404) but it is
     /// published, so it can be read, not written.
     pub async fn check_article(&self) -> Result<bool, FsError> {
-        let public = format!("articles/{}", self.article);
-        let path = if self.has_token() {
-            format!("account/articles/{}", self.article)
-        } else {
-            public.clone()
-        };
-        let owned = self
-            .call::<serde_json::Value>(
+        let read = |path: String| async move {
+            self.call::<serde_json::Value>(
                 Method::GET,
                 self.url(&path, &[]),
                 None,
                 "article",
                 Scope::Article,
             )
-            .await;
-        match owned {
+            .await
+        };
+        let public = format!("articles/{}", self.article);
+        if !self.has_token() {
+            return read(public).await.map(|_| true);
+        }
+        match read(format!("account/articles/{}", self.article)).await {
             Ok(_) => Ok(true),
-            Err(e @ FsError::ArticleNotFound { .. }) if self.has_token() => {
-                match self
-                    .call::<serde_json::Value>(
-                        Method::GET,
-                        self.url(&public, &[]),
-                        None,
-                        "article",
-                        Scope::Article,
-                    )
-                    .await
-                {
-                    Ok(_) => Ok(false),
-                    Err(FsError::ArticleNotFound { .. }) => Err(e),
-                    Err(other) => Err(other),
-                }
-            }
+            Err(e @ FsError::ArticleNotFound { .. }) => match read(public).await {
+                Ok(_) => Ok(false),
+                Err(FsError::ArticleNotFound { .. }) => Err(e),
+                Err(other) => Err(other),
+            },
             Err(e) => Err(e),
         }
     }
