@@ -257,19 +257,7 @@ async fn local_md5(path: &Path) -> Result<(u64, String)> {
 /// Whether Figshare's file can be the content of `key`: sizes agree and,
 /// for MD5 keys, so do the checksums. Chunk keys carry nothing comparable.
 fn matches_key(f: &FsFile, key: &str) -> bool {
-    let Ok(key) = Key::parse(key) else {
-        return true;
-    };
-    if key.is_chunk() {
-        return true;
-    }
-    if key.size().is_some_and(|want| want != f.size) {
-        return false;
-    }
-    match (key.checksum(), f.md5()) {
-        (Some(want), Some(have)) if want.algorithm == have.algorithm => want.hex == have.hex,
-        _ => true,
-    }
+    Key::parse(key).map_or(true, |key| key.could_be(Some(f.size), f.md5().as_ref()))
 }
 
 impl FigshareRemote {

@@ -17,6 +17,7 @@ mod client;
 mod config;
 mod error;
 mod export;
+mod fuzz;
 mod import;
 mod multipart;
 mod naming;
@@ -31,9 +32,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusty_s3::Bucket;
 
-#[doc(hidden)]
-pub(crate) use self::error::fuzz_documents;
 pub use self::error::S3ServiceError;
+#[doc(hidden)]
+pub(crate) use self::fuzz::fuzz_documents;
 
 use self::config::{
     env_credentials, find_credentials, S3Config, UploadChecksum, CONFIGS, CREDS_SETTING,
