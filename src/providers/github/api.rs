@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use url::Url;
 
+use crate::providers::service_api::limits::WritePace;
 use crate::providers::service_api::paging::{self, Cursor, Page};
 use crate::providers::service_api::{Answer, ApiError, Refusal, ServiceApi};
 use crate::providers::{ProviderError, Result};
@@ -31,6 +32,11 @@ const MAX_PAGES: usize = 50;
 pub use crate::providers::token::ApiToken as Token;
 /// What comes before the token in its header.
 pub const SCHEME: &str = "Bearer";
+/// Content-creating requests (uploads, deletions, new releases) a minute
+/// at most, shared by a process's jobs: github.com's secondary limit is
+/// about 80, the default for `api.github.com` (`0`: unpaced; other hosts
+/// are unpaced unless this is set).
+pub const WRITES_PER_MINUTE_ENV: &str = "ANNEXA_GITHUB_WRITES_PER_MINUTE";
 
 /// `OWNER/NAME` of a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,13 +204,21 @@ pub struct Api {
 
 impl Api {
     pub fn new(client: Client, base: Url, token: Option<Token>) -> Self {
+        // github.com's limit; an Enterprise server (or a test server) sets
+        // its own, so it is paced only when the variable says so.
+        let pace = match base.host_str() {
+            Some("api.github.com") => WritePace::per_minute(WRITES_PER_MINUTE_ENV, 80),
+            _ => WritePace::per_minute(WRITES_PER_MINUTE_ENV, 0),
+        };
         let uploads = match base.host_str() {
             Some("api.github.com") => "uploads.github.com".to_string(),
             // Enterprise serves uploads on its own host (`/api/uploads`).
             host => host.unwrap_or_default().to_string(),
         };
         Self {
-            api: ServiceApi::new(client, base, token, AUTHORIZATION).with_uploads_host(&uploads),
+            api: ServiceApi::new(client, base, token, AUTHORIZATION)
+                .with_uploads_host(&uploads)
+                .with_write_pace(pace),
         }
     }
 

@@ -117,3 +117,84 @@ mod tests {
         assert_eq!(limits.spent(), Duration::from_secs(900));
     }
 }
+
+/// Paces content-creating requests (uploads, creations, deletions) below a
+/// service's limit of `most` per `window` (GitHub: about 80 a minute,
+/// docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api,
+/// "About secondary rate limits"), shared by every job of the process
+/// (`-J`): a burst up to the limit goes at once, the next request waits
+/// until the oldest of the window is a window old.
+#[derive(Debug, Clone)]
+pub struct WritePace {
+    most: usize,
+    window: Duration,
+    sent: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<std::time::Instant>>>,
+}
+
+impl WritePace {
+    /// `most` per minute, or what the variable `env` says (`0`: unpaced,
+    /// `None`).
+    pub fn per_minute(env: &str, most: usize) -> Option<Self> {
+        let most = std::env::var(env)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(most);
+        (most > 0).then(|| Self::new(most, Duration::from_secs(60)))
+    }
+
+    pub fn new(most: usize, window: Duration) -> Self {
+        Self {
+            most: most.max(1),
+            window,
+            sent: Default::default(),
+        }
+    }
+
+    /// How long a request at `now` must wait; the request is counted at
+    /// the time it will be sent.
+    fn reserve(&self, now: std::time::Instant) -> Duration {
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        while sent
+            .front()
+            .is_some_and(|&t| now.saturating_duration_since(t) >= self.window)
+        {
+            sent.pop_front();
+        }
+        let at = if sent.len() >= self.most {
+            let oldest = sent[sent.len() - self.most];
+            (oldest + self.window).max(now)
+        } else {
+            now
+        };
+        sent.push_back(at);
+        at - now
+    }
+
+    /// Waits for this request's turn.
+    pub async fn turn(&self) {
+        let wait = self.reserve(std::time::Instant::now());
+        if !wait.is_zero() {
+            tracing::debug!(?wait, "pacing a content-creating request");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_burst_up_to_the_limit_goes_then_requests_wait_for_the_window() {
+        let pace = WritePace::new(3, Duration::from_secs(60));
+        let t0 = Instant::now();
+        let waits: Vec<u64> = (0..5).map(|_| pace.reserve(t0).as_secs()).collect();
+        assert_eq!(waits, [0, 0, 0, 60, 60]);
+        // A minute on, the first three have left the window: one more
+        // goes at once, the next waits for the fourth to leave it.
+        let later = t0 + Duration::from_secs(61);
+        assert_eq!(pace.reserve(later).as_secs(), 0);
+        assert_eq!(pace.reserve(later).as_secs(), 59);
+    }
+}

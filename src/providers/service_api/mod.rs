@@ -167,6 +167,8 @@ pub struct ServiceApi {
     /// uploads host), on the base's scheme: chosen by code for the base,
     /// never by an answer.
     uploads_host: Option<String>,
+    /// Content-creating requests paced below the service's limit.
+    pace: Option<limits::WritePace>,
 }
 
 impl ServiceApi {
@@ -177,6 +179,21 @@ impl ServiceApi {
             token,
             header,
             uploads_host: None,
+            pace: None,
+        }
+    }
+
+    /// The same API whose content-creating requests (uploads, and every
+    /// request but GET and HEAD) keep to `pace`.
+    pub fn with_write_pace(mut self, pace: Option<limits::WritePace>) -> Self {
+        self.pace = pace;
+        self
+    }
+
+    /// Waits for the turn of a content-creating request.
+    async fn paced(&self) {
+        if let Some(p) = &self.pace {
+            p.turn().await;
         }
     }
 
@@ -344,6 +361,9 @@ impl ServiceApi {
         let mut limited = self.secondary_limits();
         let mut stalls = 0;
         loop {
+            if !repeatable {
+                self.paced().await;
+            }
             let response = self.send(&build).await?;
             let read = self.read(response).await;
             // A request refused for a rate limit had no effect: any method
@@ -384,6 +404,7 @@ impl ServiceApi {
     pub async fn upload(&self, spec: &Upload<'_>) -> Result<Answer, TransferError> {
         let mut limited = self.secondary_limits();
         loop {
+            self.paced().await;
             let response = self.client.upload_answer(spec).await?;
             let answer = self.read(response).await?;
             if limits::is_secondary_limit(answer.status, &answer.body) && limited.wait().await {
