@@ -26,12 +26,14 @@ pub mod dataverse;
 pub mod directory;
 mod error;
 pub mod figshare;
+pub mod flat_names;
 pub mod github;
 pub mod import;
 pub mod layout;
 pub mod s3;
 pub mod service_api;
 pub mod token;
+pub mod zenodo;
 
 pub use error::{error_chain_text, AnnexError, Cause, ProviderError, Result, StatusKind};
 pub use import::{ImportSink, ImportTree, ImportableFile};
@@ -255,6 +257,7 @@ pub fn registry() -> Vec<Box<dyn ProviderKind>> {
         Box::new(dataverse::DataverseKind),
         Box::new(github::GithubKind),
         Box::new(figshare::FigshareKind),
+        Box::new(zenodo::ZenodoKind),
     ]
 }
 

@@ -196,6 +196,11 @@ impl ServiceApi {
         self.token.is_some()
     }
 
+    /// The token, for git-annex's credential store only.
+    pub fn token(&self) -> Option<&ApiToken> {
+        self.token.as_ref()
+    }
+
     /// `Err(missing())` when there is no token (a write needs one).
     pub fn need_token<E>(&self, missing: impl FnOnce() -> E) -> Result<(), E> {
         match self.token {
@@ -362,6 +367,183 @@ impl ServiceApi {
         }
         let value = serde_json::from_str(&answer.body).map_err(ApiError::NotJson)?;
         Ok(Ok((value, answer)))
+    }
+}
+
+/// The message an error answer carries: the `message` field of its JSON
+/// (InvenioRDM, Figshare and GitHub all send one), else the start of the
+/// body.
+pub fn answer_message(body: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct WithMessage {
+        message: String,
+    }
+    serde_json::from_str::<WithMessage>(body)
+        .ok()
+        .map(|m| m.message)
+        .filter(|m| !m.trim().is_empty())
+        .unwrap_or_else(|| transfer::summarize_body(body))
+}
+
+impl ServiceApi {
+    /// The error an error answer means for a request about `what`, for a
+    /// service whose token is set in `token_env`: a refusal of an
+    /// anonymous request asks for the token; a refused token says so; the
+    /// rest is the shared [`Refusal`] with the service's own message.
+    pub fn refused(&self, answer: &Answer, what: &str, token_env: &str) -> ProviderError {
+        let message = answer_message(&answer.body);
+        match answer.refusal() {
+            Refusal::Unauthenticated | Refusal::Forbidden if !self.has_token() => {
+                ProviderError::MissingCredentials(format!(
+                    "{what} needs an API token ({message}): set {token_env}; {}",
+                    token::NOT_CHOSEN_HINT
+                ))
+            }
+            Refusal::Unauthenticated => ProviderError::Unauthenticated {
+                message: format!(
+                    "{what}: {} rejected the API token ({message}); set {token_env} to a valid token",
+                    self.base
+                ),
+                source: None,
+            },
+            refusal => refusal.into_error(
+                format!("{what}: HTTP {}: {message}", answer.status.as_u16()),
+                None,
+            ),
+        }
+    }
+
+    /// [`Self::refused`] for a transfer that ended in an error status (a
+    /// download, an upload); any other transfer failure as it is.
+    pub fn transfer_refused(&self, e: TransferError, what: &str, token_env: &str) -> ProviderError {
+        match e {
+            TransferError::Status { status, detail, .. } => self.refused(
+                &Answer {
+                    status,
+                    headers: HeaderMap::new(),
+                    body: self.scrub(&detail),
+                },
+                what,
+                token_env,
+            ),
+            other => other.into(),
+        }
+    }
+
+    /// Sends `method url` (with `body` as JSON) and parses a success as
+    /// `T`; an error status is [`Self::refused`]. A GET whose body breaks
+    /// off is asked for again ([`Self::fetch`]).
+    pub async fn call_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        what: &str,
+        token_env: &str,
+    ) -> Result<T, ProviderError> {
+        let answer = self
+            .fetch(
+                method.clone(),
+                || {
+                    let b = self.request(method.clone(), url.clone());
+                    match body {
+                        Some(j) => b.json(j),
+                        None => b,
+                    }
+                },
+                |text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
+            )
+            .await?;
+        if !answer.status.is_success() {
+            return Err(self.refused(&answer, what, token_env));
+        }
+        serde_json::from_str(&answer.body).map_err(|e| {
+            ProviderError::service(
+                format!(
+                    "{what}: the answer is not the JSON the service sends; check the API address {}",
+                    self.base
+                ),
+                Some(Box::new(e)),
+            )
+        })
+    }
+
+    /// Sends a request whose answer has no body worth reading (a DELETE, a
+    /// commit): `Ok` on success, [`Self::refused`] otherwise, the status
+    /// handed back so the caller may accept one (404 on a delete).
+    pub async fn call_status(
+        &self,
+        method: Method,
+        url: Url,
+        what: &str,
+        token_env: &str,
+    ) -> Result<Result<StatusCode, (StatusCode, ProviderError)>, ProviderError> {
+        let response = self
+            .send(|| self.request(method.clone(), url.clone()))
+            .await?;
+        if response.status().is_success() {
+            return Ok(Ok(response.status()));
+        }
+        let answer = self.read(response).await?;
+        Ok(Err((answer.status, self.refused(&answer, what, token_env))))
+    }
+
+    /// Streams `url` into `dest` (resuming what is there), checked against
+    /// `size` and `checksum` when known. The token goes only to the API's
+    /// own site, never to a redirect target (the transfer layer).
+    pub async fn download(
+        &self,
+        url: Url,
+        dest: &std::path::Path,
+        size: Option<u64>,
+        checksum: Option<transfer::Expected>,
+        progress: &(dyn Fn(u64) + Send + Sync),
+        (what, token_env): (&str, &str),
+    ) -> Result<(), ProviderError> {
+        let request = || self.request(Method::GET, url.clone());
+        let spec = transfer::Download {
+            request: &request,
+            expected_size: size,
+            checksum,
+            resume: true,
+        };
+        match self.client.download(&spec, dest, progress).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.transfer_refused(e, what, token_env)),
+        }
+    }
+
+    /// Uploads the whole file `src` (`size` bytes) as the body of
+    /// `method url`, streamed; the answer read (bounded) whatever its status.
+    pub async fn upload_file(
+        &self,
+        method: Method,
+        url: Url,
+        src: &std::path::Path,
+        size: u64,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Answer, TransferError> {
+        let request = || {
+            self.request(method.clone(), url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+        };
+        let spec = transfer::Upload {
+            request: &request,
+            body: transfer::BodySource::File(transfer::FileRange::new(src, 0, size)),
+            digest: None,
+            server_digest: None,
+            progress,
+            shared: None,
+        };
+        match self.client.upload(&spec).await {
+            Ok(response) => self.read(response).await,
+            Err(TransferError::Status { status, detail, .. }) => Ok(Answer {
+                status,
+                headers: HeaderMap::new(),
+                body: self.scrub(&detail),
+            }),
+            Err(e) => Err(e),
+        }
     }
 }
 
