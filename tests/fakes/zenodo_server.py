@@ -450,8 +450,11 @@ class Handler(BaseHTTPRequestHandler):
             parent = st.parents.get(rid) or (r.parent if r else None)
             if parent is None:
                 raise ApiError(404, "Record not found.")
-            if listing_faults.send_body_fault(self, st.list_fault):
-                return 200
+            fault = st.list_fault
+        # Outside the lock: a stalled answer must not hold up the others.
+        if listing_faults.send_body_fault(self, fault):
+            return 200
+        with st.lock:
             published = [v for v in parent.versions if v.published]
             # [DOCS] search parameters: page (from 1), size (default 10).
             try:
@@ -490,9 +493,11 @@ class Handler(BaseHTTPRequestHandler):
             if r is None:
                 raise ApiError(404, "Record not found.")
             self.readable(r, draft)
-            if listing_faults.send_body_fault(self, st.list_fault):
-                return 200
-            return self.send_json(200, self.files_json(r, draft))
+            fault = st.list_fault
+            listing = self.files_json(r, draft)
+        if listing_faults.send_body_fault(self, fault):
+            return 200
+        return self.send_json(200, listing)
 
     def init_files(self, rid):
         st = self.st
