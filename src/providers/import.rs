@@ -254,6 +254,17 @@ pub fn file_matches_key(file: &ImportableFile, key: &str) -> bool {
     }
 }
 
+/// The check every import download makes first: a file whose size is no
+/// longer the listed one is not the content git-annex asked for.
+pub fn unchanged_since_listing(path: &str, listed: Option<u64>, now: Option<u64>) -> Result<()> {
+    match (listed, now) {
+        (Some(want), Some(have)) if want != have => Err(ProviderError::integrity(format!(
+            "{path} is now {have} bytes where {want} were listed; it changed: import again"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@
 
 pub mod paging;
 
+use std::path::Path;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName};
@@ -31,7 +32,7 @@ use url::Url;
 
 use super::token::{self, ApiToken};
 use super::ProviderError;
-use crate::transfer::{self, Client, TransferError};
+use crate::transfer::{self, Client, Download, DownloadOutcome, Expected, TransferError};
 
 /// Most of one JSON answer (one page of a listing, or one object) we read:
 /// a page of 1,000 files with all their details fits many times over; an
@@ -368,6 +369,27 @@ impl ServiceApi {
         let value = serde_json::from_str(&answer.body).map_err(ApiError::NotJson)?;
         Ok(Ok((value, answer)))
     }
+
+    /// Streams what `request` answers into `dest` through the one byte path
+    /// (resuming from what is there), checked against `expected_size` and
+    /// `checksum` when known. Credentials on `request` stay on its host: a
+    /// redirect to storage carries none.
+    pub async fn download(
+        &self,
+        request: &(dyn Fn() -> RequestBuilder + Send + Sync),
+        expected_size: Option<u64>,
+        checksum: Option<Expected>,
+        dest: &Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<DownloadOutcome, TransferError> {
+        let spec = Download {
+            request,
+            expected_size,
+            checksum,
+            resume: true,
+        };
+        self.client.download(&spec, dest, progress).await
+    }
 }
 
 /// The message an error answer carries: the `message` field of its JSON
@@ -488,26 +510,21 @@ impl ServiceApi {
         Ok(Err((answer.status, self.refused(&answer, what, token_env))))
     }
 
-    /// Streams `url` into `dest` (resuming what is there), checked against
-    /// `size` and `checksum` when known. The token goes only to the API's
-    /// own site, never to a redirect target (the transfer layer).
-    pub async fn download(
+    /// [`Self::download`] of a GET of `url` on the API (the token only to
+    /// its own site), an error status named by [`Self::refused`].
+    pub async fn download_refused(
         &self,
         url: Url,
-        dest: &std::path::Path,
-        size: Option<u64>,
-        checksum: Option<transfer::Expected>,
+        dest: &Path,
+        (size, checksum): (Option<u64>, Option<Expected>),
         progress: &(dyn Fn(u64) + Send + Sync),
         (what, token_env): (&str, &str),
     ) -> Result<(), ProviderError> {
         let request = || self.request(Method::GET, url.clone());
-        let spec = transfer::Download {
-            request: &request,
-            expected_size: size,
-            checksum,
-            resume: true,
-        };
-        match self.client.download(&spec, dest, progress).await {
+        match self
+            .download(&request, size, checksum, dest, progress)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => Err(self.transfer_refused(e, what, token_env)),
         }
@@ -519,7 +536,7 @@ impl ServiceApi {
         &self,
         method: Method,
         url: Url,
-        src: &std::path::Path,
+        src: &Path,
         size: u64,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<Answer, TransferError> {

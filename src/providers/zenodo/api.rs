@@ -157,9 +157,9 @@ impl Api {
         self.api.has_token()
     }
 
-    /// The token's secret, for git-annex's credential store only.
-    pub fn token_secret(&self) -> Option<String> {
-        self.api.token().map(|t| t.expose().to_string())
+    /// The token, for git-annex's credential store only.
+    pub fn token(&self) -> Option<&crate::providers::token::ApiToken> {
+        self.api.token()
     }
 
     fn url<'a>(&self, segments: impl IntoIterator<Item = &'a str>) -> Url {
@@ -455,7 +455,7 @@ impl Api {
             crate::transfer::RedactedUrl::new(url.clone())
         );
         self.api
-            .download(url, dest, size, md5, progress, (&what, TOKEN_ENV))
+            .download_refused(url, dest, (size, md5), progress, (&what, TOKEN_ENV))
             .await
     }
 

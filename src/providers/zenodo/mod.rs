@@ -30,9 +30,10 @@ use self::api::Api;
 use self::urls::ZUrl;
 use super::flat_names::encode_path;
 use super::service_api::setting as config;
+use super::token::{TokenService, TokenSource};
 use super::{
-    check_export_path, Annex, Capabilities, ConfigSpec, Credentials, ExportTree, ImportTree,
-    Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+    check_export_path, Annex, Capabilities, ConfigSpec, ExportTree, ImportTree, KindInfo, Provider,
+    ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, RetryPolicy};
@@ -43,8 +44,13 @@ pub const DEFAULT_API: &str = "https://zenodo.org/api";
 pub const MAX_FILES: u64 = 100;
 /// Bytes per record (zenodo-rdm `RDM_FILES_DEFAULT_QUOTA_SIZE`, 50 GB).
 pub const MAX_RECORD_BYTES: u64 = 50 * 1_000_000_000;
-/// git-annex's credential slot for the token.
-const CREDS: &str = "zenodo";
+/// The personal access token, as `Authorization: Bearer`.
+const TOKEN: TokenSource = TokenSource {
+    env: TOKEN_ENV,
+    creds: "zenodo",
+    scheme: "Bearer",
+    service: TokenService::Zenodo,
+};
 
 const CONFIGS: &[ConfigSpec] = &[
     ConfigSpec {
@@ -60,6 +66,12 @@ const CONFIGS: &[ConfigSpec] = &[
         description: "(provider=zenodo) import this version (Zenodo's version number, 1 = first) instead of the latest",
     },
 ];
+
+const INFO: KindInfo = KindInfo {
+    name: "zenodo",
+    configs: CONFIGS,
+    capabilities: Capabilities::ALL,
+};
 
 pub struct ZenodoKind;
 
@@ -108,16 +120,7 @@ async fn settings(annex: &dyn Annex) -> Result<Settings> {
 }
 
 async fn make_api(annex: &dyn Annex, s: &Settings) -> Result<Api> {
-    use crate::providers::token::{find, TokenService};
-    let token = find(
-        annex,
-        TOKEN_ENV,
-        CREDS,
-        "Bearer",
-        TokenService::Zenodo,
-        &s.api,
-    )
-    .await?;
+    let token = TOKEN.find(annex, &s.api).await?;
     Ok(Api::new(
         Client::new(RetryPolicy::default())?,
         s.api.clone(),
@@ -127,20 +130,8 @@ async fn make_api(annex: &dyn Annex, s: &Settings) -> Result<Api> {
 
 #[async_trait]
 impl ProviderKind for ZenodoKind {
-    fn name(&self) -> &'static str {
-        "zenodo"
-    }
-
-    fn configs(&self) -> &'static [ConfigSpec] {
-        CONFIGS
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            export: true,
-            claim_urls: true,
-            import: true,
-        }
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
@@ -165,17 +156,13 @@ impl ProviderKind for ZenodoKind {
                 }
             )));
         }
-        if let Some(token) = remote.api.token_secret() {
-            annex
-                .set_creds(
-                    CREDS,
-                    &Credentials {
-                        user: "api-token".into(),
-                        secret: token,
-                    },
-                )
-                .await?;
-        }
+        TOKEN
+            .remember(
+                annex,
+                remote.api.token(),
+                &format!("read published files of record {}", s.record),
+            )
+            .await?;
         Ok(())
     }
 
@@ -276,11 +263,9 @@ impl ZenodoRemote {
     /// version's files linked in (as the web page's button does).
     async fn open_draft(&self, annex: &dyn Annex) -> Result<String> {
         if !self.api.has_token() {
-            return Err(ProviderError::MissingCredentials(format!(
-                "writing to Zenodo record {} needs its owner's personal access token: set \
-                 {TOKEN_ENV}; {}",
-                self.record,
-                crate::providers::token::NOT_CHOSEN_HINT
+            return Err(TOKEN.needed_for(&format!(
+                "writing to Zenodo record {} (its owner's personal access token)",
+                self.record
             )));
         }
         if let Some(id) = self.existing_draft().await? {
@@ -445,13 +430,22 @@ impl ZenodoRemote {
         key: &str,
         annex: &dyn Annex,
     ) -> Result<()> {
-        let draft = self.open_draft(annex).await?;
-        let Some(f) = self.api.file(&Space::Draft(draft.clone()), name).await? else {
+        if !self.api.has_token() {
+            return Err(TOKEN.needed_for(&format!(
+                "removing {what} from Zenodo record {}",
+                self.record
+            )));
+        }
+        // Looked up where reads look: a removal that is refused, or finds
+        // nothing, makes no new version.
+        let space = self.read_space().await?;
+        let Some(f) = self.api.file(&space, name).await? else {
             return Ok(());
         };
         if Key::parse(key).is_ok_and(|k| k.identifies_content()) {
             self.check_unpublished(what, name, &f).await?;
         }
+        let draft = self.open_draft(annex).await?;
         self.api.delete(&draft, name).await
     }
 }
@@ -580,7 +574,12 @@ impl ExportTree for ZenodoRemote {
         }
     }
 
-    async fn check_present_export(&self, name: &str, key: &str, annex: &dyn Annex) -> Result<bool> {
+    async fn check_present_export(
+        &self,
+        name: &str,
+        key: &str,
+        _annex: &dyn Annex,
+    ) -> Result<bool> {
         Ok(self
             .find(&Self::export_name(name)?)
             .await?
