@@ -16,6 +16,24 @@
 //! share a name (the encoding is injective), and no encoded name contains
 //! `/`.
 
+/// The name of `key`'s file in key mode on `service`: the key itself,
+/// unless it could name a folder.
+pub fn key_name(key: &str, service: &str) -> crate::providers::Result<String> {
+    if !crate::key::Key::is_path_safe(key) || key.contains('/') {
+        return Err(crate::providers::ProviderError::InvalidName(format!(
+            "{key} cannot be a {service} file name"
+        )));
+    }
+    Ok(key.to_string())
+}
+
+/// The flat name of the exported file at `path`, once the path is checked
+/// ([`crate::providers::check_export_path`]).
+pub fn export_name(path: &str) -> crate::providers::Result<String> {
+    crate::providers::check_export_path(path)?;
+    Ok(encode_path(path))
+}
+
 /// The flat name that holds the exported file at `path`.
 pub fn encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len() + 8);
@@ -55,6 +73,15 @@ pub fn decode_path(name: &str) -> Option<String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn keys_that_could_name_folders_are_refused() {
+        assert!(key_name("SHA256E-s1--ab.txt", "x").is_ok());
+        assert!(key_name("a/b", "x").is_err());
+        assert!(key_name("..", "x").is_err());
+        assert!(export_name("a/../b").is_err());
+        assert_eq!(export_name("a/b").unwrap(), "a%2Fb");
+    }
 
     #[test]
     fn examples() {

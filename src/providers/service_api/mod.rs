@@ -151,6 +151,47 @@ pub async fn setting(annex: &dyn super::Annex, name: &str) -> super::Result<Opti
         .filter(|v| !v.is_empty()))
 }
 
+/// The remote's `api=` setting (else `default`): an http(s) address,
+/// without query or fragment.
+pub async fn api_setting(annex: &dyn super::Annex, default: &str) -> super::Result<Url> {
+    let text = setting(annex, "api")
+        .await?
+        .unwrap_or_else(|| default.to_string());
+    let mut api = Url::parse(text.trim_end_matches('/'))
+        .map_err(|e| ProviderError::Config(format!("api={text} is not a URL: {e}")))?;
+    if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
+        return Err(ProviderError::Config(format!(
+            "api={text} must be an http(s) address such as {default}"
+        )));
+    }
+    api.set_query(None);
+    api.set_fragment(None);
+    Ok(api)
+}
+
+/// The path segments of `url` (empty ones dropped) and, when `url` is on
+/// `base`'s origin and below its path, the segments after that path: how
+/// a claimed URL is read against the API the user chose.
+pub fn segments_below<'a>(base: &Url, url: &'a Url) -> (Vec<&'a str>, Option<Vec<&'a str>>) {
+    let segments: Vec<&str> = url
+        .path_segments()
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect();
+    let base_path: Vec<&str> = base
+        .path_segments()
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect();
+    let below = (token::same_origin(base, url)
+        && segments.len() > base_path.len()
+        && segments[..base_path.len()] == base_path[..])
+        .then(|| segments[base_path.len()..].to_vec());
+    (segments, below)
+}
+
 /// A service's JSON API at the base the user chose, with its token.
 #[derive(Clone)]
 pub struct ServiceApi {
@@ -200,6 +241,15 @@ impl ServiceApi {
     /// The token, for git-annex's credential store only.
     pub fn token(&self) -> Option<&ApiToken> {
         self.token.as_ref()
+    }
+
+    /// The `git annex info` row that says whether a token is in use.
+    pub fn token_row(&self) -> (String, String) {
+        let state = match self.token {
+            Some(_) => "set",
+            None => "none (read-only, published files)",
+        };
+        ("API token".into(), state.into())
     }
 
     /// `Err(missing())` when there is no token (a write needs one).

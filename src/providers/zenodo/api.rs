@@ -162,6 +162,11 @@ impl Api {
         self.api.token()
     }
 
+    /// The `git annex info` row about the token.
+    pub fn token_row(&self) -> (String, String) {
+        self.api.token_row()
+    }
+
     fn url<'a>(&self, segments: impl IntoIterator<Item = &'a str>) -> Url {
         self.api.url_segments(segments)
     }

@@ -28,12 +28,12 @@ pub use api::{Space, ZFile, TOKEN_ENV};
 
 use self::api::Api;
 use self::urls::ZUrl;
-use super::flat_names::encode_path;
+use super::flat_names;
 use super::service_api::setting as config;
 use super::token::{TokenService, TokenSource};
 use super::{
-    check_export_path, Annex, Capabilities, ConfigSpec, ExportTree, ImportTree, KindInfo, Provider,
-    ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+    Annex, Capabilities, ConfigSpec, ExportTree, ImportTree, KindInfo, Provider, ProviderError,
+    ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, RetryPolicy};
@@ -82,18 +82,7 @@ struct Settings {
 }
 
 async fn settings(annex: &dyn Annex) -> Result<Settings> {
-    let text = config(annex, "api")
-        .await?
-        .unwrap_or_else(|| DEFAULT_API.into());
-    let mut api = Url::parse(text.trim_end_matches('/'))
-        .map_err(|e| ProviderError::Config(format!("api={text} is not a URL: {e}")))?;
-    if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
-        return Err(ProviderError::Config(format!(
-            "api={text} must be an http(s) address such as {DEFAULT_API}"
-        )));
-    }
-    api.set_query(None);
-    api.set_fragment(None);
+    let api = super::service_api::api_setting(annex, DEFAULT_API).await?;
     let record = config(annex, "record").await?.ok_or_else(|| {
         ProviderError::Config(
             "record=ID (the number in the record's URL, zenodo.org/records/ID) is required for provider=zenodo"
@@ -181,23 +170,9 @@ pub struct ZenodoRemote {
     draft: tokio::sync::Mutex<Option<String>>,
 }
 
-/// Whether Zenodo's file can be the content of `key`: sizes agree and,
-/// for MD5 keys, so do the checksums. Chunk keys carry nothing comparable.
+/// Whether Zenodo's file can be the content of `key`.
 fn matches_key(f: &ZFile, key: &str) -> bool {
-    let Ok(key) = Key::parse(key) else {
-        return true;
-    };
-    if key.is_chunk() {
-        return true;
-    }
-    let size_ok = key.size().map_or(true, |want| want == f.size);
-    let sum_ok = match (key.checksum(), f.md5()) {
-        (Some(want), Some(have)) if want.algorithm == have.algorithm => {
-            want.hex.eq_ignore_ascii_case(&have.hex)
-        }
-        _ => true,
-    };
-    size_ok && sum_ok
+    super::import::content_matches_key(f.size, f.md5().as_ref(), key)
 }
 
 /// What a key says of its content, for a download check.
@@ -222,17 +197,11 @@ impl ZenodoRemote {
     }
 
     fn key_name(key: &str) -> Result<String> {
-        if !Key::is_path_safe(key) || key.contains('/') {
-            return Err(ProviderError::InvalidName(format!(
-                "{key} cannot be a Zenodo file name"
-            )));
-        }
-        Ok(key.to_string())
+        flat_names::key_name(key, "Zenodo")
     }
 
     fn export_name(name: &str) -> Result<String> {
-        check_export_path(name)?;
-        Ok(encode_path(name))
+        flat_names::export_name(name)
     }
 
     /// The draft this remote works in, when there is one: the record's
@@ -520,15 +489,7 @@ impl Provider for ZenodoRemote {
         vec![
             ("zenodo api".into(), self.api.base().to_string()),
             ("record".into(), self.record.clone()),
-            (
-                "API token".into(),
-                if self.api.has_token() {
-                    "set"
-                } else {
-                    "none (read-only, published files)"
-                }
-                .into(),
-            ),
+            self.api.token_row(),
         ]
     }
 
@@ -660,24 +621,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_that_could_name_folders_are_refused() {
-        assert!(ZenodoRemote::key_name("SHA256E-s1--ab.txt").is_ok());
-        assert!(ZenodoRemote::key_name("a/b").is_err());
-        assert!(ZenodoRemote::key_name("..").is_err());
-    }
-
-    #[test]
-    fn files_match_keys() {
-        let f = |size: u64, md5: &str| ZFile {
+    fn files_match_keys_by_their_md5() {
+        let f = ZFile {
             key: "x".into(),
-            size,
-            checksum: format!("md5:{md5}"),
+            size: 5,
+            checksum: "md5:5d41402abc4b2a76b9719d911017c592".into(),
             status: "completed".into(),
         };
-        let k = "MD5E-s5--5d41402abc4b2a76b9719d911017c592.txt";
-        assert!(matches_key(&f(5, "5d41402abc4b2a76b9719d911017c592"), k));
-        assert!(!matches_key(&f(6, "5d41402abc4b2a76b9719d911017c592"), k));
-        assert!(!matches_key(&f(5, "00000000000000000000000000000000"), k));
-        assert!(matches_key(&f(9, "aa"), "MD5E-s5-S2-C1--5d41.txt"));
+        assert!(matches_key(
+            &f,
+            "MD5E-s5--5d41402abc4b2a76b9719d911017c592.txt"
+        ));
+        assert!(!matches_key(
+            &f,
+            "MD5E-s5--00000000000000000000000000000000.txt"
+        ));
     }
 }

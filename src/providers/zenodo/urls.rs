@@ -67,24 +67,16 @@ pub fn parse(url: &str, api: &Url) -> Option<ZUrl> {
         return None;
     }
     let host = parsed.host_str()?;
+    let (segments, below) = crate::providers::service_api::segments_below(api, &parsed);
     let ours = crate::providers::token::same_origin(api, &parsed);
     if !ours && !is_zenodo_host(host) {
         return None;
     }
-    let segments: Vec<&str> = parsed.path_segments()?.filter(|s| !s.is_empty()).collect();
     // Below the API's base path (`/api`), or the site's own paths.
-    let api_path: Vec<&str> = api
-        .path_segments()
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect();
-    let rest = if segments.len() > api_path.len() && segments[..api_path.len()] == api_path[..] {
-        &segments[api_path.len()..]
-    } else if let ["api", rest @ ..] = segments.as_slice() {
-        rest
-    } else {
-        &segments[..]
+    let rest: &[&str] = match (&below, segments.as_slice()) {
+        (Some(below), _) => below,
+        (None, ["api", rest @ ..]) => rest,
+        (None, all) => all,
     };
     let record = |id: &str| is_record_id(id).then(|| id.to_string());
     match rest {
