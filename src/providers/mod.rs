@@ -133,6 +133,17 @@ pub enum UrlCheck {
     Multi(Vec<UrlEntry>),
 }
 
+impl UrlCheck {
+    /// The files behind a folder or record URL; none at all is
+    /// [`ProviderError::NotFound`], said by `empty`.
+    pub fn files(entries: Vec<UrlEntry>, empty: impl FnOnce() -> String) -> Result<UrlCheck> {
+        if entries.is_empty() {
+            return Err(ProviderError::not_found(empty()));
+        }
+        Ok(UrlCheck::Multi(entries))
+    }
+}
+
 /// What a kind of provider can do beyond storing keys, known before
 /// PREPARE (git-annex asks EXPORTSUPPORTED first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -200,7 +200,7 @@ impl Api {
     /// nothing; the record is then asked for at the API the user chose.
     fn redirected_id(&self, location: Option<&str>) -> Option<String> {
         let target = self.base().join(location?).ok()?;
-        let id = target.path_segments()?.filter(|s| !s.is_empty()).last()?;
+        let id = target.path_segments()?.rfind(|s| !s.is_empty())?;
         is_record_id(id).then(|| id.to_string())
     }
 

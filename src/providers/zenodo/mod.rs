@@ -605,12 +605,9 @@ impl UrlClaims for ZenodoRemote {
                         filename: f.key,
                     })
                     .collect();
-                if entries.is_empty() {
-                    return Err(ProviderError::not_found(format!(
-                        "Zenodo record {id} has no files to download"
-                    )));
-                }
-                Ok(UrlCheck::Multi(entries))
+                UrlCheck::files(entries, || {
+                    format!("Zenodo record {id} has no files to download")
+                })
             }
         }
     }
