@@ -552,22 +552,9 @@ impl DataverseRemote {
 /// when both name the same algorithm, so do checksums. Chunk keys carry
 /// neither, so any file under their name is taken.
 fn matches_key(f: &FileMetadata, key: &str) -> bool {
-    let Ok(key) = Key::parse(key) else {
-        return true;
-    };
-    // In a chunk key, -s is the size of the whole file, not of the chunk.
-    if key.is_chunk() {
-        return true;
-    }
-    if let (Some(want), Some(have)) = (key.size(), f.data_file.content_size()) {
-        if want != have {
-            return false;
-        }
-    }
-    match (key.checksum(), f.data_file.expected()) {
-        (Some(want), Some(have)) if want.algorithm == have.algorithm => want.hex == have.hex,
-        _ => true,
-    }
+    Key::parse(key).map_or(true, |key| {
+        key.could_be(f.data_file.content_size(), f.data_file.expected().as_ref())
+    })
 }
 
 /// Whether Dataverse's file `f` holds the bytes of `src` (never for an
