@@ -36,9 +36,10 @@ pub struct ImportOptions {
     pub include: Vec<String>,
     /// No path matching one of these globs.
     pub exclude: Vec<String>,
-    /// The service's version of the dataset/article. No provider can list
-    /// a chosen version yet, so [`import`] refuses one rather than import
-    /// the latest under a version's name.
+    /// The service's version of the dataset/record. Only Zenodo lists a
+    /// chosen version (`version=` of its remote, set at the first import);
+    /// for the others [`import`] refuses one rather than import the latest
+    /// under a version's name.
     pub version: Option<String>,
     /// A CSV of checksums for files the service publishes none for.
     pub manifest: Option<PathBuf>,
@@ -90,20 +91,26 @@ pub fn import(
         .clone()
         .unwrap_or_else(|| source.provider().to_string());
     check_remote_name(&remote)?;
-    if let Some(version) = &options.version {
-        return Err(DatasetError::Direct(format!(
-            "--version {version}: choosing a version is not supported yet for {} sources; \
+    let mut params = source.params();
+    match (&options.version, source) {
+        (Some(version), ServiceSource::Zenodo { .. }) => {
+            params.push(("version".into(), version.clone()));
+        }
+        (None, _) => {}
+        (Some(version), _) => {
+            return Err(DatasetError::Direct(format!(
+                "--version {version}: choosing a version is not supported yet for {} sources; \
              annexa imports the latest version the service shows this user \
              (with a token that can see it, the draft)",
-            source.provider()
-        )));
+                source.provider()
+            )))
+        }
     }
     let filter = PathFilter::new(&options.include, &options.exclude)?;
     let manifest = match &options.manifest {
         Some(path) => Some(read_manifest(path)?),
         None => None,
     };
-    let params = source.params();
     ensure_repository(dir)?;
     record_chosen_host(dir, source)?;
     ensure_remote(dir, &remote, &params)?;
@@ -994,7 +1001,7 @@ pub fn import_command(
     };
     let source = ServiceSource::parse(text, &hints)?.ok_or_else(|| {
         DatasetError::Direct(format!(
-            "{text} is not a source annexa can import: use s3://BUCKET/PREFIX, doi:..., a Dataverse dataset URL, a Figshare article URL or id, or a GitHub release URL"
+            "{text} is not a source annexa can import: use s3://BUCKET/PREFIX, doi:..., a Dataverse dataset URL, a Figshare article URL or id, a GitHub release URL, or a Zenodo DOI or record URL"
         ))
     })?;
     let dir = dir
@@ -1045,6 +1052,7 @@ pub fn default_dir(source: &ServiceSource) -> String {
         ServiceSource::Github { repo, tag, .. } => {
             format!("{}-{tag}", repo.rsplit('/').next().unwrap_or(repo))
         }
+        ServiceSource::Zenodo { record, .. } => format!("zenodo-{record}"),
     };
     let clean: String = name
         .chars()

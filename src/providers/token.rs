@@ -33,6 +33,7 @@ pub enum TokenService {
     Github,
     Figshare,
     Dataverse,
+    Zenodo,
 }
 
 impl TokenService {
@@ -45,6 +46,8 @@ impl TokenService {
             TokenService::Github => &["api.github.com", "uploads.github.com"],
             TokenService::Figshare => &["api.figshare.com"],
             TokenService::Dataverse => &[],
+            // The API is on the site itself (https://zenodo.org/api).
+            TokenService::Zenodo => &["zenodo.org"],
         }
     }
 }
@@ -408,6 +411,12 @@ mod tests {
                 Allowed,
             ),
             (TokenService::Figshare, "https://api.github.com", NotChosen),
+            (TokenService::Zenodo, "https://zenodo.org/api", Allowed),
+            (
+                TokenService::Zenodo,
+                "https://sandbox.zenodo.org/api",
+                NotChosen,
+            ),
             (
                 TokenService::Dataverse,
                 "https://dataverse.harvard.edu",

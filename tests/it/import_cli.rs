@@ -6,6 +6,7 @@ use crate::support::common;
 use crate::support::dataverse as support_dataverse;
 use crate::support::figshare as support_figshare;
 use crate::support::github as support_github;
+use crate::support::zenodo as support_zenodo;
 
 use common::{newest_git_annex_bin, test_path, tool, GitAnnex, Moto, Repo};
 use md5::{Digest, Md5};
@@ -830,6 +831,86 @@ fn figshare_article_imports_on_the_fake() {
             files.insert("data.csv".into(), replaced);
             delete(ids["notes.txt"]);
             files.remove("notes.txt");
+        },
+        (1, 1, 1),
+        "data.csv",
+    );
+}
+
+/// A concept DOI with `--api` on the fake Zenodo: the latest version,
+/// keyed by its published `md5:` checksums, a refresh (written as the
+/// concept's API URL) after a new version is published, and `ls`/`get`
+/// with BIDS filters on the record.
+#[test]
+fn zenodo_concept_doi_imports_on_the_fake() {
+    use support_zenodo::{FakeZenodo, RECORD, TOKEN};
+    let fake = FakeZenodo::start(&[]);
+    let mut files = BTreeMap::new();
+    for (name, data) in [
+        ("data.csv", b"a,b\n1,2\n".to_vec()),
+        ("scan.nii.gz", common::pseudo_random(70_000, 34)),
+        ("notes.txt", b"notes\n".to_vec()),
+    ] {
+        fake.seed(RECORD, name, &data);
+        files.insert(name.to_string(), data);
+    }
+    let concept = fake.admin("POST", &format!("publish?record={RECORD}"))["parent"]
+        .as_u64()
+        .unwrap();
+    let api = fake.api();
+    let case = ServiceCase {
+        import_args: vec![
+            format!("doi:10.5281/zenodo.{concept}"),
+            "--api".into(),
+            api.clone(),
+        ],
+        refresh_args: vec![format!("{api}/records/{concept}")],
+        remote: "zenodo",
+        token: ("ZENODO_TOKEN", TOKEN),
+        initremote: vec![
+            "provider=zenodo".into(),
+            format!("api={api}"),
+            format!("record={concept}"),
+        ],
+        backend: Backend::Md5,
+        unhashed: 0,
+    };
+    case.story(
+        files,
+        |files| {
+            // A new version: one added, one changed, one removed.
+            let auth = format!("Bearer {TOKEN}");
+            let owner = [("Authorization", auth.as_str())];
+            let (_, _, body) = fake.http(
+                "POST",
+                &format!("/api/records/{RECORD}/versions"),
+                b"",
+                &owner,
+            );
+            let next: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let id: u64 = next["id"].as_str().unwrap().parse().unwrap();
+            fake.http(
+                "POST",
+                &format!("/api/records/{id}/draft/actions/files-import"),
+                b"",
+                &owner,
+            );
+            for gone in ["data.csv", "notes.txt"] {
+                fake.http(
+                    "DELETE",
+                    &format!("/api/records/{id}/draft/files/{gone}"),
+                    b"",
+                    &owner,
+                );
+            }
+            let added = common::pseudo_random(2_000, 35);
+            fake.seed(id, "more.bin", &added);
+            files.insert("more.bin".into(), added);
+            let replaced = b"a,b\n3,4\n".to_vec();
+            fake.seed(id, "data.csv", &replaced);
+            files.insert("data.csv".into(), replaced);
+            files.remove("notes.txt");
+            fake.publish();
         },
         (1, 1, 1),
         "data.csv",

@@ -213,6 +213,11 @@ impl Api {
         self.api.has_token()
     }
 
+    /// The `git annex info` row about the token.
+    pub fn token_row(&self) -> (String, String) {
+        self.api.token_row()
+    }
+
     /// `base` + `path`, keeping the base path (`/v2`).
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
         self.api.url(path, query)

@@ -45,8 +45,8 @@ pub use error::FsError;
 use self::api::Api;
 use self::urls::FsUrl;
 use super::{
-    check_export_path, Annex, Capabilities, ConfigSpec, ExportTree, Provider, ProviderError,
-    ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+    Annex, Capabilities, ConfigSpec, ExportTree, Provider, ProviderError, ProviderKind, Result,
+    UrlCheck, UrlClaims, UrlEntry,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
@@ -91,18 +91,7 @@ struct Settings {
 use crate::providers::service_api::setting as config;
 
 async fn settings(annex: &dyn Annex) -> Result<Settings> {
-    let text = config(annex, "api")
-        .await?
-        .unwrap_or_else(|| DEFAULT_API.into());
-    let mut api = Url::parse(&text)
-        .map_err(|e| ProviderError::Config(format!("api={text} is not a URL: {e}")))?;
-    if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
-        return Err(ProviderError::Config(format!(
-            "api={text} must be an http(s) address such as {DEFAULT_API}"
-        )));
-    }
-    api.set_query(None);
-    api.set_fragment(None);
+    let api = crate::providers::service_api::api_setting(annex, DEFAULT_API).await?;
     let article = config(annex, "article").await?.ok_or_else(|| {
         ProviderError::Config(
             "article=ID (the number at the end of the article's URL) is required for provider=figshare"
@@ -262,17 +251,11 @@ fn matches_key(f: &FsFile, key: &str) -> bool {
 
 impl FigshareRemote {
     fn key_name(key: &str) -> Result<String> {
-        if !Key::is_path_safe(key) || key.contains('/') {
-            return Err(ProviderError::InvalidName(format!(
-                "{key} cannot be a Figshare file name"
-            )));
-        }
-        Ok(key.to_string())
+        crate::providers::flat_names::key_name(key, "Figshare")
     }
 
     fn export_name(name: &str) -> Result<String> {
-        check_export_path(name)?;
-        Ok(naming::encode_path(name))
+        crate::providers::flat_names::export_name(name)
     }
 
     /// Every file of the article named `name`, newest first.
@@ -598,15 +581,7 @@ impl Provider for FigshareRemote {
         vec![
             ("figshare api".into(), self.api.base().to_string()),
             ("article".into(), self.api.article().to_string()),
-            (
-                "API token".into(),
-                if self.api.has_token() {
-                    "set"
-                } else {
-                    "none (read-only, published files)"
-                }
-                .into(),
-            ),
+            self.api.token_row(),
         ]
     }
 
