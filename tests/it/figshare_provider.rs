@@ -83,14 +83,25 @@ fn provider_on(
     rt: &tokio::runtime::Runtime,
     article: u64,
 ) -> (std::sync::Arc<dyn providers::Provider>, MemAnnex) {
+    provider_with(fake, rt, article, &[])
+}
+
+/// [`provider_on`] with more settings.
+fn provider_with(
+    fake: &FakeFigshare,
+    rt: &tokio::runtime::Runtime,
+    article: u64,
+    extra: &[(&str, &str)],
+) -> (std::sync::Arc<dyn providers::Provider>, MemAnnex) {
     std::env::set_var("FIGSHARE_API_KEY", TOKEN);
     let api = fake.api();
     let article = article.to_string();
-    let config = [
+    let mut config = vec![
         ("provider", "figshare"),
         ("api", api.as_str()),
         ("article", article.as_str()),
     ];
+    config.extend_from_slice(extra);
     rt.block_on(async {
         let kind = providers::find_kind("figshare").unwrap();
         let annex = MemAnnex::with(&config);
@@ -228,4 +239,32 @@ fn an_article_of_another_account_is_read_only() {
     rt.block_on(p.import().unwrap().list_importable(&mut count, &annex))
         .unwrap();
     assert_eq!(count.0, 1);
+}
+
+/// A file still being checked when the wait runs out is left for Figshare
+/// to finish, never deleted; the next store of that key waits for it and
+/// keeps it (no second upload).
+#[test]
+fn a_file_still_being_checked_is_kept_not_deleted() {
+    let fake = FakeFigshare::start(&["--processing-delay", "1.5"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (impatient, annex) = provider_with(&fake, &rt, ARTICLE, &[("processwait", "0")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = pseudo_random(4000, 5);
+    let key = sha256e_key(&data, ".bin");
+    let file = tmp.path().join("f");
+    std::fs::write(&file, &data).unwrap();
+    let err = rt
+        .block_on(impatient.store(&key, &file, &annex))
+        .unwrap_err();
+    let text = providers::error_chain_text(&err);
+    assert!(text.contains("left to finish"), "{text}");
+    let files = fake.files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_ne!(files[0].2, "available");
+    let (patient, annex) = provider_with(&fake, &rt, ARTICLE, &[("processwait", "30")]);
+    rt.block_on(patient.store(&key, &file, &annex)).unwrap();
+    let after = fake.files();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!((after[0].1, after[0].2.as_str()), (files[0].1, "available"));
 }

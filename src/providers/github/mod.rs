@@ -1098,18 +1098,24 @@ impl UrlClaims for GithubRemote {
                     filename: Some(asset.name.clone()),
                 })
             }
-            ReleaseUrl::Page { .. } => Ok(UrlCheck::Multi(
-                release
-                    .assets
-                    .iter()
-                    .filter(|a| a.uploaded())
-                    .map(|a| UrlEntry {
-                        url: download_url(&self.web, repo, tag, &a.name),
-                        size: Some(a.size),
-                        filename: a.name.clone(),
+            ReleaseUrl::Page { .. } => {
+                // The paged listing: the release's embedded list is not
+                // documented to be complete for large releases.
+                let mut entries = Vec::new();
+                self.api
+                    .assets_each(repo, release.id, &mut |a| {
+                        if a.uploaded() {
+                            entries.push(UrlEntry {
+                                url: download_url(&self.web, repo, tag, &a.name),
+                                size: Some(a.size),
+                                filename: a.name.clone(),
+                            });
+                        }
+                        Ok(())
                     })
-                    .collect(),
-            )),
+                    .await?;
+                Ok(UrlCheck::Multi(entries))
+            }
         }
     }
 }
