@@ -271,4 +271,8 @@ pub struct SelectionArgs {
     /// Fetch the dataset's latest state before selecting
     #[arg(long)]
     pub update: bool,
+    /// S3 endpoint of an s3:// source (default: the one its cached copy
+    /// records, else $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, AWS)
+    #[arg(long, value_name = "URL", help_heading = "Source")]
+    pub endpoint: Option<String>,
 }
