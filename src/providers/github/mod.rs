@@ -418,7 +418,9 @@ impl GithubRemote {
                         .by_name
                         .insert(name.to_string(), Located { release, asset })
                     {
-                        l.counts[old.release] = l.counts[old.release].saturating_sub(1);
+                        if let Some(c) = l.counts.get_mut(old.release) {
+                            *c = c.saturating_sub(1);
+                        }
                     }
                     if let Some(c) = l.counts.get_mut(release) {
                         *c += 1;
@@ -426,7 +428,9 @@ impl GithubRemote {
                 }
                 None => {
                     if let Some(old) = l.by_name.remove(name) {
-                        l.counts[old.release] = l.counts[old.release].saturating_sub(1);
+                        if let Some(c) = l.counts.get_mut(old.release) {
+                            *c = c.saturating_sub(1);
+                        }
                     }
                 }
             }
@@ -474,12 +478,12 @@ impl GithubRemote {
             .unwrap_or(listing.releases.len()))
     }
 
-    /// Release `index` of the set; past the last, the next overflow
-    /// release, made when `createrelease=yes` (else a clear error).
-    async fn release_at(&self, index: usize, why: &str) -> Result<Release> {
+    /// Release `index` of the set, and its index; past the last, the next
+    /// overflow release, made when `createrelease=yes` (else a clear error).
+    async fn release_at(&self, index: usize, why: &str) -> Result<(usize, Release)> {
         let listing = self.listing(None).await?;
         if let Some(r) = listing.releases.get(index) {
-            return Ok(r.clone());
+            return Ok((index, r.clone()));
         }
         let n = listing.releases.len() + 1;
         if n > MAX_RELEASES {
@@ -522,7 +526,7 @@ impl GithubRemote {
                 l.counts.push(0);
             }
         }
-        Ok(release)
+        Ok((n - 1, release))
     }
 
     /// The id of the release of the tag, found on first use.
@@ -600,7 +604,7 @@ impl GithubRemote {
                 Some(tag) => format!("asset name {name} is blocked in release {tag}"),
                 None => format!("release {} of {} is full", self.tag, self.repo),
             };
-            let release =
+            let (at, release) =
                 self.release_at(target, &why)
                     .await
                     .map_err(|e| match (&e, blocked.last()) {
@@ -611,6 +615,7 @@ impl GithubRemote {
                         )),
                         _ => e,
                     })?;
+            target = at;
             match self.api.upload(&release, name, src, &progress).await? {
                 Uploaded::Created(asset) => {
                     if asset.name != name {
@@ -639,10 +644,7 @@ impl GithubRemote {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .insert(release.id);
-                    target = target.max(self.fill_index().await?);
-                    if target <= blocked.len() {
-                        target += 1;
-                    }
+                    target = (target + 1).max(self.fill_index().await?);
                 }
                 Uploaded::SizeRefused(message) => {
                     return Err(ProviderError::Config(format!(
