@@ -85,6 +85,17 @@ pub fn import(
     dir: &Path,
     options: &ImportOptions,
 ) -> Result<ImportSummary, DatasetError> {
+    import_recorded(source, dir, options, None)
+}
+
+/// [`import`], also recording the listing in `record` (see
+/// [`super::listed`]) so that a listed `get` need not list again.
+fn import_recorded(
+    source: &ServiceSource,
+    dir: &Path,
+    options: &ImportOptions,
+    record: Option<&Path>,
+) -> Result<ImportSummary, DatasetError> {
     let remote = options
         .remote_name
         .clone()
@@ -107,7 +118,14 @@ pub fn import(
     ensure_repository(dir)?;
     record_chosen_host(dir, source)?;
     ensure_remote(dir, &remote, &params)?;
-    let listing = list_source(dir, &params, &filter, manifest.as_ref(), options.quiet)?;
+    let listing = list_source(
+        dir,
+        &params,
+        &filter,
+        manifest.as_ref(),
+        options.quiet,
+        record,
+    )?;
     let first = rev_parse(dir, &format!("{}^{{commit}}", import_ref(&remote))).is_none();
     if first && listing.files.is_empty() {
         // Most likely a mistyped prefix or DOI, or filters that leave
@@ -435,19 +453,15 @@ impl ImportSink for Collector<'_> {
     }
 }
 
-fn provider_error(e: providers::ProviderError) -> DatasetError {
+pub(super) fn provider_error(e: providers::ProviderError) -> DatasetError {
     DatasetError::Direct(error_chain_text(&e))
 }
 
-/// Lists the source through its provider and keys every file: from the
-/// published checksum, else from the manifest, else by hashing it.
-fn list_source(
-    dir: &Path,
+/// The provider the initremote parameters name, and its name, when it can
+/// be imported from.
+pub(super) fn import_kind(
     params: &[(String, String)],
-    filter: &PathFilter,
-    manifest: Option<&Manifest>,
-    quiet: bool,
-) -> Result<Listing, DatasetError> {
+) -> Result<(Box<dyn providers::ProviderKind>, String), DatasetError> {
     let provider_name = params
         .iter()
         .find(|(k, _)| k == "provider")
@@ -461,6 +475,20 @@ fn list_source(
             "provider {provider_name} cannot list its files for an import in this build of annexa"
         )));
     }
+    Ok((kind, provider_name))
+}
+
+/// Lists the source through its provider and keys every file: from the
+/// published checksum, else from the manifest, else by hashing it.
+fn list_source(
+    dir: &Path,
+    params: &[(String, String)],
+    filter: &PathFilter,
+    manifest: Option<&Manifest>,
+    quiet: bool,
+    record: Option<&Path>,
+) -> Result<Listing, DatasetError> {
+    let (kind, provider_name) = import_kind(params)?;
     let git_dir = dir.join(".git");
     let scratch_dir = git_dir.join("annex/tmp");
     std::fs::create_dir_all(&scratch_dir).map_err(|e| DatasetError::io(&scratch_dir, e))?;
@@ -485,6 +513,13 @@ fn list_source(
             .list_importable(&mut sink, &annex)
             .await
             .map_err(provider_error)?;
+        if let Some(record) = record {
+            let mut writer = super::listed::RecordWriter::create(record)?;
+            for file in &sink.files {
+                writer.add(file, true)?;
+            }
+            writer.finish()?;
+        }
         let mut listing = Listing {
             files: Vec::with_capacity(sink.files.len()),
             hashed: 0,
@@ -1006,7 +1041,11 @@ pub fn import_command(
 
 /// Creates or refreshes the cache's imported dataset of `text` (a source
 /// the cache recognised as a service): no working tree, only the branch.
-pub(super) fn import_into_cache(text: &str, repo: &Path) -> Result<(), DatasetError> {
+pub(super) fn import_into_cache(
+    text: &str,
+    repo: &Path,
+    record: Option<&Path>,
+) -> Result<(), DatasetError> {
     use std::io::IsTerminal;
     let source = ServiceSource::parse(text, &super::ServiceHints::default())?
         .ok_or_else(|| DatasetError::NoSuchSource(text.to_string()))?;
@@ -1019,7 +1058,7 @@ pub(super) fn import_into_cache(text: &str, repo: &Path) -> Result<(), DatasetEr
         quiet: !talk,
         ..ImportOptions::default()
     };
-    let summary = import(&source, repo, &options)?;
+    let summary = import_recorded(&source, repo, &options, record)?;
     if talk {
         eprintln!("annexa: {}", summary.message());
     }

@@ -1,0 +1,514 @@
+//! `annexa get` from a service source at the speed of its listing.
+//!
+//! The listing's pages are read as they arrive; a data file the filters
+//! select on its own name starts downloading at once, while the listing
+//! goes on. When the listing ends, the BIDS selection is made on all of it
+//! (root files, inherited sidecars) and the rest is fetched. Every download
+//! goes through the provider (the transfer layer: retries, resume) into the
+//! cache's annex object store, is checked against its key (size, checksum)
+//! and only then renamed into place; the target gets copies of those
+//! objects, as from a cloned dataset.
+//!
+//! The listing is recorded in the cache entry ([`RecordWriter`]), so a
+//! second `get` does not list again unless `--update`. The git-annex
+//! dataset (tree, URL and presence logs) is built only when something asks
+//! for it (`ls`, `plan`, `cache path`, `get --direct`/`--dry-run`/
+//! `--drop-after`): [`super::cache::Cache::open`] imports it then, and the
+//! objects fetched here are already in its annex.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use futures_util::stream::StreamExt;
+
+use super::annex::{key_size, object_path};
+use super::cache::{Access, Cache};
+use super::commands::{GetOptions, GetOutcome, Materializer, SelectionRequest};
+use super::import::{import_kind, provider_error, StandaloneAnnex};
+use super::resolve::{select_files, selects_on_its_own, DatasetFile, Resolved};
+use super::service::{ServiceHints, ServiceSource};
+use super::tree::Content;
+use super::{DatasetError, Source};
+use crate::error_chain_text;
+use crate::providers::import::{key_for, ContentId};
+use crate::providers::{self, check_export_path, Annex, ImportSink, ImportTree, ImportableFile};
+use crate::transfer::{Algorithm, Expected};
+
+/// One line of the recorded listing.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct RecordLine {
+    path: String,
+    size: u64,
+    /// [`ContentId::text`].
+    id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    /// Whether `id`'s checksum is confirmed (see
+    /// [`ImportTree::confirm_checksum`]).
+    confirmed: bool,
+}
+
+/// Writes a listing record line by line beside its place, renamed into it
+/// only when complete: a record is never half there.
+pub(super) struct RecordWriter {
+    tmp: PathBuf,
+    dest: PathBuf,
+    out: BufWriter<std::fs::File>,
+}
+
+impl RecordWriter {
+    pub(super) fn create(dest: &Path) -> Result<Self, DatasetError> {
+        let tmp = dest.with_extension(format!("part-{}", std::process::id()));
+        let file = std::fs::File::create(&tmp).map_err(|e| DatasetError::io(&tmp, e))?;
+        Ok(Self {
+            tmp,
+            dest: dest.to_path_buf(),
+            out: BufWriter::new(file),
+        })
+    }
+
+    pub(super) fn add(
+        &mut self,
+        file: &ImportableFile,
+        confirmed: bool,
+    ) -> Result<(), DatasetError> {
+        let line = RecordLine {
+            path: file.path.clone(),
+            size: file.size,
+            id: file.id.text(),
+            url: file.url.clone(),
+            confirmed,
+        };
+        let text = serde_json::to_string(&line).map_err(|e| DatasetError::Parse(e.to_string()))?;
+        writeln!(self.out, "{text}").map_err(|e| DatasetError::io(&self.tmp, e))
+    }
+
+    pub(super) fn finish(mut self) -> Result<(), DatasetError> {
+        self.out
+            .flush()
+            .map_err(|e| DatasetError::io(&self.tmp, e))?;
+        std::fs::rename(&self.tmp, &self.dest).map_err(|e| DatasetError::io(&self.dest, e))
+    }
+}
+
+impl Drop for RecordWriter {
+    fn drop(&mut self) {
+        // Gone after a successful rename; a failed listing leaves nothing.
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+/// A recorded listing, read line by line; `None` when there is none or it
+/// cannot be read (the source is then listed again).
+fn read_record(path: &Path) -> Option<Vec<(ImportableFile, bool)>> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut out = Vec::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let line: RecordLine = serde_json::from_str(&line.ok()?).ok()?;
+        out.push((
+            ImportableFile {
+                path: line.path,
+                size: line.size,
+                id: ContentId::parse(&line.id)?,
+                url: line.url,
+            },
+            line.confirmed,
+        ));
+    }
+    Some(out)
+}
+
+/// Whether a `get` with these options can take the listed path: it needs
+/// content and files, nothing of the dataset itself.
+pub(super) fn applies(source: &Source, treeish: Option<&str>, options: &GetOptions) -> bool {
+    source.is_service()
+        && treeish.is_none()
+        && !options.direct
+        && !options.dry_run
+        && !options.drop_after
+        && std::env::var_os("ANNEXA_GET_THROUGH_DATASET").is_none()
+}
+
+/// A file to fetch: its index in the listing, and whether its checksum
+/// is confirmed.
+type Job = (usize, ImportableFile, bool);
+
+/// Collects the listing (paths git and annexa accept), records it, and
+/// hands each file the request selects on its own to the downloads.
+struct ListingSink<'a> {
+    request: &'a SelectionRequest,
+    prefetch: bool,
+    files: Vec<(ImportableFile, bool)>,
+    record: Option<RecordWriter>,
+    record_error: Option<DatasetError>,
+    jobs: &'a tokio::sync::mpsc::UnboundedSender<Job>,
+    started: std::collections::HashSet<usize>,
+}
+
+impl ImportSink for ListingSink<'_> {
+    fn found(&mut self, file: ImportableFile) -> providers::Result<()> {
+        if let Err(why) = check_export_path(&file.path) {
+            self.skipped(&file.path, &error_chain_text(&why));
+            return Ok(());
+        }
+        if let Err(problem) = super::paths::check(&file.path, super::paths::EntryKind::Symlink) {
+            self.skipped(&file.path, &problem.to_string());
+            return Ok(());
+        }
+        if let Some(writer) = &mut self.record {
+            if let Err(e) = writer.add(&file, false) {
+                self.record_error.get_or_insert(e);
+                self.record = None;
+            }
+        }
+        let index = self.files.len();
+        if self.prefetch && selects_on_its_own(&file.path, self.request) {
+            self.started.insert(index);
+            let _ = self.jobs.send((index, file.clone(), false));
+        }
+        self.files.push((file, false));
+        Ok(())
+    }
+
+    fn skipped(&mut self, name: &str, why: &str) {
+        eprintln!(
+            "annexa: warning: not listed: {} ({why})",
+            super::report::shown_path(name)
+        );
+    }
+}
+
+/// What the listing and the downloads came to.
+struct Gathered {
+    listed: Vec<DatasetFile>,
+    urls: Vec<Option<String>>,
+    selection: Vec<(usize, crate::bids::Role)>,
+    refused: Vec<(String, super::paths::PathProblem)>,
+    fetched: HashMap<usize, Result<String, String>>,
+}
+
+/// `annexa get SERVICE --to DIR ...` without building the dataset first.
+pub(super) fn get(
+    cache: &Cache,
+    source: &Source,
+    request: &SelectionRequest,
+    options: &GetOptions,
+    update: bool,
+) -> Result<(Resolved, GetOutcome), DatasetError> {
+    let service = ServiceSource::parse(source.as_str(), &ServiceHints::default())?
+        .ok_or_else(|| DatasetError::NoSuchSource(source.as_str().to_string()))?;
+    let record_path = cache.listing_file(source);
+    // Reading a record others may use shares the entry; listing anew (and
+    // so replacing the record) takes it alone, then shares it again.
+    let mut recorded = None;
+    if !update {
+        let _shared = cache.open_listed(source, Access::Shared)?;
+        recorded = read_record(&record_path);
+    }
+    let mut dataset = cache.open_listed(
+        source,
+        if recorded.is_some() {
+            Access::Shared
+        } else {
+            Access::Exclusive
+        },
+    )?;
+    let repo = dataset.repo.clone();
+    let params = service.params();
+    let (kind, provider_name) = import_kind(&params)?;
+    let annex = StandaloneAnnex::new(&params, repo.join(".git"), true);
+    let tmp_dir = repo.join(".git/annex/tmp");
+    std::fs::create_dir_all(&tmp_dir).map_err(|e| DatasetError::io(&tmp_dir, e))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| DatasetError::io("tokio runtime", e))?;
+    let jobs = options.jobs.max(1);
+    let listed_anew = recorded.is_none();
+    let gathered = runtime.block_on(async {
+        let provider = kind.prepare(&annex).await.map_err(provider_error)?;
+        let tree = provider.import().ok_or_else(|| {
+            DatasetError::Direct(format!("provider {provider_name} cannot be imported from"))
+        })?;
+        let (job_tx, job_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        // The listing (or the record), then the selection on all of it.
+        let produce = async {
+            let job_tx = job_tx;
+            let (files, started) = match recorded {
+                Some(files) => (files, std::collections::HashSet::new()),
+                None => {
+                    let mut sink = ListingSink {
+                        request,
+                        prefetch: options.shard.is_none(),
+                        files: Vec::new(),
+                        record: Some(RecordWriter::create(&record_path)?),
+                        record_error: None,
+                        jobs: &job_tx,
+                        started: std::collections::HashSet::new(),
+                    };
+                    tree.list_unconfirmed(&mut sink, &annex)
+                        .await
+                        .map_err(provider_error)?;
+                    if let Some(e) = sink.record_error.take() {
+                        return Err(e);
+                    }
+                    if let Some(writer) = sink.record.take() {
+                        writer.finish()?;
+                    }
+                    // The dataset (when there is one) is older than this
+                    // listing now: it is brought up to date when asked for.
+                    cache.mark_dataset_stale(source)?;
+                    (sink.files, sink.started)
+                }
+            };
+            let listed: Vec<DatasetFile> = files
+                .iter()
+                .map(|(f, _)| DatasetFile {
+                    path: f.path.clone(),
+                    content: Content::Annexed { key: String::new() },
+                    dataset: 0,
+                })
+                .collect();
+            let (mut selection, refused) = select_files(&listed, request)?;
+            if let Some(shard) = &options.shard {
+                let paths: Vec<&str> = selection
+                    .iter()
+                    .map(|&(i, _)| listed[i].path.as_str())
+                    .collect();
+                let keep = shard.part(&paths);
+                selection = keep.into_iter().map(|i| selection[i]).collect();
+            }
+            super::materialize::check_no_clash(
+                selection.iter().map(|&(i, _)| listed[i].path.as_str()),
+            )?;
+            for &(index, _) in &selection {
+                if !started.contains(&index) {
+                    let (file, confirmed) = &files[index];
+                    let _ = job_tx.send((index, file.clone(), *confirmed));
+                }
+            }
+            let urls = files.into_iter().map(|(f, _)| f.url).collect();
+            Ok::<_, DatasetError>((listed, urls, selection, refused))
+        };
+        // Downloads as jobs arrive, `jobs` at once.
+        let consume = async {
+            let arriving = futures_util::stream::unfold(job_rx, |mut rx| async move {
+                rx.recv().await.map(|job| (job, rx))
+            });
+            let downloads = arriving
+                .map(|(index, file, confirmed)| {
+                    let (repo, annex) = (&repo, &annex);
+                    async move { (index, fetch_one(tree, annex, repo, file, confirmed).await) }
+                })
+                .buffer_unordered(jobs);
+            let mut downloads = std::pin::pin!(downloads);
+            let mut fetched = HashMap::new();
+            while let Some((index, outcome)) = downloads.next().await {
+                fetched.insert(index, outcome);
+            }
+            fetched
+        };
+        let (produced, fetched) = tokio::join!(produce, consume);
+        let (listed, urls, selection, refused) = produced?;
+        Ok::<_, DatasetError>(Gathered {
+            listed,
+            urls,
+            selection,
+            refused,
+            fetched,
+        })
+    })?;
+    if listed_anew {
+        // Others may read the new record while this run copies.
+        drop(dataset);
+        dataset = cache.open_listed(source, Access::Shared)?;
+    }
+    finish(dataset, gathered, options)
+}
+
+/// The selected files with the keys their downloads named, handed to the
+/// same copying as a cloned dataset's; a file whose download failed is
+/// reported with why.
+fn finish(
+    dataset: super::cache::CachedDataset,
+    gathered: Gathered,
+    options: &GetOptions,
+) -> Result<(Resolved, GetOutcome), DatasetError> {
+    let Gathered {
+        listed,
+        mut urls,
+        selection,
+        refused,
+        mut fetched,
+    } = gathered;
+    if selection.is_empty() {
+        return Err(DatasetError::EmptySelection);
+    }
+    let mut files = Vec::with_capacity(selection.len());
+    let mut kept = Vec::with_capacity(selection.len());
+    let mut failures = Vec::new();
+    let mut key_urls = HashMap::new();
+    let mut listed: Vec<Option<DatasetFile>> = listed.into_iter().map(Some).collect();
+    for (index, role) in selection {
+        let Some(mut file) = listed[index].take() else {
+            continue;
+        };
+        match fetched.remove(&index) {
+            Some(Ok(key)) => {
+                if let Some(url) = urls[index].take() {
+                    key_urls.insert(key.clone(), url);
+                }
+                file.content = Content::Annexed { key };
+                kept.push((files.len(), role));
+                files.push(file);
+            }
+            Some(Err(reason)) => failures.push((file.path, reason)),
+            None => failures.push((file.path, "it was not fetched".to_string())),
+        }
+    }
+    let resolved = Resolved {
+        datasets: vec![dataset],
+        prefixes: vec![String::new()],
+        files,
+        selection: kept,
+        refused,
+        urls: key_urls,
+    };
+    let outcome = Materializer::new(&resolved, options)
+        .with_failures(failures)
+        .run()?;
+    Ok((resolved, outcome))
+}
+
+/// Confirms a file's key and brings its content into the cache's annex
+/// (unless there already): downloaded beside it, checked against the key,
+/// then renamed into place. Returns the key, or why not.
+async fn fetch_one(
+    tree: &dyn ImportTree,
+    annex: &dyn Annex,
+    repo: &Path,
+    file: ImportableFile,
+    confirmed: bool,
+) -> Result<String, String> {
+    let path = file.path.clone();
+    let file = if confirmed {
+        file
+    } else {
+        match tree.confirm_checksum(file).await {
+            Ok(Some(file)) => file,
+            Ok(None) => return Err("it is gone from the source since the listing".into()),
+            Err(e) => return Err(error_chain_text(&e)),
+        }
+    };
+    let tmp_dir = repo.join(".git/annex/tmp");
+    match &file.id.checksum {
+        Some(checksum) => {
+            let key = key_for(&path, file.size, checksum);
+            if object_present(repo, &key) {
+                return Ok(key);
+            }
+            let tmp = tmp_dir.join(&key);
+            let _lock = lock_download(&tmp).await?;
+            if object_present(repo, &key) {
+                return Ok(key);
+            }
+            download_checked(tree, annex, &path, file.size, &tmp, Some(checksum)).await?;
+            place(repo, &key, &tmp)?;
+            Ok(key)
+        }
+        None => {
+            // No checksum to name a key by: the content is hashed as it
+            // is kept (the key the dataset's import would give it).
+            use sha2::{Digest, Sha256};
+            let name = hex::encode(Sha256::digest(format!("{path}\0{}", file.id.text())));
+            let tmp = tmp_dir.join(format!("annexa-unkeyed-{}", &name[..32]));
+            let _lock = lock_download(&tmp).await?;
+            download_checked(tree, annex, &path, file.size, &tmp, None).await?;
+            let digest = crate::transfer::hash_file(&tmp, Algorithm::Sha256)
+                .await
+                .map_err(|e| e.to_string())?;
+            let key = key_for(&path, file.size, &Expected::new(Algorithm::Sha256, &digest));
+            if object_present(repo, &key) {
+                let _ = std::fs::remove_file(&tmp);
+                return Ok(key);
+            }
+            place(repo, &key, &tmp)?;
+            Ok(key)
+        }
+    }
+}
+
+/// Downloads `path` into `tmp` (resuming what a killed run left there),
+/// then checks its size and, when there is one, its checksum; content that
+/// does not match is removed, never kept.
+async fn download_checked(
+    tree: &dyn ImportTree,
+    annex: &dyn Annex,
+    path: &str,
+    size: u64,
+    tmp: &Path,
+    checksum: Option<&Expected>,
+) -> Result<(), String> {
+    tree.retrieve_import(path, Some(size), tmp, annex)
+        .await
+        .map_err(|e| error_chain_text(&e))?;
+    let got = std::fs::metadata(tmp).map(|m| m.len()).unwrap_or(0);
+    if got != size {
+        let _ = std::fs::remove_file(tmp);
+        return Err(format!(
+            "{got} bytes arrived, the listing said {size}; it changed since the listing (--update lists again)"
+        ));
+    }
+    if let Some(checksum) = checksum {
+        let digest = crate::transfer::hash_file(tmp, checksum.algorithm)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !digest.eq_ignore_ascii_case(&checksum.hex) {
+            let _ = std::fs::remove_file(tmp);
+            return Err(format!(
+                "content does not match its {} checksum; it changed since the listing (--update lists again)",
+                checksum.algorithm
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One download of a key at a time, across processes (shards of one
+/// selection share the cache): the lock file beside its temporary file.
+async fn lock_download(tmp: &Path) -> Result<std::fs::File, String> {
+    use fs2::FileExt;
+    let lock_path = tmp.with_extension("annexa-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    if file.try_lock_exclusive().is_ok() {
+        return Ok(file);
+    }
+    tokio::task::spawn_blocking(move || file.lock_exclusive().map(|_| file))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{}: {e}", lock_path.display()))
+}
+
+/// Moves checked content into the annex object store, read-only as
+/// git-annex keeps it.
+fn place(repo: &Path, key: &str, tmp: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let object = object_path(repo, key);
+    if let Some(parent) = object.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    let _ = std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o444));
+    std::fs::rename(tmp, &object).map_err(|e| format!("{}: {e}", object.display()))
+}
+
+fn object_present(repo: &Path, key: &str) -> bool {
+    std::fs::metadata(object_path(repo, key))
+        .is_ok_and(|m| m.is_file() && key_size(key).map_or(true, |s| s == m.len()))
+}
