@@ -96,6 +96,16 @@ pub fn ls(
     request: &SelectionRequest,
     format: LsFormat,
 ) -> Result<(), DatasetError> {
+    if format == LsFormat::Paths && common.treeish.is_none() {
+        if let Some(parsed) = Source::parse(source).ok().filter(Source::is_service) {
+            // Paths alone need no dataset: the recorded listing serves.
+            let cache = Cache::locate(common.cache_dir.as_deref())?;
+            let (paths, refused) =
+                super::listed::ls_paths(&cache, &parsed, request, common.update)?;
+            print_paths(paths, &refused);
+            return Ok(());
+        }
+    }
     let (resolved, _) = resolve(common, source, request, Access::Shared)?;
     for (path, problem) in &resolved.refused {
         eprintln!(
@@ -145,6 +155,19 @@ pub fn ls(
         );
     }
     Ok(())
+}
+
+/// `ls` of paths selected from a service's listing.
+fn print_paths(paths: Vec<String>, refused: &[(String, super::paths::PathProblem)]) {
+    for (path, problem) in refused {
+        eprintln!(
+            "annexa: warning: not listed: {}: {problem}",
+            shown_path(path)
+        );
+    }
+    for path in paths {
+        print_line(&shown_path(&path));
+    }
 }
 
 fn object_present(repo: &Path, key: &str) -> bool {
@@ -742,6 +765,13 @@ pub fn cache_list(cache_dir: Option<&Path>, json: bool) -> Result<(), DatasetErr
 pub fn cache_path(cache_dir: Option<&Path>, source: &str) -> Result<PathBuf, DatasetError> {
     let cache = Cache::locate(cache_dir)?;
     let entry = find_entry(&cache, source)?;
+    // A service source's dataset is built when asked for (see
+    // super::listed): whoever asks for its folder gets the dataset.
+    if let Ok(parsed) = Source::parse(source) {
+        if parsed.is_service() && cache.entry_dir(&parsed) == entry {
+            return Ok(cache.open(&parsed, Access::Shared)?.repo);
+        }
+    }
     Ok(entry.join("repo"))
 }
 

@@ -138,11 +138,11 @@ type Job = (usize, ImportableFile, bool);
 /// hands each file the request selects on its own to the downloads.
 struct ListingSink<'a> {
     request: &'a SelectionRequest,
-    prefetch: bool,
     files: Vec<(ImportableFile, bool)>,
     record: Option<RecordWriter>,
     record_error: Option<DatasetError>,
-    jobs: &'a tokio::sync::mpsc::UnboundedSender<Job>,
+    /// Where files the request selects on their own go at once, if anywhere.
+    jobs: Option<&'a tokio::sync::mpsc::UnboundedSender<Job>>,
     started: std::collections::HashSet<usize>,
 }
 
@@ -163,9 +163,11 @@ impl ImportSink for ListingSink<'_> {
             }
         }
         let index = self.files.len();
-        if self.prefetch && selects_on_its_own(&file.path, self.request) {
-            self.started.insert(index);
-            let _ = self.jobs.send((index, file.clone(), false));
+        if let Some(jobs) = self.jobs {
+            if selects_on_its_own(&file.path, self.request) {
+                self.started.insert(index);
+                let _ = jobs.send((index, file.clone(), false));
+            }
         }
         self.files.push((file, false));
         Ok(())
@@ -196,8 +198,6 @@ pub(super) fn get(
     options: &GetOptions,
     update: bool,
 ) -> Result<(Resolved, GetOutcome), DatasetError> {
-    let service = ServiceSource::parse(source.as_str(), &ServiceHints::default())?
-        .ok_or_else(|| DatasetError::NoSuchSource(source.as_str().to_string()))?;
     let record_path = cache.listing_file(source);
     // Reading a record others may use shares the entry; listing anew (and
     // so replacing the record) takes it alone, then shares it again.
@@ -215,22 +215,16 @@ pub(super) fn get(
         },
     )?;
     let repo = dataset.repo.clone();
-    let params = service.params();
-    let (kind, provider_name) = import_kind(&params)?;
-    let annex = StandaloneAnnex::new(&params, repo.join(".git"), true);
+    let service = Service::new(source, &repo)?;
+    let annex = &service.annex;
     let tmp_dir = repo.join(".git/annex/tmp");
     std::fs::create_dir_all(&tmp_dir).map_err(|e| DatasetError::io(&tmp_dir, e))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| DatasetError::io("tokio runtime", e))?;
     let jobs = options.jobs.max(1);
     let listed_anew = recorded.is_none();
-    let gathered = runtime.block_on(async {
-        let provider = kind.prepare(&annex).await.map_err(provider_error)?;
+    let gathered = service.runtime.block_on(async {
+        let provider = service.kind.prepare(annex).await.map_err(provider_error)?;
         let tree = provider.import().ok_or_else(|| {
-            DatasetError::Direct(format!("provider {provider_name} cannot be imported from"))
+            DatasetError::Direct(format!("provider {} cannot be imported from", service.name))
         })?;
         let (job_tx, job_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         // The listing (or the record), then the selection on all of it.
@@ -239,38 +233,17 @@ pub(super) fn get(
             let (files, started) = match recorded {
                 Some(files) => (files, std::collections::HashSet::new()),
                 None => {
-                    let mut sink = ListingSink {
-                        request,
-                        prefetch: options.shard.is_none(),
-                        files: Vec::new(),
-                        record: Some(RecordWriter::create(&record_path)?),
-                        record_error: None,
-                        jobs: &job_tx,
-                        started: std::collections::HashSet::new(),
-                    };
-                    tree.list_unconfirmed(&mut sink, &annex)
-                        .await
-                        .map_err(provider_error)?;
-                    if let Some(e) = sink.record_error.take() {
-                        return Err(e);
+                    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                        eprintln!(
+                            "annexa: listing {}; fetching what the filters select as it is found",
+                            source.as_str()
+                        );
                     }
-                    if let Some(writer) = sink.record.take() {
-                        writer.finish()?;
-                    }
-                    // The dataset (when there is one) is older than this
-                    // listing now: it is brought up to date when asked for.
-                    cache.mark_dataset_stale(source)?;
-                    (sink.files, sink.started)
+                    let prefetch = options.shard.is_none().then_some(&job_tx);
+                    list_anew(cache, source, tree, annex, request, prefetch).await?
                 }
             };
-            let listed: Vec<DatasetFile> = files
-                .iter()
-                .map(|(f, _)| DatasetFile {
-                    path: f.path.clone(),
-                    content: Content::Annexed { key: String::new() },
-                    dataset: 0,
-                })
-                .collect();
+            let listed = as_dataset_files(&files);
             let (mut selection, refused) = select_files(&listed, request)?;
             if let Some(shard) = &options.shard {
                 let paths: Vec<&str> = selection
@@ -299,7 +272,7 @@ pub(super) fn get(
             });
             let downloads = arriving
                 .map(|(index, file, confirmed)| {
-                    let (repo, annex) = (&repo, &annex);
+                    let repo = &repo;
                     async move { (index, fetch_one(tree, annex, repo, file, confirmed).await) }
                 })
                 .buffer_unordered(jobs);
@@ -326,6 +299,141 @@ pub(super) fn get(
         dataset = cache.open_listed(source, Access::Shared)?;
     }
     finish(dataset, gathered, options)
+}
+
+/// Lists `source` anew (without per-file checks), recording the listing as
+/// it arrives; files the request selects on their own go to `prefetch` at
+/// once. Returns the files and the indices handed on.
+async fn list_anew(
+    cache: &Cache,
+    source: &Source,
+    tree: &dyn ImportTree,
+    annex: &dyn Annex,
+    request: &SelectionRequest,
+    prefetch: Option<&tokio::sync::mpsc::UnboundedSender<Job>>,
+) -> Result<
+    (
+        Vec<(ImportableFile, bool)>,
+        std::collections::HashSet<usize>,
+    ),
+    DatasetError,
+> {
+    let mut sink = ListingSink {
+        request,
+        files: Vec::new(),
+        record: Some(RecordWriter::create(&cache.listing_file(source))?),
+        record_error: None,
+        jobs: prefetch,
+        started: std::collections::HashSet::new(),
+    };
+    tree.list_unconfirmed(&mut sink, annex)
+        .await
+        .map_err(provider_error)?;
+    if let Some(e) = sink.record_error.take() {
+        return Err(e);
+    }
+    if let Some(writer) = sink.record.take() {
+        writer.finish()?;
+    }
+    // The dataset (when there is one) is older than this listing now: it
+    // is brought up to date when asked for.
+    cache.mark_dataset_stale(source)?;
+    Ok((sink.files, sink.started))
+}
+
+/// The listed files as the selection reads them (keys come later).
+fn as_dataset_files(files: &[(ImportableFile, bool)]) -> Vec<DatasetFile> {
+    files
+        .iter()
+        .map(|(f, _)| DatasetFile {
+            path: f.path.clone(),
+            content: Content::Annexed { key: String::new() },
+            dataset: 0,
+        })
+        .collect()
+}
+
+/// The provider behind a service source, ready to list, and the runtime
+/// it runs on.
+struct Service {
+    runtime: tokio::runtime::Runtime,
+    kind: Box<dyn providers::ProviderKind>,
+    name: String,
+    annex: StandaloneAnnex,
+}
+
+impl Service {
+    fn new(source: &Source, repo: &Path) -> Result<Self, DatasetError> {
+        let service = ServiceSource::parse(source.as_str(), &ServiceHints::default())?
+            .ok_or_else(|| DatasetError::NoSuchSource(source.as_str().to_string()))?;
+        let params = service.params();
+        let (kind, name) = import_kind(&params)?;
+        let annex = StandaloneAnnex::new(&params, repo.join(".git"), true);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| DatasetError::io("tokio runtime", e))?;
+        Ok(Self {
+            runtime,
+            kind,
+            name,
+            annex,
+        })
+    }
+}
+
+/// `annexa ls SERVICE` (paths only) from the recorded listing, listing
+/// and recording it first when there is none or with `--update`: the
+/// selected paths and the refused ones.
+pub(super) fn ls_paths(
+    cache: &Cache,
+    source: &Source,
+    request: &SelectionRequest,
+    update: bool,
+) -> Result<SelectedPaths, DatasetError> {
+    let record_path = cache.listing_file(source);
+    if !update {
+        let _shared = cache.open_listed(source, Access::Shared)?;
+        if let Some(files) = read_record(&record_path) {
+            return selected_paths(&files, request);
+        }
+    }
+    let dataset = cache.open_listed(source, Access::Exclusive)?;
+    let service = Service::new(source, &dataset.repo)?;
+    let files = service.runtime.block_on(async {
+        let provider = service
+            .kind
+            .prepare(&service.annex)
+            .await
+            .map_err(provider_error)?;
+        let tree = provider.import().ok_or_else(|| {
+            DatasetError::Direct(format!("provider {} cannot be imported from", service.name))
+        })?;
+        list_anew(cache, source, tree, &service.annex, request, None)
+            .await
+            .map(|(files, _)| files)
+    })?;
+    selected_paths(&files, request)
+}
+
+/// Selected paths, sorted, and the selected paths never written, with why.
+pub(super) type SelectedPaths = (Vec<String>, Vec<(String, super::paths::PathProblem)>);
+
+fn selected_paths(
+    files: &[(ImportableFile, bool)],
+    request: &SelectionRequest,
+) -> Result<SelectedPaths, DatasetError> {
+    let listed = as_dataset_files(files);
+    let (selection, refused) = select_files(&listed, request)?;
+    if selection.is_empty() {
+        return Err(DatasetError::EmptySelection);
+    }
+    let paths = selection
+        .into_iter()
+        .map(|(i, _)| listed[i].path.clone())
+        .collect();
+    Ok((paths, refused))
 }
 
 /// The selected files with the keys their downloads named, handed to the
