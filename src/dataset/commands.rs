@@ -326,6 +326,12 @@ impl<'a> Materializer<'a> {
         self
     }
 
+    /// The run began at `started` (its listing and downloads came first).
+    pub(super) fn started_at(mut self, started: std::time::Instant) -> Self {
+        self.reporter.started_at(started);
+        self
+    }
+
     pub(super) fn run(mut self) -> Result<GetOutcome, DatasetError> {
         for (path, problem) in &self.resolved.refused {
             self.reporter.refused(path, problem);

@@ -127,7 +127,6 @@ pub(super) fn applies(source: &Source, treeish: Option<&str>, options: &GetOptio
         && !options.direct
         && !options.dry_run
         && !options.drop_after
-        && std::env::var_os("ANNEXA_GET_THROUGH_DATASET").is_none()
 }
 
 /// A file to fetch: its index in the listing, and whether its checksum
@@ -198,6 +197,7 @@ pub(super) fn get(
     options: &GetOptions,
     update: bool,
 ) -> Result<(Resolved, GetOutcome), DatasetError> {
+    let started = std::time::Instant::now();
     let record_path = cache.listing_file(source);
     // Reading a record others may use shares the entry; listing anew (and
     // so replacing the record) takes it alone, then shares it again.
@@ -298,7 +298,7 @@ pub(super) fn get(
         drop(dataset);
         dataset = cache.open_listed(source, Access::Shared)?;
     }
-    finish(dataset, gathered, options)
+    finish(dataset, gathered, options, started)
 }
 
 /// Lists `source` anew (without per-file checks), recording the listing as
@@ -443,6 +443,7 @@ fn finish(
     dataset: super::cache::CachedDataset,
     gathered: Gathered,
     options: &GetOptions,
+    started: std::time::Instant,
 ) -> Result<(Resolved, GetOutcome), DatasetError> {
     let Gathered {
         listed,
@@ -486,6 +487,7 @@ fn finish(
     };
     let outcome = Materializer::new(&resolved, options)
         .with_failures(failures)
+        .started_at(started)
         .run()?;
     Ok((resolved, outcome))
 }

@@ -80,6 +80,12 @@ impl Reporter {
         reporter
     }
 
+    /// Counts the run's seconds from `started` (work done before the
+    /// report began: a listing, downloads while it arrived).
+    pub fn started_at(&mut self, started: Instant) {
+        self.started = started;
+    }
+
     /// Moves the byte bar (downloads in flight, or files copied).
     pub fn advance(&self, bytes: u64) {
         if let Some(bar) = &self.bar {
