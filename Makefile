@@ -44,7 +44,7 @@ test-latest:
 
 # Every test, within the test budget (docs/testing.md): integration tests
 # mostly wait on git-annex and local servers, so nextest runs several at once
-# across all test binaries (.config/nextest.toml groups the heavy ones).
+# (.config/nextest.toml groups the heavy ones by module path).
 # On a fresh machine the tools install (network, apt, pip) overlaps the build
 # (CPU); its output is shown once it is done.
 TEST_THREADS ?= 6
@@ -70,7 +70,7 @@ test:
 # variant × git-annex version) without --fast. Takes about an hour on 2 cores.
 conformance: deps
 	PATH="$(TOOLS_PATH)" ANNEXA_CONFORMANCE=full $(CARGO) nextest run --release --locked \
-	  --no-fail-fast --profile conformance --test testremote --test-threads 2
+	  --no-fail-fast --profile conformance --test it -E 'test(/^testremote::/)' --test-threads 2
 
 # The long soak and kill rounds (docs/testing.md, figures in
 # docs/reliability.md): >= 1,000 transfers per provider through the
@@ -81,7 +81,7 @@ soak: deps build
 	@rm -f "$(TARGET_DIR)/soak-report.jsonl"
 	PATH="$(TOOLS_PATH)" ANNEXA_SOAK=long ANNEXA_SOAK_REPORT="$(TARGET_DIR)/soak-report.jsonl" \
 	  $(CARGO) nextest run --release --locked --no-fail-fast --profile soak \
-	  --test soak --test kill_rounds --test faults --test-threads 2
+	  --test it -E 'test(/^(soak|kill_rounds|faults)::/)' --test-threads 2
 	@cat "$(TARGET_DIR)/soak-report.jsonl"
 
 # A Python wheel with both programs (maturin, bindings = "bin") in

@@ -209,6 +209,27 @@ impl Key {
         self.size().is_some() || self.checksum().is_some()
     }
 
+    /// Whether a stored file of `size` bytes with `checksum` (each when
+    /// the service says) can hold this key's content: only a known fact
+    /// that differs rules it out. A chunk key's `-s` is the whole file's
+    /// size, so a chunk is judged by nothing but its name.
+    pub fn could_be(&self, size: Option<u64>, checksum: Option<&Expected>) -> bool {
+        if self.is_chunk() {
+            return true;
+        }
+        if let (Some(want), Some(have)) = (self.size(), size) {
+            if want != have {
+                return false;
+            }
+        }
+        match (self.checksum(), checksum) {
+            (Some(want), Some(have)) if want.algorithm == have.algorithm => {
+                want.hex.eq_ignore_ascii_case(&have.hex)
+            }
+            _ => true,
+        }
+    }
+
     /// Whether the whole key can be used as one file or object name: no
     /// path separator, not `.` or `..`, no control character.
     pub fn is_path_safe(text: &str) -> bool {
@@ -246,6 +267,23 @@ pub fn content_size(key: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn could_be_rules_out_only_on_a_known_difference() {
+        let md5 = |hex: &str| Expected::new(Algorithm::Md5, hex);
+        let key = Key::parse("MD5E-s3--acbd18db4cc2f85cedef654fccc4a4d8.txt").unwrap();
+        let right = md5("ACBD18DB4CC2F85CEDEF654FCCC4A4D8");
+        assert!(key.could_be(Some(3), Some(&right)));
+        assert!(key.could_be(None, None));
+        assert!(!key.could_be(Some(4), Some(&right)));
+        assert!(!key.could_be(Some(3), Some(&md5("00"))));
+        // Another algorithm tells nothing.
+        let sha = Expected::new(Algorithm::Sha256, "00");
+        assert!(key.could_be(Some(3), Some(&sha)));
+        // A chunk's -s is the whole file's.
+        let chunk = Key::parse("MD5E-s300-S100-C2--acbd18db4cc2f85cedef654fccc4a4d8.txt").unwrap();
+        assert!(chunk.could_be(Some(100), Some(&md5("00"))));
+    }
     use proptest::prelude::*;
 
     #[test]

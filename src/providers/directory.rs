@@ -2,6 +2,7 @@
 //! drive or network share). Small, but complete: it is also the provider
 //! the protocol transcript tests run against, because it needs no server.
 
+use crate::providers::KindInfo;
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,24 +21,22 @@ const CONFIGS: &[ConfigSpec] = &[ConfigSpec {
     description: "(provider=directory) folder that holds the content",
 }];
 
+const INFO: KindInfo = KindInfo {
+    name: "directory",
+    configs: CONFIGS,
+    capabilities: Capabilities {
+        export: true,
+        claim_urls: false,
+        import: true,
+    },
+};
+
 pub struct DirectoryKind;
 
 #[async_trait]
 impl ProviderKind for DirectoryKind {
-    fn name(&self) -> &'static str {
-        "directory"
-    }
-
-    fn configs(&self) -> &'static [ConfigSpec] {
-        CONFIGS
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            export: true,
-            claim_urls: false,
-            import: true,
-        }
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {

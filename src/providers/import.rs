@@ -256,17 +256,22 @@ pub trait ImportTree: Send + Sync {
 /// (a key without one gives nothing to compare) and, when both have a
 /// checksum of the same algorithm, so do those.
 pub fn file_matches_key(file: &ImportableFile, key: &str) -> bool {
-    let Ok(parsed) = crate::key::Key::parse(key) else {
-        return false;
-    };
-    if parsed.size() != Some(file.size) {
-        return false;
-    }
-    match (parsed.checksum(), &file.id.checksum) {
-        (Some(want), Some(have)) if want.algorithm == have.algorithm => {
-            want.hex.eq_ignore_ascii_case(&have.hex)
-        }
-        _ => true,
+    // An imported file's key always carries its size: one without cannot be it.
+    crate::key::Key::parse(key).is_ok_and(|parsed| {
+        parsed.size().is_some()
+            && !parsed.is_chunk()
+            && parsed.could_be(Some(file.size), file.id.checksum.as_ref())
+    })
+}
+
+/// The check every import download makes first: a file whose size is no
+/// longer the listed one is not the content git-annex asked for.
+pub fn unchanged_since_listing(path: &str, listed: Option<u64>, now: Option<u64>) -> Result<()> {
+    match (listed, now) {
+        (Some(want), Some(have)) if want != have => Err(ProviderError::integrity(format!(
+            "{path} is now {have} bytes where {want} were listed; it changed: import again"
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -22,6 +22,23 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+/// Inside `impl Provider for T`: the accessors of a provider that is its
+/// own [`ExportTree`], [`UrlClaims`] and [`ImportTree`] (the services'
+/// providers all are).
+macro_rules! provides_every_capability {
+    () => {
+        fn export(&self) -> Option<&dyn $crate::providers::ExportTree> {
+            Some(self)
+        }
+        fn urls(&self) -> Option<&dyn $crate::providers::UrlClaims> {
+            Some(self)
+        }
+        fn import(&self) -> Option<&dyn $crate::providers::ImportTree> {
+            Some(self)
+        }
+    };
+}
+
 pub mod dataverse;
 pub mod directory;
 mod error;
@@ -126,16 +143,55 @@ pub struct Capabilities {
     pub import: bool,
 }
 
+impl Capabilities {
+    /// Export, URL claims and import: what a full service provider offers.
+    pub const ALL: Capabilities = Capabilities {
+        export: true,
+        claim_urls: true,
+        import: true,
+    };
+
+    /// What `provider` hands out. The conformance suite checks that every
+    /// kind's [`KindInfo::capabilities`] says the same.
+    pub fn of(provider: &dyn Provider) -> Capabilities {
+        Capabilities {
+            export: provider.export().is_some(),
+            claim_urls: provider.urls().is_some(),
+            import: provider.import().is_some(),
+        }
+    }
+}
+
+/// What is known of a kind of provider before PREPARE: one constant per
+/// kind, read through [`ProviderKind`]'s provided methods.
+#[derive(Debug)]
+pub struct KindInfo {
+    /// The value of `provider=` that selects this kind.
+    pub name: &'static str,
+    /// Every parameter `initremote` accepts for this kind (LISTCONFIGS).
+    pub configs: &'static [ConfigSpec],
+    /// What its providers can do beyond keys: what [`Capabilities::of`]
+    /// finds on every provider it prepares.
+    pub capabilities: Capabilities,
+}
+
 /// The kind of service: known before PREPARE.
 #[async_trait]
 pub trait ProviderKind: Send + Sync {
+    /// This kind's name, parameters and capabilities.
+    fn info(&self) -> &'static KindInfo;
     /// The value of `provider=` that selects this kind.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
     /// Every parameter `initremote` accepts for this kind (LISTCONFIGS).
-    fn configs(&self) -> &'static [ConfigSpec];
-    /// What its providers can do beyond keys; must agree with what
-    /// [`Provider::export`] and [`Provider::urls`] return.
-    fn capabilities(&self) -> Capabilities;
+    fn configs(&self) -> &'static [ConfigSpec] {
+        self.info().configs
+    }
+    /// What its providers can do beyond keys.
+    fn capabilities(&self) -> Capabilities {
+        self.info().capabilities
+    }
     /// One-time, idempotent set-up at `initremote`: validate parameters,
     /// store credentials, create the bucket or check the dataset exists.
     async fn initremote(&self, annex: &dyn Annex) -> Result<()>;

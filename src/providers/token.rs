@@ -15,7 +15,7 @@
 use reqwest::header::HeaderValue;
 use url::Url;
 
-use super::{Annex, AnnexError, ProviderError, Result};
+use super::{Annex, AnnexError, Credentials, ProviderError, Result};
 
 /// Hosts the user chose for their tokens, separated by commas or spaces
 /// (the environment of one command; `annexa import` records the host it was
@@ -193,6 +193,62 @@ impl ApiToken {
 impl std::fmt::Debug for ApiToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+/// Where one service's token comes from and where it is kept: each token
+/// service declares one, and every rule about tokens reads it from here.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenSource {
+    /// The environment variable that holds it; it wins over the stored one.
+    pub env: &'static str,
+    /// git-annex's credential slot for it.
+    pub creds: &'static str,
+    /// What goes before it in the `Authorization` header.
+    pub scheme: &'static str,
+    pub service: TokenService,
+}
+
+impl TokenSource {
+    /// The token for requests to `api` (see [`find`]).
+    pub async fn find(&self, annex: &dyn Annex, api: &Url) -> Result<Option<ApiToken>> {
+        find(annex, self.env, self.creds, self.scheme, self.service, api).await
+    }
+
+    /// At `initremote`: keeps the token in git-annex's credential store
+    /// (local, or in the git-annex branch with `embedcreds=yes`: git-annex
+    /// decides), or, without one, says what the remote can do anyway
+    /// (`without`, e.g. "read a public release").
+    pub async fn remember(
+        &self,
+        annex: &dyn Annex,
+        token: Option<&ApiToken>,
+        without: &str,
+    ) -> Result<()> {
+        match token {
+            Some(t) => {
+                let creds = Credentials {
+                    user: "api-token".into(),
+                    secret: t.expose().to_string(),
+                };
+                annex.set_creds(self.creds, &creds).await?;
+            }
+            // When it is set, `find` already said why it was not used.
+            None if std::env::var(self.env).is_ok_and(|v| !v.trim().is_empty()) => {}
+            None => annex.info(&format!(
+                "no {} set: this remote can only {without}",
+                self.env
+            )),
+        }
+        Ok(())
+    }
+
+    /// The error for a write that needs a token and has none.
+    pub fn needed_for(&self, what: &str) -> ProviderError {
+        ProviderError::MissingCredentials(format!(
+            "{what} needs a token: set {}; {NOT_CHOSEN_HINT}",
+            self.env
+        ))
     }
 }
 

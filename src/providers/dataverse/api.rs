@@ -20,7 +20,7 @@ use super::error::DvError;
 use crate::providers::service_api::paging::{self, Cursor, Page};
 use crate::providers::service_api::{Refusal, ServiceApi};
 use crate::transfer::{
-    Algorithm, BodySource, Client, Download, Expected, FileRange, FormField, Poll, PollSchedule,
+    Algorithm, BodySource, Client, Expected, FileRange, FormField, Poll, PollSchedule,
     TransferError, Upload,
 };
 
@@ -938,13 +938,11 @@ impl Api {
     ) -> Result<(), DvError> {
         let url = self.access_url(file);
         let request = || self.request(Method::GET, url.clone());
-        let spec = Download {
-            request: &request,
-            expected_size,
-            checksum,
-            resume: true,
-        };
-        match self.api.client().download(&spec, dest, progress).await {
+        match self
+            .api
+            .download(&request, expected_size, checksum, dest, progress)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(TransferError::Status { status, detail, .. }) => Err(self
                 .explain(

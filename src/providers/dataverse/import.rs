@@ -19,7 +19,7 @@ use async_trait::async_trait;
 
 use super::api::FileMetadata;
 use super::{DataverseRemote, FileRef};
-use crate::providers::import::{file_matches_key, ContentId};
+use crate::providers::import::{file_matches_key, unchanged_since_listing, ContentId};
 use crate::providers::{
     check_export_path, Annex, ImportSink, ImportTree, ImportableFile, ProviderError, Result,
 };
@@ -139,13 +139,7 @@ impl ImportTree for DataverseRemote {
                 self.api.pid()
             )));
         };
-        if let (Some(want), Some(have)) = (size, f.data_file.content_size()) {
-            if want != have {
-                return Err(ProviderError::integrity(format!(
-                    "{path} is now {have} bytes where {want} were listed; it changed: import again"
-                )));
-            }
-        }
+        unchanged_since_listing(path, size, f.data_file.content_size())?;
         self.download_file(&f, dest, annex).await
     }
 

@@ -14,19 +14,22 @@
 //! REMOVE of a published key fails instead of pretending.
 
 mod api;
+mod config;
 mod error;
+mod export;
 mod import;
 pub mod naming;
 mod urls;
 mod zipwrap;
 
+use crate::providers::token::{TokenService, TokenSource};
+use crate::providers::KindInfo;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_trait::async_trait;
-use url::Url;
 
 #[doc(hidden)]
 pub(crate) use api::fuzz_answers;
@@ -34,9 +37,10 @@ pub use api::{FileMetadata, FileRef, Token};
 pub use error::DvError;
 
 use self::api::{Api, NewFile};
+use self::config::{settings, Settings, CONFIGS};
 use super::{
-    check_export_path, hashdir_lower, parse_bool, Annex, Capabilities, ConfigSpec, Credentials,
-    ExportTree, ImportTree, Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims,
+    check_export_path, hashdir_lower, Annex, Capabilities, Provider, ProviderError, ProviderKind,
+    Result,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
@@ -53,128 +57,21 @@ pub const TOKEN_ENV: &str = "DATAVERSE_API_KEY";
 /// git-annex's credential slot for the token.
 const CREDS: &str = "dataverse";
 
-const CONFIGS: &[ConfigSpec] = &[
-    ConfigSpec {
-        name: "url",
-        description: "(provider=dataverse) address of the Dataverse installation, e.g. https://dataverse.harvard.edu",
-    },
-    ConfigSpec {
-        name: "doi",
-        description: "(provider=dataverse) persistent id of the dataset, e.g. doi:10.7910/DVN/ABCDEF (hdl: also works)",
-    },
-    ConfigSpec {
-        name: "rootpath",
-        description: "(provider=dataverse) folder inside the dataset for annexa's files (default: the top)",
-    },
-    ConfigSpec {
-        name: "skipchecksum",
-        description: "(provider=dataverse) yes = do not verify downloads against Dataverse's recorded checksum (git-annex still checks the key)",
-    },
-    ConfigSpec {
-        name: "lockwait",
-        description: "(provider=dataverse) seconds to wait for a dataset lock (ingest, publication) to clear before failing (default 60)",
-    },
-];
+const INFO: KindInfo = KindInfo {
+    name: "dataverse",
+    configs: CONFIGS,
+    capabilities: Capabilities::ALL,
+};
 
 pub struct DataverseKind;
 
-struct Settings {
-    base: Url,
-    pid: String,
-    root: String,
-    skip_checksum: bool,
-    lock_wait: Duration,
-}
-
-use crate::providers::service_api::setting as config;
-
-async fn settings(annex: &dyn Annex) -> Result<Settings> {
-    let url = config(annex, "url").await?.ok_or_else(|| {
-        ProviderError::Config(
-            "url=https://<dataverse installation> is required for provider=dataverse".into(),
-        )
-    })?;
-    let mut base = Url::parse(&url)
-        .map_err(|e| ProviderError::Config(format!("url={url} is not a URL: {e}")))?;
-    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-        return Err(ProviderError::Config(format!(
-            "url={url} must be an http(s) address such as https://dataverse.example.org"
-        )));
-    }
-    base.set_query(None);
-    base.set_fragment(None);
-    let doi = config(annex, "doi").await?.ok_or_else(|| {
-        ProviderError::Config(
-            "doi=doi:10.xxxx/YYYY (the dataset's persistent id) is required for provider=dataverse"
-                .into(),
-        )
-    })?;
-    let pid = normalize_pid(&doi)?;
-    let root = naming::encode_folder(&config(annex, "rootpath").await?.unwrap_or_default());
-    let skip_checksum = parse_bool(
-        "skipchecksum",
-        config(annex, "skipchecksum").await?.as_deref(),
-        false,
-    )?;
-    let lock_wait = match config(annex, "lockwait").await? {
-        None => Duration::from_secs(60),
-        Some(v) => Duration::from_secs(v.parse().map_err(|_| {
-            ProviderError::Config(format!("lockwait={v} is not a number of seconds"))
-        })?),
-    };
-    Ok(Settings {
-        base,
-        pid,
-        root,
-        skip_checksum,
-        lock_wait,
-    })
-}
-
-/// Accepts `doi:10.x/y`, `hdl:...`, `10.x/y`, or a `https://doi.org/` link.
-fn normalize_pid(text: &str) -> Result<String> {
-    let t = text.trim();
-    let lower = t.to_ascii_lowercase();
-    let pid =
-        if lower.starts_with("doi:") || lower.starts_with("hdl:") || lower.starts_with("perma:") {
-            format!(
-                "{}{}",
-                &lower[..lower.find(':').unwrap_or(0) + 1],
-                &t[t.find(':').unwrap_or(0) + 1..]
-            )
-        } else if let Some(rest) = ["https://doi.org/", "http://doi.org/", "https://dx.doi.org/"]
-            .iter()
-            .find_map(|p| lower.starts_with(p).then(|| &t[p.len()..]))
-        {
-            format!("doi:{rest}")
-        } else if t.starts_with("10.") {
-            format!("doi:{t}")
-        } else {
-            return Err(ProviderError::Config(format!(
-                "doi={t} is not a dataset persistent id such as doi:10.7910/DVN/ABCDEF"
-            )));
-        };
-    if pid.contains(char::is_whitespace) || !pid.contains('/') {
-        return Err(ProviderError::Config(format!(
-            "doi={t} is not a dataset persistent id such as doi:10.7910/DVN/ABCDEF"
-        )));
-    }
-    Ok(pid)
-}
-
-/// The token: the environment wins over what git-annex stored.
-async fn token(annex: &dyn Annex, api: &Url) -> Result<Option<Token>> {
-    use crate::providers::token::{find, TokenService};
-    find(
-        annex,
-        TOKEN_ENV,
-        CREDS,
-        api::SCHEME,
-        TokenService::Dataverse,
-        api,
-    )
-    .await
-}
+/// Where the token comes from: the environment wins over what git-annex stored.
+const TOKEN: TokenSource = TokenSource {
+    env: TOKEN_ENV,
+    creds: CREDS,
+    scheme: api::SCHEME,
+    service: TokenService::Dataverse,
+};
 
 fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
     let client = Client::new(RetryPolicy::default())?;
@@ -189,25 +86,13 @@ fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
 
 #[async_trait]
 impl ProviderKind for DataverseKind {
-    fn name(&self) -> &'static str {
-        "dataverse"
-    }
-
-    fn configs(&self) -> &'static [ConfigSpec] {
-        CONFIGS
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            export: true,
-            claim_urls: true,
-            import: true,
-        }
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
         let s = settings(annex).await?;
-        let token = token(annex, &s.base).await?;
+        let token = TOKEN.find(annex, &s.base).await?;
         let api = make_api(&s, token.clone())?;
         if let Some(v) = api.server_version().await? {
             if v < OLDEST_SUPPORTED {
@@ -220,30 +105,19 @@ impl ProviderKind for DataverseKind {
         }
         api.check_token().await?;
         api.check_dataset().await?;
-        if let Some(t) = token {
-            // git-annex keeps it locally (or in the branch with embedcreds=yes).
-            annex
-                .set_creds(
-                    CREDS,
-                    &Credentials {
-                        user: "api-token".into(),
-                        secret: t.expose().to_string(),
-                    },
-                )
-                .await?;
-        } else if !std::env::var(TOKEN_ENV).is_ok_and(|v| !v.trim().is_empty()) {
-            // When it is set, token::find said why it was not used.
-            annex.info(&format!(
-                "no {TOKEN_ENV} set: this remote can only read published files of {}",
-                s.pid
-            ));
-        }
+        TOKEN
+            .remember(
+                annex,
+                token.as_ref(),
+                &format!("read published files of {}", s.pid),
+            )
+            .await?;
         Ok(())
     }
 
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
         let s = settings(annex).await?;
-        let api = make_api(&s, token(annex, &s.base).await?)?;
+        let api = make_api(&s, TOKEN.find(annex, &s.base).await?)?;
         // Which release answers decides how some answers are read; asked
         // again on first need if the installation cannot be reached now.
         if let Err(e) = api.server_version().await {
@@ -678,22 +552,9 @@ impl DataverseRemote {
 /// when both name the same algorithm, so do checksums. Chunk keys carry
 /// neither, so any file under their name is taken.
 fn matches_key(f: &FileMetadata, key: &str) -> bool {
-    let Ok(key) = Key::parse(key) else {
-        return true;
-    };
-    // In a chunk key, -s is the size of the whole file, not of the chunk.
-    if key.is_chunk() {
-        return true;
-    }
-    if let (Some(want), Some(have)) = (key.size(), f.data_file.content_size()) {
-        if want != have {
-            return false;
-        }
-    }
-    match (key.checksum(), f.data_file.expected()) {
-        (Some(want), Some(have)) if want.algorithm == have.algorithm => want.hex == have.hex,
-        _ => true,
-    }
+    Key::parse(key).map_or(true, |key| {
+        key.could_be(f.data_file.content_size(), f.data_file.expected().as_ref())
+    })
 }
 
 /// Whether Dataverse's file `f` holds the bytes of `src` (never for an
@@ -943,206 +804,12 @@ impl Provider for DataverseRemote {
         ]
     }
 
-    fn export(&self) -> Option<&dyn ExportTree> {
-        Some(self)
-    }
-
-    fn urls(&self) -> Option<&dyn UrlClaims> {
-        Some(self)
-    }
-
-    fn import(&self) -> Option<&dyn ImportTree> {
-        Some(self)
-    }
-}
-
-#[async_trait]
-impl ExportTree for DataverseRemote {
-    async fn store_export(
-        &self,
-        name: &str,
-        key: &str,
-        src: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let (folder, label) = self.export_location(name)?;
-        // A new file (the usual case) costs one upload: the cache says it
-        // is absent, and if that is stale Dataverse renames the upload,
-        // which upload_new settles. A file the cache knows is checked on the
-        // server before it is kept or replaced.
-        let mut existing = self.find_latest(&folder, &label).await?;
-        if existing.is_some() {
-            existing = self.find_current(&folder, &label).await?;
-        }
-        if let Some(f) = &existing {
-            if same_content(f, src).await? {
-                return Ok(());
-            }
-        }
-        let replace = existing.map(|f| f.data_file.id);
-        let (f, ours) = self
-            .upload_new(&folder, &label, src, replace, annex)
-            .await?;
-        // Someone else's file had the name: ours must replace it.
-        if !ours && !same_content(&f, src).await? {
-            self.upload_new(&folder, &label, src, Some(f.data_file.id), annex)
-                .await?;
-        }
-        let _ = key;
-        Ok(())
-    }
-
-    async fn retrieve_export(
-        &self,
-        name: &str,
-        _key: &str,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let (folder, label) = self.export_location(name)?;
-        if self.download_latest(&folder, &label, dest, annex).await? {
-            return Ok(());
-        }
-        Err(ProviderError::not_found(format!(
-            "{name} is not in the latest version of dataset {}",
-            self.api.pid()
-        )))
-    }
-
-    async fn check_present_export(
-        &self,
-        name: &str,
-        key: &str,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        let (folder, label) = self.export_location(name)?;
-        // Never from the cache: see LatestFiles.
-        Ok(self
-            .find_fresh(&folder, &label, Instant::now())
-            .await?
-            .is_some_and(|f| matches_key(&f, key)))
-    }
-
-    async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
-        let (folder, label) = self.export_location(name)?;
-        if let Some(f) = self.find_current(&folder, &label).await? {
-            match self.api.delete(f.data_file.id).await {
-                Ok(()) | Err(DvError::NotFound(_)) => self.cache_remove(f.data_file.id).await,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
-    }
-
-    async fn remove_export_directory(&self, _dir: &str, _annex: &dyn Annex) -> Result<()> {
-        // Dataverse folders exist only through their files: once the files
-        // are gone, so is the folder.
-        Ok(())
-    }
-
-    async fn rename_export(
-        &self,
-        name: &str,
-        _key: &str,
-        new_name: &str,
-        _annex: &dyn Annex,
-    ) -> Result<()> {
-        let (folder, label) = self.export_location(name)?;
-        let (to_folder, to_label) = self.export_location(new_name)?;
-        let f = self.find_current(&folder, &label).await?.ok_or_else(|| {
-            ProviderError::not_found(format!("{name} is not in the dataset's latest version"))
-        })?;
-        // Before 6.8 Dataverse ignores an empty directoryLabel (the file
-        // would stay in its folder): refused, so git-annex falls back to
-        // uploading the file under its new name and removing the old one.
-        if to_folder.is_empty()
-            && !f.folder().is_empty()
-            && self.api.older_than(MOVE_TO_TOP).await?
-        {
-            return Err(ProviderError::Service {
-                message: format!(
-                    "cannot move {name} to the dataset's top folder by renaming: Dataverse {} \
-                     ignores an empty folder name before {MOVE_TO_TOP}; the file is uploaded \
-                     again under its new name instead",
-                    self.api
-                        .server_version()
-                        .await?
-                        .map_or_else(|| "this installation".into(), |v| v.to_string())
-                ),
-                source: None,
-            });
-        }
-        let to = NewFile {
-            folder: &to_folder,
-            label: &to_label,
-        };
-        self.api.rename(f.data_file.id, &to).await?;
-        self.cache_rename(f.data_file.id, &to).await;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl UrlClaims for DataverseRemote {
-    fn claims_url(&self, url: &str) -> bool {
-        urls::parse(url, self.api.base(), self.api.pid()).is_some()
-    }
-
-    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
-        let Some(file) = urls::parse(url, self.api.base(), self.api.pid()) else {
-            return Err(ProviderError::InvalidName(format!(
-                "not a Dataverse file URL of {}",
-                self.api.base()
-            )));
-        };
-        match self.api.file(&file).await {
-            Ok(meta) => {
-                let name = match (
-                    &meta.data_file.original_file_name,
-                    meta.data_file.tabular_data,
-                ) {
-                    (Some(orig), true) => orig.clone(),
-                    _ => meta.label.clone(),
-                };
-                Ok(UrlCheck::Contents {
-                    size: meta.data_file.content_size(),
-                    filename: Some(name),
-                })
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
+    provides_every_capability!();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pids() {
-        assert_eq!(
-            normalize_pid("doi:10.5072/FK2/ABC").unwrap(),
-            "doi:10.5072/FK2/ABC"
-        );
-        assert_eq!(
-            normalize_pid("DOI:10.5072/FK2/ABC").unwrap(),
-            "doi:10.5072/FK2/ABC"
-        );
-        assert_eq!(
-            normalize_pid("10.5072/FK2/ABC").unwrap(),
-            "doi:10.5072/FK2/ABC"
-        );
-        assert_eq!(
-            normalize_pid("https://doi.org/10.5072/FK2/ABC").unwrap(),
-            "doi:10.5072/FK2/ABC"
-        );
-        assert_eq!(
-            normalize_pid("hdl:1902.1/12345").unwrap(),
-            "hdl:1902.1/12345"
-        );
-        assert!(normalize_pid("ABCDEF").is_err());
-        assert!(normalize_pid("doi:nothing").is_err());
-    }
 
     #[test]
     fn latest_files_follow_our_writes() {

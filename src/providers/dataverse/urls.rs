@@ -8,9 +8,12 @@
 //! - a bare file PID `doi:...`/`hdl:...` inside this remote's dataset
 //!   (file PIDs extend the dataset's, e.g. `doi:10.5072/FK2/ABC/XYZ`).
 
+use async_trait::async_trait;
 use url::Url;
 
 use super::api::FileRef;
+use super::DataverseRemote;
+use crate::providers::{Annex, ProviderError, Result, UrlCheck, UrlClaims};
 
 /// The file a URL names, if it belongs to the installation at `base`
 /// (or is a PID inside `dataset_pid`).
@@ -56,6 +59,38 @@ pub fn parse(url: &str, base: &Url, dataset_pid: &str) -> Option<FileRef> {
             }
         }
         None => None,
+    }
+}
+
+#[async_trait]
+impl UrlClaims for DataverseRemote {
+    fn claims_url(&self, url: &str) -> bool {
+        parse(url, self.api.base(), self.api.pid()).is_some()
+    }
+
+    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
+        let Some(file) = parse(url, self.api.base(), self.api.pid()) else {
+            return Err(ProviderError::InvalidName(format!(
+                "not a Dataverse file URL of {}",
+                self.api.base()
+            )));
+        };
+        match self.api.file(&file).await {
+            Ok(meta) => {
+                let name = match (
+                    &meta.data_file.original_file_name,
+                    meta.data_file.tabular_data,
+                ) {
+                    (Some(orig), true) => orig.clone(),
+                    _ => meta.label.clone(),
+                };
+                Ok(UrlCheck::Contents {
+                    size: meta.data_file.content_size(),
+                    filename: Some(name),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -22,8 +22,7 @@ use super::error::FsError;
 use crate::providers::service_api::paging::{self, Cursor, Page, PagingError};
 use crate::providers::service_api::{Answer, Refusal, ServiceApi};
 use crate::transfer::{
-    Algorithm, BodySource, Client, Download, Expected, FileRange, Poll, PollSchedule,
-    TransferError, Upload,
+    Algorithm, BodySource, Client, Expected, FileRange, Poll, PollSchedule, TransferError, Upload,
 };
 
 /// Largest page the API gives.
@@ -756,13 +755,11 @@ impl Api {
     ) -> Result<(), FsError> {
         let url = self.download_url(id);
         let request = || self.request(Method::GET, url.clone());
-        let spec = Download {
-            request: &request,
-            expected_size,
-            checksum,
-            resume: true,
-        };
-        match self.api.client().download(&spec, dest, progress).await {
+        match self
+            .api
+            .download(&request, expected_size, checksum, dest, progress)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(TransferError::Status { status, detail, .. }) => Err(self.classify(
                 status,

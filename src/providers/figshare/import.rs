@@ -14,7 +14,7 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use super::{FigshareRemote, FsFile};
-use crate::providers::import::{file_matches_key, ContentId};
+use crate::providers::import::{file_matches_key, unchanged_since_listing, ContentId};
 use crate::providers::{
     check_export_path, error_chain_text, Annex, ImportSink, ImportTree, ImportableFile,
     ProviderError, Result,
@@ -103,13 +103,7 @@ impl ImportTree for FigshareRemote {
                 self.api.article()
             )));
         };
-        if size.is_some_and(|want| want != f.size) {
-            return Err(ProviderError::integrity(format!(
-                "{path} is now {} bytes where {} were listed; it changed: import again",
-                f.size,
-                size.unwrap_or(0)
-            )));
-        }
+        unchanged_since_listing(path, size, Some(f.size))?;
         self.download(&f, dest, annex).await
     }
 

@@ -30,6 +30,8 @@ mod import;
 pub mod naming;
 pub mod urls;
 
+use crate::providers::token::{TokenService, TokenSource};
+use crate::providers::KindInfo;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,8 +45,8 @@ pub use error::FsError;
 use self::api::Api;
 use self::urls::FsUrl;
 use super::{
-    check_export_path, Annex, Capabilities, ConfigSpec, Credentials, ExportTree, ImportTree,
-    Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+    check_export_path, Annex, Capabilities, ConfigSpec, ExportTree, Provider, ProviderError,
+    ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
@@ -71,6 +73,12 @@ const CONFIGS: &[ConfigSpec] = &[
             "(provider=figshare) seconds to wait for Figshare to process an upload (default 600)",
     },
 ];
+
+const INFO: KindInfo = KindInfo {
+    name: "figshare",
+    configs: CONFIGS,
+    capabilities: Capabilities::ALL,
+};
 
 pub struct FigshareKind;
 
@@ -119,19 +127,13 @@ async fn settings(annex: &dyn Annex) -> Result<Settings> {
     })
 }
 
-/// The token: the environment wins over what git-annex stored.
-async fn token(annex: &dyn Annex, api: &Url) -> Result<Option<Token>> {
-    use crate::providers::token::{find, TokenService};
-    find(
-        annex,
-        TOKEN_ENV,
-        CREDS,
-        api::SCHEME,
-        TokenService::Figshare,
-        api,
-    )
-    .await
-}
+/// Where the token comes from: the environment wins over what git-annex stored.
+const TOKEN: TokenSource = TokenSource {
+    env: TOKEN_ENV,
+    creds: CREDS,
+    scheme: api::SCHEME,
+    service: TokenService::Figshare,
+};
 
 fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
     let client = Client::new(RetryPolicy::default())?;
@@ -146,52 +148,29 @@ fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
 
 #[async_trait]
 impl ProviderKind for FigshareKind {
-    fn name(&self) -> &'static str {
-        "figshare"
-    }
-
-    fn configs(&self) -> &'static [ConfigSpec] {
-        CONFIGS
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            export: true,
-            claim_urls: true,
-            import: true,
-        }
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
         let s = settings(annex).await?;
-        let token = token(annex, &s.api).await?;
+        let token = TOKEN.find(annex, &s.api).await?;
         let api = make_api(&s, token.clone())?;
         api.check_token().await?;
         api.check_article().await?;
-        if let Some(t) = token {
-            // git-annex keeps it locally (or in the branch with embedcreds=yes).
-            annex
-                .set_creds(
-                    CREDS,
-                    &Credentials {
-                        user: "api-token".into(),
-                        secret: t.expose().to_string(),
-                    },
-                )
-                .await?;
-        } else if !std::env::var(TOKEN_ENV).is_ok_and(|v| !v.trim().is_empty()) {
-            // When it is set, token::find said why it was not used.
-            annex.info(&format!(
-                "no {TOKEN_ENV} set: this remote can only read published files of article {}",
-                s.article
-            ));
-        }
+        TOKEN
+            .remember(
+                annex,
+                token.as_ref(),
+                &format!("read published files of article {}", s.article),
+            )
+            .await?;
         Ok(())
     }
 
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
         let s = settings(annex).await?;
-        let api = make_api(&s, token(annex, &s.api).await?)?;
+        let api = make_api(&s, TOKEN.find(annex, &s.api).await?)?;
         Ok(Arc::new(FigshareRemote {
             api,
             known: Default::default(),
@@ -272,19 +251,7 @@ async fn local_md5(path: &Path) -> Result<(u64, String)> {
 /// Whether Figshare's file can be the content of `key`: sizes agree and,
 /// for MD5 keys, so do the checksums. Chunk keys carry nothing comparable.
 fn matches_key(f: &FsFile, key: &str) -> bool {
-    let Ok(key) = Key::parse(key) else {
-        return true;
-    };
-    if key.is_chunk() {
-        return true;
-    }
-    if key.size().is_some_and(|want| want != f.size) {
-        return false;
-    }
-    match (key.checksum(), f.md5()) {
-        (Some(want), Some(have)) if want.algorithm == have.algorithm => want.hex == have.hex,
-        _ => true,
-    }
+    Key::parse(key).map_or(true, |key| key.could_be(Some(f.size), f.md5().as_ref()))
 }
 
 impl FigshareRemote {
@@ -556,8 +523,8 @@ impl Provider for FigshareRemote {
         if !self.api.has_token() {
             // Without a token the private article cannot be read: unless a
             // URL said so, nothing is known.
-            return Err(ProviderError::MissingCredentials(format!(
-                "checking whether {key} is in article {} needs a Figshare API token: set {TOKEN_ENV}",
+            return Err(TOKEN.needed_for(&format!(
+                "checking whether {key} is in article {}",
                 self.api.article()
             )));
         }
@@ -618,17 +585,7 @@ impl Provider for FigshareRemote {
         ]
     }
 
-    fn export(&self) -> Option<&dyn ExportTree> {
-        Some(self)
-    }
-
-    fn urls(&self) -> Option<&dyn UrlClaims> {
-        Some(self)
-    }
-
-    fn import(&self) -> Option<&dyn ImportTree> {
-        Some(self)
-    }
+    provides_every_capability!();
 }
 
 #[async_trait]

@@ -19,8 +19,8 @@ use crate::providers::service_api::paging::{self, Cursor, Page};
 use crate::providers::service_api::{Answer, ApiError, Refusal, ServiceApi};
 use crate::providers::{ProviderError, Result};
 use crate::transfer::{
-    summarize_body, Algorithm, BodySource, Client, Download, Expected, FileRange, ProgressFn,
-    RedactedUrl, TransferError, Upload,
+    summarize_body, Algorithm, BodySource, Client, Expected, FileRange, ProgressFn, RedactedUrl,
+    TransferError, Upload,
 };
 
 /// Largest page of releases we ask for.
@@ -533,13 +533,9 @@ impl Api {
             self.request(Method::GET, url.clone())
                 .header(ACCEPT, "application/octet-stream")
         };
-        let spec = Download {
-            request: &build,
-            expected_size: Some(asset.size),
-            checksum,
-            resume: true,
-        };
-        self.api.client().download(&spec, dest, progress).await?;
+        self.api
+            .download(&build, Some(asset.size), checksum, dest, progress)
+            .await?;
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use super::{download_url, Asset, GithubRemote};
-use crate::providers::import::{file_matches_key, ContentId};
+use crate::providers::import::{file_matches_key, unchanged_since_listing, ContentId};
 use crate::providers::{
     check_export_path, error_chain_text, Annex, ImportSink, ImportTree, ImportableFile,
     ProviderError, Result,
@@ -90,13 +90,7 @@ impl ImportTree for GithubRemote {
                 self.tag, self.repo
             )));
         };
-        if size.is_some_and(|want| want != asset.size) {
-            return Err(ProviderError::integrity(format!(
-                "{path} is now {} bytes where {} were listed; it changed: import again",
-                asset.size,
-                size.unwrap_or(0)
-            )));
-        }
+        unchanged_since_listing(path, size, Some(asset.size))?;
         let progress = |b| annex.progress(b);
         self.api
             .download(&self.repo, &asset, dest, asset.sha256(), &progress)

@@ -23,6 +23,8 @@ mod api;
 mod import;
 pub mod naming;
 
+use crate::providers::token::{TokenService, TokenSource};
+use crate::providers::KindInfo;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -36,8 +38,8 @@ pub use api::{Asset, Release, Repo, Token};
 
 use self::api::{Api, Uploaded};
 use super::{
-    check_export_path, parse_bool, Annex, Capabilities, ConfigSpec, Credentials, ExportTree,
-    ImportTree, Provider, ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+    check_export_path, parse_bool, Annex, Capabilities, ConfigSpec, ExportTree, Provider,
+    ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
 };
 use crate::key::Key;
 use crate::transfer::{Client, Expected, RetryPolicy};
@@ -77,6 +79,12 @@ const CONFIGS: &[ConfigSpec] = &[
         description: "(provider=github) address of release pages for URL claims (default https://github.com for the public API, else the API address)",
     },
 ];
+
+const INFO: KindInfo = KindInfo {
+    name: "github",
+    configs: CONFIGS,
+    capabilities: Capabilities::ALL,
+};
 
 pub struct GithubKind;
 
@@ -138,19 +146,13 @@ async fn settings(annex: &dyn Annex) -> Result<Settings> {
     })
 }
 
-/// The token: the environment wins over what git-annex stored.
-async fn token(annex: &dyn Annex, api: &Url) -> Result<Option<Token>> {
-    use crate::providers::token::{find, TokenService};
-    find(
-        annex,
-        TOKEN_ENV,
-        CREDS,
-        api::SCHEME,
-        TokenService::Github,
-        api,
-    )
-    .await
-}
+/// Where the token comes from: the environment wins over what git-annex stored.
+const TOKEN: TokenSource = TokenSource {
+    env: TOKEN_ENV,
+    creds: CREDS,
+    scheme: api::SCHEME,
+    service: TokenService::Github,
+};
 
 fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
     let client = Client::new(RetryPolicy::default())?;
@@ -159,20 +161,8 @@ fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
 
 #[async_trait]
 impl ProviderKind for GithubKind {
-    fn name(&self) -> &'static str {
-        "github"
-    }
-
-    fn configs(&self) -> &'static [ConfigSpec] {
-        CONFIGS
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            export: true,
-            claim_urls: true,
-            import: true,
-        }
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
@@ -182,18 +172,15 @@ impl ProviderKind for GithubKind {
             config(annex, "createrelease").await?.as_deref(),
             false,
         )?;
-        let token = token(annex, &s.api).await?;
+        let token = TOKEN.find(annex, &s.api).await?;
         let api = make_api(&s, token.clone())?;
         let release = match api.find_release(&s.repo, &s.tag).await? {
             Some(r) => r,
             None if create => {
                 if token.is_none() {
-                    return Err(ProviderError::MissingCredentials(format!(
-                        "creating release {} in {} needs a token: set {TOKEN_ENV}; {}",
-                        s.tag,
-                        s.repo,
-                        crate::providers::token::NOT_CHOSEN_HINT
-                    )));
+                    return Err(
+                        TOKEN.needed_for(&format!("creating release {} in {}", s.tag, s.repo))
+                    );
                 }
                 annex.info(&format!("creating release {} in {}", s.tag, s.repo));
                 api.create_release(&s.repo, &s.tag).await?
@@ -226,28 +213,15 @@ impl ProviderKind for GithubKind {
                 "GitHub release assets must be smaller than 2 GiB: set chunk={DEFAULT_CHUNK} (choose another with chunk=)"
             ));
         }
-        if let Some(t) = token {
-            annex
-                .set_creds(
-                    CREDS,
-                    &Credentials {
-                        user: "token".into(),
-                        secret: t.expose().to_string(),
-                    },
-                )
-                .await?;
-        } else if !std::env::var(TOKEN_ENV).is_ok_and(|v| !v.trim().is_empty()) {
-            // When it is set, token::find said why it was not used.
-            annex.info(&format!(
-                "no {TOKEN_ENV} set: this remote can only read a public release"
-            ));
-        }
+        TOKEN
+            .remember(annex, token.as_ref(), "read a public release")
+            .await?;
         Ok(())
     }
 
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
         let s = settings(annex).await?;
-        let api = make_api(&s, token(annex, &s.api).await?)?;
+        let api = make_api(&s, TOKEN.find(annex, &s.api).await?)?;
         Ok(Arc::new(GithubRemote {
             api,
             repo: s.repo,
@@ -648,17 +622,7 @@ impl Provider for GithubRemote {
         ]
     }
 
-    fn export(&self) -> Option<&dyn ExportTree> {
-        Some(self)
-    }
-
-    fn urls(&self) -> Option<&dyn UrlClaims> {
-        Some(self)
-    }
-
-    fn import(&self) -> Option<&dyn ImportTree> {
-        Some(self)
-    }
+    provides_every_capability!();
 }
 
 /// The asset name of an export path (checked first).

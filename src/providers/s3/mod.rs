@@ -17,11 +17,13 @@ mod client;
 mod config;
 mod error;
 mod export;
+mod fuzz;
 mod import;
 mod multipart;
 mod naming;
 mod urls;
 
+use crate::providers::KindInfo;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -30,40 +32,31 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusty_s3::Bucket;
 
-#[doc(hidden)]
-pub(crate) use self::error::fuzz_documents;
 pub use self::error::S3ServiceError;
+#[doc(hidden)]
+pub(crate) use self::fuzz::fuzz_documents;
 
 use self::config::{
     env_credentials, find_credentials, S3Config, UploadChecksum, CONFIGS, CREDS_SETTING,
 };
-use super::{
-    Annex, Capabilities, ConfigSpec, Credentials, ExportTree, ImportTree, Provider, ProviderError,
-    ProviderKind, Result, UrlClaims,
-};
+use super::{Annex, Capabilities, Credentials, Provider, ProviderError, ProviderKind, Result};
 use crate::key;
 use crate::transfer::{Client, RedactedUrl, RetryPolicy};
 
 const SIGNATURE_LIFETIME: Duration = Duration::from_secs(3600);
 
+const INFO: KindInfo = KindInfo {
+    name: "s3",
+    configs: CONFIGS,
+    capabilities: Capabilities::ALL,
+};
+
 pub struct S3Kind;
 
 #[async_trait]
 impl ProviderKind for S3Kind {
-    fn name(&self) -> &'static str {
-        "s3"
-    }
-
-    fn configs(&self) -> &'static [ConfigSpec] {
-        CONFIGS
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            export: true,
-            claim_urls: true,
-            import: true,
-        }
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
@@ -286,15 +279,5 @@ impl Provider for S3Remote {
         ]
     }
 
-    fn export(&self) -> Option<&dyn ExportTree> {
-        Some(self)
-    }
-
-    fn import(&self) -> Option<&dyn ImportTree> {
-        Some(self)
-    }
-
-    fn urls(&self) -> Option<&dyn UrlClaims> {
-        Some(self)
-    }
+    provides_every_capability!();
 }

@@ -22,6 +22,7 @@
 
 pub mod paging;
 
+use std::path::Path;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName};
@@ -31,7 +32,7 @@ use url::Url;
 
 use super::token::{self, ApiToken};
 use super::ProviderError;
-use crate::transfer::{self, Client, TransferError};
+use crate::transfer::{self, Client, Download, DownloadOutcome, Expected, TransferError};
 
 /// Most of one JSON answer (one page of a listing, or one object) we read:
 /// a page of 1,000 files with all their details fits many times over; an
@@ -362,6 +363,27 @@ impl ServiceApi {
         }
         let value = serde_json::from_str(&answer.body).map_err(ApiError::NotJson)?;
         Ok(Ok((value, answer)))
+    }
+
+    /// Streams what `request` answers into `dest` through the one byte path
+    /// (resuming from what is there), checked against `expected_size` and
+    /// `checksum` when known. Credentials on `request` stay on its host: a
+    /// redirect to storage carries none.
+    pub async fn download(
+        &self,
+        request: &(dyn Fn() -> RequestBuilder + Send + Sync),
+        expected_size: Option<u64>,
+        checksum: Option<Expected>,
+        dest: &Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<DownloadOutcome, TransferError> {
+        let spec = Download {
+            request,
+            expected_size,
+            checksum,
+            resume: true,
+        };
+        self.client.download(&spec, dest, progress).await
     }
 }
 

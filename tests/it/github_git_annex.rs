@@ -1,0 +1,221 @@
+//! The GitHub remote under real git-annex commands, against the fake
+//! GitHub: no credential reaches storage, rate limits are waited out,
+//! interrupted downloads resume, empty files, anonymous reads, release
+//! pages added with `git annex addurl`, and named set-up errors.
+
+use crate::support::common;
+use crate::support::github as support_github;
+
+use std::time::Instant;
+
+use common::{pseudo_random, Repo};
+use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
+
+fn init(fake: &FakeGithub, repo: &Repo, tag: &str, extra: &[&str]) -> std::process::Output {
+    let api = format!("api={}", fake.api());
+    let repo_arg = format!("repo={GH_REPO}");
+    let tag = format!("tag={tag}");
+    let mut argv = vec![
+        "git",
+        "annex",
+        "initremote",
+        "gh",
+        "type=external",
+        "externaltype=annexa",
+        "provider=github",
+        "encryption=none",
+        &api,
+        &repo_arg,
+        &tag,
+    ];
+    argv.extend_from_slice(extra);
+    repo.run(&argv)
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn no_violations(fake: &FakeGithub) {
+    let (requests, violations) = fake.storage_log();
+    assert!(
+        violations.is_empty(),
+        "token sent to storage: {violations:?}"
+    );
+    for r in &requests {
+        let h = r["headers"].as_object().unwrap();
+        assert!(
+            !h.keys().any(|k| k.eq_ignore_ascii_case("authorization")),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn setup_errors_name_the_problem() {
+    let fake = FakeGithub::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("r")).env("GITHUB_TOKEN", GH_TOKEN);
+    let out = init(&fake, &repo, "missing", &[]);
+    let t = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        t.contains("no release missing") && t.contains("createrelease=yes"),
+        "{t}"
+    );
+
+    let repo = Repo::init(&tmp.path().join("r2")).env("GITHUB_TOKEN", "ghp_wrong-token-value");
+    let out = init(&fake, &repo, "v1", &["createrelease=yes"]);
+    let t = text(&out);
+    assert!(!out.status.success());
+    assert!(t.contains("did not accept the token"), "{t}");
+    assert!(!t.contains("wrong-token-value"), "token printed: {t}");
+}
+
+#[test]
+fn storage_never_sees_the_token_and_rate_limits_are_waited_out() {
+    let fake = FakeGithub::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("r")).env("GITHUB_TOKEN", GH_TOKEN);
+    let out = init(&fake, &repo, "data", &["createrelease=yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // initremote chose a chunk size below GitHub's 2 GiB asset limit.
+    let info = repo.ok(&["git", "annex", "info", "gh"]);
+    assert!(info.contains("chunk"), "{info}");
+
+    let data = pseudo_random(300_000, 1);
+    repo.write("a.dat", &data);
+    repo.write("empty.dat", b"");
+    repo.ok(&["git", "annex", "add", "a.dat", "empty.dat"]);
+    repo.ok(&["git", "commit", "-q", "-m", "data"]);
+    repo.ok(&["git", "annex", "copy", "--to", "gh", "a.dat", "empty.dat"]);
+    // Only a.dat became an asset: GitHub refuses empty ones.
+    assert_eq!(
+        fake.asset_names("data").len(),
+        1,
+        "{:?}",
+        fake.asset_names("data")
+    );
+    repo.ok(&["git", "annex", "drop", "a.dat", "empty.dat"]);
+
+    // Exhausted: 403 with remaining 0 until the reset, 3 s from now.
+    fake.configure("ratelimit_remaining=0&ratelimit_reset_in=3");
+    let started = Instant::now();
+    repo.ok(&["git", "annex", "get", "a.dat", "empty.dat"]);
+    assert!(started.elapsed().as_secs_f64() >= 1.5, "did not wait");
+    assert!(fake.counts()["ratelimited"].as_u64().unwrap() >= 1);
+    assert_eq!(std::fs::read(tmp.path().join("r/a.dat")).unwrap(), data);
+    assert_eq!(std::fs::read(tmp.path().join("r/empty.dat")).unwrap(), b"");
+
+    // A secondary rate limit (403 + Retry-After) is waited out too.
+    repo.ok(&["git", "annex", "drop", "a.dat"]);
+    fake.configure("secondary_limit=2");
+    repo.ok(&["git", "annex", "get", "a.dat"]);
+    repo.ok(&["git", "annex", "fsck", "--from", "gh", "."]);
+    no_violations(&fake);
+
+    // Anonymous reads of a public release: a clone without a token.
+    let top = Repo::open(tmp.path());
+    top.ok(&["git", "clone", "-q", "r", "clone"]);
+    let clone = Repo::open(&tmp.path().join("clone")).env("GITHUB_TOKEN", "");
+    clone.ok(&["git", "annex", "init", "clone"]);
+    clone.ok(&["git", "annex", "enableremote", "gh"]);
+    clone.ok(&["git", "annex", "get", "a.dat", "empty.dat"]);
+    assert_eq!(std::fs::read(tmp.path().join("clone/a.dat")).unwrap(), data);
+    no_violations(&fake);
+
+    // Drop from the remote removes the asset, and the empty key's record.
+    repo.ok(&[
+        "git",
+        "annex",
+        "drop",
+        "--from",
+        "gh",
+        "--force",
+        "a.dat",
+        "empty.dat",
+    ]);
+    assert!(fake.asset_names("data").is_empty());
+    let whereis = repo.ok(&["git", "annex", "whereis", "empty.dat"]);
+    assert!(!whereis.contains("[gh]"), "{whereis}");
+}
+
+#[test]
+fn an_interrupted_download_resumes() {
+    let fake = FakeGithub::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("r")).env("GITHUB_TOKEN", GH_TOKEN);
+    assert!(init(&fake, &repo, "data", &["createrelease=yes"])
+        .status
+        .success());
+    let data = pseudo_random(2 << 20, 3);
+    repo.write("big.dat", &data);
+    repo.ok(&["git", "annex", "add", "big.dat"]);
+    repo.ok(&["git", "annex", "copy", "--to", "gh", "big.dat"]);
+    repo.ok(&["git", "annex", "drop", "big.dat"]);
+    // The first download breaks after 700 kB.
+    fake.configure("drop_after=700000&drop_count=1");
+    repo.ok(&["git", "annex", "get", "big.dat"]);
+    assert_eq!(std::fs::read(tmp.path().join("r/big.dat")).unwrap(), data);
+    let (requests, _) = fake.storage_log();
+    let ranged: Vec<_> = requests
+        .iter()
+        .filter_map(|r| {
+            let h = r["headers"].as_object()?;
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("range"))
+                .and_then(|(_, v)| v.as_str())
+        })
+        .collect();
+    assert!(
+        ranged
+            .iter()
+            .any(|r| r.starts_with("bytes=") && r != &"bytes=0-"),
+        "no resumed request: {requests:?}"
+    );
+    no_violations(&fake);
+}
+
+#[test]
+fn addurl_of_a_release_page_registers_every_asset() {
+    let fake = FakeGithub::start(&["--release", "annexa/test:v1"]);
+    let a = pseudo_random(5000, 4);
+    let b = pseudo_random(7000, 5);
+    fake.admin_with("POST", "asset?repo=annexa/test&tag=v1&name=a.txt", &a);
+    fake.admin_with("POST", "asset?repo=annexa/test&tag=v1&name=b.1.bin", &b);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("r")).env("GITHUB_TOKEN", GH_TOKEN);
+    assert!(init(&fake, &repo, "store", &["createrelease=yes"])
+        .status
+        .success());
+    let page = format!("{}/{GH_REPO}/releases/tag/v1", fake.api());
+    repo.ok(&["git", "annex", "addurl", &page]);
+    let root = tmp.path().join("r");
+    let found: Vec<_> = walkdir::WalkDir::new(&root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| !e.path().starts_with(root.join(".git")))
+        .filter(|e| e.file_type().is_file() || e.file_type().is_symlink())
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    let read = |name: &str| {
+        let p = found
+            .iter()
+            .find(|p| p.file_name().unwrap() == name)
+            .unwrap_or_else(|| panic!("{name} not added: {found:?}"));
+        std::fs::read(p).unwrap()
+    };
+    assert_eq!(read("a.txt"), a);
+    assert_eq!(read("b.1.bin"), b);
+    // One asset URL too, and the content comes back through the remote.
+    let url = format!("{}/{GH_REPO}/releases/download/v1/a.txt", fake.api());
+    repo.ok(&["git", "annex", "addurl", "--file", "again.txt", &url]);
+    repo.ok(&["git", "annex", "drop", "--force", "again.txt"]);
+    repo.ok(&["git", "annex", "get", "again.txt"]);
+    assert_eq!(std::fs::read(root.join("again.txt")).unwrap(), a);
+    no_violations(&fake);
+}

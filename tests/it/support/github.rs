@@ -1,0 +1,124 @@
+//! The fake GitHub (Releases API) for tests: start, ask, stop.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const GH_TOKEN: &str = "ghp_fake0123456789abcdef";
+pub const GH_REPO: &str = "annexa/test";
+
+/// A running `tests/fakes/github_server.py`, killed on drop.
+pub struct FakeGithub {
+    child: Child,
+    pub api_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl FakeGithub {
+    /// Starts the fake with the repository [`GH_REPO`] (no releases) and
+    /// `extra` arguments (e.g. `--release annexa/test:v1:draft`).
+    pub fn start(extra: &[&str]) -> FakeGithub {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/github_server.py");
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(["--port", "0", "--token", GH_TOKEN, "--repo", GH_REPO])
+            .args(["--data-dir", dir.path().to_str().unwrap()])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs the fake GitHub server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words.first(), Some(&"READY"), "fake server said {line:?}");
+        FakeGithub {
+            child,
+            api_port: words[1].parse().unwrap(),
+            _dir: dir,
+        }
+    }
+
+    /// The `api=` of a remote on this fake (also its web host).
+    pub fn api(&self) -> String {
+        format!("http://127.0.0.1:{}", self.api_port)
+    }
+
+    /// A request to the fake's API port; returns (status, body).
+    pub fn http(&self, method: &str, path_and_query: &str, body: &[u8]) -> (u16, String) {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.api_port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let req = format!(
+            "{method} {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    pub fn admin(&self, method: &str, what: &str) -> serde_json::Value {
+        self.admin_with(method, what, b"")
+    }
+
+    pub fn admin_with(&self, method: &str, what: &str, body: &[u8]) -> serde_json::Value {
+        let (status, text) = self.http(method, &format!("/_fake/{what}"), body);
+        assert!(status < 300, "/_fake/{what}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// `/_fake/config?...`
+    pub fn configure(&self, query: &str) {
+        self.admin("POST", &format!("config?{query}"));
+    }
+
+    /// Headers of every request the storage host received, and those that
+    /// carried `Authorization`.
+    pub fn storage_log(&self) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+        let v = self.admin("GET", "storage-log");
+        (
+            v["requests"].as_array().unwrap().clone(),
+            v["violations"].as_array().unwrap().clone(),
+        )
+    }
+
+    pub fn counts(&self) -> serde_json::Value {
+        self.admin("GET", "counts")
+    }
+
+    /// Names of the assets of release `tag` of [`GH_REPO`].
+    pub fn asset_names(&self, tag: &str) -> Vec<String> {
+        let state = self.admin("GET", "state");
+        state[GH_REPO]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["tag_name"] == tag)
+            .flat_map(|r| r["assets"].as_array().unwrap().clone())
+            .map(|a| a["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+impl Drop for FakeGithub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,121 @@
+//! moto_server behind `tests/fakes/s3_store_proxy.py`, which answers as
+//! other S3 stores do (verifies Content-MD5 and x-amz-checksum-sha256 as
+//! AWS does, SSE-KMS ETags, stores that refuse flexible checksums, damage
+//! on the way) and logs what each request carried.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::support::common::{free_port, tool, wait_for_port, Moto};
+
+/// One request as the proxy saw it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Content-MD5 and x-amz-checksum-* headers, names lower-case.
+    pub checksums: std::collections::HashMap<String, String>,
+    pub status: u16,
+}
+
+impl Seen {
+    /// A PUT of object bytes (whole object or a part), not a bucket call.
+    pub fn is_upload(&self) -> bool {
+        self.method == "PUT"
+            && self
+                .path
+                .trim_start_matches('/')
+                .split_once('/')
+                .is_some_and(|(_, object)| !object.is_empty())
+    }
+}
+
+/// The proxy, stopped on drop (with its moto).
+pub struct StoreProxy {
+    child: Child,
+    pub port: u16,
+    pub moto: Moto,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl StoreProxy {
+    /// moto plus the proxy in front of it with `flags` (`--kms`, ...).
+    pub fn start(flags: &[&str]) -> StoreProxy {
+        let moto = Moto::start();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("requests.jsonl");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/s3_store_proxy.py");
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(tool("python"))
+                .arg(&script)
+                .args(["--port", &port.to_string(), "--upstream", &moto.endpoint()])
+                .args(["--log", log.to_str().unwrap()])
+                .args(flags)
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("the tools venv's python runs the proxy");
+            if wait_for_port(port, Duration::from_secs(20)) {
+                return StoreProxy {
+                    child,
+                    port,
+                    moto,
+                    log,
+                    _dir: dir,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("the S3 store proxy did not start");
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every request so far, in order.
+    pub fn seen(&self) -> Vec<Seen> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a log line"))
+            .collect()
+    }
+
+    /// Gives `bucket` (on moto) SSE-KMS default encryption, as
+    /// `aws s3api put-bucket-encryption` does.
+    pub fn encrypt_bucket_with_kms(&self, bucket: &str) {
+        let body = "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>\
+                    <SSEAlgorithm>aws:kms</SSEAlgorithm></ApplyServerSideEncryptionByDefault>\
+                    </Rule></ServerSideEncryptionConfiguration>";
+        let out = Command::new("curl")
+            // Not a form: moto would read the body as one.
+            .args(["-sf", "-X", "PUT", "-H", "Content-Type: application/xml"])
+            .args(["--data-binary", body])
+            .arg(format!("{}/{bucket}?encryption", self.moto.endpoint()))
+            .output()
+            .expect("curl runs");
+        assert!(out.status.success(), "put-bucket-encryption failed");
+        let out = Command::new("curl")
+            .args(["-sf"])
+            .arg(format!("{}/{bucket}?encryption", self.moto.endpoint()))
+            .output()
+            .expect("curl runs");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("aws:kms"),
+            "moto did not keep the bucket's KMS encryption"
+        );
+    }
+}
+
+impl Drop for StoreProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
