@@ -428,14 +428,8 @@ struct Collector<'a> {
 
 impl ImportSink for Collector<'_> {
     fn found(&mut self, file: ImportableFile) -> providers::Result<()> {
-        if let Err(why) = check_export_path(&file.path) {
-            self.skipped(&file.path, &error_chain_text(&why));
-            return Ok(());
-        }
-        // Every imported file is a symbolic link into the annex: git's
-        // rules for those, checked before anything is written.
-        if let Err(problem) = super::paths::check(&file.path, super::paths::EntryKind::Symlink) {
-            self.skipped(&file.path, &problem.to_string());
+        if let Err(why) = importable_path(&file.path) {
+            self.skipped(&file.path, &why);
             return Ok(());
         }
         if self.filter.keeps(&file.path) {
@@ -451,6 +445,14 @@ impl ImportSink for Collector<'_> {
             super::report::shown_path(name)
         );
     }
+}
+
+/// Whether a listed name can be a path of the tree, or why not. Every
+/// imported file is a symbolic link into the annex: git's rules for those,
+/// checked before anything is written.
+pub(super) fn importable_path(path: &str) -> Result<(), String> {
+    check_export_path(path).map_err(|why| error_chain_text(&why))?;
+    super::paths::check(path, super::paths::EntryKind::Symlink).map_err(|p| p.to_string())
 }
 
 pub(super) fn provider_error(e: providers::ProviderError) -> DatasetError {

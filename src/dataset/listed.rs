@@ -25,14 +25,14 @@ use futures_util::stream::StreamExt;
 use super::annex::{key_size, object_path};
 use super::cache::{Access, Cache};
 use super::commands::{GetOptions, GetOutcome, Materializer, SelectionRequest};
-use super::import::{import_kind, provider_error, StandaloneAnnex};
+use super::import::{import_kind, importable_path, provider_error, StandaloneAnnex};
 use super::resolve::{select_files, selects_on_its_own, DatasetFile, Resolved};
 use super::service::{ServiceHints, ServiceSource};
 use super::tree::Content;
 use super::{DatasetError, Source};
 use crate::error_chain_text;
 use crate::providers::import::{key_for, ContentId};
-use crate::providers::{self, check_export_path, Annex, ImportSink, ImportTree, ImportableFile};
+use crate::providers::{self, Annex, ImportSink, ImportTree, ImportableFile};
 use crate::transfer::{Algorithm, Expected};
 
 /// One line of the recorded listing.
@@ -147,12 +147,8 @@ struct ListingSink<'a> {
 
 impl ImportSink for ListingSink<'_> {
     fn found(&mut self, file: ImportableFile) -> providers::Result<()> {
-        if let Err(why) = check_export_path(&file.path) {
-            self.skipped(&file.path, &error_chain_text(&why));
-            return Ok(());
-        }
-        if let Err(problem) = super::paths::check(&file.path, super::paths::EntryKind::Symlink) {
-            self.skipped(&file.path, &problem.to_string());
+        if let Err(why) = importable_path(&file.path) {
+            self.skipped(&file.path, &why);
             return Ok(());
         }
         if let Some(writer) = &mut self.record {
