@@ -143,6 +143,85 @@ struct ListingSink<'a> {
     /// Where files the request selects on their own go at once, if anywhere.
     jobs: Option<&'a tokio::sync::mpsc::UnboundedSender<Job>>,
     started: std::collections::HashSet<usize>,
+    /// Folders of files selected on their own, and the folders above them:
+    /// their sidecars and tables are fetched as they are found.
+    selected_dirs: std::collections::HashSet<String>,
+    /// The files of the folder the listing is in (a listing is sorted: a
+    /// sidecar `x.json` comes before its `x.nii.gz`).
+    recent: Vec<usize>,
+}
+
+/// A small metadata file that a selection may bring along (sidecars,
+/// tables, root files): fetched on speculation while the listing goes on,
+/// delivered only if the final selection has it.
+fn metadata_like(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".json") || name.ends_with(".tsv")
+}
+
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// A file name up to its first `.`: `x_T1w` of `x_T1w.nii.gz`.
+fn stem(path: &str) -> &str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.split('.').next().unwrap_or(name)
+}
+
+impl ListingSink<'_> {
+    fn start(&mut self, index: usize) {
+        if let Some(jobs) = self.jobs {
+            if self.started.insert(index) {
+                let _ = jobs.send((index, self.files[index].0.clone(), false));
+            }
+        }
+    }
+
+    /// Fetch at once what the listing already shows to be wanted: files
+    /// selected on their own name, and the small metadata files likely to
+    /// come with them (their same-named sidecar, tables and sidecars in the
+    /// folders above them, root files).
+    fn prefetch(&mut self, index: usize) {
+        let path = self.files[index].0.path.clone();
+        let dir = parent(&path).to_string();
+        if self.recent.first().map(|&i| parent(&self.files[i].0.path)) != Some(dir.as_str()) {
+            self.recent.clear();
+        }
+        self.recent.push(index);
+        if selects_on_its_own(&path, self.request) {
+            self.start(index);
+            let own_stem = stem(&path).to_string();
+            let siblings: Vec<usize> = self
+                .recent
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let p = &self.files[i].0.path;
+                    metadata_like(p) && stem(p) == own_stem
+                })
+                .collect();
+            for sibling in siblings {
+                self.start(sibling);
+            }
+            let mut at = dir.as_str();
+            while !at.is_empty() && self.selected_dirs.insert(at.to_string()) {
+                at = parent(at);
+            }
+        } else if metadata_like(&path)
+            && (self.selected_dirs.contains(&dir) || (dir.is_empty() && self.request.inherit))
+        {
+            self.start(index);
+        } else if dir.is_empty()
+            && self
+                .request
+                .root_files
+                .iter()
+                .any(|g| crate::bids::glob_match(g, &path))
+        {
+            self.start(index);
+        }
+    }
 }
 
 impl ImportSink for ListingSink<'_> {
@@ -158,13 +237,10 @@ impl ImportSink for ListingSink<'_> {
             }
         }
         let index = self.files.len();
-        if let Some(jobs) = self.jobs {
-            if selects_on_its_own(&file.path, self.request) {
-                self.started.insert(index);
-                let _ = jobs.send((index, file.clone(), false));
-            }
-        }
         self.files.push((file, false));
+        if self.jobs.is_some() {
+            self.prefetch(index);
+        }
         Ok(())
     }
 
@@ -235,7 +311,10 @@ pub(super) fn get(
                             source.as_str()
                         );
                     }
-                    let prefetch = options.shard.is_none().then_some(&job_tx);
+                    // Fetching on speculation suits the raw dataset, whole (a shard
+                    // wants only its part).
+                    let raw = request.scopes == [crate::bids::Scope::Raw];
+                    let prefetch = (options.shard.is_none() && raw).then_some(&job_tx);
                     list_anew(cache, source, tree, annex, request, prefetch).await?
                 }
             };
@@ -321,6 +400,8 @@ async fn list_anew(
         record_error: None,
         jobs: prefetch,
         started: std::collections::HashSet::new(),
+        selected_dirs: std::collections::HashSet::new(),
+        recent: Vec::new(),
     };
     tree.list_unconfirmed(&mut sink, annex)
         .await
@@ -617,4 +698,87 @@ fn place(repo: &Path, key: &str, tmp: &Path) -> Result<(), String> {
 fn object_present(repo: &Path, key: &str) -> bool {
     std::fs::metadata(object_path(repo, key))
         .is_ok_and(|m| m.is_file() && key_size(key).map_or(true, |s| s == m.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bids::{FilterKey, FilterSet, Scope, DEFAULT_ROOT_FILES};
+
+    /// What a sorted listing starts fetching before it ends: the selected
+    /// images, their same-named sidecars, tables and sidecars above them,
+    /// root metadata; nothing of other subjects or other folders.
+    #[test]
+    fn listing_pages_start_what_the_selection_will_want() {
+        let mut filters = FilterSet::new();
+        filters
+            .add(FilterKey::Entity("sub".into()), &["01"])
+            .unwrap();
+        filters.add(FilterKey::Suffix, &["T1w"]).unwrap();
+        filters.add(FilterKey::Extension, &[".nii.gz"]).unwrap();
+        let request = SelectionRequest {
+            filters,
+            scopes: vec![Scope::Raw],
+            root_files: DEFAULT_ROOT_FILES.iter().map(|s| s.to_string()).collect(),
+            inherit: true,
+            with_associated: false,
+        };
+        let listing = [
+            "CHANGES",
+            "T1w.json",
+            "dataset_description.json",
+            "participants.tsv",
+            "sub-01/anat/sub-01_T1w.json",
+            "sub-01/anat/sub-01_T1w.nii.gz",
+            "sub-01/anat/sub-01_T2w.nii.gz",
+            "sub-01/func/sub-01_task-rest_bold.json",
+            "sub-01/sub-01_scans.tsv",
+            "sub-02/anat/sub-02_T1w.json",
+            "sub-02/anat/sub-02_T1w.nii.gz",
+            "sub-02/sub-02_scans.tsv",
+        ];
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut sink = ListingSink {
+            request: &request,
+            files: Vec::new(),
+            record: None,
+            record_error: None,
+            jobs: Some(&tx),
+            started: std::collections::HashSet::new(),
+            selected_dirs: std::collections::HashSet::new(),
+            recent: Vec::new(),
+        };
+        for path in listing {
+            sink.found(ImportableFile {
+                path: path.into(),
+                size: 1,
+                id: ContentId::new("v", None),
+                url: None,
+            })
+            .unwrap();
+        }
+        let files = std::mem::take(&mut sink.files);
+        drop(sink);
+        drop(tx);
+        let mut started = Vec::new();
+        while let Ok((index, file, confirmed)) = rx.try_recv() {
+            assert_eq!(file.path, listing[index]);
+            assert!(!confirmed);
+            started.push(file.path);
+        }
+        started.sort();
+        assert_eq!(
+            started,
+            [
+                "CHANGES",
+                "T1w.json",
+                "dataset_description.json",
+                "participants.tsv",
+                "sub-01/anat/sub-01_T1w.json",
+                "sub-01/anat/sub-01_T1w.nii.gz",
+                "sub-01/sub-01_scans.tsv",
+            ]
+        );
+        assert_eq!(files.len(), listing.len());
+    }
 }
