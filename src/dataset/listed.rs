@@ -146,10 +146,14 @@ struct ListingSink<'a> {
     /// Folders of files selected on their own, and the folders above them:
     /// their sidecars and tables are fetched as they are found.
     selected_dirs: std::collections::HashSet<String>,
-    /// The files of the folder the listing is in (a listing is sorted: a
-    /// sidecar `x.json` comes before its `x.nii.gz`).
+    /// The last few files of the folder the listing is in (a listing is
+    /// sorted: a sidecar `x.json` comes just before its `x.nii.gz`).
     recent: Vec<usize>,
 }
+
+/// How many of a folder's last files a selected file's sidecar is looked
+/// for among.
+const RECENT_FILES: usize = 8;
 
 /// A small metadata file that a selection may bring along (sidecars,
 /// tables, root files): fetched on speculation while the listing goes on,
@@ -188,6 +192,9 @@ impl ListingSink<'_> {
         if self.recent.first().map(|&i| parent(&self.files[i].0.path)) != Some(dir.as_str()) {
             self.recent.clear();
         }
+        if self.recent.len() == RECENT_FILES {
+            self.recent.remove(0);
+        }
         self.recent.push(index);
         if selects_on_its_own(&path, self.request) {
             self.start(index);
@@ -208,17 +215,17 @@ impl ListingSink<'_> {
             while !at.is_empty() && self.selected_dirs.insert(at.to_string()) {
                 at = parent(at);
             }
-        } else if metadata_like(&path)
-            && (self.selected_dirs.contains(&dir) || (dir.is_empty() && self.request.inherit))
-        {
-            self.start(index);
-        } else if dir.is_empty()
+            return;
+        }
+        let likely_sidecar = metadata_like(&path)
+            && (self.selected_dirs.contains(&dir) || (dir.is_empty() && self.request.inherit));
+        let root_file = dir.is_empty()
             && self
                 .request
                 .root_files
                 .iter()
-                .any(|g| crate::bids::glob_match(g, &path))
-        {
+                .any(|g| crate::bids::glob_match(g, &path));
+        if likely_sidecar || root_file {
             self.start(index);
         }
     }
