@@ -651,6 +651,35 @@ fn service_get_records_its_listing_and_builds_the_dataset_when_asked() {
     assert!(annex_uuid(&repo));
     let line = long.lines().find(|l| l.ends_with(t1)).unwrap();
     assert!(line.contains("cached"), "{long}");
+
+    // What a killed get left in the cache's annex tmp: a true prefix is
+    // completed; a wrong one is refused and removed, and the next run
+    // gets the file whole.
+    let t5 = "sub-005/anat/sub-005_T1w.nii.gz";
+    let key = md5_key(t5, files[t5].as_bytes());
+    let partial = repo.join(".git/annex/tmp").join(&key);
+    std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
+    let half = files[t5].len() / 2;
+    std::fs::write(&partial, &files[t5].as_bytes()[..half]).unwrap();
+    ok(get("d", &["--sub", "005"]), "get after a partial download");
+    assert_eq!(
+        std::fs::read_to_string(work.join("d").join(t5)).unwrap(),
+        files[t5]
+    );
+    assert!(!partial.exists());
+    let t6 = "sub-006/anat/sub-006_T1w.nii.gz";
+    let key = md5_key(t6, files[t6].as_bytes());
+    let partial = repo.join(".git/annex/tmp").join(&key);
+    std::fs::write(&partial, "x".repeat(files[t6].len() / 2)).unwrap();
+    let refused = get("e", &["--sub", "006"]);
+    assert!(!refused.status.success());
+    assert!(!work.join("e").join(t6).exists());
+    assert!(!partial.exists());
+    ok(get("e", &["--sub", "006"]), "get after a refused download");
+    assert_eq!(
+        std::fs::read_to_string(work.join("e").join(t6)).unwrap(),
+        files[t6]
+    );
 }
 
 /// Service sources that cannot be used are refused before anything is made.
