@@ -100,6 +100,7 @@ pub const CREDENTIALS: &[(&str, &[&str])] = &[
     ("dataverse", &["DATAVERSE_API_KEY"]),
     ("figshare", &["FIGSHARE_API_KEY"]),
     ("github", &["GITHUB_TOKEN"]),
+    ("zenodo", &["ZENODO_TOKEN"]),
 ];
 
 /// Gathers the report. `version` is this program's version text; `cache`

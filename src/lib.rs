@@ -1,4 +1,4 @@
-//! annexa: research data on S3, Dataverse, Figshare and GitHub Releases as
+//! annexa: research data on S3, Dataverse, Figshare, GitHub Releases and Zenodo as
 //! first-class git-annex content, and exact BIDS subsets of DataLad datasets.
 //!
 //! Layout (one job per module):

@@ -9,8 +9,13 @@ use std::path::PathBuf;
 
 #[path = "../cli/annexa.rs"]
 mod cli;
+#[path = "../cli/report.rs"]
+mod report;
+use annexa::dataset::SharedReporter;
 use cli::{CacheAction, Cli, Command, SelectionArgs};
+use report::{print_line, Console};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 impl SelectionArgs {
     fn request(&self) -> Result<SelectionRequest> {
@@ -47,11 +52,13 @@ impl SelectionArgs {
         })
     }
 
-    fn common(&self, cache: &Option<PathBuf>) -> CommonOptions {
+    fn common(&self, cache: &Option<PathBuf>, console: &Arc<Console>) -> CommonOptions {
         CommonOptions {
             cache_dir: cache.clone(),
             treeish: self.r#ref.clone(),
             update: self.update,
+            endpoint: self.endpoint.clone(),
+            reporter: SharedReporter(console.clone()),
         }
     }
 }
@@ -91,7 +98,76 @@ fn main() -> ExitCode {
     }
 }
 
+/// The one [`Console`] of this run, also known to the Ctrl-C handler.
+static CONSOLE: std::sync::OnceLock<Arc<Console>> = std::sync::OnceLock::new();
+
+fn console(json: bool, quiet: bool) -> Arc<Console> {
+    CONSOLE
+        .get_or_init(|| Arc::new(Console::new(json, quiet)))
+        .clone()
+}
+
+/// Ctrl-C: the progress line is cleared and what was done is said before
+/// the process ends (git-annex, in the same process group, stops too;
+/// files are written under temporary names and renamed when complete, so
+/// none is left half-written under its own name).
+fn on_interrupt() {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+    else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if runtime.block_on(tokio::signal::ctrl_c()).is_ok() {
+            if let Some(line) = CONSOLE.get().and_then(|c| c.interrupted()) {
+                eprintln!("{line}");
+            }
+            std::process::exit(130);
+        }
+    });
+}
+
+/// One line of `annexa ls`: the path; `--long` adds size, whether it is
+/// cached and its role; `--json` one object.
+fn listed_line(file: &dataset::ListedFile, json: bool, long: bool) -> String {
+    use annexa::dataset::report::shown_path;
+    if json {
+        return serde_json::json!({
+            "path": file.path,
+            "key": file.key,
+            "size": file.size,
+            "cached": file.cached,
+            "role": file.role,
+        })
+        .to_string();
+    }
+    if !long {
+        return shown_path(&file.path).into_owned();
+    }
+    let size = file
+        .size
+        .map(|s| indicatif::HumanBytes(s).to_string())
+        .unwrap_or_else(|| "?".into());
+    let role = match file.role {
+        "selected" => "data",
+        "root" => "root",
+        "inherited" => "sidecar",
+        other => other,
+    };
+    format!(
+        "{size:>10}  {:<8}  {role:<10}  {}",
+        if file.cached == Some(false) {
+            "remote"
+        } else {
+            "cached"
+        },
+        shown_path(&file.path)
+    )
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
+    on_interrupt();
     match cli.command {
         Command::Ls {
             source,
@@ -100,12 +176,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             long,
         } => {
             let request = selection.request()?;
-            let format = match (json, long) {
-                (true, _) => dataset::LsFormat::Json,
-                (false, true) => dataset::LsFormat::Long,
-                (false, false) => dataset::LsFormat::Paths,
-            };
-            dataset::ls(&selection.common(&cli.cache), &source, &request, format)?;
+            let console = console(false, false);
+            let files = dataset::ls(
+                &selection.common(&cli.cache, &console),
+                &source,
+                &request,
+                json || long,
+            )?;
+            for file in files {
+                print_line(&listed_line(&file, json, long));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Import {
@@ -134,7 +214,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 manifest,
                 remote_name,
                 checkout: true,
-                quiet: json,
+                reporter: SharedReporter(console(false, json)),
             };
             let (dir, summary) =
                 dataset::import_command(&source, dir.as_deref(), &hints, &options)?;
@@ -165,8 +245,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ShardBy::Subject
             };
             let request = selection.request()?;
-            let parts =
-                dataset::plan(&selection.common(&cli.cache), &source, &request, shards, by)?;
+            let common = selection.common(&cli.cache, &console(false, false));
+            let parts = dataset::plan(&common, &source, &request, shards, by)?;
             for part in &parts {
                 if json {
                     println!("{}", serde_json::to_string(part)?);
@@ -209,7 +289,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 to,
                 jobs,
                 dry_run,
-                json,
                 drop_after,
                 direct,
                 verify,
@@ -217,7 +296,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 shard,
                 force,
             };
-            let outcome = dataset::get(&selection.common(&cli.cache), &source, &request, &options)?;
+            let common = selection.common(&cli.cache, &console(json, false));
+            let outcome = dataset::get(&common, &source, &request, &options)?;
             Ok(if outcome.failed > 0 {
                 ExitCode::from(1)
             } else {
@@ -227,14 +307,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cache { action } => {
             let cache = cli.cache.as_deref();
             match action {
-                CacheAction::List { json } => dataset::cache_list(cache, json)?,
+                CacheAction::List { json } => {
+                    for entry in dataset::cache_list(cache)? {
+                        if json {
+                            print_line(&serde_json::to_string(&entry)?);
+                        } else {
+                            let state = if entry.complete { "" } else { " (incomplete)" };
+                            print_line(&format!(
+                                "{}\t{}\t{}{state}",
+                                entry.source,
+                                indicatif::HumanBytes(entry.bytes),
+                                entry.path.display()
+                            ));
+                        }
+                    }
+                }
                 CacheAction::Path { source } => {
                     println!("{}", dataset::cache_path(cache, &source)?.display())
                 }
                 CacheAction::Clean { source, all } => {
                     let target = if all { None } else { source.as_deref() };
-                    let removed = dataset::cache_clean(cache, target)
-                        .with_context(|| "cleaning the cache")?;
+                    let removed =
+                        dataset::cache_clean(cache, target, SharedReporter(console(false, false)))
+                            .with_context(|| "cleaning the cache")?;
                     for (name, bytes) in removed {
                         println!("removed {name} ({})", indicatif::HumanBytes(bytes));
                     }

@@ -49,7 +49,8 @@ pub enum Command {
     )]
     Import {
         /// s3://BUCKET/PREFIX, doi:..., a Dataverse dataset URL, a Figshare
-        /// article URL or id, or a GitHub release URL
+        /// article URL or id, a GitHub release URL, or a Zenodo DOI
+        /// (doi:10.5281/zenodo.N) or record URL
         source: String,
         /// The dataset's folder (default: named after the source)
         dir: Option<PathBuf>,
@@ -59,8 +60,9 @@ pub enum Command {
         /// Dataverse installation for a bare doi: (default: Harvard Dataverse)
         #[arg(long, value_name = "URL")]
         dataverse: Option<String>,
-        /// API address of a Figshare or GitHub source (default: the one its
-        /// URL implies; https://api.figshare.com/v2, https://api.github.com)
+        /// API address of a Figshare, GitHub or Zenodo source (default: the
+        /// one its URL implies; https://api.figshare.com/v2,
+        /// https://api.github.com, https://zenodo.org/api)
         #[arg(long, value_name = "URL")]
         api: Option<String>,
         /// Import only paths matching GLOB (repeatable; ** crosses folders)
@@ -69,17 +71,17 @@ pub enum Command {
         /// Leave out paths matching GLOB (repeatable)
         #[arg(long, value_name = "GLOB")]
         exclude: Vec<String>,
-        /// Version of the Dataverse dataset or Figshare article (not
-        /// supported yet: refused; the latest version is imported). Hidden
-        /// until it works.
-        #[arg(long = "version", value_name = "VERSION", hide = true)]
+        /// Version of a Zenodo record to import (Zenodo's version number,
+        /// 1 = first; default: the version named, the latest for a concept
+        /// DOI). Refused for other services
+        #[arg(long = "version", value_name = "VERSION")]
         dataset_version: Option<String>,
         /// CSV of `size,sha1,path` or `path,size,sha256` rows whose checksums
         /// key the files the service publishes no checksum for
         #[arg(long, value_name = "FILE")]
         manifest: Option<PathBuf>,
         /// Name of the special remote (default: the service's: s3, dataverse,
-        /// figshare, github)
+        /// figshare, github, zenodo)
         #[arg(long, value_name = "NAME")]
         remote_name: Option<String>,
         /// The summary as one JSON object
@@ -269,4 +271,8 @@ pub struct SelectionArgs {
     /// Fetch the dataset's latest state before selecting
     #[arg(long)]
     pub update: bool,
+    /// S3 endpoint of an s3:// source (default: the one its cached copy
+    /// records, else $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, AWS)
+    #[arg(long, value_name = "URL", help_heading = "Source")]
+    pub endpoint: Option<String>,
 }

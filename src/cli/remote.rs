@@ -6,7 +6,7 @@
 pub fn command() -> clap::Command {
     clap::Command::new("git-annex-remote-annexa")
         .version(env!("CARGO_PKG_VERSION"))
-        .about("git-annex external special remote for S3, Dataverse, Figshare and GitHub Releases")
+        .about("git-annex external special remote for S3, Dataverse, Figshare, GitHub Releases and Zenodo")
         .long_about(
             "git-annex starts this program itself and speaks its external special remote \
              protocol with it on stdin/stdout. Make a remote with:\n\n  \
@@ -24,6 +24,7 @@ pub fn command() -> clap::Command {
              AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   S3 credentials\n  \
              DATAVERSE_API_KEY   Dataverse token\n  \
              FIGSHARE_API_KEY    Figshare token\n  \
-             GITHUB_TOKEN        GitHub token",
+             GITHUB_TOKEN        GitHub token\n  \
+             ZENODO_TOKEN        Zenodo (InvenioRDM) personal access token",
         )
 }

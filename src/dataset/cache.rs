@@ -2,15 +2,17 @@
 //! a lock file so that concurrent `annexa` processes take turns.
 
 use super::git::{git, run};
+use super::report::{Reporter, SharedReporter};
 use super::{DatasetError, Source};
 use fs2::FileExt;
 use std::fs::{self, File, OpenOptions};
-use std::io::IsTerminal;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 const SOURCE_FILE: &str = "source";
-const READY_FILE: &str = "ready";
+/// Written when a clone is complete, rewritten at each refresh: its
+/// time is the age of the cached copy.
+pub(super) const READY_FILE: &str = "ready";
 const LOCK_FILE: &str = "lock";
 const REPO_DIR: &str = "repo";
 /// The recorded listing of a service source (see [`super::listed`]).
@@ -19,6 +21,9 @@ const LISTING_FILE: &str = "listing.jsonl";
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+    reporter: SharedReporter,
+    /// `--endpoint` for `s3://` sources.
+    endpoint: Option<String>,
 }
 
 /// Read-only work (listing) shares the lock; cloning, fetching and dropping
@@ -63,7 +68,31 @@ impl Cache {
                     },
                 },
             };
-        Ok(Cache { root })
+        Ok(Cache {
+            root,
+            reporter: SharedReporter::default(),
+            endpoint: None,
+        })
+    }
+
+    /// Tells `reporter` what the cache does (clones, waits).
+    pub fn reporting_to(mut self, reporter: SharedReporter) -> Cache {
+        self.reporter = reporter;
+        self
+    }
+
+    /// The S3 endpoint the user named for `s3://` sources.
+    pub fn with_endpoint(mut self, endpoint: Option<String>) -> Cache {
+        self.endpoint = endpoint;
+        self
+    }
+
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    pub fn reporter(&self) -> &SharedReporter {
+        &self.reporter
     }
 
     pub fn root(&self) -> &Path {
@@ -78,7 +107,7 @@ impl Cache {
     pub fn open(&self, source: &Source, access: Access) -> Result<CachedDataset, DatasetError> {
         let entry = self.entry_dir(source);
         fs::create_dir_all(&entry).map_err(|e| DatasetError::io(&entry, e))?;
-        let lock = lock_entry(&entry, access)?;
+        let lock = lock_entry(&entry, access, &**self.reporter())?;
         let repo = entry.join(REPO_DIR);
         if entry.join(READY_FILE).exists() {
             return Ok(CachedDataset {
@@ -89,9 +118,14 @@ impl Cache {
         }
         // Not cloned yet (or a clone was interrupted): that needs the lock alone.
         drop(lock);
-        let lock = lock_entry(&entry, Access::Exclusive)?;
+        let lock = lock_entry(&entry, Access::Exclusive, &**self.reporter())?;
         if !entry.join(READY_FILE).exists() {
-            clone_into(source, &entry)?;
+            if let Err(e) = clone_into(source, &entry, self) {
+                // A failed clone leaves nothing behind (the lock taken
+                // alone, so no one else is inside).
+                let _ = discard_entry(&entry);
+                return Err(e);
+            }
         }
         Ok(CachedDataset {
             source: source.clone(),
@@ -111,7 +145,7 @@ impl Cache {
     ) -> Result<CachedDataset, DatasetError> {
         let entry = self.entry_dir(source);
         fs::create_dir_all(&entry).map_err(|e| DatasetError::io(&entry, e))?;
-        let lock = lock_entry(&entry, access)?;
+        let lock = lock_entry(&entry, access, &*self.reporter)?;
         let repo = entry.join(REPO_DIR);
         let source_file = entry.join(SOURCE_FILE);
         if !source_file.exists() {
@@ -145,7 +179,8 @@ impl Cache {
         }
     }
 
-    /// Every entry under the cache root.
+    /// Every entry under the cache root, and the leftovers of failed or
+    /// interrupted clones (incomplete).
     pub fn entries(&self) -> Result<Vec<CacheEntry>, DatasetError> {
         let mut entries = Vec::new();
         let Ok(dir) = fs::read_dir(&self.root) else {
@@ -153,7 +188,7 @@ impl Cache {
         };
         for item in dir.flatten() {
             let path = item.path();
-            let Some(source) = entry_source(&path) else {
+            let Some(source) = entry_source(&path).or_else(|| leftover_source(&path)) else {
                 continue;
             };
             entries.push(CacheEntry {
@@ -167,36 +202,76 @@ impl Cache {
         Ok(entries)
     }
 
-    /// Removes one entry's content, waiting for any process that uses it.
-    /// git-annex keeps objects read-only, so write permission is restored
-    /// first. The lock file (and so the folder) stays: a process waiting
-    /// for it would otherwise lock a deleted file while a newcomer locks a
-    /// new one, and both would use the entry at once.
+    /// Removes one entry, waiting for any process that uses it. git-annex
+    /// keeps objects read-only, so write permission is restored first.
+    /// The lock file goes last: a process that opened it meanwhile finds,
+    /// once it holds the lock, that the file is no longer the entry's and
+    /// starts over ([`lock_entry`]).
     pub fn remove_entry(&self, entry: &Path) -> Result<(), DatasetError> {
-        if entry_source(entry).is_none() {
+        if entry_source(entry).is_none() && leftover_source(entry).is_none() {
             return Err(DatasetError::Direct(format!(
                 "{} is not an annexa cache entry; not removing it",
                 entry.display()
             )));
         }
-        let _lock = lock_entry(entry, Access::Exclusive)?;
-        make_writable(entry)?;
-        for item in fs::read_dir(entry)
-            .map_err(|e| DatasetError::io(entry, e))?
-            .flatten()
-        {
-            let path = item.path();
-            if item.file_name() == LOCK_FILE {
-                continue;
-            }
-            let result = if item.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                fs::remove_dir_all(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-            result.map_err(|e| DatasetError::io(&path, e))?;
+        let _lock = lock_entry(entry, Access::Exclusive, &**self.reporter())?;
+        discard_entry(entry)
+    }
+}
+
+/// Removes an entry whose lock the caller holds alone: its content, then
+/// the lock file, then the folder.
+fn discard_entry(entry: &Path) -> Result<(), DatasetError> {
+    make_writable(entry)?;
+    for item in fs::read_dir(entry)
+        .map_err(|e| DatasetError::io(entry, e))?
+        .flatten()
+    {
+        let path = item.path();
+        if item.file_name() == LOCK_FILE {
+            continue;
         }
-        Ok(())
+        let result = if item.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        result.map_err(|e| DatasetError::io(&path, e))?;
+    }
+    let lock = entry.join(LOCK_FILE);
+    fs::remove_file(&lock).map_err(|e| DatasetError::io(&lock, e))?;
+    // Another process may already have made a new lock here: then the
+    // folder stays, in use.
+    let _ = fs::remove_dir(entry);
+    Ok(())
+}
+
+/// What a failed or interrupted clone (of an older annexa, or killed) may
+/// leave: a folder named like an entry (`NAME-` and 12 hex digits) with a
+/// lock file, and either nothing else or a `source` file whose hash is
+/// that name's. `None` for anything else.
+fn leftover_source(path: &Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let name = path.file_name()?.to_str()?;
+    let (_, digest) = name.rsplit_once('-')?;
+    let hex_named = digest.len() == 12 && digest.bytes().all(|b| b.is_ascii_hexdigit());
+    let locked = fs::symlink_metadata(path.join(LOCK_FILE)).is_ok_and(|m| m.is_file());
+    if !hex_named || !locked || !fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        return None;
+    }
+    match fs::read_to_string(path.join(SOURCE_FILE)) {
+        Ok(text) => {
+            let source = text.strip_suffix('\n').unwrap_or(&text);
+            let ours = hex::encode(Sha256::digest(source.as_bytes()))[..12] == *digest;
+            ours.then(|| source.to_string())
+        }
+        Err(_) => {
+            let only_lock = fs::read_dir(path)
+                .ok()?
+                .flatten()
+                .all(|e| e.file_name() == LOCK_FILE);
+            only_lock.then(|| format!("(unknown source: {name})"))
+        }
     }
 }
 
@@ -215,7 +290,25 @@ pub fn entry_source(path: &Path) -> Option<String> {
     (layout_ok && name.ends_with(&format!("-{}", &digest[..12]))).then(|| source.to_string())
 }
 
-fn lock_entry(entry: &Path, access: Access) -> Result<File, DatasetError> {
+fn lock_entry(entry: &Path, access: Access, sink: &dyn Reporter) -> Result<File, DatasetError> {
+    // An entry removed while this process waited (`cache clean`, a failed
+    // clone) leaves it holding a lock on a deleted file: start over on
+    // the entry's current lock file.
+    loop {
+        let file = lock_once(entry, access, sink)?;
+        let path = entry.join(LOCK_FILE);
+        let same = match (file.metadata(), fs::symlink_metadata(&path)) {
+            (Ok(held), Ok(current)) => held.dev() == current.dev() && held.ino() == current.ino(),
+            _ => false,
+        };
+        if same {
+            return Ok(file);
+        }
+    }
+}
+
+fn lock_once(entry: &Path, access: Access, sink: &dyn Reporter) -> Result<File, DatasetError> {
+    fs::create_dir_all(entry).map_err(|e| DatasetError::io(entry, e))?;
     let path = entry.join(LOCK_FILE);
     let file = OpenOptions::new()
         .create(true)
@@ -228,12 +321,12 @@ fn lock_entry(entry: &Path, access: Access) -> Result<File, DatasetError> {
         Access::Exclusive => FileExt::try_lock_exclusive(&file),
     };
     if attempt.is_err() {
-        // Said also when stderr is not a terminal: a batch job's log must
-        // show why it waits.
-        eprintln!(
-            "annexa: waiting for another annexa process using {}",
+        // A notice, not an activity: a batch job's log must show why it
+        // waits.
+        sink.notice(&format!(
+            "waiting for another annexa process using {}",
             entry.display()
-        );
+        ));
         let wait = match access {
             Access::Shared => FileExt::lock_shared(&file),
             Access::Exclusive => FileExt::lock_exclusive(&file),
@@ -245,7 +338,8 @@ fn lock_entry(entry: &Path, access: Access) -> Result<File, DatasetError> {
 
 /// `git clone --no-checkout`, then `annex.private` before `git annex init`
 /// so that the cache never records itself in the dataset's git-annex branch.
-fn clone_into(source: &Source, entry: &Path) -> Result<(), DatasetError> {
+fn clone_into(source: &Source, entry: &Path, cache: &Cache) -> Result<(), DatasetError> {
+    let sink = cache.reporter();
     let repo = entry.join(REPO_DIR);
     // An import refreshes a dataset in place (and keeps the content a
     // listed `get` fetched into it); only a clone starts afresh.
@@ -256,13 +350,17 @@ fn clone_into(source: &Source, entry: &Path) -> Result<(), DatasetError> {
     fs::write(entry.join(SOURCE_FILE), format!("{}\n", source.as_str()))
         .map_err(|e| DatasetError::io(entry.join(SOURCE_FILE), e))?;
     if source.is_service() {
-        super::import::import_into_cache(source.as_str(), &repo, Some(&entry.join(LISTING_FILE)))?;
+        super::import::import_into_cache(
+            source.as_str(),
+            &repo,
+            sink,
+            cache.endpoint(),
+            Some(&entry.join(LISTING_FILE)),
+        )?;
         return fs::write(entry.join(READY_FILE), b"")
             .map_err(|e| DatasetError::io(entry.join(READY_FILE), e));
     }
-    if std::io::stderr().is_terminal() {
-        eprintln!("annexa: cloning {} into the cache", source.as_str());
-    }
+    sink.activity(&format!("cloning {} into the cache", source.as_str()));
     // `-c` at clone time writes both settings into the new repository's
     // config. Nothing is ever checked out here, so git-annex need not scan
     // the whole tree for unlocked files at init (that scan grows with the
@@ -279,6 +377,15 @@ fn clone_into(source: &Source, entry: &Path) -> Result<(), DatasetError> {
         .arg(REPO_DIR))?;
     run(git(&repo).args(["annex", "init", "--quiet", "annexa cache"]))?;
     fs::write(entry.join(READY_FILE), b"").map_err(|e| DatasetError::io(entry.join(READY_FILE), e))
+}
+
+/// The cached copy of `repo` was just refreshed (see [`super::stale`]).
+pub(super) fn mark_refreshed(repo: &Path) -> Result<(), DatasetError> {
+    let Some(entry) = repo.parent() else {
+        return Ok(());
+    };
+    let stamp = entry.join(READY_FILE);
+    fs::write(&stamp, b"").map_err(|e| DatasetError::io(&stamp, e))
 }
 
 /// `chmod -R u+w` on directories (files need no write bit to be unlinked).

@@ -8,13 +8,11 @@ use super::git::cat_blobs;
 use super::materialize::{
     check_no_clash, copy_file, in_place, target_path, write_bytes, write_symlink, Expected,
 };
-use super::report::{print_line, shown_path, Reporter, Status};
+use super::report::{shown_path, SharedReporter, Status, Tally};
 use super::resolve::{Resolved, Resolver};
 use super::tree::Content;
 use super::{DatasetError, Source};
 use crate::error_chain_text;
-use indicatif::HumanBytes;
-use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -29,6 +27,11 @@ pub struct CommonOptions {
     pub treeish: Option<String>,
     /// Fetch from the dataset's origin before reading.
     pub update: bool,
+    /// `--endpoint`: the S3 endpoint of an `s3://` source, chosen over the
+    /// one its cache entry records and over the environment's.
+    pub endpoint: Option<String>,
+    /// Where notices, warnings and progress go.
+    pub reporter: SharedReporter,
 }
 
 #[derive(Debug, Clone)]
@@ -36,7 +39,6 @@ pub struct GetOptions {
     pub to: PathBuf,
     pub jobs: usize,
     pub dry_run: bool,
-    pub json: bool,
     pub drop_after: bool,
     pub direct: bool,
     /// Check content checksums, not only sizes.
@@ -63,7 +65,9 @@ fn resolve(
     request: &SelectionRequest,
     access: Access,
 ) -> Result<(Resolved, Source), DatasetError> {
-    let cache = Cache::locate(common.cache_dir.as_deref())?;
+    let cache = Cache::locate(common.cache_dir.as_deref())?
+        .reporting_to(common.reporter.clone())
+        .with_endpoint(common.endpoint.clone());
     let source = Source::parse(source)?;
     let resolver = Resolver {
         cache: &cache,
@@ -71,103 +75,79 @@ fn resolve(
         update: common.update,
         access,
     };
-    let resolved = resolver.resolve(&source, request)?;
+    let stale_hint = || {
+        let entry = cache.entry_dir(&source).join("repo");
+        super::stale::update_hint(&source, &entry)
+    };
+    let resolved = match resolver.resolve(&source, request) {
+        Ok(resolved) => resolved,
+        Err(e) if !common.update => return Err(super::stale::explain(e, stale_hint)),
+        Err(e) => return Err(e),
+    };
     if resolved.selection.is_empty() {
-        return Err(DatasetError::EmptySelection);
+        let e = DatasetError::EmptySelection;
+        return Err(if common.update {
+            e
+        } else {
+            super::stale::explain(e, stale_hint)
+        });
+    }
+    if !common.update {
+        if let Some(moved) = super::stale::local_head_moved(&source, &resolved.datasets[0].repo) {
+            common.reporter.notice(&moved);
+        }
     }
     Ok((resolved, source))
 }
 
-/// `annexa ls`: one path per line, or one JSON object per file.
-/// How `annexa ls` prints each file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LsFormat {
-    /// The path alone.
-    Paths,
-    /// Size, cached or not, role, path: aligned columns.
-    Long,
-    /// One JSON object per file.
-    Json,
+/// One file `annexa ls` lists.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ListedFile {
+    pub path: String,
+    pub key: Option<String>,
+    pub size: Option<u64>,
+    /// Whether its content is in the cache (always for files in git);
+    /// `None` when not asked for.
+    pub cached: Option<bool>,
+    /// Why it is selected: `selected`, `root`, `inherited`, `associated`.
+    pub role: &'static str,
 }
 
+/// `annexa ls`: the selected files, in path order. `check_cached` looks
+/// up whether each annexed file's content is in the cache (one `stat`
+/// each).
 pub fn ls(
     common: &CommonOptions,
     source: &str,
     request: &SelectionRequest,
-    format: LsFormat,
-) -> Result<(), DatasetError> {
-    if format == LsFormat::Paths && common.treeish.is_none() {
-        if let Some(parsed) = Source::parse(source).ok().filter(Source::is_service) {
-            // Paths alone need no dataset: the recorded listing serves.
-            let cache = Cache::locate(common.cache_dir.as_deref())?;
-            let (paths, refused) =
-                super::listed::ls_paths(&cache, &parsed, request, common.update)?;
-            print_paths(paths, &refused);
-            return Ok(());
-        }
-    }
+    check_cached: bool,
+) -> Result<Vec<ListedFile>, DatasetError> {
     let (resolved, _) = resolve(common, source, request, Access::Shared)?;
     for (path, problem) in &resolved.refused {
-        eprintln!(
-            "annexa: warning: not listed: {}: {problem}",
-            shown_path(path)
-        );
+        common
+            .reporter
+            .warning(&format!("not listed: {}: {problem}", shown_path(path)));
     }
-    for &(index, role) in &resolved.selection {
-        let file = &resolved.files[index];
-        if format == LsFormat::Paths {
-            print_line(&shown_path(&file.path));
-            continue;
-        }
-        let repo = &resolved.datasets[file.dataset].repo;
-        let cached = match &file.content {
-            Content::Annexed { key } => object_present(repo, key),
-            _ => true,
-        };
-        if format == LsFormat::Long {
-            let size = file
-                .content
-                .size()
-                .map(|s| HumanBytes(s).to_string())
-                .unwrap_or_else(|| "?".into());
-            let role = match role.as_str() {
-                "selected" => "data",
-                "root" => "root",
-                "inherited" => "sidecar",
-                other => other,
-            };
-            print_line(&format!(
-                "{size:>10}  {:<8}  {role:<10}  {}",
-                if cached { "cached" } else { "remote" },
-                shown_path(&file.path)
-            ));
-            continue;
-        }
-        print_line(
-            &json!({
-                "path": file.path,
-                "key": file.content.key(),
-                "size": file.content.size(),
-                "cached": cached,
-                "role": role.as_str(),
-            })
-            .to_string(),
-        );
-    }
-    Ok(())
-}
-
-/// `ls` of paths selected from a service's listing.
-fn print_paths(paths: Vec<String>, refused: &[(String, super::paths::PathProblem)]) {
-    for (path, problem) in refused {
-        eprintln!(
-            "annexa: warning: not listed: {}: {problem}",
-            shown_path(path)
-        );
-    }
-    for path in paths {
-        print_line(&shown_path(&path));
-    }
+    Ok(resolved
+        .selection
+        .iter()
+        .map(|&(index, role)| {
+            let file = &resolved.files[index];
+            let cached = check_cached.then(|| match &file.content {
+                Content::Annexed { key } => {
+                    object_present(&resolved.datasets[file.dataset].repo, key)
+                }
+                _ => true,
+            });
+            ListedFile {
+                path: file.path.clone(),
+                key: file.content.key().map(str::to_string),
+                size: file.content.size(),
+                cached,
+                role: role.as_str(),
+            }
+        })
+        .collect())
 }
 
 fn object_present(repo: &Path, key: &str) -> bool {
@@ -235,14 +215,19 @@ pub fn get(
     // content), so shards of one selection run at once; only cloning and
     // updating an entry take it alone. Dropping what others may still
     // copy (--drop-after) needs the entry alone too.
+    if !options.dry_run {
+        super::materialize::check_writable(&options.to)?;
+    }
     let access = if options.drop_after {
         Access::Exclusive
     } else {
         Access::Shared
     };
-    if let Ok(parsed) = Source::parse(source) {
+    if let Some(parsed) = Source::parse(source).ok() {
         if super::listed::applies(&parsed, common.treeish.as_deref(), options) {
-            let cache = Cache::locate(common.cache_dir.as_deref())?;
+            let cache = Cache::locate(common.cache_dir.as_deref())?
+                .reporting_to(common.reporter.clone())
+                .with_endpoint(common.endpoint.clone());
             let (resolved, outcome) =
                 super::listed::get(&cache, &parsed, request, options, common.update)?;
             if let Some(manifest) = &options.manifest {
@@ -271,15 +256,74 @@ pub fn get(
             .map(|&(i, _)| resolved.files[i].path.as_str()),
     )?;
     let outcome = if options.direct {
-        get_direct(&source, &resolved, common.treeish.as_deref(), options)?
+        get_direct(
+            &source,
+            &resolved,
+            common.treeish.as_deref(),
+            options,
+            &*common.reporter,
+        )?
     } else {
-        Materializer::new(&resolved, options).run()?
+        Materializer::new(&resolved, options, &*common.reporter).run()?
     };
+    if outcome.failed > 0 && !options.direct {
+        point_at_unenabled_remotes(&resolved, &outcome, &*common.reporter);
+    }
+    if outcome.failed > 0 && !common.update {
+        // Content the source no longer has at the recorded place (an
+        // object deleted or replaced) fails this way too.
+        common.reporter.notice(&format!(
+            "if the source changed since: {}",
+            super::stale::update_hint(&source, &resolved.datasets[0].repo)
+        ));
+    }
     if let (Some(manifest), false) = (&options.manifest, options.dry_run) {
         let delivered: HashSet<&str> = outcome.delivered.iter().map(String::as_str).collect();
         super::manifest::write(&resolved, &options.to, manifest, &delivered)?;
     }
     Ok(outcome)
+}
+
+/// Content that failed because it is only on a special remote the cache
+/// has not enabled (no `autoenable`): the remote is named, with the
+/// command that enables it. One `whereis` for the first such key of each
+/// dataset.
+fn point_at_unenabled_remotes(
+    resolved: &Resolved,
+    outcome: &GetOutcome,
+    reporter: &dyn super::report::Reporter,
+) {
+    let delivered: HashSet<&str> = outcome.delivered.iter().map(String::as_str).collect();
+    let mut missing: BTreeMap<usize, (String, usize)> = BTreeMap::new();
+    for &(index, _) in &resolved.selection {
+        let file = &resolved.files[index];
+        let Content::Annexed { key } = &file.content else {
+            continue;
+        };
+        if delivered.contains(file.path.as_str())
+            || object_present(&resolved.datasets[file.dataset].repo, key)
+        {
+            continue;
+        }
+        missing
+            .entry(file.dataset)
+            .or_insert_with(|| (key.clone(), 0))
+            .1 += 1;
+    }
+    for (dataset, (key, count)) in missing {
+        let repo = &resolved.datasets[dataset].repo;
+        for remote in super::remotes::unenabled_holders(repo, &key) {
+            reporter.notice(&format!(
+                "content of {count} file(s) may be on the special remote {} ({}), which annexa's copy has not enabled: run `{}` (with any credentials it needs), then get again",
+                remote.name().unwrap_or(&remote.uuid),
+                remote
+                    .get("externaltype")
+                    .or_else(|| remote.get("type"))
+                    .unwrap_or("unknown type"),
+                super::remotes::enable_command(repo, &remote)
+            ));
+        }
+    }
 }
 
 /// `annexa verify DIR --manifest FILE`: every listed file checked.
@@ -291,7 +335,7 @@ pub fn verify(dir: &Path, manifest: &Path) -> Result<Vec<super::manifest::Findin
 pub(super) struct Materializer<'a> {
     resolved: &'a Resolved,
     options: &'a GetOptions,
-    reporter: Reporter,
+    reporter: Tally<'a>,
     /// Selected files still to write, by (dataset, key).
     waiting: BTreeMap<(usize, String), Vec<usize>>,
     /// Keys whose every selected path is in place (for `--drop-after`).
@@ -302,7 +346,11 @@ pub(super) struct Materializer<'a> {
 }
 
 impl<'a> Materializer<'a> {
-    pub(super) fn new(resolved: &'a Resolved, options: &'a GetOptions) -> Materializer<'a> {
+    pub(super) fn new(
+        resolved: &'a Resolved,
+        options: &'a GetOptions,
+        sink: &'a dyn super::report::Reporter,
+    ) -> Materializer<'a> {
         let total_bytes = resolved
             .selection
             .iter()
@@ -311,7 +359,7 @@ impl<'a> Materializer<'a> {
         Materializer {
             resolved,
             options,
-            reporter: Reporter::new(options.json, resolved.selection.len() as u64, total_bytes),
+            reporter: Tally::new(sink, resolved.selection.len() as u64, total_bytes),
             waiting: BTreeMap::new(),
             complete_keys: HashSet::new(),
             failed_keys: HashSet::new(),
@@ -323,12 +371,6 @@ impl<'a> Materializer<'a> {
     /// `get`'s downloads), reported with the others.
     pub(super) fn with_failures(mut self, failures: Vec<(String, String)>) -> Self {
         self.failed_early = failures;
-        self
-    }
-
-    /// The run began at `started` (its listing and downloads came first).
-    pub(super) fn started_at(mut self, started: std::time::Instant) -> Self {
-        self.reporter.started_at(started);
         self
     }
 
@@ -379,15 +421,11 @@ impl<'a> Materializer<'a> {
             }
         }
         if !differing.is_empty() {
-            return Err(DatasetError::WouldOverwrite {
-                count: differing.len(),
-                examples: differing
-                    .iter()
-                    .take(5)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
+            return Err(super::stale::would_overwrite(
+                self.resolved,
+                &self.options.to,
+                &differing,
+            ));
         }
         // A key is complete only when all its paths are; skipped ones counted above.
         let waiting_keys: Vec<(usize, String)> = self.waiting.keys().cloned().collect();
@@ -748,23 +786,9 @@ pub fn cache_dir(cache_dir: Option<&Path>) -> Result<PathBuf, DatasetError> {
     Ok(Cache::locate(cache_dir)?.root().to_path_buf())
 }
 
-/// `annexa cache list`.
-pub fn cache_list(cache_dir: Option<&Path>, json: bool) -> Result<(), DatasetError> {
-    let cache = Cache::locate(cache_dir)?;
-    for entry in cache.entries()? {
-        if json {
-            print_line(&serde_json::to_string(&entry).unwrap_or_default());
-        } else {
-            let state = if entry.complete { "" } else { " (incomplete)" };
-            print_line(&format!(
-                "{}\t{}\t{}{state}",
-                entry.source,
-                HumanBytes(entry.bytes),
-                entry.path.display()
-            ));
-        }
-    }
-    Ok(())
+/// `annexa cache list`: every entry, by source.
+pub fn cache_list(cache_dir: Option<&Path>) -> Result<Vec<super::CacheEntry>, DatasetError> {
+    Cache::locate(cache_dir)?.entries()
 }
 
 /// `annexa cache path SOURCE`: where the clone of SOURCE is.
@@ -785,8 +809,9 @@ pub fn cache_path(cache_dir: Option<&Path>, source: &str) -> Result<PathBuf, Dat
 pub fn cache_clean(
     cache_dir: Option<&Path>,
     source: Option<&str>,
+    reporter: SharedReporter,
 ) -> Result<Vec<(String, u64)>, DatasetError> {
-    let cache = Cache::locate(cache_dir)?;
+    let cache = Cache::locate(cache_dir)?.reporting_to(reporter);
     let targets: Vec<(String, PathBuf, u64)> = match source {
         Some(source) => {
             let entry = find_entry(&cache, source)?;

@@ -14,7 +14,7 @@ use super::commands::{GetOptions, GetOutcome};
 use super::fetch::{self, BatchInput, ByteCounter, FetchEvent};
 use super::git::{git, run};
 use super::materialize::target_path;
-use super::report::{Reporter, Status};
+use super::report::{Reporter, Status, Tally};
 use super::resolve::{DatasetFile, Resolved};
 use super::tree::Content;
 use super::{DatasetError, Source};
@@ -30,6 +30,7 @@ pub fn get_direct(
     resolved: &Resolved,
     treeish: Option<&str>,
     options: &GetOptions,
+    sink: &dyn Reporter,
 ) -> Result<GetOutcome, DatasetError> {
     let dir = &options.to;
     let files: Vec<&DatasetFile> = resolved
@@ -38,7 +39,7 @@ pub fn get_direct(
         .map(|&(i, _)| &resolved.files[i])
         .collect();
     let total_bytes = files.iter().filter_map(|f| f.content.size()).sum();
-    let mut reporter = Reporter::new(options.json, files.len() as u64, total_bytes);
+    let mut reporter = Tally::new(sink, files.len() as u64, total_bytes);
     for (path, problem) in &resolved.refused {
         reporter.refused(path, problem);
     }
@@ -59,7 +60,7 @@ pub fn get_direct(
     let dir = &dir.canonicalize().map_err(|e| DatasetError::io(dir, e))?;
 
     // Where each needed dataset is checked out, or why it could not be.
-    let worktrees = install_subdatasets(dir, resolved, &files);
+    let worktrees = install_subdatasets(dir, resolved, &files, sink);
     let mut reasons: HashMap<String, String> = HashMap::new();
     let mut by_dataset: BTreeMap<usize, Vec<&DatasetFile>> = BTreeMap::new();
     for file in &files {
@@ -146,6 +147,7 @@ fn install_subdatasets(
     dir: &Path,
     resolved: &Resolved,
     files: &[&DatasetFile],
+    sink: &dyn Reporter,
 ) -> Vec<Result<PathBuf, String>> {
     let count = resolved.datasets.len();
     let parents: Vec<Option<usize>> = (0..count).map(|d| parent_of(resolved, d)).collect();
@@ -176,6 +178,7 @@ fn install_subdatasets(
                     mount,
                     &mount[parent_prefix.len()..],
                     &resolved.datasets[d].source,
+                    sink,
                 )
                 .map_err(|e| {
                     error_chain_text(&DatasetError::Subdataset {
@@ -214,6 +217,7 @@ fn install_one(
     mount: &str,
     within: &str,
     source: &Source,
+    sink: &dyn Reporter,
 ) -> Result<PathBuf, DatasetError> {
     let path = real_folder(top, mount)?;
     if std::fs::symlink_metadata(path.join(".git")).is_ok() {
@@ -262,7 +266,7 @@ fn install_one(
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
-    checkout_recorded(&staging, &recorded, source)?;
+    checkout_recorded(&staging, &recorded, source, sink)?;
     std::fs::create_dir_all(&path).map_err(|e| DatasetError::io(&path, e))?;
     // Replaces the empty mount point that cloning the parent created.
     std::fs::rename(&staging, &path).map_err(|e| DatasetError::io(&path, e))?;
@@ -283,13 +287,18 @@ fn install_one(
 /// it, the branch is moved there (as DataLad does); otherwise HEAD is
 /// detached at it. A commit the origin lacks leaves the branch's own
 /// state, with a warning (as the cache does).
-fn checkout_recorded(repo: &Path, commit: &str, source: &Source) -> Result<(), DatasetError> {
+fn checkout_recorded(
+    repo: &Path,
+    commit: &str,
+    source: &Source,
+    sink: &dyn Reporter,
+) -> Result<(), DatasetError> {
     let has = run(git(repo).args(["cat-file", "-e", &format!("{commit}^{{commit}}")])).is_ok();
     if !has {
-        eprintln!(
-            "annexa: warning: {} lacks the recorded commit {commit}; using its HEAD",
+        sink.warning(&format!(
+            "{} lacks the recorded commit {commit}; using its HEAD",
             source.as_str()
-        );
+        ));
         run(git(repo).args(["reset", "--quiet", "--hard", "HEAD"]))?;
         return Ok(());
     }

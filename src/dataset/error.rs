@@ -52,6 +52,27 @@ pub enum DatasetError {
     /// Files in the target differ from what the selection would write.
     #[error("{count} file(s) in the target differ from the dataset and would be overwritten: {examples}; nothing was changed (pass --force to replace them)")]
     WouldOverwrite { count: usize, examples: String },
+    /// Files in the target differ from what the selection would write,
+    /// and some are earlier versions of the dataset's files.
+    #[error("{count} file(s) in the target differ from the dataset: {from_source} changed in the source since they were written there ({source_examples}){others}; nothing was changed (pass --force to replace them with the dataset's version)")]
+    TargetOutdated {
+        count: usize,
+        from_source: usize,
+        source_examples: String,
+        others: String,
+    },
+    /// Files in the target that are no recent version of the dataset's.
+    #[error("{count} file(s) in the target were changed there (they match no recent version of the dataset's file) and would be overwritten: {examples}; nothing was changed (pass --force to replace them)")]
+    ChangedInTarget { count: usize, examples: String },
+    /// Checked before any download.
+    #[error("cannot write to the target {}: {why}; nothing was downloaded", .target.display())]
+    TargetNotWritable { target: PathBuf, why: String },
+    /// A lookup the cache answered from a copy that may be old.
+    #[error("{inner}\n{hint}")]
+    MaybeStale {
+        inner: Box<DatasetError>,
+        hint: String,
+    },
     /// A subdataset URL (data from `.gitmodules`) that annexa does not
     /// follow (docs/security.md).
     #[error("subdataset URL {url:?} refused: {why}")]

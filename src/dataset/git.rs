@@ -125,3 +125,27 @@ pub fn read_small_blobs(
     })?;
     Ok(map)
 }
+
+/// Runs `cmd` with `input` on stdin; stderr becomes the error.
+pub fn feed(cmd: &mut Command, input: &[u8]) -> Result<Vec<u8>, DatasetError> {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| spawn_error(cmd, e))?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    // Written from a thread: the command answers while it still reads.
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child.wait_with_output().map_err(|e| spawn_error(cmd, e))?;
+    let written = writer.join();
+    if !output.status.success() {
+        return Err(DatasetError::Command {
+            command: describe(cmd),
+            message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
+    if let Ok(Err(e)) = written {
+        return Err(DatasetError::io(describe(cmd), e));
+    }
+    Ok(output.stdout)
+}

@@ -18,7 +18,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::annex::object_path;
-use super::git::{describe, git, run, spawn_error};
+use super::git::{feed, git, run, spawn_error};
+use super::report::{Reporter, SharedReporter};
 use super::service::ServiceSource;
 use super::tree::{self, Content};
 use super::DatasetError;
@@ -36,9 +37,10 @@ pub struct ImportOptions {
     pub include: Vec<String>,
     /// No path matching one of these globs.
     pub exclude: Vec<String>,
-    /// The service's version of the dataset/article. No provider can list
-    /// a chosen version yet, so [`import`] refuses one rather than import
-    /// the latest under a version's name.
+    /// The service's version of the dataset/record. Only Zenodo lists a
+    /// chosen version (`version=` of its remote, set at the first import);
+    /// for the others [`import`] refuses one rather than import the latest
+    /// under a version's name.
     pub version: Option<String>,
     /// A CSV of checksums for files the service publishes none for.
     pub manifest: Option<PathBuf>,
@@ -46,8 +48,8 @@ pub struct ImportOptions {
     pub remote_name: Option<String>,
     /// Update the working tree (a dataset for people); the cache has none.
     pub checkout: bool,
-    /// Say nothing on stderr but errors and warnings.
-    pub quiet: bool,
+    /// Where notices and warnings go.
+    pub reporter: SharedReporter,
 }
 
 /// What an import changed.
@@ -101,29 +103,35 @@ fn import_recorded(
         .clone()
         .unwrap_or_else(|| source.provider().to_string());
     check_remote_name(&remote)?;
-    if let Some(version) = &options.version {
-        return Err(DatasetError::Direct(format!(
-            "--version {version}: choosing a version is not supported yet for {} sources; \
+    let mut params = source.params();
+    match (&options.version, source) {
+        (Some(version), ServiceSource::Zenodo { .. }) => {
+            params.push(("version".into(), version.clone()));
+        }
+        (None, _) => {}
+        (Some(version), _) => {
+            return Err(DatasetError::Direct(format!(
+                "--version {version}: choosing a version is not supported yet for {} sources; \
              annexa imports the latest version the service shows this user \
              (with a token that can see it, the draft)",
-            source.provider()
-        )));
+                source.provider()
+            )))
+        }
     }
     let filter = PathFilter::new(&options.include, &options.exclude)?;
     let manifest = match &options.manifest {
         Some(path) => Some(read_manifest(path)?),
         None => None,
     };
-    let params = source.params();
     ensure_repository(dir)?;
     record_chosen_host(dir, source)?;
-    ensure_remote(dir, &remote, &params)?;
+    ensure_remote(dir, &remote, &params, &*options.reporter)?;
     let listing = list_source(
         dir,
         &params,
         &filter,
         manifest.as_ref(),
-        options.quiet,
+        options.reporter.clone(),
         record,
     )?;
     let first = rev_parse(dir, &format!("{}^{{commit}}", import_ref(&remote))).is_none();
@@ -225,10 +233,15 @@ fn ensure_remote(
     dir: &Path,
     remote: &str,
     params: &[(String, String)],
+    reporter: &dyn Reporter,
 ) -> Result<(), DatasetError> {
     let known =
         run(git(dir).args(["config", "--get", &format!("remote.{remote}.annex-uuid")])).is_ok();
     if known {
+        let wanted = params.iter().find(|(k, _)| k == "endpoint").map(|(_, v)| v);
+        if let Some(wanted) = wanted {
+            follow_endpoint(dir, remote, wanted, reporter)?;
+        }
         return Ok(());
     }
     let mut cmd = git_here(dir);
@@ -241,6 +254,29 @@ fn ensure_remote(
         ])
         .args(params.iter().map(|(k, v)| format!("{k}={v}")));
     run(&mut cmd)?;
+    Ok(())
+}
+
+/// An endpoint the user named replaces the one the remote records, so
+/// that content is got from where the listing came from.
+pub(super) fn follow_endpoint(
+    dir: &Path,
+    remote: &str,
+    wanted: &str,
+    reporter: &dyn Reporter,
+) -> Result<(), DatasetError> {
+    let recorded = super::remotes::recorded_remote(dir, remote);
+    let had = recorded.as_ref().and_then(|r| r.get("endpoint"));
+    if had == Some(wanted) || recorded.is_none() {
+        return Ok(());
+    }
+    run(git_here(dir)
+        .args(["annex", "enableremote", remote])
+        .arg(format!("endpoint={wanted}")))?;
+    reporter.notice(&format!(
+        "remote {remote} now uses endpoint {wanted} (it recorded {})",
+        had.unwrap_or("AWS's")
+    ));
     Ok(())
 }
 
@@ -353,16 +389,20 @@ pub(super) struct StandaloneAnnex {
     config: Mutex<HashMap<String, String>>,
     state: Mutex<HashMap<String, String>>,
     git_dir: PathBuf,
-    quiet: bool,
+    reporter: SharedReporter,
 }
 
 impl StandaloneAnnex {
-    pub(super) fn new(params: &[(String, String)], git_dir: PathBuf, quiet: bool) -> Self {
+    pub(super) fn new(
+        params: &[(String, String)],
+        git_dir: PathBuf,
+        reporter: SharedReporter,
+    ) -> Self {
         Self {
             config: Mutex::new(params.iter().cloned().collect()),
             state: Mutex::new(HashMap::new()),
             git_dir,
-            quiet,
+            reporter,
         }
     }
 }
@@ -412,9 +452,7 @@ impl Annex for StandaloneAnnex {
         tracing::debug!("{message}");
     }
     fn info(&self, message: &str) {
-        if !self.quiet {
-            eprintln!("annexa: {message}");
-        }
+        self.reporter.notice(message);
     }
 }
 
@@ -424,6 +462,7 @@ struct Collector<'a> {
     filter: &'a PathFilter,
     files: Vec<ImportableFile>,
     skipped: usize,
+    reporter: &'a dyn Reporter,
 }
 
 impl ImportSink for Collector<'_> {
@@ -440,10 +479,10 @@ impl ImportSink for Collector<'_> {
 
     fn skipped(&mut self, name: &str, why: &str) {
         self.skipped += 1;
-        eprintln!(
-            "annexa: warning: not imported: {} ({why})",
+        self.reporter.warning(&format!(
+            "not imported: {} ({why})",
             super::report::shown_path(name)
-        );
+        ));
     }
 }
 
@@ -487,7 +526,7 @@ fn list_source(
     params: &[(String, String)],
     filter: &PathFilter,
     manifest: Option<&Manifest>,
-    quiet: bool,
+    reporter: SharedReporter,
     record: Option<&Path>,
 ) -> Result<Listing, DatasetError> {
     let (kind, provider_name) = import_kind(params)?;
@@ -495,7 +534,7 @@ fn list_source(
     let scratch_dir = git_dir.join("annex/tmp");
     std::fs::create_dir_all(&scratch_dir).map_err(|e| DatasetError::io(&scratch_dir, e))?;
     let scratch = scratch_dir.join(format!("annexa-import-{}", std::process::id()));
-    let annex = StandaloneAnnex::new(params, git_dir, quiet);
+    let annex = StandaloneAnnex::new(params, git_dir, reporter.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -510,6 +549,7 @@ fn list_source(
             filter,
             files: Vec::new(),
             skipped: 0,
+            reporter: &*reporter,
         };
         source
             .list_importable(&mut sink, &annex)
@@ -645,7 +685,9 @@ fn build(
         .collect();
     drop(folders);
     for path in &clashing {
-        eprintln!("annexa: warning: not imported: {path:?} (it is also a folder of other files)");
+        options.reporter.warning(&format!(
+            "not imported: {path:?} (it is also a folder of other files)"
+        ));
         skipped += 1;
     }
     files.retain(|f| !clashing.contains(&f.path));
@@ -790,7 +832,7 @@ fn build(
                 ));
             }
         }
-        register_urls(dir, remote, &fresh)?;
+        register_urls(dir, remote, &fresh, &*options.reporter)?;
         if options.checkout {
             let mut cmd = git(dir);
             match (&branch_head, head_broken) {
@@ -862,30 +904,6 @@ fn publish(dir: &Path, refs: &[(&str, &str, Option<&str>)]) -> Result<(), Datase
     feed(&mut cmd, input.as_bytes()).map(|_| ())
 }
 
-/// Runs `cmd` with `input` on stdin; stderr becomes the error.
-fn feed(cmd: &mut Command, input: &[u8]) -> Result<Vec<u8>, DatasetError> {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| spawn_error(cmd, e))?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = input.to_vec();
-    // Written from a thread: the command answers while it still reads.
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let output = child.wait_with_output().map_err(|e| spawn_error(cmd, e))?;
-    let written = writer.join();
-    if !output.status.success() {
-        return Err(DatasetError::Command {
-            command: describe(cmd),
-            message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        });
-    }
-    if let Ok(Err(e)) = written {
-        return Err(DatasetError::io(describe(cmd), e));
-    }
-    Ok(output.stdout)
-}
-
 /// Records, for every new key, its URL and that the annexa remote has
 /// it, so `get` asks the remote, which downloads from that URL.
 ///
@@ -895,12 +913,17 @@ fn feed(cmd: &mut Command, input: &[u8]) -> Result<Vec<u8>, DatasetError> {
 /// `registerurl --batch` costs milliseconds a key (a CLAIMURL round trip
 /// and a journal write each), minutes for 10,000 keys. Keys with logs
 /// already go through `registerurl` and `setpresentkey`, which merge.
-fn register_urls(dir: &Path, remote: &str, files: &[&Listed]) -> Result<(), DatasetError> {
+fn register_urls(
+    dir: &Path,
+    remote: &str,
+    files: &[&Listed],
+    reporter: &dyn Reporter,
+) -> Result<(), DatasetError> {
     let missing = files.iter().filter(|f| f.url.is_none()).count();
     if missing > 0 {
-        eprintln!(
-            "annexa: warning: {missing} file(s) have no URL from {remote}: their content cannot be got through it"
-        );
+        reporter.warning(&format!(
+            "{missing} file(s) have no URL from {remote}: their content cannot be got through it"
+        ));
     }
     let mut urls: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for file in files {
@@ -1029,9 +1052,13 @@ pub fn import_command(
         bare_figshare_id: true,
         ..hints.clone()
     };
+    let hints = match dir {
+        Some(dir) => with_recorded_endpoint(text, dir, options.remote_name.as_deref(), hints)?,
+        None => hints,
+    };
     let source = ServiceSource::parse(text, &hints)?.ok_or_else(|| {
         DatasetError::Direct(format!(
-            "{text} is not a source annexa can import: use s3://BUCKET/PREFIX, doi:..., a Dataverse dataset URL, a Figshare article URL or id, or a GitHub release URL"
+            "{text} is not a source annexa can import: use s3://BUCKET/PREFIX, doi:..., a Dataverse dataset URL, a Figshare article URL or id, a GitHub release URL, or a Zenodo DOI or record URL"
         ))
     })?;
     let dir = dir
@@ -1041,29 +1068,57 @@ pub fn import_command(
     Ok((dir, summary))
 }
 
+/// A refresh reads the service where the first import did: without
+/// `--endpoint`, an `s3://` source takes the endpoint its remote records
+/// (before the environment's, which may name another server or none).
+pub(super) fn with_recorded_endpoint(
+    text: &str,
+    dir: &Path,
+    remote_name: Option<&str>,
+    hints: super::ServiceHints,
+) -> Result<super::ServiceHints, DatasetError> {
+    if hints.endpoint.is_some() || !dir.join(".git").exists() {
+        return Ok(hints);
+    }
+    let Some(source) = ServiceSource::parse(text, &hints)? else {
+        return Ok(hints);
+    };
+    if !matches!(source, ServiceSource::S3 { .. }) {
+        return Ok(hints);
+    }
+    let remote = remote_name.unwrap_or(source.provider());
+    let recorded = super::remotes::recorded_remote(dir, remote)
+        .and_then(|r| r.get("endpoint").map(str::to_string));
+    Ok(super::ServiceHints {
+        endpoint: recorded,
+        ..hints
+    })
+}
+
 /// Creates or refreshes the cache's imported dataset of `text` (a source
 /// the cache recognised as a service): no working tree, only the branch.
 pub(super) fn import_into_cache(
     text: &str,
     repo: &Path,
+    reporter: &SharedReporter,
+    endpoint: Option<&str>,
     record: Option<&Path>,
 ) -> Result<(), DatasetError> {
-    use std::io::IsTerminal;
-    let source = ServiceSource::parse(text, &super::ServiceHints::default())?
+    let hints = super::ServiceHints {
+        endpoint: endpoint.map(str::to_string),
+        ..super::ServiceHints::default()
+    };
+    let hints = with_recorded_endpoint(text, repo, None, hints)?;
+    let source = ServiceSource::parse(text, &hints)?
         .ok_or_else(|| DatasetError::NoSuchSource(text.to_string()))?;
-    let talk = std::io::stderr().is_terminal();
-    if talk {
-        eprintln!("annexa: importing the listing of {text} into the cache");
-    }
+    reporter.activity(&format!("importing the listing of {text} into the cache"));
     let options = ImportOptions {
         checkout: false,
-        quiet: !talk,
+        reporter: reporter.clone(),
         ..ImportOptions::default()
     };
     let summary = import_recorded(&source, repo, &options, record)?;
-    if talk {
-        eprintln!("annexa: {}", summary.message());
-    }
+    reporter.activity(&summary.message());
     Ok(())
 }
 
@@ -1086,6 +1141,7 @@ pub fn default_dir(source: &ServiceSource) -> String {
         ServiceSource::Github { repo, tag, .. } => {
             format!("{}-{tag}", repo.rsplit('/').next().unwrap_or(repo))
         }
+        ServiceSource::Zenodo { record, .. } => format!("zenodo-{record}"),
     };
     let clean: String = name
         .chars()

@@ -25,7 +25,9 @@ use futures_util::stream::StreamExt;
 use super::annex::{key_size, object_path};
 use super::cache::{Access, Cache};
 use super::commands::{GetOptions, GetOutcome, Materializer, SelectionRequest};
-use super::import::{import_kind, importable_path, provider_error, StandaloneAnnex};
+use super::import::{
+    import_kind, importable_path, provider_error, with_recorded_endpoint, StandaloneAnnex,
+};
 use super::resolve::{select_files, selects_on_its_own, DatasetFile, Resolved};
 use super::service::{ServiceHints, ServiceSource};
 use super::tree::Content;
@@ -276,7 +278,6 @@ pub(super) fn get(
     options: &GetOptions,
     update: bool,
 ) -> Result<(Resolved, GetOutcome), DatasetError> {
-    let started = std::time::Instant::now();
     let record_path = cache.listing_file(source);
     // Reading a record others may use shares the entry; listing anew (and
     // so replacing the record) takes it alone, then shares it again.
@@ -294,7 +295,7 @@ pub(super) fn get(
         },
     )?;
     let repo = dataset.repo.clone();
-    let service = Service::new(source, &repo)?;
+    let service = Service::new(cache, source, &repo)?;
     let annex = &service.annex;
     let tmp_dir = repo.join(".git/annex/tmp");
     std::fs::create_dir_all(&tmp_dir).map_err(|e| DatasetError::io(&tmp_dir, e))?;
@@ -312,12 +313,10 @@ pub(super) fn get(
             let (files, started) = match recorded {
                 Some(files) => (files, std::collections::HashSet::new()),
                 None => {
-                    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-                        eprintln!(
-                            "annexa: listing {}; fetching what the filters select as it is found",
-                            source.as_str()
-                        );
-                    }
+                    cache.reporter().activity(&format!(
+                        "listing {}; fetching what the filters select as it is found",
+                        source.as_str()
+                    ));
                     // Fetching on speculation suits the raw dataset, whole (a shard
                     // wants only its part).
                     let raw = request.scopes == [crate::bids::Scope::Raw];
@@ -380,7 +379,7 @@ pub(super) fn get(
         drop(dataset);
         dataset = cache.open_listed(source, Access::Shared)?;
     }
-    finish(dataset, gathered, options, started)
+    finish(cache, dataset, gathered, options)
 }
 
 /// Lists `source` anew (without per-file checks), recording the listing as
@@ -447,12 +446,17 @@ struct Service {
 }
 
 impl Service {
-    fn new(source: &Source, repo: &Path) -> Result<Self, DatasetError> {
-        let service = ServiceSource::parse(source.as_str(), &ServiceHints::default())?
+    fn new(cache: &Cache, source: &Source, repo: &Path) -> Result<Self, DatasetError> {
+        let hints = ServiceHints {
+            endpoint: cache.endpoint().map(str::to_string),
+            ..ServiceHints::default()
+        };
+        let hints = with_recorded_endpoint(source.as_str(), repo, None, hints)?;
+        let service = ServiceSource::parse(source.as_str(), &hints)?
             .ok_or_else(|| DatasetError::NoSuchSource(source.as_str().to_string()))?;
         let params = service.params();
         let (kind, name) = import_kind(&params)?;
-        let annex = StandaloneAnnex::new(&params, repo.join(".git"), true);
+        let annex = StandaloneAnnex::new(&params, repo.join(".git"), cache.reporter().clone());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -467,67 +471,14 @@ impl Service {
     }
 }
 
-/// `annexa ls SERVICE` (paths only) from the recorded listing, listing
-/// and recording it first when there is none or with `--update`: the
-/// selected paths and the refused ones.
-pub(super) fn ls_paths(
-    cache: &Cache,
-    source: &Source,
-    request: &SelectionRequest,
-    update: bool,
-) -> Result<SelectedPaths, DatasetError> {
-    let record_path = cache.listing_file(source);
-    if !update {
-        let _shared = cache.open_listed(source, Access::Shared)?;
-        if let Some(files) = read_record(&record_path) {
-            return selected_paths(&files, request);
-        }
-    }
-    let dataset = cache.open_listed(source, Access::Exclusive)?;
-    let service = Service::new(source, &dataset.repo)?;
-    let files = service.runtime.block_on(async {
-        let provider = service
-            .kind
-            .prepare(&service.annex)
-            .await
-            .map_err(provider_error)?;
-        let tree = provider.import().ok_or_else(|| {
-            DatasetError::Direct(format!("provider {} cannot be imported from", service.name))
-        })?;
-        list_anew(cache, source, tree, &service.annex, request, None)
-            .await
-            .map(|(files, _)| files)
-    })?;
-    selected_paths(&files, request)
-}
-
-/// Selected paths, sorted, and the selected paths never written, with why.
-pub(super) type SelectedPaths = (Vec<String>, Vec<(String, super::paths::PathProblem)>);
-
-fn selected_paths(
-    files: &[(ImportableFile, bool)],
-    request: &SelectionRequest,
-) -> Result<SelectedPaths, DatasetError> {
-    let listed = as_dataset_files(files);
-    let (selection, refused) = select_files(&listed, request)?;
-    if selection.is_empty() {
-        return Err(DatasetError::EmptySelection);
-    }
-    let paths = selection
-        .into_iter()
-        .map(|(i, _)| listed[i].path.clone())
-        .collect();
-    Ok((paths, refused))
-}
-
 /// The selected files with the keys their downloads named, handed to the
 /// same copying as a cloned dataset's; a file whose download failed is
 /// reported with why.
 fn finish(
+    cache: &Cache,
     dataset: super::cache::CachedDataset,
     gathered: Gathered,
     options: &GetOptions,
-    started: std::time::Instant,
 ) -> Result<(Resolved, GetOutcome), DatasetError> {
     let Gathered {
         listed,
@@ -569,9 +520,8 @@ fn finish(
         refused,
         urls: key_urls,
     };
-    let outcome = Materializer::new(&resolved, options)
+    let outcome = Materializer::new(&resolved, options, &**cache.reporter())
         .with_failures(failures)
-        .started_at(started)
         .run()?;
     Ok((resolved, outcome))
 }

@@ -60,6 +60,40 @@ pub fn target_path(dir: &Path, rel: &str) -> Result<PathBuf, DatasetError> {
     Ok(dir.join(rel_path))
 }
 
+/// The target can take files: a temporary file made and removed in it, or
+/// in the nearest folder above it that exists (where it would be made).
+/// Checked before anything is downloaded, so that a read-only or
+/// mistyped target costs nothing.
+pub fn check_writable(target: &Path) -> Result<(), DatasetError> {
+    let mut at = target;
+    let existing = loop {
+        match fs::symlink_metadata(at) {
+            Ok(_) => break at,
+            Err(_) => match at.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => at = parent,
+                _ => break Path::new("."),
+            },
+        }
+    };
+    let refuse = |why: String| DatasetError::TargetNotWritable {
+        target: target.to_path_buf(),
+        why,
+    };
+    if !fs::metadata(existing).is_ok_and(|m| m.is_dir()) {
+        return Err(refuse(format!("{} is not a folder", existing.display())));
+    }
+    tempfile::Builder::new()
+        .prefix(".annexa-write-check")
+        .tempfile_in(existing)
+        .map(drop)
+        .map_err(|e| {
+            refuse(format!(
+                "cannot create a file in {}: {e}",
+                existing.display()
+            ))
+        })
+}
+
 /// Refuses a selection in which one path is a folder of another (`a` and
 /// `a/b`): writing both would put a file where a folder must be, or make
 /// one write go through the other.

@@ -18,20 +18,23 @@ mod listed;
 pub mod manifest;
 mod materialize;
 pub mod paths;
-mod report;
+mod remotes;
+pub mod report;
 mod resolve;
 mod service;
 pub mod shard;
 mod source;
+mod stale;
 mod tree;
 
 pub use annex::{key_size, object_path};
 pub use cache::{Cache, CacheEntry};
 pub use commands::{
     cache_clean, cache_dir, cache_list, cache_path, get, ls, plan, verify, CommonOptions,
-    GetOptions, GetOutcome, LsFormat, PlannedPart, SelectionRequest,
+    GetOptions, GetOutcome, ListedFile, PlannedPart, SelectionRequest,
 };
 pub use error::DatasetError;
 pub use import::{import_command, ImportOptions, ImportSummary};
+pub use report::{Reporter, SharedReporter};
 pub use service::{ServiceHints, ServiceSource};
 pub use source::Source;

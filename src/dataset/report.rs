@@ -1,10 +1,11 @@
-//! What `annexa get` tells the user: a progress bar on a terminal, result
-//! lines when piped, JSON records with `--json`, and a summary at the end.
+//! What the library tells the person running it, kept apart from the work
+//! (as uv does): the library calls a [`Reporter`]; the binary implements
+//! it and decides how each event is shown (a progress bar on a terminal,
+//! lines when piped, JSON records). The library itself never prints.
 
-use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
-use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use super::paths::PathProblem;
+use std::sync::Arc;
+use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -19,7 +20,7 @@ pub enum Status {
 }
 
 impl Status {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Status::Written => "written",
             Status::Skipped => "skipped",
@@ -29,220 +30,200 @@ impl Status {
     }
 }
 
-pub struct Reporter {
-    json: bool,
-    bar: Option<ProgressBar>,
+/// What became of one selected file.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum FileOutcome<'a> {
+    Done(Status),
+    /// Could not be materialised; the others go on.
+    Failed(&'a str),
+    /// Never written (see [`super::paths`]).
+    Refused(&'a PathProblem),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FileEvent<'a> {
+    pub path: &'a str,
+    pub key: Option<&'a str>,
+    pub size: Option<u64>,
+    pub outcome: FileOutcome<'a>,
+}
+
+/// Files and bytes of one kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counted {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// The end of one `get`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct GetSummary {
+    pub files: u64,
+    pub written: u64,
+    pub skipped: u64,
+    pub planned: u64,
+    pub failed: usize,
+    pub bytes: u64,
+    pub would_fetch: Counted,
+    pub would_copy: Counted,
+    pub seconds: f64,
+}
+
+/// Receives what the library has to say. Every method has a silent
+/// default, so a caller implements only what it shows.
+pub trait Reporter: Send + Sync {
+    /// What is being done now ("cloning X into the cache"): for someone
+    /// watching a terminal.
+    fn activity(&self, _text: &str) {}
+    /// Worth knowing and not a problem: a wait for a lock, a hint, a
+    /// service's message.
+    fn notice(&self, _text: &str) {}
+    /// Something went partly wrong; the command goes on.
+    fn warning(&self, _text: &str) {}
+    /// A `get` begins: this many files and bytes are selected.
+    fn get_started(&self, _files: u64, _bytes: u64) {}
+    /// More bytes downloaded or copied.
+    fn get_progress(&self, _bytes: u64) {}
+    fn get_file(&self, _event: &FileEvent<'_>) {}
+    fn get_finished(&self, _summary: &GetSummary) {}
+}
+
+/// Says nothing (the default for library callers).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Reporter for Silent {}
+
+/// A [`Reporter`] shared by everything one command runs.
+#[derive(Clone)]
+pub struct SharedReporter(pub Arc<dyn Reporter>);
+
+impl SharedReporter {
+    pub fn new(reporter: impl Reporter + 'static) -> SharedReporter {
+        SharedReporter(Arc::new(reporter))
+    }
+}
+
+impl Default for SharedReporter {
+    fn default() -> SharedReporter {
+        SharedReporter::new(Silent)
+    }
+}
+
+impl std::fmt::Debug for SharedReporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedReporter")
+    }
+}
+
+impl std::ops::Deref for SharedReporter {
+    type Target = dyn Reporter;
+    fn deref(&self) -> &(dyn Reporter + 'static) {
+        &*self.0
+    }
+}
+
+/// The bookkeeping of one `get`: counts what happened to each file, tells
+/// the [`Reporter`], and returns the failures and deliveries at the end.
+pub struct Tally<'a> {
+    sink: &'a dyn Reporter,
     started: Instant,
-    total_files: u64,
-    done_files: u64,
-    written: u64,
-    skipped: u64,
-    planned: u64,
-    bytes_written: u64,
-    /// Dry runs: files and bytes that would be fetched into the cache, or
-    /// copied from what the cache already holds.
-    would_fetch: (u64, u64),
-    would_copy: (u64, u64),
-    failures: Vec<String>,
+    summary: GetSummary,
     /// Paths written or found in place (not dry-run plans).
     delivered: Vec<String>,
 }
 
-impl Reporter {
-    pub fn new(json: bool, total_files: u64, total_bytes: u64) -> Reporter {
-        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(200));
-            bar
-        });
-        let reporter = Reporter {
-            json,
-            bar,
+impl<'a> Tally<'a> {
+    pub fn new(sink: &'a dyn Reporter, total_files: u64, total_bytes: u64) -> Tally<'a> {
+        sink.get_started(total_files, total_bytes);
+        Tally {
+            sink,
             started: Instant::now(),
-            total_files,
-            done_files: 0,
-            written: 0,
-            skipped: 0,
-            planned: 0,
-            bytes_written: 0,
-            would_fetch: (0, 0),
-            would_copy: (0, 0),
-            failures: Vec::new(),
+            summary: GetSummary {
+                files: total_files,
+                ..GetSummary::default()
+            },
             delivered: Vec::new(),
-        };
-        reporter.update_message();
-        reporter
+        }
     }
 
-    /// Counts the run's seconds from `started` (work done before the
-    /// report began: a listing, downloads while it arrived).
-    pub fn started_at(&mut self, started: Instant) {
-        self.started = started;
-    }
-
-    /// Moves the byte bar (downloads in flight, or files copied).
+    /// Moves the byte count (downloads in flight, or files copied).
     pub fn advance(&self, bytes: u64) {
-        if let Some(bar) = &self.bar {
-            bar.inc(bytes);
+        if bytes > 0 {
+            self.sink.get_progress(bytes);
         }
     }
 
     pub fn file(&mut self, path: &str, key: Option<&str>, size: Option<u64>, status: Status) {
-        self.done_files += 1;
+        let s = &mut self.summary;
         match status {
             Status::Written => {
                 self.delivered.push(path.to_string());
-                self.written += 1;
-                self.bytes_written += size.unwrap_or(0);
+                s.written += 1;
+                s.bytes += size.unwrap_or(0);
             }
             Status::Skipped => {
                 self.delivered.push(path.to_string());
-                self.skipped += 1;
+                s.skipped += 1;
             }
             Status::WouldFetch => {
-                self.planned += 1;
-                self.would_fetch.0 += 1;
-                self.would_fetch.1 += size.unwrap_or(0);
+                s.planned += 1;
+                s.would_fetch.files += 1;
+                s.would_fetch.bytes += size.unwrap_or(0);
             }
             Status::WouldCopy => {
-                self.planned += 1;
-                self.would_copy.0 += 1;
-                self.would_copy.1 += size.unwrap_or(0);
+                s.planned += 1;
+                s.would_copy.files += 1;
+                s.would_copy.bytes += size.unwrap_or(0);
             }
         }
-        if self.json {
-            print_line(
-                &json!({"path": path, "key": key, "size": size, "status": status.as_str()})
-                    .to_string(),
-            );
-        } else if self.bar.is_none() {
-            match status {
-                Status::Written | Status::Skipped => print_line(&shown_path(path)),
-                Status::WouldFetch | Status::WouldCopy => {
-                    print_line(&format!("{}\t{}", status.as_str(), shown_path(path)))
-                }
-            }
-        } else if matches!(status, Status::WouldFetch | Status::WouldCopy) {
-            let line = format!("{}\t{}", status.as_str(), shown_path(path));
-            self.suspend(|| print_line(&line));
-        }
-        self.update_message();
+        self.sink.get_file(&FileEvent {
+            path,
+            key,
+            size,
+            outcome: FileOutcome::Done(status),
+        });
     }
 
     /// One file could not be materialised; the others go on.
     pub fn failure(&mut self, path: &str, key: Option<&str>, reason: &str) {
-        self.done_files += 1;
-        self.failures.push(path.to_string());
-        if self.json {
-            print_line(
-                &json!({"path": path, "key": key, "status": "failed", "error": reason}).to_string(),
-            );
-        } else {
-            let line = format!("annexa: failed: {}: {reason}", shown_path(path));
-            self.suspend(|| eprintln!("{line}"));
-        }
-        self.update_message();
+        self.summary.failed += 1;
+        self.sink.get_file(&FileEvent {
+            path,
+            key,
+            size: None,
+            outcome: FileOutcome::Failed(reason),
+        });
     }
 
     /// A selected path that is never written (see [`super::paths`]).
-    pub fn refused(&self, path: &str, problem: &super::paths::PathProblem) {
-        if self.json {
-            print_line(
-                &json!({"path": path, "status": "refused", "error": problem.to_string()})
-                    .to_string(),
-            );
-        } else {
-            let line = format!(
-                "annexa: warning: not written: {}: {problem}",
-                shown_path(path)
-            );
-            self.suspend(|| eprintln!("{line}"));
-        }
+    pub fn refused(&self, path: &str, problem: &PathProblem) {
+        self.sink.get_file(&FileEvent {
+            path,
+            key: None,
+            size: None,
+            outcome: FileOutcome::Refused(problem),
+        });
     }
 
     /// A warning that is not a file failure (e.g. a key left in the cache).
     pub fn warning(&self, text: &str) {
-        if self.json {
-            print_line(&json!({"warning": text}).to_string());
-        } else {
-            self.suspend(|| eprintln!("annexa: warning: {text}"));
-        }
+        self.sink.warning(text);
     }
 
-    /// [`Reporter::finish`], and the paths delivered.
+    /// [`Tally::finish`], and the paths delivered.
     pub fn finish_delivered(mut self) -> (usize, Vec<String>) {
         let delivered = std::mem::take(&mut self.delivered);
         (self.finish(), delivered)
     }
 
-    /// Prints the summary and returns the number of failed files.
-    pub fn finish(self) -> usize {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
+    /// Reports the summary and returns the number of failed files.
+    pub fn finish(mut self) -> usize {
         let seconds = self.started.elapsed().as_secs_f64();
-        if self.json {
-            print_line(
-                &json!({"summary": {
-                    "files": self.total_files,
-                    "written": self.written,
-                    "skipped": self.skipped,
-                    "planned": self.planned,
-                    "failed": self.failures.len(),
-                    "bytes": self.bytes_written,
-                    "would_fetch": {"files": self.would_fetch.0, "bytes": self.would_fetch.1},
-                    "would_copy": {"files": self.would_copy.0, "bytes": self.would_copy.1},
-                    "seconds": (seconds * 1000.0).round() / 1000.0,
-                }})
-                .to_string(),
-            );
-        } else {
-            let mut text = if self.planned > 0 {
-                format!(
-                    "annexa: dry run: {} files: {} to fetch ({}), {} to copy from the cache ({}), {} already in place",
-                    self.total_files,
-                    self.would_fetch.0,
-                    HumanBytes(self.would_fetch.1),
-                    self.would_copy.0,
-                    HumanBytes(self.would_copy.1),
-                    self.skipped
-                )
-            } else {
-                format!(
-                    "annexa: {} files ({} written, {} already in place), {} in {:.1} s",
-                    self.total_files,
-                    self.written,
-                    self.skipped,
-                    HumanBytes(self.bytes_written),
-                    seconds
-                )
-            };
-            if !self.failures.is_empty() {
-                // Each failure was printed with its reason as it happened.
-                text.push_str(&format!("; {} FAILED (listed above)", self.failures.len()));
-            }
-            eprintln!("{text}");
-        }
-        self.failures.len()
-    }
-
-    fn update_message(&self) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!("{}/{} files", self.done_files, self.total_files));
-        }
-    }
-
-    fn suspend(&self, f: impl FnOnce()) {
-        match &self.bar {
-            Some(bar) => bar.suspend(f),
-            None => f(),
-        }
+        self.summary.seconds = (seconds * 1000.0).round() / 1000.0;
+        self.sink.get_finished(&self.summary);
+        self.summary.failed
     }
 }
 
@@ -288,15 +269,74 @@ pub fn shown_path(path: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Writes one line to stdout; a closed pipe (`| head`) is not an error.
-pub fn print_line(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-}
-
 #[cfg(test)]
 mod tests {
-    use super::shown_path;
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Reporter for Recorder {
+        fn warning(&self, text: &str) {
+            self.0.lock().unwrap().push(format!("warning {text}"));
+        }
+        fn get_started(&self, files: u64, bytes: u64) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("start {files} {bytes}"));
+        }
+        fn get_progress(&self, bytes: u64) {
+            self.0.lock().unwrap().push(format!("progress {bytes}"));
+        }
+        fn get_file(&self, event: &FileEvent<'_>) {
+            let what = match event.outcome {
+                FileOutcome::Done(s) => s.as_str().to_string(),
+                FileOutcome::Failed(why) => format!("failed: {why}"),
+                FileOutcome::Refused(p) => format!("refused: {p}"),
+            };
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{} {what}", event.path));
+        }
+        fn get_finished(&self, s: &GetSummary) {
+            self.0.lock().unwrap().push(format!(
+                "end {} written {} skipped {} failed {} bytes",
+                s.written, s.skipped, s.failed, s.bytes
+            ));
+        }
+    }
+
+    /// A `get`'s events reach the reporter in order, and the tally's
+    /// summary counts them.
+    #[test]
+    fn tally_reports_every_event_and_counts_them() {
+        let recorder = Recorder::default();
+        let mut tally = Tally::new(&recorder, 3, 30);
+        tally.advance(0);
+        tally.advance(10);
+        tally.file("a", Some("K"), Some(10), Status::Written);
+        tally.file("b", None, Some(5), Status::Skipped);
+        tally.failure("c", None, "disk full");
+        tally.warning("kept K");
+        let (failed, delivered) = tally.finish_delivered();
+        assert_eq!(failed, 1);
+        assert_eq!(delivered, ["a", "b"]);
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            [
+                "start 3 30",
+                "progress 10",
+                "a written",
+                "b skipped",
+                "c failed: disk full",
+                "warning kept K",
+                "end 1 written 1 skipped 1 failed 10 bytes",
+            ]
+        );
+    }
 
     /// Names are printed as git quotes them: one line each, no terminal
     /// escapes, no invisible direction marks.

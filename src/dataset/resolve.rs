@@ -3,6 +3,7 @@
 
 use super::cache::{Access, Cache, CachedDataset};
 use super::git::{git, run};
+use super::report::Reporter;
 use super::tree::{list, submodule_urls, Content, Gitlink};
 use super::{DatasetError, Source};
 use crate::bids::{select, FilterSet, Layout, Role, Scope, SelectOptions};
@@ -70,10 +71,22 @@ impl Resolver<'_> {
                 super::import::import_into_cache(
                     top.source.as_str(),
                     &top.repo,
+                    self.cache.reporter(),
+                    self.cache.endpoint(),
                     Some(&self.cache.listing_file(&top.source)),
                 )?;
             } else {
                 update_clone(&top)?;
+            }
+            super::cache::mark_refreshed(&top.repo)?;
+        } else if let (true, Some(endpoint)) = (top.source.is_service(), self.cache.endpoint()) {
+            if top.source.as_str().starts_with("s3://") {
+                super::import::follow_endpoint(
+                    &top.repo,
+                    "s3",
+                    endpoint,
+                    &**self.cache.reporter(),
+                )?;
             }
         }
         let mut resolved = Resolved {
@@ -171,7 +184,7 @@ impl Resolver<'_> {
                 });
             }
             let sub = self.cache.open(&sub_source, access).map_err(context)?;
-            let commit = recorded_commit(&sub, &link.commit);
+            let commit = recorded_commit(&sub, &link.commit, &**self.cache.reporter());
             self.add_dataset(
                 sub,
                 &commit,
@@ -250,7 +263,7 @@ pub(super) fn selects_on_its_own(path: &str, request: &SelectionRequest) -> bool
 
 /// The commit the superdataset records, fetched if the cached clone lacks
 /// it; the clone's HEAD when the origin does not have it either.
-fn recorded_commit(dataset: &CachedDataset, commit: &str) -> String {
+fn recorded_commit(dataset: &CachedDataset, commit: &str, sink: &dyn Reporter) -> String {
     let has = |c: &str| {
         run(git(&dataset.repo).args(["cat-file", "-e", &format!("{c}^{{commit}}")])).is_ok()
     };
@@ -261,10 +274,10 @@ fn recorded_commit(dataset: &CachedDataset, commit: &str) -> String {
     if has(commit) {
         return commit.to_string();
     }
-    eprintln!(
-        "annexa: warning: {} lacks the recorded commit {commit}; using its HEAD",
+    sink.warning(&format!(
+        "{} lacks the recorded commit {commit}; using its HEAD",
         dataset.source.as_str()
-    );
+    ));
     "HEAD".to_string()
 }
 

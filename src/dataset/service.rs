@@ -3,6 +3,7 @@
 //! annexa special remote parameters that reach it.
 
 use super::DatasetError;
+use crate::providers::zenodo;
 
 /// Harvard Dataverse: the installation a bare `doi:` means.
 pub const DEFAULT_DATAVERSE: &str = "https://dataverse.harvard.edu";
@@ -28,6 +29,11 @@ pub enum ServiceSource {
     Github {
         repo: String,
         tag: String,
+        api: Option<String>,
+    },
+    /// A Zenodo (InvenioRDM) record, version or concept.
+    Zenodo {
+        record: String,
         api: Option<String>,
     },
 }
@@ -80,6 +86,10 @@ impl ServiceSource {
                 api: (api != super::super::providers::github::DEFAULT_API)
                     .then(|| api.to_string()),
             })),
+            Some(Self::Zenodo { record, .. }) => Ok(Some(Self::Zenodo {
+                record,
+                api: (api != zenodo::DEFAULT_API).then(|| api.to_string()),
+            })),
             Some(Self::S3 { .. }) => Err(DatasetError::Direct(format!(
                 "{}: --api is for Figshare and GitHub sources; an S3 endpoint is given with --endpoint",
                 text.trim()
@@ -116,6 +126,16 @@ impl ServiceSource {
                 prefix,
                 endpoint,
             }));
+        }
+        // Zenodo's DOIs name its records: the user chose Zenodo (or the
+        // InvenioRDM of --api) by naming one; doi.org is never asked.
+        if let Some(record) = zenodo::urls::record_of_doi(text)
+            .or_else(|| text.strip_prefix("zenodo:").map(str::to_string))
+        {
+            if !zenodo::urls::is_record_id(&record) {
+                return Err(bad("a Zenodo record id is a number"));
+            }
+            return Ok(Some(Self::Zenodo { record, api: None }));
         }
         if text.starts_with("doi:") || text.starts_with("hdl:") {
             let server = hints
@@ -157,6 +177,27 @@ impl ServiceSource {
             }));
         }
         let host = url.host_str().unwrap_or_default();
+        // Zenodo: zenodo.org/records/ID (or /record/ID), any InvenioRDM's
+        // /api/records/ID.
+        let zenodo_site = matches!(host, "zenodo.org" | "www.zenodo.org" | "sandbox.zenodo.org");
+        let record_at = match segments.as_slice() {
+            ["records" | "record", id, ..] if zenodo_site => Some((*id, None)),
+            [before @ .., "api", "records", id] => Some((*id, Some(before.len()))),
+            _ => None,
+        };
+        if let Some((id, api_at)) = record_at {
+            if !zenodo::urls::is_record_id(id) {
+                return Err(bad("no record id after records/"));
+            }
+            let base = match api_at {
+                Some(n) => format!("{origin}/{}", segments[..=n].join("/")),
+                None => format!("{origin}/api"),
+            };
+            return Ok(Some(Self::Zenodo {
+                record: id.to_string(),
+                api: (base != zenodo::DEFAULT_API).then_some(base),
+            }));
+        }
         // GitHub (or Enterprise, or a fake): OWNER/NAME/releases/tag/TAG
         if let [owner, name, "releases", "tag", tag @ ..] = segments.as_slice() {
             if tag.is_empty() {
@@ -219,6 +260,10 @@ impl ServiceSource {
                 api.as_deref()
                     .unwrap_or(crate::providers::github::DEFAULT_API),
             ),
+            Self::Zenodo { api, .. } => (
+                TokenService::Zenodo,
+                api.as_deref().unwrap_or(zenodo::DEFAULT_API),
+            ),
         };
         url::Url::parse(text).ok().map(|u| (service, u))
     }
@@ -230,6 +275,7 @@ impl ServiceSource {
             Self::Dataverse { .. } => "dataverse",
             Self::Figshare { .. } => "figshare",
             Self::Github { .. } => "github",
+            Self::Zenodo { .. } => "zenodo",
         }
     }
 
@@ -271,6 +317,12 @@ impl ServiceSource {
             Self::Github { repo, tag, api } => {
                 push("repo", repo);
                 push("tag", tag);
+                if let Some(api) = api {
+                    push("api", api);
+                }
+            }
+            Self::Zenodo { record, api } => {
+                push("record", record);
                 if let Some(api) = api {
                     push("api", api);
                 }
@@ -394,6 +446,36 @@ mod tests {
                 api: None
             })
         );
+        let zenodo = |record: &str, api: Option<&str>| {
+            Some(ServiceSource::Zenodo {
+                record: record.into(),
+                api: api.map(Into::into),
+            })
+        };
+        assert_eq!(parse("doi:10.5281/zenodo.1234"), zenodo("1234", None));
+        assert_eq!(
+            parse("https://doi.org/10.5281/zenodo.1234"),
+            zenodo("1234", None)
+        );
+        assert_eq!(parse("zenodo:77"), zenodo("77", None));
+        assert_eq!(
+            parse("https://zenodo.org/records/1234"),
+            zenodo("1234", None)
+        );
+        assert_eq!(
+            parse("https://zenodo.org/record/1234"),
+            zenodo("1234", None)
+        );
+        assert_eq!(
+            parse("https://sandbox.zenodo.org/records/5"),
+            zenodo("5", Some("https://sandbox.zenodo.org/api"))
+        );
+        assert_eq!(
+            parse("http://127.0.0.1:8/api/records/9"),
+            zenodo("9", Some("http://127.0.0.1:8/api"))
+        );
+        // Another host's /records/ is not Zenodo's.
+        assert_eq!(parse("https://example.org/records/1234"), None);
         assert_eq!(parse("https://github.com/o/r.git"), None);
         assert_eq!(parse("///openneuro/ds000001"), None);
         assert_eq!(parse("git@github.com:o/r"), None);

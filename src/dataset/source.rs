@@ -273,6 +273,9 @@ mod tests {
                 "s3://",
                 "doi:10.5072/FK2/X",
                 "figshare:77",
+                "doi:10.5281/zenodo.1234",
+                "https://zenodo.org/records/1234",
+                "http://evil.example/api/records/9",
             ] {
                 let err = sup.join(url).unwrap_err();
                 assert!(

@@ -43,12 +43,14 @@ pub mod dataverse;
 pub mod directory;
 mod error;
 pub mod figshare;
+pub mod flat_names;
 pub mod github;
 pub mod import;
 pub mod layout;
 pub mod s3;
 pub mod service_api;
 pub mod token;
+pub mod zenodo;
 
 pub use error::{error_chain_text, AnnexError, Cause, ProviderError, Result, StatusKind};
 pub use import::{ImportSink, ImportTree, ImportableFile};
@@ -129,6 +131,17 @@ pub enum UrlCheck {
     },
     /// Several files (a folder).
     Multi(Vec<UrlEntry>),
+}
+
+impl UrlCheck {
+    /// The files behind a folder or record URL; none at all is
+    /// [`ProviderError::NotFound`], said by `empty`.
+    pub fn files(entries: Vec<UrlEntry>, empty: impl FnOnce() -> String) -> Result<UrlCheck> {
+        if entries.is_empty() {
+            return Err(ProviderError::not_found(empty()));
+        }
+        Ok(UrlCheck::Multi(entries))
+    }
 }
 
 /// What a kind of provider can do beyond storing keys, known before
@@ -311,6 +324,7 @@ pub fn registry() -> Vec<Box<dyn ProviderKind>> {
         Box::new(dataverse::DataverseKind),
         Box::new(github::GithubKind),
         Box::new(figshare::FigshareKind),
+        Box::new(zenodo::ZenodoKind),
     ]
 }
 

@@ -33,6 +33,7 @@ pub enum TokenService {
     Github,
     Figshare,
     Dataverse,
+    Zenodo,
 }
 
 impl TokenService {
@@ -45,6 +46,23 @@ impl TokenService {
             TokenService::Github => &["api.github.com", "uploads.github.com"],
             TokenService::Figshare => &["api.figshare.com"],
             TokenService::Dataverse => &[],
+            // The API is on the site itself (https://zenodo.org/api).
+            TokenService::Zenodo => &["zenodo.org"],
+        }
+    }
+}
+
+impl TokenService {
+    /// The public service's one other host its token goes to, chosen by
+    /// code for the API host `api_host`, never by an answer: GitHub's
+    /// uploads host; Figshare's downloader, where the documented route for
+    /// private files takes the token as `?token=` (figshare/
+    /// user_documentation, docs/api/articles.md, "Download private files").
+    pub fn second_host(self, api_host: &str) -> Option<&'static str> {
+        match (self, api_host) {
+            (TokenService::Github, "api.github.com") => Some("uploads.github.com"),
+            (TokenService::Figshare, "api.figshare.com") => Some("ndownloader.figshare.com"),
+            _ => None,
         }
     }
 }
@@ -149,7 +167,9 @@ impl ApiToken {
         usable.then_some(token)
     }
 
-    /// The secret itself, for git-annex's credential store only.
+    /// The secret itself, for git-annex's credential store, and for a
+    /// documented route that takes it in the query
+    /// ([`crate::providers::service_api::ServiceApi::with_token_query`]).
     pub fn expose(&self) -> &str {
         &self.secret
     }
@@ -276,9 +296,7 @@ pub async fn find(
     match destination(service, api, &chosen) {
         Destination::Allowed => {
             let mut hosts = vec![host.clone()];
-            if service == TokenService::Github && host == "api.github.com" {
-                hosts.push("uploads.github.com".into());
-            }
+            hosts.extend(service.second_host(&host).map(str::to_string));
             Ok(Some(token.bound_to(hosts)))
         }
         Destination::PlainHttp => Err(ProviderError::Config(format!(
@@ -393,6 +411,12 @@ mod tests {
                 Allowed,
             ),
             (TokenService::Figshare, "https://api.github.com", NotChosen),
+            (TokenService::Zenodo, "https://zenodo.org/api", Allowed),
+            (
+                TokenService::Zenodo,
+                "https://sandbox.zenodo.org/api",
+                NotChosen,
+            ),
             (
                 TokenService::Dataverse,
                 "https://dataverse.harvard.edu",

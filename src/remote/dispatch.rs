@@ -481,10 +481,20 @@ async fn serve(
             let result = provider.remove(&key, annex).await;
             remove_reply(key, result)
         }
-        R::WhereIs(key) => match provider.whereis(&key, annex).await {
-            Some(location) => Reply::WhereIsSuccess(location),
-            None => Reply::WhereIsFailure,
-        },
+        R::WhereIs(key) => {
+            // A tree remote keeps files under their paths, which WHEREIS
+            // does not name: a key-named location there answers 404, so
+            // none is shown (git-annex shows the export's paths itself).
+            for tree in ["exporttree", "importtree"] {
+                if annex.get_config(tree).await.ok().flatten().as_deref() == Some("yes") {
+                    return Reply::WhereIsFailure;
+                }
+            }
+            match provider.whereis(&key, annex).await {
+                Some(location) => Reply::WhereIsSuccess(location),
+                None => Reply::WhereIsFailure,
+            }
+        }
         R::TransferExport {
             direction,
             key,

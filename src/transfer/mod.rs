@@ -26,6 +26,7 @@ mod retry;
 mod upload;
 
 pub use body::read_limited;
+pub(crate) use breaker::notice;
 pub use breaker::{with_notices, Endpoint, NoticeSink, Unreachable, REPROBE_AFTER};
 pub use checksum::{hash_file, hash_file_blocking, Algorithm, Expected, Hasher};
 pub use download::{Download, DownloadOutcome};

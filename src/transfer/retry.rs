@@ -190,18 +190,58 @@ pub(crate) fn server_wait(headers: &HeaderMap) -> Option<Duration> {
     None
 }
 
+/// Longest wait for a spent request budget to renew (`x-ratelimit-remaining: 0`
+/// without `Retry-After`): a reset minutes away is waited for, one far
+/// away (GitHub's anonymous budget renews hourly) fails at once, saying
+/// when, rather than holding every job for most of an hour.
+pub const MAX_BUDGET_WAIT: Duration = Duration::from_secs(5 * 60);
+
+/// Whether the headers say the request budget is spent (and no
+/// `Retry-After` says otherwise).
+pub(crate) fn budget_spent(headers: &HeaderMap) -> bool {
+    !headers.contains_key(reqwest::header::RETRY_AFTER)
+        && (header_u64(headers, "x-ratelimit-remaining")
+            .or_else(|| header_u64(headers, "ratelimit-remaining"))
+            == Some(0))
+}
+
 /// The wait before the next attempt: the larger of our backoff and what
-/// the server asked for, or an error when the server asks for too long.
+/// the server asked for, or an error when the server asks for too long
+/// (a spent budget: longer than [`MAX_BUDGET_WAIT`]).
 pub(crate) fn next_wait(
     policy: &RetryPolicy,
     backoff: Duration,
     headers: Option<&HeaderMap>,
 ) -> Result<Duration, Duration> {
     let asked = headers.and_then(server_wait).unwrap_or(Duration::ZERO);
-    if asked > policy.max_server_wait {
+    let bound = match headers.is_some_and(budget_spent) {
+        true => policy.max_server_wait.min(MAX_BUDGET_WAIT),
+        false => policy.max_server_wait,
+    };
+    if asked > bound {
         return Err(asked);
     }
     Ok(backoff.max(asked))
+}
+
+/// What a too-long wait means, for the error: when a spent budget renews
+/// (UTC), or how long the server asked to wait.
+pub(crate) fn too_long_wait(headers: &HeaderMap, asked: Duration) -> String {
+    let minutes = asked.as_secs().div_ceil(60);
+    if budget_spent(headers) {
+        let when = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_secs(asked.as_secs() as i64))
+            .map(|t| t.strftime("%H:%M:%S UTC").to_string())
+            .unwrap_or_default();
+        return format!(
+            "the service's request budget is spent; it renews at {when} (in {minutes} min); \
+             try again then"
+        );
+    }
+    format!(
+        "the server asks to wait {} s (about {minutes} min) before retrying; try again later",
+        asked.as_secs()
+    )
 }
 
 /// Fails at once when this process already found the endpoint of `url`
@@ -300,10 +340,7 @@ impl<'a> Retrier<'a> {
                 method: method.to_string(),
                 url,
                 status: response.status(),
-                detail: format!(
-                    "the server asks to wait {} s before retrying; try again later",
-                    asked.as_secs()
-                ),
+                detail: too_long_wait(response.headers(), asked),
             }),
         }
     }

@@ -269,6 +269,21 @@ impl Client {
     /// response; an error status is a [`TransferError::Status`] carrying
     /// the start of the error body.
     pub async fn upload(&self, spec: &Upload<'_>) -> Result<Response, TransferError> {
+        let response = self.upload_answer(spec).await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let method = (spec.request)()
+            .build()
+            .map(|r| r.method().to_string())
+            .unwrap_or_else(|_| "upload".into());
+        Err(status_error(&method, response).await)
+    }
+
+    /// Like [`Client::upload`], but an error status that is not retried is
+    /// handed back as the response (for a service whose error bodies say
+    /// what to do next, such as GitHub's 422s).
+    pub async fn upload_answer(&self, spec: &Upload<'_>) -> Result<Response, TransferError> {
         let own = AtomicU64::new(0);
         let total = spec.shared.unwrap_or(&own);
         let mut retrier = Retrier::new(self.policy());
@@ -293,7 +308,7 @@ impl Client {
                 }
                 Attempt::Answered(method, response) => {
                     if !retrier.after_response(&method, &response).await? {
-                        return Err(status_error(&method, response).await);
+                        return Ok(response);
                     }
                 }
                 Attempt::SendError(url, error) => {

@@ -29,12 +29,24 @@ Test-only endpoints under /_fake/ on the API port (no token needed):
     GET  /_fake/api-log         API requests (method, path, status)
     POST /_fake/reset-log
     POST /_fake/publish?article=ID   makes a new public version
-    POST /_fake/article?id=ID        creates an empty private article
+    POST /_fake/article?id=ID[&owner=NAME]   creates an empty private article
+                                 (of another account than the token's: owner=other)
     POST /_fake/config?drop_after=BYTES&drop_count=K   break K downloads after BYTES
     POST /_fake/config?list_fault=repeat|ignore_offset|stall|huge   file listings
          misbehave (tests/fakes/listing_faults.py; empty: none)
     POST /_fake/file?article=ID&name=N[&supplied_md5=X]   body = content: a
                                  processed file (computed_md5 of the body)
+    POST /_fake/files?article=ID&count=N   N small processed files at once
+    POST /_fake/config?corrupt_next=K   the next K completed uploads arrive with
+         one byte changed: their check ends in `ic_failure`
+    POST /_fake/config?private_api_download=0   /file/download/ID serves
+         published files only ("Public File Download"); private files then
+         come only through the documented route, /ndownloader/files/ID?token=T
+
+Also as Figshare does: offsets past 1000 (or the page that would start
+there) answer 422 (docs/api/index.md, "Pagination params"); `computed_md5`
+and `supplied_md5` are `null` while unknown; some errors carry an integer
+`code`.
     GET  /_fake/state           articles, files, versions as JSON
 """
 
@@ -82,13 +94,19 @@ class File:
         self.ready_at = None
 
     def processed(self, st):
-        if self.ready_at is not None and time.time() >= self.ready_at and self.status != "available":
+        if self.ready_at is not None and time.time() >= self.ready_at and self.status not in ("available", "ic_failure"):
             h = hashlib.md5()
             with open(self.blob, "rb") as f:
                 for b in iter(lambda: f.read(CHUNK), b""):
                     h.update(b)
             self.computed_md5 = h.hexdigest()
-            self.status = "available"
+            # The supplied MD5 did not match what arrived: the check fails
+            # for good (figshare/user_documentation: file status
+            # `ic_failure`; annexa notes, services.md).
+            if self.supplied_md5 and self.supplied_md5 != self.computed_md5:
+                self.status = "ic_failure"
+            else:
+                self.status = "available"
         elif self.ready_at is not None and self.status == "ic_checking" and time.time() >= self.ready_at - st.delay / 2:
             self.status = "moving_to_final"
 
@@ -109,8 +127,9 @@ class File:
             "size": self.size,
             "is_link_only": False,
             "download_url": "%s/ndownloader/files/%d" % (st.web, self.id),
-            "supplied_md5": self.supplied_md5,
-            "computed_md5": self.computed_md5,
+            # Unknown values are null, not "" (Figshare's listings do this).
+            "supplied_md5": self.supplied_md5 or None,
+            "computed_md5": self.computed_md5 or None,
             "mimetype": "application/octet-stream",
         }
         if private:
@@ -124,8 +143,9 @@ class File:
 
 
 class Article:
-    def __init__(self, aid):
+    def __init__(self, aid, owner="tester"):
         self.id = aid
+        self.owner = owner  # another account's article: 404 on /account/...
         self.files = []  # current (private) files
         self.versions = []  # lists of File, one per published version
 
@@ -153,6 +173,8 @@ class State:
         self.dir = tempfile.mkdtemp(prefix="fake-figshare-", dir=args.data_dir)
         self.web = ""
         self.storage = ""
+        self.corrupt_next = 0
+        self.private_api_download = True
 
     def new_id(self):
         with self.lock:
@@ -471,6 +493,9 @@ class ApiHandler(Handler):
             raise ApiError(404, "Entity not found: article", "EntityNotFound")
         if private:
             self.need_user()
+            if a.owner != self.user:
+                # Figshare answers 404 also for "no permission" (docs/api/index.md).
+                raise ApiError(404, "Entity not found: article", "EntityNotFound")
         elif not a.versions:
             raise ApiError(404, "Entity not found: article", "EntityNotFound")
         return a
@@ -498,6 +523,11 @@ class ApiHandler(Handler):
             raise ApiError(422, "Invalid paging parameters", "ValidationFailed")
         if limit > 1000:
             raise ApiError(422, "page_size/limit may be at most 1000", "ValidationFailed")
+        if offset > 1000:
+            # "The offset is currently limited at 1000 and if exceeded a 422
+            # Unprocessable Entity error will be returned" (docs/api/index.md);
+            # this error's code is an integer, as some of Figshare's are.
+            raise ApiError(422, "Offset limit exceeded. Please narrow down your search", 422)
         if self.st.list_fault:
             offset = listing_faults.page_index(self.st.list_fault, offset // limit) * limit
         return items[offset:offset + limit]
@@ -518,6 +548,17 @@ class ApiHandler(Handler):
     def route(self, path, query, raw_query):
         st = self.st
         m = re.fullmatch(r"/ndownloader/files/(\d+)", path)
+        if m and query.get("token") and query.get("token") == st.token:
+            # The documented route for private files: the token in the
+            # query (docs/api/articles.md, "Download private files").
+            self.drain()
+            with st.lock:
+                f = st.files.get(int(m.group(1)))
+                if f is None or f.blob is None or not any(f in a.files for a in st.articles.values()):
+                    raise ApiError(404, "Entity not found: file", "EntityNotFound")
+            loc = "%s/files/%d?sig=%s&X-Amz-Expires=10" % (st.storage, f.id, st.sign(f.id))
+            self.send_empty(302, {"Location": loc})
+            return 302
         if m:
             # The browser path: a WAF challenge for anything but a browser.
             self.drain()
@@ -638,6 +679,12 @@ class ApiHandler(Handler):
                     with open(f.parts[p["partNo"]], "rb") as src:
                         shutil.copyfileobj(src, out, CHUNK)
                     os.unlink(f.parts[p["partNo"]])
+            if st.corrupt_next > 0:
+                st.corrupt_next -= 1
+                with open(blob, "r+b") as out:
+                    first = out.read(1)
+                    out.seek(0)
+                    out.write(bytes([(first[0] ^ 0xFF) if first else 0]))
             f.blob = blob
             f.status = "ic_checking"
             f.ready_at = time.time() + st.delay
@@ -654,7 +701,7 @@ class ApiHandler(Handler):
             published = any(f in v for a in st.articles.values() for v in a.versions)
             if not published:
                 mine = any(f in a.files for a in st.articles.values())
-                if self.user is None or not mine:
+                if self.user is None or not mine or not st.private_api_download:
                     raise ApiError(404, "Entity not found: file", "EntityNotFound")
         loc = "%s/files/%d?sig=%s&X-Amz-Expires=10" % (st.storage, fid, st.sign(fid))
         self.send_empty(302, {"Location": loc})
@@ -670,14 +717,7 @@ class ApiHandler(Handler):
             a = st.articles.get(int(query.get("article", "0")))
             if a is None:
                 return self.error(404, "no such article", "EntityNotFound")
-            f = File(st.new_id(), query["name"], len(data), query.get("supplied_md5", ""))
-            f.blob = os.path.join(st.dir, "blob-%d" % f.id)
-            with open(f.blob, "wb") as out:
-                out.write(data)
-            f.computed_md5 = hashlib.md5(data).hexdigest()
-            f.status = "available"
-            a.files.append(f)
-            st.files[f.id] = f
+            f = add_processed(st, a, query["name"], data, query.get("supplied_md5", ""))
             return self.send_json(200, {"id": f.id, "name": f.name})
 
     def admin(self, path, query):
@@ -685,6 +725,15 @@ class ApiHandler(Handler):
         name = path[len("/_fake/"):]
         if name == "file":
             return self.admin_file(query)
+        if name == "files":
+            self.drain()
+            with st.lock:
+                a = st.articles.get(int(query.get("article", "0")))
+                if a is None:
+                    return self.error(404, "no such article", "EntityNotFound")
+                for i in range(int(query.get("count", "0"))):
+                    add_processed(st, a, "bulk-%05d.txt" % i, b"file %d\n" % i)
+                return self.send_json(200, {"ok": True, "files": len(a.files)})
         self.drain()
         with st.lock:
             if name == "storage-log":
@@ -703,10 +752,14 @@ class ApiHandler(Handler):
                     st.list_fault = query["list_fault"]
                 if "max_page" in query:
                     st.max_page = max(1, int(query["max_page"]))
+                if "corrupt_next" in query:
+                    st.corrupt_next = int(query["corrupt_next"])
+                if "private_api_download" in query:
+                    st.private_api_download = query["private_api_download"] == "1"
                 return self.send_json(200, {"ok": True})
             if name == "article":
                 aid = int(query.get("id", "0"))
-                st.articles.setdefault(aid, Article(aid))
+                st.articles.setdefault(aid, Article(aid, query.get("owner", "tester")))
                 return self.send_json(200, {"ok": True, "id": aid})
             if name == "publish":
                 a = st.articles.get(int(query.get("article", "0")))
@@ -725,6 +778,20 @@ class ApiHandler(Handler):
                     } for a in st.articles.values()
                 })
         return self.error(404, "unknown test endpoint", "NotFound")
+
+
+def add_processed(st, a, name, data, supplied_md5=""):
+    """A file of article `a` with `data` as content, as if uploaded and
+    processed."""
+    f = File(st.new_id(), name, len(data), supplied_md5)
+    f.blob = os.path.join(st.dir, "blob-%d" % f.id)
+    with open(f.blob, "wb") as out:
+        out.write(data)
+    f.computed_md5 = hashlib.md5(data).hexdigest()
+    f.status = "available"
+    a.files.append(f)
+    st.files[f.id] = f
+    return f
 
 
 class Server(ThreadingHTTPServer):

@@ -9,13 +9,16 @@ Three HTTP servers on loopback:
   (`/OWNER/REPO/releases/download/TAG/NAME`) as github.com serves them;
 - the uploads port: `POST /repos/O/R/releases/ID/assets?name=N` as
   uploads.github.com (names rewritten as GitHub does, 422 already_exists,
-  422 for an empty body);
+  422 for an empty body, 422 file_count past the asset cap, names blocked
+  by an unfinished upload that no listing shows);
 - the storage port: signed, short-lived links (Range → 206). A request
   carrying `Authorization` is refused with 400 and recorded as a violation.
 
 Usage:
     github_server.py --port 0 [--token TOKEN] [--repo OWNER/NAME ...]
         [--release OWNER/NAME:TAG[:draft]] [--data-dir DIR]
+        [--max-assets N]   (assets per release; default 1000, GitHub's limit;
+                            also FAKE_GITHUB_MAX_ASSETS)
 Prints "READY <api_port> <uploads_port> <storage_port>" once all listen.
 
 Test-only endpoints under /_fake/ on the API port (no token needed):
@@ -26,7 +29,14 @@ Test-only endpoints under /_fake/ on the API port (no token needed):
                       &per_page_max=N&digest=0|1&drop_after=BYTES&drop_count=K
                       &list_fault=repeat|ignore_offset|stall|huge (release and asset
                       listings misbehave: tests/fakes/listing_faults.py)
-                      &link_ttl=S&secondary_limit=K
+                      &link_ttl=S&secondary_limit=K (403 + Retry-After: 1)
+                      &secondary_bare=K (403 as GitHub sends it: no Retry-After,
+                      requests left; API and uploads ports)
+                      &anon_budget=N&anon_reset_in=S (anonymous requests' own
+                      hourly budget; browser downloads do not spend it)
+                      &max_assets=N
+    POST /_fake/block?repo=O/R&tag=T&name=N  the name is taken in that release
+                      by an upload GitHub never finished and never lists
     POST /_fake/release?repo=O/R&tag=T[&draft=1]
     POST /_fake/asset?repo=O/R&tag=T&name=N[&digest=0]   body = content (any
                       name; digest=0: GitHub reports no digest for it)
@@ -84,6 +94,16 @@ class State:
         self.drop_count = 0
         self.link_ttl = 60
         self.secondary = 0
+        self.secondary_bare = 0
+        # GitHub allows 1,000 assets per release (enforced since 2025-07:
+        # github.com/orgs/community/discussions/165616, osandov/drgn#521).
+        self.max_assets = args.max_assets or int(os.environ.get("FAKE_GITHUB_MAX_ASSETS") or 1000)
+        # Anonymous requests have their own budget per IP, 60 an hour
+        # (docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api,
+        # "Primary rate limit for unauthenticated users"); unlimited unless set.
+        self.anon_limit = 1_000_000_000
+        self.anon_remaining = self.anon_limit
+        self.anon_reset_at = int(time.time()) + 3600
         for r in args.repo:
             self.repos.setdefault(r, [])
         for spec in args.release:
@@ -155,8 +175,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def error(self, status, message, errors=None, headers=None):
-        obj = {"message": message, "documentation_url": "https://docs.github.com/rest"}
+    def error(self, status, message, errors=None, headers=None, doc="https://docs.github.com/rest"):
+        obj = {"message": message, "documentation_url": doc}
         if errors:
             obj["errors"] = errors
         self.send_json(status, obj, headers)
@@ -204,11 +224,15 @@ class ApiHandler(Handler):
 
     def rate_headers(self):
         st = self.st
+        if self.headers.get("Authorization") is None:
+            limit, remaining, reset = st.anon_limit, st.anon_remaining, st.anon_reset_at
+        else:
+            limit, remaining, reset = st.limit, st.remaining, st.reset_at
         return {
-            "x-ratelimit-limit": str(st.limit),
-            "x-ratelimit-remaining": str(max(st.remaining, 0)),
-            "x-ratelimit-used": str(max(st.limit - st.remaining, 0)),
-            "x-ratelimit-reset": str(st.reset_at),
+            "x-ratelimit-limit": str(limit),
+            "x-ratelimit-remaining": str(max(remaining, 0)),
+            "x-ratelimit-used": str(max(limit - remaining, 0)),
+            "x-ratelimit-reset": str(reset),
             "x-ratelimit-resource": "core",
         }
 
@@ -222,26 +246,55 @@ class ApiHandler(Handler):
         if path.startswith("/_fake/"):
             return self.admin(path[len("/_fake/"):], q)
         st = self.st
+        parts = [p for p in path.strip("/").split("/")]
+        if len(parts) >= 5 and parts[0] != "repos" and parts[2] == "releases":
+            # github.com's release pages and download links are not REST
+            # API requests: no API budget is spent on them.
+            with st.lock:
+                st.counts["web"] = st.counts.get("web", 0) + 1
+            try:
+                return self.route(path, q, self.auth())
+            except BrokenPipeError:
+                return
+        anonymous = self.headers.get("Authorization") is None
         with st.lock:
             st.counts["api"] += 1
             now = int(time.time())
-            if st.remaining <= 0 and now >= st.reset_at:
-                st.remaining = st.limit
-                st.reset_at = now + 3600
-            limited = st.remaining <= 0
-            secondary = st.secondary > 0
+            if anonymous:
+                if st.anon_remaining <= 0 and now >= st.anon_reset_at:
+                    st.anon_remaining = st.anon_limit
+                    st.anon_reset_at = now + 3600
+                limited = st.anon_remaining <= 0
+            else:
+                if st.remaining <= 0 and now >= st.reset_at:
+                    st.remaining = st.limit
+                    st.reset_at = now + 3600
+                limited = st.remaining <= 0
+            secondary = st.secondary > 0 and not limited
             if secondary:
                 st.secondary -= 1
+            bare = st.secondary_bare > 0 and not limited and not secondary
+            if bare:
+                st.secondary_bare -= 1
             if not limited:
-                st.remaining -= 1
-            if limited or secondary:
+                if anonymous:
+                    st.anon_remaining -= 1
+                else:
+                    st.remaining -= 1
+            if limited or secondary or bare:
                 st.counts["ratelimited"] += 1
         if limited:
             self.drain()
-            return self.error(403, "API rate limit exceeded for 127.0.0.1.")
+            # GitHub's words for a spent primary budget (403, remaining 0).
+            return self.error(403, "API rate limit exceeded for 127.0.0.1. (But here's the good news: "
+                              "Authenticated requests get a higher rate limit. Check out the documentation "
+                              "for more details.)")
         if secondary:
             self.drain()
             return self.error(403, "You have exceeded a secondary rate limit.", headers={"retry-after": "1"})
+        if bare:
+            self.drain()
+            return secondary_limit(self)
         who = self.auth()
         if who == "bad":
             self.drain()
@@ -478,11 +531,25 @@ class ApiHandler(Handler):
                     st.link_ttl = int(q["link_ttl"])
                 if "secondary_limit" in q:
                     st.secondary = int(q["secondary_limit"])
+                if "secondary_bare" in q:
+                    st.secondary_bare = int(q["secondary_bare"])
+                if "anon_budget" in q:
+                    st.anon_limit = int(q["anon_budget"])
+                    st.anon_remaining = st.anon_limit
+                if "anon_reset_in" in q:
+                    st.anon_reset_at = int(time.time()) + int(q["anon_reset_in"])
+                if "max_assets" in q:
+                    st.max_assets = int(q["max_assets"])
             return self.send_json(200, {"ok": True})
         if what == "release":
             with st.lock:
                 rel = st.add_release(q["repo"], q["tag"], q.get("draft") == "1")
                 return self.send_json(200, {"id": rel["id"]})
+        if what == "block":
+            with st.lock:
+                rel = next(r for r in st.repos[q["repo"]] if r["tag_name"] == q["tag"])
+                rel.setdefault("blocked", set()).add(q["name"])
+            return self.send_json(200, {"ok": True})
         if what == "asset":
             data = self.read_body()
             with st.lock:
@@ -492,6 +559,22 @@ class ApiHandler(Handler):
                     a["no_digest"] = True
                 return self.send_json(200, {"id": a["id"], "name": a["name"]})
         self.error(404, "no such admin endpoint")
+
+
+def secondary_limit(handler):
+    """A secondary rate limit as GitHub answers it: 403 (or 429) with
+    requests left and, often, no Retry-After; the message and documentation
+    link are the only sign (docs.github.com/en/rest/using-the-rest-api/
+    rate-limits-for-the-rest-api, "About secondary rate limits";
+    go-github's CheckResponse tells them apart by that link)."""
+    return handler.error(
+        403,
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+        "again. If you reach out to GitHub Support for help, please include the request ID "
+        "0000:FAKE:0000.",
+        doc="https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api"
+            "#about-secondary-rate-limits",
+    )
 
 
 def now_iso():
@@ -508,12 +591,31 @@ def add_asset(st, rel, name, data):
     return a
 
 
+def release_full(handler, cap):
+    """GitHub's answer to an upload past the release's asset cap, as its
+    users report it (osandov/drgn#521, gardenlinux/gardenlinux#4523):
+    422 with errors[0] = {resource: ReleaseAsset, code: custom,
+    field: file_count, message: "file_count limited to 1000 assets per release"}."""
+    return handler.error(422, "Validation Failed", [{
+        "resource": "ReleaseAsset", "code": "custom", "field": "file_count",
+        "message": "file_count limited to %d assets per release" % cap}])
+
+
 class UploadsHandler(Handler):
     def do_POST(self):
         path, q = self.parsed()
         st = self.st
         with st.lock:
             st.counts["uploads"] += 1
+            bare = st.secondary_bare > 0
+            if bare:
+                st.secondary_bare -= 1
+                st.counts["ratelimited"] += 1
+        if bare:
+            # Uploads are content-creating requests, the first to meet
+            # secondary limits (about 80 a minute, 500 an hour).
+            self.drain()
+            return secondary_limit(self)
         who = self.auth()
         if who != "token":
             self.drain()
@@ -537,10 +639,16 @@ class UploadsHandler(Handler):
             self.drain()
             return self.error(422, "Validation Failed", [{"resource": "ReleaseAsset", "code": "custom", "field": "size", "message": "size must be greater than or equal to 1"}])
         with st.lock:
-            taken = any(a["name"] == name for a in rel["assets"])
+            taken = any(a["name"] == name for a in rel["assets"]) or name in rel.get("blocked", ())
+            full = len(rel["assets"]) >= st.max_assets
         if taken:
+            # Also for a name an unfinished upload holds, which no listing
+            # shows (GitHub staff in cli/cli#4863).
             self.drain()
             return self.error(422, "Validation Failed", [{"resource": "ReleaseAsset", "code": "already_exists", "field": "name"}])
+        if full:
+            self.drain()
+            return release_full(self, st.max_assets)
         aid = st.new_id()
         h = hashlib.sha256()
         left = length
@@ -562,6 +670,9 @@ class UploadsHandler(Handler):
             if any(x["name"] == name for x in rel["assets"]):
                 os.unlink(st.asset_path(aid))
                 return self.error(422, "Validation Failed", [{"resource": "ReleaseAsset", "code": "already_exists", "field": "name"}])
+            if len(rel["assets"]) >= st.max_assets:
+                os.unlink(st.asset_path(aid))
+                return release_full(self, st.max_assets)
             rel["assets"].append(a)
             out = ApiHandler.asset_json(self, repo, rel, a)
         self.send_json(201, out)
@@ -667,6 +778,7 @@ def main():
     p.add_argument("--repo", action="append", default=[])
     p.add_argument("--release", action="append", default=[])
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--max-assets", type=int, default=0)
     args = p.parse_args()
     if args.data_dir is None:
         import tempfile

@@ -167,16 +167,15 @@ fn cache_clean_works_as_an_ordinary_user_on_read_only_objects() {
     );
     assert!(!String::from_utf8_lossy(&clean.stderr).contains("Permission denied"));
     assert_eq!(lines(&clean.stdout).len(), 1);
-    // Emptied, but each entry keeps its lock file, so that a process
-    // waiting on it never locks a deleted file.
+    // Nothing is left: a process that waited on a removed lock file
+    // starts over on a new one (lock_entry checks the file it holds).
     let left: Vec<String> = walkdir::WalkDir::new(&cache)
         .min_depth(1)
         .into_iter()
         .flatten()
-        .filter(|e| e.file_type().is_file())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(left.iter().all(|name| name == "lock"), "left: {left:?}");
+    assert!(left.is_empty(), "left: {left:?}");
     assert!(
         as_nobody(&home, annexa, &["--cache", &cache, "cache", "list"])
             .unwrap()
@@ -367,4 +366,38 @@ fn a_service_url_in_gitmodules_is_never_contacted() {
         listener.accept().is_err(),
         "annexa contacted the server a .gitmodules URL names: {stderr}"
     );
+}
+
+/// Issue 22: a clone that fails leaves nothing in the cache, and what an
+/// older or killed run left (a folder with a source and a lock, no clone)
+/// is listed as incomplete and removed by `cache clean --all`.
+#[test]
+fn failed_clones_leave_nothing_and_clean_removes_leftovers() {
+    use sha2::{Digest, Sha256};
+    let ds = Builder::new("synthetic").subjects(&["sub-01"]).build();
+    // Nothing listens on port 1: git fails at once.
+    let unreachable = "https://127.0.0.1:1/nowhere/ds.git";
+    let failed = ds.annexa(&["ls", unreachable]);
+    assert!(!failed.status.success());
+    let left: Vec<_> = fs::read_dir(&ds.cache)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "a failed clone left {left:?}");
+
+    // A leftover as an interrupted clone leaves it.
+    let source = "https://example.org/left/over.git";
+    let digest = hex::encode(Sha256::digest(source.as_bytes()));
+    let leftover = ds.cache.join(format!("over-{}", &digest[..12]));
+    fs::create_dir_all(&leftover).unwrap();
+    fs::write(leftover.join("source"), format!("{source}\n")).unwrap();
+    fs::write(leftover.join("lock"), "").unwrap();
+    let listed = ds.annexa_ok(&["cache", "list"]);
+    assert!(
+        listed.len() == 1 && listed[0].starts_with(source) && listed[0].ends_with("(incomplete)"),
+        "{listed:?}"
+    );
+    let removed = ds.annexa_ok(&["cache", "clean", "--all"]);
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert!(!leftover.exists());
+    assert!(ds.annexa_ok(&["cache", "list"]).is_empty());
 }

@@ -385,6 +385,24 @@ fn two_processes_share_the_cache_safely() {
     assert_eq!(list.len(), 1, "one clone for one source: {list:?}");
 }
 
+/// `annexa get` of the whole dataset, one download at a time, stdout piped.
+fn spawn_get_one_at_a_time(
+    ds: &Fixture,
+    out: &Path,
+    stderr: std::process::Stdio,
+) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_annexa"))
+        .arg("--cache")
+        .arg(&ds.cache)
+        .args(["get", ds.origin.to_str().unwrap(), "--to"])
+        .arg(out)
+        .args(["--jobs", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn a_killed_get_leaves_no_half_file_and_a_rerun_completes() {
     use std::io::BufRead;
@@ -392,15 +410,7 @@ fn a_killed_get_leaves_no_half_file_and_a_rerun_completes() {
         .subjects(&["sub-01", "sub-02", "sub-03"])
         .build();
     let out = ds.path("out");
-    let origin = ds.origin.to_str().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_annexa"))
-        .arg("--cache")
-        .arg(&ds.cache)
-        .args(["get", origin, "--to", out.to_str().unwrap(), "--jobs", "1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_get_one_at_a_time(&ds, &out, std::process::Stdio::null());
     // Kill it as soon as the first file is reported: mid-run on any machine
     // where the batch takes longer than one file.
     let mut first = String::new();
@@ -618,6 +628,9 @@ fn files_that_differ_in_the_target_are_never_replaced_unasked() {
         stderr.contains(&data) && stderr.contains("--force"),
         "{stderr}"
     );
+    // Issue 22: an edit of the user's is called one, not a new version.
+    assert!(stderr.contains("were changed there"), "{stderr}");
+    assert!(!stderr.contains("changed in the source"), "{stderr}");
     assert_eq!(fs::read(out.join(&data)).unwrap(), mine, "replaced unasked");
 
     let forced = get(&ds, &out, &[&args[..], &["--force"]].concat());
@@ -1031,6 +1044,13 @@ fn a_changed_file_of_the_same_size_is_not_in_place() {
         stderr.contains(&data) && stderr.contains("--force"),
         "{stderr}"
     );
+    // Issue 22: the source made the change, and says so; the user edited
+    // nothing.
+    assert!(
+        stderr.contains("1 changed in the source since they were written there"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("changed in the target"), "{stderr}");
     assert_eq!(fs::read(out.join(&data)).unwrap(), old);
 
     let forced = get(&ds, &out, &[&update[..], &["--force"]].concat());
@@ -1051,4 +1071,176 @@ fn a_changed_file_of_the_same_size_is_not_in_place() {
         "{}",
         String::from_utf8_lossy(&verify.stdout)
     );
+}
+
+/// Issue 22: a subject added to a local dataset after it was cached is
+/// "not there" until `--update`; annexa says that the source moved on,
+/// how old its copy is, and what to pass.
+#[test]
+fn a_stale_cache_says_so_and_suggests_update() {
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    assert!(!ds.ls(&["--sub", "01"]).is_empty());
+    // A new subject in the source, committed after the cache cloned it.
+    let new = "sub-02/anat/sub-02_T1w.nii.gz";
+    write_files(&ds.origin, &[(new, "the second subject")]);
+    sh(git(&ds.origin).args(["annex", "add", "-q", new]));
+    sh(git(&ds.origin).args(["commit", "-q", "-m", "sub-02"]));
+
+    let origin = ds.origin.to_str().unwrap();
+    let out = ds.annexa(&["ls", origin, "--sub", "02"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("existing values"), "{stderr}");
+    assert!(
+        stderr.contains("annexa's copy of") && stderr.contains("old: pass --update"),
+        "{stderr}"
+    );
+
+    // A lookup that succeeds still hears that the source moved on.
+    let out = ds.annexa(&["ls", origin, "--sub", "01"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("has changed since annexa cached it") && stderr.contains("--update"),
+        "{stderr}"
+    );
+
+    let listed = ds.ls(&["--sub", "02", "--update"]);
+    assert!(listed.iter().any(|l| l == new), "{listed:?}");
+    let out = ds.annexa(&["ls", origin, "--sub", "01"]);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("changed since"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue 22: a target that cannot take files is refused before anything
+/// is downloaded (it used to fail once per file, after every download).
+#[test]
+fn an_unwritable_target_is_refused_before_any_download() {
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    // A file where a folder must be: no user, root included, can write
+    // below it.
+    let blocker = ds.path("blocker");
+    fs::write(&blocker, "a file, not a folder").unwrap();
+    let out = blocker.join("out");
+    let got = get(&ds, &out, &["--sub", "01", "--suffix", "T1w"]);
+    let stderr = String::from_utf8_lossy(&got.stderr);
+    assert!(!got.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot write to the target") && stderr.contains("nothing was downloaded"),
+        "{stderr}"
+    );
+    // Not even the dataset was cloned into the cache.
+    let cached: Vec<_> = fs::read_dir(&ds.cache)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(cached.is_empty(), "{cached:?}");
+    // A dry run writes nothing, so it needs no writable target.
+    assert!(get(&ds, &out, &["--sub", "01", "--dry-run"])
+        .status
+        .success());
+}
+
+/// Issue 22: content only on a special remote without `autoenable` is
+/// not reachable from the cache; the failure names the remote and the
+/// command that enables it, and that command works.
+#[test]
+fn content_on_a_remote_the_cache_has_not_enabled_is_pointed_at() {
+    use crate::support::common::test_path;
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    let store = ds.path("store");
+    fs::create_dir_all(&store).unwrap();
+    let with_path = |mut cmd: std::process::Command| {
+        cmd.env("PATH", test_path());
+        cmd
+    };
+    let mut init = with_path(git(&ds.origin));
+    sh(init
+        .args([
+            "annex",
+            "initremote",
+            "store",
+            "type=external",
+            "externaltype=annexa",
+            "encryption=none",
+            "provider=directory",
+        ])
+        .arg(format!("directory={}", store.display())));
+    let data = ds
+        .origin_files(|p| p.ends_with("T1w.nii.gz"))
+        .into_iter()
+        .next()
+        .unwrap();
+    let want = ds.origin_content(&data);
+    sh(with_path(git(&ds.origin)).args(["annex", "move", "-q", "--to", "store", &data]));
+
+    let out = ds.path("out");
+    let run_get = || {
+        let mut cmd = with_path(std::process::Command::new(env!("CARGO_BIN_EXE_annexa")));
+        cmd.arg("--cache")
+            .arg(&ds.cache)
+            .args(["get", ds.origin.to_str().unwrap(), "--to"])
+            .arg(&out)
+            .args(["--sub", "01", "--suffix", "T1w"]);
+        cmd.output().unwrap()
+    };
+    let failed = run_get();
+    let stderr = String::from_utf8_lossy(&failed.stderr).into_owned();
+    assert!(!failed.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("special remote store (annexa)")
+            && stderr.contains("annex enableremote store`"),
+        "{stderr}"
+    );
+    // The printed command, run as printed.
+    let command = stderr
+        .split("run `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap();
+    let mut shell = with_path(std::process::Command::new("sh"));
+    sh(shell.args(["-c", command]));
+    let again = run_get();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(fs::read(out.join(&data)).unwrap(), want);
+}
+
+/// Issue 22: Ctrl-C during a `get` ends it with a line saying what was
+/// written (and clears a progress bar on a terminal), exit status 130.
+#[test]
+fn an_interrupted_get_says_what_was_done() {
+    use std::io::{BufRead, Read};
+    let ds = Builder::new("ds001")
+        .subjects(&["sub-01", "sub-02", "sub-03"])
+        .build();
+    let out = ds.path("out");
+    let mut child = spawn_get_one_at_a_time(&ds, &out, std::process::Stdio::piped());
+    // Interrupted as soon as the first file is reported (as in
+    // a_killed_get_leaves_no_half_file_and_a_rerun_completes).
+    let mut first = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    sh(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]));
+    let mut rest = String::new();
+    let _ = stdout.read_to_string(&mut rest);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("annexa: interrupted: ") && stderr.contains("files written"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("FAILED"), "{stderr}");
 }

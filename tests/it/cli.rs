@@ -276,5 +276,46 @@ fn get_help_shows_examples_and_comma_separated_values() {
         "{verify}"
     );
     let import = text(&annexa().args(["import", "--help"]).output().unwrap());
-    assert!(!import.contains("--version"), "{import}");
+    // --version exists for Zenodo's record versions only, and says so.
+    assert!(import.contains("Refused for other services"), "{import}");
+}
+
+/// The library reports through `dataset::Reporter`; only the binaries
+/// (src/bin, src/cli) print. A `println!` in the library would bypass
+/// `--json`, the progress bar and every other caller's choice.
+#[test]
+fn only_the_binaries_print() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut printing = Vec::new();
+    for entry in walkdir::WalkDir::new(&src) {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let rel = path.strip_prefix(&src).unwrap();
+        if rel.starts_with("bin")
+            || rel.starts_with("cli")
+            || path.extension() != Some("rs".as_ref())
+        {
+            continue;
+        }
+        let code = std::fs::read_to_string(path).unwrap();
+        // Unit tests may print; the library's code above them may not.
+        let code = code.split("#[cfg(test)]").next().unwrap_or("");
+        for (n, line) in code.lines().enumerate() {
+            let line = line.trim_start();
+            if line.starts_with("//") {
+                continue;
+            }
+            if ["println!", "eprintln!", "print!(", "eprint!(", "dbg!("]
+                .iter()
+                .any(|m| line.contains(m))
+            {
+                printing.push(format!("{}:{}: {line}", rel.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        printing.is_empty(),
+        "the library prints:\n{}",
+        printing.join("\n")
+    );
 }

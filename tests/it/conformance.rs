@@ -1,7 +1,7 @@
 //! One conformance suite for every provider, driven directly through the
 //! provider traits with an in-memory git-annex ([`MemAnnex`]): the same
 //! checks run against a local folder, S3 on moto_server and the fake
-//! Dataverse. `git annex testremote` (tests/testremote.rs) checks the same
+//! Dataverse, Figshare, GitHub and Zenodo. `git annex testremote` (tests/testremote.rs) checks the same
 //! providers through git-annex; this suite checks what testremote cannot:
 //! names that must be refused, many keys served at once by one provider
 //! instance, and "absent" told apart from "cannot tell".
@@ -13,6 +13,7 @@ use crate::support::common;
 use crate::support::dataverse as support_dataverse;
 use crate::support::figshare as support_figshare;
 use crate::support::github as support_github;
+use crate::support::zenodo as support_zenodo;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use support_annex::{sha256e_key, MemAnnex};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
 use support_figshare::FakeFigshare;
 use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
+use support_zenodo::FakeZenodo;
 
 /// A running service for one provider kind.
 enum Service {
@@ -31,6 +33,7 @@ enum Service {
     Dataverse(FakeDataverse),
     Github(FakeGithub),
     Figshare(FakeFigshare),
+    Zenodo(FakeZenodo),
 }
 
 impl Service {
@@ -42,6 +45,7 @@ impl Service {
             "dataverse61" => Service::Dataverse(FakeDataverse::start(&["--version", "6.1"])),
             "github" => Service::Github(FakeGithub::start(&[])),
             "figshare" => Service::Figshare(FakeFigshare::start(&[])),
+            "zenodo" => Service::Zenodo(FakeZenodo::start(&[])),
             other => panic!("no conformance service for provider={other}"),
         }
     }
@@ -53,6 +57,7 @@ impl Service {
             Service::Dataverse(_) => "dataverse",
             Service::Github(_) => "github",
             Service::Figshare(_) => "figshare",
+            Service::Zenodo(_) => "zenodo",
         }
     }
 
@@ -97,6 +102,13 @@ impl Service {
                 config.push(("api".into(), fake.api()));
                 config.push(("article".into(), article.to_string()));
             }
+            Service::Zenodo(fake) => {
+                // Keys and the tree in different drafts, as users would.
+                let record = if export { 4343 } else { support_zenodo::RECORD };
+                fake.admin("POST", &format!("draft?id={record}"));
+                config.push(("api".into(), fake.api()));
+                config.push(("record".into(), record.to_string()));
+            }
         }
         if export {
             config.push(("exporttree".into(), "yes".into()));
@@ -121,6 +133,9 @@ impl Service {
             Service::Figshare(fake) => {
                 fake.admin("POST", &format!("config?{query}"));
             }
+            Service::Zenodo(fake) => {
+                fake.admin("POST", &format!("config?{query}"));
+            }
             Service::Github(fake) => fake.configure(&query),
             _ => panic!("{} has no JSON API listing", self.kind()),
         }
@@ -132,6 +147,7 @@ impl Service {
         match self {
             Service::Dataverse(fake) => fake.publish(),
             Service::Figshare(fake) => fake.publish(),
+            Service::Zenodo(fake) => fake.publish(),
             _ => {}
         }
     }
@@ -150,6 +166,7 @@ impl Service {
                 | (Service::Dataverse(_), "url")
                 | (Service::Github(_), "api") => *value = closed.clone(),
                 (Service::Figshare(_), "api") => *value = format!("{closed}/v2"),
+                (Service::Zenodo(_), "api") => *value = format!("{closed}/api"),
                 _ => {}
             }
         }
@@ -164,6 +181,7 @@ fn set_credentials() {
     std::env::set_var("DATAVERSE_API_KEY", TOKEN);
     std::env::set_var("GITHUB_TOKEN", GH_TOKEN);
     std::env::set_var("FIGSHARE_API_KEY", support_figshare::TOKEN);
+    std::env::set_var("ZENODO_TOKEN", support_zenodo::TOKEN);
 }
 
 fn annex_with(config: &[(String, String)]) -> MemAnnex {
@@ -675,4 +693,5 @@ conformance! {
     dataverse61: "dataverse61";
     github: "github";
     figshare: "figshare";
+    zenodo: "zenodo";
 }

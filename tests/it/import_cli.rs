@@ -6,6 +6,7 @@ use crate::support::common;
 use crate::support::dataverse as support_dataverse;
 use crate::support::figshare as support_figshare;
 use crate::support::github as support_github;
+use crate::support::zenodo as support_zenodo;
 
 use common::{newest_git_annex_bin, test_path, tool, GitAnnex, Moto, Repo};
 use md5::{Digest, Md5};
@@ -130,19 +131,25 @@ fn sha256_key(path: &str, content: &[u8]) -> String {
 
 /// `annexa` with the test PATH, anonymous S3 through moto.
 fn annexa(moto: &Moto, dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_annexa"))
-        .args(args)
+    annexa_command(dir, args)
+        .env("AWS_ENDPOINT_URL_S3", moto.endpoint())
+        .output()
+        .unwrap()
+}
+
+/// `annexa` with the test PATH, no S3 credentials and a fixed identity.
+fn annexa_command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_annexa"));
+    cmd.args(args)
         .current_dir(dir)
         .env("PATH", test_path())
-        .env("AWS_ENDPOINT_URL_S3", moto.endpoint())
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .env("GIT_AUTHOR_NAME", "annexa tests")
         .env("GIT_AUTHOR_EMAIL", "annexa@localhost")
         .env("GIT_COMMITTER_NAME", "annexa tests")
-        .env("GIT_COMMITTER_EMAIL", "annexa@localhost")
-        .output()
-        .unwrap()
+        .env("GIT_COMMITTER_EMAIL", "annexa@localhost");
+    cmd
 }
 
 fn ok(out: Output, what: &str) -> String {
@@ -1027,6 +1034,86 @@ fn figshare_article_imports_on_the_fake() {
     );
 }
 
+/// A concept DOI with `--api` on the fake Zenodo: the latest version,
+/// keyed by its published `md5:` checksums, a refresh (written as the
+/// concept's API URL) after a new version is published, and `ls`/`get`
+/// with BIDS filters on the record.
+#[test]
+fn zenodo_concept_doi_imports_on_the_fake() {
+    use support_zenodo::{FakeZenodo, RECORD, TOKEN};
+    let fake = FakeZenodo::start(&[]);
+    let mut files = BTreeMap::new();
+    for (name, data) in [
+        ("data.csv", b"a,b\n1,2\n".to_vec()),
+        ("scan.nii.gz", common::pseudo_random(70_000, 34)),
+        ("notes.txt", b"notes\n".to_vec()),
+    ] {
+        fake.seed(RECORD, name, &data);
+        files.insert(name.to_string(), data);
+    }
+    let concept = fake.admin("POST", &format!("publish?record={RECORD}"))["parent"]
+        .as_u64()
+        .unwrap();
+    let api = fake.api();
+    let case = ServiceCase {
+        import_args: vec![
+            format!("doi:10.5281/zenodo.{concept}"),
+            "--api".into(),
+            api.clone(),
+        ],
+        refresh_args: vec![format!("{api}/records/{concept}")],
+        remote: "zenodo",
+        token: ("ZENODO_TOKEN", TOKEN),
+        initremote: vec![
+            "provider=zenodo".into(),
+            format!("api={api}"),
+            format!("record={concept}"),
+        ],
+        backend: Backend::Md5,
+        unhashed: 0,
+    };
+    case.story(
+        files,
+        |files| {
+            // A new version: one added, one changed, one removed.
+            let auth = format!("Bearer {TOKEN}");
+            let owner = [("Authorization", auth.as_str())];
+            let (_, _, body) = fake.http(
+                "POST",
+                &format!("/api/records/{RECORD}/versions"),
+                b"",
+                &owner,
+            );
+            let next: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let id: u64 = next["id"].as_str().unwrap().parse().unwrap();
+            fake.http(
+                "POST",
+                &format!("/api/records/{id}/draft/actions/files-import"),
+                b"",
+                &owner,
+            );
+            for gone in ["data.csv", "notes.txt"] {
+                fake.http(
+                    "DELETE",
+                    &format!("/api/records/{id}/draft/files/{gone}"),
+                    b"",
+                    &owner,
+                );
+            }
+            let added = common::pseudo_random(2_000, 35);
+            fake.seed(id, "more.bin", &added);
+            files.insert("more.bin".into(), added);
+            let replaced = b"a,b\n3,4\n".to_vec();
+            fake.seed(id, "data.csv", &replaced);
+            files.insert("data.csv".into(), replaced);
+            files.remove("notes.txt");
+            fake.publish();
+        },
+        (1, 1, 1),
+        "data.csv",
+    );
+}
+
 /// A release page URL with `--api` on the fake GitHub: SHA-256 digests,
 /// an asset without one (hashed), pages of two assets.
 #[test]
@@ -1227,4 +1314,123 @@ fn names_git_refuses_are_left_out_and_a_broken_import_is_repaired() {
     assert!(git(&ds, &["ls-tree", "-r", "--name-only", "HEAD"])
         .lines()
         .all(|p| !p.contains(".gitmodules")));
+}
+
+/// `annexa` with no S3 endpoint in the environment: only `--endpoint`, or
+/// what a dataset's remote records, can lead it to moto.
+fn annexa_without_endpoint_env(dir: &Path, args: &[&str]) -> Output {
+    annexa_command(dir, args)
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap()
+}
+
+/// Issue 22: `--endpoint` names the server for `ls`, `plan` and `get` as
+/// for `import`, and refreshes (`--update`, a second `import`) read the
+/// server the dataset's remote records, not AWS.
+#[test]
+fn endpoint_is_named_once_and_refreshes_reuse_it() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let cache = work.join("cache");
+    let cache_arg = cache.to_string_lossy().into_owned();
+    s3_ops(
+        &moto,
+        &[
+            put(
+                "ep/dataset_description.json",
+                r#"{"Name": "ep", "BIDSVersion": "1.8.0"}"#,
+            ),
+            put("ep/sub-01/anat/sub-01_T1w.nii.gz", "one"),
+            put("ep/sub-02/anat/sub-02_T1w.nii.gz", "two"),
+        ],
+    );
+    let source = format!("s3://{BUCKET}/ep");
+    let endpoint = moto.endpoint();
+    let run = |args: &[&str]| annexa_without_endpoint_env(work, args);
+
+    // Before: `unexpected argument '--endpoint'`.
+    let listed = ok(
+        run(&[
+            "--cache",
+            &cache_arg,
+            "ls",
+            &source,
+            "--endpoint",
+            &endpoint,
+            "--sub",
+            "01",
+        ]),
+        "ls --endpoint",
+    );
+    assert_eq!(
+        listed
+            .lines()
+            .filter(|l| l.starts_with("sub-"))
+            .collect::<Vec<_>>(),
+        ["sub-01/anat/sub-01_T1w.nii.gz"]
+    );
+    let plan = ok(
+        run(&[
+            "--cache",
+            &cache_arg,
+            "plan",
+            &source,
+            "--endpoint",
+            &endpoint,
+            "--shards",
+            "2",
+        ]),
+        "plan --endpoint",
+    );
+    assert_eq!(plan.lines().count(), 2, "{plan}");
+
+    // A new subject; the refresh names no endpoint, and none is in the
+    // environment: the cache's remote records moto.
+    s3_ops(&moto, &[put("ep/sub-03/anat/sub-03_T1w.nii.gz", "three")]);
+    let listed = ok(
+        run(&[
+            "--cache", &cache_arg, "ls", &source, "--sub", "03", "--update",
+        ]),
+        "ls --update without --endpoint",
+    );
+    assert_eq!(
+        listed
+            .lines()
+            .filter(|l| l.starts_with("sub-"))
+            .collect::<Vec<_>>(),
+        ["sub-03/anat/sub-03_T1w.nii.gz"]
+    );
+    let out = work.join("out");
+    ok(
+        run(&[
+            "--cache",
+            &cache_arg,
+            "get",
+            &source,
+            "--to",
+            &out.to_string_lossy(),
+            "--sub",
+            "03",
+        ]),
+        "get without --endpoint",
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("sub-03/anat/sub-03_T1w.nii.gz")).unwrap(),
+        "three"
+    );
+
+    // `annexa import`: the same for a dataset of the user's.
+    ok(
+        run(&["import", &source, "ds", "--endpoint", &endpoint]),
+        "import --endpoint",
+    );
+    s3_ops(&moto, &[put("ep/sub-04/anat/sub-04_T1w.nii.gz", "four")]);
+    let refreshed = ok(
+        run(&["import", &source, "ds"]),
+        "import refresh without --endpoint",
+    );
+    assert!(refreshed.contains("1 added"), "{refreshed}");
 }

@@ -35,3 +35,4 @@ mod s3_stores;
 mod secrets;
 mod soak;
 mod testremote;
+mod zenodo;

@@ -852,6 +852,12 @@ async fn export_sequence(mode: Mode) {
     )
     .await;
     assert_eq!(std::fs::read(peer.store.join(name)).unwrap(), data);
+    // Issue 22: a key-named location of an export remote does not exist
+    // (the file is stored under its path): WHEREIS names none.
+    peer.config.insert("exporttree".into(), "yes".into());
+    peer.call(None, &format!("WHEREIS {key}"), "WHEREIS-FAILURE")
+        .await;
+    peer.config.remove("exporttree");
     peer.send(&format!("EXPORT {name}")).await;
     peer.call(
         None,

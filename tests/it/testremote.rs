@@ -14,11 +14,13 @@ use crate::support::common;
 use crate::support::dataverse as support_dataverse;
 use crate::support::figshare as support_figshare;
 use crate::support::github as support_github;
+use crate::support::zenodo as support_zenodo;
 
 use common::{GitAnnex, Moto, Repo};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
 use support_figshare::FakeFigshare;
 use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
+use support_zenodo::FakeZenodo;
 
 #[derive(Debug, Clone, Copy)]
 enum Provider {
@@ -29,6 +31,7 @@ enum Provider {
     Dataverse61,
     Github,
     Figshare,
+    Zenodo,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +54,12 @@ impl Provider {
     /// that the import, soak and kill tests now need; both run in full in
     /// `make conformance`, `--fast` in `make test` like the other variants
     /// (tests/conformance.rs still drives every Dataverse operation).
+    /// Zenodo, new, starts `--fast` in `make test` too.
     fn full_in_budget(self) -> bool {
-        !matches!(self, Provider::Figshare | Provider::Dataverse)
+        !matches!(
+            self,
+            Provider::Figshare | Provider::Dataverse | Provider::Zenodo
+        )
     }
 }
 
@@ -63,6 +70,7 @@ enum Service {
     Dataverse(FakeDataverse),
     Github(FakeGithub),
     Figshare(FakeFigshare),
+    Zenodo(FakeZenodo),
 }
 
 impl Service {
@@ -76,6 +84,7 @@ impl Service {
             }
             Provider::Github => Service::Github(FakeGithub::start(&[])),
             Provider::Figshare => Service::Figshare(FakeFigshare::start(&[])),
+            Provider::Zenodo => Service::Zenodo(FakeZenodo::start(&[])),
         }
     }
 
@@ -124,6 +133,11 @@ impl Service {
                 format!("api={}", fake.api()),
                 format!("article={}", support_figshare::ARTICLE),
             ],
+            Service::Zenodo(fake) => vec![
+                "provider=zenodo".into(),
+                format!("api={}", fake.api()),
+                format!("record={}", support_zenodo::RECORD),
+            ],
         }
     }
 
@@ -159,7 +173,8 @@ fn testremote(provider: Provider, variant: Variant, git_annex: GitAnnex) -> Stri
         .env("GNUPGHOME", gnupg.to_str().unwrap())
         .env("DATAVERSE_API_KEY", TOKEN)
         .env("GITHUB_TOKEN", GH_TOKEN)
-        .env("FIGSHARE_API_KEY", support_figshare::TOKEN);
+        .env("FIGSHARE_API_KEY", support_figshare::TOKEN)
+        .env("ZENODO_TOKEN", support_zenodo::TOKEN);
     let name = format!("{provider:?}{variant:?}");
     let mut argv: Vec<String> = [
         "git",
@@ -284,4 +299,8 @@ cases! {
     figshare_export: Figshare Export Debian;
     figshare_plain_newest: Figshare Plain Newest;
     figshare_export_newest: Figshare Export Newest;
+
+    zenodo_plain: Zenodo Plain Debian;
+    zenodo_chunked: Zenodo Chunked Debian;
+    zenodo_export: Zenodo Export Debian;
 }

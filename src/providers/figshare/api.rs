@@ -27,10 +27,16 @@ use crate::transfer::{
 
 /// Largest page the API gives.
 const PAGE: u64 = 1000;
+/// The largest offset a listing may ask for: "The offset is currently
+/// limited at 1000 and if exceeded a `422 Unprocessable Entity` error will
+/// be returned" (figshare/user_documentation, docs/api/index.md,
+/// "Pagination params"), so pages of 1,000 reach 2,000 files.
+const MAX_OFFSET: u64 = 1000;
 /// How often a locked part is tried before giving up.
 const LOCKED_TRIES: usize = 12;
 /// Its token, sent as `Authorization: token TOKEN`.
 pub use crate::providers::token::ApiToken as Token;
+use crate::providers::token::TokenService;
 use crate::providers::ProviderError;
 /// What comes before the token in its header.
 pub const SCHEME: &str = "token";
@@ -41,11 +47,14 @@ pub const SCHEME: &str = "token";
 pub struct FsFile {
     pub id: u64,
     pub name: String,
-    #[serde(default)]
+    // Figshare sends `null` for these at times (a file still being
+    // processed, a link-only file): `null` reads as absent, never as a
+    // broken listing.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub size: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub computed_md5: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub supplied_md5: String,
     #[serde(default)]
     pub status: Option<String>,
@@ -55,7 +64,50 @@ pub struct FsFile {
     pub is_link_only: bool,
 }
 
+/// A field that may be `null`: its default then.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Figshare's error `code`: a string in its documentation, an integer in
+/// some answers; either is kept as text.
+fn code_text<'de, D>(d: D) -> Result<String, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => s,
+        Some(serde_json::Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    })
+}
+
+/// The processing status of a file whose supplied MD5 did not match what
+/// Figshare received: final, never `available`.
+pub const IC_FAILURE: &str = "ic_failure";
+
 impl FsFile {
+    /// Figshare is still checking or moving the completed upload
+    /// (`ic_checking`, `ic_success`, `moving_to_final`): it becomes
+    /// `available` or `ic_failure` by itself, and must not be deleted
+    /// meanwhile.
+    pub fn is_processing(&self) -> bool {
+        matches!(
+            self.status.as_deref(),
+            Some("ic_checking" | "ic_success" | "moving_to_final")
+        )
+    }
+
+    /// Figshare's integrity check failed: the bytes it received do not have
+    /// the MD5 the upload named.
+    pub fn failed_check(&self) -> bool {
+        self.status.as_deref() == Some(IC_FAILURE)
+    }
+
     /// Processed and verified by Figshare: its bytes can be downloaded and
     /// `computed_md5` is known. Public listings have no status: a published
     /// file is available.
@@ -72,9 +124,9 @@ impl FsFile {
 
 #[derive(Debug, Deserialize)]
 struct ErrorBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     message: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "code_text")]
     code: String,
 }
 
@@ -137,8 +189,13 @@ impl Api {
         token: Option<Token>,
         process_wait: Duration,
     ) -> Self {
+        let downloader = TokenService::Figshare.second_host(base.host_str().unwrap_or_default());
+        let mut api = ServiceApi::new(client, base, token, reqwest::header::AUTHORIZATION);
+        if let Some(host) = downloader {
+            api = api.with_uploads_host(host);
+        }
         Self {
-            api: ServiceApi::new(client, base, token, reqwest::header::AUTHORIZATION),
+            api,
             article,
             process_wait,
         }
@@ -154,6 +211,11 @@ impl Api {
 
     pub fn has_token(&self) -> bool {
         self.api.has_token()
+    }
+
+    /// The `git annex info` row about the token.
+    pub fn token_row(&self) -> (String, String) {
+        self.api.token_row()
     }
 
     /// `base` + `path`, keeping the base path (`/v2`).
@@ -305,23 +367,33 @@ impl Api {
     }
 
     /// Checks that the article exists and this token may see it (private
-    /// view with a token, public view without).
-    pub async fn check_article(&self) -> Result<(), FsError> {
-        let path = if self.has_token() {
-            format!("account/articles/{}", self.article)
-        } else {
-            format!("articles/{}", self.article)
-        };
-        let _: serde_json::Value = self
-            .call(
+    /// view with a token, public view without). `Ok(false)`: the token's
+    /// account does not own it (`/account/articles/{id}` is 404) but it is
+    /// published, so it can be read, not written.
+    pub async fn check_article(&self) -> Result<bool, FsError> {
+        let read = |path: String| async move {
+            self.call::<serde_json::Value>(
                 Method::GET,
                 self.url(&path, &[]),
                 None,
                 "article",
                 Scope::Article,
             )
-            .await?;
-        Ok(())
+            .await
+        };
+        let public = format!("articles/{}", self.article);
+        if !self.has_token() {
+            return read(public).await.map(|_| true);
+        }
+        match read(format!("account/articles/{}", self.article)).await {
+            Ok(_) => Ok(true),
+            Err(e @ FsError::ArticleNotFound { .. }) => match read(public).await {
+                Ok(_) => Ok(false),
+                Err(FsError::ArticleNotFound { .. }) => Err(e),
+                Err(other) => Err(other),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     /// Every page of a listing at `path`, asked with `page`/`page_size`:
@@ -353,12 +425,14 @@ impl Api {
                 Self(FsError::from(e).into())
             }
         }
-        paging::each_page(
+        let mut seen = std::collections::HashSet::new();
+        let listed = paging::each_page_within(
             Cursor::Page {
                 number: 1,
                 size: PAGE,
             },
             paging::MAX_PAGES,
+            MAX_OFFSET,
             |f: &FsFile| f.id,
             |cursor| async move {
                 let (number, size) = match cursor {
@@ -373,13 +447,33 @@ impl Api {
                     .map_err(|e| Failed(e.into()))?;
                 Ok(Page::of(files))
             },
-            &mut |f| {
+            &mut |f: FsFile| {
+                seen.insert(f.id);
                 each(f).map_err(Failed)?;
                 Ok(ControlFlow::Continue(()))
             },
         )
         .await
-        .map_err(|Failed(e)| e)
+        .map_err(|Failed(e)| e)?;
+        if let paging::Listed::OffsetLimit { next_offset } = listed {
+            // Past the offset limit no page can be asked for: the article
+            // itself lists its files (`files` of the article presenter),
+            // the rest of them are taken from there.
+            let article_path = path.strip_suffix("/files").unwrap_or(path);
+            tracing::debug!(
+                next_offset,
+                "listing past Figshare's offset limit: reading the article"
+            );
+            let article: ArticleFiles = self
+                .call(Method::GET, self.url(article_path, &[]), None, what, scope)
+                .await?;
+            for f in article.files {
+                if seen.insert(f.id) {
+                    each(f)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The files of the remote's article as this user sees it, page by
@@ -557,9 +651,14 @@ impl Api {
                     loc.location
                 ))
             })?;
-        let result = self.upload_parts_and_complete(id, src, progress).await;
+        let result = self
+            .upload_parts_and_complete(id, src, size, progress)
+            .await;
         match result {
             Ok(f) => Ok(f),
+            // A file still being checked is Figshare's to finish: deleting
+            // it now could race its processing; the next store finds it.
+            Err(e @ FsError::Processing(_)) => Err(e),
             Err(e) => {
                 // Leave no half-made file behind (best effort).
                 let _ = self.delete(id).await;
@@ -572,6 +671,7 @@ impl Api {
         &self,
         id: u64,
         src: &Path,
+        size: u64,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<FsFile, FsError> {
         // (2) the file's upload_url.
@@ -621,7 +721,7 @@ impl Api {
                 Scope::Thing,
             ));
         }
-        self.wait_processed(id).await
+        self.wait_processed(id, size).await
     }
 
     async fn put_part(
@@ -680,15 +780,24 @@ impl Api {
         })
     }
 
-    /// Polls file `id` until Figshare has processed it (`status`
-    /// `available` and a `computed_md5`).
-    pub async fn wait_processed(&self, id: u64) -> Result<FsFile, FsError> {
+    /// How long to wait for Figshare to process a file of `size` bytes:
+    /// `processwait=` plus the time to read it once more at 20 MB/s (its
+    /// integrity check reads it whole).
+    pub fn process_wait_for(&self, size: u64) -> Duration {
+        self.process_wait + Duration::from_secs(size / (20 * 1000 * 1000))
+    }
+
+    /// Polls file `id` (of `size` bytes) until Figshare has processed it
+    /// (`status` `available` and a `computed_md5`); `ic_failure` (the MD5
+    /// named at the start did not match what arrived) ends it at once.
+    pub async fn wait_processed(&self, id: u64, size: u64) -> Result<FsFile, FsError> {
         // Processing takes a moment at least: look after a short wait.
         tokio::time::sleep(Duration::from_millis(20)).await;
+        let wait = self.process_wait_for(size);
         let schedule = PollSchedule {
             first: Duration::from_millis(40),
             max: Duration::from_secs(2),
-            deadline: Some(self.process_wait),
+            deadline: Some(wait),
             looks: None,
         };
         let polled = self
@@ -697,6 +806,14 @@ impl Api {
             .policy()
             .poll_until(schedule, || async {
                 let f = self.file(id).await?;
+                if f.failed_check() {
+                    return Err(FsError::Integrity(format!(
+                        "Figshare's integrity check of file {id} ({}) failed (status {IC_FAILURE}): \
+                         the checksum did not match, so the bytes that arrived are not the ones \
+                         sent; the upload was deleted, try again",
+                        f.name
+                    )));
+                }
                 Ok::<_, FsError>(if f.is_available() {
                     Poll::Done(f)
                 } else {
@@ -706,10 +823,11 @@ impl Api {
             .await?;
         polled.map_err(|f| {
             FsError::Processing(format!(
-                "Figshare had not finished processing file {id} (status {}) after {} s; \
-                 try again later (raise processwait= to wait longer)",
+                "Figshare had not finished processing file {id} (status {}) after {} s; it is \
+                 left to finish: try again later, which keeps it once it is available (raise \
+                 processwait= to wait longer)",
                 f.status.as_deref().unwrap_or("unknown"),
-                self.process_wait.as_secs()
+                wait.as_secs()
             ))
         })
     }
@@ -755,9 +873,75 @@ impl Api {
     ) -> Result<(), FsError> {
         let url = self.download_url(id);
         let request = || self.request(Method::GET, url.clone());
+        let through_api = self
+            .download_with(
+                &request,
+                id,
+                dest,
+                expected_size,
+                checksum.clone(),
+                progress,
+            )
+            .await;
+        // The API endpoint is documented as "Public File Download": a
+        // private file may be 404 there. The documented route for private
+        // files is the downloader with `?token=`.
+        let Err(e) = through_api else {
+            return Ok(());
+        };
+        let private = e
+            .is_not_found()
+            .then(|| {
+                self.api
+                    .with_token_query(self.private_download_url(id), "token")
+            })
+            .flatten();
+        let Some(private) = private else {
+            return Err(e);
+        };
+        let request = || self.api.anonymous_request(Method::GET, private.clone());
+        match self
+            .download_with(&request, id, dest, expected_size, checksum, progress)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(again) if again.is_not_found() => Err(e),
+            Err(again) => Err(again),
+        }
+    }
+
+    /// The documented download route for private files
+    /// (figshare/user_documentation, docs/api/articles.md, "Download
+    /// private files"): `https://ndownloader.figshare.com/files/{id}` for
+    /// the public API, `/ndownloader/files/{id}` on the API's own origin
+    /// otherwise (a test server).
+    pub fn private_download_url(&self, id: u64) -> Url {
+        let base = self.base();
+        let mut url = base.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        match TokenService::Figshare.second_host(base.host_str().unwrap_or_default()) {
+            Some(host) => {
+                let _ = url.set_host(Some(host));
+                url.set_path(&format!("files/{id}"));
+            }
+            None => url.set_path(&format!("ndownloader/files/{id}")),
+        }
+        url
+    }
+
+    async fn download_with(
+        &self,
+        request: &(dyn Fn() -> RequestBuilder + Send + Sync),
+        id: u64,
+        dest: &Path,
+        expected_size: Option<u64>,
+        checksum: Option<Expected>,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<(), FsError> {
         match self
             .api
-            .download(&request, expected_size, checksum, dest, progress)
+            .download(request, expected_size, checksum, dest, progress)
             .await
         {
             Ok(_) => Ok(()),
@@ -844,6 +1028,48 @@ mod tests {
         let anon = api(None);
         let e = anon.classify(StatusCode::FORBIDDEN, "", "x", Scope::Thing);
         assert!(matches!(e, FsError::MissingToken(_)), "{e}");
+    }
+
+    /// `null` where a value is unknown, and integer error codes, are read
+    /// as Figshare sends them; `ic_failure` is final.
+    #[test]
+    fn nulls_integer_codes_and_failed_checks() {
+        let f: FsFile = serde_json::from_str(
+            r#"{"id":1,"name":"a","size":null,"computed_md5":null,"supplied_md5":null,"status":"ic_checking"}"#,
+        )
+        .unwrap();
+        assert_eq!((f.size, f.computed_md5.as_str()), (0, ""));
+        assert!(f.is_processing() && !f.failed_check() && !f.is_available());
+        let f: FsFile = serde_json::from_str(
+            r#"{"id":1,"name":"a","size":3,"computed_md5":"abc","supplied_md5":"abd","status":"ic_failure"}"#,
+        )
+        .unwrap();
+        assert!(f.failed_check() && !f.is_processing() && !f.is_available());
+        let a = api(None);
+        let e = a.classify(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            r#"{"message":"Offset limit exceeded","code":422}"#,
+            "listing",
+            Scope::Thing,
+        );
+        assert!(e.to_string().contains("Offset limit exceeded (422)"), "{e}");
+    }
+
+    #[test]
+    fn the_documented_private_route() {
+        let a = api(Some("tok-123"));
+        assert_eq!(
+            a.private_download_url(9).as_str(),
+            "https://ndownloader.figshare.com/files/9"
+        );
+        let with = a
+            .api
+            .with_token_query(a.private_download_url(9), "token")
+            .unwrap();
+        assert_eq!(with.query(), Some("token=tok-123"));
+        // Never to another host.
+        let other = Url::parse("https://evil.example/files/9").unwrap();
+        assert!(a.api.with_token_query(other, "token").is_none());
     }
 
     #[test]

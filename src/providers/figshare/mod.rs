@@ -45,8 +45,8 @@ pub use error::FsError;
 use self::api::Api;
 use self::urls::FsUrl;
 use super::{
-    check_export_path, Annex, Capabilities, ConfigSpec, ExportTree, Provider, ProviderError,
-    ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+    Annex, Capabilities, ConfigSpec, ExportTree, Provider, ProviderError, ProviderKind, Result,
+    UrlCheck, UrlClaims, UrlEntry,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
@@ -91,18 +91,7 @@ struct Settings {
 use crate::providers::service_api::setting as config;
 
 async fn settings(annex: &dyn Annex) -> Result<Settings> {
-    let text = config(annex, "api")
-        .await?
-        .unwrap_or_else(|| DEFAULT_API.into());
-    let mut api = Url::parse(&text)
-        .map_err(|e| ProviderError::Config(format!("api={text} is not a URL: {e}")))?;
-    if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
-        return Err(ProviderError::Config(format!(
-            "api={text} must be an http(s) address such as {DEFAULT_API}"
-        )));
-    }
-    api.set_query(None);
-    api.set_fragment(None);
+    let api = crate::providers::service_api::api_setting(annex, DEFAULT_API).await?;
     let article = config(annex, "article").await?.ok_or_else(|| {
         ProviderError::Config(
             "article=ID (the number at the end of the article's URL) is required for provider=figshare"
@@ -157,7 +146,13 @@ impl ProviderKind for FigshareKind {
         let token = TOKEN.find(annex, &s.api).await?;
         let api = make_api(&s, token.clone())?;
         api.check_token().await?;
-        api.check_article().await?;
+        if !api.check_article().await? {
+            annex.info(&format!(
+                "the token's account does not own article {}: this remote reads its published \
+                 files only (storing and removing need a token of the article's owner)",
+                s.article
+            ));
+        }
         TOKEN
             .remember(
                 annex,
@@ -256,17 +251,11 @@ fn matches_key(f: &FsFile, key: &str) -> bool {
 
 impl FigshareRemote {
     fn key_name(key: &str) -> Result<String> {
-        if !Key::is_path_safe(key) || key.contains('/') {
-            return Err(ProviderError::InvalidName(format!(
-                "{key} cannot be a Figshare file name"
-            )));
-        }
-        Ok(key.to_string())
+        crate::providers::flat_names::key_name(key, "Figshare")
     }
 
     fn export_name(name: &str) -> Result<String> {
-        check_export_path(name)?;
-        Ok(naming::encode_path(name))
+        crate::providers::flat_names::export_name(name)
     }
 
     /// Every file of the article named `name`, newest first.
@@ -327,6 +316,25 @@ impl FigshareRemote {
             };
             if f.is_available() && f.size == size && f.computed_md5.eq_ignore_ascii_case(&md5) {
                 return Ok(f);
+            }
+            // An earlier upload of these bytes still being checked (an
+            // earlier attempt ran out of time): wait for it, never delete it
+            // under Figshare's feet.
+            if f.is_processing() && f.size == size && f.supplied_md5.eq_ignore_ascii_case(&md5) {
+                match self.api.wait_processed(f.id, size).await {
+                    Ok(done) if done.computed_md5.eq_ignore_ascii_case(&md5) => return Ok(done),
+                    Ok(_) | Err(FsError::Integrity(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            } else if f.is_processing() {
+                return Err(ProviderError::Locked {
+                    message: format!(
+                        "another upload of {name} (file {}) is still being processed by Figshare; \
+                         try again once it is done",
+                        f.id
+                    ),
+                    source: None,
+                });
             }
             match self.api.delete(f.id).await {
                 Ok(()) => self.forget(f.id).await,
@@ -573,15 +581,7 @@ impl Provider for FigshareRemote {
         vec![
             ("figshare api".into(), self.api.base().to_string()),
             ("article".into(), self.api.article().to_string()),
-            (
-                "API token".into(),
-                if self.api.has_token() {
-                    "set"
-                } else {
-                    "none (read-only, published files)"
-                }
-                .into(),
-            ),
+            self.api.token_row(),
         ]
     }
 

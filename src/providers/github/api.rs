@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use url::Url;
 
+use crate::providers::service_api::limits::WritePace;
 use crate::providers::service_api::paging::{self, Cursor, Page};
 use crate::providers::service_api::{Answer, ApiError, Refusal, ServiceApi};
 use crate::providers::{ProviderError, Result};
@@ -31,6 +32,11 @@ const MAX_PAGES: usize = 50;
 pub use crate::providers::token::ApiToken as Token;
 /// What comes before the token in its header.
 pub const SCHEME: &str = "Bearer";
+/// Content-creating requests (uploads, deletions, new releases) a minute
+/// at most, shared by a process's jobs: github.com's secondary limit is
+/// about 80, the default for `api.github.com` (`0`: unpaced; other hosts
+/// are unpaced unless this is set).
+pub const WRITES_PER_MINUTE_ENV: &str = "ANNEXA_GITHUB_WRITES_PER_MINUTE";
 
 /// `OWNER/NAME` of a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,13 +126,26 @@ impl Asset {
 /// What an upload ended with.
 pub enum Uploaded {
     Created(Asset),
-    /// GitHub refused the name: an asset of that name is there (422).
+    /// GitHub refused the name: an asset of that name is there, listed or
+    /// not (422 `already_exists`).
     NameTaken,
+    /// The release holds as many assets as GitHub allows (422 `file_count`,
+    /// "file_count limited to 1000 assets per release").
+    ReleaseFull,
+    /// GitHub refused the size (422 `size`), with its message.
+    SizeRefused(String),
 }
 
-/// A GitHub error answer: `{"message": ..., "errors": [{"code": ...}]}`.
+/// A GitHub error answer: `{"message": ..., "errors": [{"resource": ...,
+/// "code": ..., "field": ..., "message": ...}]}`
+/// (docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api,
+/// "Validation failed"; the codes are `missing`, `missing_field`,
+/// `invalid`, `already_exists`, `unprocessable` and `custom`, whose
+/// `field` and `message` say what failed).
 #[derive(Debug, Default, Deserialize)]
 struct ErrorBody {
+    #[serde(default)]
+    message: Option<String>,
     #[serde(default)]
     errors: Vec<ErrorItem>,
 }
@@ -135,6 +154,45 @@ struct ErrorBody {
 struct ErrorItem {
     #[serde(default)]
     code: Option<String>,
+    #[serde(default)]
+    field: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// What a 422 of an upload means, by its errors' `code` and `field`.
+fn upload_refusal(body: &str) -> Option<Uploaded> {
+    let parsed: ErrorBody = serde_json::from_str(body).ok()?;
+    let has = |code: &str, field: &str| {
+        parsed
+            .errors
+            .iter()
+            .find(|e| e.code.as_deref() == Some(code) && e.field.as_deref() == Some(field))
+    };
+    if has("custom", "file_count").is_some() {
+        return Some(Uploaded::ReleaseFull);
+    }
+    if let Some(e) = parsed
+        .errors
+        .iter()
+        .find(|e| e.field.as_deref() == Some("size"))
+    {
+        let text = e
+            .message
+            .clone()
+            .or_else(|| parsed.message.clone())
+            .unwrap_or_default();
+        return Some(Uploaded::SizeRefused(text));
+    }
+    if has("already_exists", "name").is_some()
+        || parsed
+            .errors
+            .iter()
+            .any(|e| e.code.as_deref() == Some("already_exists"))
+    {
+        return Some(Uploaded::NameTaken);
+    }
+    None
 }
 
 pub struct Api {
@@ -146,13 +204,21 @@ pub struct Api {
 
 impl Api {
     pub fn new(client: Client, base: Url, token: Option<Token>) -> Self {
+        // github.com's limit; an Enterprise server (or a test server) sets
+        // its own, so it is paced only when the variable says so.
+        let pace = match base.host_str() {
+            Some("api.github.com") => WritePace::per_minute(WRITES_PER_MINUTE_ENV, 80),
+            _ => WritePace::per_minute(WRITES_PER_MINUTE_ENV, 0),
+        };
         let uploads = match base.host_str() {
             Some("api.github.com") => "uploads.github.com".to_string(),
             // Enterprise serves uploads on its own host (`/api/uploads`).
             host => host.unwrap_or_default().to_string(),
         };
         Self {
-            api: ServiceApi::new(client, base, token, AUTHORIZATION).with_uploads_host(&uploads),
+            api: ServiceApi::new(client, base, token, AUTHORIZATION)
+                .with_uploads_host(&uploads)
+                .with_write_pace(pace),
         }
     }
 
@@ -197,7 +263,8 @@ impl Api {
             .fetch(method, build, |text| {
                 serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
             })
-            .await?;
+            .await
+            .map_err(|e| self.budget(e))?;
         if !answer.status.is_success() {
             return Err(self.status_error(what, &answer));
         }
@@ -353,6 +420,21 @@ impl Api {
         Ok(found)
     }
 
+    /// The published release of `tag` (the tag endpoint only: drafts are
+    /// not looked for); `None`: none.
+    pub async fn find_published(&self, repo: &Repo, tag: &str) -> Result<Option<Release>> {
+        let mut url = self.repo_url(repo, "releases/tags");
+        url.path_segments_mut().expect("http(s)").push(tag);
+        match self
+            .get_json::<Release>(&format!("release {tag} of {repo}"), url)
+            .await
+        {
+            Ok((release, _)) => Ok(Some(release)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn release(&self, repo: &Repo, id: u64) -> Result<Release> {
         let url = self.repo_url(repo, &format!("releases/{id}"));
         Ok(self
@@ -451,25 +533,47 @@ impl Api {
             progress,
             shared: None,
         };
-        match self.api.client().upload(&spec).await {
-            Ok(response) => {
-                let answer = self.api.read(response).await?;
-                let asset: Asset = serde_json::from_str(&answer.body).map_err(|e| {
-                    ProviderError::service(
-                        "upload: GitHub answered with unexpected JSON",
-                        Some(Box::new(ApiError::NotJson(e))),
-                    )
-                })?;
-                Ok(Uploaded::Created(asset))
+        let answer = self.api.upload(&spec).await.map_err(|e| self.budget(e))?;
+        if answer.status.is_success() {
+            let asset: Asset = serde_json::from_str(&answer.body).map_err(|e| {
+                ProviderError::service(
+                    "upload: GitHub answered with unexpected JSON",
+                    Some(Box::new(ApiError::NotJson(e))),
+                )
+            })?;
+            return Ok(Uploaded::Created(asset));
+        }
+        // A 422 says why by its errors' code and field.
+        if answer.status == StatusCode::UNPROCESSABLE_ENTITY {
+            if let Some(refused) = upload_refusal(&answer.body) {
+                return Ok(refused);
             }
-            // A 422 says the name is taken (or the body refused): the
-            // caller looks at the release to tell which.
-            Err(TransferError::Status { status, .. })
-                if status == StatusCode::UNPROCESSABLE_ENTITY =>
-            {
-                Ok(Uploaded::NameTaken)
-            }
-            Err(e) => Err(e.into()),
+        }
+        Err(self.status_error(
+            &format!("uploading {name} to release {}", release.tag_name),
+            &answer,
+        ))
+    }
+
+    /// A transfer error, with what a spent request budget means for GitHub:
+    /// a token has 5,000 requests an hour, anonymous callers 60.
+    fn budget(&self, e: TransferError) -> ProviderError {
+        let limited = matches!(
+            e.status(),
+            Some(StatusCode::FORBIDDEN) | Some(StatusCode::TOO_MANY_REQUESTS)
+        );
+        if !limited {
+            return e.into();
+        }
+        let hint = if self.has_token() {
+            "the token's hourly budget (5,000 requests) is spent"
+        } else {
+            "the hourly budget for anonymous requests (60) is spent; set GITHUB_TOKEN to a token \
+             (any token, even without scopes, has 5,000 an hour)"
+        };
+        ProviderError::Transient {
+            message: format!("GitHub API: {hint}"),
+            source: Some(Box::new(e)),
         }
     }
 
@@ -478,11 +582,15 @@ impl Api {
         let url = self.repo_url(repo, &format!("releases/assets/{id}"));
         let what = format!("deleting asset {id}");
         let deleted = async {
-            let response = self
+            let answer = self
                 .api
-                .send(|| self.json_request(Method::DELETE, url.clone()))
-                .await?;
-            let answer = self.api.read(response).await?;
+                .fetch(
+                    Method::DELETE,
+                    || self.json_request(Method::DELETE, url.clone()),
+                    |_| true,
+                )
+                .await
+                .map_err(|e| self.budget(e))?;
             match answer.status.is_success() {
                 true => Ok(()),
                 false => Err(self.status_error(&what, &answer)),
@@ -535,6 +643,31 @@ impl Api {
         };
         self.api
             .download(&build, Some(asset.size), checksum, dest, progress)
+            .await
+            .map_err(|e| self.budget(e))?;
+        Ok(())
+    }
+
+    /// Downloads through the browser address
+    /// (`WEB/OWNER/REPO/releases/download/TAG/NAME`, redirected to storage),
+    /// which spends no API budget (docs.github.com: requests to
+    /// github.com's release downloads are not REST API requests). Never
+    /// carries the token: `url` is on the web host, not the API's.
+    pub async fn download_browser(
+        &self,
+        url: Url,
+        size: u64,
+        dest: &Path,
+        checksum: Option<Expected>,
+        progress: &ProgressFn<'_>,
+    ) -> Result<()> {
+        let build = || {
+            self.api
+                .anonymous_request(Method::GET, url.clone())
+                .header(ACCEPT, "application/octet-stream")
+        };
+        self.api
+            .download(&build, Some(size), checksum, dest, progress)
             .await?;
         Ok(())
     }
@@ -588,6 +721,22 @@ mod tests {
         for bad in ["o", "o/", "/r", "o/r/x", "o/..", "o/r b"] {
             assert!(Repo::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    /// 422s say why in `errors[].code`/`field` (the bodies GitHub sends).
+    #[test]
+    fn upload_refusals_are_read_by_code_and_field() {
+        let full = r#"{"message":"Validation Failed","errors":[{"resource":"ReleaseAsset","code":"custom","field":"file_count","message":"file_count limited to 1000 assets per release"}],"documentation_url":"https://docs.github.com/rest/releases/assets#upload-a-release-asset"}"#;
+        assert!(matches!(upload_refusal(full), Some(Uploaded::ReleaseFull)));
+        let taken = r#"{"message":"Validation Failed","errors":[{"resource":"ReleaseAsset","code":"already_exists","field":"name"}]}"#;
+        assert!(matches!(upload_refusal(taken), Some(Uploaded::NameTaken)));
+        let size = r#"{"message":"Validation Failed","errors":[{"resource":"ReleaseAsset","code":"custom","field":"size","message":"size must be less than 2147483648"}]}"#;
+        match upload_refusal(size) {
+            Some(Uploaded::SizeRefused(m)) => assert!(m.contains("2147483648"), "{m}"),
+            _ => panic!("size not recognised"),
+        }
+        assert!(upload_refusal(r#"{"message":"Validation Failed"}"#).is_none());
+        assert!(upload_refusal("<html>").is_none());
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod naming;
 
 use crate::providers::token::{TokenService, TokenSource};
 use crate::providers::KindInfo;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -207,6 +207,9 @@ impl ProviderKind for GithubKind {
             release.id,
             if release.draft { " (draft)" } else { "" }
         ));
+        if !create && token.is_some() {
+            check_room(&api, &s).await?;
+        }
         if config(annex, "chunk").await?.is_none() {
             annex.set_config("chunk", DEFAULT_CHUNK).await?;
             annex.info(&format!(
@@ -221,16 +224,62 @@ impl ProviderKind for GithubKind {
 
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
         let s = settings(annex).await?;
+        let create = parse_bool(
+            "createrelease",
+            config(annex, "createrelease").await?.as_deref(),
+            false,
+        )?;
         let api = make_api(&s, TOKEN.find(annex, &s.api).await?)?;
         Ok(Arc::new(GithubRemote {
             api,
             repo: s.repo,
             tag: s.tag,
             web: s.web,
+            create,
             release_id: OnceCell::new(),
             listing: tokio::sync::Mutex::new(None),
+            overflow: tokio::sync::Mutex::new(Vec::new()),
+            full: std::sync::Mutex::new(HashSet::new()),
         }))
     }
+}
+
+/// With `createrelease=no`, that the remote's releases have room for an
+/// asset: a full release is a clear error at initremote, not at the first
+/// copy past the limit.
+async fn check_room(api: &Api, s: &Settings) -> Result<()> {
+    let limit = assets_per_release();
+    let mut n = 1;
+    let mut tag = s.tag.clone();
+    while let Some(release) = api.find_release(&s.repo, &tag).await? {
+        let mut count = 0usize;
+        api.assets_each(&s.repo, release.id, &mut |_| {
+            count += 1;
+            Ok(())
+        })
+        .await?;
+        if count < limit {
+            return Ok(());
+        }
+        n += 1;
+        if n > MAX_RELEASES {
+            break;
+        }
+        tag = overflow_tag(&s.tag, n);
+    }
+    Err(ProviderError::Config(format!(
+        "release {} of {} holds {limit} assets, as many as GitHub allows in a release, and with \
+         createrelease=no annexa may make no other: add createrelease=yes (annexa then keeps \
+         further assets in releases {}, {}, ...), or create release {tag} on GitHub",
+        if n == 2 {
+            s.tag.clone()
+        } else {
+            overflow_tag(&s.tag, n - 1)
+        },
+        s.repo,
+        overflow_tag(&s.tag, 2),
+        overflow_tag(&s.tag, 3),
+    )))
 }
 
 pub struct GithubRemote {
@@ -238,18 +287,33 @@ pub struct GithubRemote {
     repo: Repo,
     tag: String,
     web: Url,
+    /// `createrelease=yes`: annexa may create releases, overflow ones too.
+    create: bool,
     /// Found once per process, on first use.
     release_id: OnceCell<u64>,
-    /// The release's assets as last listed, kept up to date by this
+    /// The releases' assets as last listed, kept up to date by this
     /// process's own writes; see [`Listing`].
     listing: tokio::sync::Mutex<Option<Arc<Listing>>>,
+    /// Overflow releases found or made so far (they are never taken away
+    /// by annexa, so a new listing only looks past them).
+    overflow: tokio::sync::Mutex<Vec<Release>>,
+    /// Releases GitHub said are full (422 `file_count`) in this process.
+    full: std::sync::Mutex<HashSet<u64>>,
 }
 
-/// The assets of the release, listed once and kept up to date by this
-/// process's own uploads and deletions, so that N keys cost N uploads or
-/// downloads and not N listings of an ever longer release.
+/// Where an asset is: the index of its release in the remote's set
+/// (`tag` first, then its overflow releases), and the asset.
+#[derive(Clone)]
+struct Located {
+    release: usize,
+    asset: Asset,
+}
+
+/// The assets of the remote's releases, listed once and kept up to date by
+/// this process's own uploads and deletions, so that N keys cost N uploads
+/// or downloads and not N listings of ever longer releases.
 ///
-/// Other processes may change the release meanwhile, so the cache is only
+/// Other processes may change the releases meanwhile, so the cache is only
 /// a hint, never an answer: an asset it knows is confirmed by its id
 /// (`GET .../assets/{id}`, one small request) before a presence or a
 /// store relies on it; a download of an asset that is gone (404) lists
@@ -258,24 +322,33 @@ pub struct GithubRemote {
 #[derive(Clone)]
 struct Listing {
     listed_at: Instant,
-    release: Release,
-    by_name: HashMap<String, Asset>,
+    /// `tag`'s release, then its overflow releases in order.
+    releases: Vec<Release>,
+    by_name: HashMap<String, Located>,
+    /// Assets per release, as far as this process knows.
+    counts: Vec<usize>,
 }
 
-impl Listing {
-    fn new(listed_at: Instant, release: Release) -> Self {
-        let by_name = release
-            .assets
-            .iter()
-            .map(|a| (a.name.clone(), a.clone()))
-            .collect();
-        Self {
-            listed_at,
-            release,
-            by_name,
-        }
-    }
+/// The tag of the `n`th release of a remote whose first is `tag` (`n` from
+/// 2): each release holds at most [`assets_per_release`] assets, so a
+/// remote spans as many as it needs, named so that every clone finds them.
+pub fn overflow_tag(tag: &str, n: usize) -> String {
+    format!("{tag}-annexa-{n}")
 }
+
+/// GitHub's most assets per release (1,000 since 2025: 422 `file_count`,
+/// community discussion 165616); `ANNEXA_GITHUB_ASSETS_PER_RELEASE` sets
+/// another (a GitHub Enterprise server with its own limit; tests).
+pub fn assets_per_release() -> usize {
+    std::env::var("ANNEXA_GITHUB_ASSETS_PER_RELEASE")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(1000)
+}
+
+/// Most releases one remote spans: a million assets.
+const MAX_RELEASES: usize = 1000;
 
 impl GithubRemote {
     /// A listing begun at or after `after` (any cached one when `None`).
@@ -287,33 +360,90 @@ impl GithubRemote {
             }
         }
         let started = Instant::now();
-        let fresh = Arc::new(Listing::new(started, self.release().await?));
+        let releases = self.releases().await?;
+        let mut by_name = HashMap::new();
+        let mut counts = vec![0; releases.len()];
+        for (i, release) in releases.iter().enumerate() {
+            // The paged /assets endpoint: the release object's embedded list
+            // is not documented to be complete for large releases.
+            self.api
+                .assets_each(&self.repo, release.id, &mut |asset| {
+                    counts[i] += 1;
+                    by_name
+                        .entry(asset.name.clone())
+                        .or_insert(Located { release: i, asset });
+                    Ok(())
+                })
+                .await?;
+        }
+        let fresh = Arc::new(Listing {
+            listed_at: started,
+            releases,
+            by_name,
+            counts,
+        });
         *cache = Some(fresh.clone());
         Ok(fresh)
     }
 
-    /// Records what this process did to an asset name.
-    async fn note(&self, name: &str, asset: Option<Asset>) {
+    /// The remote's releases as they are now: `tag`'s, then each overflow
+    /// release (`TAG-annexa-2`, ...) until one is missing.
+    async fn releases(&self) -> Result<Vec<Release>> {
+        let mut releases = vec![self.release().await?];
+        let mut overflow = self.overflow.lock().await;
+        loop {
+            let n = overflow.len() + 2;
+            if n > MAX_RELEASES {
+                break;
+            }
+            let tag = overflow_tag(&self.tag, n);
+            match self.api.find_published(&self.repo, &tag).await? {
+                Some(r) => overflow.push(r),
+                None => break,
+            }
+        }
+        releases.extend(overflow.iter().cloned());
+        Ok(releases)
+    }
+
+    /// Records what this process did to an asset name (in release
+    /// `release`).
+    async fn note(&self, name: &str, asset: Option<(usize, Asset)>) {
         let mut cache = self.listing.lock().await;
         if let Some(l) = cache.as_mut() {
             let l = Arc::make_mut(l);
             match asset {
-                Some(a) => l.by_name.insert(name.to_string(), a),
-                None => l.by_name.remove(name),
-            };
+                Some((release, asset)) => {
+                    if let Some(old) = l
+                        .by_name
+                        .insert(name.to_string(), Located { release, asset })
+                    {
+                        l.counts[old.release] = l.counts[old.release].saturating_sub(1);
+                    }
+                    if let Some(c) = l.counts.get_mut(release) {
+                        *c += 1;
+                    }
+                }
+                None => {
+                    if let Some(old) = l.by_name.remove(name) {
+                        l.counts[old.release] = l.counts[old.release].saturating_sub(1);
+                    }
+                }
+            }
         }
     }
 
-    /// The asset named `name` as it is now, complete or not: a cached one
-    /// is confirmed by its id, else a fresh listing answers.
-    async fn lookup_any(&self, name: &str) -> Result<Option<Asset>> {
+    /// The asset named `name` as it is now, complete or not, and its
+    /// release: a cached one is confirmed by its id, else a fresh listing
+    /// answers.
+    async fn locate(&self, name: &str) -> Result<Option<Located>> {
         let asked = Instant::now();
         let cached = self.listing(None).await?.by_name.get(name).cloned();
-        if let Some(a) = cached {
-            match self.api.asset(&self.repo, a.id).await? {
+        if let Some(l) = cached {
+            match self.api.asset(&self.repo, l.asset.id).await? {
                 Some(now) if now.name == name => {
-                    self.note(name, Some(now.clone())).await;
-                    return Ok(Some(now));
+                    self.note(name, Some((l.release, now.clone()))).await;
+                    return Ok(Some(Located { asset: now, ..l }));
                 }
                 _ => self.note(name, None).await,
             }
@@ -321,14 +451,78 @@ impl GithubRemote {
         Ok(self.listing(Some(asked)).await?.by_name.get(name).cloned())
     }
 
+    /// The asset named `name` as it is now, complete or not.
+    async fn lookup_any(&self, name: &str) -> Result<Option<Asset>> {
+        Ok(self.locate(name).await?.map(|l| l.asset))
+    }
+
     /// The complete asset named `name`, as it is now.
     async fn lookup(&self, name: &str) -> Result<Option<Asset>> {
         Ok(self.lookup_any(name).await?.filter(Asset::uploaded))
     }
 
-    /// The upload target (release id and upload URL never change).
-    async fn upload_release(&self) -> Result<Release> {
-        Ok(self.listing(None).await?.release.clone())
+    /// The first release not known to be full: where new assets go.
+    async fn fill_index(&self) -> Result<usize> {
+        let listing = self.listing(None).await?;
+        let limit = assets_per_release();
+        let full = self.full.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Ok(listing
+            .releases
+            .iter()
+            .enumerate()
+            .position(|(i, r)| listing.counts[i] < limit && !full.contains(&r.id))
+            .unwrap_or(listing.releases.len()))
+    }
+
+    /// Release `index` of the set; past the last, the next overflow
+    /// release, made when `createrelease=yes` (else a clear error).
+    async fn release_at(&self, index: usize, why: &str) -> Result<Release> {
+        let listing = self.listing(None).await?;
+        if let Some(r) = listing.releases.get(index) {
+            return Ok(r.clone());
+        }
+        let n = listing.releases.len() + 1;
+        if n > MAX_RELEASES {
+            return Err(ProviderError::Config(format!(
+                "{} spans {MAX_RELEASES} releases already; annexa makes no more",
+                self.repo
+            )));
+        }
+        let tag = overflow_tag(&self.tag, n);
+        if !self.create {
+            return Err(ProviderError::Config(format!(
+                "{why}; annexa stores further assets in release {tag} but may not create \
+                 releases here: create release {tag} in {} on GitHub, or allow it with \
+                 `git annex enableremote REMOTE createrelease=yes`",
+                self.repo
+            )));
+        }
+        let release = match self.api.create_release(&self.repo, &tag).await {
+            Ok(r) => r,
+            // Made meanwhile by another process or job.
+            Err(ProviderError::AlreadyExists { .. }) => self
+                .api
+                .find_published(&self.repo, &tag)
+                .await?
+                .ok_or_else(|| {
+                    ProviderError::conflict(format!("release {tag} of {} is not there", self.repo))
+                })?,
+            Err(e) => return Err(e),
+        };
+        let mut overflow = self.overflow.lock().await;
+        if overflow.len() + 2 == n {
+            overflow.push(release.clone());
+        }
+        drop(overflow);
+        let mut cache = self.listing.lock().await;
+        if let Some(l) = cache.as_mut() {
+            let l = Arc::make_mut(l);
+            if l.releases.len() + 1 == n {
+                l.releases.push(release.clone());
+                l.counts.push(0);
+            }
+        }
+        Ok(release)
     }
 
     /// The id of the release of the tag, found on first use.
@@ -347,7 +541,7 @@ impl GithubRemote {
             .copied()
     }
 
-    /// The release as it is now, with every asset.
+    /// The release of the tag as it is now.
     async fn release(&self) -> Result<Release> {
         let id = self.release_id().await?;
         match self.api.release(&self.repo, id).await {
@@ -363,8 +557,10 @@ impl GithubRemote {
     }
 
     /// Stores `src` as the asset `name`; an asset of that name with the
-    /// same content is success, an incomplete or different one is
-    /// replaced.
+    /// same content (in any of the releases) is success, an incomplete or
+    /// different one is replaced. A full release sends the asset to the
+    /// next one; a name GitHub says is taken but lists nowhere (a failed
+    /// upload it never finished) is stored in the next release too.
     async fn put(&self, name: &str, key: &str, src: &Path, annex: &dyn Annex) -> Result<Asset> {
         if !naming::survives(name) {
             return Err(ProviderError::InvalidName(format!(
@@ -382,22 +578,39 @@ impl GithubRemote {
         // What this process knows is there is confirmed; what it does not
         // know is uploaded right away (a taken name answers 422).
         let mut existing = if self.listing(None).await?.by_name.contains_key(name) {
-            self.lookup_any(name).await?
+            self.locate(name).await?
         } else {
             None
         };
-        for _ in 0..3 {
-            if let Some(existing) = existing.take() {
-                if existing.uploaded() && same_content(&existing, key, src, size).await? {
-                    return Ok(existing);
+        let mut target = self.fill_index().await?;
+        let mut conflicts = 0;
+        let mut blocked: Vec<String> = Vec::new();
+        for _ in 0..MAX_RELEASES {
+            if let Some(found) = existing.take() {
+                if found.asset.uploaded() && same_content(&found.asset, key, src, size).await? {
+                    return Ok(found.asset);
                 }
                 annex.debug(&format!(
                     "replacing asset {name} (incomplete or other content)"
                 ));
-                self.api.delete_asset(&self.repo, existing.id).await?;
+                self.api.delete_asset(&self.repo, found.asset.id).await?;
                 self.note(name, None).await;
             }
-            let release = self.upload_release().await?;
+            let why = match blocked.last() {
+                Some(tag) => format!("asset name {name} is blocked in release {tag}"),
+                None => format!("release {} of {} is full", self.tag, self.repo),
+            };
+            let release =
+                self.release_at(target, &why)
+                    .await
+                    .map_err(|e| match (&e, blocked.last()) {
+                        (ProviderError::Config(m), Some(_)) => ProviderError::Config(format!(
+                            "{m}. GitHub answers that the name is taken but lists no such asset \
+                         (an upload it never finished, cli/cli#4863); such names usually clear \
+                         within hours"
+                        )),
+                        _ => e,
+                    })?;
             match self.api.upload(&release, name, src, &progress).await? {
                 Uploaded::Created(asset) => {
                     if asset.name != name {
@@ -414,22 +627,86 @@ impl GithubRemote {
                             "GitHub stored other bytes for {name} than were sent; try again"
                         )));
                     }
-                    self.note(name, Some(asset.clone())).await;
+                    self.note(name, Some((target, asset.clone()))).await;
                     return Ok(asset);
+                }
+                Uploaded::ReleaseFull => {
+                    annex.debug(&format!(
+                        "release {} is full; going on in the next",
+                        release.tag_name
+                    ));
+                    self.full
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(release.id);
+                    target = target.max(self.fill_index().await?);
+                    if target <= blocked.len() {
+                        target += 1;
+                    }
+                }
+                Uploaded::SizeRefused(message) => {
+                    return Err(ProviderError::Config(format!(
+                        "GitHub refused the size of {name} ({size} bytes): {message}; \
+                         release assets must be smaller than 2 GiB: use a chunked remote \
+                         (git annex enableremote NAME chunk=1GiB)"
+                    )))
                 }
                 // Taken (stored before, a retried upload that had arrived,
                 // a concurrent one): look at what is there.
-                Uploaded::NameTaken => existing = self.lookup_any(name).await?,
+                Uploaded::NameTaken => {
+                    existing = self.locate(name).await?;
+                    match &existing {
+                        Some(_) => {
+                            conflicts += 1;
+                            if conflicts >= 3 {
+                                return Err(ProviderError::conflict(format!(
+                                    "asset {name} kept changing while it was being stored; \
+                                     try again"
+                                )));
+                            }
+                        }
+                        None => {
+                            annex.debug(&format!(
+                                "asset name {name} is taken in release {} but not listed; \
+                                 storing it in the next release",
+                                release.tag_name
+                            ));
+                            blocked.push(release.tag_name.clone());
+                            target += 1;
+                        }
+                    }
+                }
             }
         }
         Err(ProviderError::conflict(format!(
-            "asset {name} kept changing while it was being stored; try again"
+            "asset {name} could not be stored in any release; try again"
         )))
     }
 
-    async fn get(&self, asset: &Asset, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn get(
+        &self,
+        located: &Located,
+        key: &str,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()> {
+        let asset = &located.asset;
         let checksum = expected_checksum(asset, key)?;
         let progress = |b| annex.progress(b);
+        let listing = self.listing(None).await?;
+        let release = listing.releases.get(located.release);
+        // Without a token, the browser address of a published release costs
+        // no API budget (60 requests an hour anonymously).
+        if let Some(release) = release.filter(|r| !self.api.has_token() && !r.draft) {
+            let url = download_url(&self.web, &self.repo, &release.tag_name, &asset.name);
+            let url = Url::parse(&url).map_err(|e| {
+                ProviderError::service("unusable download address", Some(Box::new(e)))
+            })?;
+            return self
+                .api
+                .download_browser(url, asset.size, dest, checksum, &progress)
+                .await;
+        }
         self.api
             .download(&self.repo, asset, dest, checksum, &progress)
             .await
@@ -450,16 +727,16 @@ impl GithubRemote {
             .await?
             .by_name
             .get(name)
-            .filter(|a| a.uploaded())
+            .filter(|l| l.asset.uploaded())
             .cloned();
-        if let Some(asset) = cached {
-            match self.get(&asset, key, dest, annex).await {
+        if let Some(located) = cached {
+            match self.get(&located, key, dest, annex).await {
                 Err(e) if e.is_not_found() => self.note(name, None).await,
                 other => return other.map(|()| true),
             }
         }
-        match self.lookup(name).await? {
-            Some(asset) => self.get(&asset, key, dest, annex).await.map(|()| true),
+        match self.locate(name).await?.filter(|l| l.asset.uploaded()) {
+            Some(located) => self.get(&located, key, dest, annex).await.map(|()| true),
             None => Ok(false),
         }
     }
@@ -704,17 +981,18 @@ impl ExportTree for GithubRemote {
     ) -> Result<()> {
         let from = export_name(name)?;
         let to = export_name(new_name)?;
-        let asset = self
-            .lookup(&from)
-            .await?
-            .ok_or_else(|| ProviderError::not_found(format!("{name} is not exported")))?;
+        let Located { release, asset } =
+            self.locate(&from)
+                .await?
+                .filter(|l| l.asset.uploaded())
+                .ok_or_else(|| ProviderError::not_found(format!("{name} is not exported")))?;
         if let Some(old) = self.lookup_any(&to).await? {
             self.api.delete_asset(&self.repo, old.id).await?;
             self.note(&to, None).await;
         }
         let renamed = self.api.rename_asset(&self.repo, asset.id, &to).await?;
         self.note(&from, None).await;
-        self.note(&renamed.name.clone(), Some(renamed.clone()))
+        self.note(&renamed.name.clone(), Some((release, renamed.clone())))
             .await;
         if renamed.name != to {
             return Err(ProviderError::InvalidName(format!(
@@ -820,18 +1098,24 @@ impl UrlClaims for GithubRemote {
                     filename: Some(asset.name.clone()),
                 })
             }
-            ReleaseUrl::Page { .. } => Ok(UrlCheck::Multi(
-                release
-                    .assets
-                    .iter()
-                    .filter(|a| a.uploaded())
-                    .map(|a| UrlEntry {
-                        url: download_url(&self.web, repo, tag, &a.name),
-                        size: Some(a.size),
-                        filename: a.name.clone(),
+            ReleaseUrl::Page { .. } => {
+                // The paged listing: the release's embedded list is not
+                // documented to be complete for large releases.
+                let mut entries = Vec::new();
+                self.api
+                    .assets_each(repo, release.id, &mut |a| {
+                        if a.uploaded() {
+                            entries.push(UrlEntry {
+                                url: download_url(&self.web, repo, tag, &a.name),
+                                size: Some(a.size),
+                                filename: a.name.clone(),
+                            });
+                        }
+                        Ok(())
                     })
-                    .collect(),
-            )),
+                    .await?;
+                Ok(UrlCheck::Multi(entries))
+            }
         }
     }
 }

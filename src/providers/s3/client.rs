@@ -93,7 +93,7 @@ impl S3Remote {
     pub(super) fn write_creds(&self) -> Result<&rusty_s3::Credentials> {
         self.creds.as_ref().ok_or_else(|| {
             ProviderError::MissingCredentials(
-                "writing to S3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment, or credentials stored at initremote (git annex enableremote with them set)".into(),
+                "writing to S3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (or stored by git-annex: set them once and run `git annex enableremote` on this remote)".into(),
             )
         })
     }

@@ -16,10 +16,13 @@
 //!   provider only adds what its own request was about (its `Scope`).
 //! - Server text is scrubbed of the token before it reaches a message.
 //! - Listings go through one paging engine ([`paging`]).
+//! - Secondary rate limits (GitHub's 403/429 that only its text names) are
+//!   waited out for every request, upload and download ([`limits`]).
 //!
 //! Waiting for a service (locks, processing) is
 //! [`crate::transfer::RetryPolicy::poll_until`].
 
+pub mod limits;
 pub mod paging;
 
 use std::path::Path;
@@ -32,7 +35,7 @@ use url::Url;
 
 use super::token::{self, ApiToken};
 use super::ProviderError;
-use crate::transfer::{self, Client, Download, DownloadOutcome, Expected, TransferError};
+use crate::transfer::{self, Client, Download, DownloadOutcome, Expected, TransferError, Upload};
 
 /// Most of one JSON answer (one page of a listing, or one object) we read:
 /// a page of 1,000 files with all their details fits many times over; an
@@ -151,6 +154,47 @@ pub async fn setting(annex: &dyn super::Annex, name: &str) -> super::Result<Opti
         .filter(|v| !v.is_empty()))
 }
 
+/// The remote's `api=` setting (else `default`): an http(s) address,
+/// without query or fragment.
+pub async fn api_setting(annex: &dyn super::Annex, default: &str) -> super::Result<Url> {
+    let text = setting(annex, "api")
+        .await?
+        .unwrap_or_else(|| default.to_string());
+    let mut api = Url::parse(text.trim_end_matches('/'))
+        .map_err(|e| ProviderError::Config(format!("api={text} is not a URL: {e}")))?;
+    if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
+        return Err(ProviderError::Config(format!(
+            "api={text} must be an http(s) address such as {default}"
+        )));
+    }
+    api.set_query(None);
+    api.set_fragment(None);
+    Ok(api)
+}
+
+/// The path segments of `url` (empty ones dropped) and, when `url` is on
+/// `base`'s origin and below its path, the segments after that path: how
+/// a claimed URL is read against the API the user chose.
+pub fn segments_below<'a>(base: &Url, url: &'a Url) -> (Vec<&'a str>, Option<Vec<&'a str>>) {
+    let segments: Vec<&str> = url
+        .path_segments()
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect();
+    let base_path: Vec<&str> = base
+        .path_segments()
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect();
+    let below = (token::same_origin(base, url)
+        && segments.len() > base_path.len()
+        && segments[..base_path.len()] == base_path[..])
+        .then(|| segments[base_path.len()..].to_vec());
+    (segments, below)
+}
+
 /// A service's JSON API at the base the user chose, with its token.
 #[derive(Clone)]
 pub struct ServiceApi {
@@ -164,6 +208,8 @@ pub struct ServiceApi {
     /// uploads host), on the base's scheme: chosen by code for the base,
     /// never by an answer.
     uploads_host: Option<String>,
+    /// Content-creating requests paced below the service's limit.
+    pace: Option<limits::WritePace>,
 }
 
 impl ServiceApi {
@@ -174,6 +220,21 @@ impl ServiceApi {
             token,
             header,
             uploads_host: None,
+            pace: None,
+        }
+    }
+
+    /// The same API whose content-creating requests (uploads, and every
+    /// request but GET and HEAD) keep to `pace`.
+    pub fn with_write_pace(mut self, pace: Option<limits::WritePace>) -> Self {
+        self.pace = pace;
+        self
+    }
+
+    /// Waits for the turn of a content-creating request.
+    async fn paced(&self) {
+        if let Some(p) = &self.pace {
+            p.turn().await;
         }
     }
 
@@ -195,6 +256,20 @@ impl ServiceApi {
 
     pub fn has_token(&self) -> bool {
         self.token.is_some()
+    }
+
+    /// The token, for git-annex's credential store only.
+    pub fn token(&self) -> Option<&ApiToken> {
+        self.token.as_ref()
+    }
+
+    /// The `git annex info` row that says whether a token is in use.
+    pub fn token_row(&self) -> (String, String) {
+        let state = match self.token {
+            Some(_) => "set",
+            None => "none (read-only, published files)",
+        };
+        ("API token".into(), state.into())
     }
 
     /// `Err(missing())` when there is no token (a write needs one).
@@ -263,6 +338,21 @@ impl ServiceApi {
         }
     }
 
+    /// `url` with the token as the query parameter `name`, for a service
+    /// whose documented route takes it there (Figshare's downloader): only
+    /// for the base's own site or its second host, over https (or to
+    /// loopback), and only to the hosts the token is bound to. `None`
+    /// otherwise, or without a token. The URL must never be printed
+    /// unredacted ([`crate::transfer::RedactedUrl`] masks query values).
+    pub fn with_token_query(&self, mut url: Url, name: &str) -> Option<Url> {
+        let token = self.token.as_ref()?;
+        if !self.is_own_site(&url) || token.header_for(&url).is_none() {
+            return None;
+        }
+        url.query_pairs_mut().append_pair(name, token.expose());
+        Some(url)
+    }
+
     /// A request that never carries the token (an upload service whose URL
     /// is its own credential).
     pub fn anonymous_request(&self, method: Method, url: Url) -> RequestBuilder {
@@ -323,10 +413,21 @@ impl ServiceApi {
     ) -> Result<Answer, TransferError> {
         let repeatable = method == Method::GET || method == Method::HEAD;
         let mut delays = self.client.policy().delays();
+        let mut limited = self.secondary_limits();
         let mut stalls = 0;
         loop {
+            if !repeatable {
+                self.paced().await;
+            }
             let response = self.send(&build).await?;
             let read = self.read(response).await;
+            // A request refused for a rate limit had no effect: any method
+            // may be sent again.
+            if let Ok(answer) = &read {
+                if limits::is_secondary_limit(answer.status, &answer.body) && limited.wait().await {
+                    continue;
+                }
+            }
             let retry = match &read {
                 Ok(answer) => answer.status.is_success() && !complete(&answer.body),
                 Err(TransferError::Stalled { .. }) => {
@@ -344,6 +445,27 @@ impl ServiceApi {
                 }
             }
             return read;
+        }
+    }
+
+    /// The waits one operation may spend on secondary rate limits.
+    pub fn secondary_limits(&self) -> limits::SecondaryLimits {
+        limits::SecondaryLimits::new(self.client.policy().max_server_wait)
+    }
+
+    /// Uploads `spec` and reads the answer (bounded, scrubbed), whatever its
+    /// status; a secondary rate limit is waited out and the upload sent
+    /// again (it was refused, so nothing was stored).
+    pub async fn upload(&self, spec: &Upload<'_>) -> Result<Answer, TransferError> {
+        let mut limited = self.secondary_limits();
+        loop {
+            self.paced().await;
+            let response = self.client.upload_answer(spec).await?;
+            let answer = self.read(response).await?;
+            if limits::is_secondary_limit(answer.status, &answer.body) && limited.wait().await {
+                continue;
+            }
+            return Ok(answer);
         }
     }
 
@@ -368,7 +490,8 @@ impl ServiceApi {
     /// Streams what `request` answers into `dest` through the one byte path
     /// (resuming from what is there), checked against `expected_size` and
     /// `checksum` when known. Credentials on `request` stay on its host: a
-    /// redirect to storage carries none.
+    /// redirect to storage carries none. Secondary rate limits are waited
+    /// out.
     pub async fn download(
         &self,
         request: &(dyn Fn() -> RequestBuilder + Send + Sync),
@@ -383,7 +506,186 @@ impl ServiceApi {
             checksum,
             resume: true,
         };
-        self.client.download(&spec, dest, progress).await
+        let mut limited = self.secondary_limits();
+        loop {
+            match self.client.download(&spec, dest, progress).await {
+                Err(TransferError::Status { status, detail, .. })
+                    if limits::is_secondary_limit(status, &detail) && limited.wait().await => {}
+                other => return other,
+            }
+        }
+    }
+}
+
+/// The message an error answer carries: the `message` field of its JSON
+/// (InvenioRDM, Figshare and GitHub all send one), else the start of the
+/// body.
+pub fn answer_message(body: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct WithMessage {
+        message: String,
+    }
+    serde_json::from_str::<WithMessage>(body)
+        .ok()
+        .map(|m| m.message)
+        .filter(|m| !m.trim().is_empty())
+        .unwrap_or_else(|| transfer::summarize_body(body))
+}
+
+impl ServiceApi {
+    /// The error an error answer means for a request about `what`, for a
+    /// service whose token is set in `token_env`: a refusal of an
+    /// anonymous request asks for the token; a refused token says so; the
+    /// rest is the shared [`Refusal`] with the service's own message.
+    pub fn refused(&self, answer: &Answer, what: &str, token_env: &str) -> ProviderError {
+        let message = answer_message(&answer.body);
+        match answer.refusal() {
+            Refusal::Unauthenticated | Refusal::Forbidden if !self.has_token() => {
+                ProviderError::MissingCredentials(format!(
+                    "{what} needs an API token ({message}): set {token_env}; {}",
+                    token::NOT_CHOSEN_HINT
+                ))
+            }
+            Refusal::Unauthenticated => ProviderError::Unauthenticated {
+                message: format!(
+                    "{what}: {} rejected the API token ({message}); set {token_env} to a valid token",
+                    self.base
+                ),
+                source: None,
+            },
+            refusal => refusal.into_error(
+                format!("{what}: HTTP {}: {message}", answer.status.as_u16()),
+                None,
+            ),
+        }
+    }
+
+    /// [`Self::refused`] for a transfer that ended in an error status (a
+    /// download, an upload); any other transfer failure as it is.
+    pub fn transfer_refused(&self, e: TransferError, what: &str, token_env: &str) -> ProviderError {
+        match e {
+            TransferError::Status { status, detail, .. } => self.refused(
+                &Answer {
+                    status,
+                    headers: HeaderMap::new(),
+                    body: self.scrub(&detail),
+                },
+                what,
+                token_env,
+            ),
+            other => other.into(),
+        }
+    }
+
+    /// Sends `method url` (with `body` as JSON) and parses a success as
+    /// `T`; an error status is [`Self::refused`]. A GET whose body breaks
+    /// off is asked for again ([`Self::fetch`]).
+    pub async fn call_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        what: &str,
+        token_env: &str,
+    ) -> Result<T, ProviderError> {
+        let answer = self
+            .fetch(
+                method.clone(),
+                || {
+                    let b = self.request(method.clone(), url.clone());
+                    match body {
+                        Some(j) => b.json(j),
+                        None => b,
+                    }
+                },
+                |text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
+            )
+            .await?;
+        if !answer.status.is_success() {
+            return Err(self.refused(&answer, what, token_env));
+        }
+        serde_json::from_str(&answer.body).map_err(|e| {
+            ProviderError::service(
+                format!(
+                    "{what}: the answer is not the JSON the service sends; check the API address {}",
+                    self.base
+                ),
+                Some(Box::new(e)),
+            )
+        })
+    }
+
+    /// Sends a request whose answer has no body worth reading (a DELETE, a
+    /// commit): `Ok` on success, [`Self::refused`] otherwise, the status
+    /// handed back so the caller may accept one (404 on a delete).
+    pub async fn call_status(
+        &self,
+        method: Method,
+        url: Url,
+        what: &str,
+        token_env: &str,
+    ) -> Result<Result<StatusCode, (StatusCode, ProviderError)>, ProviderError> {
+        let response = self
+            .send(|| self.request(method.clone(), url.clone()))
+            .await?;
+        if response.status().is_success() {
+            return Ok(Ok(response.status()));
+        }
+        let answer = self.read(response).await?;
+        Ok(Err((answer.status, self.refused(&answer, what, token_env))))
+    }
+
+    /// [`Self::download`] of a GET of `url` on the API (the token only to
+    /// its own site), an error status named by [`Self::refused`].
+    pub async fn download_refused(
+        &self,
+        url: Url,
+        dest: &Path,
+        (size, checksum): (Option<u64>, Option<Expected>),
+        progress: &(dyn Fn(u64) + Send + Sync),
+        (what, token_env): (&str, &str),
+    ) -> Result<(), ProviderError> {
+        let request = || self.request(Method::GET, url.clone());
+        match self
+            .download(&request, size, checksum, dest, progress)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.transfer_refused(e, what, token_env)),
+        }
+    }
+
+    /// Uploads the whole file `src` (`size` bytes) as the body of
+    /// `method url`, streamed; the answer read (bounded) whatever its status.
+    pub async fn upload_file(
+        &self,
+        method: Method,
+        url: Url,
+        src: &Path,
+        size: u64,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Answer, TransferError> {
+        let request = || {
+            self.request(method.clone(), url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+        };
+        let spec = transfer::Upload {
+            request: &request,
+            body: transfer::BodySource::File(transfer::FileRange::new(src, 0, size)),
+            digest: None,
+            server_digest: None,
+            progress,
+            shared: None,
+        };
+        match self.client.upload(&spec).await {
+            Ok(response) => self.read(response).await,
+            Err(TransferError::Status { status, detail, .. }) => Ok(Answer {
+                status,
+                headers: HeaderMap::new(),
+                body: self.scrub(&detail),
+            }),
+            Err(e) => Err(e),
+        }
     }
 }
 

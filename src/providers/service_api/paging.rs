@@ -82,6 +82,83 @@ impl From<PagingError> for crate::providers::ProviderError {
     }
 }
 
+/// How a listing within an offset limit ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Listed {
+    /// The listing ended as listings do.
+    Complete,
+    /// The next page would start past the service's documented offset
+    /// limit (Figshare: 1,000, else 422): the caller reads the rest
+    /// another way, or says the listing is incomplete.
+    OffsetLimit { next_offset: u64 },
+}
+
+/// [`each_page`] for a service that refuses offsets past `max_offset`
+/// (offset and page listings): the page that would start past it is
+/// never asked for; [`Listed::OffsetLimit`] says so.
+pub async fn each_page_within<T, K, E, F, Fut>(
+    first: Cursor,
+    max_pages: usize,
+    max_offset: u64,
+    key: impl Fn(&T) -> K,
+    mut fetch: F,
+    each: &mut (dyn FnMut(T) -> Result<ControlFlow<()>, E> + Send),
+) -> Result<Listed, E>
+where
+    K: Eq + Hash,
+    E: From<PagingError>,
+    F: FnMut(Cursor) -> Fut,
+    Fut: Future<Output = Result<Page<T>, E>>,
+{
+    let mut capped = None;
+    // The most a page brought: a server that gives fewer than asked counts
+    // its offsets in the pages it gives.
+    let largest = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    each_page(
+        first,
+        max_pages,
+        key,
+        |cursor| {
+            let given = largest.load(std::sync::atomic::Ordering::Relaxed);
+            let start = match &cursor {
+                Cursor::Offset { offset, .. } => Some(*offset),
+                Cursor::Page { number, size } => {
+                    let size = if given > 0 { given.min(*size) } else { *size };
+                    Some(number.saturating_sub(1) * size)
+                }
+                _ => None,
+            };
+            let past = start.filter(|&o| o > max_offset);
+            if let Some(o) = past {
+                capped = Some(o);
+            }
+            let page = past.is_none().then(|| fetch(cursor));
+            let largest = largest.clone();
+            async move {
+                match page {
+                    Some(page) => {
+                        let page = page.await?;
+                        largest.fetch_max(
+                            page.items.len() as u64,
+                            std::sync::atomic::Ordering::Relaxed,
+                        );
+                        Ok(page)
+                    }
+                    // An empty page ends the listing here.
+                    None => Ok(Page::of(Vec::new())),
+                }
+            }
+        },
+        each,
+    )
+    .await?;
+    Ok(match capped {
+        Some(next_offset) => Listed::OffsetLimit { next_offset },
+        None => Listed::Complete,
+    })
+}
+
 /// Asks `fetch` for page after page from `first`, handing each entry not
 /// seen before (by `key`) to `each`, until the listing ends: an empty
 /// page, a page shorter than the largest before it (offsets, numbers), no
@@ -263,6 +340,40 @@ mod tests {
         });
         assert_eq!(asked, 5);
         assert_eq!(r, Err(PagingError::TooManyPages { max: 5 }));
+    }
+
+    #[test]
+    fn offset_limits_are_never_passed() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut asked = Vec::new();
+        let mut got = 0;
+        let listed = runtime.block_on(each_page_within(
+            Cursor::Page {
+                number: 1,
+                size: 1000,
+            },
+            100,
+            1000,
+            |x: &u64| *x,
+            |c| {
+                let Cursor::Page { number, size } = c else {
+                    unreachable!()
+                };
+                asked.push(number);
+                let start = (number - 1) * size;
+                let page = Page::of((start..(start + size).min(2500)).collect());
+                async move { Ok::<_, PagingError>(page) }
+            },
+            &mut |_| {
+                got += 1;
+                Ok(ControlFlow::Continue(()))
+            },
+        ));
+        assert_eq!(asked, [1, 2]);
+        assert_eq!(got, 2000);
+        assert_eq!(listed, Ok(Listed::OffsetLimit { next_offset: 2000 }));
     }
 
     #[test]

@@ -1,9 +1,8 @@
 //! The fake Figshare server for tests: start, ask, stop.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 pub const TOKEN: &str = "fake-figshare-token-0123456789";
 /// The article every fake starts with.
@@ -61,31 +60,7 @@ impl FakeFigshare {
         body: &[u8],
         headers: &[(&str, &str)],
     ) -> (u16, String, String) {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.api_port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut req = format!(
-            "{method} {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str("\r\n");
-        s.write_all(req.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).unwrap();
-        let text = String::from_utf8_lossy(&out).into_owned();
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let (head, body) = text
-            .split_once("\r\n\r\n")
-            .map(|(h, b)| (h.to_string(), b.to_string()))
-            .unwrap_or_default();
-        (status, head, body)
+        super::common::raw_http(self.api_port, method, path_and_query, body, headers)
     }
 
     pub fn admin(&self, method: &str, what: &str) -> serde_json::Value {

@@ -12,3 +12,4 @@ pub mod faults;
 pub mod figshare;
 pub mod github;
 pub mod s3;
+pub mod zenodo;

@@ -1,0 +1,241 @@
+//! How `annexa` shows what the library reports: a progress bar on a
+//! terminal, result lines when piped, JSON records with `--json`, notices
+//! and warnings on stderr. Part of the binary, not of the library (which
+//! only calls [`Reporter`]).
+
+use annexa::dataset::report::{shown_path, FileEvent, FileOutcome, GetSummary, Status};
+use annexa::dataset::Reporter;
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub struct Console {
+    /// `get --json`: one record per file on stdout.
+    json: bool,
+    /// Notices and activities are not shown (e.g. `import --json`).
+    quiet: bool,
+    /// stderr is a terminal: a progress bar and activities are shown.
+    terminal: bool,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    bar: Option<ProgressBar>,
+    total_files: u64,
+    done_files: u64,
+    /// Files and bytes delivered so far, for a report when interrupted.
+    written: u64,
+    bytes: u64,
+    running: bool,
+}
+
+impl Console {
+    pub fn new(json: bool, quiet: bool) -> Console {
+        Console {
+            json,
+            quiet,
+            terminal: std::io::stderr().is_terminal(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Prints on stderr without tearing the progress bar.
+    fn say(&self, line: &str) {
+        let state = self.state();
+        match &state.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn say_out(&self, line: &str) {
+        let state = self.state();
+        match &state.bar {
+            Some(bar) => bar.suspend(|| print_line(line)),
+            None => print_line(line),
+        }
+    }
+
+    /// Ctrl-C during a `get`: the progress line is cleared and what was
+    /// done is said; `None` when no `get` was running.
+    pub fn interrupted(&self) -> Option<String> {
+        let mut state = self.state();
+        if let Some(bar) = state.bar.take() {
+            bar.finish_and_clear();
+        }
+        state.running.then(|| {
+            format!(
+                "annexa: interrupted: {} of {} files written ({}); files not written are not in the target; run the same command again to finish",
+                state.written,
+                state.total_files,
+                HumanBytes(state.bytes)
+            )
+        })
+    }
+}
+
+impl Reporter for Console {
+    fn activity(&self, text: &str) {
+        if self.terminal && !self.quiet {
+            self.say(&format!("annexa: {text}"));
+        }
+    }
+
+    fn notice(&self, text: &str) {
+        if !self.quiet {
+            self.say(&format!("annexa: {text}"));
+        }
+    }
+
+    fn warning(&self, text: &str) {
+        if self.json {
+            self.say_out(&json!({ "warning": text }).to_string());
+        } else {
+            self.say(&format!("annexa: warning: {text}"));
+        }
+    }
+
+    fn get_started(&self, files: u64, bytes: u64) {
+        let mut state = self.state();
+        state.total_files = files;
+        state.running = true;
+        if self.json || !self.terminal {
+            return;
+        }
+        let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar.set_message(format!("0/{files} files"));
+        state.bar = Some(bar);
+    }
+
+    fn get_progress(&self, bytes: u64) {
+        if let Some(bar) = &self.state().bar {
+            bar.inc(bytes);
+        }
+    }
+
+    fn get_file(&self, event: &FileEvent<'_>) {
+        let FileEvent {
+            path,
+            key,
+            size,
+            outcome,
+        } = *event;
+        {
+            let mut state = self.state();
+            if !matches!(outcome, FileOutcome::Refused(_)) {
+                state.done_files += 1;
+            }
+            if let FileOutcome::Done(Status::Written) = outcome {
+                state.written += 1;
+                state.bytes += size.unwrap_or(0);
+            }
+            if let Some(bar) = &state.bar {
+                bar.set_message(format!("{}/{} files", state.done_files, state.total_files));
+            }
+        }
+        let has_bar = self.state().bar.is_some();
+        match outcome {
+            FileOutcome::Done(status) => {
+                if self.json {
+                    self.say_out(
+                        &json!({"path": path, "key": key, "size": size, "status": status.as_str()})
+                            .to_string(),
+                    );
+                    return;
+                }
+                match status {
+                    Status::Written | Status::Skipped if !has_bar => {
+                        self.say_out(&shown_path(path))
+                    }
+                    Status::WouldFetch | Status::WouldCopy => {
+                        self.say_out(&format!("{}\t{}", status.as_str(), shown_path(path)))
+                    }
+                    _ => {}
+                }
+            }
+            FileOutcome::Failed(reason) => {
+                if self.json {
+                    self.say_out(
+                        &json!({"path": path, "key": key, "status": "failed", "error": reason})
+                            .to_string(),
+                    );
+                } else {
+                    self.say(&format!("annexa: failed: {}: {reason}", shown_path(path)));
+                }
+            }
+            FileOutcome::Refused(problem) => {
+                if self.json {
+                    self.say_out(
+                        &json!({"path": path, "status": "refused", "error": problem.to_string()})
+                            .to_string(),
+                    );
+                } else {
+                    self.say(&format!(
+                        "annexa: warning: not written: {}: {problem}",
+                        shown_path(path)
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn get_finished(&self, s: &GetSummary) {
+        {
+            let mut state = self.state();
+            if let Some(bar) = state.bar.take() {
+                bar.finish_and_clear();
+            }
+            state.running = false;
+        }
+        if self.json {
+            print_line(&json!({ "summary": s }).to_string());
+            return;
+        }
+        let mut text = if s.planned > 0 {
+            format!(
+                "annexa: dry run: {} files: {} to fetch ({}), {} to copy from the cache ({}), {} already in place",
+                s.files,
+                s.would_fetch.files,
+                HumanBytes(s.would_fetch.bytes),
+                s.would_copy.files,
+                HumanBytes(s.would_copy.bytes),
+                s.skipped
+            )
+        } else {
+            format!(
+                "annexa: {} files ({} written, {} already in place), {} in {:.1} s",
+                s.files,
+                s.written,
+                s.skipped,
+                HumanBytes(s.bytes),
+                s.seconds
+            )
+        };
+        if s.failed > 0 {
+            // Each failure was printed with its reason as it happened.
+            text.push_str(&format!("; {} FAILED (listed above)", s.failed));
+        }
+        eprintln!("{text}");
+    }
+}
+
+/// Writes one line to stdout; a closed pipe (`| head`) is not an error.
+pub fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
