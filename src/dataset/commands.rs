@@ -223,7 +223,7 @@ pub fn get(
     } else {
         Access::Shared
     };
-    if let Some(parsed) = Source::parse(source).ok() {
+    if let Ok(parsed) = Source::parse(source) {
         if super::listed::applies(&parsed, common.treeish.as_deref(), options) {
             let cache = Cache::locate(common.cache_dir.as_deref())?
                 .reporting_to(common.reporter.clone())
