@@ -105,6 +105,7 @@ demo: build
 	done
 
 bench: deps build
+	bash contrib/install-deps.sh --bench
 	@set -e; for b in bench/*.sh; do \
 	  echo "=== $$b"; PATH="$(RELEASE_DIR):$(TOOLS_PATH)" bash "$$b"; \
 	done

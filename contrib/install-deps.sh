@@ -17,16 +17,20 @@
 # `pip --require-hashes --no-deps`. A venv that differs from its lock in any way
 # is made again. `make lock` re-resolves the locks on purpose (docs/testing.md).
 #   --demo    only what `make demo` needs
+#   --bench   also the bench venv ($ANNEXA_VENV/bench: awscli, boto3 from
+#             contrib/python/bench.txt), what `make bench` compares with
 #   --latest  the newest release of every tool instead of the locks
 #             (`make test-latest`, into a venv root of its own)
 set -euo pipefail
 
 demo_only=no
 latest=no
+bench=no
 for arg in "$@"; do
   case "$arg" in
     --demo) demo_only=yes ;;
     --latest) latest=yes ;;
+    --bench) bench=yes ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -106,6 +110,9 @@ if [ -e "$tools/bin/git-annex" ]; then
 fi
 if [ "$demo_only" = no ]; then
   install_venv "$newest" git-annex-newest
+fi
+if [ "$bench" = yes ]; then
+  install_venv "$venv_root/bench" bench
 fi
 
 echo "install-deps: git-annex $(git-annex version --raw 2>/dev/null || echo '?') (default)"

@@ -15,6 +15,8 @@ const SOURCE_FILE: &str = "source";
 pub(super) const READY_FILE: &str = "ready";
 const LOCK_FILE: &str = "lock";
 const REPO_DIR: &str = "repo";
+/// The recorded listing of a service source (see [`super::listed`]).
+const LISTING_FILE: &str = "listing.jsonl";
 
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -132,6 +134,51 @@ impl Cache {
         })
     }
 
+    /// The entry of a service `source` for [`super::listed`]: its lock, and
+    /// its `repo` folder made a git repository (the dataset in it is built
+    /// only when asked for). `None` when the entry is already taken in
+    /// another way (a clone, or a source recorded differently).
+    pub(super) fn open_listed(
+        &self,
+        source: &Source,
+        access: Access,
+    ) -> Result<CachedDataset, DatasetError> {
+        let entry = self.entry_dir(source);
+        fs::create_dir_all(&entry).map_err(|e| DatasetError::io(&entry, e))?;
+        let lock = lock_entry(&entry, access, &*self.reporter)?;
+        let repo = entry.join(REPO_DIR);
+        let source_file = entry.join(SOURCE_FILE);
+        if !source_file.exists() {
+            fs::write(&source_file, format!("{}\n", source.as_str()))
+                .map_err(|e| DatasetError::io(&source_file, e))?;
+        }
+        if !repo.join(".git/HEAD").exists() {
+            fs::create_dir_all(&repo).map_err(|e| DatasetError::io(&repo, e))?;
+            run(git(&repo).args(["init", "--quiet"]))?;
+        }
+        Ok(CachedDataset {
+            source: source.clone(),
+            repo,
+            _lock: lock,
+        })
+    }
+
+    /// Where the listing of a service source is recorded.
+    pub(super) fn listing_file(&self, source: &Source) -> PathBuf {
+        self.entry_dir(source).join(LISTING_FILE)
+    }
+
+    /// Marks the dataset of a service source as older than its recorded
+    /// listing: it is brought up to date when next asked for.
+    pub(super) fn mark_dataset_stale(&self, source: &Source) -> Result<(), DatasetError> {
+        let ready = self.entry_dir(source).join(READY_FILE);
+        match fs::remove_file(&ready) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(DatasetError::io(&ready, e)),
+        }
+    }
+
     /// Every entry under the cache root, and the leftovers of failed or
     /// interrupted clones (incomplete).
     pub fn entries(&self) -> Result<Vec<CacheEntry>, DatasetError> {
@@ -147,7 +194,7 @@ impl Cache {
             entries.push(CacheEntry {
                 source: source.trim().to_string(),
                 bytes: disk_usage(&path),
-                complete: path.join(READY_FILE).exists(),
+                complete: path.join(READY_FILE).exists() || path.join(LISTING_FILE).exists(),
                 path,
             });
         }
@@ -294,14 +341,22 @@ fn lock_once(entry: &Path, access: Access, sink: &dyn Reporter) -> Result<File, 
 fn clone_into(source: &Source, entry: &Path, cache: &Cache) -> Result<(), DatasetError> {
     let sink = cache.reporter();
     let repo = entry.join(REPO_DIR);
-    if repo.exists() {
+    // An import refreshes a dataset in place (and keeps the content a
+    // listed `get` fetched into it); only a clone starts afresh.
+    if repo.exists() && !source.is_service() {
         make_writable(&repo)?;
         fs::remove_dir_all(&repo).map_err(|e| DatasetError::io(&repo, e))?;
     }
     fs::write(entry.join(SOURCE_FILE), format!("{}\n", source.as_str()))
         .map_err(|e| DatasetError::io(entry.join(SOURCE_FILE), e))?;
     if source.is_service() {
-        super::import::import_into_cache(source.as_str(), &repo, sink, cache.endpoint())?;
+        super::import::import_into_cache(
+            source.as_str(),
+            &repo,
+            sink,
+            cache.endpoint(),
+            Some(&entry.join(LISTING_FILE)),
+        )?;
         return fs::write(entry.join(READY_FILE), b"")
             .map_err(|e| DatasetError::io(entry.join(READY_FILE), e));
     }

@@ -223,6 +223,21 @@ pub fn get(
     } else {
         Access::Shared
     };
+    if let Ok(parsed) = Source::parse(source) {
+        if super::listed::applies(&parsed, common.treeish.as_deref(), options) {
+            let cache = Cache::locate(common.cache_dir.as_deref())?
+                .reporting_to(common.reporter.clone())
+                .with_endpoint(common.endpoint.clone());
+            let (resolved, outcome) =
+                super::listed::get(&cache, &parsed, request, options, common.update)?;
+            if let Some(manifest) = &options.manifest {
+                let delivered: HashSet<&str> =
+                    outcome.delivered.iter().map(String::as_str).collect();
+                super::manifest::write(&resolved, &options.to, manifest, &delivered)?;
+            }
+            return Ok(outcome);
+        }
+    }
     let (mut resolved, source) = resolve(common, source, request, access)?;
     if let Some(shard) = &options.shard {
         let paths: Vec<&str> = resolved
@@ -317,7 +332,7 @@ pub fn verify(dir: &Path, manifest: &Path) -> Result<Vec<super::manifest::Findin
 }
 
 /// The plan and bookkeeping of one `get` into a plain folder.
-struct Materializer<'a> {
+pub(super) struct Materializer<'a> {
     resolved: &'a Resolved,
     options: &'a GetOptions,
     reporter: Tally<'a>,
@@ -326,10 +341,12 @@ struct Materializer<'a> {
     /// Keys whose every selected path is in place (for `--drop-after`).
     complete_keys: HashSet<(usize, String)>,
     failed_keys: HashSet<(usize, String)>,
+    /// Selected files that failed before copying began, with why.
+    failed_early: Vec<(String, String)>,
 }
 
 impl<'a> Materializer<'a> {
-    fn new(
+    pub(super) fn new(
         resolved: &'a Resolved,
         options: &'a GetOptions,
         sink: &'a dyn super::report::Reporter,
@@ -346,12 +363,24 @@ impl<'a> Materializer<'a> {
             waiting: BTreeMap::new(),
             complete_keys: HashSet::new(),
             failed_keys: HashSet::new(),
+            failed_early: Vec::new(),
         }
     }
 
-    fn run(mut self) -> Result<GetOutcome, DatasetError> {
+    /// Selected files outside `resolved` that failed already (a listed
+    /// `get`'s downloads), reported with the others.
+    pub(super) fn with_failures(mut self, failures: Vec<(String, String)>) -> Self {
+        self.failed_early = failures;
+        self
+    }
+
+    pub(super) fn run(mut self) -> Result<GetOutcome, DatasetError> {
         for (path, problem) in &self.resolved.refused {
             self.reporter.refused(path, problem);
+        }
+        for (path, reason) in std::mem::take(&mut self.failed_early) {
+            self.reporter
+                .failure(&path, None, &format!("could not get content: {reason}"));
         }
         let mut git_blobs: Vec<usize> = Vec::new();
         let mut symlinks: Vec<usize> = Vec::new();
@@ -766,6 +795,13 @@ pub fn cache_list(cache_dir: Option<&Path>) -> Result<Vec<super::CacheEntry>, Da
 pub fn cache_path(cache_dir: Option<&Path>, source: &str) -> Result<PathBuf, DatasetError> {
     let cache = Cache::locate(cache_dir)?;
     let entry = find_entry(&cache, source)?;
+    // A service source's dataset is built when asked for (see
+    // super::listed): whoever asks for its folder gets the dataset.
+    if let Ok(parsed) = Source::parse(source) {
+        if parsed.is_service() && cache.entry_dir(&parsed) == entry {
+            return Ok(cache.open(&parsed, Access::Shared)?.repo);
+        }
+    }
     Ok(entry.join("repo"))
 }
 

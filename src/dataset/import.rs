@@ -87,6 +87,17 @@ pub fn import(
     dir: &Path,
     options: &ImportOptions,
 ) -> Result<ImportSummary, DatasetError> {
+    import_recorded(source, dir, options, None)
+}
+
+/// [`import`], also recording the listing in `record` (see
+/// [`super::listed`]) so that a listed `get` need not list again.
+fn import_recorded(
+    source: &ServiceSource,
+    dir: &Path,
+    options: &ImportOptions,
+    record: Option<&Path>,
+) -> Result<ImportSummary, DatasetError> {
     let remote = options
         .remote_name
         .clone()
@@ -121,6 +132,7 @@ pub fn import(
         &filter,
         manifest.as_ref(),
         options.reporter.clone(),
+        record,
     )?;
     let first = rev_parse(dir, &format!("{}^{{commit}}", import_ref(&remote))).is_none();
     if first && listing.files.is_empty() {
@@ -455,14 +467,8 @@ struct Collector<'a> {
 
 impl ImportSink for Collector<'_> {
     fn found(&mut self, file: ImportableFile) -> providers::Result<()> {
-        if let Err(why) = check_export_path(&file.path) {
-            self.skipped(&file.path, &error_chain_text(&why));
-            return Ok(());
-        }
-        // Every imported file is a symbolic link into the annex: git's
-        // rules for those, checked before anything is written.
-        if let Err(problem) = super::paths::check(&file.path, super::paths::EntryKind::Symlink) {
-            self.skipped(&file.path, &problem.to_string());
+        if let Err(why) = importable_path(&file.path) {
+            self.skipped(&file.path, &why);
             return Ok(());
         }
         if self.filter.keeps(&file.path) {
@@ -480,19 +486,23 @@ impl ImportSink for Collector<'_> {
     }
 }
 
-fn provider_error(e: providers::ProviderError) -> DatasetError {
+/// Whether a listed name can be a path of the tree, or why not. Every
+/// imported file is a symbolic link into the annex: git's rules for those,
+/// checked before anything is written.
+pub(super) fn importable_path(path: &str) -> Result<(), String> {
+    check_export_path(path).map_err(|why| error_chain_text(&why))?;
+    super::paths::check(path, super::paths::EntryKind::Symlink).map_err(|p| p.to_string())
+}
+
+pub(super) fn provider_error(e: providers::ProviderError) -> DatasetError {
     DatasetError::Direct(error_chain_text(&e))
 }
 
-/// Lists the source through its provider and keys every file: from the
-/// published checksum, else from the manifest, else by hashing it.
-fn list_source(
-    dir: &Path,
+/// The provider the initremote parameters name, and its name, when it can
+/// be imported from.
+pub(super) fn import_kind(
     params: &[(String, String)],
-    filter: &PathFilter,
-    manifest: Option<&Manifest>,
-    reporter: SharedReporter,
-) -> Result<Listing, DatasetError> {
+) -> Result<(Box<dyn providers::ProviderKind>, String), DatasetError> {
     let provider_name = params
         .iter()
         .find(|(k, _)| k == "provider")
@@ -506,6 +516,20 @@ fn list_source(
             "provider {provider_name} cannot list its files for an import in this build of annexa"
         )));
     }
+    Ok((kind, provider_name))
+}
+
+/// Lists the source through its provider and keys every file: from the
+/// published checksum, else from the manifest, else by hashing it.
+fn list_source(
+    dir: &Path,
+    params: &[(String, String)],
+    filter: &PathFilter,
+    manifest: Option<&Manifest>,
+    reporter: SharedReporter,
+    record: Option<&Path>,
+) -> Result<Listing, DatasetError> {
+    let (kind, provider_name) = import_kind(params)?;
     let git_dir = dir.join(".git");
     let scratch_dir = git_dir.join("annex/tmp");
     std::fs::create_dir_all(&scratch_dir).map_err(|e| DatasetError::io(&scratch_dir, e))?;
@@ -531,6 +555,13 @@ fn list_source(
             .list_importable(&mut sink, &annex)
             .await
             .map_err(provider_error)?;
+        if let Some(record) = record {
+            let mut writer = super::listed::RecordWriter::create(record)?;
+            for file in &sink.files {
+                writer.add(file, true)?;
+            }
+            writer.finish()?;
+        }
         let mut listing = Listing {
             files: Vec::with_capacity(sink.files.len()),
             hashed: 0,
@@ -1040,7 +1071,7 @@ pub fn import_command(
 /// A refresh reads the service where the first import did: without
 /// `--endpoint`, an `s3://` source takes the endpoint its remote records
 /// (before the environment's, which may name another server or none).
-fn with_recorded_endpoint(
+pub(super) fn with_recorded_endpoint(
     text: &str,
     dir: &Path,
     remote_name: Option<&str>,
@@ -1071,6 +1102,7 @@ pub(super) fn import_into_cache(
     repo: &Path,
     reporter: &SharedReporter,
     endpoint: Option<&str>,
+    record: Option<&Path>,
 ) -> Result<(), DatasetError> {
     let hints = super::ServiceHints {
         endpoint: endpoint.map(str::to_string),
@@ -1085,7 +1117,7 @@ pub(super) fn import_into_cache(
         reporter: reporter.clone(),
         ..ImportOptions::default()
     };
-    let summary = import(&source, repo, &options)?;
+    let summary = import_recorded(&source, repo, &options, record)?;
     reporter.activity(&summary.message());
     Ok(())
 }

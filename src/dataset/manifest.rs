@@ -91,7 +91,12 @@ pub fn write(
             size: meta.len(),
             checksum: format!("{}:{}", checksum.algorithm, checksum.hex),
             key: key.map(str::to_string),
-            url: key.and_then(|k| urls[file.dataset].get(k).cloned()),
+            url: key.and_then(|k| {
+                urls[file.dataset]
+                    .get(k)
+                    .or_else(|| resolved.urls.get(k))
+                    .cloned()
+            }),
         });
     }
     entries.sort_by(|a, b| a.path.cmp(&b.path));

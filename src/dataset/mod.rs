@@ -14,6 +14,7 @@ mod error;
 mod fetch;
 mod git;
 mod import;
+mod listed;
 pub mod manifest;
 mod materialize;
 pub mod paths;

@@ -42,6 +42,9 @@ pub struct Resolved {
     /// Selected paths that are never written (see [`super::paths`]), by
     /// path, with why: left out of `selection` and named in the report.
     pub refused: Vec<(String, super::paths::PathProblem)>,
+    /// Where each key's content comes from, when known without asking the
+    /// dataset's git-annex branch (a service listing): for manifests.
+    pub urls: std::collections::HashMap<String, String>,
 }
 
 pub struct Resolver<'a> {
@@ -70,6 +73,7 @@ impl Resolver<'_> {
                     &top.repo,
                     self.cache.reporter(),
                     self.cache.endpoint(),
+                    Some(&self.cache.listing_file(&top.source)),
                 )?;
             } else {
                 update_clone(&top)?;
@@ -91,6 +95,7 @@ impl Resolver<'_> {
             files: Vec::new(),
             selection: Vec::new(),
             refused: Vec::new(),
+            urls: std::collections::HashMap::new(),
         };
         self.add_dataset(
             top,
@@ -102,43 +107,7 @@ impl Resolver<'_> {
             0,
         )?;
 
-        let paths: Vec<&str> = resolved.files.iter().map(|f| f.path.as_str()).collect();
-        let layout = Layout::build(&paths, &request.scopes)?;
-        let options = SelectOptions {
-            filters: request.filters.clone(),
-            root_files: request.root_files.clone(),
-            inherit: request.inherit,
-            with_associated: request.with_associated,
-        };
-        let mut selection: Vec<(usize, Role)> = select(&layout, &options)?
-            .into_iter()
-            .flat_map(|s| {
-                layout.units[s.unit]
-                    .members
-                    .iter()
-                    .map(move |&m| (m, s.role))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        selection.sort_by(|a, b| resolved.files[a.0].path.cmp(&resolved.files[b.0].path));
-        // Everything inside a directory unit is selected with it (a planted
-        // `x.ome.zarr/.git/config` too): each path passes git's rules or is
-        // left out by name.
-        let files = &resolved.files;
-        let mut refused = Vec::new();
-        selection.retain(|&(i, _)| {
-            let kind = match files[i].content {
-                Content::Symlink { .. } => super::paths::EntryKind::Symlink,
-                _ => super::paths::EntryKind::File,
-            };
-            match super::paths::check(&files[i].path, kind) {
-                Ok(()) => true,
-                Err(problem) => {
-                    refused.push((files[i].path.clone(), problem));
-                    false
-                }
-            }
-        });
+        let (selection, refused) = select_files(&resolved.files, request)?;
         resolved.selection = selection;
         resolved.refused = refused;
         Ok(resolved)
@@ -228,6 +197,68 @@ impl Resolver<'_> {
         }
         Ok(())
     }
+}
+
+/// Which of `files` the request selects (sorted by path, with why), and the
+/// selected paths that are never written, with why.
+pub(super) type Selection = (Vec<(usize, Role)>, Vec<(String, super::paths::PathProblem)>);
+
+pub(super) fn select_files(
+    files: &[DatasetFile],
+    request: &SelectionRequest,
+) -> Result<Selection, DatasetError> {
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let layout = Layout::build(&paths, &request.scopes)?;
+    let options = SelectOptions {
+        filters: request.filters.clone(),
+        root_files: request.root_files.clone(),
+        inherit: request.inherit,
+        with_associated: request.with_associated,
+    };
+    let mut selection: Vec<(usize, Role)> = select(&layout, &options)?
+        .into_iter()
+        .flat_map(|s| {
+            layout.units[s.unit]
+                .members
+                .iter()
+                .map(move |&m| (m, s.role))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    selection.sort_by(|a, b| files[a.0].path.cmp(&files[b.0].path));
+    // Everything inside a directory unit is selected with it (a planted
+    // `x.ome.zarr/.git/config` too): each path passes git's rules or is
+    // left out by name.
+    let mut refused = Vec::new();
+    selection.retain(|&(i, _)| {
+        let kind = match files[i].content {
+            Content::Symlink { .. } => super::paths::EntryKind::Symlink,
+            _ => super::paths::EntryKind::File,
+        };
+        match super::paths::check(&files[i].path, kind) {
+            Ok(()) => true,
+            Err(problem) => {
+                refused.push((files[i].path.clone(), problem));
+                false
+            }
+        }
+    });
+    Ok((selection, refused))
+}
+
+/// Whether the request selects the data file at `path` on its own name
+/// alone (raw scope only): what a listing can start fetching before it
+/// ends. Sidecars and root files need the whole listing.
+pub(super) fn selects_on_its_own(path: &str, request: &SelectionRequest) -> bool {
+    if request.scopes != [Scope::Raw] {
+        return false;
+    }
+    Layout::build(&[path], &request.scopes).is_ok_and(|layout| {
+        layout
+            .units
+            .iter()
+            .any(|u| u.selectable() && request.filters.matches(u))
+    })
 }
 
 /// The commit the superdataset records, fetched if the cached clone lacks

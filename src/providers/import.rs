@@ -220,6 +220,22 @@ pub trait ImportTree: Send + Sync {
     /// arrive: a listing is never collected whole.
     async fn list_importable(&self, sink: &mut dyn ImportSink, annex: &dyn Annex) -> Result<()>;
 
+    /// Lists like [`ImportTree::list_importable`], without the per-file
+    /// checks that cost a request each: a file's `id.checksum` is then only
+    /// a candidate, which [`ImportTree::confirm_checksum`] must confirm
+    /// before it names a key. By default the full listing (whose checksums
+    /// need no confirming).
+    async fn list_unconfirmed(&self, sink: &mut dyn ImportSink, annex: &dyn Annex) -> Result<()> {
+        self.list_importable(sink, annex).await
+    }
+
+    /// A file of [`ImportTree::list_unconfirmed`] as the full listing gives
+    /// it: its checksum kept only when it describes the content; `None`
+    /// when the file is gone. By default as it is.
+    async fn confirm_checksum(&self, file: ImportableFile) -> Result<Option<ImportableFile>> {
+        Ok(Some(file))
+    }
+
     /// Downloads the file now at `path` into `dest` (which may hold a prefix
     /// of it from an interrupted attempt), verified against the service's
     /// published checksum and `size` when known.

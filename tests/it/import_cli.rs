@@ -498,6 +498,197 @@ fn s3_prefix_becomes_a_dataset_and_a_bids_source() {
     );
 }
 
+/// `get` of a service source without building a dataset first: every
+/// byte checked against its key (a multipart object's content hashed), the
+/// listing recorded so that only `--update` lists again, content that
+/// changed behind the record refused, and the git-annex dataset built
+/// only when one is asked for (`ls --long`), with what `get` fetched in it.
+#[test]
+fn service_get_records_its_listing_and_builds_the_dataset_when_asked() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let files = bids_layout(12);
+    let mut ops: Vec<serde_json::Value> = files
+        .iter()
+        .map(|(p, c)| put(&format!("ds000003/{p}"), c))
+        .collect();
+    let big_path = "sub-004/anat/sub-004_T1w.nii.gz";
+    let big_unit = "multipart image ";
+    let big_size = 11 << 20;
+    ops.push(
+        serde_json::json!({"op": "multipart", "key": format!("ds000003/{big_path}"),
+        "data": big_unit, "size": big_size}),
+    );
+    s3_ops(&moto, &ops);
+    let big: Vec<u8> = big_unit
+        .repeat(big_size / big_unit.len() + 1)
+        .into_bytes()
+        .into_iter()
+        .take(big_size)
+        .collect();
+    let source = format!("s3://{BUCKET}/ds000003");
+    let cache = work.join("cache");
+    let cache_arg = cache.to_string_lossy().into_owned();
+    let get = |to: &str, extra: &[&str]| {
+        let to = work.join(to);
+        let mut args = vec![
+            "--cache",
+            &cache_arg,
+            "get",
+            &source,
+            "--to",
+            to.to_str().unwrap(),
+            "--suffix",
+            "T1w",
+            "-J",
+            "4",
+        ];
+        args.extend_from_slice(extra);
+        annexa(&moto, work, &args)
+    };
+    let manifest = work.join("m.jsonl");
+    ok(
+        get(
+            "a",
+            &["--sub", "001,004", "--manifest", manifest.to_str().unwrap()],
+        ),
+        "get",
+    );
+    for path in [
+        "sub-001/anat/sub-001_T1w.nii.gz",
+        "sub-001/anat/sub-001_T1w.json",
+        "sub-004/anat/sub-004_T1w.json",
+        "dataset_description.json",
+        "participants.tsv",
+    ] {
+        assert_eq!(
+            std::fs::read_to_string(work.join("a").join(path)).unwrap(),
+            files[path],
+            "{path}"
+        );
+    }
+    assert!(std::fs::read(work.join("a").join(big_path)).unwrap() == big);
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let key_of = |path: &str| {
+        records
+            .iter()
+            .find(|r| r["path"] == path)
+            .map(|r| r["key"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let t1 = "sub-001/anat/sub-001_T1w.nii.gz";
+    assert_eq!(key_of(t1), md5_key(t1, files[t1].as_bytes()));
+    assert!(key_of(big_path).starts_with("SHA256E-s11534336--"));
+    let verified = annexa(
+        &moto,
+        work,
+        &[
+            "verify",
+            work.join("a").to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
+    );
+    ok(verified, "verify");
+
+    // No git-annex dataset was made for that.
+    let entry = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("repo").is_dir())
+        .unwrap();
+    let repo = entry.join("repo");
+    let annex_uuid = |repo: &Path| {
+        Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(["config", "annex.uuid"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(!annex_uuid(&repo));
+
+    // The recorded listing serves the next get: a new subject shows up
+    // only with --update.
+    s3_ops(
+        &moto,
+        &[put(
+            "ds000003/sub-200/anat/sub-200_T1w.nii.gz",
+            "new subject\n",
+        )],
+    );
+    let stale = get("b", &["--sub", "200"]);
+    assert!(!stale.status.success());
+    ok(get("b", &["--sub", "200", "--update"]), "get --update");
+    assert_eq!(
+        std::fs::read_to_string(work.join("b/sub-200/anat/sub-200_T1w.nii.gz")).unwrap(),
+        "new subject\n"
+    );
+
+    // Content replaced behind the record (same size): refused, not written.
+    let t2 = "sub-002/anat/sub-002_T1w.nii.gz";
+    let replaced: String = files[t2].chars().rev().collect();
+    assert_eq!(replaced.len(), files[t2].len());
+    assert_ne!(replaced, files[t2]);
+    s3_ops(&moto, &[put(&format!("ds000003/{t2}"), &replaced)]);
+    let refused = get("c", &["--sub", "002"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("does not match"), "{stderr}");
+    assert!(!work.join("c").join(t2).exists());
+
+    // Asked for a dataset: built now, with the content get fetched.
+    let long = ok(
+        annexa(
+            &moto,
+            work,
+            &[
+                "--cache", &cache_arg, "ls", &source, "--sub", "001", "--suffix", "T1w", "--long",
+            ],
+        ),
+        "ls --long",
+    );
+    assert!(annex_uuid(&repo));
+    let line = long.lines().find(|l| l.ends_with(t1)).unwrap();
+    assert!(line.contains("cached"), "{long}");
+
+    // What a killed get left in the cache's annex tmp: a true prefix is
+    // completed; a wrong one is refused and removed, and the next run
+    // gets the file whole.
+    let t5 = "sub-005/anat/sub-005_T1w.nii.gz";
+    let key = md5_key(t5, files[t5].as_bytes());
+    let partial = repo.join(".git/annex/tmp").join(&key);
+    std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
+    let half = files[t5].len() / 2;
+    std::fs::write(&partial, &files[t5].as_bytes()[..half]).unwrap();
+    ok(get("d", &["--sub", "005"]), "get after a partial download");
+    assert_eq!(
+        std::fs::read_to_string(work.join("d").join(t5)).unwrap(),
+        files[t5]
+    );
+    assert!(!partial.exists());
+    let t6 = "sub-006/anat/sub-006_T1w.nii.gz";
+    let key = md5_key(t6, files[t6].as_bytes());
+    let partial = repo.join(".git/annex/tmp").join(&key);
+    std::fs::write(&partial, "x".repeat(files[t6].len() / 2)).unwrap();
+    let refused = get("e", &["--sub", "006"]);
+    assert!(!refused.status.success());
+    assert!(!work.join("e").join(t6).exists());
+    assert!(!partial.exists());
+    ok(get("e", &["--sub", "006"]), "get after a refused download");
+    assert_eq!(
+        std::fs::read_to_string(work.join("e").join(t6)).unwrap(),
+        files[t6]
+    );
+}
+
 /// Service sources that cannot be used are refused before anything is made.
 #[test]
 fn unusable_sources_are_refused_clearly() {

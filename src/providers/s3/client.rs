@@ -428,54 +428,97 @@ impl S3Remote {
     }
 
     /// Hands every object under `prefix` to `each`, page by page: memory
-    /// holds one page, never the whole listing. A server that repeats a
-    /// continuation token, sends a page with nothing new, or never ends
-    /// (more than [`MAX_LIST_PAGES`]) makes it fail rather than loop.
+    /// holds one page, never the whole listing (see [`ListPager`]).
     pub(super) async fn list_each(
         &self,
         prefix: &str,
         each: &mut (dyn FnMut(ListObjectsContent) -> Result<()> + Send),
     ) -> Result<()> {
-        let mut previous_page: HashSet<String> = HashSet::new();
-        let mut seen_tokens = HashSet::new();
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_LIST_PAGES {
-            let mut action = self.bucket.list_objects_v2(self.creds.as_ref());
-            action.with_prefix(prefix.to_string());
-            if let Some(t) = &token {
-                action.with_continuation_token(t.clone());
-            }
-            let url = self.presign(action)?.url;
-            let response = self
-                .client
-                .send_ok(|| self.request(Method::GET, url.clone()))
-                .await?;
-            let text = read_reply(response, LIST_PAGE_LIMIT).await?;
-            let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text)
-                .map_err(|e| ProviderError::service("S3 sent a bad listing", Some(Box::new(e))))?;
-            let mut page = HashSet::with_capacity(parsed.contents.len());
-            let mut new = 0usize;
-            for object in parsed.contents {
-                if !page.insert(object.key.clone()) || previous_page.contains(&object.key) {
-                    continue;
-                }
-                new += 1;
+        let mut pager = ListPager::new(prefix);
+        while let Some(page) = pager.next_page(self).await? {
+            for object in page {
                 each(object)?;
             }
-            let next = match parsed.next_continuation_token {
-                Some(t) if !t.is_empty() => t,
-                _ => return Ok(()),
-            };
-            if new == 0 {
-                return Err(bad_listing(prefix, "a page with nothing new"));
-            }
-            if !seen_tokens.insert(next.clone()) {
-                return Err(bad_listing(prefix, "a continuation token again"));
-            }
-            previous_page = page;
-            token = Some(next);
         }
-        Err(bad_listing(prefix, "more pages than a listing may have"))
+        Ok(())
+    }
+}
+
+/// A listing read one page at a time, so that a caller can work on a page
+/// (check, select, download) before asking for the next. A server that
+/// repeats a continuation token, sends a page with nothing new, or never
+/// ends (more than [`MAX_LIST_PAGES`]) makes it fail rather than loop.
+pub(super) struct ListPager {
+    prefix: String,
+    previous_page: HashSet<String>,
+    seen_tokens: HashSet<String>,
+    token: Option<String>,
+    pages: usize,
+    done: bool,
+}
+
+impl ListPager {
+    pub(super) fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_string(),
+            previous_page: HashSet::new(),
+            seen_tokens: HashSet::new(),
+            token: None,
+            pages: 0,
+            done: false,
+        }
+    }
+
+    /// The next page's new objects; `None` once the listing has ended.
+    pub(super) async fn next_page(
+        &mut self,
+        remote: &S3Remote,
+    ) -> Result<Option<Vec<ListObjectsContent>>> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.pages == MAX_LIST_PAGES {
+            return Err(bad_listing(
+                &self.prefix,
+                "more pages than a listing may have",
+            ));
+        }
+        self.pages += 1;
+        let mut action = remote.bucket.list_objects_v2(remote.creds.as_ref());
+        action.with_prefix(self.prefix.clone());
+        if let Some(t) = &self.token {
+            action.with_continuation_token(t.clone());
+        }
+        let url = remote.presign(action)?.url;
+        let response = remote
+            .client
+            .send_ok(|| remote.request(Method::GET, url.clone()))
+            .await?;
+        let text = read_reply(response, LIST_PAGE_LIMIT).await?;
+        let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text)
+            .map_err(|e| ProviderError::service("S3 sent a bad listing", Some(Box::new(e))))?;
+        let mut page = HashSet::with_capacity(parsed.contents.len());
+        let mut objects = Vec::with_capacity(parsed.contents.len());
+        for object in parsed.contents {
+            if !page.insert(object.key.clone()) || self.previous_page.contains(&object.key) {
+                continue;
+            }
+            objects.push(object);
+        }
+        match parsed.next_continuation_token {
+            Some(next) if !next.is_empty() => {
+                if objects.is_empty() {
+                    return Err(bad_listing(&self.prefix, "a page with nothing new"));
+                }
+                if !self.seen_tokens.insert(next.clone()) {
+                    return Err(bad_listing(&self.prefix, "a continuation token again"));
+                }
+                self.previous_page = page;
+                self.token = Some(next);
+            }
+            _ => self.done = true,
+        }
+        Ok(Some(objects))
     }
 }
 

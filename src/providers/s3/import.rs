@@ -16,11 +16,13 @@ use async_trait::async_trait;
 use reqwest::header::{CONTENT_LENGTH, ETAG};
 use reqwest::{Method, StatusCode};
 
+use super::client::ListPager;
 use super::error::service_error;
 use super::S3Remote;
 use crate::providers::import::{file_matches_key, ContentId};
 use crate::providers::{Annex, ImportSink, ImportTree, ImportableFile, Result};
 use crate::transfer::{Algorithm, Expected};
+use rusty_s3::actions::list_objects_v2::ListObjectsContent;
 
 /// How objects are encrypted at rest, as far as their ETag is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,56 +133,116 @@ impl S3Remote {
     }
 }
 
-#[async_trait]
-impl ImportTree for S3Remote {
-    async fn list_importable(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
-        use futures_util::stream::{self, StreamExt};
-        let prefix = self.config.prefix.clone();
-        let mut objects: Vec<(String, String, u64, String)> = Vec::new();
-        let mut folders: Vec<String> = Vec::new();
-        self.list_each(&prefix, &mut |object| {
-            let path = object.key.strip_prefix(&prefix).unwrap_or(&object.key);
+impl S3Remote {
+    /// The files of one listing page, as (path, object name, size, ETag);
+    /// console "folders" are reported to `sink` and left out.
+    fn page_files(
+        &self,
+        page: Vec<ListObjectsContent>,
+        sink: &mut dyn ImportSink,
+    ) -> Vec<(String, String, u64, String)> {
+        let prefix = &self.config.prefix;
+        let mut files = Vec::with_capacity(page.len());
+        for object in page {
+            let path = object
+                .key
+                .strip_prefix(prefix.as_str())
+                .unwrap_or(&object.key);
             // "Folders" made by consoles are empty objects ending in `/`.
             if path.is_empty() || path.ends_with('/') {
                 if object.size != 0 {
-                    folders.push(path.to_string());
+                    sink.skipped(path, "a name ending in / is a folder, not a file");
                 }
-                return Ok(());
+                continue;
             }
-            objects.push((path.to_string(), object.key, object.size, object.etag));
-            Ok(())
-        })
-        .await?;
-        for path in folders {
-            sink.skipped(&path, "a name ending in / is a folder, not a file");
+            files.push((path.to_string(), object.key, object.size, object.etag));
         }
-        // The listing does not say how an object is encrypted: a HEAD does,
-        // for the objects whose ETag could be an MD5.
-        let to_head: Vec<Option<String>> = objects
-            .iter()
-            .map(|(_, key, _, etag)| md5_shaped(etag).then(|| key.clone()))
-            .collect();
-        let checked: Vec<Result<Option<Encryption>>> = stream::iter(to_head)
-            .map(|key| async move {
-                match key {
-                    Some(key) => self.encryption_of(&key).await,
-                    None => Ok(Some(Encryption::Opaque)),
-                }
+        files
+    }
+
+    /// The listing does not say how an object is encrypted: a HEAD does,
+    /// for the objects whose ETag could be an MD5. `None` for an object
+    /// deleted since the listing.
+    async fn checked_page(
+        &self,
+        files: Vec<(String, String, u64, String)>,
+    ) -> Vec<Result<Option<ImportableFile>>> {
+        use futures_util::stream::{self, StreamExt};
+        stream::iter(files)
+            .map(|(path, key, size, etag)| async move {
+                let sse = if md5_shaped(&etag) {
+                    match self.encryption_of(&key).await? {
+                        Some(sse) => sse,
+                        None => return Ok(None),
+                    }
+                } else {
+                    Encryption::Opaque
+                };
+                Ok(Some(ImportableFile {
+                    path,
+                    size,
+                    id: content_id(&etag, size, sse),
+                    url: Some(self.s3_url(&key)),
+                }))
             })
             .buffered(HEAD_CONCURRENCY)
             .collect()
-            .await;
-        for ((path, key, size, etag), sse) in objects.into_iter().zip(checked) {
-            // Deleted since the listing: not part of the tree.
-            let Some(sse) = sse? else { continue };
-            sink.found(ImportableFile {
-                path,
-                size,
-                id: content_id(&etag, size, sse),
-                url: Some(self.s3_url(&key)),
-            })?;
+            .await
+    }
+}
+
+#[async_trait]
+impl ImportTree for S3Remote {
+    /// Page by page: the HEADs of one page run while the next page is
+    /// fetched, and memory holds two pages, never the whole listing.
+    async fn list_importable(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
+        let mut pager = ListPager::new(&self.config.prefix);
+        let mut pending = pager.next_page(self).await?;
+        while let Some(page) = pending {
+            let files = self.page_files(page, sink);
+            let (checked, next) = tokio::join!(self.checked_page(files), pager.next_page(self));
+            for file in checked {
+                // Deleted since the listing: not part of the tree.
+                if let Some(file) = file? {
+                    sink.found(file)?;
+                }
+            }
+            pending = next?;
         }
         Ok(())
+    }
+
+    /// Without the HEADs: an MD5-shaped ETag is handed on as a candidate
+    /// checksum that [`ImportTree::confirm_checksum`] confirms (one HEAD)
+    /// before it may name a key.
+    async fn list_unconfirmed(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
+        let mut pager = ListPager::new(&self.config.prefix);
+        while let Some(page) = pager.next_page(self).await? {
+            for (path, key, size, etag) in self.page_files(page, sink) {
+                sink.found(ImportableFile {
+                    path,
+                    size,
+                    id: content_id(&etag, size, Encryption::EtagIsMd5),
+                    url: Some(self.s3_url(&key)),
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn confirm_checksum(&self, file: ImportableFile) -> Result<Option<ImportableFile>> {
+        if file.id.checksum.is_none() {
+            return Ok(Some(file));
+        }
+        let object = self.export_object(&file.path)?;
+        Ok(match self.encryption_of(&object).await? {
+            None => None,
+            Some(Encryption::EtagIsMd5) => Some(file),
+            Some(Encryption::Opaque) => Some(ImportableFile {
+                id: ContentId::new(file.id.version.clone(), None),
+                ..file
+            }),
+        })
     }
 
     async fn retrieve_import(
