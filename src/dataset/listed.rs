@@ -28,6 +28,7 @@ use super::commands::{GetOptions, GetOutcome, Materializer, SelectionRequest};
 use super::import::{
     import_kind, importable_path, provider_error, with_recorded_endpoint, StandaloneAnnex,
 };
+use super::report::Reporter;
 use super::resolve::{select_files, selects_on_its_own, DatasetFile, Resolved};
 use super::service::{ServiceHints, ServiceSource};
 use super::tree::Content;
@@ -151,6 +152,8 @@ struct ListingSink<'a> {
     /// The last few files of the folder the listing is in (a listing is
     /// sorted: a sidecar `x.json` comes just before its `x.nii.gz`).
     recent: Vec<usize>,
+    /// Where a name the listing cannot use is reported.
+    reporter: &'a dyn Reporter,
 }
 
 /// How many of a folder's last files a selected file's sidecar is looked
@@ -254,10 +257,10 @@ impl ImportSink for ListingSink<'_> {
     }
 
     fn skipped(&mut self, name: &str, why: &str) {
-        eprintln!(
-            "annexa: warning: not listed: {} ({why})",
+        self.reporter.warning(&format!(
+            "not listed: {} ({why})",
             super::report::shown_path(name)
-        );
+        ));
     }
 }
 
@@ -408,6 +411,7 @@ async fn list_anew(
         started: std::collections::HashSet::new(),
         selected_dirs: std::collections::HashSet::new(),
         recent: Vec::new(),
+        reporter: &**cache.reporter(),
     };
     tree.list_unconfirmed(&mut sink, annex)
         .await
@@ -704,6 +708,7 @@ mod tests {
             started: std::collections::HashSet::new(),
             selected_dirs: std::collections::HashSet::new(),
             recent: Vec::new(),
+            reporter: &crate::dataset::report::Silent,
         };
         for path in listing {
             sink.found(ImportableFile {

@@ -28,6 +28,7 @@ mod import_services;
 mod kill_rounds;
 mod newest_git_annex;
 mod protocol_transcripts;
+mod readme;
 mod s3_behaviour;
 mod s3_datalad;
 mod s3_lies;
