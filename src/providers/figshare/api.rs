@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use url::Url;
 
-use super::error::FsError;
+use super::error::FigshareError;
 use crate::providers::service_api::paging::{self, Cursor, Page, PagingError};
 use crate::providers::service_api::{Answer, Refusal, ServiceApi};
 use crate::transfer::{
@@ -228,13 +228,19 @@ impl Api {
         self.api.request(method, url)
     }
 
-    fn need_token(&self, what: &str) -> Result<(), FsError> {
+    fn need_token(&self, what: &str) -> Result<(), FigshareError> {
         self.api
-            .need_token(|| FsError::MissingToken(what.to_string()))
+            .need_token(|| FigshareError::MissingToken(what.to_string()))
     }
 
     /// Names the problem behind an error status.
-    pub fn classify(&self, status: StatusCode, body: &str, what: &str, scope: Scope) -> FsError {
+    pub fn classify(
+        &self,
+        status: StatusCode,
+        body: &str,
+        what: &str,
+        scope: Scope,
+    ) -> FigshareError {
         self.classify_refusal(
             Refusal::of(status, &HeaderMap::new()),
             status,
@@ -245,7 +251,7 @@ impl Api {
     }
 
     /// [`Self::classify`] of an answer, its headers included.
-    fn classify_answer(&self, answer: &Answer, what: &str, scope: Scope) -> FsError {
+    fn classify_answer(&self, answer: &Answer, what: &str, scope: Scope) -> FigshareError {
         self.classify_refusal(answer.refusal(), answer.status, &answer.body, what, scope)
     }
 
@@ -256,7 +262,7 @@ impl Api {
         body: &str,
         what: &str,
         scope: Scope,
-    ) -> FsError {
+    ) -> FigshareError {
         let body = &self.api.scrub(body);
         let message = serde_json::from_str::<ErrorBody>(body)
             .ok()
@@ -271,26 +277,26 @@ impl Api {
             .unwrap_or_else(|| crate::transfer::summarize_body(body));
         let anonymous = !self.has_token();
         match (refusal, scope) {
-            (Refusal::Unauthenticated, _) if !anonymous => FsError::BadToken {
+            (Refusal::Unauthenticated, _) if !anonymous => FigshareError::BadToken {
                 api: self.base().to_string(),
                 message,
             },
             (Refusal::Unauthenticated | Refusal::Forbidden, _) if anonymous => {
-                FsError::MissingToken(what.to_string())
+                FigshareError::MissingToken(what.to_string())
             }
-            (Refusal::Forbidden, _) => FsError::Forbidden {
+            (Refusal::Forbidden, _) => FigshareError::Forbidden {
                 what: what.to_string(),
                 message,
             },
             (Refusal::NotFound, Scope::Article) if status == StatusCode::NOT_FOUND => {
-                FsError::ArticleNotFound {
+                FigshareError::ArticleNotFound {
                     article: self.article,
                     api: self.base().to_string(),
                     anonymous,
                 }
             }
-            (Refusal::NotFound, _) => FsError::NotFound(format!("{what}: {message}")),
-            _ => FsError::Http {
+            (Refusal::NotFound, _) => FigshareError::NotFound(format!("{what}: {message}")),
+            _ => FigshareError::Http {
                 what: what.to_string(),
                 status: status.as_u16(),
                 message,
@@ -304,12 +310,12 @@ impl Api {
         answer: Answer,
         what: &str,
         scope: Scope,
-    ) -> Result<T, FsError> {
+    ) -> Result<T, FigshareError> {
         if !answer.status.is_success() {
             return Err(self.classify_answer(&answer, what, scope));
         }
         serde_json::from_str(&answer.body).map_err(|e| {
-            FsError::BadResponse(format!(
+            FigshareError::BadResponse(format!(
                 "{what}: the answer is not the JSON Figshare sends ({e}); is api= the API's address (https://api.figshare.com/v2)?"
             ))
         })
@@ -320,7 +326,7 @@ impl Api {
         response: Response,
         what: &str,
         scope: Scope,
-    ) -> Result<T, FsError> {
+    ) -> Result<T, FigshareError> {
         let answer = self.api.read(response).await?;
         self.parse(answer, what, scope)
     }
@@ -332,7 +338,7 @@ impl Api {
         json: Option<&serde_json::Value>,
         what: &str,
         scope: Scope,
-    ) -> Result<T, FsError> {
+    ) -> Result<T, FigshareError> {
         let answer = self
             .api
             .fetch(
@@ -351,7 +357,7 @@ impl Api {
     }
 
     /// Checks the token itself, when there is one.
-    pub async fn check_token(&self) -> Result<(), FsError> {
+    pub async fn check_token(&self) -> Result<(), FigshareError> {
         if self.has_token() {
             let _: serde_json::Value = self
                 .call(
@@ -370,7 +376,7 @@ impl Api {
     /// view with a token, public view without). `Ok(false)`: the token's
     /// account does not own it (`/account/articles/{id}` is 404) but it is
     /// published, so it can be read, not written.
-    pub async fn check_article(&self) -> Result<bool, FsError> {
+    pub async fn check_article(&self) -> Result<bool, FigshareError> {
         let read = |path: String| async move {
             self.call::<serde_json::Value>(
                 Method::GET,
@@ -387,9 +393,9 @@ impl Api {
         }
         match read(format!("account/articles/{}", self.article)).await {
             Ok(_) => Ok(true),
-            Err(e @ FsError::ArticleNotFound { .. }) => match read(public).await {
+            Err(e @ FigshareError::ArticleNotFound { .. }) => match read(public).await {
                 Ok(_) => Ok(false),
-                Err(FsError::ArticleNotFound { .. }) => Err(e),
+                Err(FigshareError::ArticleNotFound { .. }) => Err(e),
                 Err(other) => Err(other),
             },
             Err(e) => Err(e),
@@ -399,9 +405,14 @@ impl Api {
     /// Every page of a listing at `path`, asked with `page`/`page_size`:
     /// until a page brings nothing new (empty, or only files already seen:
     /// a server that ignores paging must not make this loop forever).
-    async fn paged(&self, path: &str, what: &str, scope: Scope) -> Result<Vec<FsFile>, FsError> {
+    async fn paged(
+        &self,
+        path: &str,
+        what: &str,
+        scope: Scope,
+    ) -> Result<Vec<FsFile>, FigshareError> {
         let mut out: Vec<FsFile> = Vec::new();
-        self.paged_each::<FsError>(path, what, scope, &mut |f| {
+        self.paged_each::<FigshareError>(path, what, scope, &mut |f| {
             out.push(f);
             Ok(())
         })
@@ -411,7 +422,7 @@ impl Api {
 
     /// Like [`Self::paged`], handing each file to `each` as its page
     /// arrives; only the ids seen so far are kept.
-    async fn paged_each<E: From<FsError>>(
+    async fn paged_each<E: From<FigshareError>>(
         &self,
         path: &str,
         what: &str,
@@ -420,9 +431,9 @@ impl Api {
     ) -> Result<(), E> {
         /// The engine's stop is a Figshare failure like any other.
         struct Failed<E>(E);
-        impl<E: From<FsError>> From<PagingError> for Failed<E> {
+        impl<E: From<FigshareError>> From<PagingError> for Failed<E> {
             fn from(e: PagingError) -> Self {
-                Self(FsError::from(e).into())
+                Self(FigshareError::from(e).into())
             }
         }
         let mut seen = std::collections::HashSet::new();
@@ -486,11 +497,11 @@ impl Api {
     ) -> Result<bool, ProviderError> {
         /// A failure of the listing, or of what was done with a file.
         enum Failed {
-            Api(FsError),
+            Api(FigshareError),
             Sink(ProviderError),
         }
-        impl From<FsError> for Failed {
-            fn from(e: FsError) -> Self {
+        impl From<FigshareError> for Failed {
+            fn from(e: FigshareError) -> Self {
                 Self::Api(e)
             }
         }
@@ -511,8 +522,9 @@ impl Api {
                 Ok(()) => return Ok(true),
                 // Someone else's public article (the token's account does
                 // not own it): Figshare answers 404 for "no permission".
-                Err(Failed::Api(FsError::ArticleNotFound { .. } | FsError::NotFound(_)))
-                    if !any => {}
+                Err(Failed::Api(
+                    FigshareError::ArticleNotFound { .. } | FigshareError::NotFound(_),
+                )) if !any => {}
                 Err(Failed::Api(e)) => return Err(e.into()),
                 Err(Failed::Sink(e)) => return Err(e),
             }
@@ -530,7 +542,7 @@ impl Api {
 
     /// The files of the remote's article as its owner sees them (the
     /// private, editable version).
-    pub async fn files(&self) -> Result<Vec<FsFile>, FsError> {
+    pub async fn files(&self) -> Result<Vec<FsFile>, FigshareError> {
         self.need_token("listing the article's files")?;
         self.paged(
             &format!("account/articles/{}/files", self.article),
@@ -545,7 +557,7 @@ impl Api {
         &self,
         article: u64,
         version: Option<u64>,
-    ) -> Result<Vec<FsFile>, FsError> {
+    ) -> Result<Vec<FsFile>, FigshareError> {
         match version {
             None => {
                 self.paged(
@@ -572,20 +584,20 @@ impl Api {
 
     /// The published versions of the remote's article (none while it is
     /// private: its public view is 404 until it is published).
-    pub async fn versions(&self) -> Result<Vec<u64>, FsError> {
+    pub async fn versions(&self) -> Result<Vec<u64>, FigshareError> {
         let url = self.url(&format!("articles/{}/versions", self.article), &[]);
         match self
             .call::<Vec<VersionRef>>(Method::GET, url, None, "published versions", Scope::Thing)
             .await
         {
             Ok(v) => Ok(v.into_iter().map(|v| v.version).collect()),
-            Err(FsError::NotFound(_)) => Ok(Vec::new()),
+            Err(FigshareError::NotFound(_)) => Ok(Vec::new()),
             Err(e) => Err(e),
         }
     }
 
     /// One file of the remote's article (private view).
-    pub async fn file(&self, id: u64) -> Result<FsFile, FsError> {
+    pub async fn file(&self, id: u64) -> Result<FsFile, FigshareError> {
         self.need_token("reading a file's details")?;
         let url = self.url(
             &format!("account/articles/{}/files/{id}", self.article),
@@ -596,7 +608,7 @@ impl Api {
     }
 
     /// Deletes file `id` from the article.
-    pub async fn delete(&self, id: u64) -> Result<(), FsError> {
+    pub async fn delete(&self, id: u64) -> Result<(), FigshareError> {
         self.need_token("deleting a file")?;
         let url = self.url(
             &format!("account/articles/{}/files/{id}", self.article),
@@ -624,7 +636,7 @@ impl Api {
         size: u64,
         md5: &str,
         progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<FsFile, FsError> {
+    ) -> Result<FsFile, FigshareError> {
         self.need_token("uploading")?;
         // (1) initiate: name, size and MD5.
         let body = serde_json::json!({"name": name, "size": size, "md5": md5});
@@ -646,7 +658,7 @@ impl Api {
             .next()
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| {
-                FsError::BadResponse(format!(
+                FigshareError::BadResponse(format!(
                     "upload location without a file id: {}",
                     loc.location
                 ))
@@ -658,7 +670,7 @@ impl Api {
             Ok(f) => Ok(f),
             // A file still being checked is Figshare's to finish: deleting
             // it now could race its processing; the next store finds it.
-            Err(e @ FsError::Processing(_)) => Err(e),
+            Err(e @ FigshareError::Processing(_)) => Err(e),
             Err(e) => {
                 // Leave no half-made file behind (best effort).
                 let _ = self.delete(id).await;
@@ -673,16 +685,16 @@ impl Api {
         src: &Path,
         size: u64,
         progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<FsFile, FsError> {
+    ) -> Result<FsFile, FigshareError> {
         // (2) the file's upload_url.
         let f = self.file(id).await?;
         let upload_url = f
             .upload_url
             .as_deref()
             .filter(|u| !u.is_empty())
-            .ok_or_else(|| FsError::BadResponse(format!("file {id} has no upload_url")))?;
+            .ok_or_else(|| FigshareError::BadResponse(format!("file {id} has no upload_url")))?;
         let upload_url = Url::parse(upload_url)
-            .map_err(|e| FsError::BadResponse(format!("upload_url of file {id}: {e}")))?;
+            .map_err(|e| FigshareError::BadResponse(format!("upload_url of file {id}: {e}")))?;
         // (3) its parts: inclusive offsets.
         let response = self
             .api
@@ -693,7 +705,7 @@ impl Api {
         let total = AtomicU64::new(0);
         for part in &info.parts {
             if part.end < part.start {
-                return Err(FsError::BadResponse(format!(
+                return Err(FigshareError::BadResponse(format!(
                     "part {} ends ({}) before it starts ({})",
                     part.part_no, part.end, part.start
                 )));
@@ -731,7 +743,7 @@ impl Api {
         src: &Path,
         progress: &(dyn Fn(u64) + Send + Sync),
         total: &AtomicU64,
-    ) -> Result<(), FsError> {
+    ) -> Result<(), FigshareError> {
         let mut url = upload_url.clone();
         let path = format!("{}/{}", url.path().trim_end_matches('/'), part.part_no);
         url.set_path(&path);
@@ -774,7 +786,7 @@ impl Api {
                 }
             })
             .await?;
-        polled.map_err(|message| FsError::Locked {
+        polled.map_err(|message| FigshareError::Locked {
             what: format!("part {}", part.part_no),
             message,
         })
@@ -790,7 +802,7 @@ impl Api {
     /// Polls file `id` (of `size` bytes) until Figshare has processed it
     /// (`status` `available` and a `computed_md5`); `ic_failure` (the MD5
     /// named at the start did not match what arrived) ends it at once.
-    pub async fn wait_processed(&self, id: u64, size: u64) -> Result<FsFile, FsError> {
+    pub async fn wait_processed(&self, id: u64, size: u64) -> Result<FsFile, FigshareError> {
         // Processing takes a moment at least: look after a short wait.
         tokio::time::sleep(Duration::from_millis(20)).await;
         let wait = self.process_wait_for(size);
@@ -807,14 +819,14 @@ impl Api {
             .poll_until(schedule, || async {
                 let f = self.file(id).await?;
                 if f.failed_check() {
-                    return Err(FsError::Integrity(format!(
+                    return Err(FigshareError::Integrity(format!(
                         "Figshare's integrity check of file {id} ({}) failed (status {IC_FAILURE}): \
                          the checksum did not match, so the bytes that arrived are not the ones \
                          sent; the upload was deleted, try again",
                         f.name
                     )));
                 }
-                Ok::<_, FsError>(if f.is_available() {
+                Ok::<_, FigshareError>(if f.is_available() {
                     Poll::Done(f)
                 } else {
                     Poll::NotYet(f)
@@ -822,7 +834,7 @@ impl Api {
             })
             .await?;
         polled.map_err(|f| {
-            FsError::Processing(format!(
+            FigshareError::Processing(format!(
                 "Figshare had not finished processing file {id} (status {}) after {} s; it is \
                  left to finish: try again later, which keeps it once it is available (raise \
                  processwait= to wait longer)",
@@ -839,7 +851,7 @@ impl Api {
 
     /// Whether the API would serve file `id` (it answers with a redirect
     /// to storage, which is not followed here).
-    pub async fn probe(&self, id: u64) -> Result<bool, FsError> {
+    pub async fn probe(&self, id: u64) -> Result<bool, FigshareError> {
         let url = self.download_url(id);
         let response = self
             .api
@@ -870,7 +882,7 @@ impl Api {
         expected_size: Option<u64>,
         checksum: Option<Expected>,
         progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<(), FsError> {
+    ) -> Result<(), FigshareError> {
         let url = self.download_url(id);
         let request = || self.request(Method::GET, url.clone());
         let through_api = self
@@ -938,7 +950,7 @@ impl Api {
         expected_size: Option<u64>,
         checksum: Option<Expected>,
         progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<(), FsError> {
+    ) -> Result<(), FigshareError> {
         match self
             .api
             .download(request, expected_size, checksum, dest, progress)
@@ -1007,7 +1019,7 @@ mod tests {
             "x",
             Scope::Thing,
         );
-        assert!(matches!(e, FsError::BadToken { .. }), "{e}");
+        assert!(matches!(e, FigshareError::BadToken { .. }), "{e}");
         assert!(!e.to_string().contains("s3cret"));
         let e = a.classify(
             StatusCode::NOT_FOUND,
@@ -1015,7 +1027,7 @@ mod tests {
             "x",
             Scope::Article,
         );
-        assert!(matches!(e, FsError::ArticleNotFound { .. }), "{e}");
+        assert!(matches!(e, FigshareError::ArticleNotFound { .. }), "{e}");
         let e = a.classify(
             StatusCode::NOT_FOUND,
             r#"{"message":"Entity not found","code":"EntityNotFound"}"#,
@@ -1024,10 +1036,10 @@ mod tests {
         );
         assert!(e.is_not_found(), "{e}");
         let e = a.classify(StatusCode::UNPROCESSABLE_ENTITY, "{}", "x", Scope::Thing);
-        assert!(matches!(e, FsError::Http { status: 422, .. }), "{e}");
+        assert!(matches!(e, FigshareError::Http { status: 422, .. }), "{e}");
         let anon = api(None);
         let e = anon.classify(StatusCode::FORBIDDEN, "", "x", Scope::Thing);
-        assert!(matches!(e, FsError::MissingToken(_)), "{e}");
+        assert!(matches!(e, FigshareError::MissingToken(_)), "{e}");
     }
 
     /// `null` where a value is unknown, and integer error codes, are read

@@ -6,7 +6,7 @@ use crate::providers::ProviderError;
 use crate::transfer::TransferError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum FsError {
+pub enum FigshareError {
     #[error(
         "Figshare at {api} rejected the API token ({message}). Set FIGSHARE_API_KEY to a valid \
          personal token (Applications and personal tokens in the account settings), or store a \
@@ -55,7 +55,7 @@ pub enum FsError {
     Io(#[from] std::io::Error),
 }
 
-impl FsError {
+impl FigshareError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound(_))
     }
@@ -63,40 +63,40 @@ impl FsError {
 
 /// Each Figshare failure by its meaning; the runtime decides from the
 /// variant alone.
-impl From<FsError> for ProviderError {
-    fn from(e: FsError) -> Self {
+impl From<FigshareError> for ProviderError {
+    fn from(e: FigshareError) -> Self {
         let message = e.to_string();
         match e {
-            FsError::Transfer(t) => t.into(),
-            FsError::Paging(p) => ProviderError::service(
+            FigshareError::Transfer(t) => t.into(),
+            FigshareError::Paging(p) => ProviderError::service(
                 "Figshare's listing did not end; check api= (a proxy that ignores page=?)",
                 Some(Box::new(p)),
             ),
-            FsError::Io(io) => ProviderError::Io(io),
-            FsError::MissingToken(_) => ProviderError::MissingCredentials(message),
-            FsError::BadToken { .. } => ProviderError::Unauthenticated {
+            FigshareError::Io(io) => ProviderError::Io(io),
+            FigshareError::MissingToken(_) => ProviderError::MissingCredentials(message),
+            FigshareError::BadToken { .. } => ProviderError::Unauthenticated {
                 message,
                 source: None,
             },
             // Not knowing the article is the remote's configuration, not an
             // absent key: never "not present".
-            FsError::ArticleNotFound { .. } => ProviderError::Config(message),
-            FsError::Forbidden { .. } => ProviderError::PermissionDenied {
+            FigshareError::ArticleNotFound { .. } => ProviderError::Config(message),
+            FigshareError::Forbidden { .. } => ProviderError::PermissionDenied {
                 message,
                 source: None,
             },
-            FsError::NotFound(_) => ProviderError::not_found(message),
-            FsError::Locked { .. } => ProviderError::Locked {
+            FigshareError::NotFound(_) => ProviderError::not_found(message),
+            FigshareError::Locked { .. } => ProviderError::Locked {
                 message,
                 source: None,
             },
-            FsError::Http { status, .. } => match reqwest::StatusCode::from_u16(status) {
+            FigshareError::Http { status, .. } => match reqwest::StatusCode::from_u16(status) {
                 Ok(status) => ProviderError::from_status(status, message, None),
                 Err(_) => ProviderError::service(message, None),
             },
-            FsError::BadResponse(_) => ProviderError::service(message, None),
-            FsError::Integrity(_) => ProviderError::integrity(message),
-            FsError::Processing(_) => ProviderError::Transient {
+            FigshareError::BadResponse(_) => ProviderError::service(message, None),
+            FigshareError::Integrity(_) => ProviderError::integrity(message),
+            FigshareError::Processing(_) => ProviderError::Transient {
                 message,
                 source: None,
             },

@@ -40,7 +40,7 @@ use async_trait::async_trait;
 use url::Url;
 
 pub use api::{FsFile, Token};
-pub use error::FsError;
+pub use error::FigshareError;
 
 use self::api::Api;
 use self::urls::FsUrl;
@@ -323,7 +323,7 @@ impl FigshareRemote {
             if f.is_processing() && f.size == size && f.supplied_md5.eq_ignore_ascii_case(&md5) {
                 match self.api.wait_processed(f.id, size).await {
                     Ok(done) if done.computed_md5.eq_ignore_ascii_case(&md5) => return Ok(done),
-                    Ok(_) | Err(FsError::Integrity(_)) => {}
+                    Ok(_) | Err(FigshareError::Integrity(_)) => {}
                     Err(e) => return Err(e.into()),
                 }
             } else if f.is_processing() {
