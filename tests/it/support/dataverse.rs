@@ -1,45 +1,30 @@
 //! The fake Dataverse server for tests: start, ask, stop.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
 use std::time::Duration;
+
+use super::fake::FakeProcess;
 
 pub const TOKEN: &str = "fake-token-0123456789";
 pub const PID: &str = "doi:10.5072/FK2/TESTDS";
 
 /// A running `tests/fakes/dataverse_server.py`, killed on drop.
 pub struct FakeDataverse {
-    child: Child,
+    _process: FakeProcess,
     pub api_port: u16,
     pub storage_port: u16,
-    _dir: tempfile::TempDir,
 }
 
 impl FakeDataverse {
     pub fn start(extra: &[&str]) -> FakeDataverse {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/dataverse_server.py");
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(["--port", "0", "--token", TOKEN, "--dataset", PID])
-            .args(["--data-dir", dir.path().to_str().unwrap()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs the fake Dataverse server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(words.first(), Some(&"READY"), "fake server said {line:?}");
+        let process = FakeProcess::start(
+            "dataverse_server.py",
+            &[&["--token", TOKEN, "--dataset", PID], extra].concat(),
+        );
         FakeDataverse {
-            child,
-            api_port: words[1].parse().unwrap(),
-            storage_port: words[2].parse().unwrap(),
-            _dir: dir,
+            api_port: process.ports[0],
+            storage_port: process.ports[1],
+            _process: process,
         }
     }
 
@@ -192,11 +177,4 @@ impl FakeDataverse {
 /// `folder/name` as (directoryLabel, label).
 fn split_path(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or(("", path))
-}
-
-impl Drop for FakeDataverse {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

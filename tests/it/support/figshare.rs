@@ -1,8 +1,6 @@
 //! The fake Figshare server for tests: start, ask, stop.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use super::fake::FakeProcess;
 
 pub const TOKEN: &str = "fake-figshare-token-0123456789";
 /// The article every fake starts with.
@@ -10,35 +8,23 @@ pub const ARTICLE: u64 = 4242;
 
 /// A running `tests/fakes/figshare_server.py`, killed on drop.
 pub struct FakeFigshare {
-    child: Child,
+    _process: FakeProcess,
     pub api_port: u16,
-    _dir: tempfile::TempDir,
 }
 
 impl FakeFigshare {
     pub fn start(extra: &[&str]) -> FakeFigshare {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/figshare_server.py");
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(["--port", "0", "--token", TOKEN])
-            .args(["--article", &ARTICLE.to_string()])
-            .args(["--data-dir", dir.path().to_str().unwrap()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs the fake Figshare server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(words.first(), Some(&"READY"), "fake server said {line:?}");
+        let process = FakeProcess::start(
+            "figshare_server.py",
+            &[
+                &["--token", TOKEN, "--article", &ARTICLE.to_string()],
+                extra,
+            ]
+            .concat(),
+        );
         FakeFigshare {
-            child,
-            api_port: words[1].parse().unwrap(),
-            _dir: dir,
+            api_port: process.ports[0],
+            _process: process,
         }
     }
 
@@ -105,12 +91,5 @@ impl FakeFigshare {
                 )
             })
             .collect()
-    }
-}
-
-impl Drop for FakeFigshare {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

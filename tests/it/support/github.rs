@@ -1,45 +1,30 @@
 //! The fake GitHub (Releases API) for tests: start, ask, stop.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
 use std::time::Duration;
+
+use super::fake::FakeProcess;
 
 pub const GH_TOKEN: &str = "ghp_fake0123456789abcdef";
 pub const GH_REPO: &str = "annexa/test";
 
 /// A running `tests/fakes/github_server.py`, killed on drop.
 pub struct FakeGithub {
-    child: Child,
+    _process: FakeProcess,
     pub api_port: u16,
-    _dir: tempfile::TempDir,
 }
 
 impl FakeGithub {
     /// Starts the fake with the repository [`GH_REPO`] (no releases) and
     /// `extra` arguments (e.g. `--release annexa/test:v1:draft`).
     pub fn start(extra: &[&str]) -> FakeGithub {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/github_server.py");
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(["--port", "0", "--token", GH_TOKEN, "--repo", GH_REPO])
-            .args(["--data-dir", dir.path().to_str().unwrap()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs the fake GitHub server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(words.first(), Some(&"READY"), "fake server said {line:?}");
+        let process = FakeProcess::start(
+            "github_server.py",
+            &[&["--token", GH_TOKEN, "--repo", GH_REPO], extra].concat(),
+        );
         FakeGithub {
-            child,
-            api_port: words[1].parse().unwrap(),
-            _dir: dir,
+            api_port: process.ports[0],
+            _process: process,
         }
     }
 
@@ -113,12 +98,5 @@ impl FakeGithub {
             .flat_map(|r| r["assets"].as_array().unwrap().clone())
             .map(|a| a["name"].as_str().unwrap().to_string())
             .collect()
-    }
-}
-
-impl Drop for FakeGithub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -8,6 +8,7 @@ pub mod bids;
 pub mod common;
 pub mod datalad_annex;
 pub mod dataverse;
+pub mod fake;
 pub mod faults;
 pub mod figshare;
 pub mod github;

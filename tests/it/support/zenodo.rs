@@ -1,9 +1,7 @@
 //! The fake Zenodo (InvenioRDM) server for tests: start, ask, stop.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use super::fake::FakeProcess;
 
 pub const TOKEN: &str = "fake-zenodo-token-0123456789";
 /// The draft every fake starts with.
@@ -11,35 +9,19 @@ pub const RECORD: u64 = 4242;
 
 /// A running `tests/fakes/zenodo_server.py`, killed on drop.
 pub struct FakeZenodo {
-    child: Child,
+    _process: FakeProcess,
     pub port: u16,
-    _dir: tempfile::TempDir,
 }
 
 impl FakeZenodo {
     pub fn start(extra: &[&str]) -> FakeZenodo {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/zenodo_server.py");
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(["--port", "0", "--token", TOKEN])
-            .args(["--record", &RECORD.to_string()])
-            .args(["--data-dir", dir.path().to_str().unwrap()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs the fake Zenodo server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(words.first(), Some(&"READY"), "fake server said {line:?}");
+        let process = FakeProcess::start(
+            "zenodo_server.py",
+            &[&["--token", TOKEN, "--record", &RECORD.to_string()], extra].concat(),
+        );
         FakeZenodo {
-            child,
-            port: words[1].parse().unwrap(),
-            _dir: dir,
+            port: process.ports[0],
+            _process: process,
         }
     }
 
@@ -96,12 +78,5 @@ impl FakeZenodo {
     /// Every record and draft: id -> {parent, published, index, files}.
     pub fn state(&self) -> serde_json::Value {
         self.admin("GET", "state")
-    }
-}
-
-impl Drop for FakeZenodo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
