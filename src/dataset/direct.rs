@@ -10,8 +10,8 @@
 //! above them) are installed; the others stay empty mount points.
 
 use super::annex::key_size;
-use super::commands::{GetOptions, GetOutcome};
 use super::fetch::{self, BatchInput, ByteCounter, FetchEvent};
+use super::get::{GetOptions, GetOutcome};
 use super::git::{git, run};
 use super::materialize::target_path;
 use super::report::{Reporter, Status, Tally};

@@ -24,11 +24,12 @@ use futures_util::stream::StreamExt;
 
 use super::annex::{key_size, object_path};
 use super::cache::{Access, Cache};
-use super::commands::{GetOptions, GetOutcome, Materializer, SelectionRequest};
+use super::get::{GetOptions, GetOutcome, Materializer};
 use super::import::{
     import_kind, importable_path, provider_error, with_recorded_endpoint, StandaloneAnnex,
 };
 use super::report::Reporter;
+use super::resolve::SelectionRequest;
 use super::resolve::{select_files, selects_on_its_own, DatasetFile, Resolved};
 use super::service::{ServiceHints, ServiceSource};
 use super::tree::Content;
