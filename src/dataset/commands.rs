@@ -142,7 +142,7 @@ pub fn plan(
     by: super::shard::ShardBy,
 ) -> Result<Vec<PlannedPart>, DatasetError> {
     if shards == 0 {
-        return Err(DatasetError::Direct("--shards must be at least 1".into()));
+        return Err(DatasetError::NoShards);
     }
     let (resolved, _) = resolve(common, source, request, Access::Shared)?;
     let paths: Vec<&str> = resolved

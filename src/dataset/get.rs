@@ -400,9 +400,7 @@ impl<'a> Materializer<'a> {
                     && content_matches_key(key, &dest).ok().flatten() == Some(false)
                 {
                     let _ = std::fs::remove_file(&dest);
-                    return Err(DatasetError::Direct(
-                        "content does not match its annex key's checksum".into(),
-                    ));
+                    return Err(DatasetError::ChecksumMismatch);
                 }
                 Ok(written)
             });

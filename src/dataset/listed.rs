@@ -25,12 +25,9 @@ use futures_util::stream::StreamExt;
 use super::annex::{key_size, object_path};
 use super::cache::{Access, Cache};
 use super::get::{GetOptions, GetOutcome, Materializer};
-use super::import::{
-    import_kind, importable_path, provider_error, with_recorded_endpoint, StandaloneAnnex,
-};
+use super::import::{import_kind, importable_path, with_recorded_endpoint, StandaloneAnnex};
 use super::report::Reporter;
-use super::resolve::SelectionRequest;
-use super::resolve::{select_files, selects_on_its_own, DatasetFile, Resolved};
+use super::resolve::{select_files, selects_on_its_own, DatasetFile, Resolved, SelectionRequest};
 use super::service::{ServiceHints, ServiceSource};
 use super::tree::Content;
 use super::{DatasetError, Source};
@@ -306,10 +303,10 @@ pub(super) fn get(
     let jobs = options.jobs.max(1);
     let listed_anew = recorded.is_none();
     let gathered = service.runtime.block_on(async {
-        let provider = service.kind.prepare(annex).await.map_err(provider_error)?;
-        let tree = provider.import().ok_or_else(|| {
-            DatasetError::Direct(format!("provider {} cannot be imported from", service.name))
-        })?;
+        let provider = service.kind.prepare(annex).await?;
+        let tree = provider
+            .import()
+            .ok_or_else(|| DatasetError::NoImportTree(service.name.clone()))?;
         let (job_tx, job_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         // The listing (or the record), then the selection on all of it.
         let produce = async {
@@ -414,9 +411,7 @@ async fn list_anew(
         recent: Vec::new(),
         reporter: &**cache.reporter(),
     };
-    tree.list_unconfirmed(&mut sink, annex)
-        .await
-        .map_err(provider_error)?;
+    tree.list_unconfirmed(&mut sink, annex).await?;
     if let Some(e) = sink.record_error.take() {
         return Err(e);
     }

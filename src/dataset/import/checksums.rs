@@ -17,10 +17,16 @@ pub(super) fn read_manifest(path: &Path) -> Result<Manifest, DatasetError> {
         .flexible(true)
         .trim(csv::Trim::All)
         .from_path(path)
-        .map_err(|e| DatasetError::Direct(format!("{}: {e}", path.display())))?;
+        .map_err(|source| DatasetError::ChecksumFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let mut out = Manifest::new();
     for (n, row) in reader.records().enumerate() {
-        let row = row.map_err(|e| DatasetError::Direct(format!("{}: {e}", path.display())))?;
+        let row = row.map_err(|source| DatasetError::ChecksumFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let fields: Vec<&str> = row.iter().collect();
         let hex = |text: &str, len: usize| {
             text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
@@ -46,11 +52,10 @@ pub(super) fn read_manifest(path: &Path) -> Result<Manifest, DatasetError> {
             // A header row.
             None if n == 0 => {}
             None => {
-                return Err(DatasetError::Direct(format!(
-                    "{} row {}: expected size,sha1,path or path,size,sha256",
-                    path.display(),
-                    n + 1
-                )))
+                return Err(DatasetError::ChecksumRow {
+                    path: path.to_path_buf(),
+                    row: n + 1,
+                })
             }
         }
     }

@@ -135,7 +135,7 @@ pub(super) fn build(
 
     let branch = run(git(dir).args(["symbolic-ref", "HEAD"]))
         .map(|o| String::from_utf8_lossy(&o).trim().to_string())
-        .map_err(|_| DatasetError::Direct(format!("{}: HEAD is not on a branch", dir.display())))?;
+        .map_err(|_| DatasetError::DetachedHead(dir.to_path_buf()))?;
     let ident = committer_ident(dir);
     let message = format!("[annexa] import from {remote}: {}\n", summary.message());
     let mut stream: Vec<u8> = Vec::with_capacity(files.len() * 200);
@@ -218,17 +218,11 @@ pub(super) fn build(
         "--date-format=raw",
     ]);
     let outcome = feed(&mut cmd, &stream).and_then(|_| {
-        let new_head = rev_parse(dir, &pending_branch).ok_or_else(|| {
-            DatasetError::Direct("git fast-import wrote no commit; nothing was changed".into())
-        })?;
+        let new_head = rev_parse(dir, &pending_branch).ok_or(DatasetError::NoImportCommit)?;
         let new_import = rev_parse(dir, &pending_import).unwrap_or_default();
         for commit in [&new_head, &new_import] {
             if !checks_out(dir, commit) {
-                return Err(DatasetError::Direct(
-                    "git refuses to check out the imported tree (a name it treats as \
-                     special); nothing was changed"
-                        .into(),
-                ));
+                return Err(DatasetError::ImportTreeRefused);
             }
         }
         register_urls(dir, remote, &fresh, &*options.reporter)?;

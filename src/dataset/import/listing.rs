@@ -45,13 +45,13 @@ impl PathFilter {
                 let parsed = globset::GlobBuilder::new(glob)
                     .literal_separator(true)
                     .build()
-                    .map_err(|e| DatasetError::Direct(format!("glob {glob:?}: {e}")))?;
+                    .map_err(|source| DatasetError::BadGlob {
+                        glob: glob.clone(),
+                        source,
+                    })?;
                 builder.add(parsed);
             }
-            builder
-                .build()
-                .map(Some)
-                .map_err(|e| DatasetError::Direct(format!("globs: {e}")))
+            builder.build().map(Some).map_err(DatasetError::BadGlobs)
         };
         Ok(Self {
             include: set(include)?,
@@ -104,10 +104,6 @@ pub(in crate::dataset) fn importable_path(path: &str) -> Result<(), String> {
         .map_err(|p| p.to_string())
 }
 
-pub(in crate::dataset) fn provider_error(e: providers::ProviderError) -> DatasetError {
-    DatasetError::Direct(error_chain_text(&e))
-}
-
 /// The provider the initremote parameters name, and its name, when it can
 /// be imported from.
 pub(in crate::dataset) fn import_kind(
@@ -118,13 +114,10 @@ pub(in crate::dataset) fn import_kind(
         .find(|(k, _)| k == "provider")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    let kind = providers::find_kind(&provider_name).ok_or_else(|| {
-        DatasetError::Direct(format!("no provider {provider_name} in this build"))
-    })?;
+    let kind = providers::find_kind(&provider_name)
+        .ok_or_else(|| DatasetError::UnknownProvider(provider_name.clone()))?;
     if !kind.capabilities().import {
-        return Err(DatasetError::Direct(format!(
-            "provider {provider_name} cannot list its files for an import in this build of annexa"
-        )));
+        return Err(DatasetError::ProviderCannotImport(provider_name));
     }
     Ok((kind, provider_name))
 }
@@ -151,20 +144,17 @@ pub(super) fn list_source(
         .build()
         .map_err(|e| DatasetError::io("tokio runtime", e))?;
     runtime.block_on(async {
-        let provider = kind.prepare(&annex).await.map_err(provider_error)?;
-        let source = provider.import().ok_or_else(|| {
-            DatasetError::Direct(format!("provider {provider_name} cannot be imported from"))
-        })?;
+        let provider = kind.prepare(&annex).await?;
+        let source = provider
+            .import()
+            .ok_or_else(|| DatasetError::NoImportTree(provider_name.clone()))?;
         let mut sink = Collector {
             filter,
             files: Vec::new(),
             skipped: 0,
             reporter: &*reporter,
         };
-        source
-            .list_importable(&mut sink, &annex)
-            .await
-            .map_err(provider_error)?;
+        source.list_importable(&mut sink, &annex).await?;
         if let Some(record) = record {
             let mut writer = crate::dataset::listed::RecordWriter::create(record)?;
             for file in &sink.files {
@@ -187,8 +177,7 @@ pub(super) fn list_source(
                 None => {
                     let (key, how) =
                         content_key(source, &file.path, file.size, &file.id, &scratch, &annex)
-                            .await
-                            .map_err(provider_error)?;
+                            .await?;
                     if how == KeySource::Hashed {
                         listing.hashed += 1;
                     }

@@ -38,7 +38,7 @@ use repository::{ensure_remote, ensure_repository, record_chosen_host};
 
 pub use options::{ImportOptions, ImportSummary};
 
-pub(super) use listing::{import_kind, importable_path, provider_error};
+pub(super) use listing::{import_kind, importable_path};
 pub(super) use registration::recorded_urls;
 pub(super) use repository::follow_endpoint;
 pub(super) use standalone::StandaloneAnnex;
@@ -73,12 +73,10 @@ fn import_recorded(
         }
         (None, _) => {}
         (Some(version), _) => {
-            return Err(DatasetError::Direct(format!(
-                "--version {version}: choosing a version is not supported yet for {} sources; \
-             annexa imports the latest version the service shows this user \
-             (with a token that can see it, the draft)",
-                source.provider()
-            )))
+            return Err(DatasetError::VersionUnsupported {
+                version: version.clone(),
+                provider: source.provider(),
+            })
         }
     }
     let filter = PathFilter::new(&options.include, &options.exclude)?;
@@ -101,14 +99,9 @@ fn import_recorded(
     if first && listing.files.is_empty() {
         // Most likely a mistyped prefix or DOI, or filters that leave
         // nothing: an empty dataset would only hide that.
-        return Err(DatasetError::Direct(format!(
-            "the source lists no files{}; nothing was imported",
-            if options.include.is_empty() && options.exclude.is_empty() {
-                ""
-            } else {
-                " that the --include/--exclude globs keep"
-            }
-        )));
+        return Err(DatasetError::NothingListed {
+            filtered: !(options.include.is_empty() && options.exclude.is_empty()),
+        });
     }
     build(dir, &remote, listing, options)
 }
@@ -122,9 +115,7 @@ fn check_remote_name(name: &str) -> Result<(), DatasetError> {
     if ok {
         Ok(())
     } else {
-        Err(DatasetError::Direct(format!(
-            "--remote-name {name:?}: use letters, digits, '-', '_' and '.'"
-        )))
+        Err(DatasetError::BadRemoteName(name.to_string()))
     }
 }
 
@@ -143,11 +134,8 @@ pub fn import_command(
         Some(dir) => with_recorded_endpoint(text, dir, options.remote_name.as_deref(), hints)?,
         None => hints,
     };
-    let source = ServiceSource::parse(text, &hints)?.ok_or_else(|| {
-        DatasetError::Direct(format!(
-            "{text} is not a source annexa can import: use s3://BUCKET/PREFIX, doi:..., a Dataverse dataset URL, a Figshare article URL or id, a GitHub release URL, or a Zenodo DOI or record URL"
-        ))
-    })?;
+    let source = ServiceSource::parse(text, &hints)?
+        .ok_or_else(|| DatasetError::NotImportable(text.to_string()))?;
     let dir = dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(default_dir(&source)));

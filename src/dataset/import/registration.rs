@@ -50,7 +50,7 @@ pub(super) fn register_urls(
     // beside one would be shadowed by it. `merge` commits it.
     run(git_here(dir).args(["annex", "merge", "--quiet"]))?;
     let branch_sha = rev_parse(dir, "refs/heads/git-annex")
-        .ok_or_else(|| DatasetError::Direct(format!("{}: no git-annex branch", dir.display())))?;
+        .ok_or_else(|| DatasetError::NoAnnexBranch(dir.to_path_buf()))?;
     let listed = run(git(dir).args(["ls-tree", "-r", "-z", "--name-only", &branch_sha]))?;
     let existing: std::collections::HashSet<&[u8]> = listed
         .split(|&b| b == 0)
@@ -110,9 +110,10 @@ pub(super) fn register_urls(
         .filter(|l| l.contains("\"success\":false"))
         .count();
     if failed > 0 {
-        return Err(DatasetError::Direct(format!(
-            "git annex registerurl refused {failed} URL(s) of {remote}; nothing was committed"
-        )));
+        return Err(DatasetError::UrlsRefused {
+            remote: remote.to_string(),
+            count: failed,
+        });
     }
     // Older git-annex records a URL a special remote claims without
     // saying that remote has the key: say so.
@@ -128,10 +129,10 @@ pub(super) fn register_urls(
         .filter(|l| l.ends_with(" ok"))
         .count();
     if confirmed < known.len() {
-        return Err(DatasetError::Direct(format!(
-            "git annex setpresentkey refused {} key(s) of {remote}; nothing was committed",
-            known.len() - confirmed
-        )));
+        return Err(DatasetError::PresenceRefused {
+            remote: remote.to_string(),
+            count: known.len() - confirmed,
+        });
     }
     // Commit the journal now: a clone must see these records.
     run(git_here(dir).args(["annex", "merge", "--quiet"]))?;
