@@ -1,6 +1,6 @@
 //! The `annexa` subcommands: `ls`, `plan`, `get`, `verify` and
 //! `cache list|path|clean`. What `get` does with a selection lives in
-//! [`super::get`] (a plain folder) and [`super::direct`] (a clone).
+//! [`mod@super::get`] (a plain folder) and [`super::direct`] (a clone).
 
 use super::annex::object_present;
 use super::cache::{entry_source, Access, Cache};

@@ -14,7 +14,7 @@ pub struct ImportOptions {
     pub exclude: Vec<String>,
     /// The service's version of the dataset/record. Only Zenodo lists a
     /// chosen version (`version=` of its remote, set at the first import);
-    /// for the others [`import`] refuses one rather than import the latest
+    /// for the others [`super::import`] refuses one rather than import the latest
     /// under a version's name.
     pub version: Option<String>,
     /// A CSV of checksums for files the service publishes none for.
