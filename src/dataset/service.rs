@@ -70,9 +70,7 @@ impl ServiceSource {
         let usable = url::Url::parse(api)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
         if !usable {
-            return Err(DatasetError::Direct(format!(
-                "--api {api}: not an http(s) address"
-            )));
+            return Err(DatasetError::ApiNotHttp(api.to_string()));
         }
         match source {
             Some(Self::Figshare { article, .. }) => Ok(Some(Self::Figshare {
@@ -83,28 +81,30 @@ impl ServiceSource {
             Some(Self::Github { repo, tag, .. }) => Ok(Some(Self::Github {
                 repo,
                 tag,
-                api: (api != super::super::providers::github::DEFAULT_API)
-                    .then(|| api.to_string()),
+                api: (api != super::super::providers::github::DEFAULT_API).then(|| api.to_string()),
             })),
             Some(Self::Zenodo { record, .. }) => Ok(Some(Self::Zenodo {
                 record,
                 api: (api != zenodo::DEFAULT_API).then(|| api.to_string()),
             })),
-            Some(Self::S3 { .. }) => Err(DatasetError::Direct(format!(
-                "{}: --api is for Figshare and GitHub sources; an S3 endpoint is given with --endpoint",
-                text.trim()
-            ))),
-            Some(Self::Dataverse { .. }) => Err(DatasetError::Direct(format!(
-                "{}: --api is for Figshare and GitHub sources; a Dataverse installation is given with --dataverse or a dataset URL",
-                text.trim()
-            ))),
+            Some(Self::S3 { .. }) => Err(DatasetError::ApiNotForService {
+                text: text.trim().to_string(),
+                instead: "an S3 endpoint is given with --endpoint",
+            }),
+            Some(Self::Dataverse { .. }) => Err(DatasetError::ApiNotForService {
+                text: text.trim().to_string(),
+                instead: "a Dataverse installation is given with --dataverse or a dataset URL",
+            }),
             None => Ok(None),
         }
     }
 
     fn parse_name(text: &str, hints: &ServiceHints) -> Result<Option<Self>, DatasetError> {
         let text = text.trim();
-        let bad = |why: &str| DatasetError::Direct(format!("{text}: {why}"));
+        let bad = |why: &'static str| DatasetError::BadServiceSource {
+            text: text.to_string(),
+            why,
+        };
         if let Some(rest) = text.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
