@@ -19,6 +19,7 @@ mod dataverse_requests;
 mod faults;
 mod figshare_git_annex;
 mod figshare_provider;
+mod git_annex;
 mod github_git_annex;
 mod import_cli;
 mod import_s3;
