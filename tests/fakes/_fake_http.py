@@ -9,6 +9,7 @@ What the services do differently (routes, error bodies, rate-limit
 headers, limits) stays in each fake, with its source.
 """
 
+import argparse
 import json
 import os
 import re
@@ -20,6 +21,26 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CHUNK = 256 * 1024
+
+
+class ApiError(Exception):
+    """An error reply: its status, the message the service words, and
+    headers to send with it."""
+
+    def __init__(self, status, message, headers=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def arguments(doc):
+    """The command line every fake takes (--host, --port), described by the
+    first line of its `doc`."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    return p
 
 
 def dispatching(*methods):

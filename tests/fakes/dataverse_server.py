@@ -52,7 +52,6 @@ Large files are streamed to and from disk in chunks; nothing holds a whole
 file in memory.
 """
 
-import argparse
 import csv
 import hashlib
 import hmac
@@ -69,7 +68,7 @@ import urllib.parse
 import zipfile
 
 import listing_faults  # next to this script
-from _fake_http import CHUNK, FakeHandler, FakeServer, dispatching, serve
+from _fake_http import CHUNK, ApiError, FakeHandler, FakeServer, arguments, dispatching, serve
 
 FORBIDDEN_FILE_CHARS = set('/:*?"<>|;#')
 FOLDER_RE = re.compile(r"^[A-Za-z0-9_\-. /\\]*$")
@@ -80,14 +79,6 @@ LOCK_MESSAGE = "Dataset cannot be edited due to dataset lock."
 ADD_LOCKED = (400, "Failed to add file to dataset.")
 DELETE_LOCKED = (400, LOCK_MESSAGE)
 METADATA_LOCKED = (500, "Internal server error: " + LOCK_MESSAGE)
-
-
-class ApiError(Exception):
-    def __init__(self, status, message, headers=None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 # ---------------------------------------------------------------- the model
@@ -1181,9 +1172,7 @@ class ApiHandler(Handler):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
+    p = arguments(__doc__)
     p.add_argument("--storage-port", type=int, default=0)
     p.add_argument("--token", default="fake-token-0123456789")
     p.add_argument("--dataset", action="append", default=[])

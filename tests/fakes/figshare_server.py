@@ -50,7 +50,6 @@ and `supplied_md5` are `null` while unknown; some errors carry an integer
     GET  /_fake/state           articles, files, versions as JSON
 """
 
-import argparse
 import hashlib
 import json
 import os
@@ -62,16 +61,16 @@ import time
 import urllib.parse
 
 import listing_faults  # next to this script
-from _fake_http import CHUNK, FakeHandler, FakeServer, dispatching, serve
+import _fake_http
+from _fake_http import CHUNK, FakeHandler, FakeServer, arguments, dispatching, serve
 
 
-class ApiError(Exception):
+class ApiError(_fake_http.ApiError):
+    """Figshare's errors also carry a `code`."""
+
     def __init__(self, status, message, code="", headers=None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(status, message, headers)
         self.code = code
-        self.headers = headers or {}
 
 
 class File:
@@ -694,9 +693,7 @@ def add_processed(st, a, name, data, supplied_md5=""):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
+    p = arguments(__doc__)
     p.add_argument("--storage-port", type=int, default=0)
     p.add_argument("--token", default="fake-figshare-token-0123456789")
     p.add_argument("--article", type=int, action="append", default=[])

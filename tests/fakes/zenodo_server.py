@@ -40,7 +40,6 @@ Test-only endpoints under /_fake/ (no token needed):
     GET  /_fake/state                 records, drafts, files as JSON
 """
 
-import argparse
 import hashlib
 import json
 import os
@@ -52,15 +51,7 @@ import time
 import urllib.parse
 
 import listing_faults  # next to this script
-from _fake_http import FakeHandler, FakeServer, dispatching, serve
-
-
-class ApiError(Exception):
-    def __init__(self, status, message, headers=None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
+from _fake_http import ApiError, FakeHandler, FakeServer, arguments, dispatching, serve
 
 
 class FileEntry:
@@ -613,9 +604,7 @@ class Handler(FakeHandler):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
+    p = arguments(__doc__)
     p.add_argument("--token", default="fake-zenodo-token-0123456789")
     p.add_argument("--record", type=int, action="append", default=[],
                    help="an empty draft with this id (default 4242)")
