@@ -224,6 +224,14 @@ fn provider_kind(service: &str) -> &str {
     }
 }
 
+/// What the kind declares it can do ([`prepared`] checks the provider
+/// agrees).
+fn declared(kind: &str) -> providers::Capabilities {
+    providers::find_kind(provider_kind(kind))
+        .expect("registered provider")
+        .capabilities()
+}
+
 /// initremote then prepare, as git-annex does.
 async fn prepared(annex: &MemAnnex, kind: &str) -> Arc<dyn Provider> {
     let kind = providers::find_kind(provider_kind(kind)).expect("registered provider");
@@ -713,13 +721,7 @@ fn import_tree(kind: &str) {
     runtime().block_on(async {
         let p = prepared(&annex, kind).await;
         let Some(import) = p.import() else {
-            assert!(
-                !providers::find_kind(provider_kind(kind))
-                    .unwrap()
-                    .capabilities()
-                    .import
-            );
-            return;
+            return assert!(!declared(kind).import);
         };
         let tree = p.export().expect("import goes with export");
         let names = [
@@ -865,9 +867,8 @@ fn on_other_host(url: &str) -> String {
 /// URL claims (CLAIMURL, CHECKURL): the provider claims the URLs its
 /// import listing hands out, and CHECKURL tells their size; once the file
 /// is gone (from a draft: a published file stays), CHECKURL says "not
-/// found". It claims no URL of another host (or
-/// bucket), nor a malformed one, and CHECKURL of those fails without
-/// touching any server.
+/// found". It claims no URL of another host (or bucket), nor a malformed
+/// one, and CHECKURL of those fails, in bounded time.
 fn url_claims(kind: &str) {
     set_credentials();
     let service = Service::start(kind);
@@ -876,13 +877,7 @@ fn url_claims(kind: &str) {
     runtime().block_on(async {
         let p = prepared(&annex, kind).await;
         let Some(urls) = p.urls() else {
-            assert!(
-                !providers::find_kind(provider_kind(kind))
-                    .unwrap()
-                    .capabilities()
-                    .claim_urls
-            );
-            return;
+            return assert!(!declared(kind).claim_urls);
         };
         let tree = p.export().expect("an export-capable provider");
         let import = p.import().expect("URLs come from the import listing");
