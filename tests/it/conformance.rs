@@ -945,41 +945,19 @@ fn url_claims(kind: &str) {
     });
 }
 
+/// One module per provider, one test per case.
 macro_rules! conformance {
     ($($module:ident: $kind:literal;)*) => {$(
         mod $module {
-            #[test]
-            fn keys_round_trip() {
-                super::keys_round_trip($kind);
-            }
-            #[test]
-            fn export_tree() {
-                super::export_tree($kind);
-            }
-            #[test]
-            fn export_refuses_escaping_names() {
-                super::export_refuses_escaping_names($kind);
-            }
-            #[test]
-            fn many_keys_at_once() {
-                super::many_keys_at_once($kind);
-            }
-            #[test]
-            fn fixed_name_keys_are_replaced() {
-                super::fixed_name_keys_are_replaced($kind);
-            }
-            #[test]
-            fn absent_is_not_unreachable() {
-                super::absent_is_not_unreachable($kind);
-            }
-            #[test]
-            fn import_tree() {
-                super::import_tree($kind);
-            }
-            #[test]
-            fn url_claims() {
-                super::url_claims($kind);
-            }
+            conformance!(@cases $kind: keys_round_trip, export_tree, export_refuses_escaping_names,
+                many_keys_at_once, fixed_name_keys_are_replaced, absent_is_not_unreachable,
+                import_tree, url_claims);
+        }
+    )*};
+    (@cases $kind:literal: $($case:ident),*) => {$(
+        #[test]
+        fn $case() {
+            super::$case($kind);
         }
     )*};
 }
