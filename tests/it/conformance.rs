@@ -18,7 +18,9 @@ use crate::support::zenodo as support_zenodo;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use annexa::providers::{self, ImportSink, ImportTree, ImportableFile, Provider, ProviderError};
+use annexa::providers::{
+    self, Annex, ImportSink, ImportTree, ImportableFile, Provider, ProviderError,
+};
 use common::{pseudo_random, Moto, AWS_KEY, AWS_SECRET};
 use support_annex::{sha256e_key, MemAnnex};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
@@ -865,7 +867,8 @@ fn on_other_host(url: &str) -> String {
 }
 
 /// URL claims (CLAIMURL, CHECKURL): the provider claims the URLs its
-/// import listing hands out, and CHECKURL tells their size; once the file
+/// import listing hands out, CHECKURL tells their size, and the key store
+/// fetches a key from such a URL recorded for it; once the file
 /// is gone (from a draft: a published file stays), CHECKURL says "not
 /// found". It claims no URL of another host (or bucket), nor a malformed
 /// one, and CHECKURL of those fails, in bounded time.
@@ -905,6 +908,38 @@ fn url_claims(kind: &str) {
             }
             other => panic!("{kind}: CHECKURL {url}: {other:?}"),
         }
+
+        // Recorded for the file's key in a git-annex that knows nothing
+        // else of it, the URL lets the key store fetch the file: what
+        // `annexa import` relies on after `git annex registerurl`.
+        let file = &files[0];
+        let scratch = tmp.path().join("scratch");
+        let (key, _) = providers::import::content_key(
+            import, &file.path, file.size, &file.id, &scratch, &annex,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: key of {}: {e:?}", file.path));
+        let same_place: Vec<(String, String)> = service
+            .config(true)
+            .into_iter()
+            .filter(|(name, _)| name != "exporttree")
+            .collect();
+        let fresh = annex_with(&same_place);
+        fresh.set_url_present(&key, &url).await.unwrap();
+        let by_url = providers::find_kind(provider_kind(kind))
+            .unwrap()
+            .prepare(&fresh)
+            .await
+            .expect("prepare");
+        let dest = tmp.path().join("by-url");
+        by_url
+            .retrieve(&key, &dest, &fresh)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: retrieve {key} from {url}: {e:?}"));
+        assert!(
+            std::fs::read(&dest).unwrap() == c.data,
+            "{kind}: {url} gave other bytes"
+        );
 
         let elsewhere = on_other_host(&url);
         let malformed = [
