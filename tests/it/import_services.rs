@@ -246,14 +246,14 @@ impl Source {
             Source::Dataverse(fake) => fake.add_file(path, data),
             Source::Figshare(fake, ids) => {
                 // The uploader's claimed MD5 is wrong: only computed_md5 counts.
-                let id = figshare_add(fake, path, data, &"0".repeat(32));
+                let id = fake.add_file(support_figshare::ARTICLE, path, data, &"0".repeat(32));
                 ids.borrow_mut().insert(path.to_string(), id);
             }
             Source::Github(fake, ids) => {
                 // `.json` assets come without a digest: the remote must
                 // hash them itself.
                 let digest = !path.ends_with(".json");
-                let id = github_add(fake, path, data, digest);
+                let id = fake.add_asset(GH_TAG, path, data, digest);
                 ids.borrow_mut().insert(path.to_string(), id);
             }
         }
@@ -262,8 +262,10 @@ impl Source {
     fn delete(&self, path: &str) {
         match self {
             Source::Dataverse(fake) => fake.delete_file(path),
-            Source::Figshare(fake, ids) => figshare_delete(fake, ids.borrow()[path]),
-            Source::Github(fake, ids) => github_delete(fake, ids.borrow()[path]),
+            Source::Figshare(fake, ids) => {
+                fake.delete_file(support_figshare::ARTICLE, ids.borrow()[path])
+            }
+            Source::Github(fake, ids) => fake.delete_asset(ids.borrow()[path]),
         }
     }
 
@@ -278,59 +280,6 @@ impl Source {
             }
         }
     }
-}
-
-fn figshare_add(fake: &FakeFigshare, name: &str, data: &[u8], supplied_md5: &str) -> u64 {
-    let article = support_figshare::ARTICLE;
-    let (status, _, body) = fake.http(
-        "POST",
-        &format!("/_fake/file?article={article}&name={name}&supplied_md5={supplied_md5}"),
-        data,
-        &[],
-    );
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
-        .as_u64()
-        .unwrap()
-}
-
-fn figshare_delete(fake: &FakeFigshare, id: u64) {
-    let article = support_figshare::ARTICLE;
-    let auth = format!("token {}", support_figshare::TOKEN);
-    let (status, _, body) = fake.http(
-        "DELETE",
-        &format!("/v2/account/articles/{article}/files/{id}"),
-        b"",
-        &[("Authorization", &auth)],
-    );
-    assert_eq!(status, 204, "{body}");
-}
-
-fn github_add(fake: &FakeGithub, name: &str, data: &[u8], digest: bool) -> u64 {
-    let v = fake.admin_with(
-        "POST",
-        &format!(
-            "asset?repo={GH_REPO}&tag={GH_TAG}&name={name}{}",
-            if digest { "" } else { "&digest=0" }
-        ),
-        data,
-    );
-    v["id"].as_u64().unwrap()
-}
-
-fn github_delete(fake: &FakeGithub, id: u64) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", fake.api_port)).unwrap();
-    let req = format!(
-        "DELETE /repos/{GH_REPO}/releases/assets/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-         Connection: close\r\nAuthorization: Bearer {GH_TOKEN}\r\nContent-Length: 0\r\n\r\n"
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut s, &mut out).unwrap();
-    assert!(
-        out.starts_with("HTTP/1.1 204") || out.starts_with("HTTP/1.0 204"),
-        "{out}"
-    );
 }
 
 /// `git annex import --no-content` follows the source: five files (three
