@@ -929,28 +929,10 @@ fn dataverse_doi_imports_on_the_fake() {
 fn figshare_article_imports_on_the_fake() {
     use support_figshare::{FakeFigshare, ARTICLE, TOKEN};
     let fake = FakeFigshare::start(&["--max-page", "2"]);
-    let add = |name: &str, data: &[u8], supplied_md5: &str| -> u64 {
-        let (status, _, body) = fake.http(
-            "POST",
-            &format!("/_fake/file?article={ARTICLE}&name={name}&supplied_md5={supplied_md5}"),
-            data,
-            &[],
-        );
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
-            .as_u64()
-            .unwrap()
+    let add = |name: &str, data: &[u8], supplied_md5: &str| {
+        fake.add_file(ARTICLE, name, data, supplied_md5)
     };
-    let delete = |id: u64| {
-        let auth = format!("token {TOKEN}");
-        let (status, _, body) = fake.http(
-            "DELETE",
-            &format!("/v2/account/articles/{ARTICLE}/files/{id}"),
-            b"",
-            &[("Authorization", &auth)],
-        );
-        assert_eq!(status, 204, "{body}");
-    };
+    let delete = |id: u64| fake.delete_file(ARTICLE, id);
     let mut files = BTreeMap::new();
     let mut ids = BTreeMap::new();
     for (name, data) in [
@@ -1081,29 +1063,8 @@ fn github_release_imports_on_the_fake() {
     use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
     let fake = FakeGithub::start(&["--release", &format!("{GH_REPO}:v1")]);
     fake.configure("per_page_max=2");
-    let add = |name: &str, data: &[u8], digest: bool| -> u64 {
-        let query = format!(
-            "asset?repo={GH_REPO}&tag=v1&name={name}{}",
-            if digest { "" } else { "&digest=0" }
-        );
-        fake.admin_with("POST", &query, data)["id"]
-            .as_u64()
-            .unwrap()
-    };
-    let delete = |id: u64| {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", fake.api_port)).unwrap();
-        let req = format!(
-            "DELETE /repos/{GH_REPO}/releases/assets/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-             Connection: close\r\nAuthorization: Bearer {GH_TOKEN}\r\nContent-Length: 0\r\n\r\n"
-        );
-        s.write_all(req.as_bytes()).unwrap();
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut s, &mut out).unwrap();
-        assert!(
-            out.starts_with("HTTP/1.1 204") || out.starts_with("HTTP/1.0 204"),
-            "{out}"
-        );
-    };
+    let add = |name: &str, data: &[u8], digest: bool| fake.add_asset("v1", name, data, digest);
+    let delete = |id: u64| fake.delete_asset(id);
     let mut files = BTreeMap::new();
     let mut ids = BTreeMap::new();
     for (name, data, digest) in [
