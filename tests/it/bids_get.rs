@@ -1244,3 +1244,70 @@ fn an_interrupted_get_says_what_was_done() {
     );
     assert!(!stderr.contains("FAILED"), "{stderr}");
 }
+
+/// Issues 18 and 22: content only on an S3 remote the dataset records
+/// without `autoenable`, read anonymously (`public=yes`). Its endpoint is
+/// not a host the user chose: the command is named, nothing is enabled.
+/// With `--endpoint` naming that server, annexa enables it and says so.
+#[test]
+fn an_anonymous_remote_on_a_chosen_host_is_enabled_by_itself() {
+    use crate::support::common::{test_path, Moto, AWS_KEY, AWS_SECRET};
+    let moto = Moto::start();
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    let with_path = |mut cmd: std::process::Command| {
+        cmd.env("PATH", test_path())
+            .env("AWS_ACCESS_KEY_ID", AWS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET);
+        cmd
+    };
+    sh(with_path(git(&ds.origin))
+        .args([
+            "annex",
+            "initremote",
+            "pub",
+            "type=external",
+            "externaltype=annexa",
+            "encryption=none",
+            "provider=s3",
+            "bucket=anon-read",
+            "public=yes",
+            "createbucket=yes",
+        ])
+        .arg(format!("endpoint={}", moto.endpoint())));
+    let data = ds
+        .origin_files(|p| p.ends_with("T1w.nii.gz"))
+        .into_iter()
+        .next()
+        .unwrap();
+    let want = ds.origin_content(&data);
+    sh(with_path(git(&ds.origin)).args(["annex", "move", "-q", "--to", "pub", &data]));
+
+    let out = ds.path("out");
+    let run_get = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_annexa"));
+        cmd.env("PATH", test_path())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .arg("--cache")
+            .arg(&ds.cache)
+            .args(["get", ds.origin.to_str().unwrap(), "--to"])
+            .arg(&out)
+            .args(["--sub", "01", "--suffix", "T1w"])
+            .args(extra);
+        cmd.output().unwrap()
+    };
+    let failed = run_get(&[]);
+    let stderr = String::from_utf8_lossy(&failed.stderr).into_owned();
+    assert!(!failed.status.success(), "{stderr}");
+    assert!(stderr.contains("annex enableremote pub`"), "{stderr}");
+    assert!(!stderr.contains("enabled the special remote"), "{stderr}");
+
+    let again = run_get(&["--endpoint", &moto.endpoint()]);
+    let stderr = String::from_utf8_lossy(&again.stderr).into_owned();
+    assert!(again.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("enabled the special remote pub in annexa's copy"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(out.join(&data)).unwrap(), want);
+}

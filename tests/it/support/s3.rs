@@ -119,3 +119,48 @@ impl Drop for StoreProxy {
         let _ = self.child.wait();
     }
 }
+
+/// Puts, replaces and deletes objects (public-read: moto refuses anonymous
+/// reads otherwise), one JSON operation per line on stdin.
+const S3_SCRIPT: &str = r#"
+import sys, json, boto3
+from boto3.s3.transfer import TransferConfig
+from concurrent.futures import ThreadPoolExecutor
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="a",
+                  aws_secret_access_key="b", region_name="us-east-1")
+bucket = sys.argv[2]
+try:
+    s3.create_bucket(Bucket=bucket, ACL="public-read")
+except s3.exceptions.BucketAlreadyOwnedByYou:
+    pass
+def run(op):
+    if op["op"] == "put":
+        s3.put_object(Bucket=bucket, Key=op["key"], Body=op["data"].encode(), ACL="public-read")
+    elif op["op"] == "multipart":
+        import io
+        body = (op["data"] * (op["size"] // len(op["data"]) + 1))[: op["size"]].encode()
+        s3.upload_fileobj(io.BytesIO(body), bucket, op["key"], ExtraArgs={"ACL": "public-read"},
+                          Config=TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20))
+    else:
+        s3.delete_object(Bucket=bucket, Key=op["key"])
+ops = [json.loads(l) for l in sys.stdin if l.strip()]
+with ThreadPoolExecutor(8) as ex:
+    list(ex.map(run, ops))
+"#;
+
+/// Runs `ops` (`{"op": "put"|"multipart"|"delete", "key", "data"}`) on
+/// `bucket` of `moto`, creating the bucket public-read when it is new.
+pub fn public_objects(moto: &Moto, bucket: &str, ops: &[serde_json::Value]) {
+    use std::io::Write;
+    let mut child = Command::new(tool("python3"))
+        .args(["-c", S3_SCRIPT, &moto.endpoint(), bucket])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("the tools venv's python runs");
+    let mut stdin = child.stdin.take().unwrap();
+    for op in ops {
+        writeln!(stdin, "{op}").unwrap();
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success(), "filling moto failed");
+}
