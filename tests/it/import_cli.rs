@@ -1493,3 +1493,77 @@ fn whereis_of_an_imported_file_names_its_path() {
     let (status, _, body) = common::raw_http(moto.port, "GET", path, b"", &[]);
     assert_eq!((status, body.as_str()), (200, "one"));
 }
+
+/// An anonymous import trusts single-part ETags without a HEAD per object
+/// (S3 serves no SSE-KMS or SSE-C object to an anonymous reader, so every
+/// object it can read has an ETag that is the MD5); an import with
+/// credentials asks each object how it is encrypted, and an SSE-KMS object
+/// (whose ETag is no MD5 on AWS) gets a key from its hashed content.
+#[test]
+fn anonymous_imports_trust_etags_and_credentials_check_encryption() {
+    let proxy = crate::support::s3::StoreProxy::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    s3_ops(&proxy.moto, &[]);
+    proxy.encrypt_bucket_with_kms(BUCKET);
+    let files: BTreeMap<String, String> = (1..=30)
+        .map(|n| {
+            (
+                format!("sub-{n:02}/anat/sub-{n:02}_T1w.nii.gz"),
+                format!("image {n}\n"),
+            )
+        })
+        .chain([("dataset_description.json".into(), "{}\n".into())])
+        .collect();
+    let ops: Vec<_> = files
+        .iter()
+        .map(|(p, c)| put(&format!("kms/{p}"), c))
+        .collect();
+    s3_ops(&proxy.moto, &ops);
+    let source = format!("s3://{BUCKET}/kms");
+    let heads = |from: usize| {
+        proxy.seen()[from..]
+            .iter()
+            // HEADs of objects; a HEAD of the bucket is not per object.
+            .filter(|seen| seen.method == "HEAD" && seen.path.trim_matches('/').contains('/'))
+            .count()
+    };
+
+    let before = proxy.seen().len();
+    let out = annexa_command(work, &["import", &source, "anonymous"])
+        .env("AWS_ENDPOINT_URL_S3", proxy.endpoint())
+        .output()
+        .unwrap();
+    ok(out, "anonymous annexa import");
+    assert_eq!(heads(before), 0, "an anonymous import sent HEADs");
+    let keys = checked_out_keys(&work.join("anonymous"));
+    assert_eq!(keys.len(), files.len());
+    for (path, content) in &files {
+        assert_eq!(keys[path], md5_key(path, content.as_bytes()), "{path}");
+    }
+
+    let before = proxy.seen().len();
+    let out = annexa_command(work, &["import", &source, "signed"])
+        .env("AWS_ENDPOINT_URL_S3", proxy.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "a")
+        .env("AWS_SECRET_ACCESS_KEY", "b")
+        .output()
+        .unwrap();
+    ok(out, "annexa import with credentials");
+    assert!(
+        heads(before) >= files.len(),
+        "an import with credentials sent {} HEADs for {} objects",
+        heads(before),
+        files.len()
+    );
+    let keys = checked_out_keys(&work.join("signed"));
+    for (path, content) in &files {
+        // The extension is the importer's choice; the digest is not.
+        let want = sha256_key(path, content.as_bytes());
+        assert!(
+            keys[path].starts_with(&want),
+            "{path}: {} is not {want}",
+            keys[path]
+        );
+    }
+}
