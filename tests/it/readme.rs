@@ -26,6 +26,9 @@ fn commands(block: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
     for line in block.lines() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
         let line = match line.find(" #") {
             Some(i) => &line[..i],
             None => line,
@@ -464,9 +467,12 @@ fn the_bids_quick_start_runs_on_local_datalad_datasets() {
         faces.iter().any(|f| f.ends_with("_events.tsv")),
         "{faces:?}"
     );
+    // Sidecars and the sessions/scans tables that apply come along.
+    let metadata =
+        |f: &str| f.ends_with(".json") || f.ends_with("_scans.tsv") || f.ends_with("_sessions.tsv");
     for f in faces
         .iter()
-        .filter(|f| f.starts_with("sub-") && !f.ends_with(".json"))
+        .filter(|f| f.starts_with("sub-") && !metadata(f))
     {
         assert!(
             f.contains("task-facerecognition")
