@@ -5,6 +5,13 @@
 //! Only what a local server needs is changed: the credentials (`...` in the
 //! README) are moto's, and each `initremote` gains `endpoint=` (the README:
 //! "Any S3-compatible store works with `endpoint=https://host:port`").
+//!
+//! The other quick starts ("any archive as a dataset", "exact BIDS
+//! subsets") run the same way; each substitution is said where it is made.
+//! Not run here: the "Install" block (`pip install annexa` reaches PyPI and
+//! `make install` writes to the user's PATH and man folder: `make
+//! test-wheel` tests the wheel in a fresh venv) and the "Set-up" block
+//! (`make demo` and `make test` are the demo and this suite themselves).
 
 use std::path::Path;
 
