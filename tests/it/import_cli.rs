@@ -18,12 +18,10 @@ use std::process::{Command, Output, Stdio};
 const BUCKET: &str = "openneuro-like";
 
 fn s3_ops(moto: &Moto, ops: &[serde_json::Value]) {
-    crate::support::s3::public_objects(moto, BUCKET, ops);
+    crate::support::s3::fill_bucket(moto, BUCKET, ops);
 }
 
-fn put(key: &str, data: &str) -> serde_json::Value {
-    serde_json::json!({"op": "put", "key": key, "data": data})
-}
+use crate::support::s3::put;
 
 /// An OpenNeuro-like BIDS dataset under `ds000001/`: path → content.
 fn bids_layout(subjects: usize) -> BTreeMap<String, String> {

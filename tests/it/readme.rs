@@ -276,7 +276,7 @@ fn the_import_quick_start_runs_on_local_servers() {
         );
         s3_files.insert(name, data);
     }
-    crate::support::s3::public_objects(&moto, "openneuro.org", &objects);
+    crate::support::s3::fill_bucket(&moto, "openneuro.org", &objects);
 
     // Dataverse: a published dataset on the fake (its PID stands for the
     // README's placeholder XXXXXX).

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::support::common::{free_port, tool, wait_for_port, Moto};
+use std::io::Write;
 
 /// One request as the proxy saw it.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -122,7 +123,7 @@ impl Drop for StoreProxy {
 
 /// Puts, replaces and deletes objects (public-read: moto refuses anonymous
 /// reads otherwise), one JSON operation per line on stdin.
-const S3_SCRIPT: &str = r#"
+const FILL_SCRIPT: &str = r#"
 import sys, json, boto3
 from boto3.s3.transfer import TransferConfig
 from concurrent.futures import ThreadPoolExecutor
@@ -148,12 +149,11 @@ with ThreadPoolExecutor(8) as ex:
     list(ex.map(run, ops))
 "#;
 
-/// Runs `ops` (`{"op": "put"|"multipart"|"delete", "key", "data"}`) on
-/// `bucket` of `moto`, creating the bucket public-read when it is new.
-pub fn public_objects(moto: &Moto, bucket: &str, ops: &[serde_json::Value]) {
-    use std::io::Write;
+/// Creates `bucket` on moto (if new) and runs `ops` ([`put`] and
+/// `{"op": "multipart", "key", "data", "size"}` / `{"op": "delete", "key"}`).
+pub fn fill_bucket(moto: &Moto, bucket: &str, ops: &[serde_json::Value]) {
     let mut child = Command::new(tool("python3"))
-        .args(["-c", S3_SCRIPT, &moto.endpoint(), bucket])
+        .args(["-c", FILL_SCRIPT, &moto.endpoint(), bucket])
         .stdin(Stdio::piped())
         .spawn()
         .expect("the tools venv's python runs");
@@ -163,4 +163,9 @@ pub fn public_objects(moto: &Moto, bucket: &str, ops: &[serde_json::Value]) {
     }
     drop(stdin);
     assert!(child.wait().unwrap().success(), "filling moto failed");
+}
+
+/// An operation of [`fill_bucket`]: `data` at `key`, public-read.
+pub fn put(key: &str, data: &str) -> serde_json::Value {
+    serde_json::json!({"op": "put", "key": key, "data": data})
 }
