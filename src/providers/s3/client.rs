@@ -17,7 +17,7 @@ use super::config::UploadChecksum;
 use super::error::{classify, s3_error_code, service_error};
 use super::naming::{self, check_object_name, within_bucket};
 use super::{S3Remote, SIGNATURE_LIFETIME};
-use crate::providers::{Annex, ProviderError, Result, StatusKind};
+use crate::providers::{Annex, ProviderError, Result};
 use crate::transfer::{
     self, Algorithm, BodySource, Download, FileRange, RedactedUrl, TransferError, Upload,
 };
@@ -401,16 +401,16 @@ impl S3Remote {
                 }
                 Ok(())
             }
-            Err(e) if e.status().map(StatusKind::of) == Some(StatusKind::NotFound) => {
-                Err(ProviderError::NotFound {
-                    message: format!("{object} is not in bucket {}", self.config.bucket),
-                    source: Some(Box::new(e)),
-                })
-            }
             // The error document says more than the status (a 403 may be
-            // bad credentials rather than a policy).
+            // bad credentials rather than a policy), in one line.
             Err(TransferError::Status { status, detail, .. }) => {
-                Err(classify("download", object, status, &detail))
+                match classify("download", object, status, &detail) {
+                    ProviderError::NotFound { source, .. } => Err(ProviderError::NotFound {
+                        message: format!("{object} is not in bucket {}", self.config.bucket),
+                        source,
+                    }),
+                    e => Err(e),
+                }
             }
             Err(e) => Err(e.into()),
         }
