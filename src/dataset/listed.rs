@@ -168,12 +168,12 @@ struct FetchCounter {
 
 impl FetchCounter {
     fn report(&self, reporter: &dyn Reporter) {
-        let mut progress = FetchProgress::default();
-        progress.listed = self.listed.load(Ordering::Relaxed);
-        progress.fetched = self.fetched.load(Ordering::Relaxed);
-        progress.failed = self.failed.load(Ordering::Relaxed);
-        progress.bytes = self.bytes.load(Ordering::Relaxed);
-        reporter.fetch_progress(progress);
+        reporter.fetch_progress(FetchProgress {
+            listed: self.listed.load(Ordering::Relaxed),
+            fetched: self.fetched.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+        });
     }
 
     fn downloaded(&self, outcome: &Result<String, String>, size: u64, reporter: &dyn Reporter) {

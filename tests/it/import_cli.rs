@@ -804,6 +804,37 @@ impl ServiceCase<'_> {
         let all: Vec<&str> = files.keys().map(String::as_str).collect();
         self.get(&ds, &files, &all);
 
+        // `annexa get` straight from the service (the listed path: no
+        // dataset first), its server named by `--endpoint` as for S3.
+        let source = match &self.import_args[0] {
+            id if id.bytes().all(|b| b.is_ascii_digit()) => format!("figshare:{id}"),
+            other => other.clone(),
+        };
+        let got = work.join("got");
+        let argv: Vec<String> = [
+            "--cache",
+            work.join("get-cache").to_str().unwrap(),
+            "get",
+            &source,
+            "--endpoint",
+            &self.import_args[2],
+            "--to",
+            got.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec();
+        ok(self.annexa(work, &argv), &format!("annexa {argv:?}"));
+        let delivered = crate::support::bids::files_under(&got);
+        for path in files.keys().filter(|p| p.starts_with("sub-")) {
+            assert!(delivered.contains(path), "{path} not delivered: {delivered:?}");
+        }
+        for path in &delivered {
+            assert!(
+                std::fs::read(got.join(path)).unwrap() == files[path],
+                "{path} has other content"
+            );
+        }
+
         let newest =
             Repo::init_with(&work.join("newest"), GitAnnex::Newest).env(self.token.0, self.token.1);
         let mut args = vec![
