@@ -223,6 +223,9 @@ pub fn get(
             .iter()
             .map(|&(i, _)| resolved.files[i].path.as_str()),
     )?;
+    if !options.direct && !options.dry_run {
+        enable_chosen_remotes(common, &source, &resolved);
+    }
     let outcome = if options.direct {
         get_direct(
             &source,
@@ -250,6 +253,26 @@ pub fn get(
         super::manifest::write(&resolved, &options.to, manifest, &delivered)?;
     }
     Ok(outcome)
+}
+
+/// Enables, in annexa's copies, the remotes they have not enabled that
+/// need no secret and reach only a host the user chose (the source's,
+/// `--endpoint`'s), saying so; others stay named by
+/// [`point_at_unenabled_remotes`] when their content is missing.
+fn enable_chosen_remotes(common: &CommonOptions, source: &Source, resolved: &Resolved) {
+    let chosen: Vec<String> = [Some(source.as_str()), common.endpoint.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|text| text.contains("://"))
+        .filter_map(crate::providers::token::chosen_host)
+        .collect();
+    for dataset in &resolved.datasets {
+        for name in super::remotes::enable_chosen(&dataset.repo, &chosen) {
+            common.reporter.notice(&format!(
+                "enabled the special remote {name} in annexa's copy: it needs no credentials and reaches a host you chose"
+            ));
+        }
+    }
 }
 
 /// Content that failed because it is only on a special remote the cache
