@@ -6,12 +6,12 @@
 use std::path::Path;
 
 use super::checksums::Manifest;
+use super::provider::{import_kind, importable_path};
 use super::standalone::StandaloneAnnex;
 use crate::dataset::report::{Reporter, SharedReporter};
 use crate::dataset::DatasetError;
-use crate::error_chain_text;
 use crate::providers::import::{content_key, key_for, KeySource};
-use crate::providers::{self, check_export_path, ImportSink, ImportableFile};
+use crate::providers::{self, ImportSink, ImportableFile};
 
 /// One file of the new tree.
 #[derive(Debug, Clone)]
@@ -93,33 +93,6 @@ impl ImportSink for Collector<'_> {
             crate::dataset::report::shown_path(name)
         ));
     }
-}
-
-/// Whether a listed name can be a path of the tree, or why not. Every
-/// imported file is a symbolic link into the annex: git's rules for those,
-/// checked before anything is written.
-pub(in crate::dataset) fn importable_path(path: &str) -> Result<(), String> {
-    check_export_path(path).map_err(|why| error_chain_text(&why))?;
-    crate::dataset::paths::check(path, crate::dataset::paths::EntryKind::Symlink)
-        .map_err(|p| p.to_string())
-}
-
-/// The provider the initremote parameters name, and its name, when it can
-/// be imported from.
-pub(in crate::dataset) fn import_kind(
-    params: &[(String, String)],
-) -> Result<(Box<dyn providers::ProviderKind>, String), DatasetError> {
-    let provider_name = params
-        .iter()
-        .find(|(k, _)| k == "provider")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let kind = providers::find_kind(&provider_name)
-        .ok_or_else(|| DatasetError::UnknownProvider(provider_name.clone()))?;
-    if !kind.capabilities().import {
-        return Err(DatasetError::ProviderCannotImport(provider_name));
-    }
-    Ok((kind, provider_name))
 }
 
 /// Lists the source through its provider and keys every file: from the

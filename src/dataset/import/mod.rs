@@ -10,17 +10,18 @@
 //! URL by one `git annex registerurl --batch`.
 //!
 //! One job per file: [`options`] says what to import, [`repository`]
-//! makes the dataset and its annexa remote, [`listing`] asks the provider
-//! for the files and keys them ([`checksums`] reads a checksum CSV,
-//! [`standalone`] is the provider's git-annex outside the protocol),
-//! [`fast_import`] writes the tree and [`registration`] the git-annex
-//! branch's URL and presence logs. This file holds the entry points and
-//! puts those steps in order.
+//! makes the dataset and its annexa remote, [`provider`] finds the
+//! provider and checks names, [`listing`] asks it for the files and keys
+//! them ([`checksums`] reads a checksum CSV, [`standalone`] is the
+//! provider's git-annex outside the protocol), [`fast_import`] writes the
+//! tree and [`registration`] the git-annex branch's URL and presence logs.
+//! This file holds the entry points and puts those steps in order.
 
 mod checksums;
 mod fast_import;
 mod listing;
 mod options;
+mod provider;
 mod registration;
 mod repository;
 mod standalone;
@@ -38,7 +39,7 @@ use repository::{ensure_remote, ensure_repository, record_chosen_host};
 
 pub use options::{ImportOptions, ImportSummary};
 
-pub(super) use listing::{import_kind, importable_path};
+pub(super) use provider::{import_kind, importable_path};
 pub(super) use registration::recorded_urls;
 pub(super) use repository::follow_endpoint;
 pub(super) use standalone::StandaloneAnnex;
