@@ -530,9 +530,8 @@ mod endpoint_tests {
             endpoint: Some(endpoint.into()),
             ..ServiceHints::default()
         };
-        let parse = |text: &str, hints: &ServiceHints| {
-            ServiceSource::parse(text, hints).unwrap().unwrap()
-        };
+        let parse =
+            |text: &str, hints: &ServiceHints| ServiceSource::parse(text, hints).unwrap().unwrap();
         let here = with("http://127.0.0.1:8/");
         assert_eq!(
             parse("doi:10.5072/FK2/X", &here),

@@ -826,7 +826,10 @@ impl ServiceCase<'_> {
         ok(self.annexa(work, &argv), &format!("annexa {argv:?}"));
         let delivered = crate::support::bids::files_under(&got);
         for path in files.keys().filter(|p| p.starts_with("sub-")) {
-            assert!(delivered.contains(path), "{path} not delivered: {delivered:?}");
+            assert!(
+                delivered.contains(path),
+                "{path} not delivered: {delivered:?}"
+            );
         }
         for path in &delivered {
             assert!(
