@@ -35,7 +35,7 @@ use super::DatasetError;
 use checksums::read_manifest;
 use fast_import::{build, import_ref};
 use listing::{list_source, PathFilter};
-use repository::{ensure_remote, ensure_repository, record_chosen_host};
+use repository::{ensure_annex, ensure_git_repository, ensure_remote, record_chosen_host};
 
 pub use options::{ImportOptions, ImportSummary};
 
@@ -85,17 +85,29 @@ fn import_recorded(
         Some(path) => Some(read_manifest(path)?),
         None => None,
     };
-    ensure_repository(dir)?;
+    ensure_git_repository(dir)?;
     record_chosen_host(dir, source)?;
-    ensure_remote(dir, &remote, &params, &*options.reporter)?;
-    let listing = list_source(
-        dir,
-        &params,
-        &filter,
-        manifest.as_ref(),
-        options.reporter.clone(),
-        record,
-    )?;
+    // git-annex's set-up of the repository and its remote (a few git-annex
+    // processes) runs while the service is listed: it needs no listing,
+    // and the listing needs only the git repository and the chosen host.
+    let listing = std::thread::scope(|scope| {
+        let setup = scope.spawn(|| {
+            ensure_annex(dir)?;
+            ensure_remote(dir, &remote, &params, &*options.reporter)
+        });
+        let listing = list_source(
+            dir,
+            &params,
+            &filter,
+            manifest.as_ref(),
+            options.reporter.clone(),
+            record,
+        );
+        match setup.join() {
+            Ok(setup) => setup.and(listing),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })?;
     let first = rev_parse(dir, &format!("{}^{{commit}}", import_ref(&remote))).is_none();
     if first && listing.files.is_empty() {
         // Most likely a mistyped prefix or DOI, or filters that leave

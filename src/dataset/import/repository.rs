@@ -29,14 +29,19 @@ pub(super) fn git_here(repo: &Path) -> Command {
     cmd
 }
 
-/// A git-annex repository with DataLad's dataset marker: `git init` and
-/// `git annex init` when needed; the dataset files come with the first
-/// import commit.
-pub(super) fn ensure_repository(dir: &Path) -> Result<(), DatasetError> {
+/// The folder of a dataset, a git repository (`git init` when needed);
+/// [`ensure_annex`] makes it a git-annex one, and the dataset files come
+/// with the first import commit.
+pub(super) fn ensure_git_repository(dir: &Path) -> Result<(), DatasetError> {
     std::fs::create_dir_all(dir).map_err(|e| DatasetError::io(dir, e))?;
     if !dir.join(".git").exists() {
         run(git(dir).args(["init", "--quiet"]))?;
     }
+    Ok(())
+}
+
+/// `git annex init` of the git repository at `dir`, when it is not yet.
+pub(super) fn ensure_annex(dir: &Path) -> Result<(), DatasetError> {
     let initialised = run(git(dir).args(["config", "--get", "annex.uuid"])).is_ok();
     if !initialised {
         run(git_here(dir).args(["annex", "init", "--quiet"]))?;
