@@ -10,10 +10,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::import::{file_matches_key, ContentId};
+use super::import::{file_matches_key, ContentId, FindImported};
 use super::{
     check_export_path, Annex, Availability, Capabilities, ConfigSpec, ExportTree, ImportSink,
-    ImportTree, ImportableFile, KeyLayout, Provider, ProviderError, ProviderKind, Result,
+    ImportableFile, KeyLayout, Provider, ProviderError, ProviderKind, Result,
 };
 
 const CONFIGS: &[ConfigSpec] = &[ConfigSpec {
@@ -226,7 +226,7 @@ impl Provider for DirectoryRemote {
         vec![("directory".into(), self.root.display().to_string())]
     }
 
-    fn import(&self) -> Option<&dyn ImportTree> {
+    fn import(&self) -> Option<&dyn super::ImportTree> {
         Some(self)
     }
 
@@ -312,42 +312,15 @@ fn local_content_id(meta: &std::fs::Metadata) -> ContentId {
     )
 }
 
-impl DirectoryRemote {
-    /// The regular file at an imported path, never through a symlink:
-    /// `None` when absent or not a plain file.
-    async fn import_file(&self, path: &str) -> Result<Option<(PathBuf, ImportableFile)>> {
-        let full = self.export_path(path)?;
-        let mut at = self.root.clone();
-        for part in path.split('/') {
-            at.push(part);
-            match tokio::fs::symlink_metadata(&at).await {
-                Ok(m) if m.file_type().is_symlink() => return Ok(None),
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let meta = tokio::fs::symlink_metadata(&full).await?;
-        if !meta.is_file() {
-            return Ok(None);
-        }
-        let file = ImportableFile {
-            path: path.to_string(),
-            size: meta.len(),
-            id: local_content_id(&meta),
-            url: None,
-        };
-        Ok(Some((full, file)))
-    }
-}
-
 #[async_trait]
-impl ImportTree for DirectoryRemote {
+impl FindImported for DirectoryRemote {
+    type Found = PathBuf;
+
     /// Walks the folder depth first with a stack of folders still to read
     /// (memory grows with the depth and one folder's entries, not with the
     /// tree). Symlinks are never followed; annexa's own temporary files are
     /// left out.
-    async fn list_importable(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
+    async fn list_files(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
         self.mounted()?;
         let mut pending = vec![String::new()];
         while let Some(dir) = pending.pop() {
@@ -396,35 +369,48 @@ impl ImportTree for DirectoryRemote {
         Ok(())
     }
 
-    async fn retrieve_import(
+    /// The regular file at an imported path, never through a symlink:
+    /// `None` when absent or not a plain file.
+    async fn find_imported(&self, path: &str) -> Result<Option<(PathBuf, ImportableFile)>> {
+        let full = self.export_path(path)?;
+        let mut at = self.root.clone();
+        for part in path.split('/') {
+            at.push(part);
+            match tokio::fs::symlink_metadata(&at).await {
+                Ok(m) if m.file_type().is_symlink() => return Ok(None),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let meta = tokio::fs::symlink_metadata(&full).await?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        let file = ImportableFile {
+            path: path.to_string(),
+            size: meta.len(),
+            id: local_content_id(&meta),
+            url: None,
+        };
+        Ok(Some((full, file)))
+    }
+
+    fn import_source(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    async fn download_imported(
         &self,
-        path: &str,
-        size: Option<u64>,
+        full: &PathBuf,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
-        let Some((full, file)) = self.import_file(path).await? else {
-            return Err(ProviderError::not_found(format!(
-                "{path} is not a file in {}",
-                self.root.display()
-            )));
-        };
-        if size.is_some_and(|s| s != file.size) {
-            return Err(ProviderError::integrity(format!(
-                "{path} changed: it has {} bytes now",
-                file.size
-            )));
-        }
-        retrieve_file(&full, dest, annex).await
+        retrieve_file(full, dest, annex).await
     }
 
-    async fn check_present_import(
-        &self,
-        path: &str,
-        key: &str,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        let Some((full, file)) = self.import_file(path).await? else {
+    async fn found_matches_key(&self, path: &str, key: &str) -> Result<bool> {
+        let Some((full, file)) = self.find_imported(path).await? else {
             return Ok(false);
         };
         if !file_matches_key(&file, key) {

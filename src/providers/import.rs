@@ -252,6 +252,73 @@ pub trait ImportTree: Send + Sync {
     async fn check_present_import(&self, path: &str, key: &str, annex: &dyn Annex) -> Result<bool>;
 }
 
+/// An import source whose file at a path is found in a fresh listing (or
+/// lookup), then downloaded. Every such provider gets the same
+/// [`ImportTree`] from it (the impl below): one check that the file is
+/// still there with its listed size, one comparison with the key.
+#[async_trait]
+pub trait FindImported: Send + Sync {
+    /// What the service says of one file, handed back to download it.
+    type Found: Send + Sync;
+    /// [`ImportTree::list_importable`].
+    async fn list_files(&self, sink: &mut dyn ImportSink, annex: &dyn Annex) -> Result<()>;
+    /// The importable file now at `path` with what the import makes of it
+    /// (as [`FindImported::list_files`] would list it); `None` when there
+    /// is none.
+    async fn find_imported(&self, path: &str) -> Result<Option<(Self::Found, ImportableFile)>>;
+    /// What the import reads, for the error of a file that is gone
+    /// ("article 42").
+    fn import_source(&self) -> String;
+    /// Downloads `found` into `dest`, verified as the key store does.
+    async fn download_imported(
+        &self,
+        found: &Self::Found,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()>;
+    /// [`ImportTree::check_present_import`]: by default, whether the file
+    /// now at `path` is listed as `key`'s content.
+    async fn found_matches_key(&self, path: &str, key: &str) -> Result<bool> {
+        Ok(self
+            .find_imported(path)
+            .await?
+            .is_some_and(|(_, file)| file_matches_key(&file, key)))
+    }
+}
+
+#[async_trait]
+impl<T: FindImported> ImportTree for T {
+    async fn list_importable(&self, sink: &mut dyn ImportSink, annex: &dyn Annex) -> Result<()> {
+        self.list_files(sink, annex).await
+    }
+
+    async fn retrieve_import(
+        &self,
+        path: &str,
+        size: Option<u64>,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()> {
+        let Some((found, file)) = self.find_imported(path).await? else {
+            return Err(ProviderError::not_found(format!(
+                "{path} is no longer in {}",
+                self.import_source()
+            )));
+        };
+        unchanged_since_listing(path, size, Some(file.size))?;
+        self.download_imported(&found, dest, annex).await
+    }
+
+    async fn check_present_import(
+        &self,
+        path: &str,
+        key: &str,
+        _annex: &dyn Annex,
+    ) -> Result<bool> {
+        self.found_matches_key(path, key).await
+    }
+}
+
 /// Whether a listed file matches `key`: the key has a size and it agrees
 /// (a key without one gives nothing to compare) and, when both have a
 /// checksum of the same algorithm, so do those.

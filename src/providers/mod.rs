@@ -292,8 +292,12 @@ pub trait ExportTree: Send + Sync {
     ) -> Result<()>;
     async fn check_present_export(&self, name: &str, key: &str, annex: &dyn Annex) -> Result<bool>;
     async fn remove_export(&self, name: &str, key: &str, annex: &dyn Annex) -> Result<()>;
-    /// Removes a now-empty exported directory; removing a missing one succeeds.
-    async fn remove_export_directory(&self, dir: &str, annex: &dyn Annex) -> Result<()>;
+    /// Removes a now-empty exported directory; removing a missing one
+    /// succeeds. By default nothing to remove: on most services a folder
+    /// exists only in its files' names, and is gone with them.
+    async fn remove_export_directory(&self, dir: &str, _annex: &dyn Annex) -> Result<()> {
+        check_export_path(dir)
+    }
     /// Renames an exported file; an error makes git-annex fall back to
     /// remove and store again.
     async fn rename_export(
@@ -314,6 +318,40 @@ pub trait UrlClaims: Send + Sync {
     fn claims_url(&self, url: &str) -> bool;
     /// What is behind a claimed URL (CHECKURL).
     async fn check_url(&self, url: &str, annex: &dyn Annex) -> Result<UrlCheck>;
+}
+
+/// A remote whose URLs each name a target of its own (a file id, a record,
+/// an object): every such provider gets the same [`UrlClaims`] from it
+/// (the impl below): a URL is claimed when it parses, and one that does
+/// not is refused the same way everywhere.
+#[async_trait]
+pub trait UrlTargets: Send + Sync {
+    /// What one URL names.
+    type Target: Send;
+    /// The target `url` names, when it belongs to this remote.
+    fn parse_url(&self, url: &str) -> Option<Self::Target>;
+    /// The URLs this remote claims, for the refusal of another:
+    /// "a Zenodo record or file URL".
+    fn claimed_urls(&self) -> String;
+    /// What is behind a claimed URL (CHECKURL).
+    async fn check_target(&self, target: Self::Target) -> Result<UrlCheck>;
+}
+
+#[async_trait]
+impl<T: UrlTargets> UrlClaims for T {
+    fn claims_url(&self, url: &str) -> bool {
+        self.parse_url(url).is_some()
+    }
+
+    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
+        let Some(target) = self.parse_url(url) else {
+            return Err(ProviderError::InvalidName(format!(
+                "{url} is not {}",
+                self.claimed_urls()
+            )));
+        };
+        self.check_target(target).await
+    }
 }
 
 /// Every provider kind this build knows.

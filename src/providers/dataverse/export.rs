@@ -87,12 +87,6 @@ impl ExportTree for DataverseRemote {
         Ok(())
     }
 
-    async fn remove_export_directory(&self, _dir: &str, _annex: &dyn Annex) -> Result<()> {
-        // Dataverse folders exist only through their files: once the files
-        // are gone, so is the folder.
-        Ok(())
-    }
-
     async fn rename_export(
         &self,
         name: &str,

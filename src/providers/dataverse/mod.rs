@@ -504,7 +504,8 @@ impl DataverseRemote {
         // unpacked by Dataverse or a broken transfer would differ).
         if let Some(expected) = stored.data_file.expected() {
             if !stored.data_file.tabular_data
-                && local_digest(src, expected.algorithm).await? != expected.hex
+                && crate::providers::import::hash_file(src, expected.algorithm).await?
+                    != expected.hex
             {
                 if self.api.delete(stored.data_file.id).await.is_ok() {
                     self.cache_remove(stored.data_file.id).await;
@@ -563,14 +564,10 @@ async fn same_content(f: &FileMetadata, src: &Path) -> Result<bool> {
     let size = tokio::fs::metadata(src).await?.len();
     Ok(match (f.data_file.content_size(), f.data_file.expected()) {
         (Some(s), Some(c)) if s == size && !f.data_file.tabular_data => {
-            local_digest(src, c.algorithm).await? == c.hex
+            crate::providers::import::hash_file(src, c.algorithm).await? == c.hex
         }
         _ => false,
     })
-}
-
-async fn local_digest(path: &Path, algorithm: Algorithm) -> Result<String> {
-    Ok(crate::transfer::hash_file(path, algorithm).await?)
 }
 
 #[async_trait]

@@ -46,7 +46,7 @@ use self::api::Api;
 use self::urls::FsUrl;
 use super::{
     Annex, Capabilities, ConfigSpec, ExportTree, Provider, ProviderError, ProviderKind, Result,
-    UrlCheck, UrlClaims, UrlEntry,
+    UrlCheck, UrlEntry, UrlTargets,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
@@ -642,25 +642,21 @@ impl ExportTree for FigshareRemote {
         }
         self.delete_all(&files).await
     }
-
-    async fn remove_export_directory(&self, _dir: &str, _annex: &dyn Annex) -> Result<()> {
-        // Folders exist only in the encoded names of their files.
-        Ok(())
-    }
 }
 
 #[async_trait]
-impl UrlClaims for FigshareRemote {
-    fn claims_url(&self, url: &str) -> bool {
-        urls::parse(url, self.api.base()).is_some()
+impl UrlTargets for FigshareRemote {
+    type Target = FsUrl;
+
+    fn parse_url(&self, url: &str) -> Option<FsUrl> {
+        urls::parse(url, self.api.base())
     }
 
-    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
-        let Some(target) = urls::parse(url, self.api.base()) else {
-            return Err(ProviderError::InvalidName(format!(
-                "not a Figshare file or article URL: {url}"
-            )));
-        };
+    fn claimed_urls(&self) -> String {
+        "a Figshare file or article URL".into()
+    }
+
+    async fn check_target(&self, target: FsUrl) -> Result<UrlCheck> {
         match target {
             FsUrl::File(id) => {
                 if self.api.has_token() {

@@ -11,10 +11,9 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use super::{download_url, Asset, GithubRemote};
-use crate::providers::import::{file_matches_key, unchanged_since_listing, ContentId};
+use crate::providers::import::{ContentId, FindImported};
 use crate::providers::{
-    check_export_path, error_chain_text, Annex, ImportSink, ImportTree, ImportableFile,
-    ProviderError, Result,
+    check_export_path, error_chain_text, Annex, ImportSink, ImportableFile, Result,
 };
 
 /// Why `asset` is not imported, if it is not.
@@ -51,20 +50,13 @@ impl GithubRemote {
             url: Some(download_url(&self.web, &self.repo, &self.tag, &asset.name)),
         }
     }
-
-    /// The complete asset at `path` now, if it is one that is imported.
-    async fn imported_asset(&self, path: &str) -> Result<Option<Asset>> {
-        check_export_path(path)?;
-        Ok(self
-            .lookup(path)
-            .await?
-            .filter(|a| not_importable(a).is_none()))
-    }
 }
 
 #[async_trait]
-impl ImportTree for GithubRemote {
-    async fn list_importable(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
+impl FindImported for GithubRemote {
+    type Found = Asset;
+
+    async fn list_files(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
         let id = self.release_id().await?;
         self.api
             .assets_each(&self.repo, id, &mut |asset| {
@@ -77,36 +69,28 @@ impl ImportTree for GithubRemote {
             .await
     }
 
-    async fn retrieve_import(
-        &self,
-        path: &str,
-        size: Option<u64>,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let Some(asset) = self.imported_asset(path).await? else {
-            return Err(ProviderError::not_found(format!(
-                "{path} is no longer an asset of release {} of {}",
-                self.tag, self.repo
-            )));
-        };
-        unchanged_since_listing(path, size, Some(asset.size))?;
-        let progress = |b| annex.progress(b);
-        self.api
-            .download(&self.repo, &asset, dest, asset.sha256(), &progress)
-            .await
+    /// The complete asset at `path` now, if it is one that is imported.
+    async fn find_imported(&self, path: &str) -> Result<Option<(Asset, ImportableFile)>> {
+        check_export_path(path)?;
+        Ok(self
+            .lookup(path)
+            .await?
+            .filter(|a| not_importable(a).is_none())
+            .map(|asset| {
+                let file = self.importable(&asset);
+                (asset, file)
+            }))
     }
 
-    async fn check_present_import(
-        &self,
-        path: &str,
-        key: &str,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        Ok(match self.imported_asset(path).await? {
-            Some(asset) => file_matches_key(&self.importable(&asset), key),
-            None => false,
-        })
+    fn import_source(&self) -> String {
+        format!("release {} of {}", self.tag, self.repo)
+    }
+
+    async fn download_imported(&self, asset: &Asset, dest: &Path, annex: &dyn Annex) -> Result<()> {
+        let progress = |b| annex.progress(b);
+        self.api
+            .download(&self.repo, asset, dest, asset.sha256(), &progress)
+            .await
     }
 }
 

@@ -39,7 +39,7 @@ pub use api::{Asset, Release, Repo, Token};
 use self::api::{Api, Uploaded};
 use super::{
     check_export_path, parse_bool, Annex, Capabilities, ConfigSpec, ExportTree, Provider,
-    ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+    ProviderError, ProviderKind, Result, UrlCheck, UrlEntry, UrlTargets,
 };
 use crate::key::Key;
 use crate::transfer::{Client, Expected, RetryPolicy};
@@ -807,16 +807,12 @@ async fn same_content(asset: &Asset, key: &str, src: &Path, size: u64) -> Result
         return Ok(false);
     }
     match asset.sha256() {
-        Some(d) => Ok(local_digest(src, d.algorithm).await? == d.hex),
+        Some(d) => Ok(crate::providers::import::hash_file(src, d.algorithm).await? == d.hex),
         // No digest: the name is the key, which pins the content when it
         // carries a checksum or size (that agrees). A key with neither
         // (datalad-annex's refs) may name new content: replace it.
         None => Ok(Key::parse(key).is_ok_and(|k| k.identifies_content())),
     }
-}
-
-async fn local_digest(path: &Path, algorithm: crate::transfer::Algorithm) -> Result<String> {
-    Ok(crate::transfer::hash_file(path, algorithm).await?)
 }
 
 async fn write_empty(dest: &Path) -> Result<()> {
@@ -969,11 +965,6 @@ impl ExportTree for GithubRemote {
         Ok(())
     }
 
-    async fn remove_export_directory(&self, dir: &str, _annex: &dyn Annex) -> Result<()> {
-        // Folders exist only inside asset names: nothing to remove.
-        check_export_path(dir)
-    }
-
     async fn rename_export(
         &self,
         name: &str,
@@ -1008,7 +999,7 @@ impl ExportTree for GithubRemote {
 
 /// What a release URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum ReleaseUrl {
+pub enum ReleaseUrl {
     /// `.../OWNER/REPO/releases/download/TAG/NAME`
     Asset {
         repo: Repo,
@@ -1074,14 +1065,18 @@ fn download_url(web: &Url, repo: &Repo, tag: &str, name: &str) -> String {
 }
 
 #[async_trait]
-impl UrlClaims for GithubRemote {
-    fn claims_url(&self, url: &str) -> bool {
-        parse_url(&self.web, url).is_some()
+impl UrlTargets for GithubRemote {
+    type Target = ReleaseUrl;
+
+    fn parse_url(&self, url: &str) -> Option<ReleaseUrl> {
+        parse_url(&self.web, url)
     }
 
-    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
-        let parsed = parse_url(&self.web, url)
-            .ok_or_else(|| ProviderError::not_found(format!("{url} is not a release URL")))?;
+    fn claimed_urls(&self) -> String {
+        "a release URL".into()
+    }
+
+    async fn check_target(&self, parsed: ReleaseUrl) -> Result<UrlCheck> {
         let (repo, tag) = match &parsed {
             ReleaseUrl::Asset { repo, tag, .. } | ReleaseUrl::Page { repo, tag } => (repo, tag),
         };

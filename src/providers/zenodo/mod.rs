@@ -32,8 +32,8 @@ use super::flat_names;
 use super::service_api::setting as config;
 use super::token::{TokenService, TokenSource};
 use super::{
-    Annex, Capabilities, ConfigSpec, ExportTree, ImportTree, KindInfo, Provider, ProviderError,
-    ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+    Annex, Capabilities, ConfigSpec, ExportTree, KindInfo, Provider, ProviderError, ProviderKind,
+    Result, UrlCheck, UrlEntry, UrlTargets,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, RetryPolicy};
@@ -493,17 +493,7 @@ impl Provider for ZenodoRemote {
         ]
     }
 
-    fn export(&self) -> Option<&dyn ExportTree> {
-        Some(self)
-    }
-
-    fn urls(&self) -> Option<&dyn UrlClaims> {
-        Some(self)
-    }
-
-    fn import(&self) -> Option<&dyn ImportTree> {
-        Some(self)
-    }
+    provides_every_capability!();
 }
 
 #[async_trait]
@@ -551,25 +541,21 @@ impl ExportTree for ZenodoRemote {
         self.remove_name(name, &Self::export_name(name)?, key, annex)
             .await
     }
-
-    async fn remove_export_directory(&self, _dir: &str, _annex: &dyn Annex) -> Result<()> {
-        // Folders exist only in the encoded names of their files.
-        Ok(())
-    }
 }
 
 #[async_trait]
-impl UrlClaims for ZenodoRemote {
-    fn claims_url(&self, url: &str) -> bool {
-        urls::parse(url, self.api.base()).is_some()
+impl UrlTargets for ZenodoRemote {
+    type Target = ZUrl;
+
+    fn parse_url(&self, url: &str) -> Option<ZUrl> {
+        urls::parse(url, self.api.base())
     }
 
-    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
-        let Some(target) = urls::parse(url, self.api.base()) else {
-            return Err(ProviderError::InvalidName(format!(
-                "not a Zenodo record or file URL: {url}"
-            )));
-        };
+    fn claimed_urls(&self) -> String {
+        "a Zenodo record or file URL".into()
+    }
+
+    async fn check_target(&self, target: ZUrl) -> Result<UrlCheck> {
         match target {
             ZUrl::File { record, name } => {
                 match self
