@@ -26,6 +26,7 @@
 
 mod api;
 mod error;
+mod export;
 mod import;
 pub mod naming;
 pub mod urls;
@@ -44,10 +45,7 @@ pub use error::FigshareError;
 
 use self::api::Api;
 use self::urls::FsUrl;
-use super::{
-    Annex, Capabilities, ConfigSpec, ExportTree, Provider, ProviderError, ProviderKind, Result,
-    UrlCheck, UrlEntry, UrlTargets,
-};
+use super::{Annex, Capabilities, ConfigSpec, Provider, ProviderError, ProviderKind, Result};
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
 
@@ -586,132 +584,6 @@ impl Provider for FigshareRemote {
     }
 
     provides_every_capability!();
-}
-
-#[async_trait]
-impl ExportTree for FigshareRemote {
-    async fn store_export(
-        &self,
-        name: &str,
-        _key: &str,
-        src: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let flat = Self::export_name(name)?;
-        self.put(&flat, src, annex).await?;
-        Ok(())
-    }
-
-    async fn retrieve_export(
-        &self,
-        name: &str,
-        _key: &str,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let flat = Self::export_name(name)?;
-        match self.find(&flat).await? {
-            Some(f) => self.download(&f, dest, annex).await,
-            None => Err(ProviderError::not_found(format!(
-                "{name} is not in article {}",
-                self.api.article()
-            ))),
-        }
-    }
-
-    async fn check_present_export(
-        &self,
-        name: &str,
-        key: &str,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        let flat = Self::export_name(name)?;
-        Ok(self
-            .find(&flat)
-            .await?
-            .is_some_and(|f| matches_key(&f, key)))
-    }
-
-    async fn remove_export(&self, name: &str, key: &str, _annex: &dyn Annex) -> Result<()> {
-        let flat = Self::export_name(name)?;
-        let files = self.named(&flat).await?;
-        // As for keys: a file of a key naming no content (datalad-annex's
-        // `.datalad/dotgit/refs`) leaves the draft only.
-        if Key::parse(key).is_ok_and(|k| k.identifies_content()) {
-            self.check_unpublished(name, &files).await?;
-        }
-        self.delete_all(&files).await
-    }
-}
-
-#[async_trait]
-impl UrlTargets for FigshareRemote {
-    type Target = FsUrl;
-
-    fn parse_url(&self, url: &str) -> Option<FsUrl> {
-        urls::parse(url, self.api.base())
-    }
-
-    fn claimed_urls(&self) -> String {
-        "a Figshare file or article URL".into()
-    }
-
-    async fn check_target(&self, target: FsUrl) -> Result<UrlCheck> {
-        match target {
-            FsUrl::File(id) => {
-                if self.api.has_token() {
-                    match self.api.file(id).await {
-                        Ok(f) => {
-                            return Ok(UrlCheck::Contents {
-                                size: Some(f.size),
-                                filename: Some(f.name),
-                            })
-                        }
-                        Err(e) if e.is_not_found() => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                if self.api.probe(id).await? {
-                    Ok(UrlCheck::Contents {
-                        size: None,
-                        filename: None,
-                    })
-                } else {
-                    Err(ProviderError::not_found(format!(
-                        "Figshare file {id} was not found"
-                    )))
-                }
-            }
-            FsUrl::Article { id, version } => {
-                let files = if id == self.api.article() && version.is_none() && self.api.has_token()
-                {
-                    self.api
-                        .files()
-                        .await?
-                        .into_iter()
-                        .filter(FsFile::is_available)
-                        .collect()
-                } else {
-                    self.api.public_files(id, version).await?
-                };
-                let entries: Vec<UrlEntry> = files
-                    .into_iter()
-                    .filter(|f| !f.is_link_only)
-                    .map(|f| UrlEntry {
-                        url: self.api.download_url(f.id).to_string(),
-                        size: Some(f.size),
-                        filename: f.name,
-                    })
-                    .collect();
-                if entries.is_empty() {
-                    return Err(ProviderError::not_found(format!(
-                        "article {id} has no files to download"
-                    )));
-                }
-                Ok(UrlCheck::Multi(entries))
-            }
-        }
-    }
 }
 
 #[cfg(test)]

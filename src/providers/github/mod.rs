@@ -20,8 +20,10 @@
 //! anything is sent.
 
 mod api;
+mod export;
 mod import;
 pub mod naming;
+mod urls;
 
 use crate::providers::token::{TokenService, TokenSource};
 use crate::providers::KindInfo;
@@ -37,9 +39,9 @@ use url::Url;
 pub use api::{Asset, Release, Repo, Token};
 
 use self::api::{Api, Uploaded};
+use self::urls::{download_url, parse_url, ReleaseUrl};
 use super::{
-    check_export_path, parse_bool, Annex, Capabilities, ConfigSpec, ExportTree, Provider,
-    ProviderError, ProviderKind, Result, UrlCheck, UrlEntry, UrlTargets,
+    parse_bool, Annex, Capabilities, ConfigSpec, Provider, ProviderError, ProviderKind, Result,
 };
 use crate::key::Key;
 use crate::transfer::{Client, Expected, RetryPolicy};
@@ -900,264 +902,9 @@ impl Provider for GithubRemote {
     provides_every_capability!();
 }
 
-/// The asset name of an export path (checked first).
-fn export_name(path: &str) -> Result<String> {
-    check_export_path(path)?;
-    Ok(naming::encode(path))
-}
-
-#[async_trait]
-impl ExportTree for GithubRemote {
-    async fn store_export(
-        &self,
-        name: &str,
-        key: &str,
-        src: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let asset = export_name(name)?;
-        if tokio::fs::metadata(src).await?.len() == 0 {
-            annex.set_state(key, EMPTY_STATE).await?;
-            return Ok(());
-        }
-        self.put(&asset, key, src, annex).await?;
-        Ok(())
-    }
-
-    async fn retrieve_export(
-        &self,
-        name: &str,
-        key: &str,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let asset_name = export_name(name)?;
-        if self.get_named(&asset_name, key, dest, annex).await? {
-            return Ok(());
-        }
-        if self.empty_stored(key, annex).await? {
-            return write_empty(dest).await;
-        }
-        Err(ProviderError::not_found(format!(
-            "{name} is not in release {} of {}",
-            self.tag, self.repo
-        )))
-    }
-
-    async fn check_present_export(&self, name: &str, key: &str, annex: &dyn Annex) -> Result<bool> {
-        let asset_name = export_name(name)?;
-        if let Some(asset) = self.lookup(&asset_name).await? {
-            let size_ok = Key::parse(key)
-                .ok()
-                .and_then(|k| k.content_size())
-                .map_or(true, |s| s == asset.size);
-            return Ok(size_ok && digest_agrees(&asset, key));
-        }
-        self.empty_stored(key, annex).await
-    }
-
-    async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
-        let asset_name = export_name(name)?;
-        if let Some(asset) = self.lookup_any(&asset_name).await? {
-            self.api.delete_asset(&self.repo, asset.id).await?;
-            self.note(&asset_name, None).await;
-        }
-        Ok(())
-    }
-
-    async fn rename_export(
-        &self,
-        name: &str,
-        _key: &str,
-        new_name: &str,
-        _annex: &dyn Annex,
-    ) -> Result<()> {
-        let from = export_name(name)?;
-        let to = export_name(new_name)?;
-        let Located { release, asset } =
-            self.locate(&from)
-                .await?
-                .filter(|l| l.asset.uploaded())
-                .ok_or_else(|| ProviderError::not_found(format!("{name} is not exported")))?;
-        if let Some(old) = self.lookup_any(&to).await? {
-            self.api.delete_asset(&self.repo, old.id).await?;
-            self.note(&to, None).await;
-        }
-        let renamed = self.api.rename_asset(&self.repo, asset.id, &to).await?;
-        self.note(&from, None).await;
-        self.note(&renamed.name.clone(), Some((release, renamed.clone())))
-            .await;
-        if renamed.name != to {
-            return Err(ProviderError::InvalidName(format!(
-                "GitHub renamed asset {to:?} to {:?}",
-                renamed.name
-            )));
-        }
-        Ok(())
-    }
-}
-
-/// What a release URL names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReleaseUrl {
-    /// `.../OWNER/REPO/releases/download/TAG/NAME`
-    Asset {
-        repo: Repo,
-        tag: String,
-        name: String,
-    },
-    /// `.../OWNER/REPO/releases/tag/TAG`
-    Page { repo: Repo, tag: String },
-}
-
-/// Parses a release URL on the `web` host.
-fn parse_url(web: &Url, text: &str) -> Option<ReleaseUrl> {
-    let url = Url::parse(text).ok()?;
-    if url.scheme() != web.scheme()
-        || url.host_str() != web.host_str()
-        || url.port_or_known_default() != web.port_or_known_default()
-    {
-        return None;
-    }
-    let base = web.path().trim_end_matches('/');
-    let rest = url.path().strip_prefix(base)?.strip_prefix('/')?;
-    let segments: Vec<String> = rest
-        .split('/')
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8()
-                .map(|c| c.into_owned())
-        })
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
-    match seg.as_slice() {
-        [owner, name, "releases", "download", tag, asset]
-            if !tag.is_empty() && !asset.is_empty() =>
-        {
-            Some(ReleaseUrl::Asset {
-                repo: Repo::parse(&format!("{owner}/{name}"))?,
-                tag: tag.to_string(),
-                name: asset.to_string(),
-            })
-        }
-        [owner, name, "releases", "tag", tag] if !tag.is_empty() => Some(ReleaseUrl::Page {
-            repo: Repo::parse(&format!("{owner}/{name}"))?,
-            tag: tag.to_string(),
-        }),
-        _ => None,
-    }
-}
-
-fn download_url(web: &Url, repo: &Repo, tag: &str, name: &str) -> String {
-    let mut url = web.clone();
-    if let Ok(mut s) = url.path_segments_mut() {
-        s.pop_if_empty().extend([
-            repo.owner.as_str(),
-            repo.name.as_str(),
-            "releases",
-            "download",
-            tag,
-            name,
-        ]);
-    }
-    url.to_string()
-}
-
-#[async_trait]
-impl UrlTargets for GithubRemote {
-    type Target = ReleaseUrl;
-
-    fn parse_url(&self, url: &str) -> Option<ReleaseUrl> {
-        parse_url(&self.web, url)
-    }
-
-    fn claimed_urls(&self) -> String {
-        "a release URL".into()
-    }
-
-    async fn check_target(&self, parsed: ReleaseUrl) -> Result<UrlCheck> {
-        let (repo, tag) = match &parsed {
-            ReleaseUrl::Asset { repo, tag, .. } | ReleaseUrl::Page { repo, tag } => (repo, tag),
-        };
-        let release = self
-            .api
-            .find_release(repo, tag)
-            .await?
-            .ok_or_else(|| ProviderError::not_found(format!("{repo} has no release {tag}")))?;
-        match &parsed {
-            ReleaseUrl::Asset { name, .. } => {
-                let asset = release.asset(name).ok_or_else(|| {
-                    ProviderError::not_found(format!("release {tag} of {repo} has no asset {name}"))
-                })?;
-                Ok(UrlCheck::Contents {
-                    size: Some(asset.size),
-                    filename: Some(asset.name.clone()),
-                })
-            }
-            ReleaseUrl::Page { .. } => {
-                // The paged listing: the release's embedded list is not
-                // documented to be complete for large releases.
-                let mut entries = Vec::new();
-                self.api
-                    .assets_each(repo, release.id, &mut |a| {
-                        if a.uploaded() {
-                            entries.push(UrlEntry {
-                                url: download_url(&self.web, repo, tag, &a.name),
-                                size: Some(a.size),
-                                filename: a.name.clone(),
-                            });
-                        }
-                        Ok(())
-                    })
-                    .await?;
-                Ok(UrlCheck::Multi(entries))
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn release_urls() {
-        let web = Url::parse("https://github.com").unwrap();
-        let repo = Repo::parse("o/r").unwrap();
-        assert_eq!(
-            parse_url(
-                &web,
-                "https://github.com/o/r/releases/download/v1/a%20b.zip"
-            ),
-            Some(ReleaseUrl::Asset {
-                repo: repo.clone(),
-                tag: "v1".into(),
-                name: "a b.zip".into()
-            })
-        );
-        assert_eq!(
-            parse_url(&web, "https://github.com/o/r/releases/tag/v1"),
-            Some(ReleaseUrl::Page {
-                repo: repo.clone(),
-                tag: "v1".into()
-            })
-        );
-        for other in [
-            "https://github.com/o/r",
-            "https://example.com/o/r/releases/tag/v1",
-            "http://github.com/o/r/releases/tag/v1",
-            "https://github.com/o/r/releases/download/v1/",
-        ] {
-            assert_eq!(parse_url(&web, other), None, "{other}");
-        }
-        assert_eq!(
-            download_url(&web, &repo, "v1", "x.bin"),
-            "https://github.com/o/r/releases/download/v1/x.bin"
-        );
-        let fake = Url::parse("http://127.0.0.1:8000/").unwrap();
-        assert!(parse_url(&fake, "http://127.0.0.1:8000/o/r/releases/tag/v1").is_some());
-    }
 
     #[test]
     fn checksums_prefer_the_key_and_must_agree() {
