@@ -92,6 +92,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
+            if let Some(console) = CONSOLE.get() {
+                console.clear();
+            }
             eprintln!("annexa: error: {e:#}");
             ExitCode::from(2)
         }

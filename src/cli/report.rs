@@ -3,7 +3,9 @@
 //! and warnings on stderr. Part of the binary, not of the library (which
 //! only calls [`Reporter`]).
 
-use annexa::dataset::report::{shown_path, FileEvent, FileOutcome, GetSummary, Status};
+use annexa::dataset::report::{
+    shown_path, FetchProgress, FileEvent, FileOutcome, GetSummary, Status,
+};
 use annexa::dataset::Reporter;
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
@@ -30,6 +32,20 @@ struct State {
     written: u64,
     bytes: u64,
     running: bool,
+    /// A spinner while a service's listing arrives and content reaches
+    /// the cache, before the copy's bar.
+    fetching: Option<ProgressBar>,
+    /// Content fetched into the cache so far, for a report when interrupted.
+    fetched: FetchProgress,
+    /// Listing and fetching into the cache; the copy has not begun.
+    fetch_phase: bool,
+}
+
+impl State {
+    /// The bar or spinner on screen, if any.
+    fn shown(&self) -> Option<&ProgressBar> {
+        self.bar.as_ref().or(self.fetching.as_ref())
+    }
 }
 
 impl Console {
@@ -49,7 +65,7 @@ impl Console {
     /// Prints on stderr without tearing the progress bar.
     fn say(&self, line: &str) {
         let state = self.state();
-        match &state.bar {
+        match state.shown() {
             Some(bar) => bar.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
         }
@@ -57,9 +73,20 @@ impl Console {
 
     fn say_out(&self, line: &str) {
         let state = self.state();
-        match &state.bar {
+        match state.shown() {
             Some(bar) => bar.suspend(|| print_line(line)),
             None => print_line(line),
+        }
+    }
+
+    /// Takes any bar or spinner off the screen (before an error is shown).
+    pub fn clear(&self) {
+        let mut state = self.state();
+        for bar in [state.bar.take(), state.fetching.take()]
+            .into_iter()
+            .flatten()
+        {
+            bar.finish_and_clear();
         }
     }
 
@@ -69,6 +96,18 @@ impl Console {
         let mut state = self.state();
         if let Some(bar) = state.bar.take() {
             bar.finish_and_clear();
+        }
+        if let Some(spinner) = state.fetching.take() {
+            spinner.finish_and_clear();
+        }
+        if state.fetch_phase {
+            let f = state.fetched;
+            return Some(format!(
+                "annexa: interrupted before the copy began: nothing was written to the target; {} files listed, {} fetched into the cache ({}) and kept there; run the same command again to finish",
+                f.listed,
+                f.fetched,
+                HumanBytes(f.bytes)
+            ));
         }
         state.running.then(|| {
             format!(
@@ -82,6 +121,34 @@ impl Console {
 }
 
 impl Reporter for Console {
+    fn fetch_progress(&self, progress: FetchProgress) {
+        let mut state = self.state();
+        state.fetched = progress;
+        state.fetch_phase = true;
+        if self.json || self.quiet || !self.terminal {
+            return;
+        }
+        let spinner = state.fetching.get_or_insert_with(|| {
+            let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            spinner.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            spinner.enable_steady_tick(Duration::from_millis(200));
+            spinner
+        });
+        let failed = match progress.failed {
+            0 => String::new(),
+            n => format!(", {n} failed"),
+        };
+        spinner.set_message(format!(
+            "listed {} files; fetched {} into the cache ({}){failed}",
+            progress.listed,
+            progress.fetched,
+            HumanBytes(progress.bytes)
+        ));
+    }
+
     fn activity(&self, text: &str) {
         if self.terminal && !self.quiet {
             self.say(&format!("annexa: {text}"));
@@ -104,6 +171,10 @@ impl Reporter for Console {
 
     fn get_started(&self, files: u64, bytes: u64) {
         let mut state = self.state();
+        if let Some(spinner) = state.fetching.take() {
+            spinner.finish_and_clear();
+        }
+        state.fetch_phase = false;
         state.total_files = files;
         state.running = true;
         if self.json || !self.terminal {

@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::stream::StreamExt;
 
@@ -28,7 +29,7 @@ use super::commands::{GetOptions, GetOutcome, Materializer, SelectionRequest};
 use super::import::{
     import_kind, importable_path, provider_error, with_recorded_endpoint, StandaloneAnnex,
 };
-use super::report::Reporter;
+use super::report::{FetchProgress, Reporter};
 use super::resolve::{select_files, selects_on_its_own, DatasetFile, Resolved};
 use super::service::{ServiceHints, ServiceSource};
 use super::tree::Content;
@@ -154,6 +155,41 @@ struct ListingSink<'a> {
     recent: Vec<usize>,
     /// Where a name the listing cannot use is reported.
     reporter: &'a dyn Reporter,
+    progress: &'a FetchCounter,
+}
+
+/// What a listed `get` has done so far, for [`Reporter::fetch_progress`]
+/// (the listing and the downloads run side by side).
+#[derive(Default)]
+struct FetchCounter {
+    listed: AtomicU64,
+    fetched: AtomicU64,
+    failed: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl FetchCounter {
+    fn report(&self, reporter: &dyn Reporter) {
+        let mut progress = FetchProgress::default();
+        progress.listed = self.listed.load(Ordering::Relaxed);
+        progress.fetched = self.fetched.load(Ordering::Relaxed);
+        progress.failed = self.failed.load(Ordering::Relaxed);
+        progress.bytes = self.bytes.load(Ordering::Relaxed);
+        reporter.fetch_progress(progress);
+    }
+
+    fn downloaded(&self, outcome: &Result<String, String>, size: u64, reporter: &dyn Reporter) {
+        match outcome {
+            Ok(_) => {
+                self.fetched.fetch_add(1, Ordering::Relaxed);
+                self.bytes.fetch_add(size, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.report(reporter);
+    }
 }
 
 /// How many of a folder's last files a selected file's sidecar is looked
@@ -250,6 +286,8 @@ impl ImportSink for ListingSink<'_> {
         }
         let index = self.files.len();
         self.files.push((file, false));
+        self.progress.listed.fetch_add(1, Ordering::Relaxed);
+        self.progress.report(self.reporter);
         if self.jobs.is_some() {
             self.prefetch(index);
         }
@@ -310,6 +348,8 @@ pub(super) fn get(
             DatasetError::Direct(format!("provider {} cannot be imported from", service.name))
         })?;
         let (job_tx, job_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let progress = FetchCounter::default();
+        let reporter = &**cache.reporter();
         // The listing (or the record), then the selection on all of it.
         let produce = async {
             let job_tx = job_tx;
@@ -324,7 +364,7 @@ pub(super) fn get(
                     // wants only its part).
                     let raw = request.scopes == [crate::bids::Scope::Raw];
                     let prefetch = (options.shard.is_none() && raw).then_some(&job_tx);
-                    list_anew(cache, source, tree, annex, request, prefetch).await?
+                    list_anew(cache, source, tree, annex, request, prefetch, &progress).await?
                 }
             };
             let listed = as_dataset_files(&files);
@@ -356,8 +396,13 @@ pub(super) fn get(
             });
             let downloads = arriving
                 .map(|(index, file, confirmed)| {
-                    let repo = &repo;
-                    async move { (index, fetch_one(tree, annex, repo, file, confirmed).await) }
+                    let (repo, progress) = (&repo, &progress);
+                    async move {
+                        let size = file.size;
+                        let outcome = fetch_one(tree, annex, repo, file, confirmed).await;
+                        progress.downloaded(&outcome, size, reporter);
+                        (index, outcome)
+                    }
                 })
                 .buffer_unordered(jobs);
             let mut downloads = std::pin::pin!(downloads);
@@ -395,6 +440,7 @@ async fn list_anew(
     annex: &dyn Annex,
     request: &SelectionRequest,
     prefetch: Option<&tokio::sync::mpsc::UnboundedSender<Job>>,
+    progress: &FetchCounter,
 ) -> Result<
     (
         Vec<(ImportableFile, bool)>,
@@ -412,6 +458,7 @@ async fn list_anew(
         selected_dirs: std::collections::HashSet::new(),
         recent: Vec::new(),
         reporter: &**cache.reporter(),
+        progress,
     };
     tree.list_unconfirmed(&mut sink, annex)
         .await
@@ -558,12 +605,14 @@ async fn fetch_one(
                 return Ok(key);
             }
             let tmp = tmp_dir.join(&key);
-            let _lock = lock_download(&tmp).await?;
+            let lock = lock_download(&tmp).await?;
             if object_present(repo, &key) {
+                lock.done();
                 return Ok(key);
             }
             download_checked(tree, annex, &path, file.size, &tmp, Some(checksum)).await?;
             place(repo, &key, &tmp)?;
+            lock.done();
             Ok(key)
         }
         None => {
@@ -626,7 +675,7 @@ async fn download_checked(
 
 /// One download of a key at a time, across processes (shards of one
 /// selection share the cache): the lock file beside its temporary file.
-async fn lock_download(tmp: &Path) -> Result<std::fs::File, String> {
+async fn lock_download(tmp: &Path) -> Result<DownloadLock, String> {
     use fs2::FileExt;
     let lock_path = tmp.with_extension("annexa-lock");
     let file = std::fs::OpenOptions::new()
@@ -635,13 +684,33 @@ async fn lock_download(tmp: &Path) -> Result<std::fs::File, String> {
         .write(true)
         .open(&lock_path)
         .map_err(|e| format!("{}: {e}", lock_path.display()))?;
-    if file.try_lock_exclusive().is_ok() {
-        return Ok(file);
+    let file = if file.try_lock_exclusive().is_ok() {
+        file
+    } else {
+        tokio::task::spawn_blocking(move || file.lock_exclusive().map(|_| file))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{}: {e}", lock_path.display()))?
+    };
+    Ok(DownloadLock {
+        _file: file,
+        path: lock_path,
+    })
+}
+
+/// A held download lock; released when dropped.
+struct DownloadLock {
+    _file: std::fs::File,
+    path: PathBuf,
+}
+
+impl DownloadLock {
+    /// The key's content is in place: its lock file goes, so a large `get`
+    /// leaves no file per key behind. Whoever still waits on it, or makes
+    /// a new one, finds the object present and downloads nothing.
+    fn done(self) {
+        let _ = std::fs::remove_file(&self.path);
     }
-    tokio::task::spawn_blocking(move || file.lock_exclusive().map(|_| file))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("{}: {e}", lock_path.display()))
 }
 
 /// Moves checked content into the annex object store, read-only as
@@ -699,6 +768,7 @@ mod tests {
             "sub-02/sub-02_scans.tsv",
         ];
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let progress = FetchCounter::default();
         let mut sink = ListingSink {
             request: &request,
             files: Vec::new(),
@@ -709,6 +779,7 @@ mod tests {
             selected_dirs: std::collections::HashSet::new(),
             recent: Vec::new(),
             reporter: &crate::dataset::report::Silent,
+            progress: &progress,
         };
         for path in listing {
             sink.found(ImportableFile {
@@ -742,5 +813,9 @@ mod tests {
             ]
         );
         assert_eq!(files.len(), listing.len());
+        assert_eq!(
+            progress.listed.load(Ordering::Relaxed),
+            listing.len() as u64
+        );
     }
 }

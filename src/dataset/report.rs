@@ -70,6 +70,17 @@ pub struct GetSummary {
     pub seconds: f64,
 }
 
+/// How far a `get` from a service's listing has come before it copies:
+/// files listed so far, and content fetched into the cache meanwhile.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FetchProgress {
+    pub listed: u64,
+    pub fetched: u64,
+    pub failed: u64,
+    pub bytes: u64,
+}
+
 /// Receives what the library has to say. Every method has a silent
 /// default, so a caller implements only what it shows.
 pub trait Reporter: Send + Sync {
@@ -81,6 +92,9 @@ pub trait Reporter: Send + Sync {
     fn notice(&self, _text: &str) {}
     /// Something went partly wrong; the command goes on.
     fn warning(&self, _text: &str) {}
+    /// A listing arrives, or content reaches the cache, before the copy
+    /// of a `get` from a service begins (called often: show, don't log).
+    fn fetch_progress(&self, _progress: FetchProgress) {}
     /// A `get` begins: this many files and bytes are selected.
     fn get_started(&self, _files: u64, _bytes: u64) {}
     /// More bytes downloaded or copied.

@@ -17,51 +17,11 @@ use std::process::{Command, Output, Stdio};
 
 const BUCKET: &str = "openneuro-like";
 
-/// Puts, replaces and deletes objects (public-read: moto refuses anonymous
-/// reads otherwise), one JSON operation per line on stdin.
-const S3_SCRIPT: &str = r#"
-import sys, json, boto3
-from boto3.s3.transfer import TransferConfig
-from concurrent.futures import ThreadPoolExecutor
-s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="a",
-                  aws_secret_access_key="b", region_name="us-east-1")
-bucket = sys.argv[2]
-try:
-    s3.create_bucket(Bucket=bucket, ACL="public-read")
-except s3.exceptions.BucketAlreadyOwnedByYou:
-    pass
-def run(op):
-    if op["op"] == "put":
-        s3.put_object(Bucket=bucket, Key=op["key"], Body=op["data"].encode(), ACL="public-read")
-    elif op["op"] == "multipart":
-        import io
-        body = (op["data"] * (op["size"] // len(op["data"]) + 1))[: op["size"]].encode()
-        s3.upload_fileobj(io.BytesIO(body), bucket, op["key"], ExtraArgs={"ACL": "public-read"},
-                          Config=TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20))
-    else:
-        s3.delete_object(Bucket=bucket, Key=op["key"])
-ops = [json.loads(l) for l in sys.stdin if l.strip()]
-with ThreadPoolExecutor(8) as ex:
-    list(ex.map(run, ops))
-"#;
-
 fn s3_ops(moto: &Moto, ops: &[serde_json::Value]) {
-    let mut child = Command::new(tool("python3"))
-        .args(["-c", S3_SCRIPT, &moto.endpoint(), BUCKET])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("the tools venv's python runs");
-    let mut stdin = child.stdin.take().unwrap();
-    for op in ops {
-        writeln!(stdin, "{op}").unwrap();
-    }
-    drop(stdin);
-    assert!(child.wait().unwrap().success(), "filling moto failed");
+    crate::support::s3::fill_bucket(moto, BUCKET, ops);
 }
 
-fn put(key: &str, data: &str) -> serde_json::Value {
-    serde_json::json!({"op": "put", "key": key, "data": data})
-}
+use crate::support::s3::put;
 
 /// An OpenNeuro-like BIDS dataset under `ds000001/`: path → content.
 fn bids_layout(subjects: usize) -> BTreeMap<String, String> {
@@ -1433,4 +1393,78 @@ fn endpoint_is_named_once_and_refreshes_reuse_it() {
         "import refresh without --endpoint",
     );
     assert!(refreshed.contains("1 added"), "{refreshed}");
+}
+
+/// An anonymous import trusts single-part ETags without a HEAD per object
+/// (S3 serves no SSE-KMS or SSE-C object to an anonymous reader, so every
+/// object it can read has an ETag that is the MD5); an import with
+/// credentials asks each object how it is encrypted, and an SSE-KMS object
+/// (whose ETag is no MD5 on AWS) gets a key from its hashed content.
+#[test]
+fn anonymous_imports_trust_etags_and_credentials_check_encryption() {
+    let proxy = crate::support::s3::StoreProxy::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    s3_ops(&proxy.moto, &[]);
+    proxy.encrypt_bucket_with_kms(BUCKET);
+    let files: BTreeMap<String, String> = (1..=30)
+        .map(|n| {
+            (
+                format!("sub-{n:02}/anat/sub-{n:02}_T1w.nii.gz"),
+                format!("image {n}\n"),
+            )
+        })
+        .chain([("dataset_description.json".into(), "{}\n".into())])
+        .collect();
+    let ops: Vec<_> = files
+        .iter()
+        .map(|(p, c)| put(&format!("kms/{p}"), c))
+        .collect();
+    s3_ops(&proxy.moto, &ops);
+    let source = format!("s3://{BUCKET}/kms");
+    let heads = |from: usize| {
+        proxy.seen()[from..]
+            .iter()
+            // HEADs of objects; a HEAD of the bucket is not per object.
+            .filter(|seen| seen.method == "HEAD" && seen.path.trim_matches('/').contains('/'))
+            .count()
+    };
+
+    let before = proxy.seen().len();
+    let out = annexa_command(work, &["import", &source, "anonymous"])
+        .env("AWS_ENDPOINT_URL_S3", proxy.endpoint())
+        .output()
+        .unwrap();
+    ok(out, "anonymous annexa import");
+    assert_eq!(heads(before), 0, "an anonymous import sent HEADs");
+    let keys = checked_out_keys(&work.join("anonymous"));
+    assert_eq!(keys.len(), files.len());
+    for (path, content) in &files {
+        assert_eq!(keys[path], md5_key(path, content.as_bytes()), "{path}");
+    }
+
+    let before = proxy.seen().len();
+    let out = annexa_command(work, &["import", &source, "signed"])
+        .env("AWS_ENDPOINT_URL_S3", proxy.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "a")
+        .env("AWS_SECRET_ACCESS_KEY", "b")
+        .output()
+        .unwrap();
+    ok(out, "annexa import with credentials");
+    assert!(
+        heads(before) >= files.len(),
+        "an import with credentials sent {} HEADs for {} objects",
+        heads(before),
+        files.len()
+    );
+    let keys = checked_out_keys(&work.join("signed"));
+    for (path, content) in &files {
+        // The extension is the importer's choice; the digest is not.
+        let want = sha256_key(path, content.as_bytes());
+        assert!(
+            keys[path].starts_with(&want),
+            "{path}: {} is not {want}",
+            keys[path]
+        );
+    }
 }

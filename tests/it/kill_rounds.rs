@@ -328,3 +328,123 @@ fn annexa_get_killed_at_seeded_points_completes_when_run_again() {
         }),
     );
 }
+
+/// `annexa get s3://...` downloads into the cache while the listing still
+/// arrives (src/dataset/listed.rs): killed anywhere (listing, fetching,
+/// copying), nothing half-written is visible in the target, and the next
+/// run completes with every file whole and leaves no lock file per key.
+#[test]
+fn annexa_get_from_s3_killed_at_seeded_points_completes_when_run_again() {
+    use crate::support::s3::{fill_bucket, put};
+    let moto = Moto::start();
+    let mut content = std::collections::BTreeMap::new();
+    content.insert(
+        "dataset_description.json".to_string(),
+        "{\"Name\": \"k\"}\n".to_string(),
+    );
+    content.insert(
+        "participants.tsv".to_string(),
+        "participant_id\n".to_string(),
+    );
+    for n in 1..=8 {
+        let sub = format!("sub-{n:02}");
+        // Images large enough that kills land mid-download.
+        let image = format!("{sub} image ").repeat((3 << 20) / 15);
+        content.insert(format!("{sub}/anat/{sub}_T1w.nii.gz"), image);
+        content.insert(
+            format!("{sub}/anat/{sub}_T1w.json"),
+            format!("{{\"n\": {n}}}\n"),
+        );
+        content.insert(
+            format!("{sub}/func/{sub}_task-rest_bold.nii.gz"),
+            format!("{sub} bold\n"),
+        );
+    }
+    let ops: Vec<_> = content
+        .iter()
+        .map(|(p, c)| put(&format!("ds/{p}"), c))
+        .collect();
+    fill_bucket(&moto, "killed", &ops);
+    let tmp = tempfile::tempdir().unwrap();
+    let annexa = |out: &Path, cache: &Path| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_annexa"));
+        cmd.arg("--cache")
+            .arg(cache)
+            .args([
+                "get",
+                "s3://killed/ds",
+                "--suffix",
+                "T1w",
+                "--jobs",
+                "4",
+                "--to",
+            ])
+            .arg(out)
+            .env("AWS_ENDPOINT_URL_S3", moto.endpoint())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY");
+        cmd
+    };
+    let check_whole = |out: &Path| {
+        if !out.exists() {
+            return;
+        }
+        for rel in files_under(out) {
+            if !rel.ends_with(".annexa-part") {
+                assert!(
+                    std::fs::read(out.join(&rel)).unwrap() == content[&rel].as_bytes(),
+                    "{rel} is visible but not whole"
+                );
+            }
+        }
+    };
+    let warm = tmp.path().join("warm");
+    let full = timed_ok(
+        &mut annexa(&warm, &tmp.path().join("warm-cache")),
+        "annexa get",
+    );
+    let expected = files_under(&warm);
+    assert!(
+        expected.contains(&"sub-08/anat/sub-08_T1w.nii.gz".to_string()),
+        "{expected:?}"
+    );
+    assert!(!expected.iter().any(|p| p.contains("bold")), "{expected:?}");
+    check_whole(&warm);
+    let mut rng = Rng::new(21);
+    let n = rounds(3, 15);
+    let mut finished_before_kill = 0;
+    for round in 0..n {
+        let out = tmp.path().join(format!("out{round}"));
+        let cache = tmp.path().join(format!("cache{round}"));
+        if kill_after(
+            &mut annexa(&out, &cache),
+            kill_point(&mut rng, full),
+            &cache,
+        ) {
+            finished_before_kill += 1;
+        }
+        check_whole(&out);
+        timed_ok(&mut annexa(&out, &cache), "annexa get after a kill");
+        assert_eq!(
+            files_under(&out),
+            expected,
+            "left over or missing after the rerun"
+        );
+        check_whole(&out);
+        let locks: Vec<_> = walkdir::WalkDir::new(&cache)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".annexa-lock"))
+            .map(|e| e.path().display().to_string())
+            .collect();
+        assert!(locks.is_empty(), "lock files left in the cache: {locks:?}");
+    }
+    report(
+        "kill_annexa_get_s3",
+        serde_json::json!({
+            "rounds": n,
+            "finished_before_kill": finished_before_kill,
+            "uninterrupted_ms": full.as_millis() as u64,
+        }),
+    );
+}

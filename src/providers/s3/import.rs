@@ -1,7 +1,8 @@
 //! Importing a bucket (or the part under `prefix=`) as a tree.
 //!
-//! Keys come from the listing and, for objects whose ETag looks like an MD5,
-//! one HEAD: a single-part ETag is the MD5 of the content only for objects
+//! Keys come from the listing and, for objects whose ETag looks like an MD5
+//! and a reader with credentials, one HEAD (an anonymous reader needs none:
+//! see [`ImportTree::list_importable`] below): a single-part ETag is the MD5 of the content only for objects
 //! stored without SSE-KMS or SSE-C (AWS documents this), and the listing
 //! does not say which, while a HEAD does (`x-amz-server-side-encryption`,
 //! `x-amz-server-side-encryption-customer-algorithm`). Any other object
@@ -195,7 +196,19 @@ impl S3Remote {
 impl ImportTree for S3Remote {
     /// Page by page: the HEADs of one page run while the next page is
     /// fetched, and memory holds two pages, never the whole listing.
-    async fn list_importable(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
+    ///
+    /// Read anonymously, no HEAD is needed: S3 refuses anonymous reads of
+    /// SSE-KMS objects ("Requests specifying Server Side Encryption with
+    /// AWS KMS managed keys require AWS Signature Version 4", AWS re:Post
+    /// knowledge-center/s3-kms-signature-version-error) and SSE-C objects
+    /// need the customer's key in every request, so every object an
+    /// anonymous reader can fetch has no encryption or SSE-S3, whose
+    /// single-part ETag is the MD5 (AWS, "Checking object integrity").
+    /// Content is still checked against its key when it is fetched.
+    async fn list_importable(&self, sink: &mut dyn ImportSink, annex: &dyn Annex) -> Result<()> {
+        if self.creds.is_none() {
+            return self.list_unconfirmed(sink, annex).await;
+        }
         let mut pager = ListPager::new(&self.config.prefix);
         let mut pending = pager.next_page(self).await?;
         while let Some(page) = pending {

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::support::common::{free_port, tool, wait_for_port, Moto};
+use std::io::Write;
 
 /// One request as the proxy saw it.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -118,4 +119,53 @@ impl Drop for StoreProxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Puts, replaces and deletes objects (public-read: moto refuses anonymous
+/// reads otherwise), one JSON operation per line on stdin.
+const FILL_SCRIPT: &str = r#"
+import sys, json, boto3
+from boto3.s3.transfer import TransferConfig
+from concurrent.futures import ThreadPoolExecutor
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="a",
+                  aws_secret_access_key="b", region_name="us-east-1")
+bucket = sys.argv[2]
+try:
+    s3.create_bucket(Bucket=bucket, ACL="public-read")
+except s3.exceptions.BucketAlreadyOwnedByYou:
+    pass
+def run(op):
+    if op["op"] == "put":
+        s3.put_object(Bucket=bucket, Key=op["key"], Body=op["data"].encode(), ACL="public-read")
+    elif op["op"] == "multipart":
+        import io
+        body = (op["data"] * (op["size"] // len(op["data"]) + 1))[: op["size"]].encode()
+        s3.upload_fileobj(io.BytesIO(body), bucket, op["key"], ExtraArgs={"ACL": "public-read"},
+                          Config=TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20))
+    else:
+        s3.delete_object(Bucket=bucket, Key=op["key"])
+ops = [json.loads(l) for l in sys.stdin if l.strip()]
+with ThreadPoolExecutor(8) as ex:
+    list(ex.map(run, ops))
+"#;
+
+/// Creates `bucket` on moto (if new) and runs `ops` ([`put`] and
+/// `{"op": "multipart", "key", "data", "size"}` / `{"op": "delete", "key"}`).
+pub fn fill_bucket(moto: &Moto, bucket: &str, ops: &[serde_json::Value]) {
+    let mut child = Command::new(tool("python3"))
+        .args(["-c", FILL_SCRIPT, &moto.endpoint(), bucket])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("the tools venv's python runs");
+    let mut stdin = child.stdin.take().unwrap();
+    for op in ops {
+        writeln!(stdin, "{op}").unwrap();
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success(), "filling moto failed");
+}
+
+/// An operation of [`fill_bucket`]: `data` at `key`, public-read.
+pub fn put(key: &str, data: &str) -> serde_json::Value {
+    serde_json::json!({"op": "put", "key": key, "data": data})
 }
