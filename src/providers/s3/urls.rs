@@ -107,6 +107,7 @@ impl UrlTargets for S3Remote {
 #[cfg(test)]
 mod tests {
     use super::super::config::tests::parse;
+    use crate::providers::UrlClaims;
     use super::*;
     use proptest::prelude::*;
 
