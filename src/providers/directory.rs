@@ -2,6 +2,7 @@
 //! drive or network share). Small, but complete: it is also the provider
 //! the protocol transcript tests run against, because it needs no server.
 
+use crate::key::Key;
 use crate::providers::KindInfo;
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
@@ -86,9 +87,11 @@ impl DirectoryRemote {
         })
     }
 
-    fn key_path(&self, key: &str) -> Result<PathBuf> {
+    fn key_path(&self, key: &Key) -> Result<PathBuf> {
         self.mounted()?;
-        Ok(self.root.join(KeyLayout::DirHash.object_name(key)?))
+        Ok(self
+            .root
+            .join(KeyLayout::DirHash.object_name(key.as_str())?))
     }
 
     fn export_path(&self, name: &str) -> Result<PathBuf> {
@@ -189,23 +192,23 @@ async fn remove_if_present(path: &Path) -> Result<()> {
 
 #[async_trait]
 impl Provider for DirectoryRemote {
-    async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn store(&self, key: &Key, src: &Path, annex: &dyn Annex) -> Result<()> {
         copy_atomically(src, &self.key_path(key)?, annex).await
     }
 
-    async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()> {
         retrieve_file(&self.key_path(key)?, dest, annex).await
     }
 
-    async fn check_present(&self, key: &str, _annex: &dyn Annex) -> Result<bool> {
+    async fn check_present(&self, key: &Key, _annex: &dyn Annex) -> Result<bool> {
         exists(&self.key_path(key)?).await
     }
 
-    async fn remove(&self, key: &str, _annex: &dyn Annex) -> Result<()> {
+    async fn remove(&self, key: &Key, _annex: &dyn Annex) -> Result<()> {
         remove_if_present(&self.key_path(key)?).await
     }
 
-    async fn whereis(&self, key: &str, _annex: &dyn Annex) -> Option<String> {
+    async fn whereis(&self, key: &Key, _annex: &dyn Annex) -> Option<String> {
         self.key_path(key).ok().map(|p| p.display().to_string())
     }
 
@@ -240,7 +243,7 @@ impl ExportTree for DirectoryRemote {
     async fn store_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         src: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -250,7 +253,7 @@ impl ExportTree for DirectoryRemote {
     async fn retrieve_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -260,13 +263,13 @@ impl ExportTree for DirectoryRemote {
     async fn check_present_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         _annex: &dyn Annex,
     ) -> Result<bool> {
         exists(&self.export_path(name)?).await
     }
 
-    async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
+    async fn remove_export(&self, name: &str, _key: &Key, _annex: &dyn Annex) -> Result<()> {
         remove_if_present(&self.export_path(name)?).await
     }
 
@@ -282,7 +285,7 @@ impl ExportTree for DirectoryRemote {
     async fn rename_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         new_name: &str,
         _annex: &dyn Annex,
     ) -> Result<()> {
@@ -409,7 +412,7 @@ impl FindImported for DirectoryRemote {
         retrieve_file(full, dest, annex).await
     }
 
-    async fn found_matches_key(&self, path: &str, key: &str) -> Result<bool> {
+    async fn found_matches_key(&self, path: &str, key: &Key) -> Result<bool> {
         let Some((full, file)) = self.find_imported(path).await? else {
             return Ok(false);
         };
@@ -418,7 +421,7 @@ impl FindImported for DirectoryRemote {
         }
         // A local file is cheap to read: a rewrite of the same size is
         // caught by the key's own checksum.
-        match crate::key::Key::parse(key).ok().and_then(|k| k.checksum()) {
+        match key.checksum() {
             Some(want) => Ok(super::import::hash_file(&full, want.algorithm).await? == want.hex),
             None => Ok(true),
         }

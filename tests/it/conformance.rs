@@ -18,6 +18,7 @@ use crate::support::zenodo as support_zenodo;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::support::annex::annex_key;
 use annexa::providers::{self, ImportSink, ImportableFile, Provider, ProviderError};
 use common::{pseudo_random, Moto, AWS_KEY, AWS_SECRET};
 use support_annex::{sha256e_key, MemAnnex};
@@ -251,16 +252,18 @@ fn keys_round_trip(kind: &str) {
         let c = content(tmp.path(), 300_001, 1);
 
         assert!(
-            !p.check_present(&c.key, &annex).await.unwrap(),
+            !p.check_present(&annex_key(&c.key), &annex).await.unwrap(),
             "absent at first"
         );
-        p.remove(&c.key, &annex)
+        p.remove(&annex_key(&c.key), &annex)
             .await
             .expect("removing an absent key succeeds");
 
-        p.store(&c.key, &c.file, &annex).await.expect("store");
-        assert!(p.check_present(&c.key, &annex).await.unwrap());
-        p.store(&c.key, &c.file, &annex)
+        p.store(&annex_key(&c.key), &c.file, &annex)
+            .await
+            .expect("store");
+        assert!(p.check_present(&annex_key(&c.key), &annex).await.unwrap());
+        p.store(&annex_key(&c.key), &c.file, &annex)
             .await
             .expect("storing again succeeds");
 
@@ -268,7 +271,9 @@ fn keys_round_trip(kind: &str) {
         for kept in [0, c.data.len() / 3, c.data.len()] {
             let dest = tmp.path().join(format!("dest-{kept}"));
             std::fs::write(&dest, &c.data[..kept]).unwrap();
-            p.retrieve(&c.key, &dest, &annex).await.expect("retrieve");
+            p.retrieve(&annex_key(&c.key), &dest, &annex)
+                .await
+                .expect("retrieve");
             assert!(
                 std::fs::read(&dest).unwrap() == c.data,
                 "retrieve resuming from {kept} bytes gave other bytes"
@@ -281,19 +286,22 @@ fn keys_round_trip(kind: &str) {
             "progress ends at the size"
         );
 
-        p.remove(&c.key, &annex).await.expect("remove");
+        p.remove(&annex_key(&c.key), &annex).await.expect("remove");
         assert!(
-            !p.check_present(&c.key, &annex).await.unwrap(),
+            !p.check_present(&annex_key(&c.key), &annex).await.unwrap(),
             "absent after remove"
         );
-        p.remove(&c.key, &annex)
+        p.remove(&annex_key(&c.key), &annex)
             .await
             .expect("removing again succeeds");
 
         // Retrieving an absent key is an error that says so, and leaves
         // nothing presented as done.
         let dest = tmp.path().join("absent");
-        let err = p.retrieve(&c.key, &dest, &annex).await.unwrap_err();
+        let err = p
+            .retrieve(&annex_key(&c.key), &dest, &annex)
+            .await
+            .unwrap_err();
         assert!(err.is_not_found(), "retrieve of an absent key: {err:?}");
     });
 }
@@ -313,61 +321,64 @@ fn export_tree(kind: &str) {
         let renamed = "sub-01/func/renamed ünïcode.txt";
 
         assert!(!tree
-            .check_present_export(name, &c.key, &annex)
+            .check_present_export(name, &annex_key(&c.key), &annex)
             .await
             .unwrap());
-        tree.store_export(name, &c.key, &c.file, &annex)
+        tree.store_export(name, &annex_key(&c.key), &c.file, &annex)
             .await
             .expect("store_export");
         assert!(tree
-            .check_present_export(name, &c.key, &annex)
+            .check_present_export(name, &annex_key(&c.key), &annex)
             .await
             .unwrap());
-        tree.store_export(name, &c.key, &c.file, &annex)
+        tree.store_export(name, &annex_key(&c.key), &c.file, &annex)
             .await
             .expect("store_export again");
 
         let dest = tmp.path().join("exported");
-        tree.retrieve_export(name, &c.key, &dest, &annex)
+        tree.retrieve_export(name, &annex_key(&c.key), &dest, &annex)
             .await
             .expect("retrieve_export");
         assert!(std::fs::read(&dest).unwrap() == c.data);
 
-        match tree.rename_export(name, &c.key, renamed, &annex).await {
+        match tree
+            .rename_export(name, &annex_key(&c.key), renamed, &annex)
+            .await
+        {
             Ok(()) => {
                 assert!(!tree
-                    .check_present_export(name, &c.key, &annex)
+                    .check_present_export(name, &annex_key(&c.key), &annex)
                     .await
                     .unwrap());
                 assert!(tree
-                    .check_present_export(renamed, &c.key, &annex)
+                    .check_present_export(renamed, &annex_key(&c.key), &annex)
                     .await
                     .unwrap());
-                tree.remove_export(renamed, &c.key, &annex)
+                tree.remove_export(renamed, &annex_key(&c.key), &annex)
                     .await
                     .expect("remove_export");
             }
             // git-annex falls back to remove + store; nothing may have moved.
             Err(ProviderError::Unsupported(_)) => {
                 assert!(tree
-                    .check_present_export(name, &c.key, &annex)
+                    .check_present_export(name, &annex_key(&c.key), &annex)
                     .await
                     .unwrap());
-                tree.remove_export(name, &c.key, &annex)
+                tree.remove_export(name, &annex_key(&c.key), &annex)
                     .await
                     .expect("remove_export");
             }
             Err(e) => panic!("rename_export: {e:?}"),
         }
         assert!(!tree
-            .check_present_export(renamed, &c.key, &annex)
+            .check_present_export(renamed, &annex_key(&c.key), &annex)
             .await
             .unwrap());
         assert!(!tree
-            .check_present_export(name, &c.key, &annex)
+            .check_present_export(name, &annex_key(&c.key), &annex)
             .await
             .unwrap());
-        tree.remove_export(name, &c.key, &annex)
+        tree.remove_export(name, &annex_key(&c.key), &annex)
             .await
             .expect("removing an absent export succeeds");
         tree.remove_export_directory("sub-01/anat", &annex)
@@ -399,10 +410,14 @@ fn export_refuses_escaping_names(kind: &str) {
             "a/",
             "./a.txt",
         ] {
-            let stored = tree.store_export(bad, &c.key, &c.file, &annex).await;
+            let stored = tree
+                .store_export(bad, &annex_key(&c.key), &c.file, &annex)
+                .await;
             assert!(stored.is_err(), "store_export accepted {bad:?}");
             let dest = tmp.path().join("refused");
-            let got = tree.retrieve_export(bad, &c.key, &dest, &annex).await;
+            let got = tree
+                .retrieve_export(bad, &annex_key(&c.key), &dest, &annex)
+                .await;
             assert!(got.is_err(), "retrieve_export accepted {bad:?}");
         }
         if let Service::Directory(dir) = &service {
@@ -433,7 +448,7 @@ fn many_keys_at_once(kind: &str) {
             .collect();
         let stores = contents.iter().map(|c| {
             let (p, annex) = (p.clone(), annex.clone());
-            async move { p.store(&c.key, &c.file, annex.as_ref()).await }
+            async move { p.store(&annex_key(&c.key), &c.file, annex.as_ref()).await }
         });
         for (c, r) in contents
             .iter()
@@ -445,8 +460,13 @@ fn many_keys_at_once(kind: &str) {
             let (p, annex) = (p.clone(), annex.clone());
             let dest = tmp.path().join(format!("got-{i}"));
             async move {
-                assert!(p.check_present(&c.key, annex.as_ref()).await.unwrap());
-                p.retrieve(&c.key, &dest, annex.as_ref()).await.unwrap();
+                assert!(p
+                    .check_present(&annex_key(&c.key), annex.as_ref())
+                    .await
+                    .unwrap());
+                p.retrieve(&annex_key(&c.key), &dest, annex.as_ref())
+                    .await
+                    .unwrap();
                 std::fs::read(&dest).unwrap() == c.data
             }
         });
@@ -484,18 +504,22 @@ fn fixed_name_keys_are_replaced(kind: &str) {
         let _ = std::fs::remove_file(&dest);
         let annex = annex_with(&config);
         let p = prepared(&annex, kind).await;
-        p.retrieve(key, &dest, &annex).await.expect("retrieve");
+        p.retrieve(&annex_key(key), &dest, &annex)
+            .await
+            .expect("retrieve");
         std::fs::read(&dest).unwrap()
     };
     runtime().block_on(async {
         let first = annex_with(&config);
         let p = prepared(&first, kind).await;
-        p.store(key, &versions[0], &first).await.expect("store");
+        p.store(&annex_key(key), &versions[0], &first)
+            .await
+            .expect("store");
 
         // A fresh repository stores new content under the same key.
         let fresh = annex_with(&config);
         let p = prepared(&fresh, kind).await;
-        p.store(key, &versions[1], &fresh)
+        p.store(&annex_key(key), &versions[1], &fresh)
             .await
             .expect("store again");
         assert_eq!(
@@ -512,8 +536,8 @@ fn fixed_name_keys_are_replaced(kind: &str) {
             }
             let annex = annex_with(&config);
             let p = prepared(&annex, kind).await;
-            p.remove(key, &annex).await.expect("remove");
-            p.store(key, file, &annex)
+            p.remove(&annex_key(key), &annex).await.expect("remove");
+            p.store(&annex_key(key), file, &annex)
                 .await
                 .expect("store after remove");
             assert_eq!(
@@ -534,19 +558,19 @@ fn absent_is_not_unreachable(kind: &str) {
     runtime().block_on(async {
         let annex = annex_with(&service.config(false));
         let p = prepared(&annex, kind).await;
-        assert!(!p.check_present(&c.key, &annex).await.unwrap());
+        assert!(!p.check_present(&annex_key(&c.key), &annex).await.unwrap());
 
         let annex = annex_with(&service.unreachable_config());
         let kind_impl = providers::find_kind(provider_kind(kind)).unwrap();
         // Preparing may already fail (it must say why); if it succeeds,
         // presence must not be "absent".
         if let Ok(p) = kind_impl.prepare(&annex).await {
-            match p.check_present(&c.key, &annex).await {
+            match p.check_present(&annex_key(&c.key), &annex).await {
                 Ok(false) => panic!("an unreachable {kind} remote said absent"),
                 Ok(true) => panic!("an unreachable {kind} remote said present"),
                 Err(e) => assert!(!e.is_not_found(), "unreachable reported as absent: {e:?}"),
             }
-            let err = p.remove(&c.key, &annex).await;
+            let err = p.remove(&annex_key(&c.key), &annex).await;
             assert!(
                 err.is_err(),
                 "remove on an unreachable {kind} remote claimed success"
@@ -596,7 +620,9 @@ fn listing_faults(kind: &str) {
         let p = prepared(&annex, kind).await;
         for seed in 0..5 {
             let c = content(tmp.path(), 100 + seed as usize, 100 + seed);
-            p.store(&c.key, &c.file, &annex).await.expect("store");
+            p.store(&annex_key(&c.key), &c.file, &annex)
+                .await
+                .expect("store");
         }
         // Two files a page: five files take three pages.
         service.configure_listing("max_page=2");

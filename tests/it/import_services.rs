@@ -389,6 +389,7 @@ mod github {
 // ------------------------------------------- URLs of imported files (in process)
 
 use crate::support::annex as support_annex;
+use crate::support::annex::annex_key;
 
 mod urls {
     use super::*;
@@ -441,7 +442,10 @@ mod urls {
                 fresh.set_url_present(&key, url).await.unwrap();
                 let prepared = kind.prepare(&fresh).await.unwrap();
                 let dest = tmp.path().join(format!("got-{n}"));
-                prepared.retrieve(&key, &dest, &fresh).await.unwrap();
+                prepared
+                    .retrieve(&annex_key(&key), &dest, &fresh)
+                    .await
+                    .unwrap();
                 assert_eq!(&std::fs::read(&dest).unwrap(), &files[&file.path], "{url}");
             }
         });

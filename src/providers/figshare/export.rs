@@ -14,7 +14,7 @@ impl ExportTree for FigshareRemote {
     async fn store_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         src: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -26,7 +26,7 @@ impl ExportTree for FigshareRemote {
     async fn retrieve_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -43,7 +43,7 @@ impl ExportTree for FigshareRemote {
     async fn check_present_export(
         &self,
         name: &str,
-        key: &str,
+        key: &Key,
         _annex: &dyn Annex,
     ) -> Result<bool> {
         let flat = Self::export_name(name)?;
@@ -53,12 +53,12 @@ impl ExportTree for FigshareRemote {
             .is_some_and(|f| matches_key(&f, key)))
     }
 
-    async fn remove_export(&self, name: &str, key: &str, _annex: &dyn Annex) -> Result<()> {
+    async fn remove_export(&self, name: &str, key: &Key, _annex: &dyn Annex) -> Result<()> {
         let flat = Self::export_name(name)?;
         let files = self.named(&flat).await?;
         // As for keys: a file of a key naming no content (datalad-annex's
         // `.datalad/dotgit/refs`) leaves the draft only.
-        if Key::parse(key).is_ok_and(|k| k.identifies_content()) {
+        if key.identifies_content() {
             self.check_unpublished(name, &files).await?;
         }
         self.delete_all(&files).await

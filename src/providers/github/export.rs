@@ -20,13 +20,13 @@ impl ExportTree for GithubRemote {
     async fn store_export(
         &self,
         name: &str,
-        key: &str,
+        key: &Key,
         src: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
         let asset = export_name(name)?;
         if tokio::fs::metadata(src).await?.len() == 0 {
-            annex.set_state(key, EMPTY_STATE).await?;
+            annex.set_state(key.as_str(), EMPTY_STATE).await?;
             return Ok(());
         }
         self.put(&asset, key, src, annex).await?;
@@ -36,7 +36,7 @@ impl ExportTree for GithubRemote {
     async fn retrieve_export(
         &self,
         name: &str,
-        key: &str,
+        key: &Key,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -53,19 +53,16 @@ impl ExportTree for GithubRemote {
         )))
     }
 
-    async fn check_present_export(&self, name: &str, key: &str, annex: &dyn Annex) -> Result<bool> {
+    async fn check_present_export(&self, name: &str, key: &Key, annex: &dyn Annex) -> Result<bool> {
         let asset_name = export_name(name)?;
         if let Some(asset) = self.lookup(&asset_name).await? {
-            let size_ok = Key::parse(key)
-                .ok()
-                .and_then(|k| k.content_size())
-                .map_or(true, |s| s == asset.size);
+            let size_ok = key.content_size().map_or(true, |s| s == asset.size);
             return Ok(size_ok && digest_agrees(&asset, key));
         }
         self.empty_stored(key, annex).await
     }
 
-    async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
+    async fn remove_export(&self, name: &str, _key: &Key, _annex: &dyn Annex) -> Result<()> {
         let asset_name = export_name(name)?;
         if let Some(asset) = self.lookup_any(&asset_name).await? {
             self.api.delete_asset(&self.repo, asset.id).await?;
@@ -77,7 +74,7 @@ impl ExportTree for GithubRemote {
     async fn rename_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         new_name: &str,
         _annex: &dyn Annex,
     ) -> Result<()> {

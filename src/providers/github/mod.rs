@@ -567,7 +567,7 @@ impl GithubRemote {
     /// different one is replaced. A full release sends the asset to the
     /// next one; a name GitHub says is taken but lists nowhere (a failed
     /// upload it never finished) is stored in the next release too.
-    async fn put(&self, name: &str, key: &str, src: &Path, annex: &dyn Annex) -> Result<Asset> {
+    async fn put(&self, name: &str, key: &Key, src: &Path, annex: &dyn Annex) -> Result<Asset> {
         if !naming::survives(name) {
             return Err(ProviderError::InvalidName(format!(
                 "{name:?} would be renamed by GitHub"
@@ -690,7 +690,7 @@ impl GithubRemote {
     async fn get(
         &self,
         located: &Located,
-        key: &str,
+        key: &Key,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -722,7 +722,7 @@ impl GithubRemote {
     async fn get_named(
         &self,
         name: &str,
-        key: &str,
+        key: &Key,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<bool> {
@@ -746,17 +746,17 @@ impl GithubRemote {
     }
 
     /// Whether git-annex recorded this empty key as stored.
-    async fn empty_stored(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
+    async fn empty_stored(&self, key: &Key, annex: &dyn Annex) -> Result<bool> {
         if !may_be_empty(key) {
             return Ok(false);
         }
-        Ok(annex.get_state(key).await?.as_deref() == Some(EMPTY_STATE))
+        Ok(annex.get_state(key.as_str()).await?.as_deref() == Some(EMPTY_STATE))
     }
 
     /// Assets named by URLs git-annex recorded for the key (URL mode).
-    async fn claimed_assets(&self, key: &str, annex: &dyn Annex) -> Result<Vec<(Repo, Asset)>> {
+    async fn claimed_assets(&self, key: &Key, annex: &dyn Annex) -> Result<Vec<(Repo, Asset)>> {
         let mut found = Vec::new();
-        for url in annex.get_urls(key, "").await? {
+        for url in annex.get_urls(key.as_str(), "").await? {
             if let Some(ReleaseUrl::Asset { repo, tag, name }) = parse_url(&self.web, &url) {
                 if let Some(release) = self.api.find_release(&repo, &tag).await? {
                     if let Some(a) = release.asset(&name) {
@@ -770,19 +770,15 @@ impl GithubRemote {
 }
 
 /// Whether a key can be empty (its size is 0 or unknown).
-fn may_be_empty(key: &str) -> bool {
-    Key::parse(key)
-        .ok()
-        .and_then(|k| k.content_size())
-        .map_or(true, |s| s == 0)
+fn may_be_empty(key: &Key) -> bool {
+    key.content_size().map_or(true, |s| s == 0)
 }
 
 /// The checksum a download must match: the key's own when it has one (not
 /// a chunk: a chunk key names the whole file's hash), else GitHub's digest;
 /// when both are SHA-256 they must agree before anything is fetched.
-fn expected_checksum(asset: &Asset, key: &str) -> Result<Option<Expected>> {
-    let own = Key::parse(key)
-        .ok()
+fn expected_checksum(asset: &Asset, key: &Key) -> Result<Option<Expected>> {
+    let own = Some(key)
         .filter(|k| !k.is_chunk())
         .and_then(|k| k.checksum());
     let theirs = asset.sha256();
@@ -798,13 +794,13 @@ fn expected_checksum(asset: &Asset, key: &str) -> Result<Option<Expected>> {
 }
 
 /// Whether GitHub's digest (if any) agrees with the key's own checksum.
-fn digest_agrees(asset: &Asset, key: &str) -> bool {
+fn digest_agrees(asset: &Asset, key: &Key) -> bool {
     expected_checksum(asset, key).is_ok()
 }
 
 /// Whether the asset holds the bytes of `src`: sizes agree and the digest
 /// (GitHub's, checked against the file; else the key's) agrees.
-async fn same_content(asset: &Asset, key: &str, src: &Path, size: u64) -> Result<bool> {
+async fn same_content(asset: &Asset, key: &Key, src: &Path, size: u64) -> Result<bool> {
     if asset.size != size || !digest_agrees(asset, key) {
         return Ok(false);
     }
@@ -813,7 +809,7 @@ async fn same_content(asset: &Asset, key: &str, src: &Path, size: u64) -> Result
         // No digest: the name is the key, which pins the content when it
         // carries a checksum or size (that agrees). A key with neither
         // (datalad-annex's refs) may name new content: replace it.
-        None => Ok(Key::parse(key).is_ok_and(|k| k.identifies_content())),
+        None => Ok(key.identifies_content()),
     }
 }
 
@@ -824,19 +820,20 @@ async fn write_empty(dest: &Path) -> Result<()> {
 
 #[async_trait]
 impl Provider for GithubRemote {
-    async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn store(&self, key: &Key, src: &Path, annex: &dyn Annex) -> Result<()> {
         if tokio::fs::metadata(src).await?.len() == 0 {
             // GitHub refuses empty assets; the key says it all.
-            annex.set_state(key, EMPTY_STATE).await?;
+            annex.set_state(key.as_str(), EMPTY_STATE).await?;
             return Ok(());
         }
-        self.put(&naming::encode(key), key, src, annex).await?;
+        self.put(&naming::encode(key.as_str()), key, src, annex)
+            .await?;
         Ok(())
     }
 
-    async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()> {
         if self
-            .get_named(&naming::encode(key), key, dest, annex)
+            .get_named(&naming::encode(key.as_str()), key, dest, annex)
             .await?
         {
             return Ok(());
@@ -858,8 +855,8 @@ impl Provider for GithubRemote {
         )))
     }
 
-    async fn check_present(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
-        if self.lookup(&naming::encode(key)).await?.is_some()
+    async fn check_present(&self, key: &Key, annex: &dyn Annex) -> Result<bool> {
+        if self.lookup(&naming::encode(key.as_str())).await?.is_some()
             || self.empty_stored(key, annex).await?
         {
             return Ok(true);
@@ -867,19 +864,19 @@ impl Provider for GithubRemote {
         Ok(!self.claimed_assets(key, annex).await?.is_empty())
     }
 
-    async fn remove(&self, key: &str, annex: &dyn Annex) -> Result<()> {
-        let name = naming::encode(key);
+    async fn remove(&self, key: &Key, annex: &dyn Annex) -> Result<()> {
+        let name = naming::encode(key.as_str());
         if let Some(asset) = self.lookup_any(&name).await? {
             self.api.delete_asset(&self.repo, asset.id).await?;
             self.note(&name, None).await;
         }
         if self.empty_stored(key, annex).await? {
-            annex.set_state(key, "").await?;
+            annex.set_state(key.as_str(), "").await?;
         }
         Ok(())
     }
 
-    async fn whereis(&self, _key: &str, _annex: &dyn Annex) -> Option<String> {
+    async fn whereis(&self, _key: &Key, _annex: &dyn Annex) -> Option<String> {
         let mut url = self.web.clone();
         url.path_segments_mut().ok()?.pop_if_empty().extend([
             self.repo.owner.as_str(),
@@ -917,21 +914,30 @@ mod tests {
             digest: Some("sha256:abcd".into()),
             updated_at: None,
         };
-        assert_eq!(expected_checksum(&asset, key).unwrap().unwrap().hex, "abcd");
+        assert_eq!(
+            expected_checksum(&asset, &Key::parse(key).unwrap())
+                .unwrap()
+                .unwrap()
+                .hex,
+            "abcd"
+        );
         let other = Asset {
             digest: Some("sha256:ffff".into()),
             updated_at: None,
             ..asset.clone()
         };
-        assert!(expected_checksum(&other, key).is_err());
+        assert!(expected_checksum(&other, &Key::parse(key).unwrap()).is_err());
         // A chunk key names the whole file's hash: GitHub's digest is used.
         let chunk = "SHA256E-s10-S3-C1--abcd.bin";
         assert_eq!(
-            expected_checksum(&other, chunk).unwrap().unwrap().hex,
+            expected_checksum(&other, &Key::parse(chunk).unwrap())
+                .unwrap()
+                .unwrap()
+                .hex,
             "ffff"
         );
-        assert!(may_be_empty("SHA256E-s0--e3b0.bin"));
-        assert!(may_be_empty("GPGHMACSHA256--abc"));
-        assert!(!may_be_empty(key));
+        assert!(may_be_empty(&Key::parse("SHA256E-s0--e3b0.bin").unwrap()));
+        assert!(may_be_empty(&Key::parse("GPGHMACSHA256--abc").unwrap()));
+        assert!(!may_be_empty(&Key::parse(key).unwrap()));
     }
 }

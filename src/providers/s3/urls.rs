@@ -107,8 +107,8 @@ impl UrlTargets for S3Remote {
 #[cfg(test)]
 mod tests {
     use super::super::config::tests::parse;
-    use crate::providers::UrlClaims;
     use super::*;
+    use crate::providers::UrlClaims;
     use proptest::prelude::*;
 
     fn remote(extra: &[(&str, &str)]) -> S3Remote {
