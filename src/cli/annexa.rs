@@ -25,7 +25,7 @@ pub struct Cli {
 pub enum Command {
     /// List the files the filters select, one relative path per line
     #[command(
-        after_help = "Examples:\n  annexa ls ///openneuro/ds004712 --sub 01,02 --suffix T1w\n  annexa ls ./ds114 --datatype func --task fingerfootlips -l\n  annexa ls ///openneuro/ds004712 --sub 01 --json"
+        after_help = "Filter values are alternatives: repeat the flag or separate values with commas (--sub 01,02 = --sub 01 --sub 02); different filters must all match.\n\nExamples:\n  annexa ls ///openneuro/ds004712 --sub 01,02 --suffix T1w\n  annexa ls ./ds114 --datatype func --task fingerfootlips -l\n  annexa ls ///openneuro/ds004712 --sub 01 --json"
     )]
     Ls {
         /// Dataset: a git URL, ///NAME, a local path, or a service
@@ -91,7 +91,7 @@ pub enum Command {
     /// Show how `get --shard K/N` would split the selection: files, bytes
     /// and bytes still to fetch per part
     #[command(
-        after_help = "Examples:\n  annexa plan ///openneuro/ds004712 --shards 4\n  annexa plan ./ds114 --suffix bold --shards 8 --shard-by file --json"
+        after_help = "Filter values are alternatives: repeat the flag or separate values with commas (--sub 01,02 = --sub 01 --sub 02); different filters must all match.\n\nExamples:\n  annexa plan ///openneuro/ds004712 --shards 4\n  annexa plan ./ds114 --suffix bold --shards 8 --shard-by file --json"
     )]
     Plan {
         /// Dataset: a git URL, ///NAME, a local path, or a service
@@ -158,7 +158,7 @@ pub enum Command {
     /// Check a delivered copy against its manifest: every file present,
     /// a regular file, of its size and checksum
     #[command(
-        after_help = "Example:\n  annexa get ./ds114 --to ./out --sub 01 --manifest out.jsonl\n  annexa verify ./out --manifest out.jsonl"
+        after_help = "Examples (after annexa get ./ds114 --to ./out --manifest out.jsonl):\n  annexa verify ./out --manifest out.jsonl\n  annexa verify ./out --manifest out.jsonl --json"
     )]
     Verify {
         /// The folder the files were delivered into
@@ -188,6 +188,9 @@ pub enum Command {
         json: bool,
     },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(
+        after_help = "Examples:\n  annexa completions bash > ~/.local/share/bash-completion/completions/annexa\n  annexa completions zsh > ~/.zfunc/_annexa\n  annexa completions fish > ~/.config/fish/completions/annexa.fish"
+    )]
     Completions {
         #[arg(value_parser = ["bash", "zsh", "fish", "powershell", "elvish"])]
         shell: String,
@@ -203,13 +206,20 @@ pub enum Command {
 #[derive(Subcommand)]
 pub enum CacheAction {
     /// Cached datasets: source, size on disk, folder
+    #[command(after_help = "Examples:\n  annexa cache list\n  annexa cache list --json")]
     List {
         #[arg(long)]
         json: bool,
     },
     /// The folder of the cached clone of SOURCE
+    #[command(
+        after_help = "Examples:\n  annexa cache path ///openneuro/ds004712\n  annexa cache path ./ds114"
+    )]
     Path { source: String },
     /// Remove the clone of SOURCE, or every clone with --all
+    #[command(
+        after_help = "Examples:\n  annexa cache clean ///openneuro/ds004712\n  annexa cache clean --all"
+    )]
     Clean {
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         source: Option<String>,
@@ -251,6 +261,7 @@ pub struct SelectionArgs {
     #[arg(long, value_name = "NAME=VALUE")]
     pub entity: Vec<String>,
     /// raw (default), derivatives, or a pipeline name under derivatives/
+    /// (comma-separated to combine: raw,fmriprep)
     #[arg(long, default_value = "raw")]
     pub scope: Vec<String>,
     /// Root files to bring along (comma-separated globs), or none
@@ -272,7 +283,8 @@ pub struct SelectionArgs {
     #[arg(long)]
     pub update: bool,
     /// S3 endpoint of an s3:// source (default: the one its cached copy
-    /// records, else $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, AWS)
+    /// records, else $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, AWS); for a
+    /// dataset, a server whose anonymous S3 remotes annexa may enable
     #[arg(long, value_name = "URL", help_heading = "Source")]
     pub endpoint: Option<String>,
 }

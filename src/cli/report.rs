@@ -39,6 +39,9 @@ struct State {
     fetched: FetchProgress,
     /// Listing and fetching into the cache; the copy has not begun.
     fetch_phase: bool,
+    /// When the listing began, and how long it and the fetching took.
+    fetch_started: Option<std::time::Instant>,
+    fetch_seconds: Option<f64>,
 }
 
 impl State {
@@ -125,6 +128,9 @@ impl Reporter for Console {
         let mut state = self.state();
         state.fetched = progress;
         state.fetch_phase = true;
+        state
+            .fetch_started
+            .get_or_insert_with(std::time::Instant::now);
         if self.json || self.quiet || !self.terminal {
             return;
         }
@@ -175,6 +181,7 @@ impl Reporter for Console {
             spinner.finish_and_clear();
         }
         state.fetch_phase = false;
+        state.fetch_seconds = state.fetch_started.map(|t| t.elapsed().as_secs_f64());
         state.total_files = files;
         state.running = true;
         if self.json || !self.terminal {
@@ -297,6 +304,18 @@ impl Reporter for Console {
                 s.seconds
             )
         };
+        let (fetch_seconds, f) = {
+            let state = self.state();
+            (state.fetch_seconds, state.fetched)
+        };
+        if let Some(seconds) = fetch_seconds {
+            text.push_str(&format!(
+                ", after listing {} files and fetching {} into the cache ({}) in {seconds:.1} s",
+                f.listed,
+                f.fetched,
+                HumanBytes(f.bytes)
+            ));
+        }
         if s.failed > 0 {
             // Each failure was printed with its reason as it happened.
             text.push_str(&format!("; {} FAILED (listed above)", s.failed));

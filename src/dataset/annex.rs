@@ -20,6 +20,12 @@ pub fn object_path(repo: &Path, key: &str) -> PathBuf {
     path
 }
 
+/// Whether `key`'s content is in `repo`'s annex, with the size the key names.
+pub(super) fn object_present(repo: &Path, key: &str) -> bool {
+    std::fs::metadata(object_path(repo, key))
+        .is_ok_and(|m| m.is_file() && key_size(key).map_or(true, |s| s == m.len()))
+}
+
 /// git-annex's hashDirMixed: 32 bits of the key's MD5 rendered with a
 /// 32-letter alphabet, character pairs swapped.
 fn hash_dir_mixed(key: &str) -> String {

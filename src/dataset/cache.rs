@@ -54,20 +54,16 @@ pub struct CacheEntry {
 impl Cache {
     /// `--cache DIR`, else `$XDG_CACHE_HOME/annexa`, else `~/.cache/annexa`.
     pub fn locate(explicit: Option<&Path>) -> Result<Cache, DatasetError> {
-        let root =
-            match explicit {
-                Some(dir) => dir.to_path_buf(),
-                None => match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-                    Some(xdg) => PathBuf::from(xdg).join("annexa"),
-                    None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-                        Some(home) => PathBuf::from(home).join(".cache/annexa"),
-                        None => return Err(DatasetError::Direct(
-                            "no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache DIR"
-                                .into(),
-                        )),
-                    },
+        let root = match explicit {
+            Some(dir) => dir.to_path_buf(),
+            None => match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+                Some(xdg) => PathBuf::from(xdg).join("annexa"),
+                None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+                    Some(home) => PathBuf::from(home).join(".cache/annexa"),
+                    None => return Err(DatasetError::NoCacheDirectory),
                 },
-            };
+            },
+        };
         Ok(Cache {
             root,
             reporter: SharedReporter::default(),
@@ -209,10 +205,7 @@ impl Cache {
     /// starts over ([`lock_entry`]).
     pub fn remove_entry(&self, entry: &Path) -> Result<(), DatasetError> {
         if entry_source(entry).is_none() && leftover_source(entry).is_none() {
-            return Err(DatasetError::Direct(format!(
-                "{} is not an annexa cache entry; not removing it",
-                entry.display()
-            )));
+            return Err(DatasetError::NotACacheEntry(entry.to_path_buf()));
         }
         let _lock = lock_entry(entry, Access::Exclusive, &**self.reporter())?;
         discard_entry(entry)

@@ -10,8 +10,8 @@
 //! above them) are installed; the others stay empty mount points.
 
 use super::annex::key_size;
-use super::commands::{GetOptions, GetOutcome};
 use super::fetch::{self, BatchInput, ByteCounter, FetchEvent};
+use super::get::{GetOptions, GetOutcome};
 use super::git::{git, run};
 use super::materialize::target_path;
 use super::report::{Reporter, Status, Tally};
@@ -224,21 +224,19 @@ fn install_one(
         // Installed by an earlier run (or by the user): use it if it is a
         // clone of the same dataset.
         if !is_clone_of(&path, source) {
-            return Err(DatasetError::Direct(format!(
-                "{} is a repository but not a clone of {}; remove it or choose another folder",
-                path.display(),
-                source.as_str()
-            )));
+            return Err(DatasetError::NotACloneOf {
+                path,
+                dataset: source.as_str().to_string(),
+            });
         }
         return Ok(path);
     }
     let holds_files = std::fs::read_dir(&path).is_ok_and(|mut entries| entries.next().is_some());
     if holds_files {
-        return Err(DatasetError::Direct(format!(
-            "{} holds files but no subdataset; remove them to install {}",
-            path.display(),
-            source.as_str()
-        )));
+        return Err(DatasetError::MountHoldsFiles {
+            path,
+            dataset: source.as_str().to_string(),
+        });
     }
     let recorded = run(git(parent).args(["rev-parse", "--verify", &format!("HEAD:{within}")]))?;
     let recorded = String::from_utf8_lossy(&recorded).trim().to_string();
@@ -338,11 +336,10 @@ fn prepare_clone(source: &Source, dir: &Path, treeish: Option<&str>) -> Result<(
     };
     if !empty {
         if !is_clone_of(dir, source) || !dir.join(".git").exists() {
-            return Err(DatasetError::Direct(format!(
-                "{} is not empty and is not a clone of {}; choose an empty folder for --direct",
-                dir.display(),
-                source.as_str()
-            )));
+            return Err(DatasetError::TargetNotEmpty {
+                path: dir.to_path_buf(),
+                dataset: source.as_str().to_string(),
+            });
         }
         return Ok(());
     }

@@ -185,6 +185,10 @@ fn failure_reason(record: &Value) -> String {
                 .collect()
         })
         .unwrap_or_default();
+    // git-annex retries (annex.retry) and lists each attempt's message:
+    // the same failure is said once.
+    let mut said = std::collections::HashSet::new();
+    parts.retain(|p| said.insert(p.clone()));
     if let Some(note) = record.get("note").and_then(Value::as_str) {
         parts.push(note.trim().to_string());
     }

@@ -1,4 +1,5 @@
-//! Running `git` and `git annex` and reading blobs in bulk.
+//! Running `git` and `git annex`, reading blobs in bulk, and the small
+//! helpers `git fast-import` streams need.
 
 use super::DatasetError;
 use std::collections::HashMap;
@@ -148,4 +149,55 @@ pub fn feed(cmd: &mut Command, input: &[u8]) -> Result<Vec<u8>, DatasetError> {
         return Err(DatasetError::io(describe(cmd), e));
     }
     Ok(output.stdout)
+}
+
+/// The object `name` names in `repo`; `None` when it names none.
+pub fn rev_parse(repo: &Path, name: &str) -> Option<String> {
+    run(git(repo).args(["rev-parse", "--verify", "--quiet", name]))
+        .ok()
+        .map(|out| String::from_utf8_lossy(&out).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// `Name <email> time zone` for fast-import, as git would commit.
+pub fn committer_ident(dir: &Path) -> String {
+    run(git(dir).args(["var", "GIT_COMMITTER_IDENT"]))
+        .map(|o| String::from_utf8_lossy(&o).trim().to_string())
+        .unwrap_or_else(|_| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            format!("annexa <annexa@localhost> {now} +0000")
+        })
+}
+
+/// A path as fast-import reads it: C-style quoted.
+pub fn quote_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 2);
+    out.push('"');
+    for c in path.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\{:03o}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_quoted_for_fast_import() {
+        assert_eq!(quote_path("a b/c"), "\"a b/c\"");
+        assert_eq!(quote_path("q\"\\"), "\"q\\\"\\\\\"");
+        assert_eq!(quote_path("t\tü"), "\"t\\011ü\"");
+    }
 }

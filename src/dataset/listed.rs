@@ -25,12 +25,10 @@ use futures_util::stream::StreamExt;
 
 use super::annex::{key_size, object_path};
 use super::cache::{Access, Cache};
-use super::commands::{GetOptions, GetOutcome, Materializer, SelectionRequest};
-use super::import::{
-    import_kind, importable_path, provider_error, with_recorded_endpoint, StandaloneAnnex,
-};
+use super::get::{GetOptions, GetOutcome, Materializer};
+use super::import::{import_kind, importable_path, with_recorded_endpoint, StandaloneAnnex};
 use super::report::{FetchProgress, Reporter};
-use super::resolve::{select_files, selects_on_its_own, DatasetFile, Resolved};
+use super::resolve::{select_files, selects_on_its_own, DatasetFile, Resolved, SelectionRequest};
 use super::service::{ServiceHints, ServiceSource};
 use super::tree::Content;
 use super::{DatasetError, Source};
@@ -170,12 +168,12 @@ struct FetchCounter {
 
 impl FetchCounter {
     fn report(&self, reporter: &dyn Reporter) {
-        let mut progress = FetchProgress::default();
-        progress.listed = self.listed.load(Ordering::Relaxed);
-        progress.fetched = self.fetched.load(Ordering::Relaxed);
-        progress.failed = self.failed.load(Ordering::Relaxed);
-        progress.bytes = self.bytes.load(Ordering::Relaxed);
-        reporter.fetch_progress(progress);
+        reporter.fetch_progress(FetchProgress {
+            listed: self.listed.load(Ordering::Relaxed),
+            fetched: self.fetched.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+        });
     }
 
     fn downloaded(&self, outcome: &Result<String, String>, size: u64, reporter: &dyn Reporter) {
@@ -343,10 +341,10 @@ pub(super) fn get(
     let jobs = options.jobs.max(1);
     let listed_anew = recorded.is_none();
     let gathered = service.runtime.block_on(async {
-        let provider = service.kind.prepare(annex).await.map_err(provider_error)?;
-        let tree = provider.import().ok_or_else(|| {
-            DatasetError::Direct(format!("provider {} cannot be imported from", service.name))
-        })?;
+        let provider = service.kind.prepare(annex).await?;
+        let tree = provider
+            .import()
+            .ok_or_else(|| DatasetError::NoImportTree(service.name.clone()))?;
         let (job_tx, job_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         let progress = FetchCounter::default();
         let reporter = &**cache.reporter();
@@ -460,9 +458,7 @@ async fn list_anew(
         reporter: &**cache.reporter(),
         progress,
     };
-    tree.list_unconfirmed(&mut sink, annex)
-        .await
-        .map_err(provider_error)?;
+    tree.list_unconfirmed(&mut sink, annex).await?;
     if let Some(e) = sink.record_error.take() {
         return Err(e);
     }

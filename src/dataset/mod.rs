@@ -12,6 +12,7 @@ mod commands;
 mod direct;
 mod error;
 mod fetch;
+mod get;
 mod git;
 mod import;
 mod listed;
@@ -31,9 +32,10 @@ pub use annex::{key_size, object_path};
 pub use cache::{Cache, CacheEntry};
 pub use commands::{
     cache_clean, cache_dir, cache_list, cache_path, get, ls, plan, verify, CommonOptions,
-    GetOptions, GetOutcome, ListedFile, PlannedPart, SelectionRequest,
+    ListedFile, PlannedPart, SelectionRequest,
 };
 pub use error::DatasetError;
+pub use get::{GetOptions, GetOutcome};
 pub use import::{import_command, ImportOptions, ImportSummary};
 pub use report::{Reporter, SharedReporter};
 pub use service::{ServiceHints, ServiceSource};

@@ -71,18 +71,59 @@ pub fn unenabled_holders(repo: &Path, key: &str) -> Vec<RecordedRemote> {
         .flatten()
         .filter_map(|w| w["uuid"].as_str())
         .collect();
-    let enabled: Vec<String> =
-        run(git(repo).args(["config", "--get-regexp", r"^remote\..*\.annex-uuid$"]))
-            .map(|out| {
-                String::from_utf8_lossy(&out)
-                    .lines()
-                    .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+    let enabled = enabled_uuids(repo);
     recorded_remotes(repo)
         .into_iter()
         .filter(|r| holders.contains(&r.uuid.as_str()) && !enabled.contains(&r.uuid))
+        .collect()
+}
+
+/// The UUIDs of the remotes `repo` has enabled.
+fn enabled_uuids(repo: &Path) -> Vec<String> {
+    run(git(repo).args(["config", "--get-regexp", r"^remote\..*\.annex-uuid$"]))
+        .map(|out| {
+            String::from_utf8_lossy(&out)
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether annexa may enable `remote` on its own (issue 18): it reads
+/// with no secret (an unencrypted annexa S3 remote read anonymously,
+/// `public=yes`) and only from a host the user chose (`chosen`: the
+/// source's host, an endpoint they passed). Any other remote is named
+/// with its command instead.
+pub fn enables_itself(remote: &RecordedRemote, chosen: &[String]) -> bool {
+    let no_secret = remote.get("type") == Some("external")
+        && remote.get("externaltype") == Some("annexa")
+        && remote.get("provider") == Some("s3")
+        && remote.get("public") == Some("yes")
+        && remote.get("encryption") == Some("none");
+    let host = remote
+        .get("endpoint")
+        .and_then(crate::providers::token::chosen_host);
+    no_secret && host.is_some_and(|h| chosen.contains(&h))
+}
+
+/// Enables every remote `repo` records but has not enabled that
+/// [`enables_itself`]; returns their names. A remote git-annex refuses
+/// to enable is left for [`enable_command`].
+pub fn enable_chosen(repo: &Path, chosen: &[String]) -> Vec<String> {
+    if chosen.is_empty() {
+        return Vec::new();
+    }
+    let enabled = enabled_uuids(repo);
+    recorded_remotes(repo)
+        .into_iter()
+        .filter(|r| !enabled.contains(&r.uuid) && enables_itself(r, chosen))
+        .filter_map(|r| {
+            let name = r.name()?.to_string();
+            run(git(repo).args(["annex", "enableremote", &name]))
+                .ok()
+                .map(|_| name)
+        })
         .collect()
 }
 
@@ -176,5 +217,29 @@ mod tests {
         assert_eq!(remotes[0].get("endpoint"), Some("http://b:9000"));
         assert_eq!(remotes[1].name(), Some("web x"));
         assert_eq!(unescape("a&38;b&c"), "a&b&c");
+    }
+
+    #[test]
+    fn only_secretless_remotes_of_a_chosen_host_enable_themselves() {
+        let remote = |line: &str| parse_remote_log(line).remove(0);
+        let s3 = "u type=external externaltype=annexa provider=s3 encryption=none public=yes";
+        let chosen = vec!["127.0.0.1".to_string()];
+        let ok = remote(&format!("{s3} endpoint=http://127.0.0.1:9000"));
+        assert!(enables_itself(&ok, &chosen));
+        // Another host, no endpoint (AWS), credentials, encryption: named only.
+        for line in [
+            format!("{s3} endpoint=http://example.org:9000"),
+            s3.to_string(),
+            format!("{} endpoint=http://127.0.0.1:9000", s3.replace("public=yes", "public=no")),
+            format!(
+                "{} endpoint=http://127.0.0.1:9000",
+                s3.replace("encryption=none", "encryption=shared")
+            ),
+            "u type=external externaltype=annexa provider=dataverse encryption=none url=http://127.0.0.1:9"
+                .to_string(),
+        ] {
+            assert!(!enables_itself(&remote(&line), &chosen), "{line}");
+        }
+        assert!(!enables_itself(&ok, &[]));
     }
 }

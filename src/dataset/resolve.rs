@@ -160,9 +160,7 @@ impl Resolver<'_> {
                 source: Box::new(e),
             };
             let Some((_, url)) = urls.iter().find(|(p, _)| *p == link.path) else {
-                return Err(DatasetError::Direct(format!(
-                    "subdataset {mount} has no URL in .gitmodules"
-                )));
+                return Err(DatasetError::SubdatasetWithoutUrl { mount });
             };
             let sub_source = parent_source.join(url).map_err(context)?;
             // A subdataset pointing back at a dataset already open here (a

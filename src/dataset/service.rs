@@ -62,17 +62,34 @@ impl ServiceSource {
     /// The service `text` names, `None` when it names none (a git URL or
     /// a folder), an error when it is a service URL that cannot be used.
     pub fn parse(text: &str, hints: &ServiceHints) -> Result<Option<Self>, DatasetError> {
-        let source = Self::parse_name(text, hints)?;
-        let Some(api) = hints.api.as_deref() else {
+        let mut source = Self::parse_name(text, hints)?;
+        // `--endpoint` names where any service is read (one option for every
+        // command): an S3 endpoint for `s3://`, the installation of a
+        // `doi:`/`hdl:` Dataverse source, the API of the others. The
+        // service-specific `--dataverse`/`--api` of `import` win.
+        let endpoint = match &source {
+            Some(Self::S3 { .. }) | None => None,
+            Some(_) => hints.endpoint.as_deref(),
+        };
+        let bare_pid = text.trim().starts_with("doi:") || text.trim().starts_with("hdl:");
+        if let (Some(Self::Dataverse { .. }), Some(server), None, None, true) =
+            (&source, endpoint, &hints.dataverse, &hints.api, bare_pid)
+        {
+            let hints = ServiceHints {
+                dataverse: Some(server.to_string()),
+                ..hints.clone()
+            };
+            source = Self::parse_name(text, &hints)?;
+        }
+        let endpoint = endpoint.filter(|_| !matches!(source, Some(Self::Dataverse { .. })));
+        let Some(api) = hints.api.as_deref().or(endpoint) else {
             return Ok(source);
         };
         let api = api.trim().trim_end_matches('/');
         let usable = url::Url::parse(api)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
         if !usable {
-            return Err(DatasetError::Direct(format!(
-                "--api {api}: not an http(s) address"
-            )));
+            return Err(DatasetError::ApiNotHttp(api.to_string()));
         }
         match source {
             Some(Self::Figshare { article, .. }) => Ok(Some(Self::Figshare {
@@ -83,28 +100,30 @@ impl ServiceSource {
             Some(Self::Github { repo, tag, .. }) => Ok(Some(Self::Github {
                 repo,
                 tag,
-                api: (api != super::super::providers::github::DEFAULT_API)
-                    .then(|| api.to_string()),
+                api: (api != super::super::providers::github::DEFAULT_API).then(|| api.to_string()),
             })),
             Some(Self::Zenodo { record, .. }) => Ok(Some(Self::Zenodo {
                 record,
                 api: (api != zenodo::DEFAULT_API).then(|| api.to_string()),
             })),
-            Some(Self::S3 { .. }) => Err(DatasetError::Direct(format!(
-                "{}: --api is for Figshare and GitHub sources; an S3 endpoint is given with --endpoint",
-                text.trim()
-            ))),
-            Some(Self::Dataverse { .. }) => Err(DatasetError::Direct(format!(
-                "{}: --api is for Figshare and GitHub sources; a Dataverse installation is given with --dataverse or a dataset URL",
-                text.trim()
-            ))),
+            Some(Self::S3 { .. }) => Err(DatasetError::ApiNotForService {
+                text: text.trim().to_string(),
+                instead: "an S3 endpoint is given with --endpoint",
+            }),
+            Some(Self::Dataverse { .. }) => Err(DatasetError::ApiNotForService {
+                text: text.trim().to_string(),
+                instead: "a Dataverse installation is given with --dataverse or a dataset URL",
+            }),
             None => Ok(None),
         }
     }
 
     fn parse_name(text: &str, hints: &ServiceHints) -> Result<Option<Self>, DatasetError> {
         let text = text.trim();
-        let bad = |why: &str| DatasetError::Direct(format!("{text}: {why}"));
+        let bad = |why: &'static str| DatasetError::BadServiceSource {
+            text: text.to_string(),
+            why,
+        };
         if let Some(rest) = text.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
@@ -341,9 +360,13 @@ fn figshare_id(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// `text` with an S3 endpoint (`--endpoint` names the API of other
+    /// services: see `endpoint_tests`).
     fn parse(text: &str) -> Option<ServiceSource> {
         let hints = ServiceHints {
-            endpoint: Some("http://127.0.0.1:9".into()),
+            endpoint: text
+                .starts_with("s3://")
+                .then(|| "http://127.0.0.1:9".into()),
             dataverse: None,
             bare_figshare_id: true,
             api: None,
@@ -491,5 +514,67 @@ mod tests {
         let dv = parse("doi:10.1/X").unwrap().params();
         assert!(dv.contains(&("doi".into(), "doi:10.1/X".into())));
         assert!(!dv.iter().any(|(k, _)| k == "version"));
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    /// One `--endpoint` for every service: the Dataverse installation of a
+    /// bare DOI, the API of Figshare, GitHub and Zenodo sources, the S3
+    /// endpoint of `s3://`; `import`'s own `--dataverse`/`--api` win.
+    #[test]
+    fn endpoint_names_where_any_service_is_read() {
+        let with = |endpoint: &str| ServiceHints {
+            endpoint: Some(endpoint.into()),
+            ..ServiceHints::default()
+        };
+        let parse =
+            |text: &str, hints: &ServiceHints| ServiceSource::parse(text, hints).unwrap().unwrap();
+        let here = with("http://127.0.0.1:8/");
+        assert_eq!(
+            parse("doi:10.5072/FK2/X", &here),
+            ServiceSource::Dataverse {
+                server: "http://127.0.0.1:8".into(),
+                pid: "doi:10.5072/FK2/X".into()
+            }
+        );
+        assert_eq!(
+            parse("figshare:77", &here),
+            ServiceSource::Figshare {
+                article: "77".into(),
+                api: Some("http://127.0.0.1:8".into())
+            }
+        );
+        assert_eq!(
+            parse("zenodo:123", &here),
+            ServiceSource::Zenodo {
+                record: "123".into(),
+                api: Some("http://127.0.0.1:8".into())
+            }
+        );
+        assert_eq!(
+            parse("s3://bucket/ds", &here),
+            ServiceSource::S3 {
+                bucket: "bucket".into(),
+                prefix: "ds/".into(),
+                endpoint: Some("http://127.0.0.1:8/".into())
+            }
+        );
+        // A dataset URL names its own installation.
+        let url = "https://demo.dataverse.org/dataset.xhtml?persistentId=doi:10.5072/FK2/X";
+        assert!(matches!(
+            parse(url, &here),
+            ServiceSource::Dataverse { server, .. } if server == "https://demo.dataverse.org"
+        ));
+        let chosen = ServiceHints {
+            dataverse: Some("http://127.0.0.1:9".into()),
+            ..here.clone()
+        };
+        assert!(matches!(
+            parse("doi:10.5072/FK2/X", &chosen),
+            ServiceSource::Dataverse { server, .. } if server == "http://127.0.0.1:9"
+        ));
     }
 }

@@ -28,11 +28,7 @@ pub struct Shard {
 impl Shard {
     /// Reads `K/N` (1-based K, as job array task ids usually are).
     pub fn parse(text: &str, by: ShardBy) -> Result<Shard, DatasetError> {
-        let bad = || {
-            DatasetError::Direct(format!(
-                "--shard {text:?}: expected K/N with 1 <= K <= N, e.g. 3/8"
-            ))
-        };
+        let bad = || DatasetError::BadShard(text.to_string());
         let (k, n) = text.split_once('/').ok_or_else(bad)?;
         let (k, n): (usize, usize) = (
             k.trim().parse().map_err(|_| bad())?,

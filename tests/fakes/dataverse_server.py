@@ -52,7 +52,6 @@ Large files are streamed to and from disk in chunks; nothing holds a whole
 file in memory.
 """
 
-import argparse
 import csv
 import hashlib
 import hmac
@@ -62,20 +61,15 @@ import mmap
 import os
 import re
 import shutil
-import signal
-import socket
-import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 import zipfile
 
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import listing_faults  # next to this script
+from _fake_http import CHUNK, ApiError, FakeHandler, FakeServer, arguments, dispatching, serve
 
-CHUNK = 256 * 1024
 FORBIDDEN_FILE_CHARS = set('/:*?"<>|;#')
 FOLDER_RE = re.compile(r"^[A-Za-z0-9_\-. /\\]*$")
 LOCK_MESSAGE = "Dataset cannot be edited due to dataset lock."
@@ -85,14 +79,6 @@ LOCK_MESSAGE = "Dataset cannot be edited due to dataset lock."
 ADD_LOCKED = (400, "Failed to add file to dataset.")
 DELETE_LOCKED = (400, LOCK_MESSAGE)
 METADATA_LOCKED = (500, "Internal server error: " + LOCK_MESSAGE)
-
-
-class ApiError(Exception):
-    def __init__(self, status, message, headers=None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 # ---------------------------------------------------------------- the model
@@ -381,48 +367,23 @@ def ingest(src, dest, fmt):
 # ------------------------------------------------------------ HTTP plumbing
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(FakeHandler):
     server_version = "FakeDataverse"
-
-    def setup(self):
-        super().setup()
-        # Headers and body go out in separate writes: without this, Nagle's
-        # algorithm and delayed ACKs add 40 ms to every response.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, fmt, *args):  # quiet unless asked
-        if os.environ.get("FAKE_DATAVERSE_VERBOSE"):
-            sys.stderr.write("fake-dataverse: " + fmt % args + "\n")
-
-    @property
-    def st(self):
-        return self.server.state
-
-    def parsed(self):
-        url = urllib.parse.urlsplit(self.path)
-        return url.path, dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+    log_env = "FAKE_DATAVERSE_VERBOSE"
+    log_prefix = "fake-dataverse"
 
     def send_json(self, status, obj, headers=None):
+        if not getattr(self, "cut_reply", False):
+            return super().send_json(status, obj, headers)
+        # Headers and half the body, then the connection closes.
         body = json.dumps(obj).encode()
-        if getattr(self, "cut_reply", False):
-            # Headers and half the body, then the connection closes.
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        self.close_connection = True
 
     def ok(self, data, status=200, extra=None):
         obj = {"status": "OK", "data": data}
@@ -432,33 +393,6 @@ class Handler(BaseHTTPRequestHandler):
     def error(self, status, message, headers=None):
         self.send_json(status, {"status": "ERROR", "message": message}, headers)
 
-    def body_reader(self):
-        """Yields the request body in chunks (Content-Length or chunked)."""
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            while True:
-                line = self.rfile.readline(1024)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return
-                left = size
-                while left:
-                    b = self.rfile.read(min(CHUNK, left))
-                    if not b:
-                        return
-                    left -= len(b)
-                    yield b
-                self.rfile.readline(16)
-        else:
-            left = int(self.headers.get("Content-Length") or 0)
-            while left > 0:
-                b = self.rfile.read(min(CHUNK, left))
-                if not b:
-                    return
-                left -= len(b)
-                yield b
-
     def body_to_file(self):
         fd, path = tempfile.mkstemp(dir=self.st.dir, prefix="upload-")
         with os.fdopen(fd, "wb") as f:
@@ -466,31 +400,12 @@ class Handler(BaseHTTPRequestHandler):
                 f.write(b)
         return path
 
-    def small_body(self):
-        return b"".join(self.body_reader())
-
     def serve_file(self, path, content_type, filename, extra_headers=None, drop=None):
         """GET/HEAD of a file with single-range support."""
         total = os.path.getsize(path)
-        rng = self.headers.get("Range")
-        start, end, status = 0, total - 1, 200
-        if rng:
-            m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())
-            if m and (m.group(1) or m.group(2)):
-                if m.group(1):
-                    start = int(m.group(1))
-                    end = int(m.group(2)) if m.group(2) else total - 1
-                else:
-                    start = max(0, total - int(m.group(2)))
-                end = min(end, total - 1)
-                if start >= total or start > end:
-                    self.send_response(416)
-                    self.send_header("Content-Range", "bytes */%d" % total)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                status = 206
-            # several ranges or garbage: like S3, answer the whole object
+        start, end, status = self.byte_range(total)
+        if status == 416:
+            return
         length = end - start + 1 if total else 0
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -504,40 +419,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
-        sent = 0
         with open(path, "rb") as f:
-            f.seek(start)
-            left = length
-            while left > 0:
-                b = f.read(min(CHUNK, left))
-                if not b:
-                    break
-                if drop is not None and sent + len(b) > drop:
-                    self.wfile.write(b[: max(0, drop - sent)])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    # Simulate a broken connection mid-body.
-                    try:
-                        self.connection.shutdown(2)
-                    except OSError:
-                        pass
-                    return
-                self.wfile.write(b)
-                sent += len(b)
-                left -= len(b)
+            self.send_file_body(f, start, length, drop)
 
 
 # ---------------------------------------------------------------- storage
 
 
+@dispatching("GET", "HEAD")
 class StorageHandler(Handler):
-    def do_GET(self):
-        self.handle_storage()
-
-    def do_HEAD(self):
-        self.handle_storage()
-
-    def handle_storage(self):
+    def dispatch(self):
         path, query = self.parsed()
         headers = {k.lower(): v for k, v in self.headers.items()}
         entry = {"method": self.command, "path": path, "headers": headers}
@@ -582,22 +473,8 @@ class StorageHandler(Handler):
 # -------------------------------------------------------------------- API
 
 
+@dispatching("GET", "HEAD", "POST", "PUT", "DELETE")
 class ApiHandler(Handler):
-    def do_GET(self):
-        self.dispatch()
-
-    def do_HEAD(self):
-        self.dispatch()
-
-    def do_POST(self):
-        self.dispatch()
-
-    def do_PUT(self):
-        self.dispatch()
-
-    def do_DELETE(self):
-        self.dispatch()
-
     def dispatch(self):
         path, query = self.parsed()
         status_box = {}
@@ -643,17 +520,6 @@ class ApiHandler(Handler):
         if getattr(self, "_logged", True) is False:
             self.log_request_once(code)
         super().send_response(code, message)
-
-    def drain(self):
-        """Reads an unread body so the connection stays usable."""
-        if getattr(self, "_body_read", False):
-            return
-        self._body_read = True
-        try:
-            for _ in self.body_reader():
-                pass
-        except (OSError, ValueError):
-            self.close_connection = True
 
     def authenticate(self, query):
         key = self.headers.get("X-Dataverse-key") or query.get("key")
@@ -891,7 +757,7 @@ class ApiHandler(Handler):
         if not ctype.startswith("multipart/form-data") or not m:
             # Form-encoded jsonData is accepted for metadata updates.
             if ctype.startswith("application/x-www-form-urlencoded"):
-                fields = dict(urllib.parse.parse_qsl(self.small_body().decode()))
+                fields = dict(urllib.parse.parse_qsl(self.read_body().decode()))
                 return fields, None
             raise ApiError(400, "Expected a multipart/form-data body")
         boundary = b"--" + m.group(1).encode()
@@ -1305,19 +1171,8 @@ class ApiHandler(Handler):
 # ------------------------------------------------------------------- main
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, addr, handler, state):
-        super().__init__(addr, handler)
-        self.state = state
-
-
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
+    p = arguments(__doc__)
     p.add_argument("--storage-port", type=int, default=0)
     p.add_argument("--token", default="fake-token-0123456789")
     p.add_argument("--dataset", action="append", default=[])
@@ -1333,18 +1188,10 @@ def main():
     if not args.dataset:
         args.dataset = ["doi:10.5072/FK2/TESTDS"]
     state = State(args)
-    storage = Server((args.host, args.storage_port), StorageHandler, state)
-    api = Server((args.host, args.port), ApiHandler, state)
+    storage = FakeServer((args.host, args.storage_port), StorageHandler, state)
+    api = FakeServer((args.host, args.port), ApiHandler, state)
     state.storage_port = storage.server_address[1]
-    threading.Thread(target=storage.serve_forever, daemon=True).start()
-    print("READY %d %d" % (api.server_address[1], storage.server_address[1]), flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        api.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        shutil.rmtree(state.dir, ignore_errors=True)
+    serve(api, [storage], cleanup=lambda: shutil.rmtree(state.dir, ignore_errors=True))
 
 
 if __name__ == "__main__":

@@ -50,33 +50,27 @@ and `supplied_md5` are `null` while unknown; some errors carry an integer
     GET  /_fake/state           articles, files, versions as JSON
 """
 
-import argparse
 import hashlib
 import json
 import os
 import re
 import shutil
-import signal
-import socket
-import sys
 import tempfile
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import listing_faults  # next to this script
+import _fake_http
+from _fake_http import CHUNK, FakeHandler, FakeServer, arguments, dispatching, serve
 
-CHUNK = 256 * 1024
 
+class ApiError(_fake_http.ApiError):
+    """Figshare's errors also carry a `code`."""
 
-class ApiError(Exception):
     def __init__(self, status, message, code="", headers=None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(status, message, headers)
         self.code = code
-        self.headers = headers or {}
 
 
 class File:
@@ -185,97 +179,34 @@ class State:
         return hashlib.sha256(("%s:%d" % (self.secret, fid)).encode()).hexdigest()[:24]
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+@dispatching("GET", "HEAD", "POST", "PUT", "DELETE")
+class Handler(FakeHandler):
     server_version = "FakeFigshare/2"
-
-    def setup(self):
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, fmt, *args):
-        if os.environ.get("FAKE_FIGSHARE_VERBOSE"):
-            sys.stderr.write("fake-figshare: " + fmt % args + "\n")
-
-    @property
-    def st(self):
-        return self.server.state
+    log_env = "FAKE_FIGSHARE_VERBOSE"
+    log_prefix = "fake-figshare"
+    json_type = "application/json; charset=UTF-8"
 
     def parsed(self):
-        url = urllib.parse.urlsplit(self.path)
-        return url.path, dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True)), url.query
-
-    def send_json(self, status, obj, headers=None):
-        body = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        path, query = super().parsed()
+        return path, query, urllib.parse.urlsplit(self.path).query
 
     def send_raw_json(self, status, text):
         body = text.encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Type", self.json_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def send_empty(self, status, headers=None):
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-
     def error(self, status, message, code="", headers=None):
         self.send_json(status, {"message": message, "code": code}, headers)
 
-    def body_reader(self):
-        left = int(self.headers.get("Content-Length") or 0)
-        while left > 0:
-            b = self.rfile.read(min(CHUNK, left))
-            if not b:
-                return
-            left -= len(b)
-            yield b
-
-    def drain(self):
-        if getattr(self, "_body_read", False):
-            return
-        self._body_read = True
-        try:
-            for _ in self.body_reader():
-                pass
-        except (OSError, ValueError):
-            self.close_connection = True
-
     def json_body(self):
-        self._body_read = True
-        raw = b"".join(self.body_reader())
         try:
-            return json.loads(raw or b"{}")
+            return json.loads(self.read_body() or b"{}")
         except ValueError:
             raise ApiError(400, "Invalid JSON body", "BadRequest")
-
-    def do_GET(self):
-        self.dispatch()
-
-    def do_HEAD(self):
-        self.dispatch()
-
-    def do_POST(self):
-        self.dispatch()
-
-    def do_PUT(self):
-        self.dispatch()
-
-    def do_DELETE(self):
-        self.dispatch()
 
 
 # ---------------------------------------------------------------- storage
@@ -336,24 +267,9 @@ class StorageHandler(Handler):
 
     def serve_file(self, path, filename, drop):
         total = os.path.getsize(path)
-        rng = self.headers.get("Range")
-        start, end, status = 0, total - 1, 200
-        if rng:
-            m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())
-            if m and (m.group(1) or m.group(2)):
-                if m.group(1):
-                    start = int(m.group(1))
-                    end = int(m.group(2)) if m.group(2) else total - 1
-                else:
-                    start = max(0, total - int(m.group(2)))
-                end = min(end, total - 1)
-                if start >= total or start > end:
-                    self.send_response(416)
-                    self.send_header("Content-Range", "bytes */%d" % total)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                status = 206
+        start, end, status = self.byte_range(total)
+        if status == 416:
+            return
         length = end - start + 1 if total else 0
         self.send_response(status)
         self.send_header("Content-Type", "binary/octet-stream")
@@ -365,26 +281,8 @@ class StorageHandler(Handler):
         self.end_headers()
         if self.command == "HEAD":
             return
-        sent = 0
         with open(path, "rb") as fh:
-            fh.seek(start)
-            left = length
-            while left > 0:
-                b = fh.read(min(CHUNK, left))
-                if not b:
-                    break
-                if drop is not None and sent + len(b) > drop:
-                    self.wfile.write(b[: max(0, drop - sent)])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    try:
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                    return
-                self.wfile.write(b)
-                sent += len(b)
-                left -= len(b)
+            self.send_file_body(fh, start, length, drop)
 
     def parts_of(self, f):
         ps = self.st.part_size
@@ -794,20 +692,8 @@ def add_processed(st, a, name, data, supplied_md5=""):
     return f
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-    def __init__(self, addr, handler, state):
-        super().__init__(addr, handler)
-        self.state = state
-
-
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
+    p = arguments(__doc__)
     p.add_argument("--storage-port", type=int, default=0)
     p.add_argument("--token", default="fake-figshare-token-0123456789")
     p.add_argument("--article", type=int, action="append", default=[])
@@ -821,20 +707,12 @@ def main():
     if not args.article:
         args.article = [4242]
     state = State(args)
-    storage = Server((args.host, args.storage_port), StorageHandler, state)
-    api = Server((args.host, args.port), ApiHandler, state)
+    storage = FakeServer((args.host, args.storage_port), StorageHandler, state, queue=64)
+    api = FakeServer((args.host, args.port), ApiHandler, state, queue=64)
     state.api = "http://%s:%d/v2" % (args.host, api.server_address[1])
     state.web = "http://%s:%d" % (args.host, api.server_address[1])
     state.storage = "http://%s:%d" % (args.host, storage.server_address[1])
-    threading.Thread(target=storage.serve_forever, daemon=True).start()
-    print("READY %d %d" % (api.server_address[1], storage.server_address[1]), flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        api.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        shutil.rmtree(state.dir, ignore_errors=True)
+    serve(api, [storage], cleanup=lambda: shutil.rmtree(state.dir, ignore_errors=True))
 
 
 if __name__ == "__main__":

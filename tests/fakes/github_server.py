@@ -48,17 +48,14 @@ import hmac
 import json
 import os
 import re
-import socket
-import sys
 import threading
 import time
 import unicodedata
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import listing_faults  # next to this script
+from _fake_http import CHUNK, FakeHandler, FakeServer, dispatching, serve
 
-CHUNK = 256 * 1024
 SECRET = os.urandom(16)
 
 
@@ -141,57 +138,17 @@ class State:
         return hmac.new(SECRET, msg, hashlib.sha256).hexdigest()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(FakeHandler):
     server_version = "FakeGitHub/1"
-
-    def setup(self):
-        super().setup()
-        # Headers and body go out in separate writes: without this, Nagle's
-        # algorithm and delayed ACKs add 40 ms to every response.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, fmt, *args):
-        if os.environ.get("FAKE_GITHUB_LOG"):
-            sys.stderr.write("fake-github: " + (fmt % args) + "\n")
-
-    @property
-    def st(self):
-        return self.server.state
-
-    def parsed(self):
-        u = urllib.parse.urlsplit(self.path)
-        return u.path, dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
-
-    def send_json(self, status, obj, headers=None):
-        body = b"" if obj is None else json.dumps(obj).encode()
-        self.send_response(status)
-        if obj is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+    log_env = "FAKE_GITHUB_LOG"
+    log_prefix = "fake-github"
+    json_type = "application/json; charset=utf-8"
 
     def error(self, status, message, errors=None, headers=None, doc="https://docs.github.com/rest"):
         obj = {"message": message, "documentation_url": doc}
         if errors:
             obj["errors"] = errors
         self.send_json(status, obj, headers)
-
-    def drain(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        while n > 0:
-            got = self.rfile.read(min(n, CHUNK))
-            if not got:
-                break
-            n -= len(got)
-
-    def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
 
     def auth(self):
         """'token', None (anonymous) or 'bad'."""
@@ -206,23 +163,9 @@ class Handler(BaseHTTPRequestHandler):
         return "http://127.0.0.1:%d" % port
 
 
+@dispatching("GET", "HEAD", "POST", "PATCH", "DELETE")
 class ApiHandler(Handler):
-    def do_GET(self):
-        self.dispatch()
-
-    def do_HEAD(self):
-        self.dispatch()
-
-    def do_POST(self):
-        self.dispatch()
-
-    def do_PATCH(self):
-        self.dispatch()
-
-    def do_DELETE(self):
-        self.dispatch()
-
-    def rate_headers(self):
+    def reply_headers(self):
         st = self.st
         if self.headers.get("Authorization") is None:
             limit, remaining, reset = st.anon_limit, st.anon_remaining, st.anon_reset_at
@@ -235,11 +178,6 @@ class ApiHandler(Handler):
             "x-ratelimit-reset": str(reset),
             "x-ratelimit-resource": "core",
         }
-
-    def send_json(self, status, obj, headers=None):
-        h = dict(self.rate_headers())
-        h.update(headers or {})
-        super().send_json(status, obj, h)
 
     def dispatch(self):
         path, q = self.parsed()
@@ -712,22 +650,9 @@ class StorageHandler(Handler):
             return self.error(404, "Not Found")
         with f:
             size = os.fstat(f.fileno()).st_size
-            start, end = 0, size - 1
-            status = 200
-            rng = self.headers.get("Range")
-            if rng:
-                m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng.strip())
-                if m:
-                    start = int(m.group(1))
-                    if m.group(2):
-                        end = min(int(m.group(2)), size - 1)
-                    if start >= size:
-                        self.send_response(416)
-                        self.send_header("Content-Range", "bytes */%d" % size)
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
-                    status = 206
+            start, end, status = self.byte_range(size, suffixes=False)
+            if status == 416:
+                return
             length = end - start + 1
             self.send_response(status)
             self.send_header("Content-Type", "application/octet-stream")
@@ -742,31 +667,7 @@ class StorageHandler(Handler):
                 drop = st.drop_after if st.drop_count > 0 else None
                 if drop is not None:
                     st.drop_count -= 1
-            f.seek(start)
-            sent = 0
-            while sent < length:
-                want = min(CHUNK, length - sent)
-                if drop is not None:
-                    want = min(want, drop - sent)
-                    if want <= 0:
-                        self.wfile.flush()
-                        self.close_connection = True
-                        try:
-                            self.connection.shutdown(2)
-                        except OSError:
-                            pass
-                        return
-                data = f.read(want)
-                if not data:
-                    break
-                self.wfile.write(data)
-                sent += len(data)
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+            self.send_file_body(f, start, length, drop)
 
 
 def main():
@@ -786,21 +687,14 @@ def main():
     os.makedirs(args.data_dir, exist_ok=True)
     state = State(args)
     servers = {
-        "api": Server(("127.0.0.1", args.port), ApiHandler),
-        "uploads": Server(("127.0.0.1", args.uploads_port), UploadsHandler),
-        "storage": Server(("127.0.0.1", args.storage_port), StorageHandler),
+        "api": FakeServer(("127.0.0.1", args.port), ApiHandler, state, queue=128),
+        "uploads": FakeServer(("127.0.0.1", args.uploads_port), UploadsHandler, state, queue=128),
+        "storage": FakeServer(("127.0.0.1", args.storage_port), StorageHandler, state, queue=128),
     }
     ports = {k: s.server_address[1] for k, s in servers.items()}
     for s in servers.values():
-        s.state = state
         s.ports = ports
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-    print("READY %d %d %d" % (ports["api"], ports["uploads"], ports["storage"]), flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+    serve(servers["api"], [servers["uploads"], servers["storage"]])
 
 
 if __name__ == "__main__":

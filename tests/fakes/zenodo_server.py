@@ -40,32 +40,18 @@ Test-only endpoints under /_fake/ (no token needed):
     GET  /_fake/state                 records, drafts, files as JSON
 """
 
-import argparse
 import hashlib
 import json
 import os
 import re
 import shutil
-import signal
-import socket
-import sys
 import tempfile
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import listing_faults  # next to this script
-
-CHUNK = 256 * 1024
-
-
-class ApiError(Exception):
-    def __init__(self, status, message, headers=None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
+from _fake_http import ApiError, FakeHandler, FakeServer, arguments, dispatching, serve
 
 
 class FileEntry:
@@ -181,41 +167,13 @@ class State:
         return r
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+@dispatching("GET", "HEAD", "POST", "PUT", "DELETE")
+class Handler(FakeHandler):
     server_version = "FakeZenodo/1"
+    log_env = "FAKE_ZENODO_VERBOSE"
+    log_prefix = "fake-zenodo"
 
-    def setup(self):
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, fmt, *args):
-        if os.environ.get("FAKE_ZENODO_VERBOSE"):
-            sys.stderr.write("fake-zenodo: " + fmt % args + "\n")
-
-    @property
-    def st(self):
-        return self.server.state
-
-    def send_json(self, status, obj, headers=None):
-        body = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in {**self.rate_headers(), **(headers or {})}.items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def send_empty(self, status, headers=None):
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        for k, v in {**self.rate_headers(), **(headers or {})}.items():
-            self.send_header(k, v)
-        self.end_headers()
-
-    def rate_headers(self):
+    def reply_headers(self):
         st = self.st
         if not st.rate_limit:
             return {}
@@ -226,47 +184,11 @@ class Handler(BaseHTTPRequestHandler):
             "X-RateLimit-Reset": str(int(st.window_start + 1)),
         }
 
-    def body_reader(self):
-        left = int(self.headers.get("Content-Length") or 0)
-        while left > 0:
-            b = self.rfile.read(min(CHUNK, left))
-            if not b:
-                return
-            left -= len(b)
-            yield b
-
-    def drain(self):
-        if getattr(self, "_body_read", False):
-            return
-        self._body_read = True
-        try:
-            for _ in self.body_reader():
-                pass
-        except (OSError, ValueError):
-            self.close_connection = True
-
     def json_body(self):
-        self._body_read = True
-        raw = b"".join(self.body_reader())
         try:
-            return json.loads(raw or b"null")
+            return json.loads(self.read_body() or b"null")
         except ValueError:
             raise ApiError(400, "The request body is not valid JSON.")
-
-    def do_GET(self):
-        self.dispatch()
-
-    def do_HEAD(self):
-        self.dispatch()
-
-    def do_POST(self):
-        self.dispatch()
-
-    def do_PUT(self):
-        self.dispatch()
-
-    def do_DELETE(self):
-        self.dispatch()
 
     # ------------------------------------------------------------ plumbing
 
@@ -585,19 +507,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, f.to_json(st.base, r.id, True))
 
     def send_content(self, blob, size, md5):
-        start, end = 0, size - 1
-        rng = self.headers.get("Range")
-        status = 200
-        if rng and size > 0:
-            m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng.strip())
-            if m:
-                start = int(m.group(1))
-                if m.group(2):
-                    end = min(int(m.group(2)), size - 1)
-                if start >= size:
-                    self.send_empty(416, {"Content-Range": "bytes */%d" % size})
-                    return 416
-                status = 206
+        start, end, status = 0, size - 1, 200
+        if size > 0:
+            start, end, status = self.byte_range(size, suffixes=False)
+            if status == 416:
+                return 416
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(end - start + 1 if size else 0))
@@ -606,20 +520,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("ETag", '"md5:%s"' % md5)
         if status == 206:
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
-        for k, v in self.rate_headers().items():
+        for k, v in self.reply_headers().items():
             self.send_header(k, v)
         self.end_headers()
         if self.command == "HEAD" or size == 0:
             return status
         with open(blob, "rb") as src:
-            src.seek(start)
-            left = end - start + 1
-            while left > 0:
-                b = src.read(min(CHUNK, left))
-                if not b:
-                    break
-                self.wfile.write(b)
-                left -= len(b)
+            self.send_file_body(src, start, end - start + 1)
         return status
 
     # ------------------------------------------------------------ test-only
@@ -696,20 +603,8 @@ class Handler(BaseHTTPRequestHandler):
         return self.send_json(404, {"status": 404, "message": "unknown test endpoint"})
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-    def __init__(self, addr, handler, state):
-        super().__init__(addr, handler)
-        self.state = state
-
-
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
+    p = arguments(__doc__)
     p.add_argument("--token", default="fake-zenodo-token-0123456789")
     p.add_argument("--record", type=int, action="append", default=[],
                    help="an empty draft with this id (default 4242)")
@@ -721,17 +616,14 @@ def main():
     state = State(args)
     for rid in args.record or [4242]:
         state.new_draft(rid)
-    api = Server((args.host, args.port), Handler, state)
+    api = FakeServer((args.host, args.port), Handler, state, queue=64)
     state.base = "http://%s:%d/api" % (args.host, api.server_address[1])
-    print("READY %d" % api.server_address[1], flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        api.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
+
+    def cleanup():
         if not args.data_dir:
             shutil.rmtree(state.dir, ignore_errors=True)
+
+    serve(api, cleanup=cleanup)
 
 
 if __name__ == "__main__":

@@ -1143,6 +1143,37 @@ fn an_unwritable_target_is_refused_before_any_download() {
         .success());
 }
 
+/// Makes an annexa special remote `name` of the origin with `params` (no
+/// `autoenable`) and moves a T1w image there: (its path, its content).
+fn a_t1w_only_on(ds: &Fixture, name: &str, params: &[&str]) -> (String, Vec<u8>) {
+    use crate::support::common::{test_path, AWS_KEY, AWS_SECRET};
+    let git_here = || {
+        let mut cmd = git(&ds.origin);
+        cmd.env("PATH", test_path())
+            .env("AWS_ACCESS_KEY_ID", AWS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET);
+        cmd
+    };
+    sh(git_here()
+        .args([
+            "annex",
+            "initremote",
+            name,
+            "type=external",
+            "externaltype=annexa",
+        ])
+        .arg("encryption=none")
+        .args(params));
+    let data = ds
+        .origin_files(|p| p.ends_with("T1w.nii.gz"))
+        .into_iter()
+        .next()
+        .unwrap();
+    let want = ds.origin_content(&data);
+    sh(git_here().args(["annex", "move", "-q", "--to", name, &data]));
+    (data, want)
+}
+
 /// Issue 22: content only on a special remote without `autoenable` is
 /// not reachable from the cache; the failure names the remote and the
 /// command that enables it, and that command works.
@@ -1156,25 +1187,8 @@ fn content_on_a_remote_the_cache_has_not_enabled_is_pointed_at() {
         cmd.env("PATH", test_path());
         cmd
     };
-    let mut init = with_path(git(&ds.origin));
-    sh(init
-        .args([
-            "annex",
-            "initremote",
-            "store",
-            "type=external",
-            "externaltype=annexa",
-            "encryption=none",
-            "provider=directory",
-        ])
-        .arg(format!("directory={}", store.display())));
-    let data = ds
-        .origin_files(|p| p.ends_with("T1w.nii.gz"))
-        .into_iter()
-        .next()
-        .unwrap();
-    let want = ds.origin_content(&data);
-    sh(with_path(git(&ds.origin)).args(["annex", "move", "-q", "--to", "store", &data]));
+    let directory = format!("directory={}", store.display());
+    let (data, want) = a_t1w_only_on(&ds, "store", &["provider=directory", &directory]);
 
     let out = ds.path("out");
     let run_get = || {
@@ -1243,4 +1257,56 @@ fn an_interrupted_get_says_what_was_done() {
         "{stderr}"
     );
     assert!(!stderr.contains("FAILED"), "{stderr}");
+}
+
+/// Issues 18 and 22: content only on an S3 remote the dataset records
+/// without `autoenable`, read anonymously (`public=yes`). Its endpoint is
+/// not a host the user chose: the command is named, nothing is enabled.
+/// With `--endpoint` naming that server, annexa enables it and says so.
+#[test]
+fn an_anonymous_remote_on_a_chosen_host_is_enabled_by_itself() {
+    use crate::support::common::{test_path, Moto};
+    let moto = Moto::start();
+    let ds = Builder::new("7t_trt").subjects(&["sub-01"]).build();
+    let endpoint = format!("endpoint={}", moto.endpoint());
+    let (data, want) = a_t1w_only_on(
+        &ds,
+        "pub",
+        &[
+            "provider=s3",
+            "bucket=anon-read",
+            "public=yes",
+            "createbucket=yes",
+            &endpoint,
+        ],
+    );
+
+    let out = ds.path("out");
+    let run_get = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_annexa"));
+        cmd.env("PATH", test_path())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .arg("--cache")
+            .arg(&ds.cache)
+            .args(["get", ds.origin.to_str().unwrap(), "--to"])
+            .arg(&out)
+            .args(["--sub", "01", "--suffix", "T1w"])
+            .args(extra);
+        cmd.output().unwrap()
+    };
+    let failed = run_get(&[]);
+    let stderr = String::from_utf8_lossy(&failed.stderr).into_owned();
+    assert!(!failed.status.success(), "{stderr}");
+    assert!(stderr.contains("annex enableremote pub`"), "{stderr}");
+    assert!(!stderr.contains("enabled the special remote"), "{stderr}");
+
+    let again = run_get(&["--endpoint", &moto.endpoint()]);
+    let stderr = String::from_utf8_lossy(&again.stderr).into_owned();
+    assert!(again.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("enabled the special remote pub in annexa's copy"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(out.join(&data)).unwrap(), want);
 }

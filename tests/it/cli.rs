@@ -280,6 +280,74 @@ fn get_help_shows_examples_and_comma_separated_values() {
     assert!(import.contains("Refused for other services"), "{import}");
 }
 
+/// The subcommands a `--help` text lists under "Commands:" (not `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| l.trim() != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+/// Issue 22: every subcommand's `--help`, found by walking the command
+/// tree as a user would, ends with two or three examples of itself, and
+/// every one that takes filters says that values can be comma-separated.
+#[test]
+fn every_subcommand_help_has_examples_and_says_where_commas_work() {
+    let mut todo: Vec<Vec<String>> = subcommands(&text(&annexa().arg("--help").output().unwrap()))
+        .into_iter()
+        .map(|c| vec![c])
+        .collect();
+    let mut seen = Vec::new();
+    while let Some(path) = todo.pop() {
+        let out = annexa().args(&path).arg("--help").output().unwrap();
+        let help = text(&out);
+        assert!(out.status.success(), "{path:?}: {help}");
+        let children = subcommands(&help);
+        if !children.is_empty() {
+            todo.extend(
+                children
+                    .into_iter()
+                    .map(|c| [path.clone(), vec![c]].concat()),
+            );
+        }
+        let examples = help
+            .lines()
+            .skip_while(|l| !l.starts_with("Example"))
+            .filter(|l| l.starts_with(&format!("  annexa {}", path.join(" "))))
+            .count();
+        assert!(
+            (2..=3).contains(&examples),
+            "annexa {} --help has {examples} examples of itself:\n{help}",
+            path.join(" ")
+        );
+        if help.contains("--sub <SUB>") || help.contains("--scope <SCOPE>") {
+            assert!(help.contains("separate values with commas"), "{help}");
+        }
+        seen.push(path.join(" "));
+    }
+    seen.sort();
+    for expected in [
+        "cache clean",
+        "cache list",
+        "completions",
+        "doctor",
+        "get",
+        "import",
+        "ls",
+        "plan",
+        "verify",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == expected),
+            "{expected} not walked: {seen:?}"
+        );
+    }
+}
+
 /// The library reports through `dataset::Reporter`; only the binaries
 /// (src/bin, src/cli) print. A `println!` in the library would bypass
 /// `--json`, the progress bar and every other caller's choice.

@@ -19,13 +19,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::support::annex::annex_key;
-use annexa::providers::{self, ImportSink, ImportableFile, Provider, ProviderError};
+use annexa::providers::{
+    self, Annex, ImportSink, ImportTree, ImportableFile, Provider, ProviderError,
+};
 use common::{pseudo_random, Moto, AWS_KEY, AWS_SECRET};
 use support_annex::{sha256e_key, MemAnnex};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
 use support_figshare::FakeFigshare;
 use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
 use support_zenodo::FakeZenodo;
+
+/// The Figshare article and Zenodo draft an export remote writes to (its
+/// key remote has the fake's default one).
+const TREE_DRAFT: u64 = 4343;
 
 /// A running service for one provider kind.
 enum Service {
@@ -95,7 +101,7 @@ impl Service {
             Service::Figshare(fake) => {
                 // Keys and the tree in different articles, as users would.
                 let article = if export {
-                    4343
+                    TREE_DRAFT
                 } else {
                     support_figshare::ARTICLE
                 };
@@ -105,7 +111,11 @@ impl Service {
             }
             Service::Zenodo(fake) => {
                 // Keys and the tree in different drafts, as users would.
-                let record = if export { 4343 } else { support_zenodo::RECORD };
+                let record = if export {
+                    TREE_DRAFT
+                } else {
+                    support_zenodo::RECORD
+                };
                 fake.admin("POST", &format!("draft?id={record}"));
                 config.push(("api".into(), fake.api()));
                 config.push(("record".into(), record.to_string()));
@@ -149,6 +159,21 @@ impl Service {
             Service::Dataverse(fake) => fake.publish(),
             Service::Figshare(fake) => fake.publish(),
             Service::Zenodo(fake) => fake.publish(),
+            _ => {}
+        }
+    }
+
+    /// Publishes what the export remote holds, where the service has
+    /// published versions.
+    fn publish_tree(&self) {
+        match self {
+            Service::Dataverse(fake) => fake.publish(),
+            Service::Figshare(fake) => {
+                fake.admin("POST", &format!("publish?article={TREE_DRAFT}"));
+            }
+            Service::Zenodo(fake) => {
+                fake.admin("POST", &format!("publish?record={TREE_DRAFT}"));
+            }
             _ => {}
         }
     }
@@ -200,6 +225,14 @@ fn provider_kind(service: &str) -> &str {
         "dataverse61" => "dataverse",
         other => other,
     }
+}
+
+/// What the kind declares it can do ([`prepared`] checks the provider
+/// agrees).
+fn declared(kind: &str) -> providers::Capabilities {
+    providers::find_kind(provider_kind(kind))
+        .expect("registered provider")
+        .capabilities()
 }
 
 /// initremote then prepare, as git-annex does.
@@ -665,33 +698,327 @@ fn listing_faults(kind: &str) {
     });
 }
 
+/// Collects what a listing hands over.
+#[derive(Default)]
+struct Listed(Vec<ImportableFile>);
+
+impl ImportSink for Listed {
+    fn found(&mut self, file: ImportableFile) -> providers::Result<()> {
+        self.0.push(file);
+        Ok(())
+    }
+    fn skipped(&mut self, name: &str, why: &str) {
+        panic!("{name} skipped: {why}");
+    }
+}
+
+/// A listing that must end: within a minute, or the test fails.
+async fn listed(import: &dyn ImportTree, annex: &MemAnnex) -> Vec<ImportableFile> {
+    let mut sink = Listed::default();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        import.list_importable(&mut sink, annex),
+    )
+    .await
+    .expect("the listing ended")
+    .expect("list_importable");
+    sink.0.sort_by(|a, b| a.path.cmp(&b.path));
+    sink.0
+}
+
+/// `key` with its digest's first hex digit changed: the same size, other
+/// content.
+fn other_digest(key: &str) -> String {
+    let (head, tail) = key.split_once("--").expect("a key with a digest");
+    let mut digest: Vec<char> = tail.chars().collect();
+    digest[0] = if digest[0] == '0' { '1' } else { '0' };
+    format!("{head}--{}", digest.into_iter().collect::<String>())
+}
+
+/// Import (`ImportTree`) of what was exported: the listing ends and lists
+/// exactly the exported paths and sizes; `retrieve_import` gives each
+/// file's bytes and `check_present_import` agrees with the listing (and
+/// refuses other sizes and, where the service publishes a checksum, other
+/// digests); a file changed since the listing is refused, never handed
+/// over as the listed one; paths not in the tree are absent or refused.
+fn import_tree(kind: &str) {
+    set_credentials();
+    let service = Service::start(kind);
+    let tmp = tempfile::tempdir().unwrap();
+    let annex = annex_with(&service.config(true));
+    runtime().block_on(async {
+        let p = prepared(&annex, kind).await;
+        let Some(import) = p.import() else {
+            return assert!(!declared(kind).import);
+        };
+        let tree = p.export().expect("import goes with export");
+        let names = [
+            "participants.tsv",
+            "sub-01/anat/sub-01_T1w.nii.gz",
+            "sub-01/func/task rest ünïcode.json",
+        ];
+        let contents: Vec<Content> = (0..names.len())
+            .map(|i| content(tmp.path(), 2_000 + i * 1_001, 20 + i as u64))
+            .collect();
+        for (name, c) in names.iter().zip(&contents) {
+            tree.store_export(name, &annex_key(&c.key), &c.file, &annex)
+                .await
+                .unwrap_or_else(|e| panic!("store_export {name}: {e:?}"));
+        }
+
+        let files = listed(import, &annex).await;
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, names, "{kind}: the listing is not what was exported");
+        for ((file, name), c) in files.iter().zip(names).zip(&contents) {
+            assert_eq!(file.size, c.data.len() as u64, "{kind}: size of {name}");
+            let scratch = tmp.path().join("scratch");
+            let (key, _) =
+                providers::import::content_key(import, name, file.size, &file.id, &scratch, &annex)
+                    .await
+                    .unwrap_or_else(|e| panic!("{kind}: key of {name}: {e:?}"));
+            assert!(
+                import
+                    .check_present_import(name, &annex_key(&key), &annex)
+                    .await
+                    .unwrap(),
+                "{kind}: {name} is not present under its listed key {key}"
+            );
+            assert!(
+                import
+                    .check_present_import(name, &annex_key(&c.key), &annex)
+                    .await
+                    .unwrap(),
+                "{kind}: {name} is not present under the exported key {}",
+                c.key
+            );
+            let bigger = sha256e_key(&[c.data.as_slice(), b"x"].concat(), "");
+            assert!(
+                !import
+                    .check_present_import(name, &annex_key(&bigger), &annex)
+                    .await
+                    .unwrap(),
+                "{kind}: {name} is present under a key of another size"
+            );
+            if file.id.checksum.is_some() {
+                let wrong = other_digest(&key);
+                assert!(
+                    !import.check_present_import(name, &annex_key(&wrong), &annex).await.unwrap(),
+                    "{kind}: {name} is present under {wrong}, whose digest is not its published one"
+                );
+            }
+            let dest = tmp.path().join("imported");
+            let _ = std::fs::remove_file(&dest);
+            import
+                .retrieve_import(name, Some(file.size), &dest, &annex)
+                .await
+                .unwrap_or_else(|e| panic!("{kind}: retrieve_import {name}: {e:?}"));
+            assert!(
+                std::fs::read(&dest).unwrap() == c.data,
+                "{kind}: retrieve_import {name} gave other bytes"
+            );
+            if let (Some(url), Some(urls)) = (&file.url, p.urls()) {
+                assert!(
+                    urls.claims_url(url),
+                    "{kind}: its own listed URL {url} is not claimed"
+                );
+            }
+        }
+
+        // Changed since the listing: another size under the same name.
+        let (name, old) = (names[1], &files[1]);
+        let changed = content(tmp.path(), 3_333, 29);
+        tree.store_export(name, &annex_key(&changed.key), &changed.file, &annex)
+            .await
+            .expect("store_export of the changed file");
+        let dest = tmp.path().join("changed");
+        let got = import
+            .retrieve_import(name, Some(old.size), &dest, &annex)
+            .await;
+        assert!(
+            got.is_err(),
+            "{kind}: a file changed since the listing was handed over as the listed one"
+        );
+        assert!(
+            !import
+                .check_present_import(name, &annex_key(&contents[1].key), &annex)
+                .await
+                .unwrap(),
+            "{kind}: {name} still counts as its old content"
+        );
+        assert!(
+            import
+                .check_present_import(name, &annex_key(&changed.key), &annex)
+                .await
+                .unwrap(),
+            "{kind}: {name} is not its new content"
+        );
+
+        // Not in the tree: absent; outside any tree: refused.
+        assert!(!import
+            .check_present_import("no/such file.txt", &annex_key(&contents[0].key), &annex)
+            .await
+            .unwrap());
+        let err = import
+            .retrieve_import("no/such file.txt", None, &dest, &annex)
+            .await
+            .unwrap_err();
+        assert!(
+            err.is_not_found(),
+            "{kind}: retrieve of a missing path: {err:?}"
+        );
+        for bad in ["../escape.txt", "a/../../escape.txt", "/abs.txt", ""] {
+            let present = import
+                .check_present_import(bad, &annex_key(&contents[0].key), &annex)
+                .await;
+            assert!(
+                !matches!(present, Ok(true)),
+                "{kind}: {bad:?} counted as present"
+            );
+            let got = import.retrieve_import(bad, None, &dest, &annex).await;
+            assert!(got.is_err(), "{kind}: retrieve_import accepted {bad:?}");
+        }
+    });
+}
+
+/// A URL like `url` on another host: a bucket of another name for
+/// `s3://`, another host and port for HTTP.
+fn on_other_host(url: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("a URL");
+    if parsed.scheme() == "s3" {
+        parsed.set_host(Some("someone-elses-bucket")).unwrap();
+    } else {
+        parsed.set_host(Some("example.org")).unwrap();
+    }
+    parsed.to_string()
+}
+
+/// URL claims (CLAIMURL, CHECKURL): the provider claims the URLs its
+/// import listing hands out, CHECKURL tells their size, and the key store
+/// fetches a key from such a URL recorded for it; once the file
+/// is gone (from a draft: a published file stays), CHECKURL says "not
+/// found". It claims no URL of another host (or bucket), nor a malformed
+/// one, and CHECKURL of those fails, in bounded time.
+fn url_claims(kind: &str) {
+    set_credentials();
+    let service = Service::start(kind);
+    let tmp = tempfile::tempdir().unwrap();
+    let annex = annex_with(&service.config(true));
+    runtime().block_on(async {
+        let p = prepared(&annex, kind).await;
+        let Some(urls) = p.urls() else {
+            return assert!(!declared(kind).claim_urls);
+        };
+        let tree = p.export().expect("an export-capable provider");
+        let import = p.import().expect("URLs come from the import listing");
+        let name = "sub-01/anat/sub-01_T1w.nii.gz";
+        let c = content(tmp.path(), 4_321, 30);
+        tree.store_export(name, &annex_key(&c.key), &c.file, &annex)
+            .await
+            .expect("store_export");
+        let mut files = listed(import, &annex).await;
+        // Zenodo gives URLs of published files only (a draft's need a token).
+        let published = files.iter().all(|f| f.url.is_none());
+        if published {
+            service.publish_tree();
+            files = listed(import, &annex).await;
+        }
+        let url = files
+            .first()
+            .and_then(|f| f.url.clone())
+            .unwrap_or_else(|| panic!("{kind}: the listing gives no URL: {files:?}"));
+
+        assert!(urls.claims_url(&url), "{kind}: {url} not claimed");
+        match urls.check_url(&url, &annex).await {
+            Ok(providers::UrlCheck::Contents { size, .. }) => {
+                assert_eq!(size, Some(c.data.len() as u64), "{kind}: size of {url}")
+            }
+            other => panic!("{kind}: CHECKURL {url}: {other:?}"),
+        }
+
+        // Recorded for the file's key in a git-annex that knows nothing
+        // else of it, the URL lets the key store fetch the file: what
+        // `annexa import` relies on after `git annex registerurl`.
+        let file = &files[0];
+        let scratch = tmp.path().join("scratch");
+        let (key, _) = providers::import::content_key(
+            import, &file.path, file.size, &file.id, &scratch, &annex,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: key of {}: {e:?}", file.path));
+        let same_place: Vec<(String, String)> = service
+            .config(true)
+            .into_iter()
+            .filter(|(name, _)| name != "exporttree")
+            .collect();
+        let fresh = annex_with(&same_place);
+        fresh.set_url_present(&key, &url).await.unwrap();
+        let by_url = providers::find_kind(provider_kind(kind))
+            .unwrap()
+            .prepare(&fresh)
+            .await
+            .expect("prepare");
+        let dest = tmp.path().join("by-url");
+        by_url
+            .retrieve(&annex_key(&key), &dest, &fresh)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: retrieve {key} from {url}: {e:?}"));
+        assert!(
+            std::fs::read(&dest).unwrap() == c.data,
+            "{kind}: {url} gave other bytes"
+        );
+
+        let elsewhere = on_other_host(&url);
+        let malformed = [
+            "",
+            "not a url",
+            "http://",
+            "s3://",
+            "https://[::1/x",
+            "ftp://example.org/x",
+            "file:///etc/passwd",
+        ];
+        for bad in std::iter::once(elsewhere.as_str()).chain(malformed) {
+            assert!(!urls.claims_url(bad), "{kind}: claimed {bad:?}");
+            let checked = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                urls.check_url(bad, &annex),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{kind}: CHECKURL {bad:?} did not end"));
+            assert!(checked.is_err(), "{kind}: CHECKURL {bad:?}: {checked:?}");
+        }
+
+        if published {
+            // A published file stays what its URL names.
+            return;
+        }
+        tree.remove_export(name, &annex_key(&c.key), &annex)
+            .await
+            .expect("remove_export");
+        assert!(urls.claims_url(&url), "{kind}: {url} no longer claimed");
+        match urls.check_url(&url, &annex).await {
+            Err(e) => assert!(
+                e.is_not_found(),
+                "{kind}: CHECKURL of a removed file: {e:?}"
+            ),
+            Ok(found) => panic!("{kind}: CHECKURL of a removed file: {found:?}"),
+        }
+    });
+}
+
+/// One module per provider, one test per case.
 macro_rules! conformance {
     ($($module:ident: $kind:literal;)*) => {$(
         mod $module {
-            #[test]
-            fn keys_round_trip() {
-                super::keys_round_trip($kind);
-            }
-            #[test]
-            fn export_tree() {
-                super::export_tree($kind);
-            }
-            #[test]
-            fn export_refuses_escaping_names() {
-                super::export_refuses_escaping_names($kind);
-            }
-            #[test]
-            fn many_keys_at_once() {
-                super::many_keys_at_once($kind);
-            }
-            #[test]
-            fn fixed_name_keys_are_replaced() {
-                super::fixed_name_keys_are_replaced($kind);
-            }
-            #[test]
-            fn absent_is_not_unreachable() {
-                super::absent_is_not_unreachable($kind);
-            }
+            conformance!(@cases $kind: keys_round_trip, export_tree, export_refuses_escaping_names,
+                many_keys_at_once, fixed_name_keys_are_replaced, absent_is_not_unreachable,
+                import_tree, url_claims);
+        }
+    )*};
+    (@cases $kind:literal: $($case:ident),*) => {$(
+        #[test]
+        fn $case() {
+            super::$case($kind);
         }
     )*};
 }

@@ -1,8 +1,8 @@
 //! The Figshare remote under real git-annex commands, against the fake
 //! Figshare: the WAF challenge of the browser path never becomes a file, no
-//! credential reaches the storage host, an interrupted download resumes,
-//! `git annex addurl` of an article registers every file, and a file of a
-//! published version is not dropped.
+//! credential reaches the storage host, `git annex addurl` of an article
+//! registers every file, and a file of a published version is not dropped.
+//! Set-up errors and resumed downloads: the table in `git_annex.rs`.
 
 use crate::support::common;
 use crate::support::figshare as support_figshare;
@@ -43,25 +43,6 @@ fn text(out: &std::process::Output) -> String {
 
 fn file_ids(fake: &FakeFigshare) -> Vec<u64> {
     fake.files().into_iter().map(|(_, id, _)| id).collect()
-}
-
-#[test]
-fn setup_errors_name_the_problem() {
-    let fake = FakeFigshare::start(&[]);
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = Repo::init(&tmp.path().join("r")).env("FIGSHARE_API_KEY", "wrong-token-value");
-    let out = init(&fake, &repo, "fs", &[]);
-    let t = text(&out);
-    assert!(!out.status.success());
-    assert!(t.contains("rejected the API token"), "{t}");
-    assert!(!t.contains("wrong-token-value"), "token printed: {t}");
-
-    let repo = Repo::init(&tmp.path().join("r2")).env("FIGSHARE_API_KEY", TOKEN);
-    let out = init(&fake, &repo, "fs", &["article=999"]);
-    let t = text(&out);
-    assert!(!out.status.success());
-    assert!(t.contains("article 999 was not found"), "{t}");
-    assert!(!t.contains(TOKEN));
 }
 
 #[test]
@@ -132,39 +113,6 @@ fn waf_challenge_never_becomes_a_file_and_no_token_reaches_storage() {
     assert!(requests
         .iter()
         .all(|r| r["headers"]["authorization"].is_null()));
-}
-
-#[test]
-fn interrupted_download_resumes() {
-    let fake = FakeFigshare::start(&[]);
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = Repo::init(&tmp.path().join("r")).env("FIGSHARE_API_KEY", TOKEN);
-    assert!(init(&fake, &repo, "fs", &[]).status.success());
-    let data = pseudo_random(3 << 20, 9);
-    repo.write("big.bin", &data);
-    repo.ok(&["git", "annex", "add", "big.bin"]);
-    repo.ok(&["git", "annex", "copy", "--to", "fs", "big.bin"]);
-    repo.ok(&["git", "annex", "drop", "big.bin"]);
-    fake.admin("POST", "reset-log");
-    // The storage connection breaks after 1 MiB, once.
-    fake.admin("POST", "config?drop_after=1048576&drop_count=1");
-    repo.ok(&["git", "annex", "get", "big.bin"]);
-    assert_eq!(std::fs::read(tmp.path().join("r/big.bin")).unwrap(), data);
-    let (requests, violations) = fake.storage_log();
-    assert!(violations.is_empty());
-    let resumed = requests
-        .iter()
-        .filter_map(|r| r["headers"]["range"].as_str())
-        .find_map(|r| {
-            r.strip_prefix("bytes=")?
-                .strip_suffix('-')?
-                .parse::<u64>()
-                .ok()
-        });
-    assert!(
-        resumed.is_some_and(|at| at >= 1 << 20),
-        "the second request resumed with Range: {requests:?}"
-    );
 }
 
 #[test]

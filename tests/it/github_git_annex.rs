@@ -1,7 +1,8 @@
 //! The GitHub remote under real git-annex commands, against the fake
 //! GitHub: no credential reaches storage, rate limits are waited out,
-//! interrupted downloads resume, empty files, anonymous reads, release
-//! pages added with `git annex addurl`, and named set-up errors.
+//! empty files, anonymous reads, release pages added with `git annex
+//! addurl`. Set-up errors and resumed downloads: the table in
+//! `git_annex.rs`.
 
 use crate::support::common;
 use crate::support::github as support_github;
@@ -53,27 +54,6 @@ fn no_violations(fake: &FakeGithub) {
             "{r}"
         );
     }
-}
-
-#[test]
-fn setup_errors_name_the_problem() {
-    let fake = FakeGithub::start(&[]);
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = Repo::init(&tmp.path().join("r")).env("GITHUB_TOKEN", GH_TOKEN);
-    let out = init(&fake, &repo, "missing", &[]);
-    let t = text(&out);
-    assert!(!out.status.success());
-    assert!(
-        t.contains("no release missing") && t.contains("createrelease=yes"),
-        "{t}"
-    );
-
-    let repo = Repo::init(&tmp.path().join("r2")).env("GITHUB_TOKEN", "ghp_wrong-token-value");
-    let out = init(&fake, &repo, "v1", &["createrelease=yes"]);
-    let t = text(&out);
-    assert!(!out.status.success());
-    assert!(t.contains("did not accept the token"), "{t}");
-    assert!(!t.contains("wrong-token-value"), "token printed: {t}");
 }
 
 #[test]
@@ -142,42 +122,6 @@ fn storage_never_sees_the_token_and_rate_limits_are_waited_out() {
     assert!(fake.asset_names("data").is_empty());
     let whereis = repo.ok(&["git", "annex", "whereis", "empty.dat"]);
     assert!(!whereis.contains("[gh]"), "{whereis}");
-}
-
-#[test]
-fn an_interrupted_download_resumes() {
-    let fake = FakeGithub::start(&[]);
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = Repo::init(&tmp.path().join("r")).env("GITHUB_TOKEN", GH_TOKEN);
-    assert!(init(&fake, &repo, "data", &["createrelease=yes"])
-        .status
-        .success());
-    let data = pseudo_random(2 << 20, 3);
-    repo.write("big.dat", &data);
-    repo.ok(&["git", "annex", "add", "big.dat"]);
-    repo.ok(&["git", "annex", "copy", "--to", "gh", "big.dat"]);
-    repo.ok(&["git", "annex", "drop", "big.dat"]);
-    // The first download breaks after 700 kB.
-    fake.configure("drop_after=700000&drop_count=1");
-    repo.ok(&["git", "annex", "get", "big.dat"]);
-    assert_eq!(std::fs::read(tmp.path().join("r/big.dat")).unwrap(), data);
-    let (requests, _) = fake.storage_log();
-    let ranged: Vec<_> = requests
-        .iter()
-        .filter_map(|r| {
-            let h = r["headers"].as_object()?;
-            h.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("range"))
-                .and_then(|(_, v)| v.as_str())
-        })
-        .collect();
-    assert!(
-        ranged
-            .iter()
-            .any(|r| r.starts_with("bytes=") && r != &"bytes=0-"),
-        "no resumed request: {requests:?}"
-    );
-    no_violations(&fake);
 }
 
 #[test]

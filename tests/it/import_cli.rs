@@ -804,6 +804,40 @@ impl ServiceCase<'_> {
         let all: Vec<&str> = files.keys().map(String::as_str).collect();
         self.get(&ds, &files, &all);
 
+        // `annexa get` straight from the service (the listed path: no
+        // dataset first), its server named by `--endpoint` as for S3.
+        let source = match &self.import_args[0] {
+            id if id.bytes().all(|b| b.is_ascii_digit()) => format!("figshare:{id}"),
+            other => other.clone(),
+        };
+        let got = work.join("got");
+        let argv: Vec<String> = [
+            "--cache",
+            work.join("get-cache").to_str().unwrap(),
+            "get",
+            &source,
+            "--endpoint",
+            &self.import_args[2],
+            "--to",
+            got.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec();
+        ok(self.annexa(work, &argv), &format!("annexa {argv:?}"));
+        let delivered = crate::support::bids::files_under(&got);
+        for path in files.keys().filter(|p| p.starts_with("sub-")) {
+            assert!(
+                delivered.contains(path),
+                "{path} not delivered: {delivered:?}"
+            );
+        }
+        for path in &delivered {
+            assert!(
+                std::fs::read(got.join(path)).unwrap() == files[path],
+                "{path} has other content"
+            );
+        }
+
         let newest =
             Repo::init_with(&work.join("newest"), GitAnnex::Newest).env(self.token.0, self.token.1);
         let mut args = vec![
@@ -929,28 +963,10 @@ fn dataverse_doi_imports_on_the_fake() {
 fn figshare_article_imports_on_the_fake() {
     use support_figshare::{FakeFigshare, ARTICLE, TOKEN};
     let fake = FakeFigshare::start(&["--max-page", "2"]);
-    let add = |name: &str, data: &[u8], supplied_md5: &str| -> u64 {
-        let (status, _, body) = fake.http(
-            "POST",
-            &format!("/_fake/file?article={ARTICLE}&name={name}&supplied_md5={supplied_md5}"),
-            data,
-            &[],
-        );
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
-            .as_u64()
-            .unwrap()
+    let add = |name: &str, data: &[u8], supplied_md5: &str| {
+        fake.add_file(ARTICLE, name, data, supplied_md5)
     };
-    let delete = |id: u64| {
-        let auth = format!("token {TOKEN}");
-        let (status, _, body) = fake.http(
-            "DELETE",
-            &format!("/v2/account/articles/{ARTICLE}/files/{id}"),
-            b"",
-            &[("Authorization", &auth)],
-        );
-        assert_eq!(status, 204, "{body}");
-    };
+    let delete = |id: u64| fake.delete_file(ARTICLE, id);
     let mut files = BTreeMap::new();
     let mut ids = BTreeMap::new();
     for (name, data) in [
@@ -1081,29 +1097,8 @@ fn github_release_imports_on_the_fake() {
     use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
     let fake = FakeGithub::start(&["--release", &format!("{GH_REPO}:v1")]);
     fake.configure("per_page_max=2");
-    let add = |name: &str, data: &[u8], digest: bool| -> u64 {
-        let query = format!(
-            "asset?repo={GH_REPO}&tag=v1&name={name}{}",
-            if digest { "" } else { "&digest=0" }
-        );
-        fake.admin_with("POST", &query, data)["id"]
-            .as_u64()
-            .unwrap()
-    };
-    let delete = |id: u64| {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", fake.api_port)).unwrap();
-        let req = format!(
-            "DELETE /repos/{GH_REPO}/releases/assets/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-             Connection: close\r\nAuthorization: Bearer {GH_TOKEN}\r\nContent-Length: 0\r\n\r\n"
-        );
-        s.write_all(req.as_bytes()).unwrap();
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut s, &mut out).unwrap();
-        assert!(
-            out.starts_with("HTTP/1.1 204") || out.starts_with("HTTP/1.0 204"),
-            "{out}"
-        );
-    };
+    let add = |name: &str, data: &[u8], digest: bool| fake.add_asset("v1", name, data, digest);
+    let delete = |id: u64| fake.delete_asset(id);
     let mut files = BTreeMap::new();
     let mut ids = BTreeMap::new();
     for (name, data, digest) in [
@@ -1393,6 +1388,103 @@ fn endpoint_is_named_once_and_refreshes_reuse_it() {
         "import refresh without --endpoint",
     );
     assert!(refreshed.contains("1 added"), "{refreshed}");
+}
+
+/// Issue 22: an object deleted from the bucket after the import. Before,
+/// `annexa get` printed moto's whole error document (request ids and all,
+/// 1.5 KB) three times: once per attempt of git-annex's `annex.retry`.
+/// Now: one line, once, naming S3's code and message and the object.
+#[test]
+fn a_deleted_object_is_one_line_said_once() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    s3_ops(
+        &moto,
+        &[
+            put("gone/dataset_description.json", r#"{"Name": "gone"}"#),
+            put("gone/sub-01/anat/sub-01_T1w.nii.gz", "one"),
+        ],
+    );
+    let source = format!("s3://{BUCKET}/gone");
+    let run = |args: &[&str]| annexa_without_endpoint_env(work, args);
+    ok(
+        run(&["import", &source, "ds", "--endpoint", &moto.endpoint()]),
+        "import",
+    );
+    let object = "gone/sub-01/anat/sub-01_T1w.nii.gz";
+    s3_ops(&moto, &[serde_json::json!({"op": "delete", "key": object})]);
+
+    let out = run(&[
+        "--cache",
+        &work.join("cache").to_string_lossy(),
+        "get",
+        "./ds",
+        "--to",
+        "out",
+        "--sub",
+        "01",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let failed: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("annexa: failed:"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{stderr}");
+    let line = failed[0];
+    assert_eq!(
+        line.matches("NoSuchKey: The specified key does not exist.")
+            .count(),
+        1,
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("{object} is not in bucket {BUCKET}")),
+        "{line}"
+    );
+    for raw in ["<?xml", "<Error>", "RequestId", "HostId"] {
+        assert!(!stderr.contains(raw), "{raw} in {stderr}");
+    }
+    assert!(line.len() < 400, "{} characters: {line}", line.len());
+}
+
+/// Issue 22: `whereis` of an imported file names where it is (its path
+/// in the bucket), never a key-named object that answers 404.
+#[test]
+fn whereis_of_an_imported_file_names_its_path() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    s3_ops(&moto, &[put("wi/sub-01/anat/sub-01_T1w.nii.gz", "one")]);
+    let source = format!("s3://{BUCKET}/wi");
+    ok(
+        annexa_without_endpoint_env(
+            work,
+            &["import", &source, "ds", "--endpoint", &moto.endpoint()],
+        ),
+        "import",
+    );
+    let ds = Repo::open(&work.join("ds"));
+    let whereis = ds.ok(&["git", "annex", "whereis", "sub-01"]);
+    let urls: Vec<&str> = whereis
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("s3: "))
+        .collect();
+    let path_url = format!(
+        "{}/{BUCKET}/wi/sub-01/anat/sub-01_T1w.nii.gz",
+        moto.endpoint()
+    );
+    assert!(urls.contains(&path_url.as_str()), "{whereis}");
+    assert!(
+        urls.iter()
+            .all(|u| u.ends_with("/wi/sub-01/anat/sub-01_T1w.nii.gz")),
+        "a URL that is not the file's path: {whereis}"
+    );
+    // Each URL shown answers with the content.
+    let path = path_url.strip_prefix(&moto.endpoint()).unwrap();
+    let (status, _, body) = common::raw_http(moto.port, "GET", path, b"", &[]);
+    assert_eq!((status, body.as_str()), (200, "one"));
 }
 
 /// An anonymous import trusts single-part ETags without a HEAD per object

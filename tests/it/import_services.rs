@@ -4,17 +4,22 @@
 //! content implies (computed here from the bytes put on the fake, in the
 //! backend of the checksum the service publishes), `get` and `fsck` work,
 //! and a re-import after files are added, replaced and deleted follows.
+//! One case, run for each source as `import_services::PROVIDER::...`.
 
 use crate::support::common;
 use crate::support::dataverse as support_dataverse;
 use crate::support::figshare as support_figshare;
 use crate::support::github as support_github;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::Stdio;
 
 use common::{GitAnnex, Repo};
+use support_dataverse::FakeDataverse;
+use support_figshare::FakeFigshare;
+use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
 
 /// The hash a service publishes, hence the key backend.
 #[derive(Clone, Copy, Debug)]
@@ -151,359 +156,213 @@ fn import_round(repo: &Repo, files: &Files, backend_of: &dyn Fn(&str) -> Backend
     assert_eq!(tracked, want);
 }
 
-// ---------------------------------------------------------------- Dataverse
+// ------------------------------------------------- the sources, as a table
 
-mod dataverse {
-    use super::*;
-    use support_dataverse::{FakeDataverse, PID, TOKEN};
-
-    #[test]
-    fn dataverse_import_follows_the_dataset() {
-        // SHA-1 checksums: keys must be SHA1E, not a default backend.
-        let fake = FakeDataverse::start(&["--checksum", "SHA-1", "--max-page", "2"]);
-        let mut files = Files::new();
-        for (path, data) in [
-            ("README.md", b"a dataset\n".to_vec()),
-            (
-                "sub-01/anat/sub-01_T1w.nii.gz",
-                common::pseudo_random(70_000, 1),
-            ),
-            (
-                "sub-01/func/sub-01_task-rest_bold.json",
-                b"{\"TR\": 2}\n".to_vec(),
-            ),
-            (
-                "sub-02/anat/sub-02_T1w.nii.gz",
-                common::pseudo_random(1_000, 2),
-            ),
-            (
-                "participants.tsv",
-                b"participant_id\nsub-01\nsub-02\n".to_vec(),
-            ),
-        ] {
-            fake.add_file(path, &data);
-            files.insert(path.to_string(), data);
-        }
-        let tmp = tempfile::tempdir().unwrap();
-        let repo = newest_repo(&tmp.path().join("repo")).env("DATAVERSE_API_KEY", TOKEN);
-        repo.ok(&[
-            "git",
-            "annex",
-            "initremote",
-            "src",
-            "type=external",
-            "externaltype=annexa",
-            "provider=dataverse",
-            "encryption=none",
-            "importtree=yes",
-            &format!("url={}", fake.url()),
-            &format!("doi={PID}"),
-        ]);
-        let sha1 = |_: &str| Backend::Sha1;
-        import_round(&repo, &files, &sha1);
-
-        // Add, replace (a new file id), delete.
-        let added = common::pseudo_random(3_000, 3);
-        fake.add_file("sub-03/anat/sub-03_T1w.nii.gz", &added);
-        files.insert("sub-03/anat/sub-03_T1w.nii.gz".into(), added);
-        let replaced = b"{\"TR\": 2.5}\n".to_vec();
-        fake.replace_file("sub-01/func/sub-01_task-rest_bold.json", &replaced);
-        files.insert("sub-01/func/sub-01_task-rest_bold.json".into(), replaced);
-        fake.delete_file("sub-02/anat/sub-02_T1w.nii.gz");
-        files.remove("sub-02/anat/sub-02_T1w.nii.gz");
-        import_round(&repo, &files, &sha1);
-    }
+/// A fake service imported from, with what differs between them. Its
+/// listings come in pages of two files.
+enum Source {
+    Dataverse(FakeDataverse),
+    Figshare(FakeFigshare, RefCell<BTreeMap<String, u64>>),
+    Github(FakeGithub, RefCell<BTreeMap<String, u64>>),
 }
 
-// ---------------------------------------------------------------- Figshare
+const GH_TAG: &str = "v1";
 
-mod figshare {
-    use super::*;
-    use support_figshare::{FakeFigshare, ARTICLE, TOKEN};
-
-    pub fn add(fake: &FakeFigshare, name: &str, data: &[u8], supplied_md5: &str) -> u64 {
-        let (status, _, body) = fake.http(
-            "POST",
-            &format!("/_fake/file?article={ARTICLE}&name={name}&supplied_md5={supplied_md5}"),
-            data,
-            &[],
-        );
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
-            .as_u64()
-            .unwrap()
-    }
-
-    fn delete(fake: &FakeFigshare, id: u64) {
-        let auth = format!("token {TOKEN}");
-        let (status, _, body) = fake.http(
-            "DELETE",
-            &format!("/v2/account/articles/{ARTICLE}/files/{id}"),
-            b"",
-            &[("Authorization", &auth)],
-        );
-        assert_eq!(status, 204, "{body}");
-    }
-
-    #[test]
-    fn figshare_import_follows_the_article() {
-        let fake = FakeFigshare::start(&["--max-page", "2"]);
-        let mut files = Files::new();
-        let mut ids = BTreeMap::new();
-        for (name, data) in [
-            ("data.csv", b"a,b\n1,2\n".to_vec()),
-            ("scan.nii.gz", common::pseudo_random(70_000, 4)),
-            ("notes.txt", b"notes\n".to_vec()),
-        ] {
-            // The uploader's claimed MD5 is wrong: only computed_md5 counts.
-            ids.insert(
-                name,
-                add(&fake, name, &data, "00000000000000000000000000000000"),
-            );
-            files.insert(name.to_string(), data);
-        }
-        let tmp = tempfile::tempdir().unwrap();
-        let repo = newest_repo(&tmp.path().join("repo")).env("FIGSHARE_API_KEY", TOKEN);
-        repo.ok(&[
-            "git",
-            "annex",
-            "initremote",
-            "src",
-            "type=external",
-            "externaltype=annexa",
-            "provider=figshare",
-            "encryption=none",
-            "importtree=yes",
-            &format!("api={}", fake.api()),
-            &format!("article={ARTICLE}"),
-        ]);
-        let md5 = |_: &str| Backend::Md5;
-        import_round(&repo, &files, &md5);
-
-        // Add; replace (Figshare: delete and upload again: a new file id); delete.
-        let added = common::pseudo_random(2_000, 5);
-        add(&fake, "more.bin", &added, "");
-        files.insert("more.bin".into(), added);
-        delete(&fake, ids["data.csv"]);
-        let replaced = b"a,b\n3,4\n".to_vec();
-        add(&fake, "data.csv", &replaced, "");
-        files.insert("data.csv".into(), replaced);
-        delete(&fake, ids["notes.txt"]);
-        files.remove("notes.txt");
-        import_round(&repo, &files, &md5);
-    }
-}
-
-// ---------------------------------------------------------------- GitHub
-
-mod github {
-    use super::*;
-    use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
-
-    const TAG: &str = "v1";
-
-    pub fn add(fake: &FakeGithub, name: &str, data: &[u8], digest: bool) -> u64 {
-        let v = fake.admin_with(
-            "POST",
-            &format!(
-                "asset?repo={GH_REPO}&tag={TAG}&name={name}{}",
-                if digest { "" } else { "&digest=0" }
+impl Source {
+    fn start(kind: &str) -> Source {
+        match kind {
+            // SHA-1 checksums: keys must be SHA1E, not a default backend.
+            "dataverse" => Source::Dataverse(FakeDataverse::start(&[
+                "--checksum",
+                "SHA-1",
+                "--max-page",
+                "2",
+            ])),
+            "figshare" => Source::Figshare(
+                FakeFigshare::start(&["--max-page", "2"]),
+                RefCell::default(),
             ),
-            data,
-        );
-        v["id"].as_u64().unwrap()
-    }
-
-    fn delete(fake: &FakeGithub, id: u64) {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", fake.api_port)).unwrap();
-        let req = format!(
-            "DELETE /repos/{GH_REPO}/releases/assets/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-             Connection: close\r\nAuthorization: Bearer {GH_TOKEN}\r\nContent-Length: 0\r\n\r\n"
-        );
-        s.write_all(req.as_bytes()).unwrap();
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut s, &mut out).unwrap();
-        assert!(
-            out.starts_with("HTTP/1.1 204") || out.starts_with("HTTP/1.0 204"),
-            "{out}"
-        );
-    }
-
-    #[test]
-    fn github_import_follows_the_release() {
-        let fake = FakeGithub::start(&["--release", &format!("{GH_REPO}:{TAG}")]);
-        // Two assets per page: the listing is paged with Link.
-        fake.configure("per_page_max=2");
-        let mut files = Files::new();
-        let mut ids = BTreeMap::new();
-        let mut hashed = std::collections::BTreeSet::new();
-        for (name, data, digest) in [
-            ("dataset.tar.gz", common::pseudo_random(70_000, 6), true),
-            ("README.md", b"release notes\n".to_vec(), true),
-            // No digest: the remote must hash the content itself.
-            ("checksums.txt", b"no digest for this one\n".to_vec(), false),
-            ("extra.zip", common::pseudo_random(500, 7), true),
-            ("old.bin", common::pseudo_random(100, 8), true),
-        ] {
-            ids.insert(name, add(&fake, name, &data, digest));
-            if !digest {
-                hashed.insert(name.to_string());
+            "github" => {
+                let fake = FakeGithub::start(&["--release", &format!("{GH_REPO}:{GH_TAG}")]);
+                // Paged with Link.
+                fake.configure("per_page_max=2");
+                Source::Github(fake, RefCell::default())
             }
-            files.insert(name.to_string(), data);
+            other => panic!("no import source for provider={other}"),
         }
-        let tmp = tempfile::tempdir().unwrap();
-        let repo = newest_repo(&tmp.path().join("repo")).env("GITHUB_TOKEN", GH_TOKEN);
-        repo.ok(&[
-            "git",
-            "annex",
-            "initremote",
-            "src",
-            "type=external",
-            "externaltype=annexa",
-            "provider=github",
-            "encryption=none",
-            "importtree=yes",
-            &format!("api={}", fake.api()),
-            &format!("repo={GH_REPO}"),
-            &format!("tag={TAG}"),
-        ]);
-        // GitHub's digests are SHA-256, and so is the hash of an asset without one.
-        let sha256 = |_: &str| Backend::Sha256;
-        import_round(&repo, &files, &sha256);
+    }
 
-        // Add (without digest), replace (delete + upload: a new asset id), delete.
-        let added = b"added later, no digest\n".to_vec();
-        add(&fake, "later.txt", &added, false);
-        files.insert("later.txt".into(), added);
-        delete(&fake, ids["README.md"]);
-        let replaced = b"release notes, revised\n".to_vec();
-        add(&fake, "README.md", &replaced, true);
-        files.insert("README.md".into(), replaced);
-        delete(&fake, ids["old.bin"]);
-        files.remove("old.bin");
-        import_round(&repo, &files, &sha256);
-        assert!(!hashed.is_empty());
+    /// The token's variable and value.
+    fn token(&self) -> (&'static str, &'static str) {
+        match self {
+            Source::Dataverse(..) => ("DATAVERSE_API_KEY", support_dataverse::TOKEN),
+            Source::Figshare(..) => ("FIGSHARE_API_KEY", support_figshare::TOKEN),
+            Source::Github(..) => ("GITHUB_TOKEN", GH_TOKEN),
+        }
+    }
+
+    /// initremote parameters of the source.
+    fn params(&self) -> Vec<String> {
+        match self {
+            Source::Dataverse(fake) => vec![
+                "provider=dataverse".into(),
+                format!("url={}", fake.url()),
+                format!("doi={}", support_dataverse::PID),
+            ],
+            Source::Figshare(fake, _) => vec![
+                "provider=figshare".into(),
+                format!("api={}", fake.api()),
+                format!("article={}", support_figshare::ARTICLE),
+            ],
+            Source::Github(fake, _) => vec![
+                "provider=github".into(),
+                format!("api={}", fake.api()),
+                format!("repo={GH_REPO}"),
+                format!("tag={GH_TAG}"),
+            ],
+        }
+    }
+
+    /// The hash the service publishes, hence the keys' backend. GitHub's
+    /// digests are SHA-256, and so is the hash of an asset without one.
+    fn backend(&self) -> Backend {
+        match self {
+            Source::Dataverse(..) => Backend::Sha1,
+            Source::Figshare(..) => Backend::Md5,
+            Source::Github(..) => Backend::Sha256,
+        }
+    }
+
+    /// The file's path in the source: Figshare and GitHub names are flat.
+    fn path(&self, tree_path: &str) -> String {
+        match self {
+            Source::Dataverse(..) => tree_path.to_string(),
+            Source::Figshare(..) | Source::Github(..) => tree_path.replace('/', "_"),
+        }
+    }
+
+    fn add(&self, path: &str, data: &[u8]) {
+        match self {
+            Source::Dataverse(fake) => fake.add_file(path, data),
+            Source::Figshare(fake, ids) => {
+                // The uploader's claimed MD5 is wrong: only computed_md5 counts.
+                let id = fake.add_file(support_figshare::ARTICLE, path, data, &"0".repeat(32));
+                ids.borrow_mut().insert(path.to_string(), id);
+            }
+            Source::Github(fake, ids) => {
+                // `.json` assets come without a digest: the remote must
+                // hash them itself.
+                let digest = !path.ends_with(".json");
+                let id = fake.add_asset(GH_TAG, path, data, digest);
+                ids.borrow_mut().insert(path.to_string(), id);
+            }
+        }
+    }
+
+    fn delete(&self, path: &str) {
+        match self {
+            Source::Dataverse(fake) => fake.delete_file(path),
+            Source::Figshare(fake, ids) => {
+                fake.delete_file(support_figshare::ARTICLE, ids.borrow()[path])
+            }
+            Source::Github(fake, ids) => fake.delete_asset(ids.borrow()[path]),
+        }
+    }
+
+    /// New content at `path`: Dataverse replaces (a new file id), Figshare
+    /// and GitHub delete and upload again (a new id too).
+    fn replace(&self, path: &str, data: &[u8]) {
+        match self {
+            Source::Dataverse(fake) => fake.replace_file(path, data),
+            Source::Figshare(..) | Source::Github(..) => {
+                self.delete(path);
+                self.add(path, data);
+            }
+        }
     }
 }
 
-// ------------------------------------------- URLs of imported files (in process)
+/// `git annex import --no-content` follows the source: five files (three
+/// pages), then one added, one replaced and one deleted.
+fn import_follows_the_source(kind: &str) {
+    let source = Source::start(kind);
+    let mut files = Files::new();
+    let put = |files: &mut Files, tree_path: &str, data: Vec<u8>| {
+        let path = source.path(tree_path);
+        source.add(&path, &data);
+        files.insert(path, data);
+    };
+    put(&mut files, "README.md", b"a dataset\n".to_vec());
+    put(
+        &mut files,
+        "sub-01/anat/sub-01_T1w.nii.gz",
+        common::pseudo_random(70_000, 1),
+    );
+    put(
+        &mut files,
+        "sub-01/func/sub-01_task-rest_bold.json",
+        b"{\"TR\": 2}\n".to_vec(),
+    );
+    put(
+        &mut files,
+        "sub-02/anat/sub-02_T1w.nii.gz",
+        common::pseudo_random(1_000, 2),
+    );
+    put(
+        &mut files,
+        "participants.tsv",
+        b"participant_id\nsub-01\nsub-02\n".to_vec(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let (var, token) = source.token();
+    let repo = newest_repo(&tmp.path().join("repo")).env(var, token);
+    let mut init: Vec<String> = [
+        "git",
+        "annex",
+        "initremote",
+        "src",
+        "type=external",
+        "externaltype=annexa",
+        "encryption=none",
+        "importtree=yes",
+    ]
+    .map(String::from)
+    .to_vec();
+    init.extend(source.params());
+    repo.ok(&init.iter().map(String::as_str).collect::<Vec<_>>());
+    let backend = source.backend();
+    let backend_of = |_: &str| backend;
+    import_round(&repo, &files, &backend_of);
 
-use crate::support::annex as support_annex;
-use crate::support::annex::annex_key;
+    put(
+        &mut files,
+        "sub-03/anat/sub-03_T1w.nii.gz",
+        common::pseudo_random(3_000, 3),
+    );
+    let bold = source.path("sub-01/func/sub-01_task-rest_bold.json");
+    let replaced = b"{\"TR\": 2.5}\n".to_vec();
+    source.replace(&bold, &replaced);
+    files.insert(bold, replaced);
+    let gone = source.path("sub-02/anat/sub-02_T1w.nii.gz");
+    source.delete(&gone);
+    files.remove(&gone);
+    import_round(&repo, &files, &backend_of);
+}
 
-mod urls {
-    use super::*;
-    use annexa::providers::import::content_key;
-    use annexa::providers::{self, Annex, ImportSink, ImportableFile};
-    use support_annex::MemAnnex;
-
-    #[derive(Default)]
-    struct Collect(Vec<ImportableFile>);
-
-    impl ImportSink for Collect {
-        fn found(&mut self, file: ImportableFile) -> providers::Result<()> {
-            self.0.push(file);
-            Ok(())
-        }
-        fn skipped(&mut self, name: &str, why: &str) {
-            panic!("{name} skipped: {why}");
-        }
-    }
-
-    /// Every listed file has a URL the provider claims and, recorded for
-    /// the file's key in a git-annex that knows nothing else of it, the
-    /// provider's key store downloads the file's bytes from it (what
-    /// `annexa import` relies on after `git annex registerurl`).
-    fn urls_fetch_keys(kind: &str, config: &[(&str, &str)], files: &Files) {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let tmp = tempfile::tempdir().unwrap();
-        rt.block_on(async {
-            let annex = MemAnnex::with(config);
-            let kind = providers::find_kind(kind).unwrap();
-            kind.initremote(&annex).await.unwrap();
-            let provider = kind.prepare(&annex).await.unwrap();
-            let import = provider.import().expect("import capability");
-            let mut listed = Collect::default();
-            import.list_importable(&mut listed, &annex).await.unwrap();
-            let paths: Vec<&str> = listed.0.iter().map(|f| f.path.as_str()).collect();
-            let want: Vec<&str> = files.keys().map(String::as_str).collect();
-            let mut sorted = paths.clone();
-            sorted.sort();
-            assert_eq!(sorted, want);
-            for (n, file) in listed.0.iter().enumerate() {
-                let url = file.url.as_deref().expect("a URL");
-                assert!(provider.urls().unwrap().claims_url(url), "{url}");
-                let scratch = tmp.path().join(format!("scratch-{n}"));
-                let (key, _) =
-                    content_key(import, &file.path, file.size, &file.id, &scratch, &annex)
-                        .await
-                        .unwrap();
-                let fresh = MemAnnex::with(config);
-                fresh.set_url_present(&key, url).await.unwrap();
-                let prepared = kind.prepare(&fresh).await.unwrap();
-                let dest = tmp.path().join(format!("got-{n}"));
-                prepared
-                    .retrieve(&annex_key(&key), &dest, &fresh)
-                    .await
-                    .unwrap();
-                assert_eq!(&std::fs::read(&dest).unwrap(), &files[&file.path], "{url}");
+/// One module per provider.
+macro_rules! import_cases {
+    ($($kind:ident;)*) => {$(
+        mod $kind {
+            #[test]
+            fn import_follows_the_source() {
+                super::import_follows_the_source(stringify!($kind));
             }
-        });
-    }
-
-    #[test]
-    fn dataverse_urls_fetch_keys() {
-        use support_dataverse::{FakeDataverse, PID, TOKEN};
-        std::env::set_var("DATAVERSE_API_KEY", TOKEN);
-        let fake = FakeDataverse::start(&["--checksum", "SHA-256"]);
-        let mut files = Files::new();
-        for (path, data) in [
-            ("a/b.txt", b"b\n".to_vec()),
-            ("c.nii.gz", common::pseudo_random(5_000, 9)),
-        ] {
-            fake.add_file(path, &data);
-            files.insert(path.to_string(), data);
         }
-        let url = fake.url();
-        urls_fetch_keys("dataverse", &[("url", &url), ("doi", PID)], &files);
-    }
+    )*};
+}
 
-    #[test]
-    fn figshare_urls_fetch_keys() {
-        use support_figshare::{FakeFigshare, ARTICLE, TOKEN};
-        std::env::set_var("FIGSHARE_API_KEY", TOKEN);
-        let fake = FakeFigshare::start(&[]);
-        let mut files = Files::new();
-        for (name, data) in [
-            ("x.csv", b"1\n".to_vec()),
-            ("y.bin", common::pseudo_random(4_000, 10)),
-        ] {
-            super::figshare::add(&fake, name, &data, "");
-            files.insert(name.to_string(), data);
-        }
-        let api = fake.api();
-        let article = ARTICLE.to_string();
-        urls_fetch_keys("figshare", &[("api", &api), ("article", &article)], &files);
-    }
-
-    #[test]
-    fn github_urls_fetch_keys() {
-        use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
-        std::env::set_var("GITHUB_TOKEN", GH_TOKEN);
-        let fake = FakeGithub::start(&["--release", &format!("{GH_REPO}:v1")]);
-        let mut files = Files::new();
-        for (name, data, digest) in [
-            ("r.tar.gz", common::pseudo_random(3_000, 11), true),
-            ("s.txt", b"no digest\n".to_vec(), false),
-        ] {
-            super::github::add(&fake, name, &data, digest);
-            files.insert(name.to_string(), data);
-        }
-        let api = fake.api();
-        urls_fetch_keys(
-            "github",
-            &[("api", &api), ("repo", GH_REPO), ("tag", "v1")],
-            &files,
-        );
-    }
+import_cases! {
+    dataverse;
+    figshare;
+    github;
 }

@@ -2,7 +2,8 @@
 //!
 //! The files are those this user sees: the private, editable article with
 //! the token of its owner, else its latest published version. Figshare
-//! names are flat, so each file's path is its name. Keys come from
+//! names are flat: a name annexa's export encoded (`sub-01%2Fanat%2F...`)
+//! becomes its path again, any other name is its own path. Keys come from
 //! `computed_md5`, the MD5 Figshare computes itself once a file is
 //! processed; `supplied_md5` is whatever the uploader claimed and is never
 //! used. The content identifier is the file id: a changed file is a new
@@ -14,10 +15,16 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use super::{FigshareRemote, FsFile};
+use crate::providers::flat_names::decode_path;
 use crate::providers::import::{ContentId, FindImported};
 use crate::providers::{
     check_export_path, error_chain_text, Annex, ImportSink, ImportableFile, Result,
 };
+
+/// The tree path of a file named `name`.
+fn path_of(name: &str) -> String {
+    decode_path(name).unwrap_or_else(|| name.to_string())
+}
 
 /// Why `f` is not imported. Only the private view lists a processing
 /// `status`: a file it lists is imported once Figshare has processed it.
@@ -31,7 +38,7 @@ fn not_importable(f: &FsFile) -> Option<String> {
             f.status.as_deref().unwrap_or("unknown")
         ));
     }
-    check_export_path(&f.name)
+    check_export_path(&path_of(&f.name))
         .err()
         .map(|e| error_chain_text(&e))
 }
@@ -39,7 +46,7 @@ fn not_importable(f: &FsFile) -> Option<String> {
 impl FigshareRemote {
     fn importable(&self, f: &FsFile) -> ImportableFile {
         ImportableFile {
-            path: f.name.clone(),
+            path: path_of(&f.name),
             size: f.size,
             id: ContentId::new(f.id.to_string(), f.md5()),
             url: Some(self.api.download_url(f.id).to_string()),
@@ -52,15 +59,15 @@ impl FindImported for FigshareRemote {
     type Found = FsFile;
 
     async fn list_files(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
-        // Names seen: Figshare allows two files of one name, a tree does not.
-        let mut names: HashSet<String> = HashSet::new();
+        // Paths seen: Figshare allows two files of one name, a tree does not.
+        let mut paths: HashSet<String> = HashSet::new();
         self.api
             .visible_files_each(&mut |f| {
                 if let Some(why) = not_importable(&f) {
                     sink.skipped(&f.name, &why);
                     return Ok(());
                 }
-                if !names.insert(f.name.clone()) {
+                if !paths.insert(path_of(&f.name)) {
                     sink.skipped(
                         &f.name,
                         &format!(
@@ -76,13 +83,13 @@ impl FindImported for FigshareRemote {
         Ok(())
     }
 
-    /// The first importable file of that name in the listing, as
-    /// [`ImportTree::list_importable`] chooses.
+    /// The first importable file at `path` in the listing, as
+    /// [`FindImported::list_files`] chooses.
     async fn find_imported(&self, path: &str) -> Result<Option<(FsFile, ImportableFile)>> {
         let mut found: Option<FsFile> = None;
         self.api
             .visible_files_each(&mut |f| {
-                if found.is_none() && f.name == path && not_importable(&f).is_none() {
+                if found.is_none() && path_of(&f.name) == path && not_importable(&f).is_none() {
                     found = Some(f);
                 }
                 Ok(())

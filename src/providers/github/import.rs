@@ -1,20 +1,28 @@
 //! Importing a release's assets as a tree.
 //!
-//! Assets are flat, so each file's path is its asset name. Keys come from
+//! Assets are flat: a name annexa's export encoded (`sub-01_2Fanat_2F...`)
+//! becomes its path again, any other name is its own path, and of two
+//! assets with one path the first listed is imported. Keys come from
 //! the `sha256:` digest GitHub publishes for assets (since mid-2025); an
 //! asset without one is hashed once. The content identifier is the asset
 //! id with its update time: replacing an asset makes a new id, and an
 //! asset changed in place gets a new update time.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use async_trait::async_trait;
 
-use super::{download_url, Asset, GithubRemote};
+use super::{download_url, naming, Asset, GithubRemote};
 use crate::providers::import::{ContentId, FindImported};
 use crate::providers::{
     check_export_path, error_chain_text, Annex, ImportSink, ImportableFile, Result,
 };
+
+/// The tree path of the asset named `name`.
+fn path_of(name: &str) -> String {
+    naming::decode(name).unwrap_or_else(|| name.to_string())
+}
 
 /// Why `asset` is not imported, if it is not.
 fn not_importable(asset: &Asset) -> Option<String> {
@@ -24,7 +32,7 @@ fn not_importable(asset: &Asset) -> Option<String> {
             asset.state.as_deref().unwrap_or("unknown")
         ));
     }
-    check_export_path(&asset.name)
+    check_export_path(&path_of(&asset.name))
         .err()
         .map(|e| error_chain_text(&e))
 }
@@ -44,7 +52,7 @@ fn content_id(asset: &Asset) -> ContentId {
 impl GithubRemote {
     fn importable(&self, asset: &Asset) -> ImportableFile {
         ImportableFile {
-            path: asset.name.clone(),
+            path: path_of(&asset.name),
             size: asset.size,
             id: content_id(asset),
             url: Some(download_url(&self.web, &self.repo, &self.tag, &asset.name)),
@@ -58,10 +66,16 @@ impl FindImported for GithubRemote {
 
     async fn list_files(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
         let id = self.release_id().await?;
+        // Paths seen: an encoded name and a plain one may give the same.
+        let mut paths: HashSet<String> = HashSet::new();
         self.api
             .assets_each(&self.repo, id, &mut |asset| {
                 if let Some(why) = not_importable(&asset) {
                     sink.skipped(&asset.name, &why);
+                    return Ok(());
+                }
+                if !paths.insert(path_of(&asset.name)) {
+                    sink.skipped(&asset.name, "another asset has the same path");
                     return Ok(());
                 }
                 sink.found(self.importable(&asset))
@@ -69,17 +83,22 @@ impl FindImported for GithubRemote {
             .await
     }
 
-    /// The complete asset at `path` now, if it is one that is imported.
+    /// The complete asset at `path` now, if it is one that is imported:
+    /// the one annexa's export named, else one of that very name.
     async fn find_imported(&self, path: &str) -> Result<Option<(Asset, ImportableFile)>> {
         check_export_path(path)?;
-        Ok(self
-            .lookup(path)
-            .await?
-            .filter(|a| not_importable(a).is_none())
-            .map(|asset| {
+        let encoded = naming::encode(path);
+        for name in [encoded.as_str(), path] {
+            let found = self
+                .lookup(name)
+                .await?
+                .filter(|a| path_of(&a.name) == path && not_importable(a).is_none());
+            if let Some(asset) = found {
                 let file = self.importable(&asset);
-                (asset, file)
-            }))
+                return Ok(Some((asset, file)));
+            }
+        }
+        Ok(None)
     }
 
     fn import_source(&self) -> String {

@@ -17,7 +17,7 @@ use super::config::UploadChecksum;
 use super::error::{classify, s3_error_code, service_error};
 use super::naming::{self, check_object_name, within_bucket};
 use super::{S3Remote, SIGNATURE_LIFETIME};
-use crate::providers::{Annex, ProviderError, Result, StatusKind};
+use crate::providers::{Annex, ProviderError, Result};
 use crate::transfer::{
     self, Algorithm, BodySource, Download, FileRange, RedactedUrl, TransferError, Upload,
 };
@@ -401,16 +401,16 @@ impl S3Remote {
                 }
                 Ok(())
             }
-            Err(e) if e.status().map(StatusKind::of) == Some(StatusKind::NotFound) => {
-                Err(ProviderError::NotFound {
-                    message: format!("{object} is not in bucket {}", self.config.bucket),
-                    source: Some(Box::new(e)),
-                })
-            }
             // The error document says more than the status (a 403 may be
-            // bad credentials rather than a policy).
+            // bad credentials rather than a policy), in one line.
             Err(TransferError::Status { status, detail, .. }) => {
-                Err(classify("download", object, status, &detail))
+                match classify("download", object, status, &detail) {
+                    ProviderError::NotFound { source, .. } => Err(ProviderError::NotFound {
+                        message: format!("{object} is not in bucket {}", self.config.bucket),
+                        source,
+                    }),
+                    e => Err(e),
+                }
             }
             Err(e) => Err(e.into()),
         }
@@ -499,7 +499,9 @@ impl ListPager {
             .map_err(|e| ProviderError::service("S3 sent a bad listing", Some(Box::new(e))))?;
         let mut page = HashSet::with_capacity(parsed.contents.len());
         let mut objects = Vec::with_capacity(parsed.contents.len());
-        for object in parsed.contents {
+        for mut object in parsed.contents {
+            object.key = listed_key(&object.key)
+                .ok_or_else(|| bad_listing(&self.prefix, "a name that is not URL-encoded UTF-8"))?;
             if !page.insert(object.key.clone()) || self.previous_page.contains(&object.key) {
                 continue;
             }
@@ -520,6 +522,18 @@ impl ListPager {
         }
         Ok(Some(objects))
     }
+}
+
+/// An object name as a listing gives it: rusty-s3 asks for
+/// `encoding-type=url` (names with control characters survive the XML) but
+/// hands the names on as sent, form-encoded (`+` a space, as botocore's
+/// `unquote_plus` reads them). Unread, a name with a space or a non-ASCII
+/// letter names no object, and a HEAD of it says "deleted".
+fn listed_key(sent: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(&sent.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(|k| k.into_owned())
 }
 
 fn bad_listing(prefix: &str, what: &str) -> ProviderError {
@@ -575,6 +589,20 @@ pub(super) fn etag_of(response: &reqwest::Response) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listed_names_are_read_as_s3_encodes_them() {
+        assert_eq!(
+            listed_key("sub-01/task+rest+%C3%BCn.json").as_deref(),
+            Some("sub-01/task rest ün.json")
+        );
+        assert_eq!(listed_key("a%2Bb%25").as_deref(), Some("a+b%"));
+        assert_eq!(
+            listed_key("plain/name.txt").as_deref(),
+            Some("plain/name.txt")
+        );
+        assert_eq!(listed_key("%FF"), None);
+    }
 
     #[test]
     fn etags_of_results() {

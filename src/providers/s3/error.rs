@@ -13,6 +13,10 @@ pub(super) struct ErrorBody {
     code: Option<String>,
     #[serde(rename = "Message")]
     message: Option<String>,
+    #[serde(rename = "Key")]
+    key: Option<String>,
+    #[serde(rename = "BucketName")]
+    bucket: Option<String>,
 }
 
 impl ErrorBody {
@@ -22,15 +26,47 @@ impl ErrorBody {
             .ok()
             .filter(|e| e.code.is_some())
     }
+
+    /// [`ErrorBody::parse`], also of the start of a document cut short (as
+    /// a transfer error keeps it): S3 sends `<Code>` and `<Message>` first.
+    fn parse_start(body: &str) -> Option<Self> {
+        Self::parse(body).or_else(|| {
+            let element = |name: &str| {
+                let open = format!("<{name}>");
+                let start = body.find(&open)? + open.len();
+                let len = body[start..].find("</")?;
+                Some(body[start..start + len].to_string())
+            };
+            let code = element("Code")?;
+            (body.trim_start().starts_with("<?xml") || body.trim_start().starts_with("<Error>"))
+                .then(|| ErrorBody {
+                    code: Some(code),
+                    message: element("Message"),
+                    key: element("Key"),
+                    bucket: element("BucketName"),
+                })
+        })
+    }
 }
 
-/// What S3 said, kept as the cause of a [`ProviderError`].
+/// What S3 said, kept as the cause of a [`ProviderError`]: one line of
+/// its error document (code, message and the key or bucket it names),
+/// never the document itself (request ids, echoes of the request).
 #[derive(Debug, thiserror::Error)]
-#[error("HTTP {status}{}", detail_text(.code, .message))]
+#[error("HTTP {status}{}{}", detail_text(.code, .message), subject_text(.subject))]
 pub struct S3ServiceError {
     pub status: StatusCode,
     pub code: Option<String>,
     pub message: Option<String>,
+    /// `key K` or `bucket B`, when the document names one.
+    pub subject: Option<String>,
+}
+
+fn subject_text(subject: &Option<String>) -> String {
+    subject
+        .as_ref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default()
 }
 
 pub(super) fn detail_text(code: &Option<String>, message: &Option<String>) -> String {
@@ -68,12 +104,18 @@ pub(super) fn code_kind(code: &str) -> Option<StatusKind> {
 /// The error an S3 error response means: by its `<Code>` first, then its
 /// status. `action` and `what` name what was tried.
 pub(super) fn classify(action: &str, what: &str, status: StatusCode, body: &str) -> ProviderError {
-    let parsed = ErrorBody::parse(body).unwrap_or_default();
+    let parsed = ErrorBody::parse_start(body).unwrap_or_default();
     // Only the code and message of a document are kept; a body that is not
     // one is shown in part, so the request's echoes leave it first.
     let body = &without_echoes(body);
+    let subject = match (&parsed.key, &parsed.bucket) {
+        (Some(key), _) => Some(format!("key {}", transfer::summarize_body(key))),
+        (None, Some(bucket)) => Some(format!("bucket {}", transfer::summarize_body(bucket))),
+        (None, None) => None,
+    };
     let detail = S3ServiceError {
         status,
+        subject,
         message: match (&parsed.code, parsed.message) {
             (None, _) => Some(transfer::summarize_body(body)),
             (Some(_), m) => m.map(|m| transfer::summarize_body(&m)),
@@ -301,6 +343,28 @@ mod tests {
             "S3 check obj (check the credentials and the bucket policy): \
              HTTP 403 Forbidden: AccessDenied: the message"
         );
+    }
+
+    #[test]
+    fn a_document_is_one_line_of_code_message_and_key() {
+        // moto's answer for a deleted object, as a transfer error keeps it:
+        // cut to 400 characters, request ids and all.
+        let document = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Error><Code>NoSuchKey</Code>\
+            <Message>The specified key does not exist.</Message><Key>ds/sub-01/a.nii.gz</Key>\
+            <RequestId>dg8JBgRgQ7pysr49i7OvX6pzJqS7L12o0n9QDuzRYdIRdjwo8S0K</RequestId>\
+            <HostId>9Gjjt1m+cjU4OPvX9O9/8RuvnG41MRb/18Oux2o5H5MY7ISNTlXN+Dz9IG62/ILVxhAGI0qyPfg=</HostId></Error>";
+        for body in [document, &document[..200]] {
+            let text = crate::providers::error_chain_text(&kind(404, body));
+            assert_eq!(
+                text,
+                "S3 check obj: HTTP 404 Not Found: NoSuchKey: The specified key does not exist. \
+                 (key ds/sub-01/a.nii.gz)"
+            );
+        }
+        let bucket = "<Error><Code>NoSuchBucket</Code><Message>gone</Message>\
+                      <BucketName>lab</BucketName></Error>";
+        let text = crate::providers::error_chain_text(&kind(404, bucket));
+        assert!(text.ends_with("NoSuchBucket: gone (bucket lab)"), "{text}");
     }
 
     #[test]

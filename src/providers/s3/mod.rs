@@ -228,7 +228,15 @@ impl Provider for S3Remote {
         self.delete(&self.key_object(key)?).await
     }
 
-    async fn whereis(&self, key: &Key, _annex: &dyn Annex) -> Option<String> {
+    async fn whereis(&self, key: &Key, annex: &dyn Annex) -> Option<String> {
+        // Content registered by URL (`annexa import`, addurl) is stored
+        // under its path, which git-annex shows itself as that URL: the
+        // key-named object would answer 404. Its public address, if any.
+        for url in annex.get_urls(key.as_str(), "").await.unwrap_or_default() {
+            if let Some(object) = self.object_of_url(&url) {
+                return self.public_object_url(&object);
+            }
+        }
         let object = self.key_object(key).ok()?;
         Some(
             self.public_object_url(&object)

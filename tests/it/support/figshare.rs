@@ -55,6 +55,33 @@ impl FakeFigshare {
         serde_json::from_str(&body).unwrap()
     }
 
+    /// A processed file `name` in `article` (test-only endpoint), with the
+    /// MD5 its uploader claimed. Its id.
+    pub fn add_file(&self, article: u64, name: &str, data: &[u8], supplied_md5: &str) -> u64 {
+        let (status, _, body) = self.http(
+            "POST",
+            &format!("/_fake/file?article={article}&name={name}&supplied_md5={supplied_md5}"),
+            data,
+            &[],
+        );
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+            .as_u64()
+            .unwrap()
+    }
+
+    /// Deletes file `id` of `article` through the API, with the token.
+    pub fn delete_file(&self, article: u64, id: u64) {
+        let auth = format!("token {TOKEN}");
+        let (status, _, body) = self.http(
+            "DELETE",
+            &format!("/v2/account/articles/{article}/files/{id}"),
+            b"",
+            &[("Authorization", &auth)],
+        );
+        assert_eq!(status, 204, "{body}");
+    }
+
     pub fn publish(&self) {
         self.admin("POST", &format!("publish?article={ARTICLE}"));
     }

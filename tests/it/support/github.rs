@@ -73,6 +73,34 @@ impl FakeGithub {
         self.admin("POST", &format!("config?{query}"));
     }
 
+    /// Uploads asset `name` to release `tag` of [`GH_REPO`] (test-only
+    /// endpoint); without `digest` GitHub lists no digest for it. Its id.
+    pub fn add_asset(&self, tag: &str, name: &str, data: &[u8], digest: bool) -> u64 {
+        let query = format!(
+            "asset?repo={GH_REPO}&tag={tag}&name={name}{}",
+            if digest { "" } else { "&digest=0" }
+        );
+        self.admin_with("POST", &query, data)["id"]
+            .as_u64()
+            .unwrap()
+    }
+
+    /// Deletes asset `id` of [`GH_REPO`] through the API, with the token.
+    pub fn delete_asset(&self, id: u64) {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.api_port)).unwrap();
+        let req = format!(
+            "DELETE /repos/{GH_REPO}/releases/assets/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Connection: close\r\nAuthorization: Bearer {GH_TOKEN}\r\nContent-Length: 0\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(
+            out.starts_with("HTTP/1.1 204") || out.starts_with("HTTP/1.0 204"),
+            "{out}"
+        );
+    }
+
     /// Headers of every request the storage host received, and those that
     /// carried `Authorization`.
     pub fn storage_log(&self) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
