@@ -54,7 +54,9 @@ pub enum Command {
         source: String,
         /// The dataset's folder (default: named after the source)
         dir: Option<PathBuf>,
-        /// S3 endpoint (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, AWS)
+        /// Where the source's service is: an S3 endpoint (default:
+        /// $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, AWS), else as --dataverse
+        /// or --api
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
         /// Dataverse installation for a bare doi: (default: Harvard Dataverse)
@@ -282,9 +284,12 @@ pub struct SelectionArgs {
     /// Fetch the dataset's latest state before selecting
     #[arg(long)]
     pub update: bool,
-    /// S3 endpoint of an s3:// source (default: the one its cached copy
-    /// records, else $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, AWS); for a
-    /// dataset, a server whose anonymous S3 remotes annexa may enable
+    /// Where the source's service is: the S3 endpoint of an s3:// source
+    /// (default: the one its cached copy records, else $AWS_ENDPOINT_URL_S3,
+    /// $AWS_ENDPOINT_URL, AWS), the Dataverse installation of a doi:/hdl:
+    /// (default: Harvard Dataverse), the API of a Figshare, GitHub or Zenodo
+    /// source; for a dataset, a server whose anonymous S3 remotes annexa may
+    /// enable
     #[arg(long, value_name = "URL", help_heading = "Source")]
     pub endpoint: Option<String>,
 }
