@@ -5,6 +5,7 @@
 //! check [`Key::is_path_safe`] (or refuse the key) first.
 
 use std::fmt;
+use std::path::Path;
 
 use crate::transfer::{Algorithm, Expected};
 
@@ -53,6 +54,8 @@ pub enum KeyError {
 /// parsed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
+    /// The text it was parsed from (what printing it gives back).
+    text: String,
     backend: String,
     fields: Vec<Field>,
     name: String,
@@ -93,10 +96,16 @@ impl Key {
             fields.push(field);
         }
         Ok(Self {
+            text: text.to_string(),
             backend: backend.to_string(),
             fields,
             name: name.to_string(),
         })
+    }
+
+    /// The key's text, as git-annex wrote it.
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 
     /// The backend, e.g. `SHA256E`.
@@ -230,6 +239,12 @@ impl Key {
         }
     }
 
+    /// Whether `text` is a key that can name a file (in
+    /// `.git/annex/objects`, a pointer file or a symlink target).
+    pub fn is_valid_text(text: &str) -> bool {
+        Self::is_path_safe(text) && Self::parse(text).is_ok()
+    }
+
     /// Whether the whole key can be used as one file or object name: no
     /// path separator, not `.` or `..`, no control character.
     pub fn is_path_safe(text: &str) -> bool {
@@ -243,11 +258,7 @@ impl Key {
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.backend)?;
-        for field in &self.fields {
-            write!(f, "-{}{}", field.tag(), field.value())?;
-        }
-        write!(f, "--{}", self.name)
+        f.write_str(&self.text)
     }
 }
 
@@ -258,10 +269,53 @@ impl std::str::FromStr for Key {
     }
 }
 
-/// The content size of a key given as text; `None` when it has none or
-/// the text is not a key.
-pub fn content_size(key: &str) -> Option<u64> {
-    Key::parse(key).ok()?.content_size()
+/// The `-s` field of a key given as text, such as `SHA256E-s1234--abcd.nii.gz`.
+pub fn key_size(key: &str) -> Option<u64> {
+    Key::parse(key).ok()?.size()
+}
+
+/// Checks a file's content against a key's checksum, for the backends whose
+/// key name carries it. `None` when the backend's hash cannot be checked here.
+pub fn content_matches_key(key: &str, path: &Path) -> std::io::Result<Option<bool>> {
+    let Some(expected) = Key::parse(key).ok().and_then(|k| k.checksum()) else {
+        return Ok(None);
+    };
+    let (_, hex) = crate::transfer::hash_file_blocking(path, expected.algorithm, 0, None)?;
+    Ok(Some(hex == expected.hex))
+}
+
+/// The extension git-annex's `*E` backends keep for `path`: at most two
+/// trailing extensions (`.nii.gz`), each 1–4 alphanumeric characters, as
+/// git-annex does by default (annex.maxextensions=2, annex.maxextensionlength=4).
+pub fn key_extension(path: &str) -> String {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let parts: Vec<&str> = file.split('.').collect();
+    let mut kept: Vec<&str> = Vec::new();
+    // The first part is the stem, never an extension.
+    for part in parts.iter().skip(1).rev() {
+        let ok = (1..=4).contains(&part.len()) && part.chars().all(|c| c.is_ascii_alphanumeric());
+        if !ok || kept.len() == 2 {
+            break;
+        }
+        kept.push(part);
+    }
+    kept.iter().rev().map(|p| format!(".{p}")).collect()
+}
+
+/// The key of a file of `size` bytes at `path` whose content has
+/// `checksum`: `MD5E-s<size>--<hex><ext>` and so on.
+pub fn key_for(path: &str, size: u64, checksum: &Expected) -> String {
+    let backend = match checksum.algorithm {
+        Algorithm::Md5 => "MD5E",
+        Algorithm::Sha1 => "SHA1E",
+        Algorithm::Sha256 => "SHA256E",
+        Algorithm::Sha512 => "SHA512E",
+    };
+    format!(
+        "{backend}-s{size}--{}{}",
+        checksum.hex.to_ascii_lowercase(),
+        key_extension(path)
+    )
 }
 
 #[cfg(test)]
@@ -284,6 +338,37 @@ mod tests {
         let chunk = Key::parse("MD5E-s300-S100-C2--acbd18db4cc2f85cedef654fccc4a4d8.txt").unwrap();
         assert!(chunk.could_be(Some(100), Some(&md5("00"))));
     }
+    #[test]
+    fn extensions_as_git_annex_keeps_them() {
+        assert_eq!(key_extension("sub-01/anat/sub-01_T1w.nii.gz"), ".nii.gz");
+        assert_eq!(key_extension("a.tar.gz.part1"), "");
+        assert_eq!(key_extension("a.b.c.json"), ".c.json");
+        assert_eq!(key_extension("README"), "");
+        assert_eq!(key_extension(".hidden"), "");
+        assert_eq!(key_extension("dir.d/file"), "");
+        assert_eq!(key_extension("x.toolong"), "");
+        assert_eq!(key_extension("x.ok.toolong"), "");
+        assert_eq!(key_extension("x.bad-ext.json"), ".json");
+    }
+
+    #[test]
+    fn keys_from_published_checksums() {
+        let hex = "5d41402abc4b2a76b9719d911017c592";
+        assert_eq!(
+            key_for(
+                "d/sub-01_T1w.nii.gz",
+                5,
+                &Expected::new(Algorithm::Md5, hex)
+            ),
+            format!("MD5E-s5--{hex}.nii.gz")
+        );
+        let sha = Expected::new(Algorithm::Sha256, &"AB".repeat(32));
+        assert_eq!(
+            key_for("x", 1, &sha),
+            format!("SHA256E-s1--{}", "ab".repeat(32))
+        );
+    }
+
     use proptest::prelude::*;
 
     #[test]
@@ -381,8 +466,8 @@ mod tests {
         // The old parser split fields at byte 1, inside this character.
         assert!(Key::parse("MD5-é5--x").is_err());
         assert!(Key::parse("MD5-s5-é--x").is_err());
-        assert_eq!(content_size("SHA256E-s7-€--x"), None);
-        assert_eq!(content_size("SHA256E-s7--é.€"), Some(7));
+        assert!(Key::parse("SHA256E-s7-€--x").is_err());
+        assert_eq!(key_size("SHA256E-s7--é.€"), Some(7));
     }
 
     #[test]
@@ -397,7 +482,7 @@ mod tests {
         #[test]
         fn parse_never_panics(text in "\\PC*") {
             let _ = Key::parse(&text);
-            let _ = content_size(&text);
+            let _ = key_size(&text);
         }
 
         #[test]

@@ -5,11 +5,7 @@ use md5::{Digest as _, Md5};
 use std::path::{Path, PathBuf};
 
 use crate::key::Key;
-
-/// The `-sNNN` field of a key such as `SHA256E-s1234--abcd.nii.gz`.
-pub fn key_size(key: &str) -> Option<u64> {
-    Key::parse(key).ok()?.size()
-}
+pub use crate::key::{content_matches_key, key_size};
 
 /// Where a present key's content is in a non-bare repository:
 /// `.git/annex/objects/Xx/Yy/KEY/KEY`, with git-annex's "mixed case" hash
@@ -50,28 +46,14 @@ pub fn key_from_link_target(target: &[u8]) -> Option<String> {
         return None;
     }
     let key = target.rsplit('/').next()?;
-    valid_key(key).then(|| key.to_string())
+    Key::is_valid_text(key).then(|| key.to_string())
 }
 
 /// The key of an unlocked annexed file whose blob is a pointer file.
 pub fn key_from_pointer(content: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(content).ok()?;
     let key = text.strip_prefix("/annex/objects/")?.trim_end_matches('\n');
-    (valid_key(key) && !key.contains('\n')).then(|| key.to_string())
-}
-
-fn valid_key(key: &str) -> bool {
-    Key::is_path_safe(key) && Key::parse(key).is_ok()
-}
-
-/// Checks a file's content against a key's checksum, for the backends whose
-/// key name carries it. `None` when the backend's hash cannot be checked here.
-pub fn content_matches_key(key: &str, path: &Path) -> std::io::Result<Option<bool>> {
-    let Some(expected) = Key::parse(key).ok().and_then(|k| k.checksum()) else {
-        return Ok(None);
-    };
-    let (_, hex) = crate::transfer::hash_file_blocking(path, expected.algorithm, 0, None)?;
-    Ok(Some(hex == expected.hex))
+    (Key::is_valid_text(key) && !key.contains('\n')).then(|| key.to_string())
 }
 
 #[cfg(test)]

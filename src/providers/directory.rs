@@ -2,6 +2,7 @@
 //! drive or network share). Small, but complete: it is also the provider
 //! the protocol transcript tests run against, because it needs no server.
 
+use crate::key::Key;
 use crate::providers::KindInfo;
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
@@ -10,10 +11,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::import::{file_matches_key, ContentId};
+use super::import::{file_matches_key, ContentId, FindImported};
 use super::{
     check_export_path, Annex, Availability, Capabilities, ConfigSpec, ExportTree, ImportSink,
-    ImportTree, ImportableFile, KeyLayout, Provider, ProviderError, ProviderKind, Result,
+    ImportableFile, KeyLayout, Provider, ProviderError, ProviderKind, Result,
 };
 
 const CONFIGS: &[ConfigSpec] = &[ConfigSpec {
@@ -86,9 +87,11 @@ impl DirectoryRemote {
         })
     }
 
-    fn key_path(&self, key: &str) -> Result<PathBuf> {
+    fn key_path(&self, key: &Key) -> Result<PathBuf> {
         self.mounted()?;
-        Ok(self.root.join(KeyLayout::DirHash.object_name(key)?))
+        Ok(self
+            .root
+            .join(KeyLayout::DirHash.object_name(key.as_str())?))
     }
 
     fn export_path(&self, name: &str) -> Result<PathBuf> {
@@ -189,23 +192,23 @@ async fn remove_if_present(path: &Path) -> Result<()> {
 
 #[async_trait]
 impl Provider for DirectoryRemote {
-    async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn store(&self, key: &Key, src: &Path, annex: &dyn Annex) -> Result<()> {
         copy_atomically(src, &self.key_path(key)?, annex).await
     }
 
-    async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()> {
         retrieve_file(&self.key_path(key)?, dest, annex).await
     }
 
-    async fn check_present(&self, key: &str, _annex: &dyn Annex) -> Result<bool> {
+    async fn check_present(&self, key: &Key, _annex: &dyn Annex) -> Result<bool> {
         exists(&self.key_path(key)?).await
     }
 
-    async fn remove(&self, key: &str, _annex: &dyn Annex) -> Result<()> {
+    async fn remove(&self, key: &Key, _annex: &dyn Annex) -> Result<()> {
         remove_if_present(&self.key_path(key)?).await
     }
 
-    async fn whereis(&self, key: &str, _annex: &dyn Annex) -> Option<String> {
+    async fn whereis(&self, key: &Key, _annex: &dyn Annex) -> Option<String> {
         self.key_path(key).ok().map(|p| p.display().to_string())
     }
 
@@ -226,7 +229,7 @@ impl Provider for DirectoryRemote {
         vec![("directory".into(), self.root.display().to_string())]
     }
 
-    fn import(&self) -> Option<&dyn ImportTree> {
+    fn import(&self) -> Option<&dyn super::ImportTree> {
         Some(self)
     }
 
@@ -240,7 +243,7 @@ impl ExportTree for DirectoryRemote {
     async fn store_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         src: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -250,7 +253,7 @@ impl ExportTree for DirectoryRemote {
     async fn retrieve_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -260,13 +263,13 @@ impl ExportTree for DirectoryRemote {
     async fn check_present_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         _annex: &dyn Annex,
     ) -> Result<bool> {
         exists(&self.export_path(name)?).await
     }
 
-    async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
+    async fn remove_export(&self, name: &str, _key: &Key, _annex: &dyn Annex) -> Result<()> {
         remove_if_present(&self.export_path(name)?).await
     }
 
@@ -282,7 +285,7 @@ impl ExportTree for DirectoryRemote {
     async fn rename_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         new_name: &str,
         _annex: &dyn Annex,
     ) -> Result<()> {
@@ -312,42 +315,15 @@ fn local_content_id(meta: &std::fs::Metadata) -> ContentId {
     )
 }
 
-impl DirectoryRemote {
-    /// The regular file at an imported path, never through a symlink:
-    /// `None` when absent or not a plain file.
-    async fn import_file(&self, path: &str) -> Result<Option<(PathBuf, ImportableFile)>> {
-        let full = self.export_path(path)?;
-        let mut at = self.root.clone();
-        for part in path.split('/') {
-            at.push(part);
-            match tokio::fs::symlink_metadata(&at).await {
-                Ok(m) if m.file_type().is_symlink() => return Ok(None),
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let meta = tokio::fs::symlink_metadata(&full).await?;
-        if !meta.is_file() {
-            return Ok(None);
-        }
-        let file = ImportableFile {
-            path: path.to_string(),
-            size: meta.len(),
-            id: local_content_id(&meta),
-            url: None,
-        };
-        Ok(Some((full, file)))
-    }
-}
-
 #[async_trait]
-impl ImportTree for DirectoryRemote {
+impl FindImported for DirectoryRemote {
+    type Found = PathBuf;
+
     /// Walks the folder depth first with a stack of folders still to read
     /// (memory grows with the depth and one folder's entries, not with the
     /// tree). Symlinks are never followed; annexa's own temporary files are
     /// left out.
-    async fn list_importable(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
+    async fn list_files(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
         self.mounted()?;
         let mut pending = vec![String::new()];
         while let Some(dir) = pending.pop() {
@@ -396,35 +372,48 @@ impl ImportTree for DirectoryRemote {
         Ok(())
     }
 
-    async fn retrieve_import(
+    /// The regular file at an imported path, never through a symlink:
+    /// `None` when absent or not a plain file.
+    async fn find_imported(&self, path: &str) -> Result<Option<(PathBuf, ImportableFile)>> {
+        let full = self.export_path(path)?;
+        let mut at = self.root.clone();
+        for part in path.split('/') {
+            at.push(part);
+            match tokio::fs::symlink_metadata(&at).await {
+                Ok(m) if m.file_type().is_symlink() => return Ok(None),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let meta = tokio::fs::symlink_metadata(&full).await?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        let file = ImportableFile {
+            path: path.to_string(),
+            size: meta.len(),
+            id: local_content_id(&meta),
+            url: None,
+        };
+        Ok(Some((full, file)))
+    }
+
+    fn import_source(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    async fn download_imported(
         &self,
-        path: &str,
-        size: Option<u64>,
+        full: &PathBuf,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
-        let Some((full, file)) = self.import_file(path).await? else {
-            return Err(ProviderError::not_found(format!(
-                "{path} is not a file in {}",
-                self.root.display()
-            )));
-        };
-        if size.is_some_and(|s| s != file.size) {
-            return Err(ProviderError::integrity(format!(
-                "{path} changed: it has {} bytes now",
-                file.size
-            )));
-        }
-        retrieve_file(&full, dest, annex).await
+        retrieve_file(full, dest, annex).await
     }
 
-    async fn check_present_import(
-        &self,
-        path: &str,
-        key: &str,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        let Some((full, file)) = self.import_file(path).await? else {
+    async fn found_matches_key(&self, path: &str, key: &Key) -> Result<bool> {
+        let Some((full, file)) = self.find_imported(path).await? else {
             return Ok(false);
         };
         if !file_matches_key(&file, key) {
@@ -432,7 +421,7 @@ impl ImportTree for DirectoryRemote {
         }
         // A local file is cheap to read: a rewrite of the same size is
         // caught by the key's own checksum.
-        match crate::key::Key::parse(key).ok().and_then(|k| k.checksum()) {
+        match key.checksum() {
             Some(want) => Ok(super::import::hash_file(&full, want.algorithm).await? == want.hex),
             None => Ok(true),
         }

@@ -12,6 +12,7 @@
 //! asset without a digest) never gets a key that could not be verified: its
 //! content is read once and hashed (SHA-256), and the caller is told so.
 
+use crate::key::Key;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -115,39 +116,7 @@ impl ContentId {
     }
 }
 
-/// The extension git-annex's `*E` backends keep for `path`: at most two
-/// trailing extensions (`.nii.gz`), each 1–4 alphanumeric characters, as
-/// git-annex does by default (annex.maxextensions=2, annex.maxextensionlength=4).
-pub fn key_extension(path: &str) -> String {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    let parts: Vec<&str> = file.split('.').collect();
-    let mut kept: Vec<&str> = Vec::new();
-    // The first part is the stem, never an extension.
-    for part in parts.iter().skip(1).rev() {
-        let ok = (1..=4).contains(&part.len()) && part.chars().all(|c| c.is_ascii_alphanumeric());
-        if !ok || kept.len() == 2 {
-            break;
-        }
-        kept.push(part);
-    }
-    kept.iter().rev().map(|p| format!(".{p}")).collect()
-}
-
-/// The key of a file of `size` bytes at `path` whose content has
-/// `checksum`: `MD5E-s<size>--<hex><ext>` and so on.
-pub fn key_for(path: &str, size: u64, checksum: &Expected) -> String {
-    let backend = match checksum.algorithm {
-        Algorithm::Md5 => "MD5E",
-        Algorithm::Sha1 => "SHA1E",
-        Algorithm::Sha256 => "SHA256E",
-        Algorithm::Sha512 => "SHA512E",
-    };
-    format!(
-        "{backend}-s{size}--{}{}",
-        checksum.hex.to_ascii_lowercase(),
-        key_extension(path)
-    )
-}
+pub use crate::key::{key_extension, key_for};
 
 /// How the key of an imported file was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,19 +218,84 @@ pub trait ImportTree: Send + Sync {
 
     /// Whether the file at `path` still has the content of `key` (as far as
     /// its size and published checksum tell).
-    async fn check_present_import(&self, path: &str, key: &str, annex: &dyn Annex) -> Result<bool>;
+    async fn check_present_import(&self, path: &str, key: &Key, annex: &dyn Annex) -> Result<bool>;
+}
+
+/// An import source whose file at a path is found in a fresh listing (or
+/// lookup), then downloaded. Every such provider gets the same
+/// [`ImportTree`] from it (the impl below): one check that the file is
+/// still there with its listed size, one comparison with the key.
+#[async_trait]
+pub trait FindImported: Send + Sync {
+    /// What the service says of one file, handed back to download it.
+    type Found: Send + Sync;
+    /// [`ImportTree::list_importable`].
+    async fn list_files(&self, sink: &mut dyn ImportSink, annex: &dyn Annex) -> Result<()>;
+    /// The importable file now at `path` with what the import makes of it
+    /// (as [`FindImported::list_files`] would list it); `None` when there
+    /// is none.
+    async fn find_imported(&self, path: &str) -> Result<Option<(Self::Found, ImportableFile)>>;
+    /// What the import reads, for the error of a file that is gone
+    /// ("article 42").
+    fn import_source(&self) -> String;
+    /// Downloads `found` into `dest`, verified as the key store does.
+    async fn download_imported(
+        &self,
+        found: &Self::Found,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()>;
+    /// [`ImportTree::check_present_import`]: by default, whether the file
+    /// now at `path` is listed as `key`'s content.
+    async fn found_matches_key(&self, path: &str, key: &Key) -> Result<bool> {
+        Ok(self
+            .find_imported(path)
+            .await?
+            .is_some_and(|(_, file)| file_matches_key(&file, key)))
+    }
+}
+
+#[async_trait]
+impl<T: FindImported> ImportTree for T {
+    async fn list_importable(&self, sink: &mut dyn ImportSink, annex: &dyn Annex) -> Result<()> {
+        self.list_files(sink, annex).await
+    }
+
+    async fn retrieve_import(
+        &self,
+        path: &str,
+        size: Option<u64>,
+        dest: &Path,
+        annex: &dyn Annex,
+    ) -> Result<()> {
+        let Some((found, file)) = self.find_imported(path).await? else {
+            return Err(ProviderError::not_found(format!(
+                "{path} is no longer in {}",
+                self.import_source()
+            )));
+        };
+        unchanged_since_listing(path, size, Some(file.size))?;
+        self.download_imported(&found, dest, annex).await
+    }
+
+    async fn check_present_import(
+        &self,
+        path: &str,
+        key: &Key,
+        _annex: &dyn Annex,
+    ) -> Result<bool> {
+        self.found_matches_key(path, key).await
+    }
 }
 
 /// Whether a listed file matches `key`: the key has a size and it agrees
 /// (a key without one gives nothing to compare) and, when both have a
 /// checksum of the same algorithm, so do those.
-pub fn file_matches_key(file: &ImportableFile, key: &str) -> bool {
+pub fn file_matches_key(file: &ImportableFile, key: &Key) -> bool {
     // An imported file's key always carries its size: one without cannot be it.
-    crate::key::Key::parse(key).is_ok_and(|parsed| {
-        parsed.size().is_some()
-            && !parsed.is_chunk()
-            && parsed.could_be(Some(file.size), file.id.checksum.as_ref())
-    })
+    key.size().is_some()
+        && !key.is_chunk()
+        && key.could_be(Some(file.size), file.id.checksum.as_ref())
 }
 
 /// The check every import download makes first: a file whose size is no
@@ -282,33 +316,6 @@ mod tests {
 
     fn md5(hex: &str) -> Expected {
         Expected::new(Algorithm::Md5, hex)
-    }
-
-    #[test]
-    fn extensions_as_git_annex_keeps_them() {
-        assert_eq!(key_extension("sub-01/anat/sub-01_T1w.nii.gz"), ".nii.gz");
-        assert_eq!(key_extension("a.tar.gz.part1"), "");
-        assert_eq!(key_extension("a.b.c.json"), ".c.json");
-        assert_eq!(key_extension("README"), "");
-        assert_eq!(key_extension(".hidden"), "");
-        assert_eq!(key_extension("dir.d/file"), "");
-        assert_eq!(key_extension("x.toolong"), "");
-        assert_eq!(key_extension("x.ok.toolong"), "");
-        assert_eq!(key_extension("x.bad-ext.json"), ".json");
-    }
-
-    #[test]
-    fn keys_from_published_checksums() {
-        let hex = "5d41402abc4b2a76b9719d911017c592";
-        assert_eq!(
-            key_for("d/sub-01_T1w.nii.gz", 5, &md5(hex)),
-            format!("MD5E-s5--{hex}.nii.gz")
-        );
-        let sha = Expected::new(Algorithm::Sha256, &"AB".repeat(32));
-        assert_eq!(
-            key_for("x", 1, &sha),
-            format!("SHA256E-s1--{}", "ab".repeat(32))
-        );
     }
 
     #[test]
@@ -333,15 +340,23 @@ mod tests {
             id: ContentId::new("e", Some(md5(hex))),
             url: None,
         };
-        assert!(file_matches_key(&file, &format!("MD5E-s5--{hex}.txt")));
-        assert!(!file_matches_key(&file, &format!("MD5E-s6--{hex}")));
+        assert!(file_matches_key(
+            &file,
+            &Key::parse(&format!("MD5E-s5--{hex}.txt")).unwrap()
+        ));
         assert!(!file_matches_key(
             &file,
-            "MD5E-s5--00000000000000000000000000000000"
+            &Key::parse(&format!("MD5E-s6--{hex}")).unwrap()
         ));
-        assert!(file_matches_key(&file, "WORM-s5-m1--a"));
-        assert!(!file_matches_key(&file, "WORM-m1--a"));
-        assert!(!file_matches_key(&file, "not a key"));
+        assert!(!file_matches_key(
+            &file,
+            &Key::parse("MD5E-s5--00000000000000000000000000000000").unwrap()
+        ));
+        assert!(file_matches_key(
+            &file,
+            &Key::parse("WORM-s5-m1--a").unwrap()
+        ));
+        assert!(!file_matches_key(&file, &Key::parse("WORM-m1--a").unwrap()));
     }
 
     proptest! {

@@ -22,6 +22,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::key::Key;
+
 /// Inside `impl Provider for T`: the accessors of a provider that is its
 /// own [`ExportTree`], [`UrlClaims`] and [`ImportTree`] (the services'
 /// providers all are).
@@ -215,35 +217,35 @@ pub trait ProviderKind: Send + Sync {
 /// A prepared remote, the core key store: one instance serves every job of
 /// a session, so methods take `&self` and must be safe to call concurrently.
 ///
-/// Keys are git-annex key text; they are data, never trusted as paths
-/// (see [`KeyLayout`] and [`crate::key::Key`]).
+/// Keys arrive parsed, once, by the runtime ([`Key`]); their text is
+/// data, never trusted as a path (see [`KeyLayout`]).
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// Uploads `src` as `key`. Storing a key already present succeeds.
-    async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()>;
+    async fn store(&self, key: &Key, src: &Path, annex: &dyn Annex) -> Result<()>;
     /// Downloads `key` into `dest`. `dest` may hold a prefix of the content
     /// from an interrupted attempt: resume from it or start over. A key
     /// that is not there is [`ProviderError::NotFound`].
-    async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()>;
+    async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()>;
     /// `Ok(false)` (or [`ProviderError::NotFound`]) only when the key is
     /// known to be absent; other errors mean "cannot tell".
-    async fn check_present(&self, key: &str, annex: &dyn Annex) -> Result<bool>;
+    async fn check_present(&self, key: &Key, annex: &dyn Annex) -> Result<bool>;
     /// Removes `key`; removing an absent key succeeds (so does
     /// [`ProviderError::NotFound`]).
-    async fn remove(&self, key: &str, annex: &dyn Annex) -> Result<()>;
+    async fn remove(&self, key: &Key, annex: &dyn Annex) -> Result<()>;
 
     /// A location a person can use, for WHEREIS.
-    async fn whereis(&self, _key: &str, _annex: &dyn Annex) -> Option<String> {
+    async fn whereis(&self, _key: &Key, _annex: &dyn Annex) -> Option<String> {
         None
     }
     /// A URL git-annex may download itself, only when it needs no secret.
-    async fn public_url(&self, _key: &str, _annex: &dyn Annex) -> Option<String> {
+    async fn public_url(&self, _key: &Key, _annex: &dyn Annex) -> Option<String> {
         None
     }
     /// A URL whose answer is authoritative for the key's presence: never a
     /// cache or CDN, which could still answer 200 after a removal and make
     /// git-annex count a copy that is gone.
-    async fn presence_url(&self, _key: &str, _annex: &dyn Annex) -> Option<String> {
+    async fn presence_url(&self, _key: &Key, _annex: &dyn Annex) -> Option<String> {
         None
     }
     fn cost(&self) -> u32 {
@@ -279,27 +281,31 @@ pub trait ExportTree: Send + Sync {
     async fn store_export(
         &self,
         name: &str,
-        key: &str,
+        key: &Key,
         src: &Path,
         annex: &dyn Annex,
     ) -> Result<()>;
     async fn retrieve_export(
         &self,
         name: &str,
-        key: &str,
+        key: &Key,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()>;
-    async fn check_present_export(&self, name: &str, key: &str, annex: &dyn Annex) -> Result<bool>;
-    async fn remove_export(&self, name: &str, key: &str, annex: &dyn Annex) -> Result<()>;
-    /// Removes a now-empty exported directory; removing a missing one succeeds.
-    async fn remove_export_directory(&self, dir: &str, annex: &dyn Annex) -> Result<()>;
+    async fn check_present_export(&self, name: &str, key: &Key, annex: &dyn Annex) -> Result<bool>;
+    async fn remove_export(&self, name: &str, key: &Key, annex: &dyn Annex) -> Result<()>;
+    /// Removes a now-empty exported directory; removing a missing one
+    /// succeeds. By default nothing to remove: on most services a folder
+    /// exists only in its files' names, and is gone with them.
+    async fn remove_export_directory(&self, dir: &str, _annex: &dyn Annex) -> Result<()> {
+        check_export_path(dir)
+    }
     /// Renames an exported file; an error makes git-annex fall back to
     /// remove and store again.
     async fn rename_export(
         &self,
         _name: &str,
-        _key: &str,
+        _key: &Key,
         _new_name: &str,
         _annex: &dyn Annex,
     ) -> Result<()> {
@@ -314,6 +320,40 @@ pub trait UrlClaims: Send + Sync {
     fn claims_url(&self, url: &str) -> bool;
     /// What is behind a claimed URL (CHECKURL).
     async fn check_url(&self, url: &str, annex: &dyn Annex) -> Result<UrlCheck>;
+}
+
+/// A remote whose URLs each name a target of its own (a file id, a record,
+/// an object): every such provider gets the same [`UrlClaims`] from it
+/// (the impl below): a URL is claimed when it parses, and one that does
+/// not is refused the same way everywhere.
+#[async_trait]
+pub trait UrlTargets: Send + Sync {
+    /// What one URL names.
+    type Target: Send;
+    /// The target `url` names, when it belongs to this remote.
+    fn parse_url(&self, url: &str) -> Option<Self::Target>;
+    /// The URLs this remote claims, for the refusal of another:
+    /// "a Zenodo record or file URL".
+    fn claimed_urls(&self) -> String;
+    /// What is behind a claimed URL (CHECKURL).
+    async fn check_target(&self, target: Self::Target) -> Result<UrlCheck>;
+}
+
+#[async_trait]
+impl<T: UrlTargets> UrlClaims for T {
+    fn claims_url(&self, url: &str) -> bool {
+        self.parse_url(url).is_some()
+    }
+
+    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
+        let Some(target) = self.parse_url(url) else {
+            return Err(ProviderError::InvalidName(format!(
+                "{url} is not {}",
+                self.claimed_urls()
+            )));
+        };
+        self.check_target(target).await
+    }
 }
 
 /// Every provider kind this build knows.

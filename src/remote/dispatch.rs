@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use super::job::JobAnnex;
+use crate::key::Key;
 use crate::protocol::{Availability, CheckUrl, Direction, Extension, Reply, Request, UrlEntry};
 use crate::providers::import::{content_key, ContentId, KeySource};
 use crate::providers::{
@@ -424,6 +425,23 @@ pub fn failure_reply(request: Request, why: &str) -> Reply {
     }
 }
 
+/// The key a request names, as git-annex wrote it.
+fn request_key(request: &Request) -> Option<&str> {
+    use Request as R;
+    match request {
+        R::Transfer { key, .. }
+        | R::TransferExport { key, .. }
+        | R::CheckPresent(key)
+        | R::CheckPresentExport(key)
+        | R::CheckPresentImport(key)
+        | R::Remove(key)
+        | R::RemoveExport(key)
+        | R::RenameExport { key, .. }
+        | R::WhereIs(key) => Some(key),
+        _ => None,
+    }
+}
+
 async fn serve(
     request: Request,
     provider: &dyn Provider,
@@ -431,6 +449,19 @@ async fn serve(
     state: &mut JobState,
     annex: &JobAnnex,
 ) -> Reply {
+    // Every key is parsed here, once: providers get a [`Key`], never text.
+    if let Some(text) = request_key(&request) {
+        return match Key::parse(text) {
+            Ok(parsed) => serve_key(request, &parsed, provider, shared, state, annex).await,
+            Err(e) => {
+                let why = format!("{text} is not a git-annex key: {e}");
+                // A name given for this request is used up with it.
+                state.export_name = None;
+                state.import_name = None;
+                failure_reply(request, &why)
+            }
+        };
+    }
     use Request as R;
     match request {
         R::GetCost => Reply::Cost(provider.cost()),
@@ -449,91 +480,6 @@ async fn serve(
             Some(urls) => check_url_reply(urls.check_url(&url, annex).await),
             None => check_url_reply(Err(ProviderError::Unsupported("URLs"))),
         },
-        R::Transfer {
-            direction,
-            key,
-            file,
-        } => {
-            annex.reset_progress();
-            if direction == Direction::Retrieve && shared.has(&Extension::TransferRetrieveUrl) {
-                if let Some(url) = provider.public_url(&key, annex).await {
-                    return Reply::TransferRetrieveUrl(key, url);
-                }
-            }
-            let path = Path::new(&file);
-            let result = match direction {
-                Direction::Store => provider.store(&key, path, annex).await,
-                Direction::Retrieve => provider.retrieve(&key, path, annex).await,
-            };
-            transfer_reply(direction, key, result)
-        }
-        R::CheckPresent(key) => {
-            // A newer git-annex can check a public URL itself.
-            if shared.has(&Extension::CheckpresentUrl) {
-                if let Some(url) = provider.presence_url(&key, annex).await {
-                    return Reply::CheckPresentUrl(key, url);
-                }
-            }
-            let result = provider.check_present(&key, annex).await;
-            check_present_reply(key, result)
-        }
-        R::Remove(key) => {
-            let result = provider.remove(&key, annex).await;
-            remove_reply(key, result)
-        }
-        R::WhereIs(key) => {
-            // A tree remote keeps files under their paths, which WHEREIS
-            // does not name: a key-named location there answers 404, so
-            // none is shown (git-annex shows the export's paths itself).
-            for tree in ["exporttree", "importtree"] {
-                if annex.get_config(tree).await.ok().flatten().as_deref() == Some("yes") {
-                    return Reply::WhereIsFailure;
-                }
-            }
-            match provider.whereis(&key, annex).await {
-                Some(location) => Reply::WhereIsSuccess(location),
-                None => Reply::WhereIsFailure,
-            }
-        }
-        R::TransferExport {
-            direction,
-            key,
-            file,
-        } => {
-            annex.reset_progress();
-            let Some(name) = state.export_name.take() else {
-                return Reply::TransferFailure(direction, key, "no EXPORT name was given".into());
-            };
-            let Some(export) = provider.export() else {
-                return transfer_reply(direction, key, Err(ProviderError::Unsupported("export")));
-            };
-            let path = Path::new(&file);
-            let result = match direction {
-                Direction::Store => export.store_export(&name, &key, path, annex).await,
-                Direction::Retrieve => export.retrieve_export(&name, &key, path, annex).await,
-            };
-            transfer_reply(direction, key, result)
-        }
-        R::CheckPresentExport(key) => {
-            let Some(name) = state.export_name.take() else {
-                return Reply::CheckPresentUnknown(key, "no EXPORT name was given".into());
-            };
-            let result = match provider.export() {
-                Some(export) => export.check_present_export(&name, &key, annex).await,
-                None => Err(ProviderError::Unsupported("export")),
-            };
-            check_present_reply(key, result)
-        }
-        R::RemoveExport(key) => {
-            let Some(name) = state.export_name.take() else {
-                return Reply::RemoveFailure(key, "no EXPORT name was given".into());
-            };
-            let result = match provider.export() {
-                Some(export) => export.remove_export(&name, &key, annex).await,
-                None => Err(ProviderError::Unsupported("export")),
-            };
-            remove_reply(key, result)
-        }
         R::RemoveExportDirectory(dir) => {
             let result = match provider.export() {
                 Some(export) => export.remove_export_directory(&dir, annex).await,
@@ -544,25 +490,6 @@ async fn serve(
                 Err(e) => {
                     tracing::debug!("REMOVEEXPORTDIRECTORY {dir}: {}", failure_text(&e));
                     Reply::RemoveExportDirectoryFailure
-                }
-            }
-        }
-        R::RenameExport { key, new_name } => {
-            let Some(name) = state.export_name.take() else {
-                return Reply::RenameExportFailure(key);
-            };
-            let result = match provider.export() {
-                Some(export) => export.rename_export(&name, &key, &new_name, annex).await,
-                None => Err(ProviderError::Unsupported("export")),
-            };
-            match result {
-                Ok(()) => Reply::RenameExportSuccess(key),
-                Err(e) => {
-                    annex.debug(&format!(
-                        "rename {name} -> {new_name} failed: {}",
-                        failure_text(&e)
-                    ));
-                    Reply::RenameExportFailure(key)
                 }
             }
         }
@@ -589,16 +516,6 @@ async fn serve(
                 Err(e) => Reply::RetrieveImportFailure(failure_text(&e)),
             }
         }
-        R::CheckPresentImport(key) => {
-            let Some(name) = state.import_name.take() else {
-                return Reply::CheckPresentUnknown(key, "no IMPORT name was given".into());
-            };
-            let result = match provider.import() {
-                Some(import) => import.check_present_import(&name, &key, annex).await,
-                None => Err(ProviderError::Unsupported("import")),
-            };
-            check_present_reply(key, result)
-        }
         R::ImportKey { size, content_id } => {
             let Some(name) = state.import_name.take() else {
                 return Reply::ImportKeyFailure("no IMPORT name was given".into());
@@ -619,6 +536,16 @@ async fn serve(
         | R::Error(_)
         | R::Unknown(_)
         | R::Export(_) => Reply::UnsupportedRequest,
+        // Served by serve_key above.
+        key_request @ (R::Transfer { .. }
+        | R::TransferExport { .. }
+        | R::CheckPresent(_)
+        | R::CheckPresentExport(_)
+        | R::CheckPresentImport(_)
+        | R::Remove(_)
+        | R::RemoveExport(_)
+        | R::RenameExport { .. }
+        | R::WhereIs(_)) => failure_reply(key_request, "a request about a key"),
     }
 }
 
@@ -655,6 +582,135 @@ async fn retrieve_import_whole(
 
 fn no_import() -> String {
     "this remote's provider cannot be imported from".into()
+}
+
+/// A request that names a key, `parsed`.
+async fn serve_key(
+    request: Request,
+    parsed: &Key,
+    provider: &dyn Provider,
+    shared: &Shared,
+    state: &mut JobState,
+    annex: &JobAnnex,
+) -> Reply {
+    use Request as R;
+    match request {
+        R::Transfer {
+            direction,
+            key,
+            file,
+        } => {
+            annex.reset_progress();
+            if direction == Direction::Retrieve && shared.has(&Extension::TransferRetrieveUrl) {
+                if let Some(url) = provider.public_url(parsed, annex).await {
+                    return Reply::TransferRetrieveUrl(key, url);
+                }
+            }
+            let path = Path::new(&file);
+            let result = match direction {
+                Direction::Store => provider.store(parsed, path, annex).await,
+                Direction::Retrieve => provider.retrieve(parsed, path, annex).await,
+            };
+            transfer_reply(direction, key, result)
+        }
+        R::CheckPresent(key) => {
+            // A newer git-annex can check a public URL itself.
+            if shared.has(&Extension::CheckpresentUrl) {
+                if let Some(url) = provider.presence_url(parsed, annex).await {
+                    return Reply::CheckPresentUrl(key, url);
+                }
+            }
+            let result = provider.check_present(parsed, annex).await;
+            check_present_reply(key, result)
+        }
+        R::Remove(key) => {
+            let result = provider.remove(parsed, annex).await;
+            remove_reply(key, result)
+        }
+        R::WhereIs(_) => {
+            // A tree remote keeps files under their paths, which WHEREIS
+            // does not name: a key-named location there answers 404, so
+            // none is shown (git-annex shows the export's paths itself).
+            for tree in ["exporttree", "importtree"] {
+                if annex.get_config(tree).await.ok().flatten().as_deref() == Some("yes") {
+                    return Reply::WhereIsFailure;
+                }
+            }
+            match provider.whereis(parsed, annex).await {
+                Some(location) => Reply::WhereIsSuccess(location),
+                None => Reply::WhereIsFailure,
+            }
+        }
+        R::TransferExport {
+            direction,
+            key,
+            file,
+        } => {
+            annex.reset_progress();
+            let Some(name) = state.export_name.take() else {
+                return Reply::TransferFailure(direction, key, "no EXPORT name was given".into());
+            };
+            let Some(export) = provider.export() else {
+                return transfer_reply(direction, key, Err(ProviderError::Unsupported("export")));
+            };
+            let path = Path::new(&file);
+            let result = match direction {
+                Direction::Store => export.store_export(&name, parsed, path, annex).await,
+                Direction::Retrieve => export.retrieve_export(&name, parsed, path, annex).await,
+            };
+            transfer_reply(direction, key, result)
+        }
+        R::CheckPresentExport(key) => {
+            let Some(name) = state.export_name.take() else {
+                return Reply::CheckPresentUnknown(key, "no EXPORT name was given".into());
+            };
+            let result = match provider.export() {
+                Some(export) => export.check_present_export(&name, parsed, annex).await,
+                None => Err(ProviderError::Unsupported("export")),
+            };
+            check_present_reply(key, result)
+        }
+        R::RemoveExport(key) => {
+            let Some(name) = state.export_name.take() else {
+                return Reply::RemoveFailure(key, "no EXPORT name was given".into());
+            };
+            let result = match provider.export() {
+                Some(export) => export.remove_export(&name, parsed, annex).await,
+                None => Err(ProviderError::Unsupported("export")),
+            };
+            remove_reply(key, result)
+        }
+        R::RenameExport { key, new_name } => {
+            let Some(name) = state.export_name.take() else {
+                return Reply::RenameExportFailure(key);
+            };
+            let result = match provider.export() {
+                Some(export) => export.rename_export(&name, parsed, &new_name, annex).await,
+                None => Err(ProviderError::Unsupported("export")),
+            };
+            match result {
+                Ok(()) => Reply::RenameExportSuccess(key),
+                Err(e) => {
+                    annex.debug(&format!(
+                        "rename {name} -> {new_name} failed: {}",
+                        failure_text(&e)
+                    ));
+                    Reply::RenameExportFailure(key)
+                }
+            }
+        }
+        R::CheckPresentImport(key) => {
+            let Some(name) = state.import_name.take() else {
+                return Reply::CheckPresentUnknown(key, "no IMPORT name was given".into());
+            };
+            let result = match provider.import() {
+                Some(import) => import.check_present_import(&name, parsed, annex).await,
+                None => Err(ProviderError::Unsupported("import")),
+            };
+            check_present_reply(key, result)
+        }
+        other => failure_reply(other, "not a request about a key"),
+    }
 }
 
 fn transfer_reply(direction: Direction, key: String, result: Result<(), ProviderError>) -> Reply {

@@ -18,6 +18,7 @@ use crate::support::zenodo as support_zenodo;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::support::annex::annex_key;
 use annexa::providers::{
     self, Annex, ImportSink, ImportTree, ImportableFile, Provider, ProviderError,
 };
@@ -284,16 +285,18 @@ fn keys_round_trip(kind: &str) {
         let c = content(tmp.path(), 300_001, 1);
 
         assert!(
-            !p.check_present(&c.key, &annex).await.unwrap(),
+            !p.check_present(&annex_key(&c.key), &annex).await.unwrap(),
             "absent at first"
         );
-        p.remove(&c.key, &annex)
+        p.remove(&annex_key(&c.key), &annex)
             .await
             .expect("removing an absent key succeeds");
 
-        p.store(&c.key, &c.file, &annex).await.expect("store");
-        assert!(p.check_present(&c.key, &annex).await.unwrap());
-        p.store(&c.key, &c.file, &annex)
+        p.store(&annex_key(&c.key), &c.file, &annex)
+            .await
+            .expect("store");
+        assert!(p.check_present(&annex_key(&c.key), &annex).await.unwrap());
+        p.store(&annex_key(&c.key), &c.file, &annex)
             .await
             .expect("storing again succeeds");
 
@@ -301,7 +304,9 @@ fn keys_round_trip(kind: &str) {
         for kept in [0, c.data.len() / 3, c.data.len()] {
             let dest = tmp.path().join(format!("dest-{kept}"));
             std::fs::write(&dest, &c.data[..kept]).unwrap();
-            p.retrieve(&c.key, &dest, &annex).await.expect("retrieve");
+            p.retrieve(&annex_key(&c.key), &dest, &annex)
+                .await
+                .expect("retrieve");
             assert!(
                 std::fs::read(&dest).unwrap() == c.data,
                 "retrieve resuming from {kept} bytes gave other bytes"
@@ -314,19 +319,22 @@ fn keys_round_trip(kind: &str) {
             "progress ends at the size"
         );
 
-        p.remove(&c.key, &annex).await.expect("remove");
+        p.remove(&annex_key(&c.key), &annex).await.expect("remove");
         assert!(
-            !p.check_present(&c.key, &annex).await.unwrap(),
+            !p.check_present(&annex_key(&c.key), &annex).await.unwrap(),
             "absent after remove"
         );
-        p.remove(&c.key, &annex)
+        p.remove(&annex_key(&c.key), &annex)
             .await
             .expect("removing again succeeds");
 
         // Retrieving an absent key is an error that says so, and leaves
         // nothing presented as done.
         let dest = tmp.path().join("absent");
-        let err = p.retrieve(&c.key, &dest, &annex).await.unwrap_err();
+        let err = p
+            .retrieve(&annex_key(&c.key), &dest, &annex)
+            .await
+            .unwrap_err();
         assert!(err.is_not_found(), "retrieve of an absent key: {err:?}");
     });
 }
@@ -346,61 +354,64 @@ fn export_tree(kind: &str) {
         let renamed = "sub-01/func/renamed ünïcode.txt";
 
         assert!(!tree
-            .check_present_export(name, &c.key, &annex)
+            .check_present_export(name, &annex_key(&c.key), &annex)
             .await
             .unwrap());
-        tree.store_export(name, &c.key, &c.file, &annex)
+        tree.store_export(name, &annex_key(&c.key), &c.file, &annex)
             .await
             .expect("store_export");
         assert!(tree
-            .check_present_export(name, &c.key, &annex)
+            .check_present_export(name, &annex_key(&c.key), &annex)
             .await
             .unwrap());
-        tree.store_export(name, &c.key, &c.file, &annex)
+        tree.store_export(name, &annex_key(&c.key), &c.file, &annex)
             .await
             .expect("store_export again");
 
         let dest = tmp.path().join("exported");
-        tree.retrieve_export(name, &c.key, &dest, &annex)
+        tree.retrieve_export(name, &annex_key(&c.key), &dest, &annex)
             .await
             .expect("retrieve_export");
         assert!(std::fs::read(&dest).unwrap() == c.data);
 
-        match tree.rename_export(name, &c.key, renamed, &annex).await {
+        match tree
+            .rename_export(name, &annex_key(&c.key), renamed, &annex)
+            .await
+        {
             Ok(()) => {
                 assert!(!tree
-                    .check_present_export(name, &c.key, &annex)
+                    .check_present_export(name, &annex_key(&c.key), &annex)
                     .await
                     .unwrap());
                 assert!(tree
-                    .check_present_export(renamed, &c.key, &annex)
+                    .check_present_export(renamed, &annex_key(&c.key), &annex)
                     .await
                     .unwrap());
-                tree.remove_export(renamed, &c.key, &annex)
+                tree.remove_export(renamed, &annex_key(&c.key), &annex)
                     .await
                     .expect("remove_export");
             }
             // git-annex falls back to remove + store; nothing may have moved.
             Err(ProviderError::Unsupported(_)) => {
                 assert!(tree
-                    .check_present_export(name, &c.key, &annex)
+                    .check_present_export(name, &annex_key(&c.key), &annex)
                     .await
                     .unwrap());
-                tree.remove_export(name, &c.key, &annex)
+                tree.remove_export(name, &annex_key(&c.key), &annex)
                     .await
                     .expect("remove_export");
             }
             Err(e) => panic!("rename_export: {e:?}"),
         }
         assert!(!tree
-            .check_present_export(renamed, &c.key, &annex)
+            .check_present_export(renamed, &annex_key(&c.key), &annex)
             .await
             .unwrap());
         assert!(!tree
-            .check_present_export(name, &c.key, &annex)
+            .check_present_export(name, &annex_key(&c.key), &annex)
             .await
             .unwrap());
-        tree.remove_export(name, &c.key, &annex)
+        tree.remove_export(name, &annex_key(&c.key), &annex)
             .await
             .expect("removing an absent export succeeds");
         tree.remove_export_directory("sub-01/anat", &annex)
@@ -432,10 +443,14 @@ fn export_refuses_escaping_names(kind: &str) {
             "a/",
             "./a.txt",
         ] {
-            let stored = tree.store_export(bad, &c.key, &c.file, &annex).await;
+            let stored = tree
+                .store_export(bad, &annex_key(&c.key), &c.file, &annex)
+                .await;
             assert!(stored.is_err(), "store_export accepted {bad:?}");
             let dest = tmp.path().join("refused");
-            let got = tree.retrieve_export(bad, &c.key, &dest, &annex).await;
+            let got = tree
+                .retrieve_export(bad, &annex_key(&c.key), &dest, &annex)
+                .await;
             assert!(got.is_err(), "retrieve_export accepted {bad:?}");
         }
         if let Service::Directory(dir) = &service {
@@ -466,7 +481,7 @@ fn many_keys_at_once(kind: &str) {
             .collect();
         let stores = contents.iter().map(|c| {
             let (p, annex) = (p.clone(), annex.clone());
-            async move { p.store(&c.key, &c.file, annex.as_ref()).await }
+            async move { p.store(&annex_key(&c.key), &c.file, annex.as_ref()).await }
         });
         for (c, r) in contents
             .iter()
@@ -478,8 +493,13 @@ fn many_keys_at_once(kind: &str) {
             let (p, annex) = (p.clone(), annex.clone());
             let dest = tmp.path().join(format!("got-{i}"));
             async move {
-                assert!(p.check_present(&c.key, annex.as_ref()).await.unwrap());
-                p.retrieve(&c.key, &dest, annex.as_ref()).await.unwrap();
+                assert!(p
+                    .check_present(&annex_key(&c.key), annex.as_ref())
+                    .await
+                    .unwrap());
+                p.retrieve(&annex_key(&c.key), &dest, annex.as_ref())
+                    .await
+                    .unwrap();
                 std::fs::read(&dest).unwrap() == c.data
             }
         });
@@ -517,18 +537,22 @@ fn fixed_name_keys_are_replaced(kind: &str) {
         let _ = std::fs::remove_file(&dest);
         let annex = annex_with(&config);
         let p = prepared(&annex, kind).await;
-        p.retrieve(key, &dest, &annex).await.expect("retrieve");
+        p.retrieve(&annex_key(key), &dest, &annex)
+            .await
+            .expect("retrieve");
         std::fs::read(&dest).unwrap()
     };
     runtime().block_on(async {
         let first = annex_with(&config);
         let p = prepared(&first, kind).await;
-        p.store(key, &versions[0], &first).await.expect("store");
+        p.store(&annex_key(key), &versions[0], &first)
+            .await
+            .expect("store");
 
         // A fresh repository stores new content under the same key.
         let fresh = annex_with(&config);
         let p = prepared(&fresh, kind).await;
-        p.store(key, &versions[1], &fresh)
+        p.store(&annex_key(key), &versions[1], &fresh)
             .await
             .expect("store again");
         assert_eq!(
@@ -545,8 +569,8 @@ fn fixed_name_keys_are_replaced(kind: &str) {
             }
             let annex = annex_with(&config);
             let p = prepared(&annex, kind).await;
-            p.remove(key, &annex).await.expect("remove");
-            p.store(key, file, &annex)
+            p.remove(&annex_key(key), &annex).await.expect("remove");
+            p.store(&annex_key(key), file, &annex)
                 .await
                 .expect("store after remove");
             assert_eq!(
@@ -567,19 +591,19 @@ fn absent_is_not_unreachable(kind: &str) {
     runtime().block_on(async {
         let annex = annex_with(&service.config(false));
         let p = prepared(&annex, kind).await;
-        assert!(!p.check_present(&c.key, &annex).await.unwrap());
+        assert!(!p.check_present(&annex_key(&c.key), &annex).await.unwrap());
 
         let annex = annex_with(&service.unreachable_config());
         let kind_impl = providers::find_kind(provider_kind(kind)).unwrap();
         // Preparing may already fail (it must say why); if it succeeds,
         // presence must not be "absent".
         if let Ok(p) = kind_impl.prepare(&annex).await {
-            match p.check_present(&c.key, &annex).await {
+            match p.check_present(&annex_key(&c.key), &annex).await {
                 Ok(false) => panic!("an unreachable {kind} remote said absent"),
                 Ok(true) => panic!("an unreachable {kind} remote said present"),
                 Err(e) => assert!(!e.is_not_found(), "unreachable reported as absent: {e:?}"),
             }
-            let err = p.remove(&c.key, &annex).await;
+            let err = p.remove(&annex_key(&c.key), &annex).await;
             assert!(
                 err.is_err(),
                 "remove on an unreachable {kind} remote claimed success"
@@ -629,7 +653,9 @@ fn listing_faults(kind: &str) {
         let p = prepared(&annex, kind).await;
         for seed in 0..5 {
             let c = content(tmp.path(), 100 + seed as usize, 100 + seed);
-            p.store(&c.key, &c.file, &annex).await.expect("store");
+            p.store(&annex_key(&c.key), &c.file, &annex)
+                .await
+                .expect("store");
         }
         // Two files a page: five files take three pages.
         service.configure_listing("max_page=2");
@@ -735,7 +761,7 @@ fn import_tree(kind: &str) {
             .map(|i| content(tmp.path(), 2_000 + i * 1_001, 20 + i as u64))
             .collect();
         for (name, c) in names.iter().zip(&contents) {
-            tree.store_export(name, &c.key, &c.file, &annex)
+            tree.store_export(name, &annex_key(&c.key), &c.file, &annex)
                 .await
                 .unwrap_or_else(|e| panic!("store_export {name}: {e:?}"));
         }
@@ -752,14 +778,14 @@ fn import_tree(kind: &str) {
                     .unwrap_or_else(|e| panic!("{kind}: key of {name}: {e:?}"));
             assert!(
                 import
-                    .check_present_import(name, &key, &annex)
+                    .check_present_import(name, &annex_key(&key), &annex)
                     .await
                     .unwrap(),
                 "{kind}: {name} is not present under its listed key {key}"
             );
             assert!(
                 import
-                    .check_present_import(name, &c.key, &annex)
+                    .check_present_import(name, &annex_key(&c.key), &annex)
                     .await
                     .unwrap(),
                 "{kind}: {name} is not present under the exported key {}",
@@ -768,7 +794,7 @@ fn import_tree(kind: &str) {
             let bigger = sha256e_key(&[c.data.as_slice(), b"x"].concat(), "");
             assert!(
                 !import
-                    .check_present_import(name, &bigger, &annex)
+                    .check_present_import(name, &annex_key(&bigger), &annex)
                     .await
                     .unwrap(),
                 "{kind}: {name} is present under a key of another size"
@@ -776,7 +802,7 @@ fn import_tree(kind: &str) {
             if file.id.checksum.is_some() {
                 let wrong = other_digest(&key);
                 assert!(
-                    !import.check_present_import(name, &wrong, &annex).await.unwrap(),
+                    !import.check_present_import(name, &annex_key(&wrong), &annex).await.unwrap(),
                     "{kind}: {name} is present under {wrong}, whose digest is not its published one"
                 );
             }
@@ -801,7 +827,7 @@ fn import_tree(kind: &str) {
         // Changed since the listing: another size under the same name.
         let (name, old) = (names[1], &files[1]);
         let changed = content(tmp.path(), 3_333, 29);
-        tree.store_export(name, &changed.key, &changed.file, &annex)
+        tree.store_export(name, &annex_key(&changed.key), &changed.file, &annex)
             .await
             .expect("store_export of the changed file");
         let dest = tmp.path().join("changed");
@@ -814,14 +840,14 @@ fn import_tree(kind: &str) {
         );
         assert!(
             !import
-                .check_present_import(name, &contents[1].key, &annex)
+                .check_present_import(name, &annex_key(&contents[1].key), &annex)
                 .await
                 .unwrap(),
             "{kind}: {name} still counts as its old content"
         );
         assert!(
             import
-                .check_present_import(name, &changed.key, &annex)
+                .check_present_import(name, &annex_key(&changed.key), &annex)
                 .await
                 .unwrap(),
             "{kind}: {name} is not its new content"
@@ -829,7 +855,7 @@ fn import_tree(kind: &str) {
 
         // Not in the tree: absent; outside any tree: refused.
         assert!(!import
-            .check_present_import("no/such file.txt", &contents[0].key, &annex)
+            .check_present_import("no/such file.txt", &annex_key(&contents[0].key), &annex)
             .await
             .unwrap());
         let err = import
@@ -842,7 +868,7 @@ fn import_tree(kind: &str) {
         );
         for bad in ["../escape.txt", "a/../../escape.txt", "/abs.txt", ""] {
             let present = import
-                .check_present_import(bad, &contents[0].key, &annex)
+                .check_present_import(bad, &annex_key(&contents[0].key), &annex)
                 .await;
             assert!(
                 !matches!(present, Ok(true)),
@@ -886,7 +912,7 @@ fn url_claims(kind: &str) {
         let import = p.import().expect("URLs come from the import listing");
         let name = "sub-01/anat/sub-01_T1w.nii.gz";
         let c = content(tmp.path(), 4_321, 30);
-        tree.store_export(name, &c.key, &c.file, &annex)
+        tree.store_export(name, &annex_key(&c.key), &c.file, &annex)
             .await
             .expect("store_export");
         let mut files = listed(import, &annex).await;
@@ -933,7 +959,7 @@ fn url_claims(kind: &str) {
             .expect("prepare");
         let dest = tmp.path().join("by-url");
         by_url
-            .retrieve(&key, &dest, &fresh)
+            .retrieve(&annex_key(&key), &dest, &fresh)
             .await
             .unwrap_or_else(|e| panic!("{kind}: retrieve {key} from {url}: {e:?}"));
         assert!(
@@ -966,7 +992,7 @@ fn url_claims(kind: &str) {
             // A published file stays what its URL names.
             return;
         }
-        tree.remove_export(name, &c.key, &annex)
+        tree.remove_export(name, &annex_key(&c.key), &annex)
             .await
             .expect("remove_export");
         assert!(urls.claims_url(&url), "{kind}: {url} no longer claimed");

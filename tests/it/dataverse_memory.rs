@@ -5,6 +5,7 @@ use crate::support::annex as support_annex;
 use crate::support::common;
 use crate::support::dataverse as support_dataverse;
 
+use crate::support::annex::annex_key;
 use annexa::providers::{find_kind, Credentials};
 use common::pseudo_random;
 use support_annex::*;
@@ -52,9 +53,9 @@ async fn a_large_file_goes_and_comes_back_in_constant_memory() {
     }
     let key = "SHA256E-s167772160--big";
     let before = peak_rss();
-    p.store(key, &src, &annex).await.unwrap();
+    p.store(&annex_key(key), &src, &annex).await.unwrap();
     let dest = tmp.path().join("back");
-    p.retrieve(key, &dest, &annex).await.unwrap();
+    p.retrieve(&annex_key(key), &dest, &annex).await.unwrap();
     let grown = peak_rss().saturating_sub(before);
     assert_eq!(std::fs::metadata(&dest).unwrap().len(), 160 << 20);
     assert!(

@@ -8,6 +8,7 @@ use crate::support::dataverse as support_dataverse;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::support::annex::annex_key;
 use annexa::providers::{
     error_chain_text, find_kind, Credentials, Provider, ProviderError, UrlCheck,
 };
@@ -67,30 +68,30 @@ async fn key_round_trip_idempotent_store_and_remove() {
     let key = sha256e_key(&data, ".nii.gz");
     let src = write(tmp.path(), "src", &data);
 
-    assert!(!p.check_present(&key, &annex).await.unwrap());
-    p.store(&key, &src, &annex).await.unwrap();
-    p.store(&key, &src, &annex).await.unwrap();
+    assert!(!p.check_present(&annex_key(&key), &annex).await.unwrap());
+    p.store(&annex_key(&key), &src, &annex).await.unwrap();
+    p.store(&annex_key(&key), &src, &annex).await.unwrap();
     // And once more without the remembered id: still no duplicate.
     annex.state.lock().unwrap().clear();
-    p.store(&key, &src, &annex).await.unwrap();
+    p.store(&annex_key(&key), &src, &annex).await.unwrap();
     let files = fake.latest_files();
     assert_eq!(files.len(), 1, "one file for one key: {files:?}");
     assert_eq!(files[0].0, key);
     assert!(files[0].1.starts_with("annex objects/"), "{files:?}");
     assert!(annex.state.lock().unwrap()[&key].starts_with("dv1 id="));
-    assert!(p.check_present(&key, &annex).await.unwrap());
+    assert!(p.check_present(&annex_key(&key), &annex).await.unwrap());
     assert_eq!(annex.progress.lock().unwrap().last(), Some(&300_000));
 
     let dest = tmp.path().join("dest");
-    p.retrieve(&key, &dest, &annex).await.unwrap();
+    p.retrieve(&annex_key(&key), &dest, &annex).await.unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), data);
 
-    p.remove(&key, &annex).await.unwrap();
-    assert!(!p.check_present(&key, &annex).await.unwrap());
+    p.remove(&annex_key(&key), &annex).await.unwrap();
+    assert!(!p.check_present(&annex_key(&key), &annex).await.unwrap());
     assert!(fake.latest_files().is_empty());
-    p.remove(&key, &annex).await.unwrap();
+    p.remove(&annex_key(&key), &annex).await.unwrap();
     assert!(p
-        .retrieve(&key, &tmp.path().join("again"), &annex)
+        .retrieve(&annex_key(&key), &tmp.path().join("again"), &annex)
         .await
         .is_err());
 }
@@ -105,7 +106,7 @@ async fn tabular_files_round_trip_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let csv = b"subject,age,group\nsub-01,23,control\nsub-02,31,\"patient, mild\"\n".to_vec();
     let key = sha256e_key(&csv, ".csv");
-    p.store(&key, &write(tmp.path(), "t.csv", &csv), &annex)
+    p.store(&annex_key(&key), &write(tmp.path(), "t.csv", &csv), &annex)
         .await
         .unwrap();
     let files = fake.latest_files();
@@ -120,9 +121,9 @@ async fn tabular_files_round_trip_byte_for_byte() {
     assert_eq!(stored["tabular"], true);
     assert_ne!(stored["size"].as_u64(), Some(csv.len() as u64));
 
-    assert!(p.check_present(&key, &annex).await.unwrap());
+    assert!(p.check_present(&annex_key(&key), &annex).await.unwrap());
     let dest = tmp.path().join("back.csv");
-    p.retrieve(&key, &dest, &annex).await.unwrap();
+    p.retrieve(&annex_key(&key), &dest, &annex).await.unwrap();
     assert_eq!(
         std::fs::read(&dest).unwrap(),
         csv,
@@ -132,7 +133,7 @@ async fn tabular_files_round_trip_byte_for_byte() {
     // Without the remembered id (another clone): found by its original name.
     annex.state.lock().unwrap().clear();
     let dest2 = tmp.path().join("back2.csv");
-    p.retrieve(&key, &dest2, &annex).await.unwrap();
+    p.retrieve(&annex_key(&key), &dest2, &annex).await.unwrap();
     assert_eq!(std::fs::read(&dest2).unwrap(), csv);
 
     // A table someone else uploaded with ingest, reached by URL.
@@ -159,9 +160,9 @@ async fn tabular_files_round_trip_byte_for_byte() {
     let ukey = "URL--dataverse-table";
     annex.urls.lock().unwrap().insert(ukey.into(), vec![url]);
     let dest3 = tmp.path().join("other.tsv");
-    p.retrieve(ukey, &dest3, &annex).await.unwrap();
+    p.retrieve(&annex_key(ukey), &dest3, &annex).await.unwrap();
     assert_eq!(std::fs::read(&dest3).unwrap(), tsv);
-    assert!(p.check_present(ukey, &annex).await.unwrap());
+    assert!(p.check_present(&annex_key(ukey), &annex).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,13 +174,13 @@ async fn token_never_reaches_the_signed_url_host() {
     for i in 0..3 {
         let data = pseudo_random(50_000 + i, 10 + i as u64);
         let key = sha256e_key(&data, ".bin");
-        p.store(&key, &write(tmp.path(), "s", &data), &annex)
+        p.store(&annex_key(&key), &write(tmp.path(), "s", &data), &annex)
             .await
             .unwrap();
         let dest = tmp.path().join(format!("d{i}"));
         // Resume from a partial file too: the Range request goes there.
         std::fs::write(&dest, &data[..1000]).unwrap();
-        p.retrieve(&key, &dest, &annex).await.unwrap();
+        p.retrieve(&annex_key(&key), &dest, &annex).await.unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), data);
     }
     let (requests, violations) = fake.storage_log();
@@ -213,17 +214,21 @@ async fn removing_a_published_key_fails_and_says_why() {
     let tmp = tempfile::tempdir().unwrap();
     let data = pseudo_random(20_000, 3);
     let key = sha256e_key(&data, ".txt");
-    p.store(&key, &write(tmp.path(), "a", &data), &annex)
+    p.store(&annex_key(&key), &write(tmp.path(), "a", &data), &annex)
         .await
         .unwrap();
     fake.publish();
     let draft_data = pseudo_random(20_001, 4);
     let draft_key = sha256e_key(&draft_data, ".txt");
-    p.store(&draft_key, &write(tmp.path(), "b", &draft_data), &annex)
-        .await
-        .unwrap();
+    p.store(
+        &annex_key(&draft_key),
+        &write(tmp.path(), "b", &draft_data),
+        &annex,
+    )
+    .await
+    .unwrap();
 
-    let err = p.remove(&key, &annex).await.unwrap_err();
+    let err = p.remove(&annex_key(&key), &annex).await.unwrap_err();
     let msg = error_chain_text(&err);
     assert!(matches!(err, ProviderError::Conflict { .. }), "{err:?}");
     assert!(
@@ -232,27 +237,30 @@ async fn removing_a_published_key_fails_and_says_why() {
     );
     // Nothing was pretended: still present and retrievable, also for a
     // reader without any state.
-    assert!(p.check_present(&key, &annex).await.unwrap());
+    assert!(p.check_present(&annex_key(&key), &annex).await.unwrap());
     let fresh = annex_for(&fake, &[], Some(TOKEN));
-    assert!(p.check_present(&key, &fresh).await.unwrap());
-    p.retrieve(&key, &tmp.path().join("r"), &fresh)
+    assert!(p.check_present(&annex_key(&key), &fresh).await.unwrap());
+    p.retrieve(&annex_key(&key), &tmp.path().join("r"), &fresh)
         .await
         .unwrap();
     assert_eq!(std::fs::read(tmp.path().join("r")).unwrap(), data);
 
     // A key only in the draft is removed for real.
-    p.remove(&draft_key, &annex).await.unwrap();
-    assert!(!p.check_present(&draft_key, &annex).await.unwrap());
+    p.remove(&annex_key(&draft_key), &annex).await.unwrap();
+    assert!(!p
+        .check_present(&annex_key(&draft_key), &annex)
+        .await
+        .unwrap());
     // Anonymous readers see the published key.
     let anon = annex_for(&fake, &[], None);
     let pa = provider(&anon).await;
-    assert!(pa.check_present(&key, &anon).await.unwrap());
-    pa.retrieve(&key, &tmp.path().join("anon"), &anon)
+    assert!(pa.check_present(&annex_key(&key), &anon).await.unwrap());
+    pa.retrieve(&annex_key(&key), &tmp.path().join("anon"), &anon)
         .await
         .unwrap();
     assert_eq!(std::fs::read(tmp.path().join("anon")).unwrap(), data);
     let err = pa
-        .store(&draft_key, &tmp.path().join("b"), &anon)
+        .store(&annex_key(&draft_key), &tmp.path().join("b"), &anon)
         .await
         .unwrap_err();
     assert!(
@@ -269,13 +277,13 @@ async fn interrupted_download_resumes_with_range() {
     let tmp = tempfile::tempdir().unwrap();
     let data = pseudo_random(2_000_000, 5);
     let key = sha256e_key(&data, ".dat");
-    p.store(&key, &write(tmp.path(), "s", &data), &annex)
+    p.store(&annex_key(&key), &write(tmp.path(), "s", &data), &annex)
         .await
         .unwrap();
     // The storage host breaks the connection after 700 kB, once.
     fake.admin("POST", "config?drop_after=700000&drop_count=1");
     let dest = tmp.path().join("d");
-    p.retrieve(&key, &dest, &annex).await.unwrap();
+    p.retrieve(&annex_key(&key), &dest, &annex).await.unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), data);
     let (requests, _) = fake.storage_log();
     let ranges: Vec<String> = requests
@@ -295,7 +303,7 @@ async fn interrupted_download_resumes_with_range() {
     fake.admin("POST", "reset-log");
     let dest2 = tmp.path().join("d2");
     std::fs::write(&dest2, &data[..1_234_567]).unwrap();
-    p.retrieve(&key, &dest2, &annex).await.unwrap();
+    p.retrieve(&annex_key(&key), &dest2, &annex).await.unwrap();
     assert_eq!(std::fs::read(&dest2).unwrap(), data);
     let (requests, _) = fake.storage_log();
     assert_eq!(requests.len(), 1);
@@ -304,9 +312,12 @@ async fn interrupted_download_resumes_with_range() {
     // A corrupt prefix is caught by the checksum and not kept.
     let dest3 = tmp.path().join("d3");
     std::fs::write(&dest3, vec![0u8; 1000]).unwrap();
-    let err = p.retrieve(&key, &dest3, &annex).await.unwrap_err();
+    let err = p
+        .retrieve(&annex_key(&key), &dest3, &annex)
+        .await
+        .unwrap_err();
     assert!(error_chain_text(&err).contains("checksum"), "{err}");
-    p.retrieve(&key, &dest3, &annex).await.unwrap();
+    p.retrieve(&annex_key(&key), &dest3, &annex).await.unwrap();
     assert_eq!(std::fs::read(&dest3).unwrap(), data);
 }
 
@@ -319,12 +330,12 @@ async fn rate_limit_429_is_waited_out() {
     for i in 0..6 {
         let data = pseudo_random(1000 + i, 20 + i as u64);
         let key = sha256e_key(&data, "");
-        p.store(&key, &write(tmp.path(), "s", &data), &annex)
+        p.store(&annex_key(&key), &write(tmp.path(), "s", &data), &annex)
             .await
             .unwrap();
-        assert!(p.check_present(&key, &annex).await.unwrap());
+        assert!(p.check_present(&annex_key(&key), &annex).await.unwrap());
         let dest = tmp.path().join(format!("d{i}"));
-        p.retrieve(&key, &dest, &annex).await.unwrap();
+        p.retrieve(&annex_key(&key), &dest, &annex).await.unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), data);
     }
     let limited = fake.api_log().iter().filter(|r| r["status"] == 429).count();
@@ -362,7 +373,7 @@ async fn wrong_doi_or_token_is_named() {
     assert!(!err.contains("not-the-token"), "token printed: {err}");
     let p = provider(&bad_token).await;
     let err = p
-        .check_present("SHA256E-s1--00", &bad_token)
+        .check_present(&annex_key("SHA256E-s1--00"), &bad_token)
         .await
         .map(|_| ())
         .map_err(|e| error_chain_text(&e))
@@ -421,7 +432,7 @@ async fn locks_restricted_files_and_guestbooks_get_clear_errors() {
 
     fake.admin("POST", &format!("lock?persistentId={PID}&type=Ingest"));
     let err = p
-        .store(&key, &src, &quick)
+        .store(&annex_key(&key), &src, &quick)
         .await
         .map(|_| ())
         .map_err(|e| error_chain_text(&e))
@@ -436,7 +447,7 @@ async fn locks_restricted_files_and_guestbooks_get_clear_errors() {
     );
     let patient = annex_for(&fake, &[("lockwait", "20")], Some(TOKEN));
     let pp = provider(&patient).await;
-    pp.store(&key, &src, &patient).await.unwrap();
+    pp.store(&annex_key(&key), &src, &patient).await.unwrap();
     fake.publish();
 
     let id = fake.latest_files()[0].2;
@@ -444,7 +455,7 @@ async fn locks_restricted_files_and_guestbooks_get_clear_errors() {
     let pa = provider(&anon).await;
     fake.admin("POST", &format!("restrict?id={id}"));
     let err = pa
-        .retrieve(&key, &tmp.path().join("r"), &anon)
+        .retrieve(&annex_key(&key), &tmp.path().join("r"), &anon)
         .await
         .map(|_| ())
         .map_err(|e| error_chain_text(&e))
@@ -457,14 +468,14 @@ async fn locks_restricted_files_and_guestbooks_get_clear_errors() {
 
     fake.admin("POST", &format!("guestbook?id={id}"));
     let err = pa
-        .retrieve(&key, &tmp.path().join("g"), &anon)
+        .retrieve(&annex_key(&key), &tmp.path().join("g"), &anon)
         .await
         .map(|_| ())
         .map_err(|e| error_chain_text(&e))
         .unwrap_err();
     assert!(err.contains("guestbook"), "{err}");
     fake.admin("POST", &format!("guestbook?id={id}&value=false"));
-    pa.retrieve(&key, &tmp.path().join("ok"), &anon)
+    pa.retrieve(&annex_key(&key), &tmp.path().join("ok"), &anon)
         .await
         .unwrap();
     assert_eq!(std::fs::read(tmp.path().join("ok")).unwrap(), data);
@@ -486,43 +497,70 @@ async fn export_tree_with_odd_names_rename_and_remove() {
     let b = pseudo_random(10_001, 41);
     let kb = sha256e_key(&b, ".txt");
     let name = ".hidden dir/sub-01/notes: v1?.txt";
-    p.store_export(name, &ka, &write(tmp.path(), "a", &a), &annex)
+    p.store_export(name, &annex_key(&ka), &write(tmp.path(), "a", &a), &annex)
         .await
         .unwrap();
-    assert!(p.check_present_export(name, &ka, &annex).await.unwrap());
-    assert!(!p.check_present_export(name, &kb, &annex).await.unwrap());
+    assert!(p
+        .check_present_export(name, &annex_key(&ka), &annex)
+        .await
+        .unwrap());
+    assert!(!p
+        .check_present_export(name, &annex_key(&kb), &annex)
+        .await
+        .unwrap());
     let files = fake.latest_files();
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].1, "export/_x2e_hidden dir/sub-01", "{files:?}");
     assert_eq!(files[0].0, "notes_x3a_ v1_x3f_.txt");
 
     // New content under the same name replaces the file.
-    p.store_export(name, &kb, &write(tmp.path(), "b", &b), &annex)
+    p.store_export(name, &annex_key(&kb), &write(tmp.path(), "b", &b), &annex)
         .await
         .unwrap();
-    assert!(p.check_present_export(name, &kb, &annex).await.unwrap());
-    assert!(!p.check_present_export(name, &ka, &annex).await.unwrap());
+    assert!(p
+        .check_present_export(name, &annex_key(&kb), &annex)
+        .await
+        .unwrap());
+    assert!(!p
+        .check_present_export(name, &annex_key(&ka), &annex)
+        .await
+        .unwrap());
     assert_eq!(fake.latest_files().len(), 1);
-    p.store_export(name, &kb, &tmp.path().join("b"), &annex)
+    p.store_export(name, &annex_key(&kb), &tmp.path().join("b"), &annex)
         .await
         .unwrap();
     assert_eq!(fake.latest_files().len(), 1);
 
     let moved = "derivatives/notes.txt";
-    p.rename_export(name, &kb, moved, &annex).await.unwrap();
-    assert!(!p.check_present_export(name, &kb, &annex).await.unwrap());
-    assert!(p.check_present_export(moved, &kb, &annex).await.unwrap());
+    p.rename_export(name, &annex_key(&kb), moved, &annex)
+        .await
+        .unwrap();
+    assert!(!p
+        .check_present_export(name, &annex_key(&kb), &annex)
+        .await
+        .unwrap());
+    assert!(p
+        .check_present_export(moved, &annex_key(&kb), &annex)
+        .await
+        .unwrap());
     let dest = tmp.path().join("back");
-    p.retrieve_export(moved, &kb, &dest, &annex).await.unwrap();
+    p.retrieve_export(moved, &annex_key(&kb), &dest, &annex)
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), b);
-    p.remove_export(moved, &kb, &annex).await.unwrap();
+    p.remove_export(moved, &annex_key(&kb), &annex)
+        .await
+        .unwrap();
     p.remove_export_directory("derivatives", &annex)
         .await
         .unwrap();
-    assert!(!p.check_present_export(moved, &kb, &annex).await.unwrap());
+    assert!(!p
+        .check_present_export(moved, &annex_key(&kb), &annex)
+        .await
+        .unwrap());
     assert!(fake.latest_files().is_empty());
     assert!(p
-        .store_export("../escape", &ka, &tmp.path().join("a"), &annex)
+        .store_export("../escape", &annex_key(&ka), &tmp.path().join("a"), &annex)
         .await
         .is_err());
 }
@@ -538,7 +576,7 @@ async fn paged_listings_and_skipchecksum() {
     for i in 0..8u64 {
         let data = pseudo_random(100 + i as usize, 50 + i);
         let key = sha256e_key(&data, "");
-        p.store(&key, &write(tmp.path(), "s", &data), &annex)
+        p.store(&annex_key(&key), &write(tmp.path(), "s", &data), &annex)
             .await
             .unwrap();
         keys.push((key, data));
@@ -547,13 +585,19 @@ async fn paged_listings_and_skipchecksum() {
     let fresh = annex_for(&fake, &[], Some(TOKEN));
     let pf = provider(&fresh).await;
     for (key, data) in &keys {
-        assert!(pf.check_present(key, &fresh).await.unwrap(), "{key}");
+        assert!(
+            pf.check_present(&annex_key(key), &fresh).await.unwrap(),
+            "{key}"
+        );
         let dest = tmp.path().join("d");
         let _ = std::fs::remove_file(&dest);
-        pf.retrieve(key, &dest, &fresh).await.unwrap();
+        pf.retrieve(&annex_key(key), &dest, &fresh).await.unwrap();
         assert_eq!(&std::fs::read(&dest).unwrap(), data);
     }
-    assert!(!pf.check_present("SHA256E-s1--ab", &fresh).await.unwrap());
+    assert!(!pf
+        .check_present(&annex_key("SHA256E-s1--ab"), &fresh)
+        .await
+        .unwrap());
     let listings = fake
         .api_log()
         .iter()
@@ -580,15 +624,20 @@ async fn export_renames_on_old_and_new_releases() {
         let tmp = tempfile::tempdir().unwrap();
         let a = pseudo_random(1000, 70);
         let ka = sha256e_key(&a, ".txt");
-        p.store_export("sub/a.txt", &ka, &write(tmp.path(), "a", &a), &annex)
-            .await
-            .unwrap();
-        p.rename_export("sub/a.txt", &ka, "sub/deeper/b.txt", &annex)
+        p.store_export(
+            "sub/a.txt",
+            &annex_key(&ka),
+            &write(tmp.path(), "a", &a),
+            &annex,
+        )
+        .await
+        .unwrap();
+        p.rename_export("sub/a.txt", &annex_key(&ka), "sub/deeper/b.txt", &annex)
             .await
             .unwrap();
         assert_eq!(names(&fake), vec![("b.txt", "sub/deeper")]);
         let moved = p
-            .rename_export("sub/deeper/b.txt", &ka, "top.txt", &annex)
+            .rename_export("sub/deeper/b.txt", &annex_key(&ka), "top.txt", &annex)
             .await;
         if to_top {
             moved.unwrap();
@@ -631,10 +680,12 @@ async fn bad_tokens_are_named_and_never_shown() {
             let data = pseudo_random(100, 3);
             let key = sha256e_key(&data, "");
             let results = [
-                p.check_present(&key, &annex).await.map(|_| ()),
-                p.store(&key, &write(tmp.path(), "s", &data), &annex).await,
-                p.retrieve(&key, &tmp.path().join("d"), &annex).await,
-                p.remove(&key, &annex).await,
+                p.check_present(&annex_key(&key), &annex).await.map(|_| ()),
+                p.store(&annex_key(&key), &write(tmp.path(), "s", &data), &annex)
+                    .await,
+                p.retrieve(&annex_key(&key), &tmp.path().join("d"), &annex)
+                    .await,
+                p.remove(&annex_key(&key), &annex).await,
             ];
             for r in results {
                 let e = r.unwrap_err();
@@ -654,7 +705,7 @@ async fn bad_tokens_are_named_and_never_shown() {
         let data = pseudo_random(100, 4);
         let key = sha256e_key(&data, "");
         let e = p
-            .store(&key, &write(tmp.path(), "s", &data), &annex)
+            .store(&annex_key(&key), &write(tmp.path(), "s", &data), &annex)
             .await
             .unwrap_err();
         assert!(
@@ -677,7 +728,7 @@ async fn missing_files_are_absent_on_every_release() {
         let tmp = tempfile::tempdir().unwrap();
         let data = pseudo_random(1000, 5);
         let key = sha256e_key(&data, ".bin");
-        p.store(&key, &write(tmp.path(), "s", &data), &annex)
+        p.store(&annex_key(&key), &write(tmp.path(), "s", &data), &annex)
             .await
             .unwrap();
         let id = fake.latest_files()[0].2;
@@ -696,10 +747,13 @@ async fn missing_files_are_absent_on_every_release() {
             &[("X-Dataverse-key", TOKEN)],
         );
         assert_eq!(status, if version == "6.1" { 400 } else { 404 });
-        assert!(!p.check_present(&key, &annex).await.unwrap(), "{version}");
-        p.remove(&key, &annex).await.unwrap();
+        assert!(
+            !p.check_present(&annex_key(&key), &annex).await.unwrap(),
+            "{version}"
+        );
+        p.remove(&annex_key(&key), &annex).await.unwrap();
         assert!(p
-            .retrieve(&key, &tmp.path().join("d"), &annex)
+            .retrieve(&annex_key(&key), &tmp.path().join("d"), &annex)
             .await
             .unwrap_err()
             .is_not_found());
@@ -725,7 +779,7 @@ async fn parallel_stores_into_a_locking_dataset_all_succeed() {
         let src = write(tmp.path(), &format!("s{i}"), &data);
         keys.push(key.clone());
         let (p, annex) = (p.clone(), annex.clone());
-        jobs.spawn(async move { p.store(&key, &src, &*annex).await });
+        jobs.spawn(async move { p.store(&annex_key(&key), &src, &*annex).await });
     }
     while let Some(r) = jobs.join_next().await {
         r.unwrap().unwrap();
@@ -736,19 +790,26 @@ async fn parallel_stores_into_a_locking_dataset_all_succeed() {
         "POST",
         &format!("lock?persistentId={PID}&type=Ingest&seconds=1"),
     );
-    p.remove(&keys[0], &*annex).await.unwrap();
+    p.remove(&annex_key(&keys[0]), &*annex).await.unwrap();
     assert_eq!(fake.latest_files().len(), 7);
     let e = p.export().unwrap();
     let data = pseudo_random(100, 99);
     let k = sha256e_key(&data, "");
-    e.store_export("x/a", &k, &write(tmp.path(), "e", &data), &*annex)
-        .await
-        .unwrap();
+    e.store_export(
+        "x/a",
+        &annex_key(&k),
+        &write(tmp.path(), "e", &data),
+        &*annex,
+    )
+    .await
+    .unwrap();
     fake.admin(
         "POST",
         &format!("lock?persistentId={PID}&type=Ingest&seconds=1"),
     );
-    e.rename_export("x/a", &k, "x/b", &*annex).await.unwrap();
+    e.rename_export("x/a", &annex_key(&k), "x/b", &*annex)
+        .await
+        .unwrap();
     assert!(fake
         .latest_files()
         .iter()
@@ -774,7 +835,9 @@ async fn listings_of_2500_same_named_files_are_complete() {
             let name = format!("d{}/f{:04}.txt", i % 3, i / 3);
             let key = sha256e_key(format!("{i}\n").as_bytes(), ".txt");
             assert!(
-                e.check_present_export(&name, &key, &annex).await.unwrap(),
+                e.check_present_export(&name, &annex_key(&key), &annex)
+                    .await
+                    .unwrap(),
                 "{version}: {name} missing from the listing"
             );
         }
@@ -831,27 +894,27 @@ async fn zip_content_round_trips_byte_for_byte() {
     for (i, ext) in [".zip", ".docx"].into_iter().enumerate() {
         let data = zip_bytes(tmp.path(), 10 + i as u8);
         let key = sha256e_key(&data, ext);
-        p.store(&key, &write(tmp.path(), "z", &data), &annex)
+        p.store(&annex_key(&key), &write(tmp.path(), "z", &data), &annex)
             .await
             .unwrap();
         let dest = tmp.path().join(format!("back{i}"));
-        p.retrieve(&key, &dest, &annex).await.unwrap();
+        p.retrieve(&annex_key(&key), &dest, &annex).await.unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), data, "{ext}");
-        assert!(p.check_present(&key, &annex).await.unwrap());
+        assert!(p.check_present(&annex_key(&key), &annex).await.unwrap());
     }
     assert_eq!(fake.latest_files().len(), 2, "{:?}", fake.latest_files());
     let e = p.export().unwrap();
     let key = sha256e_key(&zip, ".zip");
     e.store_export(
         "data/archive.zip",
-        &key,
+        &annex_key(&key),
         &write(tmp.path(), "e", &zip),
         &annex,
     )
     .await
     .unwrap();
     assert!(e
-        .check_present_export("data/archive.zip", &key, &annex)
+        .check_present_export("data/archive.zip", &annex_key(&key), &annex)
         .await
         .unwrap());
     // Replaced by other ZIP content: still one file, the new bytes.
@@ -859,14 +922,14 @@ async fn zip_content_round_trips_byte_for_byte() {
     let key2 = sha256e_key(&zip2, ".zip");
     e.store_export(
         "data/archive.zip",
-        &key2,
+        &annex_key(&key2),
         &write(tmp.path(), "e2", &zip2),
         &annex,
     )
     .await
     .unwrap();
     let dest = tmp.path().join("exported");
-    e.retrieve_export("data/archive.zip", &key2, &dest, &annex)
+    e.retrieve_export("data/archive.zip", &annex_key(&key2), &dest, &annex)
         .await
         .unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), zip2);
@@ -883,19 +946,23 @@ async fn a_removal_whose_answer_is_cut_still_succeeds_when_the_file_is_gone() {
     let tmp = tempfile::tempdir().unwrap();
     let data = pseudo_random(3_000, 8);
     let key = sha256e_key(&data, ".dat");
-    p.store(&key, &write(tmp.path(), "s", &data), &annex)
+    p.store(&annex_key(&key), &write(tmp.path(), "s", &data), &annex)
         .await
         .unwrap();
     fake.admin("POST", "config?cut_delete=1");
-    p.remove(&key, &annex).await.unwrap();
-    assert!(!p.check_present(&key, &annex).await.unwrap());
+    p.remove(&annex_key(&key), &annex).await.unwrap();
+    assert!(!p.check_present(&annex_key(&key), &annex).await.unwrap());
     // A delete that did not happen is still a failure: a cut answer for a
     // file that stays (the dataset is read-only) is not called a success.
     let key2 = sha256e_key(b"stays", ".dat");
-    p.store(&key2, &write(tmp.path(), "s2", b"stays"), &annex)
-        .await
-        .unwrap();
+    p.store(
+        &annex_key(&key2),
+        &write(tmp.path(), "s2", b"stays"),
+        &annex,
+    )
+    .await
+    .unwrap();
     fake.admin("POST", "config?readonly=1");
-    assert!(p.remove(&key2, &annex).await.is_err());
-    assert!(p.check_present(&key2, &annex).await.unwrap());
+    assert!(p.remove(&annex_key(&key2), &annex).await.is_err());
+    assert!(p.check_present(&annex_key(&key2), &annex).await.unwrap());
 }

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::support::annex::annex_key;
 use annexa::providers::{find_kind, Credentials, Provider};
 use support_annex::*;
 use support_dataverse::*;
@@ -88,7 +89,7 @@ async fn export_n(fake: &FakeDataverse, n: usize) -> (Vec<serde_json::Value>, f6
     for (i, (key, src)) in sources.iter().enumerate() {
         p.export()
             .unwrap()
-            .store_export(&export_name(i), key, src, &annex)
+            .store_export(&export_name(i), &annex_key(key), src, &annex)
             .await
             .unwrap();
     }
@@ -142,7 +143,7 @@ async fn concurrent_jobs_share_one_listing() {
             tokio::spawn(async move {
                 p.export()
                     .unwrap()
-                    .store_export(&export_name(i), &key, &src, annex.as_ref())
+                    .store_export(&export_name(i), &annex_key(&key), &src, annex.as_ref())
                     .await
                     .unwrap()
             })
@@ -170,7 +171,7 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
     for (i, (key, src)) in files.iter().enumerate() {
         a.export()
             .unwrap()
-            .store_export(&export_name(i), key, src, &annex)
+            .store_export(&export_name(i), &annex_key(key), src, &annex)
             .await
             .unwrap();
     }
@@ -189,38 +190,43 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
     // Gone elsewhere: CHECKPRESENTEXPORT says so.
     b.export()
         .unwrap()
-        .remove_export(&export_name(0), &files[0].0, &annex)
+        .remove_export(&export_name(0), &annex_key(&files[0].0), &annex)
         .await
         .unwrap();
     assert!(!a
         .export()
         .unwrap()
-        .check_present_export(&export_name(0), &files[0].0, &annex)
+        .check_present_export(&export_name(0), &annex_key(&files[0].0), &annex)
         .await
         .unwrap());
     // Added elsewhere: found too.
     let (nk, np) = write("new.txt", b"new elsewhere\n");
     b.export()
         .unwrap()
-        .store_export("new.txt", &nk, &np, &annex)
+        .store_export("new.txt", &annex_key(&nk), &np, &annex)
         .await
         .unwrap();
     assert!(a
         .export()
         .unwrap()
-        .check_present_export("new.txt", &nk, &annex)
+        .check_present_export("new.txt", &annex_key(&nk), &annex)
         .await
         .unwrap());
 
     // Moved elsewhere: removing the old name must not delete the file.
     b.export()
         .unwrap()
-        .rename_export(&export_name(1), &files[1].0, "moved.txt", &annex)
+        .rename_export(
+            &export_name(1),
+            &annex_key(&files[1].0),
+            "moved.txt",
+            &annex,
+        )
         .await
         .unwrap();
     a.export()
         .unwrap()
-        .remove_export(&export_name(1), &files[1].0, &annex)
+        .remove_export(&export_name(1), &annex_key(&files[1].0), &annex)
         .await
         .unwrap();
     assert!(
@@ -232,19 +238,19 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
     // Deleted elsewhere, exported again here: stored.
     b.export()
         .unwrap()
-        .remove_export(&export_name(2), &files[2].0, &annex)
+        .remove_export(&export_name(2), &annex_key(&files[2].0), &annex)
         .await
         .unwrap();
     let (k2, p2) = write("two", b"second content of two\n");
     a.export()
         .unwrap()
-        .store_export(&export_name(2), &k2, &p2, &annex)
+        .store_export(&export_name(2), &annex_key(&k2), &p2, &annex)
         .await
         .unwrap();
     let back = tmp.path().join("back2");
     b.export()
         .unwrap()
-        .retrieve_export(&export_name(2), &k2, &back, &annex)
+        .retrieve_export(&export_name(2), &annex_key(&k2), &back, &annex)
         .await
         .unwrap();
     assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&p2).unwrap());
@@ -253,13 +259,13 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
     let (k3, p3) = write("three", b"third, replaced elsewhere\n");
     b.export()
         .unwrap()
-        .store_export(&export_name(3), &k3, &p3, &annex)
+        .store_export(&export_name(3), &annex_key(&k3), &p3, &annex)
         .await
         .unwrap();
     let back = tmp.path().join("back3");
     a.export()
         .unwrap()
-        .retrieve_export(&export_name(3), &k3, &back, &annex)
+        .retrieve_export(&export_name(3), &annex_key(&k3), &back, &annex)
         .await
         .unwrap();
     assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&p3).unwrap());
@@ -269,13 +275,13 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
     let (kx, px) = write("clash-b", b"theirs\n");
     b.export()
         .unwrap()
-        .store_export("clash.txt", &kx, &px, &annex)
+        .store_export("clash.txt", &annex_key(&kx), &px, &annex)
         .await
         .unwrap();
     let (ky, py) = write("clash-a", b"ours\n");
     a.export()
         .unwrap()
-        .store_export("clash.txt", &ky, &py, &annex)
+        .store_export("clash.txt", &annex_key(&ky), &py, &annex)
         .await
         .unwrap();
     let all = names(&fake);
@@ -287,14 +293,14 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
     let back = tmp.path().join("backx");
     b.export()
         .unwrap()
-        .retrieve_export("clash.txt", &ky, &back, &annex)
+        .retrieve_export("clash.txt", &annex_key(&ky), &back, &annex)
         .await
         .unwrap();
     assert_eq!(std::fs::read(&back).unwrap(), b"ours\n");
     assert!(a
         .export()
         .unwrap()
-        .check_present_export("clash.txt", &ky, &annex)
+        .check_present_export("clash.txt", &annex_key(&ky), &annex)
         .await
         .unwrap());
 }
@@ -310,31 +316,46 @@ async fn own_renames_and_deletions_need_no_new_listing() {
     for (i, (key, src)) in files.iter().enumerate() {
         p.export()
             .unwrap()
-            .store_export(&export_name(i), key, src, &annex)
+            .store_export(&export_name(i), &annex_key(key), src, &annex)
             .await
             .unwrap();
     }
     fake.admin("POST", "reset-log");
     p.export()
         .unwrap()
-        .rename_export(&export_name(0), &files[0].0, "renamed/r0.txt", &annex)
+        .rename_export(
+            &export_name(0),
+            &annex_key(&files[0].0),
+            "renamed/r0.txt",
+            &annex,
+        )
         .await
         .unwrap();
     p.export()
         .unwrap()
-        .remove_export(&export_name(1), &files[1].0, &annex)
+        .remove_export(&export_name(1), &annex_key(&files[1].0), &annex)
         .await
         .unwrap();
     // Already there under its new name: kept, not uploaded again.
     p.export()
         .unwrap()
-        .store_export("renamed/r0.txt", &files[0].0, &files[0].1, &annex)
+        .store_export(
+            "renamed/r0.txt",
+            &annex_key(&files[0].0),
+            &files[0].1,
+            &annex,
+        )
         .await
         .unwrap();
     // Gone: uploaded again.
     p.export()
         .unwrap()
-        .store_export(&export_name(1), &files[1].0, &files[1].1, &annex)
+        .store_export(
+            &export_name(1),
+            &annex_key(&files[1].0),
+            &files[1].1,
+            &annex,
+        )
         .await
         .unwrap();
     let requests = api_requests(&fake);

@@ -6,6 +6,7 @@ use crate::support::annex as support_annex;
 use crate::support::common;
 use crate::support::figshare as support_figshare;
 
+use crate::support::annex::annex_key;
 use annexa::providers;
 use common::pseudo_random;
 use support_annex::{sha256e_key, MemAnnex};
@@ -52,20 +53,23 @@ fn listings_are_read_page_by_page() {
             let key = sha256e_key(&data, ".bin");
             let file = tmp.path().join(format!("f{i}"));
             std::fs::write(&file, &data).unwrap();
-            p.store(&key, &file, &annex).await.unwrap();
+            p.store(&annex_key(&key), &file, &annex).await.unwrap();
             keys.push((key, file, data));
         }
         // Without the per-key state, every key is found in the listing.
         let fresh = MemAnnex::with(&config);
         let p2 = kind.prepare(&fresh).await.unwrap();
         for (key, file, data) in &keys {
-            assert!(p2.check_present(key, &fresh).await.unwrap(), "{key}");
+            assert!(
+                p2.check_present(&annex_key(key), &fresh).await.unwrap(),
+                "{key}"
+            );
             let dest = tmp.path().join("got");
             let _ = std::fs::remove_file(&dest);
-            p2.retrieve(key, &dest, &fresh).await.unwrap();
+            p2.retrieve(&annex_key(key), &dest, &fresh).await.unwrap();
             assert_eq!(&std::fs::read(&dest).unwrap(), data);
             // Stored again without state: found, not uploaded twice.
-            p2.store(key, file, &fresh).await.unwrap();
+            p2.store(&annex_key(key), file, &fresh).await.unwrap();
         }
         assert_eq!(fake.files().len(), keys.len(), "{:?}", fake.files());
         let pages = fake
@@ -167,7 +171,9 @@ fn an_ic_failure_upload_fails_within_seconds() {
     let file = tmp.path().join("f");
     std::fs::write(&file, &data).unwrap();
     let started = std::time::Instant::now();
-    let err = rt.block_on(p.store(&key, &file, &annex)).unwrap_err();
+    let err = rt
+        .block_on(p.store(&annex_key(&key), &file, &annex))
+        .unwrap_err();
     let text = providers::error_chain_text(&err);
     assert!(
         started.elapsed().as_secs() < 10,
@@ -177,7 +183,8 @@ fn an_ic_failure_upload_fails_within_seconds() {
     assert!(text.contains("checksum did not match"), "{text}");
     assert!(fake.files().is_empty(), "{:?}", fake.files());
     // The next attempt stores it.
-    rt.block_on(p.store(&key, &file, &annex)).unwrap();
+    rt.block_on(p.store(&annex_key(&key), &file, &annex))
+        .unwrap();
     assert_eq!(fake.files().len(), 1);
 }
 
@@ -194,14 +201,17 @@ fn private_files_come_through_the_documented_route() {
     let key = sha256e_key(&data, ".bin");
     let file = tmp.path().join("f");
     std::fs::write(&file, &data).unwrap();
-    rt.block_on(p.store(&key, &file, &annex)).unwrap();
+    rt.block_on(p.store(&annex_key(&key), &file, &annex))
+        .unwrap();
     // The API endpoint first, where it works.
     let dest = tmp.path().join("got1");
-    rt.block_on(p.retrieve(&key, &dest, &annex)).unwrap();
+    rt.block_on(p.retrieve(&annex_key(&key), &dest, &annex))
+        .unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), data);
     fake.admin("POST", "config?private_api_download=0");
     let dest = tmp.path().join("got2");
-    rt.block_on(p.retrieve(&key, &dest, &annex)).unwrap();
+    rt.block_on(p.retrieve(&annex_key(&key), &dest, &annex))
+        .unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), data);
     let log = fake.api_log();
     assert!(
@@ -255,7 +265,7 @@ fn a_file_still_being_checked_is_kept_not_deleted() {
     let file = tmp.path().join("f");
     std::fs::write(&file, &data).unwrap();
     let err = rt
-        .block_on(impatient.store(&key, &file, &annex))
+        .block_on(impatient.store(&annex_key(&key), &file, &annex))
         .unwrap_err();
     let text = providers::error_chain_text(&err);
     assert!(text.contains("left to finish"), "{text}");
@@ -263,7 +273,8 @@ fn a_file_still_being_checked_is_kept_not_deleted() {
     assert_eq!(files.len(), 1, "{files:?}");
     assert_ne!(files[0].2, "available");
     let (patient, annex) = provider_with(&fake, &rt, ARTICLE, &[("processwait", "30")]);
-    rt.block_on(patient.store(&key, &file, &annex)).unwrap();
+    rt.block_on(patient.store(&annex_key(&key), &file, &annex))
+        .unwrap();
     let after = fake.files();
     assert_eq!(after.len(), 1, "{after:?}");
     assert_eq!((after[0].1, after[0].2.as_str()), (files[0].1, "available"));

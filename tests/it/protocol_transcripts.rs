@@ -637,12 +637,16 @@ async fn old_style_session_without_extensions(mode: Mode) {
     let src = peer.write_local("old style.bin", &content(1, 5000));
     peer.call(
         None,
-        &format!("TRANSFER STORE KEY-old {}", path_str(&src)),
-        "TRANSFER-SUCCESS STORE KEY-old",
+        &format!("TRANSFER STORE WORM-m1--old {}", path_str(&src)),
+        "TRANSFER-SUCCESS STORE WORM-m1--old",
     )
     .await;
-    peer.call(None, "CHECKPRESENT KEY-old", "CHECKPRESENT-SUCCESS KEY-old")
-        .await;
+    peer.call(
+        None,
+        "CHECKPRESENT WORM-m1--old",
+        "CHECKPRESENT-SUCCESS WORM-m1--old",
+    )
+    .await;
     let seen_info = peer.seen.iter().any(|(_, m)| m.starts_with("INFO "));
     assert!(
         !seen_info,
@@ -759,8 +763,8 @@ async fn progress_is_absolute_and_framed(mode: Mode) {
     let src = peer.write_local("big one", &content(3, size));
     peer.call(
         Some(4),
-        &format!("TRANSFER STORE KEY-big {}", path_str(&src)),
-        "TRANSFER-SUCCESS STORE KEY-big",
+        &format!("TRANSFER STORE WORM-m1--big {}", path_str(&src)),
+        "TRANSFER-SUCCESS STORE WORM-m1--big",
     )
     .await;
     let progress: Vec<u64> = peer
@@ -1031,12 +1035,20 @@ async fn async_export_names_are_per_job(mode: Mode) {
     let b = peer.write_local("b", b"content of b");
     peer.send_job(1, "EXPORT tree/one file").await;
     peer.send_job(2, "EXPORT tree/other file").await;
-    peer.send_job(2, &format!("TRANSFEREXPORT STORE KB {}", path_str(&b)))
+    peer.send_job(
+        2,
+        &format!("TRANSFEREXPORT STORE WORM-m1--KB {}", path_str(&b)),
+    )
+    .await;
+    peer.send_job(
+        1,
+        &format!("TRANSFEREXPORT STORE WORM-m1--KA {}", path_str(&a)),
+    )
+    .await;
+    peer.expect(Some(1), "TRANSFER-SUCCESS STORE WORM-m1--KA")
         .await;
-    peer.send_job(1, &format!("TRANSFEREXPORT STORE KA {}", path_str(&a)))
+    peer.expect(Some(2), "TRANSFER-SUCCESS STORE WORM-m1--KB")
         .await;
-    peer.expect(Some(1), "TRANSFER-SUCCESS STORE KA").await;
-    peer.expect(Some(2), "TRANSFER-SUCCESS STORE KB").await;
     assert_eq!(
         std::fs::read(peer.store.join("tree/one file")).unwrap(),
         b"content of a"
@@ -1389,8 +1401,12 @@ async fn stdin_closed_after_a_session_exits_cleanly(mode: Mode) {
     let mut peer = Peer::start(mode).await;
     peer.handshake("INFO ASYNC").await;
     peer.prepare(Some(1)).await;
-    peer.call(Some(2), "CHECKPRESENT K", "CHECKPRESENT-FAILURE K")
-        .await;
+    peer.call(
+        Some(2),
+        "CHECKPRESENT WORM-m1--K",
+        "CHECKPRESENT-FAILURE WORM-m1--K",
+    )
+    .await;
     let (exit, rest) = peer.finish().await;
     assert!(exit.success, "{exit:?}");
     assert!(rest.is_empty(), "{rest:?}");

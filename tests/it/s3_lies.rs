@@ -11,6 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::annex::annex_key;
 use annexa::providers::{self, Credentials, Provider, ProviderError};
 use support_annex::{sha256e_key, MemAnnex};
 
@@ -169,18 +170,23 @@ async fn checkpresent_never_counts_an_object_of_another_size() {
     let remote = remote(&fake, &[]).await;
     let annex = MemAnnex::default();
     let key = sha256e_key(b"hello", ".txt");
-    match remote.check_present(&key, &annex).await {
+    match remote.check_present(&annex_key(&key), &annex).await {
         Err(ProviderError::Integrity { .. }) => {}
         other => panic!("a 1234-byte object reported for a 5-byte key: {other:?}"),
     }
     let export = remote.export().unwrap();
     assert!(matches!(
-        export.check_present_export("a.txt", &key, &annex).await,
+        export
+            .check_present_export("a.txt", &annex_key(&key), &annex)
+            .await,
         Err(ProviderError::Integrity { .. })
     ));
     // The same answer for a key of that size is a present copy.
     let sized = sha256e_key(&[7u8; 1234], "");
-    assert!(remote.check_present(&sized, &annex).await.unwrap());
+    assert!(remote
+        .check_present(&annex_key(&sized), &annex)
+        .await
+        .unwrap());
 }
 
 /// Regression: a PUT answered `200` without an ETag was a stored key.
@@ -193,14 +199,14 @@ async fn store_needs_an_etag() {
     std::fs::write(&src, b"hello").unwrap();
     let key = sha256e_key(b"hello", "");
     let annex = MemAnnex::default();
-    let stored = remote.store(&key, &src, &annex).await;
+    let stored = remote.store(&annex_key(&key), &src, &annex).await;
     assert!(
         stored.is_err(),
         "a PUT without ETag counted as stored: {stored:?}"
     );
     let export = remote.export().unwrap();
     assert!(export
-        .store_export("a/f", &key, &src, &annex)
+        .store_export("a/f", &annex_key(&key), &src, &annex)
         .await
         .is_err());
     assert!(fake.seen().iter().any(|s| s.method == "PUT"));
@@ -216,7 +222,7 @@ async fn store_with_an_etag_succeeds() {
     std::fs::write(&src, b"hello").unwrap();
     let key = sha256e_key(b"hello", "");
     remote
-        .store(&key, &src, &MemAnnex::default())
+        .store(&annex_key(&key), &src, &MemAnnex::default())
         .await
         .unwrap();
 }
@@ -253,7 +259,9 @@ async fn multipart_completion_needs_an_etag() {
     let data = vec![1u8; (5 << 20) + 10];
     std::fs::write(&src, &data).unwrap();
     let key = sha256e_key(&data, "");
-    let stored = remote.store(&key, &src, &MemAnnex::default()).await;
+    let stored = remote
+        .store(&annex_key(&key), &src, &MemAnnex::default())
+        .await;
     assert!(
         matches!(stored, Err(ProviderError::Integrity { .. })),
         "{stored:?}"
@@ -400,7 +408,9 @@ async fn recorded_urls_never_send_requests_elsewhere() {
         ],
     );
     let dir = tempfile::tempdir().unwrap();
-    let got = remote.retrieve(&key, &dir.path().join("f"), &annex).await;
+    let got = remote
+        .retrieve(&annex_key(&key), &dir.path().join("f"), &annex)
+        .await;
     assert!(
         matches!(got, Err(ProviderError::NotFound { .. })),
         "{got:?}"

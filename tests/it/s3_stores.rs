@@ -12,6 +12,7 @@ use crate::support::s3 as support_s3;
 
 use std::sync::Arc;
 
+use crate::support::annex::annex_key;
 use annexa::providers::{self, Credentials, Provider, ProviderError};
 use common::{pseudo_random, Repo};
 use support_annex::{sha256e_key, MemAnnex};
@@ -54,7 +55,9 @@ async fn store(remote: &Arc<dyn Provider>, data: &[u8]) -> (String, Result<(), P
     let src = dir.path().join("content");
     std::fs::write(&src, data).unwrap();
     let key = sha256e_key(data, ".bin");
-    let result = remote.store(&key, &src, &MemAnnex::default()).await;
+    let result = remote
+        .store(&annex_key(&key), &src, &MemAnnex::default())
+        .await;
     (key, result)
 }
 
@@ -63,7 +66,7 @@ async fn retrieve_equals(remote: &Arc<dyn Provider>, key: &str, data: &[u8]) {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("got");
     remote
-        .retrieve(key, &dest, &MemAnnex::default())
+        .retrieve(&annex_key(key), &dest, &MemAnnex::default())
         .await
         .expect("retrieve");
     assert!(
@@ -90,7 +93,7 @@ async fn the_server_refuses_damaged_uploads_by_content_md5() {
         assert!(text.contains("BadDigest"), "{text}");
         assert!(
             !remote
-                .check_present(&key, &MemAnnex::default())
+                .check_present(&annex_key(&key), &MemAnnex::default())
                 .await
                 .unwrap(),
             "a refused upload left an object"
@@ -220,7 +223,7 @@ async fn uploads_to_a_kms_encrypted_bucket_succeed_and_verify() {
             let (key, stored) = store(&remote, data).await;
             stored.unwrap_or_else(|e| panic!("checksum={checksum}, upload {n}: {e:?}"));
             assert!(remote
-                .check_present(&key, &MemAnnex::default())
+                .check_present(&annex_key(&key), &MemAnnex::default())
                 .await
                 .unwrap());
             retrieve_equals(&remote, &key, data).await;
@@ -298,7 +301,7 @@ async fn stores_refusing_flexible_checksums_get_content_md5() {
         std::fs::write(&src, &data).unwrap();
         let key = sha256e_key(&data, "");
         remote
-            .store(&key, &src, &store_annex)
+            .store(&annex_key(&key), &src, &store_annex)
             .await
             .unwrap_or_else(|e| panic!("store {size}: {e:?}"));
         retrieve_equals(&remote, &key, &data).await;

@@ -10,6 +10,7 @@ use crate::support::zenodo as support_zenodo;
 
 use std::sync::Arc;
 
+use crate::support::annex::annex_key;
 use annexa::providers::{self, ImportSink, ImportableFile, Provider, ProviderError, UrlCheck};
 use common::pseudo_random;
 use support_annex::{sha256e_key, MemAnnex};
@@ -113,14 +114,14 @@ fn a_published_record_moves_to_its_new_version_and_keeps_its_files() {
         let key1 = sha256e_key(&one, ".bin");
         let f1 = tmp.path().join("one");
         std::fs::write(&f1, &one).unwrap();
-        p.store(&key1, &f1, &a).await.unwrap();
-        assert!(p.check_present(&key1, &a).await.unwrap());
+        p.store(&annex_key(&key1), &f1, &a).await.unwrap();
+        assert!(p.check_present(&annex_key(&key1), &a).await.unwrap());
         fake.publish();
 
         let fresh = annex(&config);
         let p = prepared(&fresh).await;
-        assert!(p.check_present(&key1, &fresh).await.unwrap());
-        let e = p.remove(&key1, &fresh).await.unwrap_err();
+        assert!(p.check_present(&annex_key(&key1), &fresh).await.unwrap());
+        let e = p.remove(&annex_key(&key1), &fresh).await.unwrap_err();
         assert!(matches!(e, ProviderError::Conflict { .. }), "{e:?}");
         let text = providers::error_chain_text(&e);
         assert!(
@@ -132,7 +133,7 @@ fn a_published_record_moves_to_its_new_version_and_keeps_its_files() {
         let key2 = sha256e_key(&two, ".bin");
         let f2 = tmp.path().join("two");
         std::fs::write(&f2, &two).unwrap();
-        p.store(&key2, &f2, &fresh).await.unwrap();
+        p.store(&annex_key(&key2), &f2, &fresh).await.unwrap();
         let state = fake.state();
         let drafts: Vec<&String> = state
             .as_object()
@@ -153,7 +154,7 @@ fn a_published_record_moves_to_its_new_version_and_keeps_its_files() {
         let again = annex(&config);
         let p = prepared(&again).await;
         let dest = tmp.path().join("got");
-        p.retrieve(&key2, &dest, &again).await.unwrap();
+        p.retrieve(&annex_key(&key2), &dest, &again).await.unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), two);
         let posts = fake
             .api_log()
@@ -187,9 +188,11 @@ fn reads_make_no_draft() {
     runtime().block_on(async {
         let a = annex(&config);
         let p = prepared(&a).await;
-        assert!(p.check_present(&key, &a).await.unwrap());
+        assert!(p.check_present(&annex_key(&key), &a).await.unwrap());
         let dest = tempfile::tempdir().unwrap();
-        p.retrieve(&key, &dest.path().join("x"), &a).await.unwrap();
+        p.retrieve(&annex_key(&key), &dest.path().join("x"), &a)
+            .await
+            .unwrap();
     });
     let posts = fake
         .api_log()
@@ -218,21 +221,28 @@ fn the_limits_are_said_clearly() {
             std::fs::write(&file, &data).unwrap();
             keys.push((key, file));
         }
-        p.store(&keys[0].0, &keys[0].1, &a).await.unwrap();
-        p.store(&keys[1].0, &keys[1].1, &a).await.unwrap();
-        let e = p.store(&keys[2].0, &keys[2].1, &a).await.unwrap_err();
+        p.store(&annex_key(&keys[0].0), &keys[0].1, &a)
+            .await
+            .unwrap();
+        p.store(&annex_key(&keys[1].0), &keys[1].1, &a)
+            .await
+            .unwrap();
+        let e = p
+            .store(&annex_key(&keys[2].0), &keys[2].1, &a)
+            .await
+            .unwrap_err();
         let text = providers::error_chain_text(&e);
         assert!(
             text.contains("at most 100 files") && text.contains("chunk="),
             "{text}"
         );
-        assert!(!p.check_present(&keys[2].0, &a).await.unwrap());
+        assert!(!p.check_present(&annex_key(&keys[2].0), &a).await.unwrap());
         // Quota: replace a file by one too large for what is left.
         let big = pseudo_random(4500, 20);
         let big_file = tmp.path().join("big");
         std::fs::write(&big_file, &big).unwrap();
         let e = p
-            .store(&sha256e_key(&big, ".bin"), &big_file, &a)
+            .store(&annex_key(&sha256e_key(&big, ".bin")), &big_file, &a)
             .await
             .unwrap_err();
         let text = providers::error_chain_text(&e);
@@ -349,7 +359,9 @@ fn versions_concepts_and_rate_limits() {
             .unwrap()
             .insert(key.into(), vec![file_url.clone()]);
         let dest = tempfile::tempdir().unwrap();
-        p.retrieve(key, &dest.path().join("r"), &a).await.unwrap();
+        p.retrieve(&annex_key(key), &dest.path().join("r"), &a)
+            .await
+            .unwrap();
         assert_eq!(std::fs::read(dest.path().join("r")).unwrap(), b"v2\n");
     });
 }

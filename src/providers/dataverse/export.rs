@@ -1,5 +1,6 @@
 //! Export mode (`exporttree=yes`): the tree under ROOT with its own names.
 
+use crate::key::Key;
 use std::path::Path;
 use std::time::Instant;
 
@@ -14,7 +15,7 @@ impl ExportTree for DataverseRemote {
     async fn store_export(
         &self,
         name: &str,
-        key: &str,
+        key: &Key,
         src: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -48,7 +49,7 @@ impl ExportTree for DataverseRemote {
     async fn retrieve_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -65,7 +66,7 @@ impl ExportTree for DataverseRemote {
     async fn check_present_export(
         &self,
         name: &str,
-        key: &str,
+        key: &Key,
         _annex: &dyn Annex,
     ) -> Result<bool> {
         let (folder, label) = self.export_location(name)?;
@@ -76,7 +77,7 @@ impl ExportTree for DataverseRemote {
             .is_some_and(|f| matches_key(&f, key)))
     }
 
-    async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
+    async fn remove_export(&self, name: &str, _key: &Key, _annex: &dyn Annex) -> Result<()> {
         let (folder, label) = self.export_location(name)?;
         if let Some(f) = self.find_current(&folder, &label).await? {
             match self.api.delete(f.data_file.id).await {
@@ -87,16 +88,10 @@ impl ExportTree for DataverseRemote {
         Ok(())
     }
 
-    async fn remove_export_directory(&self, _dir: &str, _annex: &dyn Annex) -> Result<()> {
-        // Dataverse folders exist only through their files: once the files
-        // are gone, so is the folder.
-        Ok(())
-    }
-
     async fn rename_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         new_name: &str,
         _annex: &dyn Annex,
     ) -> Result<()> {

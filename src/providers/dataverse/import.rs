@@ -19,9 +19,9 @@ use async_trait::async_trait;
 
 use super::api::FileMetadata;
 use super::{DataverseRemote, FileRef};
-use crate::providers::import::{file_matches_key, unchanged_since_listing, ContentId};
+use crate::providers::import::{ContentId, FindImported};
 use crate::providers::{
-    check_export_path, Annex, ImportSink, ImportTree, ImportableFile, ProviderError, Result,
+    check_export_path, Annex, ImportSink, ImportableFile, ProviderError, Result,
 };
 
 /// The version an import reads.
@@ -88,18 +88,13 @@ impl DataverseRemote {
             url: Some(self.api.access_url(&id).to_string()),
         })
     }
-
-    /// The file now at tree path `path` of the imported version, from a
-    /// listing begun after `since`.
-    async fn imported_file(&self, path: &str, since: Instant) -> Result<Option<FileMetadata>> {
-        let (folder, label) = tree_location(&self.root, path)?;
-        self.find_fresh(&folder, &label, since).await
-    }
 }
 
 #[async_trait]
-impl ImportTree for DataverseRemote {
-    async fn list_importable(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
+impl FindImported for DataverseRemote {
+    type Found = FileMetadata;
+
+    async fn list_files(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
         let found = self
             .api
             .files_each::<ProviderError>(IMPORTED_VERSION, &mut |f| {
@@ -124,39 +119,29 @@ impl ImportTree for DataverseRemote {
         Ok(())
     }
 
-    async fn retrieve_import(
+    /// The file now at tree path `path` of the imported version, from a
+    /// listing begun now: never from the cache, a file gone meanwhile must
+    /// not count.
+    async fn find_imported(&self, path: &str) -> Result<Option<(FileMetadata, ImportableFile)>> {
+        let (folder, label) = tree_location(&self.root, path)?;
+        let found = self.find_fresh(&folder, &label, Instant::now()).await?;
+        Ok(found.and_then(|f| {
+            let file = self.importable(&f, path.to_string()).ok()?;
+            Some((f, file))
+        }))
+    }
+
+    fn import_source(&self) -> String {
+        format!("the latest version of dataset {}", self.api.pid())
+    }
+
+    async fn download_imported(
         &self,
-        path: &str,
-        size: Option<u64>,
+        f: &FileMetadata,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
-        let (folder, label) = tree_location(&self.root, path)?;
-        let since = Instant::now();
-        let Some(f) = self.find_fresh(&folder, &label, since).await? else {
-            return Err(ProviderError::not_found(format!(
-                "{path} is no longer in the latest version of dataset {}",
-                self.api.pid()
-            )));
-        };
-        unchanged_since_listing(path, size, f.data_file.content_size())?;
-        self.download_file(&f, dest, annex).await
-    }
-
-    async fn check_present_import(
-        &self,
-        path: &str,
-        key: &str,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        // Never from the cache: a file gone meanwhile must not count.
-        let Some(f) = self.imported_file(path, Instant::now()).await? else {
-            return Ok(false);
-        };
-        Ok(match self.importable(&f, path.to_string()) {
-            Ok(file) => file_matches_key(&file, key),
-            Err(_) => false,
-        })
+        self.download_file(f, dest, annex).await
     }
 }
 

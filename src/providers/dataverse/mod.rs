@@ -243,9 +243,12 @@ impl LatestFiles {
 
 impl DataverseRemote {
     /// Folder and file name of a key in key mode.
-    fn key_location(&self, key: &str) -> (String, String) {
-        let folder = naming::join_folders(&[&self.root, hashdir_lower(key).trim_end_matches('/')]);
-        (folder, naming::encode_file(key))
+    fn key_location(&self, key: &Key) -> (String, String) {
+        let folder = naming::join_folders(&[
+            &self.root,
+            hashdir_lower(key.as_str()).trim_end_matches('/'),
+        ]);
+        (folder, naming::encode_file(key.as_str()))
     }
 
     fn export_location(&self, name: &str) -> Result<(String, String)> {
@@ -375,13 +378,13 @@ impl DataverseRemote {
     /// The file remembered for `key`, if it is still where the key belongs.
     async fn remembered(
         &self,
-        key: &str,
+        key: &Key,
         folder: &str,
         label: &str,
         annex: &dyn Annex,
     ) -> Result<Option<FileMetadata>> {
         let Some(state) = annex
-            .get_state(key)
+            .get_state(key.as_str())
             .await?
             .and_then(|s| KeyState::parse(&s))
         else {
@@ -504,7 +507,8 @@ impl DataverseRemote {
         // unpacked by Dataverse or a broken transfer would differ).
         if let Some(expected) = stored.data_file.expected() {
             if !stored.data_file.tabular_data
-                && local_digest(src, expected.algorithm).await? != expected.hex
+                && crate::providers::import::hash_file(src, expected.algorithm).await?
+                    != expected.hex
             {
                 if self.api.delete(stored.data_file.id).await.is_ok() {
                     self.cache_remove(stored.data_file.id).await;
@@ -533,14 +537,16 @@ impl DataverseRemote {
         Ok((stored, true))
     }
 
-    async fn remember(&self, key: &str, f: &FileMetadata, annex: &dyn Annex) -> Result<()> {
-        annex.set_state(key, &KeyState::of(f).render()).await?;
+    async fn remember(&self, key: &Key, f: &FileMetadata, annex: &dyn Annex) -> Result<()> {
+        annex
+            .set_state(key.as_str(), &KeyState::of(f).render())
+            .await?;
         Ok(())
     }
 
     /// Files named by the URLs git-annex recorded for the key (URL mode).
-    async fn claimed_files(&self, key: &str, annex: &dyn Annex) -> Result<Vec<FileRef>> {
-        let urls = annex.get_urls(key, "").await?;
+    async fn claimed_files(&self, key: &Key, annex: &dyn Annex) -> Result<Vec<FileRef>> {
+        let urls = annex.get_urls(key.as_str(), "").await?;
         Ok(urls
             .iter()
             .filter_map(|u| urls::parse(u, self.api.base(), self.api.pid()))
@@ -551,10 +557,8 @@ impl DataverseRemote {
 /// Whether the Dataverse file can be the content of `key`: sizes agree and,
 /// when both name the same algorithm, so do checksums. Chunk keys carry
 /// neither, so any file under their name is taken.
-fn matches_key(f: &FileMetadata, key: &str) -> bool {
-    Key::parse(key).map_or(true, |key| {
-        key.could_be(f.data_file.content_size(), f.data_file.expected().as_ref())
-    })
+fn matches_key(f: &FileMetadata, key: &Key) -> bool {
+    key.could_be(f.data_file.content_size(), f.data_file.expected().as_ref())
 }
 
 /// Whether Dataverse's file `f` holds the bytes of `src` (never for an
@@ -563,21 +567,17 @@ async fn same_content(f: &FileMetadata, src: &Path) -> Result<bool> {
     let size = tokio::fs::metadata(src).await?.len();
     Ok(match (f.data_file.content_size(), f.data_file.expected()) {
         (Some(s), Some(c)) if s == size && !f.data_file.tabular_data => {
-            local_digest(src, c.algorithm).await? == c.hex
+            crate::providers::import::hash_file(src, c.algorithm).await? == c.hex
         }
         _ => false,
     })
 }
 
-async fn local_digest(path: &Path, algorithm: Algorithm) -> Result<String> {
-    Ok(crate::transfer::hash_file(path, algorithm).await?)
-}
-
 #[async_trait]
 impl Provider for DataverseRemote {
-    async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn store(&self, key: &Key, src: &Path, annex: &dyn Annex) -> Result<()> {
         let (folder, label) = self.key_location(key);
-        let pinned = Key::parse(key).is_ok_and(|k| k.identifies_content());
+        let pinned = key.identifies_content();
         if let Some(existing) = self.remembered(key, &folder, &label, annex).await? {
             if pinned || same_content(&existing, src).await? {
                 return self.remember(key, &existing, annex).await;
@@ -617,10 +617,10 @@ impl Provider for DataverseRemote {
         self.remember(key, &f, annex).await
     }
 
-    async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()> {
         // Fast path: the id and checksum remembered at store time.
         if let Some(state) = annex
-            .get_state(key)
+            .get_state(key.as_str())
             .await?
             .and_then(|s| KeyState::parse(&s))
         {
@@ -693,7 +693,7 @@ impl Provider for DataverseRemote {
         )))
     }
 
-    async fn check_present(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
+    async fn check_present(&self, key: &Key, annex: &dyn Annex) -> Result<bool> {
         let (folder, label) = self.key_location(key);
         if self
             .remembered(key, &folder, &label, annex)
@@ -723,10 +723,10 @@ impl Provider for DataverseRemote {
         Ok(false)
     }
 
-    async fn remove(&self, key: &str, annex: &dyn Annex) -> Result<()> {
+    async fn remove(&self, key: &Key, annex: &dyn Annex) -> Result<()> {
         let (folder, label) = self.key_location(key);
         let remembered = annex
-            .get_state(key)
+            .get_state(key.as_str())
             .await?
             .and_then(|s| KeyState::parse(&s));
         let id = remembered.as_ref().map(|s| s.id);
@@ -734,7 +734,7 @@ impl Provider for DataverseRemote {
         // keeps git-annex from counting it gone. A key naming no content
         // (datalad-annex's refs, replaced on every push) is not that file:
         // removing it from the draft is what the caller asks.
-        let pinned = Key::parse(key).is_ok_and(|k| k.identifies_content());
+        let pinned = key.identifies_content();
         let published = if pinned {
             self.find_published(&folder, &label, id).await?
         } else {
@@ -774,13 +774,13 @@ impl Provider for DataverseRemote {
             }
         }
         if remembered.is_some() {
-            annex.set_state(key, "").await?;
+            annex.set_state(key.as_str(), "").await?;
         }
         Ok(())
     }
 
-    async fn whereis(&self, key: &str, annex: &dyn Annex) -> Option<String> {
-        let state = annex.get_state(key).await.ok().flatten()?;
+    async fn whereis(&self, key: &Key, annex: &dyn Annex) -> Option<String> {
+        let state = annex.get_state(key.as_str()).await.ok().flatten()?;
         let id = KeyState::parse(&state)?.id;
         let mut url = self.api.access_url(&FileRef::Id(id));
         url.set_query(None);
@@ -858,18 +858,26 @@ mod tests {
     #[test]
     fn files_match_keys() {
         let k = "MD5E-s5--5d41402abc4b2a76b9719d911017c592.txt";
-        assert!(matches_key(&file(5, "5d41402abc4b2a76b9719d911017c592"), k));
+        assert!(matches_key(
+            &file(5, "5d41402abc4b2a76b9719d911017c592"),
+            &Key::parse(k).unwrap()
+        ));
         assert!(!matches_key(
             &file(6, "5d41402abc4b2a76b9719d911017c592"),
-            k
+            &Key::parse(k).unwrap()
         ));
         assert!(!matches_key(
             &file(5, "00000000000000000000000000000000"),
-            k
+            &Key::parse(k).unwrap()
         ));
         // Chunk keys and keys that are not keys carry nothing to compare.
-        assert!(matches_key(&file(9, "aa"), "MD5E-s5-S2-C1--5d41.txt"));
-        assert!(matches_key(&file(9, "aa"), "KEY-old"));
-        assert!(matches_key(&file(9, "aa"), "WORM-s9-m1--name"));
+        assert!(matches_key(
+            &file(9, "aa"),
+            &Key::parse("MD5E-s5-S2-C1--5d41.txt").unwrap()
+        ));
+        assert!(matches_key(
+            &file(9, "aa"),
+            &Key::parse("WORM-s9-m1--name").unwrap()
+        ));
     }
 }

@@ -13,7 +13,7 @@ use url::Url;
 
 use super::api::FileRef;
 use super::DataverseRemote;
-use crate::providers::{Annex, ProviderError, Result, UrlCheck, UrlClaims};
+use crate::providers::{Result, UrlCheck, UrlTargets};
 
 /// The file a URL names, if it belongs to the installation at `base`
 /// (or is a PID inside `dataset_pid`).
@@ -63,18 +63,18 @@ pub fn parse(url: &str, base: &Url, dataset_pid: &str) -> Option<FileRef> {
 }
 
 #[async_trait]
-impl UrlClaims for DataverseRemote {
-    fn claims_url(&self, url: &str) -> bool {
-        parse(url, self.api.base(), self.api.pid()).is_some()
+impl UrlTargets for DataverseRemote {
+    type Target = FileRef;
+
+    fn parse_url(&self, url: &str) -> Option<FileRef> {
+        parse(url, self.api.base(), self.api.pid())
     }
 
-    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
-        let Some(file) = parse(url, self.api.base(), self.api.pid()) else {
-            return Err(ProviderError::InvalidName(format!(
-                "not a Dataverse file URL of {}",
-                self.api.base()
-            )));
-        };
+    fn claimed_urls(&self) -> String {
+        format!("a Dataverse file URL of {}", self.api.base())
+    }
+
+    async fn check_target(&self, file: FileRef) -> Result<UrlCheck> {
         match self.api.file(&file).await {
             Ok(meta) => {
                 let name = match (

@@ -16,10 +16,9 @@ use async_trait::async_trait;
 
 use super::{FigshareRemote, FsFile};
 use crate::providers::flat_names::decode_path;
-use crate::providers::import::{file_matches_key, unchanged_since_listing, ContentId};
+use crate::providers::import::{ContentId, FindImported};
 use crate::providers::{
-    check_export_path, error_chain_text, Annex, ImportSink, ImportTree, ImportableFile,
-    ProviderError, Result,
+    check_export_path, error_chain_text, Annex, ImportSink, ImportableFile, Result,
 };
 
 /// The tree path of a file named `name`.
@@ -53,26 +52,13 @@ impl FigshareRemote {
             url: Some(self.api.download_url(f.id).to_string()),
         }
     }
-
-    /// The file imported at `path` now: the first importable file of that
-    /// name in the listing, as [`ImportTree::list_importable`] chooses.
-    async fn imported_file(&self, path: &str) -> Result<Option<FsFile>> {
-        let mut found: Option<FsFile> = None;
-        self.api
-            .visible_files_each(&mut |f| {
-                if found.is_none() && path_of(&f.name) == path && not_importable(&f).is_none() {
-                    found = Some(f);
-                }
-                Ok(())
-            })
-            .await?;
-        Ok(found)
-    }
 }
 
 #[async_trait]
-impl ImportTree for FigshareRemote {
-    async fn list_importable(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
+impl FindImported for FigshareRemote {
+    type Found = FsFile;
+
+    async fn list_files(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
         // Paths seen: Figshare allows two files of one name, a tree does not.
         let mut paths: HashSet<String> = HashSet::new();
         self.api
@@ -97,33 +83,30 @@ impl ImportTree for FigshareRemote {
         Ok(())
     }
 
-    async fn retrieve_import(
-        &self,
-        path: &str,
-        size: Option<u64>,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let Some(f) = self.imported_file(path).await? else {
-            return Err(ProviderError::not_found(format!(
-                "{path} is no longer in article {}",
-                self.api.article()
-            )));
-        };
-        unchanged_since_listing(path, size, Some(f.size))?;
-        self.download(&f, dest, annex).await
+    /// The first importable file at `path` in the listing, as
+    /// [`FindImported::list_files`] chooses.
+    async fn find_imported(&self, path: &str) -> Result<Option<(FsFile, ImportableFile)>> {
+        let mut found: Option<FsFile> = None;
+        self.api
+            .visible_files_each(&mut |f| {
+                if found.is_none() && path_of(&f.name) == path && not_importable(&f).is_none() {
+                    found = Some(f);
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(found.map(|f| {
+            let file = self.importable(&f);
+            (f, file)
+        }))
     }
 
-    async fn check_present_import(
-        &self,
-        path: &str,
-        key: &str,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        Ok(match self.imported_file(path).await? {
-            Some(f) => file_matches_key(&self.importable(&f), key),
-            None => false,
-        })
+    fn import_source(&self) -> String {
+        format!("article {}", self.api.article())
+    }
+
+    async fn download_imported(&self, f: &FsFile, dest: &Path, annex: &dyn Annex) -> Result<()> {
+        self.download(f, dest, annex).await
     }
 }
 

@@ -26,6 +26,7 @@
 
 mod api;
 mod error;
+mod export;
 mod import;
 pub mod naming;
 pub mod urls;
@@ -44,10 +45,7 @@ pub use error::FigshareError;
 
 use self::api::Api;
 use self::urls::FsUrl;
-use super::{
-    Annex, Capabilities, ConfigSpec, ExportTree, Provider, ProviderError, ProviderKind, Result,
-    UrlCheck, UrlClaims, UrlEntry,
-};
+use super::{Annex, Capabilities, ConfigSpec, Provider, ProviderError, ProviderKind, Result};
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
 
@@ -245,13 +243,13 @@ async fn local_md5(path: &Path) -> Result<(u64, String)> {
 
 /// Whether Figshare's file can be the content of `key`: sizes agree and,
 /// for MD5 keys, so do the checksums. Chunk keys carry nothing comparable.
-fn matches_key(f: &FsFile, key: &str) -> bool {
-    Key::parse(key).map_or(true, |key| key.could_be(Some(f.size), f.md5().as_ref()))
+fn matches_key(f: &FsFile, key: &Key) -> bool {
+    key.could_be(Some(f.size), f.md5().as_ref())
 }
 
 impl FigshareRemote {
-    fn key_name(key: &str) -> Result<String> {
-        crate::providers::flat_names::key_name(key, "Figshare")
+    fn key_name(key: &Key) -> Result<String> {
+        crate::providers::flat_names::key_name(key.as_str(), "Figshare")
     }
 
     fn export_name(name: &str) -> Result<String> {
@@ -273,9 +271,9 @@ impl FigshareRemote {
 
     /// The file remembered for `key`, if it is still there under the key's
     /// name and processed.
-    async fn remembered(&self, key: &str, name: &str, annex: &dyn Annex) -> Result<Option<FsFile>> {
+    async fn remembered(&self, key: &Key, name: &str, annex: &dyn Annex) -> Result<Option<FsFile>> {
         let Some(state) = annex
-            .get_state(key)
+            .get_state(key.as_str())
             .await?
             .and_then(|s| KeyState::parse(&s))
         else {
@@ -368,8 +366,8 @@ impl FigshareRemote {
     }
 
     /// Files named by URLs recorded for `key` (URL mode).
-    async fn claimed_files(&self, key: &str, annex: &dyn Annex) -> Result<Vec<u64>> {
-        let urls = annex.get_urls(key, "").await?;
+    async fn claimed_files(&self, key: &Key, annex: &dyn Annex) -> Result<Vec<u64>> {
+        let urls = annex.get_urls(key.as_str(), "").await?;
         Ok(urls
             .iter()
             .filter_map(|u| match urls::parse(u, self.api.base()) {
@@ -437,7 +435,7 @@ impl FigshareRemote {
 
 #[async_trait]
 impl Provider for FigshareRemote {
-    async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn store(&self, key: &Key, src: &Path, annex: &dyn Annex) -> Result<()> {
         let name = Self::key_name(key)?;
         if let Some(f) = self.remembered(key, &name, annex).await? {
             let (size, md5) = local_md5(src).await?;
@@ -446,16 +444,18 @@ impl Provider for FigshareRemote {
             }
         }
         let f = self.put(&name, src, annex).await?;
-        annex.set_state(key, &KeyState::of(&f).render()).await?;
+        annex
+            .set_state(key.as_str(), &KeyState::of(&f).render())
+            .await?;
         Ok(())
     }
 
-    async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()> {
         // URL keys (addurl) may not be names: they are found by URL only.
         let name = Self::key_name(key).ok();
         // Fast path: the id and MD5 remembered at store time.
         if let Some(state) = annex
-            .get_state(key)
+            .get_state(key.as_str())
             .await?
             .and_then(|s| KeyState::parse(&s))
         {
@@ -481,14 +481,9 @@ impl Provider for FigshareRemote {
         }
         // URL mode: the first recorded Figshare file URL that still works,
         // always through the API download endpoint.
-        let parsed = Key::parse(key).ok();
-        let size = parsed
-            .as_ref()
-            .filter(|k| !k.is_chunk())
-            .and_then(Key::size);
-        let md5 = parsed
-            .as_ref()
-            .filter(|k| !k.is_chunk())
+        let whole = Some(key).filter(|k| !k.is_chunk());
+        let size = whole.and_then(Key::size);
+        let md5 = whole
             .and_then(Key::checksum)
             .filter(|c| c.algorithm == Algorithm::Md5);
         let mut last_error = None;
@@ -513,7 +508,7 @@ impl Provider for FigshareRemote {
         )))
     }
 
-    async fn check_present(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
+    async fn check_present(&self, key: &Key, annex: &dyn Annex) -> Result<bool> {
         let name = Self::key_name(key).ok();
         if let (true, Some(name)) = (self.api.has_token(), &name) {
             if self.remembered(key, name, annex).await?.is_some() {
@@ -539,13 +534,13 @@ impl Provider for FigshareRemote {
         Ok(false)
     }
 
-    async fn remove(&self, key: &str, annex: &dyn Annex) -> Result<()> {
+    async fn remove(&self, key: &Key, annex: &dyn Annex) -> Result<()> {
         let Ok(name) = Self::key_name(key) else {
             // A URL key is not a file of the article: nothing of ours to remove.
             return Ok(());
         };
         let remembered = annex
-            .get_state(key)
+            .get_state(key.as_str())
             .await?
             .and_then(|s| KeyState::parse(&s));
         let mut files = self.named(&name).await?;
@@ -561,18 +556,18 @@ impl Provider for FigshareRemote {
         }
         // A key naming no content (datalad-annex's refs, replaced on every
         // push) is not the published file: it leaves the draft only.
-        if Key::parse(key).is_ok_and(|k| k.identifies_content()) {
-            self.check_unpublished(key, &files).await?;
+        if key.identifies_content() {
+            self.check_unpublished(key.as_str(), &files).await?;
         }
         self.delete_all(&files).await?;
         if remembered.is_some() {
-            annex.set_state(key, "").await?;
+            annex.set_state(key.as_str(), "").await?;
         }
         Ok(())
     }
 
-    async fn whereis(&self, key: &str, annex: &dyn Annex) -> Option<String> {
-        let state = annex.get_state(key).await.ok().flatten()?;
+    async fn whereis(&self, key: &Key, annex: &dyn Annex) -> Option<String> {
+        let state = annex.get_state(key.as_str()).await.ok().flatten()?;
         let id = KeyState::parse(&state)?.id;
         Some(self.api.download_url(id).to_string())
     }
@@ -586,136 +581,6 @@ impl Provider for FigshareRemote {
     }
 
     provides_every_capability!();
-}
-
-#[async_trait]
-impl ExportTree for FigshareRemote {
-    async fn store_export(
-        &self,
-        name: &str,
-        _key: &str,
-        src: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let flat = Self::export_name(name)?;
-        self.put(&flat, src, annex).await?;
-        Ok(())
-    }
-
-    async fn retrieve_export(
-        &self,
-        name: &str,
-        _key: &str,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let flat = Self::export_name(name)?;
-        match self.find(&flat).await? {
-            Some(f) => self.download(&f, dest, annex).await,
-            None => Err(ProviderError::not_found(format!(
-                "{name} is not in article {}",
-                self.api.article()
-            ))),
-        }
-    }
-
-    async fn check_present_export(
-        &self,
-        name: &str,
-        key: &str,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        let flat = Self::export_name(name)?;
-        Ok(self
-            .find(&flat)
-            .await?
-            .is_some_and(|f| matches_key(&f, key)))
-    }
-
-    async fn remove_export(&self, name: &str, key: &str, _annex: &dyn Annex) -> Result<()> {
-        let flat = Self::export_name(name)?;
-        let files = self.named(&flat).await?;
-        // As for keys: a file of a key naming no content (datalad-annex's
-        // `.datalad/dotgit/refs`) leaves the draft only.
-        if Key::parse(key).is_ok_and(|k| k.identifies_content()) {
-            self.check_unpublished(name, &files).await?;
-        }
-        self.delete_all(&files).await
-    }
-
-    async fn remove_export_directory(&self, _dir: &str, _annex: &dyn Annex) -> Result<()> {
-        // Folders exist only in the encoded names of their files.
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl UrlClaims for FigshareRemote {
-    fn claims_url(&self, url: &str) -> bool {
-        urls::parse(url, self.api.base()).is_some()
-    }
-
-    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
-        let Some(target) = urls::parse(url, self.api.base()) else {
-            return Err(ProviderError::InvalidName(format!(
-                "not a Figshare file or article URL: {url}"
-            )));
-        };
-        match target {
-            FsUrl::File(id) => {
-                if self.api.has_token() {
-                    match self.api.file(id).await {
-                        Ok(f) => {
-                            return Ok(UrlCheck::Contents {
-                                size: Some(f.size),
-                                filename: Some(f.name),
-                            })
-                        }
-                        Err(e) if e.is_not_found() => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                if self.api.probe(id).await? {
-                    Ok(UrlCheck::Contents {
-                        size: None,
-                        filename: None,
-                    })
-                } else {
-                    Err(ProviderError::not_found(format!(
-                        "Figshare file {id} was not found"
-                    )))
-                }
-            }
-            FsUrl::Article { id, version } => {
-                let files = if id == self.api.article() && version.is_none() && self.api.has_token()
-                {
-                    self.api
-                        .files()
-                        .await?
-                        .into_iter()
-                        .filter(FsFile::is_available)
-                        .collect()
-                } else {
-                    self.api.public_files(id, version).await?
-                };
-                let entries: Vec<UrlEntry> = files
-                    .into_iter()
-                    .filter(|f| !f.is_link_only)
-                    .map(|f| UrlEntry {
-                        url: self.api.download_url(f.id).to_string(),
-                        size: Some(f.size),
-                        filename: f.name,
-                    })
-                    .collect();
-                if entries.is_empty() {
-                    return Err(ProviderError::not_found(format!(
-                        "article {id} has no files to download"
-                    )));
-                }
-                Ok(UrlCheck::Multi(entries))
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -737,9 +602,8 @@ mod tests {
 
     #[test]
     fn keys_that_could_name_folders_are_refused() {
-        assert!(FigshareRemote::key_name("SHA256E-s1--ab.txt").is_ok());
-        assert!(FigshareRemote::key_name("a/b").is_err());
-        assert!(FigshareRemote::key_name("..").is_err());
+        assert!(FigshareRemote::key_name(&Key::parse("SHA256E-s1--ab.txt").unwrap()).is_ok());
+        assert!(FigshareRemote::key_name(&Key::parse("WORM--a/b").unwrap()).is_err());
     }
 
     #[test]
@@ -755,9 +619,21 @@ mod tests {
             is_link_only: false,
         };
         let k = "MD5E-s5--5d41402abc4b2a76b9719d911017c592.txt";
-        assert!(matches_key(&f(5, "5d41402abc4b2a76b9719d911017c592"), k));
-        assert!(!matches_key(&f(6, "5d41402abc4b2a76b9719d911017c592"), k));
-        assert!(!matches_key(&f(5, "00000000000000000000000000000000"), k));
-        assert!(matches_key(&f(9, "aa"), "MD5E-s5-S2-C1--5d41.txt"));
+        assert!(matches_key(
+            &f(5, "5d41402abc4b2a76b9719d911017c592"),
+            &Key::parse(k).unwrap()
+        ));
+        assert!(!matches_key(
+            &f(6, "5d41402abc4b2a76b9719d911017c592"),
+            &Key::parse(k).unwrap()
+        ));
+        assert!(!matches_key(
+            &f(5, "00000000000000000000000000000000"),
+            &Key::parse(k).unwrap()
+        ));
+        assert!(matches_key(
+            &f(9, "aa"),
+            &Key::parse("MD5E-s5-S2-C1--5d41.txt").unwrap()
+        ));
     }
 }

@@ -11,7 +11,11 @@
 //!   `https://figshare.com/articles/ID[/VERSION]` (an article: every file);
 //! - `{api}/articles/ID[/versions/VERSION]`.
 
+use async_trait::async_trait;
 use url::Url;
+
+use super::{FigshareRemote, FsFile};
+use crate::providers::{ProviderError, Result, UrlCheck, UrlEntry, UrlTargets};
 
 /// What a claimed URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +102,76 @@ pub fn parse(url: &str, api: &Url) -> Option<FsUrl> {
             }
         }
         _ => None,
+    }
+}
+
+#[async_trait]
+impl UrlTargets for FigshareRemote {
+    type Target = FsUrl;
+
+    fn parse_url(&self, url: &str) -> Option<FsUrl> {
+        parse(url, self.api.base())
+    }
+
+    fn claimed_urls(&self) -> String {
+        "a Figshare file or article URL".into()
+    }
+
+    async fn check_target(&self, target: FsUrl) -> Result<UrlCheck> {
+        match target {
+            FsUrl::File(id) => {
+                if self.api.has_token() {
+                    match self.api.file(id).await {
+                        Ok(f) => {
+                            return Ok(UrlCheck::Contents {
+                                size: Some(f.size),
+                                filename: Some(f.name),
+                            })
+                        }
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                if self.api.probe(id).await? {
+                    Ok(UrlCheck::Contents {
+                        size: None,
+                        filename: None,
+                    })
+                } else {
+                    Err(ProviderError::not_found(format!(
+                        "Figshare file {id} was not found"
+                    )))
+                }
+            }
+            FsUrl::Article { id, version } => {
+                let files = if id == self.api.article() && version.is_none() && self.api.has_token()
+                {
+                    self.api
+                        .files()
+                        .await?
+                        .into_iter()
+                        .filter(FsFile::is_available)
+                        .collect()
+                } else {
+                    self.api.public_files(id, version).await?
+                };
+                let entries: Vec<UrlEntry> = files
+                    .into_iter()
+                    .filter(|f| !f.is_link_only)
+                    .map(|f| UrlEntry {
+                        url: self.api.download_url(f.id).to_string(),
+                        size: Some(f.size),
+                        filename: f.name,
+                    })
+                    .collect();
+                if entries.is_empty() {
+                    return Err(ProviderError::not_found(format!(
+                        "article {id} has no files to download"
+                    )));
+                }
+                Ok(UrlCheck::Multi(entries))
+            }
+        }
     }
 }
 

@@ -14,10 +14,9 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use super::{download_url, naming, Asset, GithubRemote};
-use crate::providers::import::{file_matches_key, unchanged_since_listing, ContentId};
+use crate::providers::import::{ContentId, FindImported};
 use crate::providers::{
-    check_export_path, error_chain_text, Annex, ImportSink, ImportTree, ImportableFile,
-    ProviderError, Result,
+    check_export_path, error_chain_text, Annex, ImportSink, ImportableFile, Result,
 };
 
 /// The tree path of the asset named `name`.
@@ -59,28 +58,13 @@ impl GithubRemote {
             url: Some(download_url(&self.web, &self.repo, &self.tag, &asset.name)),
         }
     }
-
-    /// The complete asset at `path` now, if it is one that is imported:
-    /// the one annexa's export named, else one of that very name.
-    async fn imported_asset(&self, path: &str) -> Result<Option<Asset>> {
-        check_export_path(path)?;
-        let encoded = naming::encode(path);
-        for name in [encoded.as_str(), path] {
-            let found = self
-                .lookup(name)
-                .await?
-                .filter(|a| path_of(&a.name) == path && not_importable(a).is_none());
-            if found.is_some() {
-                return Ok(found);
-            }
-        }
-        Ok(None)
-    }
 }
 
 #[async_trait]
-impl ImportTree for GithubRemote {
-    async fn list_importable(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
+impl FindImported for GithubRemote {
+    type Found = Asset;
+
+    async fn list_files(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
         let id = self.release_id().await?;
         // Paths seen: an encoded name and a plain one may give the same.
         let mut paths: HashSet<String> = HashSet::new();
@@ -99,36 +83,33 @@ impl ImportTree for GithubRemote {
             .await
     }
 
-    async fn retrieve_import(
-        &self,
-        path: &str,
-        size: Option<u64>,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let Some(asset) = self.imported_asset(path).await? else {
-            return Err(ProviderError::not_found(format!(
-                "{path} is no longer an asset of release {} of {}",
-                self.tag, self.repo
-            )));
-        };
-        unchanged_since_listing(path, size, Some(asset.size))?;
-        let progress = |b| annex.progress(b);
-        self.api
-            .download(&self.repo, &asset, dest, asset.sha256(), &progress)
-            .await
+    /// The complete asset at `path` now, if it is one that is imported:
+    /// the one annexa's export named, else one of that very name.
+    async fn find_imported(&self, path: &str) -> Result<Option<(Asset, ImportableFile)>> {
+        check_export_path(path)?;
+        let encoded = naming::encode(path);
+        for name in [encoded.as_str(), path] {
+            let found = self
+                .lookup(name)
+                .await?
+                .filter(|a| path_of(&a.name) == path && not_importable(a).is_none());
+            if let Some(asset) = found {
+                let file = self.importable(&asset);
+                return Ok(Some((asset, file)));
+            }
+        }
+        Ok(None)
     }
 
-    async fn check_present_import(
-        &self,
-        path: &str,
-        key: &str,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        Ok(match self.imported_asset(path).await? {
-            Some(asset) => file_matches_key(&self.importable(&asset), key),
-            None => false,
-        })
+    fn import_source(&self) -> String {
+        format!("release {} of {}", self.tag, self.repo)
+    }
+
+    async fn download_imported(&self, asset: &Asset, dest: &Path, annex: &dyn Annex) -> Result<()> {
+        let progress = |b| annex.progress(b);
+        self.api
+            .download(&self.repo, asset, dest, asset.sha256(), &progress)
+            .await
     }
 }
 

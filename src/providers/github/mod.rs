@@ -20,8 +20,10 @@
 //! anything is sent.
 
 mod api;
+mod export;
 mod import;
 pub mod naming;
+mod urls;
 
 use crate::providers::token::{TokenService, TokenSource};
 use crate::providers::KindInfo;
@@ -37,9 +39,9 @@ use url::Url;
 pub use api::{Asset, Release, Repo, Token};
 
 use self::api::{Api, Uploaded};
+use self::urls::{download_url, parse_url, ReleaseUrl};
 use super::{
-    check_export_path, parse_bool, Annex, Capabilities, ConfigSpec, ExportTree, Provider,
-    ProviderError, ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+    parse_bool, Annex, Capabilities, ConfigSpec, Provider, ProviderError, ProviderKind, Result,
 };
 use crate::key::Key;
 use crate::transfer::{Client, Expected, RetryPolicy};
@@ -565,7 +567,7 @@ impl GithubRemote {
     /// different one is replaced. A full release sends the asset to the
     /// next one; a name GitHub says is taken but lists nowhere (a failed
     /// upload it never finished) is stored in the next release too.
-    async fn put(&self, name: &str, key: &str, src: &Path, annex: &dyn Annex) -> Result<Asset> {
+    async fn put(&self, name: &str, key: &Key, src: &Path, annex: &dyn Annex) -> Result<Asset> {
         if !naming::survives(name) {
             return Err(ProviderError::InvalidName(format!(
                 "{name:?} would be renamed by GitHub"
@@ -688,7 +690,7 @@ impl GithubRemote {
     async fn get(
         &self,
         located: &Located,
-        key: &str,
+        key: &Key,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -720,7 +722,7 @@ impl GithubRemote {
     async fn get_named(
         &self,
         name: &str,
-        key: &str,
+        key: &Key,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<bool> {
@@ -744,17 +746,17 @@ impl GithubRemote {
     }
 
     /// Whether git-annex recorded this empty key as stored.
-    async fn empty_stored(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
+    async fn empty_stored(&self, key: &Key, annex: &dyn Annex) -> Result<bool> {
         if !may_be_empty(key) {
             return Ok(false);
         }
-        Ok(annex.get_state(key).await?.as_deref() == Some(EMPTY_STATE))
+        Ok(annex.get_state(key.as_str()).await?.as_deref() == Some(EMPTY_STATE))
     }
 
     /// Assets named by URLs git-annex recorded for the key (URL mode).
-    async fn claimed_assets(&self, key: &str, annex: &dyn Annex) -> Result<Vec<(Repo, Asset)>> {
+    async fn claimed_assets(&self, key: &Key, annex: &dyn Annex) -> Result<Vec<(Repo, Asset)>> {
         let mut found = Vec::new();
-        for url in annex.get_urls(key, "").await? {
+        for url in annex.get_urls(key.as_str(), "").await? {
             if let Some(ReleaseUrl::Asset { repo, tag, name }) = parse_url(&self.web, &url) {
                 if let Some(release) = self.api.find_release(&repo, &tag).await? {
                     if let Some(a) = release.asset(&name) {
@@ -768,19 +770,15 @@ impl GithubRemote {
 }
 
 /// Whether a key can be empty (its size is 0 or unknown).
-fn may_be_empty(key: &str) -> bool {
-    Key::parse(key)
-        .ok()
-        .and_then(|k| k.content_size())
-        .map_or(true, |s| s == 0)
+fn may_be_empty(key: &Key) -> bool {
+    key.content_size().map_or(true, |s| s == 0)
 }
 
 /// The checksum a download must match: the key's own when it has one (not
 /// a chunk: a chunk key names the whole file's hash), else GitHub's digest;
 /// when both are SHA-256 they must agree before anything is fetched.
-fn expected_checksum(asset: &Asset, key: &str) -> Result<Option<Expected>> {
-    let own = Key::parse(key)
-        .ok()
+fn expected_checksum(asset: &Asset, key: &Key) -> Result<Option<Expected>> {
+    let own = Some(key)
         .filter(|k| !k.is_chunk())
         .and_then(|k| k.checksum());
     let theirs = asset.sha256();
@@ -796,27 +794,23 @@ fn expected_checksum(asset: &Asset, key: &str) -> Result<Option<Expected>> {
 }
 
 /// Whether GitHub's digest (if any) agrees with the key's own checksum.
-fn digest_agrees(asset: &Asset, key: &str) -> bool {
+fn digest_agrees(asset: &Asset, key: &Key) -> bool {
     expected_checksum(asset, key).is_ok()
 }
 
 /// Whether the asset holds the bytes of `src`: sizes agree and the digest
 /// (GitHub's, checked against the file; else the key's) agrees.
-async fn same_content(asset: &Asset, key: &str, src: &Path, size: u64) -> Result<bool> {
+async fn same_content(asset: &Asset, key: &Key, src: &Path, size: u64) -> Result<bool> {
     if asset.size != size || !digest_agrees(asset, key) {
         return Ok(false);
     }
     match asset.sha256() {
-        Some(d) => Ok(local_digest(src, d.algorithm).await? == d.hex),
+        Some(d) => Ok(crate::providers::import::hash_file(src, d.algorithm).await? == d.hex),
         // No digest: the name is the key, which pins the content when it
         // carries a checksum or size (that agrees). A key with neither
         // (datalad-annex's refs) may name new content: replace it.
-        None => Ok(Key::parse(key).is_ok_and(|k| k.identifies_content())),
+        None => Ok(key.identifies_content()),
     }
-}
-
-async fn local_digest(path: &Path, algorithm: crate::transfer::Algorithm) -> Result<String> {
-    Ok(crate::transfer::hash_file(path, algorithm).await?)
 }
 
 async fn write_empty(dest: &Path) -> Result<()> {
@@ -826,19 +820,20 @@ async fn write_empty(dest: &Path) -> Result<()> {
 
 #[async_trait]
 impl Provider for GithubRemote {
-    async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn store(&self, key: &Key, src: &Path, annex: &dyn Annex) -> Result<()> {
         if tokio::fs::metadata(src).await?.len() == 0 {
             // GitHub refuses empty assets; the key says it all.
-            annex.set_state(key, EMPTY_STATE).await?;
+            annex.set_state(key.as_str(), EMPTY_STATE).await?;
             return Ok(());
         }
-        self.put(&naming::encode(key), key, src, annex).await?;
+        self.put(&naming::encode(key.as_str()), key, src, annex)
+            .await?;
         Ok(())
     }
 
-    async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()> {
         if self
-            .get_named(&naming::encode(key), key, dest, annex)
+            .get_named(&naming::encode(key.as_str()), key, dest, annex)
             .await?
         {
             return Ok(());
@@ -860,8 +855,8 @@ impl Provider for GithubRemote {
         )))
     }
 
-    async fn check_present(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
-        if self.lookup(&naming::encode(key)).await?.is_some()
+    async fn check_present(&self, key: &Key, annex: &dyn Annex) -> Result<bool> {
+        if self.lookup(&naming::encode(key.as_str())).await?.is_some()
             || self.empty_stored(key, annex).await?
         {
             return Ok(true);
@@ -869,19 +864,19 @@ impl Provider for GithubRemote {
         Ok(!self.claimed_assets(key, annex).await?.is_empty())
     }
 
-    async fn remove(&self, key: &str, annex: &dyn Annex) -> Result<()> {
-        let name = naming::encode(key);
+    async fn remove(&self, key: &Key, annex: &dyn Annex) -> Result<()> {
+        let name = naming::encode(key.as_str());
         if let Some(asset) = self.lookup_any(&name).await? {
             self.api.delete_asset(&self.repo, asset.id).await?;
             self.note(&name, None).await;
         }
         if self.empty_stored(key, annex).await? {
-            annex.set_state(key, "").await?;
+            annex.set_state(key.as_str(), "").await?;
         }
         Ok(())
     }
 
-    async fn whereis(&self, _key: &str, _annex: &dyn Annex) -> Option<String> {
+    async fn whereis(&self, _key: &Key, _annex: &dyn Annex) -> Option<String> {
         let mut url = self.web.clone();
         url.path_segments_mut().ok()?.pop_if_empty().extend([
             self.repo.owner.as_str(),
@@ -904,265 +899,9 @@ impl Provider for GithubRemote {
     provides_every_capability!();
 }
 
-/// The asset name of an export path (checked first).
-fn export_name(path: &str) -> Result<String> {
-    check_export_path(path)?;
-    Ok(naming::encode(path))
-}
-
-#[async_trait]
-impl ExportTree for GithubRemote {
-    async fn store_export(
-        &self,
-        name: &str,
-        key: &str,
-        src: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let asset = export_name(name)?;
-        if tokio::fs::metadata(src).await?.len() == 0 {
-            annex.set_state(key, EMPTY_STATE).await?;
-            return Ok(());
-        }
-        self.put(&asset, key, src, annex).await?;
-        Ok(())
-    }
-
-    async fn retrieve_export(
-        &self,
-        name: &str,
-        key: &str,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let asset_name = export_name(name)?;
-        if self.get_named(&asset_name, key, dest, annex).await? {
-            return Ok(());
-        }
-        if self.empty_stored(key, annex).await? {
-            return write_empty(dest).await;
-        }
-        Err(ProviderError::not_found(format!(
-            "{name} is not in release {} of {}",
-            self.tag, self.repo
-        )))
-    }
-
-    async fn check_present_export(&self, name: &str, key: &str, annex: &dyn Annex) -> Result<bool> {
-        let asset_name = export_name(name)?;
-        if let Some(asset) = self.lookup(&asset_name).await? {
-            let size_ok = Key::parse(key)
-                .ok()
-                .and_then(|k| k.content_size())
-                .map_or(true, |s| s == asset.size);
-            return Ok(size_ok && digest_agrees(&asset, key));
-        }
-        self.empty_stored(key, annex).await
-    }
-
-    async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
-        let asset_name = export_name(name)?;
-        if let Some(asset) = self.lookup_any(&asset_name).await? {
-            self.api.delete_asset(&self.repo, asset.id).await?;
-            self.note(&asset_name, None).await;
-        }
-        Ok(())
-    }
-
-    async fn remove_export_directory(&self, dir: &str, _annex: &dyn Annex) -> Result<()> {
-        // Folders exist only inside asset names: nothing to remove.
-        check_export_path(dir)
-    }
-
-    async fn rename_export(
-        &self,
-        name: &str,
-        _key: &str,
-        new_name: &str,
-        _annex: &dyn Annex,
-    ) -> Result<()> {
-        let from = export_name(name)?;
-        let to = export_name(new_name)?;
-        let Located { release, asset } =
-            self.locate(&from)
-                .await?
-                .filter(|l| l.asset.uploaded())
-                .ok_or_else(|| ProviderError::not_found(format!("{name} is not exported")))?;
-        if let Some(old) = self.lookup_any(&to).await? {
-            self.api.delete_asset(&self.repo, old.id).await?;
-            self.note(&to, None).await;
-        }
-        let renamed = self.api.rename_asset(&self.repo, asset.id, &to).await?;
-        self.note(&from, None).await;
-        self.note(&renamed.name.clone(), Some((release, renamed.clone())))
-            .await;
-        if renamed.name != to {
-            return Err(ProviderError::InvalidName(format!(
-                "GitHub renamed asset {to:?} to {:?}",
-                renamed.name
-            )));
-        }
-        Ok(())
-    }
-}
-
-/// What a release URL names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum ReleaseUrl {
-    /// `.../OWNER/REPO/releases/download/TAG/NAME`
-    Asset {
-        repo: Repo,
-        tag: String,
-        name: String,
-    },
-    /// `.../OWNER/REPO/releases/tag/TAG`
-    Page { repo: Repo, tag: String },
-}
-
-/// Parses a release URL on the `web` host.
-fn parse_url(web: &Url, text: &str) -> Option<ReleaseUrl> {
-    let url = Url::parse(text).ok()?;
-    if url.scheme() != web.scheme()
-        || url.host_str() != web.host_str()
-        || url.port_or_known_default() != web.port_or_known_default()
-    {
-        return None;
-    }
-    let base = web.path().trim_end_matches('/');
-    let rest = url.path().strip_prefix(base)?.strip_prefix('/')?;
-    let segments: Vec<String> = rest
-        .split('/')
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8()
-                .map(|c| c.into_owned())
-        })
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
-    match seg.as_slice() {
-        [owner, name, "releases", "download", tag, asset]
-            if !tag.is_empty() && !asset.is_empty() =>
-        {
-            Some(ReleaseUrl::Asset {
-                repo: Repo::parse(&format!("{owner}/{name}"))?,
-                tag: tag.to_string(),
-                name: asset.to_string(),
-            })
-        }
-        [owner, name, "releases", "tag", tag] if !tag.is_empty() => Some(ReleaseUrl::Page {
-            repo: Repo::parse(&format!("{owner}/{name}"))?,
-            tag: tag.to_string(),
-        }),
-        _ => None,
-    }
-}
-
-fn download_url(web: &Url, repo: &Repo, tag: &str, name: &str) -> String {
-    let mut url = web.clone();
-    if let Ok(mut s) = url.path_segments_mut() {
-        s.pop_if_empty().extend([
-            repo.owner.as_str(),
-            repo.name.as_str(),
-            "releases",
-            "download",
-            tag,
-            name,
-        ]);
-    }
-    url.to_string()
-}
-
-#[async_trait]
-impl UrlClaims for GithubRemote {
-    fn claims_url(&self, url: &str) -> bool {
-        parse_url(&self.web, url).is_some()
-    }
-
-    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
-        let parsed = parse_url(&self.web, url)
-            .ok_or_else(|| ProviderError::not_found(format!("{url} is not a release URL")))?;
-        let (repo, tag) = match &parsed {
-            ReleaseUrl::Asset { repo, tag, .. } | ReleaseUrl::Page { repo, tag } => (repo, tag),
-        };
-        let release = self
-            .api
-            .find_release(repo, tag)
-            .await?
-            .ok_or_else(|| ProviderError::not_found(format!("{repo} has no release {tag}")))?;
-        match &parsed {
-            ReleaseUrl::Asset { name, .. } => {
-                let asset = release.asset(name).ok_or_else(|| {
-                    ProviderError::not_found(format!("release {tag} of {repo} has no asset {name}"))
-                })?;
-                Ok(UrlCheck::Contents {
-                    size: Some(asset.size),
-                    filename: Some(asset.name.clone()),
-                })
-            }
-            ReleaseUrl::Page { .. } => {
-                // The paged listing: the release's embedded list is not
-                // documented to be complete for large releases.
-                let mut entries = Vec::new();
-                self.api
-                    .assets_each(repo, release.id, &mut |a| {
-                        if a.uploaded() {
-                            entries.push(UrlEntry {
-                                url: download_url(&self.web, repo, tag, &a.name),
-                                size: Some(a.size),
-                                filename: a.name.clone(),
-                            });
-                        }
-                        Ok(())
-                    })
-                    .await?;
-                Ok(UrlCheck::Multi(entries))
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn release_urls() {
-        let web = Url::parse("https://github.com").unwrap();
-        let repo = Repo::parse("o/r").unwrap();
-        assert_eq!(
-            parse_url(
-                &web,
-                "https://github.com/o/r/releases/download/v1/a%20b.zip"
-            ),
-            Some(ReleaseUrl::Asset {
-                repo: repo.clone(),
-                tag: "v1".into(),
-                name: "a b.zip".into()
-            })
-        );
-        assert_eq!(
-            parse_url(&web, "https://github.com/o/r/releases/tag/v1"),
-            Some(ReleaseUrl::Page {
-                repo: repo.clone(),
-                tag: "v1".into()
-            })
-        );
-        for other in [
-            "https://github.com/o/r",
-            "https://example.com/o/r/releases/tag/v1",
-            "http://github.com/o/r/releases/tag/v1",
-            "https://github.com/o/r/releases/download/v1/",
-        ] {
-            assert_eq!(parse_url(&web, other), None, "{other}");
-        }
-        assert_eq!(
-            download_url(&web, &repo, "v1", "x.bin"),
-            "https://github.com/o/r/releases/download/v1/x.bin"
-        );
-        let fake = Url::parse("http://127.0.0.1:8000/").unwrap();
-        assert!(parse_url(&fake, "http://127.0.0.1:8000/o/r/releases/tag/v1").is_some());
-    }
 
     #[test]
     fn checksums_prefer_the_key_and_must_agree() {
@@ -1175,21 +914,30 @@ mod tests {
             digest: Some("sha256:abcd".into()),
             updated_at: None,
         };
-        assert_eq!(expected_checksum(&asset, key).unwrap().unwrap().hex, "abcd");
+        assert_eq!(
+            expected_checksum(&asset, &Key::parse(key).unwrap())
+                .unwrap()
+                .unwrap()
+                .hex,
+            "abcd"
+        );
         let other = Asset {
             digest: Some("sha256:ffff".into()),
             updated_at: None,
             ..asset.clone()
         };
-        assert!(expected_checksum(&other, key).is_err());
+        assert!(expected_checksum(&other, &Key::parse(key).unwrap()).is_err());
         // A chunk key names the whole file's hash: GitHub's digest is used.
         let chunk = "SHA256E-s10-S3-C1--abcd.bin";
         assert_eq!(
-            expected_checksum(&other, chunk).unwrap().unwrap().hex,
+            expected_checksum(&other, &Key::parse(chunk).unwrap())
+                .unwrap()
+                .unwrap()
+                .hex,
             "ffff"
         );
-        assert!(may_be_empty("SHA256E-s0--e3b0.bin"));
-        assert!(may_be_empty("GPGHMACSHA256--abc"));
-        assert!(!may_be_empty(key));
+        assert!(may_be_empty(&Key::parse("SHA256E-s0--e3b0.bin").unwrap()));
+        assert!(may_be_empty(&Key::parse("GPGHMACSHA256--abc").unwrap()));
+        assert!(!may_be_empty(&Key::parse(key).unwrap()));
     }
 }

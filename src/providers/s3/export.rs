@@ -1,5 +1,6 @@
 //! Export trees (`exporttree=yes`): files under their own names.
 
+use crate::key::Key;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -11,7 +12,6 @@ use super::client::{read_reply, reply_etag, REPLY_LIMIT};
 use super::error::failed_reply;
 use super::urls::encode_object;
 use super::S3Remote;
-use crate::key;
 use crate::providers::{check_export_path, Annex, ExportTree, ProviderError, Result};
 
 impl S3Remote {
@@ -26,7 +26,7 @@ impl ExportTree for S3Remote {
     async fn store_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         src: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -36,29 +36,24 @@ impl ExportTree for S3Remote {
     async fn retrieve_export(
         &self,
         name: &str,
-        key: &str,
+        key: &Key,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
-        self.download(
-            &self.export_object(name)?,
-            key::content_size(key),
-            dest,
-            annex,
-        )
-        .await
+        self.download(&self.export_object(name)?, key.content_size(), dest, annex)
+            .await
     }
 
     async fn check_present_export(
         &self,
         name: &str,
-        key: &str,
+        key: &Key,
         _annex: &dyn Annex,
     ) -> Result<bool> {
         self.present(&self.export_object(name)?, key).await
     }
 
-    async fn remove_export(&self, name: &str, _key: &str, _annex: &dyn Annex) -> Result<()> {
+    async fn remove_export(&self, name: &str, _key: &Key, _annex: &dyn Annex) -> Result<()> {
         self.delete(&self.export_object(name)?).await
     }
 
@@ -78,7 +73,7 @@ impl ExportTree for S3Remote {
     async fn rename_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         new_name: &str,
         _annex: &dyn Annex,
     ) -> Result<()> {

@@ -11,6 +11,7 @@
 //! key is ever registered unverified. The ETag is also the content
 //! identifier: S3 gives a new one whenever an object is replaced.
 
+use crate::key::Key;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -275,7 +276,7 @@ impl ImportTree for S3Remote {
     async fn check_present_import(
         &self,
         path: &str,
-        key: &str,
+        key: &Key,
         _annex: &dyn Annex,
     ) -> Result<bool> {
         let object = self.export_object(path)?;

@@ -23,6 +23,7 @@ mod multipart;
 mod naming;
 mod urls;
 
+use crate::key::Key;
 use crate::providers::KindInfo;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -40,7 +41,6 @@ use self::config::{
     env_credentials, find_credentials, S3Config, UploadChecksum, CONFIGS, CREDS_SETTING,
 };
 use super::{Annex, Capabilities, Credentials, Provider, ProviderError, ProviderKind, Result};
-use crate::key;
 use crate::transfer::{Client, RedactedUrl, RetryPolicy};
 
 const SIGNATURE_LIFETIME: Duration = Duration::from_secs(3600);
@@ -165,19 +165,19 @@ impl S3Remote {
         })
     }
 
-    fn key_object(&self, key: &str) -> Result<String> {
-        let name = self.config.layout.object_name(key)?;
+    fn key_object(&self, key: &Key) -> Result<String> {
+        let name = self.config.layout.object_name(key.as_str())?;
         Ok(format!("{}{name}", self.config.prefix))
     }
 
     /// Whether `object` holds `key`'s content, as far as a HEAD tells: when
     /// the key has a size, an object of another size (or of no stated
     /// size) is not this key's content, and is never reported present.
-    async fn present(&self, object: &str, key: &str) -> Result<bool> {
+    async fn present(&self, object: &str, key: &Key) -> Result<bool> {
         let Some(found) = self.head(object).await? else {
             return Ok(false);
         };
-        match (key::content_size(key), found) {
+        match (key.content_size(), found) {
             (Some(want), Some(got)) if want == got => Ok(true),
             (None, _) => Ok(true),
             (Some(want), got) => Err(ProviderError::integrity(format!(
@@ -191,12 +191,12 @@ impl S3Remote {
 
 #[async_trait]
 impl Provider for S3Remote {
-    async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn store(&self, key: &Key, src: &Path, annex: &dyn Annex) -> Result<()> {
         self.upload(&self.key_object(key)?, src, annex).await
     }
 
-    async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
-        let size = key::content_size(key);
+    async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()> {
+        let size = key.content_size();
         let stored = match self.key_object(key) {
             Ok(object) => self.download(&object, size, dest, annex).await,
             // A key that cannot be an object name (URL keys keep their
@@ -209,7 +209,7 @@ impl Provider for S3Remote {
         };
         // Not stored as a key: maybe registered with addurl from this bucket.
         // Only URLs of this bucket on this endpoint, naming a plain object.
-        for url in annex.get_urls(key, "").await.unwrap_or_default() {
+        for url in annex.get_urls(key.as_str(), "").await.unwrap_or_default() {
             if let Some(object) = self
                 .object_of_url(&url)
                 .filter(|o| self.check_object(o).is_ok())
@@ -220,19 +220,19 @@ impl Provider for S3Remote {
         Err(absent)
     }
 
-    async fn check_present(&self, key: &str, _annex: &dyn Annex) -> Result<bool> {
+    async fn check_present(&self, key: &Key, _annex: &dyn Annex) -> Result<bool> {
         self.present(&self.key_object(key)?, key).await
     }
 
-    async fn remove(&self, key: &str, _annex: &dyn Annex) -> Result<()> {
+    async fn remove(&self, key: &Key, _annex: &dyn Annex) -> Result<()> {
         self.delete(&self.key_object(key)?).await
     }
 
-    async fn whereis(&self, key: &str, annex: &dyn Annex) -> Option<String> {
+    async fn whereis(&self, key: &Key, annex: &dyn Annex) -> Option<String> {
         // Content registered by URL (`annexa import`, addurl) is stored
         // under its path, which git-annex shows itself as that URL: the
         // key-named object would answer 404. Its public address, if any.
-        for url in annex.get_urls(key, "").await.unwrap_or_default() {
+        for url in annex.get_urls(key.as_str(), "").await.unwrap_or_default() {
             if let Some(object) = self.object_of_url(&url) {
                 return self.public_object_url(&object);
             }
@@ -244,7 +244,7 @@ impl Provider for S3Remote {
         )
     }
 
-    async fn presence_url(&self, key: &str, _annex: &dyn Annex) -> Option<String> {
+    async fn presence_url(&self, key: &Key, _annex: &dyn Annex) -> Option<String> {
         // Only the bucket itself is authoritative, and only when public.
         if !self.config.public {
             return None;
@@ -255,7 +255,7 @@ impl Provider for S3Remote {
             .map(|u| u.to_string())
     }
 
-    async fn public_url(&self, key: &str, _annex: &dyn Annex) -> Option<String> {
+    async fn public_url(&self, key: &Key, _annex: &dyn Annex) -> Option<String> {
         self.public_object_url(&self.key_object(key).ok()?)
     }
 

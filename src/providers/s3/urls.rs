@@ -6,7 +6,7 @@ use url::Url;
 
 use super::naming::{check_object_name, within_bucket};
 use super::S3Remote;
-use crate::providers::{Annex, ProviderError, Result, UrlCheck, UrlClaims, UrlEntry};
+use crate::providers::{ProviderError, Result, UrlCheck, UrlEntry, UrlTargets};
 
 impl S3Remote {
     pub(super) fn public_object_url(&self, object: &str) -> Option<String> {
@@ -62,15 +62,18 @@ pub(super) fn encode_object(object: &str) -> String {
 }
 
 #[async_trait]
-impl UrlClaims for S3Remote {
-    fn claims_url(&self, url: &str) -> bool {
-        self.object_of_url(url).is_some()
+impl UrlTargets for S3Remote {
+    type Target = String;
+
+    fn parse_url(&self, url: &str) -> Option<String> {
+        self.object_of_url(url)
     }
 
-    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
-        let object = self
-            .object_of_url(url)
-            .ok_or_else(|| ProviderError::InvalidName(format!("{url} is not in this bucket")))?;
+    fn claimed_urls(&self) -> String {
+        format!("in bucket {}", self.config.bucket)
+    }
+
+    async fn check_target(&self, object: String) -> Result<UrlCheck> {
         // A URL ending in / names a folder: offer every object under it.
         if object.ends_with('/') {
             let objects = self.list(&object).await?;
@@ -105,6 +108,7 @@ impl UrlClaims for S3Remote {
 mod tests {
     use super::super::config::tests::parse;
     use super::*;
+    use crate::providers::UrlClaims;
     use proptest::prelude::*;
 
     fn remote(extra: &[(&str, &str)]) -> S3Remote {

@@ -17,10 +17,9 @@ use async_trait::async_trait;
 use super::api::{Space, ZFile};
 use super::ZenodoRemote;
 use crate::providers::flat_names::decode_path;
-use crate::providers::import::{file_matches_key, ContentId};
+use crate::providers::import::{ContentId, FindImported};
 use crate::providers::{
-    check_export_path, error_chain_text, Annex, ImportSink, ImportTree, ImportableFile,
-    ProviderError, Result,
+    check_export_path, error_chain_text, Annex, ImportSink, ImportableFile, ProviderError, Result,
 };
 
 /// The tree path of a file named `name`.
@@ -87,23 +86,13 @@ impl ZenodoRemote {
                 .then(|| self.api.content_url(space, &f.key).to_string()),
         }
     }
-
-    /// The file imported at `path` now.
-    async fn imported_file(&self, path: &str) -> Result<Option<(Space, ZFile)>> {
-        let space = self.import_space().await?;
-        let found = self
-            .api
-            .files(&space)
-            .await?
-            .into_iter()
-            .find(|f| path_of(&f.key) == path && not_importable(f).is_none());
-        Ok(found.map(|f| (space, f)))
-    }
 }
 
 #[async_trait]
-impl ImportTree for ZenodoRemote {
-    async fn list_importable(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
+impl FindImported for ZenodoRemote {
+    type Found = (Space, ZFile);
+
+    async fn list_files(&self, sink: &mut dyn ImportSink, _annex: &dyn Annex) -> Result<()> {
         let space = self.import_space().await?;
         let mut paths: HashSet<String> = HashSet::new();
         for f in self.api.files(&space).await? {
@@ -120,39 +109,31 @@ impl ImportTree for ZenodoRemote {
         Ok(())
     }
 
-    async fn retrieve_import(
+    async fn find_imported(&self, path: &str) -> Result<Option<((Space, ZFile), ImportableFile)>> {
+        let space = self.import_space().await?;
+        let found = self
+            .api
+            .files(&space)
+            .await?
+            .into_iter()
+            .find(|f| path_of(&f.key) == path && not_importable(f).is_none());
+        Ok(found.map(|f| {
+            let file = self.importable(&space, &f);
+            ((space, f), file)
+        }))
+    }
+
+    fn import_source(&self) -> String {
+        format!("Zenodo record {}", self.record)
+    }
+
+    async fn download_imported(
         &self,
-        path: &str,
-        size: Option<u64>,
+        (space, f): &(Space, ZFile),
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
-        let Some((space, f)) = self.imported_file(path).await? else {
-            return Err(ProviderError::not_found(format!(
-                "{path} is no longer in Zenodo record {}",
-                self.record
-            )));
-        };
-        if size.is_some_and(|want| want != f.size) {
-            return Err(ProviderError::integrity(format!(
-                "{path} is now {} bytes where {} were listed; it changed: import again",
-                f.size,
-                size.unwrap_or(0)
-            )));
-        }
-        self.get(&space, &f, dest, annex).await
-    }
-
-    async fn check_present_import(
-        &self,
-        path: &str,
-        key: &str,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        Ok(match self.imported_file(path).await? {
-            Some((space, f)) => file_matches_key(&self.importable(&space, &f), key),
-            None => false,
-        })
+        self.get(space, f, dest, annex).await
     }
 }
 

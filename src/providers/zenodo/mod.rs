@@ -32,8 +32,8 @@ use super::flat_names;
 use super::service_api::setting as config;
 use super::token::{TokenService, TokenSource};
 use super::{
-    Annex, Capabilities, ConfigSpec, ExportTree, ImportTree, KindInfo, Provider, ProviderError,
-    ProviderKind, Result, UrlCheck, UrlClaims, UrlEntry,
+    Annex, Capabilities, ConfigSpec, ExportTree, KindInfo, Provider, ProviderError, ProviderKind,
+    Result, UrlCheck, UrlEntry, UrlTargets,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, RetryPolicy};
@@ -171,16 +171,15 @@ pub struct ZenodoRemote {
 }
 
 /// Whether Zenodo's file can be the content of `key`.
-fn matches_key(f: &ZFile, key: &str) -> bool {
-    Key::parse(key).map_or(true, |k| k.could_be(Some(f.size), f.md5().as_ref()))
+fn matches_key(f: &ZFile, key: &Key) -> bool {
+    key.could_be(Some(f.size), f.md5().as_ref())
 }
 
 /// What a key says of its content, for a download check.
-fn key_expectation(key: &str) -> (Option<u64>, Option<crate::transfer::Expected>) {
-    let parsed = Key::parse(key).ok().filter(|k| !k.is_chunk());
-    let size = parsed.as_ref().and_then(Key::size);
+fn key_expectation(key: &Key) -> (Option<u64>, Option<crate::transfer::Expected>) {
+    let parsed = Some(key).filter(|k| !k.is_chunk());
+    let size = parsed.and_then(Key::size);
     let md5 = parsed
-        .as_ref()
         .and_then(Key::checksum)
         .filter(|c| c.algorithm == Algorithm::Md5);
     (size, md5)
@@ -196,8 +195,8 @@ impl ZenodoRemote {
         }
     }
 
-    fn key_name(key: &str) -> Result<String> {
-        flat_names::key_name(key, "Zenodo")
+    fn key_name(key: &Key) -> Result<String> {
+        flat_names::key_name(key.as_str(), "Zenodo")
     }
 
     fn export_name(name: &str) -> Result<String> {
@@ -343,9 +342,9 @@ impl ZenodoRemote {
     }
 
     /// Zenodo files named by URLs recorded for `key` (URL mode).
-    async fn claimed_files(&self, key: &str, annex: &dyn Annex) -> Result<Vec<(String, String)>> {
+    async fn claimed_files(&self, key: &Key, annex: &dyn Annex) -> Result<Vec<(String, String)>> {
         Ok(annex
-            .get_urls(key, "")
+            .get_urls(key.as_str(), "")
             .await?
             .iter()
             .filter_map(|u| match urls::parse(u, self.api.base()) {
@@ -396,7 +395,7 @@ impl ZenodoRemote {
         &self,
         what: &str,
         name: &str,
-        key: &str,
+        key: &Key,
         annex: &dyn Annex,
     ) -> Result<()> {
         if !self.api.has_token() {
@@ -411,7 +410,7 @@ impl ZenodoRemote {
         let Some(f) = self.api.file(&space, name).await? else {
             return Ok(());
         };
-        if Key::parse(key).is_ok_and(|k| k.identifies_content()) {
+        if key.identifies_content() {
             self.check_unpublished(what, name, &f).await?;
         }
         let draft = self.open_draft(annex).await?;
@@ -421,13 +420,13 @@ impl ZenodoRemote {
 
 #[async_trait]
 impl Provider for ZenodoRemote {
-    async fn store(&self, key: &str, src: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn store(&self, key: &Key, src: &Path, annex: &dyn Annex) -> Result<()> {
         let name = Self::key_name(key)?;
         self.put(&name, src, annex).await?;
         Ok(())
     }
 
-    async fn retrieve(&self, key: &str, dest: &Path, annex: &dyn Annex) -> Result<()> {
+    async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()> {
         // URL keys (addurl) may not be names: they are found by URL only.
         if let Ok(name) = Self::key_name(key) {
             if let Some((space, f)) = self.find(&name).await? {
@@ -453,7 +452,7 @@ impl Provider for ZenodoRemote {
         }))
     }
 
-    async fn check_present(&self, key: &str, annex: &dyn Annex) -> Result<bool> {
+    async fn check_present(&self, key: &Key, annex: &dyn Annex) -> Result<bool> {
         if let Ok(name) = Self::key_name(key) {
             if let Some((_, f)) = self.find(&name).await? {
                 return Ok(matches_key(&f, key));
@@ -467,15 +466,15 @@ impl Provider for ZenodoRemote {
         Ok(false)
     }
 
-    async fn remove(&self, key: &str, annex: &dyn Annex) -> Result<()> {
+    async fn remove(&self, key: &Key, annex: &dyn Annex) -> Result<()> {
         let Ok(name) = Self::key_name(key) else {
             // A URL key is not a file of the record: nothing of ours.
             return Ok(());
         };
-        self.remove_name(key, &name, key, annex).await
+        self.remove_name(key.as_str(), &name, key, annex).await
     }
 
-    async fn whereis(&self, key: &str, _annex: &dyn Annex) -> Option<String> {
+    async fn whereis(&self, key: &Key, _annex: &dyn Annex) -> Option<String> {
         let name = Self::key_name(key).ok()?;
         let draft = self.draft.lock().await.clone()?;
         Some(
@@ -493,17 +492,7 @@ impl Provider for ZenodoRemote {
         ]
     }
 
-    fn export(&self) -> Option<&dyn ExportTree> {
-        Some(self)
-    }
-
-    fn urls(&self) -> Option<&dyn UrlClaims> {
-        Some(self)
-    }
-
-    fn import(&self) -> Option<&dyn ImportTree> {
-        Some(self)
-    }
+    provides_every_capability!();
 }
 
 #[async_trait]
@@ -511,7 +500,7 @@ impl ExportTree for ZenodoRemote {
     async fn store_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         src: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -522,7 +511,7 @@ impl ExportTree for ZenodoRemote {
     async fn retrieve_export(
         &self,
         name: &str,
-        _key: &str,
+        _key: &Key,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
@@ -538,7 +527,7 @@ impl ExportTree for ZenodoRemote {
     async fn check_present_export(
         &self,
         name: &str,
-        key: &str,
+        key: &Key,
         _annex: &dyn Annex,
     ) -> Result<bool> {
         Ok(self
@@ -547,29 +536,25 @@ impl ExportTree for ZenodoRemote {
             .is_some_and(|(_, f)| matches_key(&f, key)))
     }
 
-    async fn remove_export(&self, name: &str, key: &str, annex: &dyn Annex) -> Result<()> {
+    async fn remove_export(&self, name: &str, key: &Key, annex: &dyn Annex) -> Result<()> {
         self.remove_name(name, &Self::export_name(name)?, key, annex)
             .await
-    }
-
-    async fn remove_export_directory(&self, _dir: &str, _annex: &dyn Annex) -> Result<()> {
-        // Folders exist only in the encoded names of their files.
-        Ok(())
     }
 }
 
 #[async_trait]
-impl UrlClaims for ZenodoRemote {
-    fn claims_url(&self, url: &str) -> bool {
-        urls::parse(url, self.api.base()).is_some()
+impl UrlTargets for ZenodoRemote {
+    type Target = ZUrl;
+
+    fn parse_url(&self, url: &str) -> Option<ZUrl> {
+        urls::parse(url, self.api.base())
     }
 
-    async fn check_url(&self, url: &str, _annex: &dyn Annex) -> Result<UrlCheck> {
-        let Some(target) = urls::parse(url, self.api.base()) else {
-            return Err(ProviderError::InvalidName(format!(
-                "not a Zenodo record or file URL: {url}"
-            )));
-        };
+    fn claimed_urls(&self) -> String {
+        "a Zenodo record or file URL".into()
+    }
+
+    async fn check_target(&self, target: ZUrl) -> Result<UrlCheck> {
         match target {
             ZUrl::File { record, name } => {
                 match self
@@ -627,11 +612,11 @@ mod tests {
         };
         assert!(matches_key(
             &f,
-            "MD5E-s5--5d41402abc4b2a76b9719d911017c592.txt"
+            &Key::parse("MD5E-s5--5d41402abc4b2a76b9719d911017c592.txt").unwrap()
         ));
         assert!(!matches_key(
             &f,
-            "MD5E-s5--00000000000000000000000000000000.txt"
+            &Key::parse("MD5E-s5--00000000000000000000000000000000.txt").unwrap()
         ));
     }
 }

@@ -116,3 +116,8 @@ pub fn sha256e_key(data: &[u8], ext: &str) -> String {
         ext
     )
 }
+
+/// The parsed key of `text`, as the runtime hands keys to providers.
+pub fn annex_key(text: &str) -> annexa::key::Key {
+    annexa::key::Key::parse(text).expect("a git-annex key")
+}
