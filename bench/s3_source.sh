@@ -12,6 +12,7 @@
 #             scans/sessions tables and dataset_description.json)
 # then a second `annexa get` of 4 other subjects from the warm cache, and
 # `annexa import` of a prefix of about 10,000 objects against listing it.
+# ONLY=import runs that last comparison alone (no 30,000-object study).
 # Every byte is verified by all three. awscli and boto3 come from the bench
 # venv ($ANNEXA_VENV/bench, contrib/python/bench.txt: `make bench` installs
 # it); moto_server from the tools venv. Prints a table; figures go to
@@ -50,7 +51,8 @@ ENDPOINT="http://127.0.0.1:$PORT"
 
 # The study (about 30,000 files) and a smaller one (about 10,000 files, 1 KiB
 # images) for the import, uploaded under two prefixes of one public bucket.
-python3 "$here/bids_make_dataset.py" "$TMP/ds" "$SITES" 25 "$T1W_BYTES"
+mkdir -p "$TMP/ds"
+[[ ${ONLY:-} == import ]] || python3 "$here/bids_make_dataset.py" "$TMP/ds" "$SITES" 25 "$T1W_BYTES"
 python3 "$here/bids_make_dataset.py" "$TMP/imp" 4 41 1024
 "$TOOLS_PY" - "$ENDPOINT" "$TMP" <<'PY'
 import os, sys, boto3
@@ -136,7 +138,7 @@ for s in "${FIRST[@]}"; do include+=(--include "sub-$s/*_T1w.nii.gz"); done
 join() { local IFS=,; echo "$*"; }
 
 t_list=() t_boto=() t_aws=() t_cold=() t_warm=() rss_cold=()
-for round in $(seq "$ROUNDS"); do
+for round in $(seq "$([[ ${ONLY:-} == import ]] && echo 0 || echo "$ROUNDS")"); do
     r="$TMP/r$round"
     mkdir -p "$r"
     t0=$(now); "$BENCH_PY" "$TMP/boto3_list.py" "$ENDPOINT" ds/ >/dev/null; t1=$(now)
@@ -187,6 +189,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+if [[ ${ONLY:-} != import ]]; then
 b_list=$(best "${t_list[@]}") b_boto=$(best "${t_boto[@]}") b_aws=$(best "${t_aws[@]}")
 b_cold=$(best "${t_cold[@]}") b_warm=$(best "${t_warm[@]}")
 faster=$(best "$b_boto" "$b_aws")
@@ -201,9 +204,10 @@ printf '| %s | %s | %s | %s |\n' "annexa get -J 8, cold cache (max RSS KiB: ${rs
 printf '| %s | %s | %s | %s |\n' "annexa get -J 8 of 4 other subjects, warm cache" "${t_warm[*]}" "$b_warm" "$n_annexa2"
 echo "annexa cold / faster of boto3 and aws: $(ratio "$b_cold" "$faster") (target <= 1.0)"
 echo "annexa warm / cold: $(ratio "$b_warm" "$b_cold") (target <= 0.5)"
+fi
 b_ilist=$(best "${t_ilist[@]}") b_als=$(best "${t_als[@]}") b_import=$(best "${t_import[@]}")
 echo
-echo "$N_IMP objects under s3://bench/imp/"
+echo "$N_IMP objects under s3://bench/imp/; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); best of $ROUNDS"
 printf '| %s | %s | %s |\n' method "wall (s), rounds" best
 printf '| --- | --- | ---: |\n'
 printf '| %s | %s | %s |\n' "boto3: list the prefix" "${t_ilist[*]}" "$b_ilist"

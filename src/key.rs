@@ -41,6 +41,7 @@ impl Field {
 
 /// Why a text is not a key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     #[error("a key needs `--` between its backend fields and its name")]
     NoName,

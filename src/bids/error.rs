@@ -2,6 +2,7 @@ use thiserror::Error;
 
 /// Problems with what the user asked for; each message says how to fix it.
 #[derive(Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BidsError {
     #[error("invalid value {value:?} for {filter}: {reason}")]
     InvalidValue {

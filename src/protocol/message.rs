@@ -4,6 +4,7 @@ use std::fmt;
 
 /// Why a line could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     #[error("empty protocol line")]
     Empty,

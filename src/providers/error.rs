@@ -16,6 +16,7 @@ pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Errors of a query to git-annex.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AnnexError {
     #[error("git-annex answered the query with an error: {0}")]
     Refused(String),

@@ -24,6 +24,7 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
 
 /// Why a session ended badly.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SessionError {
     #[error("protocol error: {0}")]
     Protocol(String),

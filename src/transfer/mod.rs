@@ -42,6 +42,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 /// Why a transfer failed. Messages never contain secrets: URLs are shown
 /// through [`RedactedUrl`].
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransferError {
     #[error("{method} {url}: HTTP {status}{}", detail_suffix(.detail))]
     Status {

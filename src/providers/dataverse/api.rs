@@ -358,10 +358,9 @@ impl Api {
         if !status.is_success() {
             return Err(self.explain(status, text, what, scope).await);
         }
-        let env: Envelope<T> = serde_json::from_str(text).map_err(|e| {
-            DvError::BadResponse(format!(
-                "{what}: the answer is not the JSON Dataverse sends ({e}); is url= the installation's address?"
-            ))
+        let env: Envelope<T> = serde_json::from_str(text).map_err(|source| DvError::NotJson {
+            what: what.to_string(),
+            source,
         })?;
         if env.status.as_deref() == Some("ERROR") {
             return Err(DvError::Service(format!(

@@ -6,6 +6,7 @@ use crate::providers::ProviderError;
 use crate::transfer::TransferError;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DvError {
     #[error(
         "Dataverse at {base} rejected the API token ({message}). Set DATAVERSE_API_KEY to a \
@@ -71,6 +72,15 @@ pub enum DvError {
     Unsupported(String),
     #[error("unexpected answer from Dataverse: {0}")]
     BadResponse(String),
+    /// A success whose body is not Dataverse's JSON (another server?).
+    #[error(
+        "{what}: the answer is not the JSON Dataverse sends; is url= the installation's address?"
+    )]
+    NotJson {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// A listing the service would not let end.
     #[error("file or version listing")]
     Paging(#[from] PagingError),
@@ -122,6 +132,35 @@ impl From<DvError> for ProviderError {
             DvError::Service(_) | DvError::Unsupported(_) => ProviderError::service(message, None),
             DvError::Unpacked { .. } => ProviderError::integrity(message),
             DvError::BadResponse(_) => ProviderError::service(message, None),
+            DvError::NotJson { source, .. } => {
+                ProviderError::service(message, Some(Box::new(source)))
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod cause_tests {
+    use super::*;
+
+    /// A body that is not the service's JSON: the parser's error is the
+    /// cause, shown once after the message, not folded into it.
+    #[test]
+    fn a_body_that_is_not_json_keeps_its_parse_error() {
+        let source = serde_json::from_str::<serde_json::Value>("<html>").unwrap_err();
+        let parse = source.to_string();
+        let e: ProviderError = DvError::NotJson {
+            what: "listing".into(),
+            source,
+        }
+        .into();
+        assert!(std::error::Error::source(&e).is_some());
+        let text = crate::error_chain_text(&e);
+        assert!(
+            text.starts_with("listing: the answer is not the JSON Dataverse sends"),
+            "{text}"
+        );
+        assert!(text.ends_with(&format!(": {parse}")), "{text}");
+        assert_eq!(text.matches(&parse).count(), 1, "{text}");
     }
 }

@@ -314,10 +314,9 @@ impl Api {
         if !answer.status.is_success() {
             return Err(self.classify_answer(&answer, what, scope));
         }
-        serde_json::from_str(&answer.body).map_err(|e| {
-            FigshareError::BadResponse(format!(
-                "{what}: the answer is not the JSON Figshare sends ({e}); is api= the API's address (https://api.figshare.com/v2)?"
-            ))
+        serde_json::from_str(&answer.body).map_err(|source| FigshareError::NotJson {
+            what: what.to_string(),
+            source,
         })
     }
 
@@ -693,8 +692,8 @@ impl Api {
             .as_deref()
             .filter(|u| !u.is_empty())
             .ok_or_else(|| FigshareError::BadResponse(format!("file {id} has no upload_url")))?;
-        let upload_url = Url::parse(upload_url)
-            .map_err(|e| FigshareError::BadResponse(format!("upload_url of file {id}: {e}")))?;
+        let upload_url =
+            Url::parse(upload_url).map_err(|source| FigshareError::BadUploadUrl { id, source })?;
         // (3) its parts: inclusive offsets.
         let response = self
             .api

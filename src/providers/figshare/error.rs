@@ -6,6 +6,7 @@ use crate::providers::ProviderError;
 use crate::transfer::TransferError;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FigshareError {
     #[error(
         "Figshare at {api} rejected the API token ({message}). Set FIGSHARE_API_KEY to a valid \
@@ -42,6 +43,19 @@ pub enum FigshareError {
     },
     #[error("unexpected answer from Figshare: {0}")]
     BadResponse(String),
+    /// A success whose body is not Figshare's JSON (another server?).
+    #[error("{what}: the answer is not the JSON Figshare sends; is api= the API's address (https://api.figshare.com/v2)?")]
+    NotJson {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("upload_url of file {id} is not a URL")]
+    BadUploadUrl {
+        id: u64,
+        #[source]
+        source: url::ParseError,
+    },
     #[error("{0}")]
     Integrity(String),
     #[error("{0}")]
@@ -95,11 +109,43 @@ impl From<FigshareError> for ProviderError {
                 Err(_) => ProviderError::service(message, None),
             },
             FigshareError::BadResponse(_) => ProviderError::service(message, None),
+            FigshareError::NotJson { source, .. } => {
+                ProviderError::service(message, Some(Box::new(source)))
+            }
+            FigshareError::BadUploadUrl { source, .. } => {
+                ProviderError::service(message, Some(Box::new(source)))
+            }
             FigshareError::Integrity(_) => ProviderError::integrity(message),
             FigshareError::Processing(_) => ProviderError::Transient {
                 message,
                 source: None,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod cause_tests {
+    use super::*;
+
+    /// A body that is not the service's JSON: the parser's error is the
+    /// cause, shown once after the message, not folded into it.
+    #[test]
+    fn a_body_that_is_not_json_keeps_its_parse_error() {
+        let source = serde_json::from_str::<serde_json::Value>("<html>").unwrap_err();
+        let parse = source.to_string();
+        let e: ProviderError = FigshareError::NotJson {
+            what: "listing".into(),
+            source,
+        }
+        .into();
+        assert!(std::error::Error::source(&e).is_some());
+        let text = crate::error_chain_text(&e);
+        assert!(
+            text.starts_with("listing: the answer is not the JSON Figshare sends"),
+            "{text}"
+        );
+        assert!(text.ends_with(&format!(": {parse}")), "{text}");
+        assert_eq!(text.matches(&parse).count(), 1, "{text}");
     }
 }
