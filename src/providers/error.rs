@@ -304,3 +304,44 @@ mod tests {
         assert_eq!(error_chain_text(&io), "local file: disk full");
     }
 }
+
+#[cfg(test)]
+mod cause_tests {
+    use super::ProviderError;
+    use crate::providers::dataverse::DvError;
+    use crate::providers::figshare::FigshareError;
+
+    /// A body that is not the service's JSON: the parser's error is the
+    /// cause, shown once after the message, not folded into it.
+    #[test]
+    fn a_body_that_is_not_json_keeps_its_parse_error() {
+        let parse_error = || serde_json::from_str::<serde_json::Value>("<html>").unwrap_err();
+        let parse = parse_error().to_string();
+        let cases: [(ProviderError, &str); 2] = [
+            (
+                DvError::NotJson {
+                    what: "listing".into(),
+                    source: parse_error(),
+                }
+                .into(),
+                "Dataverse",
+            ),
+            (
+                FigshareError::NotJson {
+                    what: "listing".into(),
+                    source: parse_error(),
+                }
+                .into(),
+                "Figshare",
+            ),
+        ];
+        for (e, service) in cases {
+            assert!(std::error::Error::source(&e).is_some(), "{service}");
+            let text = crate::error_chain_text(&e);
+            let start = format!("listing: the answer is not the JSON {service} sends");
+            assert!(text.starts_with(&start), "{text}");
+            assert!(text.ends_with(&format!(": {parse}")), "{text}");
+            assert_eq!(text.matches(&parse).count(), 1, "{text}");
+        }
+    }
+}

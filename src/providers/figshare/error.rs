@@ -123,29 +123,3 @@ impl From<FigshareError> for ProviderError {
         }
     }
 }
-
-#[cfg(test)]
-mod cause_tests {
-    use super::*;
-
-    /// A body that is not the service's JSON: the parser's error is the
-    /// cause, shown once after the message, not folded into it.
-    #[test]
-    fn a_body_that_is_not_json_keeps_its_parse_error() {
-        let source = serde_json::from_str::<serde_json::Value>("<html>").unwrap_err();
-        let parse = source.to_string();
-        let e: ProviderError = FigshareError::NotJson {
-            what: "listing".into(),
-            source,
-        }
-        .into();
-        assert!(std::error::Error::source(&e).is_some());
-        let text = crate::error_chain_text(&e);
-        assert!(
-            text.starts_with("listing: the answer is not the JSON Figshare sends"),
-            "{text}"
-        );
-        assert!(text.ends_with(&format!(": {parse}")), "{text}");
-        assert_eq!(text.matches(&parse).count(), 1, "{text}");
-    }
-}
