@@ -319,6 +319,26 @@ pub fn key_for(path: &str, size: u64, checksum: &Expected) -> String {
     )
 }
 
+/// For providers' tests: `matches(size, md5, key)` says whether a listed
+/// file of that size and MD5 could hold `key`; it must read both (the
+/// rules themselves are [`Key::could_be`]'s, tested above).
+#[cfg(test)]
+pub(crate) fn assert_reads_size_and_md5(matches: impl Fn(u64, &str, &Key) -> bool) {
+    let key = Key::parse("MD5E-s5--5d41402abc4b2a76b9719d911017c592.txt").unwrap();
+    let md5 = "5d41402abc4b2a76b9719d911017c592";
+    assert!(matches(5, md5, &key), "the same size and MD5");
+    assert!(!matches(6, md5, &key), "another size");
+    assert!(
+        !matches(5, "00000000000000000000000000000000", &key),
+        "another MD5"
+    );
+    let chunk = Key::parse("MD5E-s5-S2-C1--5d41.txt").unwrap();
+    assert!(
+        matches(9, "aa", &chunk),
+        "a chunk key carries nothing to compare"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -618,22 +618,6 @@ mod tests {
             upload_url: None,
             is_link_only: false,
         };
-        let k = "MD5E-s5--5d41402abc4b2a76b9719d911017c592.txt";
-        assert!(matches_key(
-            &f(5, "5d41402abc4b2a76b9719d911017c592"),
-            &Key::parse(k).unwrap()
-        ));
-        assert!(!matches_key(
-            &f(6, "5d41402abc4b2a76b9719d911017c592"),
-            &Key::parse(k).unwrap()
-        ));
-        assert!(!matches_key(
-            &f(5, "00000000000000000000000000000000"),
-            &Key::parse(k).unwrap()
-        ));
-        assert!(matches_key(
-            &f(9, "aa"),
-            &Key::parse("MD5E-s5-S2-C1--5d41.txt").unwrap()
-        ));
+        crate::key::assert_reads_size_and_md5(|size, md5, key| matches_key(&f(size, md5), key));
     }
 }
