@@ -361,10 +361,10 @@ pub fn registry() -> Vec<Box<dyn ProviderKind>> {
     vec![
         Box::new(s3::S3Kind),
         Box::new(directory::DirectoryKind),
-        Box::new(dataverse::DataverseKind),
-        Box::new(github::GithubKind),
-        Box::new(figshare::FigshareKind),
-        Box::new(zenodo::ZenodoKind),
+        Box::new(dataverse::DataverseKind::default()),
+        Box::new(github::GithubKind::default()),
+        Box::new(figshare::FigshareKind::default()),
+        Box::new(zenodo::ZenodoKind::default()),
     ]
 }
 

@@ -23,7 +23,6 @@ mod urls;
 mod zipwrap;
 
 use crate::providers::token::{TokenService, TokenSource};
-use crate::providers::KindInfo;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -37,13 +36,11 @@ pub use api::{FileMetadata, FileRef, Token};
 pub use error::DvError;
 
 use self::api::{Api, NewFile};
-use self::config::{settings, Settings, CONFIGS};
-use super::{
-    check_export_path, hashdir_lower, Annex, Capabilities, Provider, ProviderError, ProviderKind,
-    Result,
-};
+use self::config::{ADDRESS, CONFIGS};
+use super::service_api::{self, ApiAccess, ServiceInfo, ServiceKind, ServiceRemote};
+use super::{check_export_path, hashdir_lower, Annex, Provider, ProviderError, Result};
 use crate::key::Key;
-use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
+use crate::transfer::{Algorithm, Expected};
 
 /// The first release whose file metadata API moves a file to the top
 /// folder when given an empty `directoryLabel`.
@@ -57,81 +54,11 @@ pub const TOKEN_ENV: &str = "DATAVERSE_API_KEY";
 /// git-annex's credential slot for the token.
 const CREDS: &str = "dataverse";
 
-const INFO: KindInfo = KindInfo {
-    name: "dataverse",
-    configs: CONFIGS,
-    capabilities: Capabilities::ALL,
-};
-
-pub struct DataverseKind;
+pub type DataverseKind = ServiceKind<DataverseRemote>;
 
 /// Where the token comes from: the environment wins over what git-annex stored.
-const TOKEN: TokenSource = TokenSource {
-    env: TOKEN_ENV,
-    creds: CREDS,
-    scheme: api::SCHEME,
-    service: TokenService::Dataverse,
-};
-
-fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
-    let client = Client::new(RetryPolicy::default())?;
-    Ok(Api::new(
-        client,
-        s.base.clone(),
-        s.pid.clone(),
-        token,
-        s.lock_wait,
-    ))
-}
-
-#[async_trait]
-impl ProviderKind for DataverseKind {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
-    async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
-        let s = settings(annex).await?;
-        let token = TOKEN.find(annex, &s.base).await?;
-        let api = make_api(&s, token.clone())?;
-        if let Some(v) = api.server_version().await? {
-            if v < OLDEST_SUPPORTED {
-                return Err(ProviderError::Config(format!(
-                    "{} runs Dataverse {v}; annexa supports Dataverse {OLDEST_SUPPORTED} and \
-                     newer (docs/dataverse.md), where its answers are known",
-                    s.base
-                )));
-            }
-        }
-        api.check_token().await?;
-        api.check_dataset().await?;
-        TOKEN
-            .remember(
-                annex,
-                token.as_ref(),
-                &format!("read published files of {}", s.pid),
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
-        let s = settings(annex).await?;
-        let api = make_api(&s, TOKEN.find(annex, &s.base).await?)?;
-        // Which release answers decides how some answers are read; asked
-        // again on first need if the installation cannot be reached now.
-        if let Err(e) = api.server_version().await {
-            annex.debug(&format!("Dataverse version not known yet: {e}"));
-        }
-        Ok(Arc::new(DataverseRemote {
-            api,
-            root: s.root,
-            skip_checksum: s.skip_checksum,
-            published: Default::default(),
-            latest: Default::default(),
-        }))
-    }
-}
+const TOKEN: TokenSource = TokenSource::new(TokenService::Dataverse, TOKEN_ENV, CREDS, api::SCHEME);
+const INFO: ServiceInfo = ServiceInfo::new("dataverse", CONFIGS, TOKEN, ADDRESS);
 
 /// What annexa remembers of a stored key (SETSTATE), so that retrieval
 /// needs no listing: `dv1 id=<id> size=<bytes> <ALGORITHM>=<hex>`.
@@ -195,6 +122,42 @@ pub struct DataverseRemote {
     /// The files of the latest version (the draft), listed once and kept
     /// up to date by this process's own writes; see [`LatestFiles`].
     latest: tokio::sync::Mutex<Option<LatestFiles>>,
+}
+
+impl ServiceRemote for DataverseRemote {
+    const INFO: &'static ServiceInfo = &INFO;
+
+    async fn open(annex: &dyn Annex, api: ApiAccess) -> Result<Self> {
+        let s = config::settings(annex).await?;
+        let api = Api::new(api.client, api.url, s.pid, api.token, s.lock_wait);
+        // Which release answers decides how some answers are read; asked
+        // again on first need if the installation cannot be reached now.
+        if let Err(e) = api.server_version().await {
+            annex.debug(&format!("Dataverse version not known yet: {e}"));
+        }
+        Ok(Self {
+            api,
+            root: s.root,
+            skip_checksum: s.skip_checksum,
+            published: Default::default(),
+            latest: Default::default(),
+        })
+    }
+
+    async fn set_up(&self, _: &dyn Annex) -> Result<String> {
+        if let Some(v) = self.api.server_version().await? {
+            if v < OLDEST_SUPPORTED {
+                return Err(ProviderError::Config(format!(
+                    "{} runs Dataverse {v}; annexa supports Dataverse {OLDEST_SUPPORTED} and \
+                     newer (docs/dataverse.md), where its answers are known",
+                    self.api.base()
+                )));
+            }
+        }
+        self.api.check_token().await?;
+        self.api.check_dataset().await?;
+        Ok(format!("read published files of {}", self.api.pid()))
+    }
 }
 
 /// The listing cache of the latest version, shared by all jobs of this
@@ -792,15 +755,7 @@ impl Provider for DataverseRemote {
             ("dataverse".into(), self.api.base().to_string()),
             ("dataset".into(), self.api.pid().to_string()),
             ("root path".into(), naming::decode(&self.root)),
-            (
-                "API token".into(),
-                if self.api.has_token() {
-                    "set"
-                } else {
-                    "none (read-only, published files)"
-                }
-                .into(),
-            ),
+            service_api::token_row(self.api.has_token()),
         ]
     }
 

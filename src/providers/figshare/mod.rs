@@ -32,22 +32,22 @@ pub mod naming;
 pub mod urls;
 
 use crate::providers::token::{TokenService, TokenSource};
-use crate::providers::KindInfo;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use url::Url;
 
 pub use api::{FsFile, Token};
 pub use error::FigshareError;
 
 use self::api::Api;
 use self::urls::FsUrl;
-use super::{Annex, Capabilities, ConfigSpec, Provider, ProviderError, ProviderKind, Result};
+use super::service_api::{
+    required_setting, seconds_setting, ApiAccess, ApiAddress, ServiceInfo, ServiceKind, ServiceRemote,
+};
+use super::{Annex, ConfigSpec, Provider, ProviderError, Result};
 use crate::key::Key;
-use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
+use crate::transfer::{Algorithm, Expected};
 
 /// The environment variable that holds the API token.
 pub const TOKEN_ENV: &str = "FIGSHARE_API_KEY";
@@ -72,104 +72,12 @@ const CONFIGS: &[ConfigSpec] = &[
     },
 ];
 
-const INFO: KindInfo = KindInfo {
-    name: "figshare",
-    configs: CONFIGS,
-    capabilities: Capabilities::ALL,
-};
-
-pub struct FigshareKind;
-
-struct Settings {
-    api: Url,
-    article: u64,
-    process_wait: Duration,
-}
-
-use crate::providers::service_api::setting as config;
-
-async fn settings(annex: &dyn Annex) -> Result<Settings> {
-    let api = crate::providers::service_api::api_setting(annex, DEFAULT_API).await?;
-    let article = config(annex, "article").await?.ok_or_else(|| {
-        ProviderError::Config(
-            "article=ID (the number at the end of the article's URL) is required for provider=figshare"
-                .into(),
-        )
-    })?;
-    let article = article.parse().map_err(|_| {
-        ProviderError::Config(format!(
-            "article={article} is not an article id (a number, e.g. 12345678)"
-        ))
-    })?;
-    let process_wait = match config(annex, "processwait").await? {
-        None => Duration::from_secs(600),
-        Some(v) => Duration::from_secs(v.parse().map_err(|_| {
-            ProviderError::Config(format!("processwait={v} is not a number of seconds"))
-        })?),
-    };
-    Ok(Settings {
-        api,
-        article,
-        process_wait,
-    })
-}
+pub type FigshareKind = ServiceKind<FigshareRemote>;
 
 /// Where the token comes from: the environment wins over what git-annex stored.
-const TOKEN: TokenSource = TokenSource {
-    env: TOKEN_ENV,
-    creds: CREDS,
-    scheme: api::SCHEME,
-    service: TokenService::Figshare,
-};
-
-fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
-    let client = Client::new(RetryPolicy::default())?;
-    Ok(Api::new(
-        client,
-        s.api.clone(),
-        s.article,
-        token,
-        s.process_wait,
-    ))
-}
-
-#[async_trait]
-impl ProviderKind for FigshareKind {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
-    async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
-        let s = settings(annex).await?;
-        let token = TOKEN.find(annex, &s.api).await?;
-        let api = make_api(&s, token.clone())?;
-        api.check_token().await?;
-        if !api.check_article().await? {
-            annex.info(&format!(
-                "the token's account does not own article {}: this remote reads its published \
-                 files only (storing and removing need a token of the article's owner)",
-                s.article
-            ));
-        }
-        TOKEN
-            .remember(
-                annex,
-                token.as_ref(),
-                &format!("read published files of article {}", s.article),
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
-        let s = settings(annex).await?;
-        let api = make_api(&s, TOKEN.find(annex, &s.api).await?)?;
-        Ok(Arc::new(FigshareRemote {
-            api,
-            known: Default::default(),
-        }))
-    }
-}
+const TOKEN: TokenSource = TokenSource::new(TokenService::Figshare, TOKEN_ENV, CREDS, api::SCHEME);
+const INFO: ServiceInfo = ServiceInfo::new("figshare", CONFIGS, TOKEN, ADDRESS);
+const ADDRESS: ApiAddress = ApiAddress::or_public("api", DEFAULT_API);
 
 /// What annexa remembers of a stored key (SETSTATE), so that retrieval
 /// needs no listing: `fs1 id=<id> size=<bytes> md5=<hex>`.
@@ -228,6 +136,35 @@ pub struct FigshareRemote {
     /// the same name, which REMOVE deletes with the first. CHECKPRESENT,
     /// REMOVE and exports always read a fresh listing.
     known: tokio::sync::Mutex<Option<Vec<FsFile>>>,
+}
+
+impl ServiceRemote for FigshareRemote {
+    const INFO: &'static ServiceInfo = &INFO;
+
+    async fn open(annex: &dyn Annex, api: ApiAccess) -> Result<Self> {
+        let id = "ID (the number at the end of the article's URL)";
+        let article = required_setting(annex, "article", id).await?;
+        let article = article.parse().map_err(|e| {
+            ProviderError::bad_setting("article", &article, "an article id (a number)", e)
+        })?;
+        let process_wait = seconds_setting(annex, "processwait", Duration::from_secs(600)).await?;
+        Ok(Self {
+            api: Api::new(api.client, api.url, article, api.token, process_wait),
+            known: Default::default(),
+        })
+    }
+
+    async fn set_up(&self, annex: &dyn Annex) -> Result<String> {
+        let article = self.api.article();
+        self.api.check_token().await?;
+        if !self.api.check_article().await? {
+            annex.info(&format!(
+                "the token's account does not own article {article}: this remote reads its \
+                 published files only (storing and removing need a token of the article's owner)"
+            ));
+        }
+        Ok(format!("read published files of article {article}"))
+    }
 }
 
 /// Size and MD5 of a local file.

@@ -22,6 +22,7 @@
 //! Waiting for a service (locks, processing) is
 //! [`crate::transfer::RetryPolicy::poll_until`].
 
+pub mod kind;
 pub mod limits;
 pub mod paging;
 
@@ -33,6 +34,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+pub use self::kind::{ApiAccess, ApiAddress, ServiceInfo, ServiceKind, ServiceRemote};
 use super::token::{self, ApiToken};
 use super::ProviderError;
 use crate::transfer::{self, Client, Download, DownloadOutcome, Expected, TransferError, Upload};
@@ -145,6 +147,15 @@ pub enum ApiError {
     NotJson(#[source] serde_json::Error),
 }
 
+/// The `git annex info` row that says whether a token is in use.
+pub fn token_row(has_token: bool) -> (String, String) {
+    let state = match has_token {
+        true => "set",
+        false => "none (read-only, published files)",
+    };
+    ("API token".into(), state.into())
+}
+
 /// A remote's setting `name`, trimmed; `None` when unset or blank.
 pub async fn setting(annex: &dyn super::Annex, name: &str) -> super::Result<Option<String>> {
     Ok(annex
@@ -154,22 +165,47 @@ pub async fn setting(annex: &dyn super::Annex, name: &str) -> super::Result<Opti
         .filter(|v| !v.is_empty()))
 }
 
-/// The remote's `api=` setting (else `default`): an http(s) address,
-/// without query or fragment.
-pub async fn api_setting(annex: &dyn super::Annex, default: &str) -> super::Result<Url> {
-    let text = setting(annex, "api")
+/// The remote's setting `name`, which must be given; `form` shows what it
+/// holds: "ID (the number at the end of the article's URL)".
+pub async fn required_setting(
+    annex: &dyn super::Annex,
+    name: &str,
+    form: &str,
+) -> super::Result<String> {
+    setting(annex, name)
         .await?
-        .unwrap_or_else(|| default.to_string());
-    let mut api = Url::parse(text.trim_end_matches('/'))
-        .map_err(|e| ProviderError::Config(format!("api={text} is not a URL: {e}")))?;
-    if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
+        .ok_or_else(|| ProviderError::Config(format!("{name}={form} is required")))
+}
+
+/// `setting=text` as an API or web address: an http(s) URL with a host,
+/// without query or fragment (`example` shows one in messages).
+pub fn http_url(setting: &'static str, text: &str, example: &str) -> super::Result<Url> {
+    let mut url = Url::parse(text)
+        .map_err(|e| ProviderError::bad_setting(setting, text, "a URL", e))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ProviderError::Config(format!(
-            "api={text} must be an http(s) address such as {default}"
+            "{setting}={} must be an http(s) address such as {example}",
+            transfer::RedactedUrl::new(url)
         )));
     }
-    api.set_query(None);
-    api.set_fragment(None);
-    Ok(api)
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// The remote's setting `name` as a number of seconds, else `default`.
+pub async fn seconds_setting(
+    annex: &dyn super::Annex,
+    name: &'static str,
+    default: Duration,
+) -> super::Result<Duration> {
+    match setting(annex, name).await? {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|e| ProviderError::bad_setting(name, &v, "a number of seconds", e)),
+    }
 }
 
 /// The path segments of `url` (empty ones dropped) and, when `url` is on
@@ -265,11 +301,7 @@ impl ServiceApi {
 
     /// The `git annex info` row that says whether a token is in use.
     pub fn token_row(&self) -> (String, String) {
-        let state = match self.token {
-            Some(_) => "set",
-            None => "none (read-only, published files)",
-        };
-        ("API token".into(), state.into())
+        token_row(self.has_token())
     }
 
     /// `Err(missing())` when there is no token (a write needs one).
