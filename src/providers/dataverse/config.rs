@@ -39,11 +39,15 @@ pub(super) struct Settings {
 }
 
 /// The `url=` of the installation.
-pub(super) const ADDRESS: ApiAddress =
-    ApiAddress::required("url", "https://dataverse.harvard.edu");
+pub(super) const ADDRESS: ApiAddress = ApiAddress::required("url", "https://dataverse.harvard.edu");
 
 pub(super) async fn settings(annex: &dyn Annex) -> Result<Settings> {
-    let doi = required_setting(annex, "doi", "doi:10.xxxx/YYYY (the dataset's persistent id)").await?;
+    let doi = required_setting(
+        annex,
+        "doi",
+        "doi:10.xxxx/YYYY (the dataset's persistent id)",
+    )
+    .await?;
     let pid = normalize_pid(&doi)?;
     let root = naming::encode_folder(&config(annex, "rootpath").await?.unwrap_or_default());
     let skip_checksum = parse_bool(

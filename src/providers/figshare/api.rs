@@ -20,7 +20,7 @@ use url::Url;
 
 use super::error::FigshareError;
 use crate::providers::service_api::paging::{self, Cursor, Page, PagingError};
-use crate::providers::service_api::{Answer, Refusal, ServiceApi};
+use crate::providers::service_api::{Answer, ApiError, Refusal, ServiceApi};
 use crate::transfer::{
     Algorithm, BodySource, Client, Expected, FileRange, Poll, PollSchedule, TransferError, Upload,
 };
@@ -230,7 +230,7 @@ impl Api {
 
     fn need_token(&self, what: &str) -> Result<(), FigshareError> {
         self.api
-            .need_token(|| FigshareError::MissingToken(what.to_string()))
+            .need_token(|| ApiError::missing_token(&super::TOKEN, what).into())
     }
 
     /// Names the problem behind an error status.
@@ -277,12 +277,11 @@ impl Api {
             .unwrap_or_else(|| crate::transfer::summarize_body(body));
         let anonymous = !self.has_token();
         match (refusal, scope) {
-            (Refusal::Unauthenticated, _) if !anonymous => FigshareError::BadToken {
-                api: self.base().to_string(),
-                message,
-            },
+            (Refusal::Unauthenticated, _) if !anonymous => {
+                ApiError::bad_token(&super::TOKEN, self.base(), message).into()
+            }
             (Refusal::Unauthenticated | Refusal::Forbidden, _) if anonymous => {
-                FigshareError::MissingToken(what.to_string())
+                ApiError::missing_token(&super::TOKEN, what).into()
             }
             (Refusal::Forbidden, _) => FigshareError::Forbidden {
                 what: what.to_string(),
@@ -1018,7 +1017,10 @@ mod tests {
             "x",
             Scope::Thing,
         );
-        assert!(matches!(e, FigshareError::BadToken { .. }), "{e}");
+        assert!(
+            matches!(e, FigshareError::Api(ApiError::BadToken { .. })),
+            "{e}"
+        );
         assert!(!e.to_string().contains("s3cret"));
         let e = a.classify(
             StatusCode::NOT_FOUND,
@@ -1038,7 +1040,10 @@ mod tests {
         assert!(matches!(e, FigshareError::Http { status: 422, .. }), "{e}");
         let anon = api(None);
         let e = anon.classify(StatusCode::FORBIDDEN, "", "x", Scope::Thing);
-        assert!(matches!(e, FigshareError::MissingToken(_)), "{e}");
+        assert!(
+            matches!(e, FigshareError::Api(ApiError::MissingToken { .. })),
+            "{e}"
+        );
     }
 
     /// `null` where a value is unknown, and integer error codes, are read

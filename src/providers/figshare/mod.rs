@@ -43,7 +43,8 @@ pub use error::FigshareError;
 use self::api::Api;
 use self::urls::FsUrl;
 use super::service_api::{
-    required_setting, seconds_setting, ApiAccess, ApiAddress, ServiceInfo, ServiceKind, ServiceRemote,
+    required_setting, seconds_setting, ApiAccess, ApiAddress, ServiceInfo, ServiceKind,
+    ServiceRemote,
 };
 use super::{Annex, ConfigSpec, Provider, ProviderError, Result};
 use crate::key::Key;

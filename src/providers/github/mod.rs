@@ -40,7 +40,8 @@ pub use api::{Asset, Release, Repo, Token};
 use self::api::{Api, Uploaded};
 use self::urls::{download_url, parse_url, ReleaseUrl};
 use super::service_api::{
-    http_url, required_setting, setting as config, ApiAccess, ApiAddress, ServiceInfo, ServiceKind, ServiceRemote,
+    http_url, required_setting, setting as config, ApiAccess, ApiAddress, ServiceInfo, ServiceKind,
+    ServiceRemote,
 };
 use super::{parse_bool, Annex, ConfigSpec, Provider, ProviderError, Result};
 use crate::key::Key;
@@ -98,11 +99,12 @@ async fn check_room(s: &GithubRemote) -> Result<()> {
     let mut tag = s.tag.clone();
     while let Some(release) = s.api.find_release(&s.repo, &tag).await? {
         let mut count = 0usize;
-        s.api.assets_each(&s.repo, release.id, &mut |_| {
-            count += 1;
-            Ok(())
-        })
-        .await?;
+        s.api
+            .assets_each(&s.repo, release.id, &mut |_| {
+                count += 1;
+                Ok(())
+            })
+            .await?;
         if count < limit {
             return Ok(());
         }

@@ -154,7 +154,10 @@ impl<R: ServiceRemote> ProviderKind for ServiceKind<R> {
         let api = ApiAccess::new(annex, R::INFO).await?;
         let token = api.token.clone();
         let without = R::open(annex, api).await?.set_up(annex).await?;
-        R::INFO.token.remember(annex, token.as_ref(), &without).await
+        R::INFO
+            .token
+            .remember(annex, token.as_ref(), &without)
+            .await
     }
 
     async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {

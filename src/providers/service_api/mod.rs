@@ -135,7 +135,9 @@ impl Answer {
     }
 }
 
-/// Why a JSON answer could not be had.
+/// What fails the same way with every service's JSON API. A provider's
+/// own error enum holds it as `Api` (see [`api_error_sources`]); it has one
+/// meaning as a [`ProviderError`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {
@@ -145,7 +147,100 @@ pub enum ApiError {
     /// A success whose body is not the JSON the service sends.
     #[error("the answer is not the JSON the service sends")]
     NotJson(#[source] serde_json::Error),
+    /// A listing the service would not let end.
+    #[error("listing")]
+    Paging(#[from] paging::PagingError),
+    #[error("local file")]
+    Io(#[from] std::io::Error),
+    /// A request about `what` that needs the token, without one.
+    #[error(
+        "{what} needs a {} API token: set {env} (or store it with `{env}=... git annex \
+         enableremote <remote>`); {hint}",
+        .token.service.name(),
+        env = .token.env,
+        hint = token::NOT_CHOSEN_HINT
+    )]
+    MissingToken {
+        what: String,
+        token: &'static token::TokenSource,
+    },
+    /// The service at `base` did not accept the token (`message`: its
+    /// answer, scrubbed of the token).
+    #[error(
+        "{} at {base} rejected the API token ({message}). Set {env} to a valid token ({}), or \
+         store a new one with `{env}=... git annex enableremote <remote>`",
+        .token.service.name(),
+        .token.service.token_page(),
+        env = .token.env
+    )]
+    BadToken {
+        token: &'static token::TokenSource,
+        base: String,
+        message: String,
+    },
 }
+
+impl ApiError {
+    /// A request about `what` needs the token of `token`, and has none.
+    pub fn missing_token(token: &'static token::TokenSource, what: &str) -> Self {
+        Self::MissingToken {
+            what: what.to_string(),
+            token,
+        }
+    }
+
+    /// The service at `base` refused the token of `token`, saying `message`.
+    pub fn bad_token(token: &'static token::TokenSource, base: &Url, message: String) -> Self {
+        Self::BadToken {
+            token,
+            base: base.to_string(),
+            message,
+        }
+    }
+}
+
+/// Each shared failure by its meaning; the runtime decides from the variant
+/// alone.
+impl From<ApiError> for ProviderError {
+    fn from(e: ApiError) -> Self {
+        let message = e.to_string();
+        match e {
+            ApiError::Transfer(t) => t.into(),
+            ApiError::NotJson(source) => Self::service(message, Some(Box::new(source))),
+            ApiError::Paging(p) => p.into(),
+            ApiError::Io(io) => Self::Io(io),
+            ApiError::MissingToken { .. } => Self::MissingCredentials(message),
+            ApiError::BadToken { .. } => Self::Unauthenticated {
+                message,
+                source: None,
+            },
+        }
+    }
+}
+
+/// For a provider's error enum with an `Api(ApiError)` variant: `From`
+/// each failure [`ApiError`] holds, so `?` takes them as it takes the
+/// enum's own.
+macro_rules! api_error_sources {
+    ($error:ty) => {
+        impl From<$crate::transfer::TransferError> for $error {
+            fn from(e: $crate::transfer::TransferError) -> Self {
+                Self::Api(e.into())
+            }
+        }
+        impl From<$crate::providers::service_api::paging::PagingError> for $error {
+            fn from(e: $crate::providers::service_api::paging::PagingError) -> Self {
+                Self::Api(e.into())
+            }
+        }
+        impl From<std::io::Error> for $error {
+            fn from(e: std::io::Error) -> Self {
+                Self::Api(e.into())
+            }
+        }
+    };
+}
+pub(crate) use api_error_sources;
 
 /// The `git annex info` row that says whether a token is in use.
 pub fn token_row(has_token: bool) -> (String, String) {
@@ -180,8 +275,8 @@ pub async fn required_setting(
 /// `setting=text` as an API or web address: an http(s) URL with a host,
 /// without query or fragment (`example` shows one in messages).
 pub fn http_url(setting: &'static str, text: &str, example: &str) -> super::Result<Url> {
-    let mut url = Url::parse(text)
-        .map_err(|e| ProviderError::bad_setting(setting, text, "a URL", e))?;
+    let mut url =
+        Url::parse(text).map_err(|e| ProviderError::bad_setting(setting, text, "a URL", e))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ProviderError::Config(format!(
             "{setting}={} must be an http(s) address such as {example}",

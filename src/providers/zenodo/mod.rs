@@ -28,7 +28,8 @@ use self::api::Api;
 use self::urls::ZUrl;
 use super::flat_names;
 use super::service_api::{
-    required_setting, setting as config, ApiAccess, ApiAddress, ServiceInfo, ServiceKind, ServiceRemote,
+    required_setting, setting as config, ApiAccess, ApiAddress, ServiceInfo, ServiceKind,
+    ServiceRemote,
 };
 use super::token::{TokenService, TokenSource};
 use super::{
