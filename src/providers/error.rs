@@ -207,6 +207,18 @@ impl ProviderError {
         }
     }
 
+    /// After every file claimed for a key was tried: the last "not found"
+    /// met (it names the file), else `message` as not found.
+    pub fn not_found_after<E: Into<Self>>(
+        last: Option<E>,
+        message: impl FnOnce() -> String,
+    ) -> Self {
+        match last {
+            Some(e) => e.into(),
+            None => Self::not_found(message()),
+        }
+    }
+
     /// Whether the thing asked for is known to be absent.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })

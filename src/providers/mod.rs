@@ -45,6 +45,7 @@ pub mod dataverse;
 pub mod directory;
 mod error;
 pub mod figshare;
+pub mod file_state;
 pub mod flat_names;
 pub mod github;
 pub mod import;

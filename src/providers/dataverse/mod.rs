@@ -37,10 +37,11 @@ pub use error::DvError;
 
 use self::api::{Api, NewFile};
 use self::config::{ADDRESS, CONFIGS};
+use super::file_state::{FileState, StateFormat};
 use super::service_api::{self, ApiAccess, ServiceInfo, ServiceKind, ServiceRemote};
 use super::{check_export_path, hashdir_lower, Annex, Provider, ProviderError, Result};
 use crate::key::Key;
-use crate::transfer::{Algorithm, Expected};
+use crate::transfer::Expected;
 
 /// The first release whose file metadata API moves a file to the top
 /// folder when given an empty `directoryLabel`.
@@ -60,56 +61,14 @@ pub type DataverseKind = ServiceKind<DataverseRemote>;
 const TOKEN: TokenSource = TokenSource::new(TokenService::Dataverse, TOKEN_ENV, CREDS, api::SCHEME);
 const INFO: ServiceInfo = ServiceInfo::new("dataverse", CONFIGS, TOKEN, ADDRESS);
 
-/// What annexa remembers of a stored key (SETSTATE), so that retrieval
-/// needs no listing: `dv1 id=<id> size=<bytes> <ALGORITHM>=<hex>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct KeyState {
-    id: u64,
-    size: Option<u64>,
-    checksum: Option<Expected>,
-}
+/// What annexa remembers of a stored key: its file's id, size and checksum.
+const STATE: StateFormat = StateFormat("dv1");
 
-impl KeyState {
-    fn of(f: &FileMetadata) -> Self {
-        Self {
-            id: f.data_file.id,
-            size: f.data_file.content_size(),
-            checksum: f.data_file.expected(),
-        }
-    }
-
-    fn render(&self) -> String {
-        let mut s = format!("dv1 id={}", self.id);
-        if let Some(size) = self.size {
-            s.push_str(&format!(" size={size}"));
-        }
-        if let Some(c) = &self.checksum {
-            s.push_str(&format!(" {}={}", c.algorithm, c.hex));
-        }
-        s
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        let mut words = text.split_whitespace();
-        if words.next()? != "dv1" {
-            return None;
-        }
-        let (mut id, mut size, mut checksum) = (None, None, None);
-        for word in words {
-            let (k, v) = word.split_once('=')?;
-            match k {
-                "id" => id = v.parse().ok(),
-                "size" => size = v.parse().ok(),
-                other => {
-                    checksum = Algorithm::from_name(other).map(|a| Expected::new(a, v));
-                }
-            }
-        }
-        Some(Self {
-            id: id?,
-            size,
-            checksum,
-        })
+fn state_of(f: &FileMetadata) -> FileState {
+    FileState {
+        id: f.data_file.id,
+        size: f.data_file.content_size(),
+        checksum: f.data_file.expected(),
     }
 }
 
@@ -346,11 +305,7 @@ impl DataverseRemote {
         label: &str,
         annex: &dyn Annex,
     ) -> Result<Option<FileMetadata>> {
-        let Some(state) = annex
-            .get_state(key.as_str())
-            .await?
-            .and_then(|s| KeyState::parse(&s))
-        else {
+        let Some(state) = STATE.read(annex, key).await? else {
             return Ok(None);
         };
         match self.api.file(&FileRef::Id(state.id)).await {
@@ -501,10 +456,7 @@ impl DataverseRemote {
     }
 
     async fn remember(&self, key: &Key, f: &FileMetadata, annex: &dyn Annex) -> Result<()> {
-        annex
-            .set_state(key.as_str(), &KeyState::of(f).render())
-            .await?;
-        Ok(())
+        STATE.write(annex, key, &state_of(f)).await
     }
 
     /// Files named by the URLs git-annex recorded for the key (URL mode).
@@ -582,11 +534,7 @@ impl Provider for DataverseRemote {
 
     async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()> {
         // Fast path: the id and checksum remembered at store time.
-        if let Some(state) = annex
-            .get_state(key.as_str())
-            .await?
-            .and_then(|s| KeyState::parse(&s))
-        {
+        if let Some(state) = STATE.read(annex, key).await? {
             let checksum = if self.skip_checksum {
                 None
             } else {
@@ -647,13 +595,12 @@ impl Provider for DataverseRemote {
                 .await?;
             return Ok(());
         }
-        if let Some(e) = last_error {
-            return Err(e.into());
-        }
-        Err(ProviderError::not_found(format!(
-            "{key} is not in dataset {} (neither in the draft nor in a published version)",
-            self.api.pid()
-        )))
+        Err(ProviderError::not_found_after(last_error, || {
+            format!(
+                "{key} is not in dataset {} (neither in the draft nor in a published version)",
+                self.api.pid()
+            )
+        }))
     }
 
     async fn check_present(&self, key: &Key, annex: &dyn Annex) -> Result<bool> {
@@ -688,10 +635,7 @@ impl Provider for DataverseRemote {
 
     async fn remove(&self, key: &Key, annex: &dyn Annex) -> Result<()> {
         let (folder, label) = self.key_location(key);
-        let remembered = annex
-            .get_state(key.as_str())
-            .await?
-            .and_then(|s| KeyState::parse(&s));
+        let remembered = STATE.read(annex, key).await?;
         let id = remembered.as_ref().map(|s| s.id);
         // A published file is kept by Dataverse whatever we do; refusing
         // keeps git-annex from counting it gone. A key naming no content
@@ -736,15 +680,11 @@ impl Provider for DataverseRemote {
                 }
             }
         }
-        if remembered.is_some() {
-            annex.set_state(key.as_str(), "").await?;
-        }
-        Ok(())
+        STATE.forget(annex, key, &remembered).await
     }
 
     async fn whereis(&self, key: &Key, annex: &dyn Annex) -> Option<String> {
-        let state = annex.get_state(key.as_str()).await.ok().flatten()?;
-        let id = KeyState::parse(&state)?.id;
+        let id = STATE.read(annex, key).await.ok().flatten()?.id;
         let mut url = self.api.access_url(&FileRef::Id(id));
         url.set_query(None);
         Some(url.to_string())
@@ -788,19 +728,6 @@ mod tests {
         assert_eq!(c.files.len(), 2);
         c.remove(2);
         assert!(c.find("", "y").is_none());
-    }
-
-    #[test]
-    fn key_state_round_trips() {
-        let s = KeyState {
-            id: 42,
-            size: Some(10),
-            checksum: Some(Expected::new(Algorithm::Sha256, "ab01")),
-        };
-        assert_eq!(KeyState::parse(&s.render()), Some(s));
-        assert_eq!(KeyState::parse(""), None);
-        assert_eq!(KeyState::parse("dv1 size=3"), None);
-        assert_eq!(KeyState::parse("dv1 id=7").map(|s| s.id), Some(7));
     }
 
     fn file(size: u64, md5: &str) -> FileMetadata {

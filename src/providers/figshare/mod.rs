@@ -42,13 +42,14 @@ pub use error::FigshareError;
 
 use self::api::Api;
 use self::urls::FsUrl;
+use super::file_state::{FileState, StateFormat};
 use super::service_api::{
     required_setting, seconds_setting, ApiAccess, ApiAddress, ServiceInfo, ServiceKind,
     ServiceRemote,
 };
 use super::{Annex, ConfigSpec, Provider, ProviderError, Result};
 use crate::key::Key;
-use crate::transfer::{Algorithm, Expected};
+use crate::transfer::Algorithm;
 
 /// The environment variable that holds the API token.
 pub const TOKEN_ENV: &str = "FIGSHARE_API_KEY";
@@ -80,48 +81,14 @@ const TOKEN: TokenSource = TokenSource::new(TokenService::Figshare, TOKEN_ENV, C
 const INFO: ServiceInfo = ServiceInfo::new("figshare", CONFIGS, TOKEN, ADDRESS);
 const ADDRESS: ApiAddress = ApiAddress::or_public("api", DEFAULT_API);
 
-/// What annexa remembers of a stored key (SETSTATE), so that retrieval
-/// needs no listing: `fs1 id=<id> size=<bytes> md5=<hex>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct KeyState {
-    id: u64,
-    size: u64,
-    md5: String,
-}
+/// What annexa remembers of a stored key: its file's id, size and MD5.
+const STATE: StateFormat = StateFormat("fs1");
 
-impl KeyState {
-    fn of(f: &FsFile) -> Self {
-        Self {
-            id: f.id,
-            size: f.size,
-            md5: f.computed_md5.to_ascii_lowercase(),
-        }
-    }
-
-    fn render(&self) -> String {
-        format!("fs1 id={} size={} md5={}", self.id, self.size, self.md5)
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        let mut words = text.split_whitespace();
-        if words.next()? != "fs1" {
-            return None;
-        }
-        let (mut id, mut size, mut md5) = (None, None, None);
-        for word in words {
-            let (k, v) = word.split_once('=')?;
-            match k {
-                "id" => id = v.parse().ok(),
-                "size" => size = v.parse().ok(),
-                "md5" => md5 = Some(v.to_string()),
-                _ => {}
-            }
-        }
-        Some(Self {
-            id: id?,
-            size: size?,
-            md5: md5.filter(|m| !m.is_empty())?,
-        })
+fn state_of(f: &FsFile) -> FileState {
+    FileState {
+        id: f.id,
+        size: Some(f.size),
+        checksum: f.md5(),
     }
 }
 
@@ -210,11 +177,7 @@ impl FigshareRemote {
     /// The file remembered for `key`, if it is still there under the key's
     /// name and processed.
     async fn remembered(&self, key: &Key, name: &str, annex: &dyn Annex) -> Result<Option<FsFile>> {
-        let Some(state) = annex
-            .get_state(key.as_str())
-            .await?
-            .and_then(|s| KeyState::parse(&s))
-        else {
+        let Some(state) = STATE.read(annex, key).await? else {
             return Ok(None);
         };
         match self.api.file(state.id).await {
@@ -382,26 +345,18 @@ impl Provider for FigshareRemote {
             }
         }
         let f = self.put(&name, src, annex).await?;
-        annex
-            .set_state(key.as_str(), &KeyState::of(&f).render())
-            .await?;
-        Ok(())
+        STATE.write(annex, key, &state_of(&f)).await
     }
 
     async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()> {
         // URL keys (addurl) may not be names: they are found by URL only.
         let name = Self::key_name(key).ok();
         // Fast path: the id and MD5 remembered at store time.
-        if let Some(state) = annex
-            .get_state(key.as_str())
-            .await?
-            .and_then(|s| KeyState::parse(&s))
-        {
+        if let Some(state) = STATE.read(annex, key).await? {
             let progress = |b| annex.progress(b);
-            let md5 = Some(Expected::new(Algorithm::Md5, &state.md5));
             match self
                 .api
-                .download(state.id, dest, Some(state.size), md5, &progress)
+                .download(state.id, dest, state.size, state.checksum, &progress)
                 .await
             {
                 Ok(()) => return Ok(()),
@@ -437,13 +392,9 @@ impl Provider for FigshareRemote {
                 Err(e) => return Err(e.into()),
             }
         }
-        if let Some(e) = last_error {
-            return Err(e.into());
-        }
-        Err(ProviderError::not_found(format!(
-            "{key} is not in article {}",
-            self.api.article()
-        )))
+        Err(ProviderError::not_found_after(last_error, || {
+            format!("{key} is not in article {}", self.api.article())
+        }))
     }
 
     async fn check_present(&self, key: &Key, annex: &dyn Annex) -> Result<bool> {
@@ -477,10 +428,7 @@ impl Provider for FigshareRemote {
             // A URL key is not a file of the article: nothing of ours to remove.
             return Ok(());
         };
-        let remembered = annex
-            .get_state(key.as_str())
-            .await?
-            .and_then(|s| KeyState::parse(&s));
+        let remembered = STATE.read(annex, key).await?;
         let mut files = self.named(&name).await?;
         if let Some(state) = &remembered {
             if !files.iter().any(|f| f.id == state.id) {
@@ -498,15 +446,11 @@ impl Provider for FigshareRemote {
             self.check_unpublished(key.as_str(), &files).await?;
         }
         self.delete_all(&files).await?;
-        if remembered.is_some() {
-            annex.set_state(key.as_str(), "").await?;
-        }
-        Ok(())
+        STATE.forget(annex, key, &remembered).await
     }
 
     async fn whereis(&self, key: &Key, annex: &dyn Annex) -> Option<String> {
-        let state = annex.get_state(key.as_str()).await.ok().flatten()?;
-        let id = KeyState::parse(&state)?.id;
+        let id = STATE.read(annex, key).await.ok().flatten()?.id;
         Some(self.api.download_url(id).to_string())
     }
 
@@ -527,15 +471,14 @@ mod tests {
 
     #[test]
     fn key_state_round_trips() {
-        let s = KeyState {
+        let s = state_of(&FsFile {
             id: 42,
             size: 10,
-            md5: "ab01".into(),
-        };
-        assert_eq!(KeyState::parse(&s.render()), Some(s));
-        assert_eq!(KeyState::parse(""), None);
-        assert_eq!(KeyState::parse("fs1 size=3"), None);
-        assert_eq!(KeyState::parse("dv1 id=7 size=1 md5=aa"), None);
+            computed_md5: "AB01".into(),
+            ..serde_json::from_str(r#"{"id": 1, "name": "x"}"#).unwrap()
+        });
+        assert_eq!(STATE.render(&s), "fs1 id=42 size=10 md5=ab01");
+        assert_eq!(STATE.parse(&STATE.render(&s)), Some(s));
     }
 
     #[test]
