@@ -265,7 +265,9 @@ pub(super) mod tests {
 
     fn config_error(pairs: &[(&str, &str)]) -> String {
         match parse(pairs) {
-            Err(ProviderError::Config(text)) => text,
+            Err(e @ (ProviderError::Config(_) | ProviderError::BadSetting { .. })) => {
+                crate::error_chain_text(&e)
+            }
             other => panic!("{pairs:?}: expected a Config error, got {other:?}"),
         }
     }
