@@ -1,8 +1,8 @@
 //! The set-up every token service's kind shares (Dataverse, Figshare,
 //! GitHub, Zenodo): read the API address the user chose, find the token
 //! for it, make the HTTP client ([`ApiAccess`]), and at `initremote` keep
-//! the token once the kind's checks passed. A kind says only what is its
-//! own ([`ServiceRemote`]: its settings, its remote, its checks); its
+//! the token once the remote's own checks passed. A service's remote says
+//! only what is its own ([`ServiceRemote`]: its settings, its checks); its
 //! kind ([`ServiceKind`]) follows from that.
 
 use std::future::Future;
