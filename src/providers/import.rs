@@ -17,7 +17,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 
-use super::{Annex, ProviderError, Result};
+use super::{Annex, ExportPath, ExportedFile, ProviderError, Result};
 use crate::transfer::{Algorithm, Expected};
 
 /// One file of an import source.
@@ -132,7 +132,7 @@ pub enum KeySource {
 /// `source` into `scratch` (removed afterwards) and hashing it.
 pub async fn content_key(
     source: &dyn ImportTree,
-    path: &str,
+    path: &ExportPath,
     size: u64,
     id: &ContentId,
     scratch: &Path,
@@ -210,7 +210,7 @@ pub trait ImportTree: Send + Sync {
     /// published checksum and `size` when known.
     async fn retrieve_import(
         &self,
-        path: &str,
+        path: &ExportPath,
         size: Option<u64>,
         dest: &Path,
         annex: &dyn Annex,
@@ -218,7 +218,7 @@ pub trait ImportTree: Send + Sync {
 
     /// Whether the file at `path` still has the content of `key` (as far as
     /// its size and published checksum tell).
-    async fn check_present_import(&self, path: &str, key: &Key, annex: &dyn Annex) -> Result<bool>;
+    async fn check_present_import(&self, file: ExportedFile<'_>) -> Result<bool>;
 }
 
 /// An import source whose file at a path is found in a fresh listing (or
@@ -234,7 +234,10 @@ pub trait FindImported: Send + Sync {
     /// The importable file now at `path` with what the import makes of it
     /// (as [`FindImported::list_files`] would list it); `None` when there
     /// is none.
-    async fn find_imported(&self, path: &str) -> Result<Option<(Self::Found, ImportableFile)>>;
+    async fn find_imported(
+        &self,
+        path: &ExportPath,
+    ) -> Result<Option<(Self::Found, ImportableFile)>>;
     /// What the import reads, for the error of a file that is gone
     /// ("article 42").
     fn import_source(&self) -> String;
@@ -247,7 +250,7 @@ pub trait FindImported: Send + Sync {
     ) -> Result<()>;
     /// [`ImportTree::check_present_import`]: by default, whether the file
     /// now at `path` is listed as `key`'s content.
-    async fn found_matches_key(&self, path: &str, key: &Key) -> Result<bool> {
+    async fn found_matches_key(&self, path: &ExportPath, key: &Key) -> Result<bool> {
         Ok(self
             .find_imported(path)
             .await?
@@ -263,7 +266,7 @@ impl<T: FindImported> ImportTree for T {
 
     async fn retrieve_import(
         &self,
-        path: &str,
+        path: &ExportPath,
         size: Option<u64>,
         dest: &Path,
         annex: &dyn Annex,
@@ -278,13 +281,8 @@ impl<T: FindImported> ImportTree for T {
         self.download_imported(&found, dest, annex).await
     }
 
-    async fn check_present_import(
-        &self,
-        path: &str,
-        key: &Key,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        self.found_matches_key(path, key).await
+    async fn check_present_import(&self, file: ExportedFile<'_>) -> Result<bool> {
+        self.found_matches_key(file.path, file.key).await
     }
 }
 

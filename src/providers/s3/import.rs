@@ -11,7 +11,6 @@
 //! key is ever registered unverified. The ETag is also the content
 //! identifier: S3 gives a new one whenever an object is replaced.
 
-use crate::key::Key;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -22,7 +21,9 @@ use super::client::ListPager;
 use super::error::service_error;
 use super::S3Remote;
 use crate::providers::import::{file_matches_key, ContentId};
-use crate::providers::{Annex, ImportSink, ImportTree, ImportableFile, Result};
+use crate::providers::{
+    Annex, ExportPath, ExportedFile, ImportSink, ImportTree, ImportableFile, Result,
+};
 use crate::transfer::{Algorithm, Expected};
 use rusty_s3::actions::list_objects_v2::ListObjectsContent;
 
@@ -251,7 +252,7 @@ impl ImportTree for S3Remote {
         if file.id.checksum.is_none() || self.creds.is_none() {
             return Ok(Some(file));
         }
-        let object = self.export_object(&file.path)?;
+        let object = self.export_object(&ExportPath::new(file.path.as_str())?);
         Ok(match self.encryption_of(&object).await? {
             None => None,
             Some(Encryption::EtagIsMd5) => Some(file),
@@ -264,24 +265,19 @@ impl ImportTree for S3Remote {
 
     async fn retrieve_import(
         &self,
-        path: &str,
+        path: &ExportPath,
         size: Option<u64>,
         dest: &Path,
         annex: &dyn Annex,
     ) -> Result<()> {
-        self.download(&self.export_object(path)?, size, dest, annex)
+        self.download(&self.export_object(path), size, dest, annex)
             .await
     }
 
-    async fn check_present_import(
-        &self,
-        path: &str,
-        key: &Key,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        let object = self.export_object(path)?;
+    async fn check_present_import(&self, file: ExportedFile<'_>) -> Result<bool> {
+        let object = self.export_object(file.path);
         Ok(match self.import_head(&object).await? {
-            Some(found) => file_matches_key(&found, key),
+            Some(found) => file_matches_key(&found, file.key),
             None => false,
         })
     }
