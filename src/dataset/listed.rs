@@ -33,7 +33,7 @@ use super::service::{ServiceHints, ServiceSource};
 use super::tree::Content;
 use super::{DatasetError, Source};
 use crate::error_chain_text;
-use crate::providers::import::{key_for, ContentId};
+use crate::providers::import::{key_for, ContentId, ListedFile};
 use crate::providers::{self, Annex, ExportPath, ImportSink, ImportTree, ImportableFile};
 use crate::transfer::{Algorithm, Expected};
 
@@ -645,7 +645,12 @@ async fn download_checked(
     checksum: Option<&Expected>,
 ) -> Result<(), String> {
     let checked = ExportPath::new(path).map_err(|e| error_chain_text(&e))?;
-    tree.retrieve_import(&checked, Some(size), tmp, annex)
+    let file = ListedFile {
+        path: &checked,
+        size: Some(size),
+        annex,
+    };
+    tree.retrieve_import(file, tmp)
         .await
         .map_err(|e| error_chain_text(&e))?;
     let got = std::fs::metadata(tmp).map(|m| m.len()).unwrap_or(0);

@@ -147,7 +147,14 @@ pub async fn content_key(
     let _ = tokio::fs::remove_file(scratch).await;
     let result = async {
         source
-            .retrieve_import(path, Some(size), scratch, annex)
+            .retrieve_import(
+                ListedFile {
+                    path,
+                    size: Some(size),
+                    annex,
+                },
+                scratch,
+            )
             .await?;
         let digest = hash_file(scratch, Algorithm::Sha256).await?;
         let got = tokio::fs::metadata(scratch).await?.len();
@@ -170,6 +177,15 @@ pub async fn content_key(
 /// The digest of a file, read in blocks (memory does not grow with it).
 pub async fn hash_file(path: &Path, algorithm: Algorithm) -> Result<String> {
     Ok(crate::transfer::hash_file(path, algorithm).await?)
+}
+
+/// A file to fetch from an import source: its path in the tree, the size
+/// it was listed with (when known), and the session to report through.
+#[derive(Clone, Copy)]
+pub struct ListedFile<'a> {
+    pub path: &'a ExportPath,
+    pub size: Option<u64>,
+    pub annex: &'a dyn Annex,
 }
 
 /// Receives the files of a listing as the pages arrive.
@@ -205,16 +221,10 @@ pub trait ImportTree: Send + Sync {
         Ok(Some(file))
     }
 
-    /// Downloads the file now at `path` into `dest` (which may hold a prefix
-    /// of it from an interrupted attempt), verified against the service's
-    /// published checksum and `size` when known.
-    async fn retrieve_import(
-        &self,
-        path: &ExportPath,
-        size: Option<u64>,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()>;
+    /// Downloads the file now at `file.path` into `dest` (which may hold a
+    /// prefix of it from an interrupted attempt), verified against the
+    /// service's published checksum and the listed size when known.
+    async fn retrieve_import(&self, file: ListedFile<'_>, dest: &Path) -> Result<()>;
 
     /// Whether the file at `path` still has the content of `key` (as far as
     /// its size and published checksum tell).
@@ -264,13 +274,8 @@ impl<T: FindImported> ImportTree for T {
         self.list_files(sink, annex).await
     }
 
-    async fn retrieve_import(
-        &self,
-        path: &ExportPath,
-        size: Option<u64>,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
+    async fn retrieve_import(&self, listed: ListedFile<'_>, dest: &Path) -> Result<()> {
+        let ListedFile { path, size, annex } = listed;
         let Some((found, file)) = self.find_imported(path).await? else {
             return Err(ProviderError::not_found(format!(
                 "{path} is no longer in {}",

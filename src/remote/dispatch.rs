@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 use super::job::JobAnnex;
 use crate::key::Key;
 use crate::protocol::{Availability, CheckUrl, Direction, Extension, Reply, Request, UrlEntry};
-use crate::providers::import::{content_key, ContentId, KeySource};
+use crate::providers::import::{content_key, ContentId, KeySource, ListedFile};
 use crate::providers::{
     self, check_export_path, error_chain_text, Annex, AnnexError, ExportPath, ExportedFile,
     ImportSink, ImportTree, ImportableFile, Provider, ProviderError, ProviderKind, UrlCheck,
@@ -597,7 +597,12 @@ async fn retrieve_import_whole(
     if tokio::fs::symlink_metadata(dest).await.is_ok() {
         tokio::fs::rename(dest, &side).await?;
     }
-    match import.retrieve_import(name, None, &side, annex).await {
+    let file = ListedFile {
+        path: name,
+        size: None,
+        annex,
+    };
+    match import.retrieve_import(file, &side).await {
         Ok(()) => Ok(tokio::fs::rename(&side, dest).await?),
         Err(e) => {
             if tokio::fs::symlink_metadata(&side).await.is_ok() {

@@ -18,7 +18,7 @@ use crate::support::zenodo as support_zenodo;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::support::annex::{annex_key, export_path, exported};
+use crate::support::annex::{annex_key, export_path, exported, listed_file};
 use annexa::providers::{
     self, Annex, ImportSink, ImportTree, ImportableFile, Provider, ProviderError,
 };
@@ -781,7 +781,7 @@ fn import_tree(kind: &str) {
             let dest = tmp.path().join("imported");
             let _ = std::fs::remove_file(&dest);
             import
-                .retrieve_import(&export_path(name), Some(file.size), &dest, &annex)
+                .retrieve_import(listed_file(&export_path(name), Some(file.size), &annex), &dest)
                 .await
                 .unwrap_or_else(|e| panic!("{kind}: retrieve_import {name}: {e:?}"));
             assert!(
@@ -804,7 +804,7 @@ fn import_tree(kind: &str) {
             .expect("store_export of the changed file");
         let dest = tmp.path().join("changed");
         let got = import
-            .retrieve_import(&export_path(name), Some(old.size), &dest, &annex)
+            .retrieve_import(listed_file(&export_path(name), Some(old.size), &annex), &dest)
             .await;
         assert!(
             got.is_err(),
@@ -832,7 +832,7 @@ fn import_tree(kind: &str) {
             .await
             .unwrap());
         let err = import
-            .retrieve_import(&export_path("no/such file.txt"), None, &dest, &annex)
+            .retrieve_import(listed_file(&export_path("no/such file.txt"), None, &annex), &dest)
             .await
             .unwrap_err();
         assert!(

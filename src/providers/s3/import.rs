@@ -20,7 +20,7 @@ use reqwest::{Method, StatusCode};
 use super::client::ListPager;
 use super::error::service_error;
 use super::S3Remote;
-use crate::providers::import::{file_matches_key, ContentId};
+use crate::providers::import::{file_matches_key, ContentId, ListedFile};
 use crate::providers::{
     Annex, ExportPath, ExportedFile, ImportSink, ImportTree, ImportableFile, Result,
 };
@@ -263,15 +263,9 @@ impl ImportTree for S3Remote {
         })
     }
 
-    async fn retrieve_import(
-        &self,
-        path: &ExportPath,
-        size: Option<u64>,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        self.download(&self.export_object(path), size, dest, annex)
-            .await
+    async fn retrieve_import(&self, file: ListedFile<'_>, dest: &Path) -> Result<()> {
+        let object = self.export_object(file.path);
+        self.download(&object, file.size, dest, file.annex).await
     }
 
     async fn check_present_import(&self, file: ExportedFile<'_>) -> Result<bool> {

@@ -132,6 +132,15 @@ pub fn exported<'a>(
     annexa::providers::ExportedFile { path, key, annex }
 }
 
+/// The file at `path` of an import source, listed with `size`.
+pub fn listed_file<'a>(
+    path: &'a annexa::providers::ExportPath,
+    size: Option<u64>,
+    annex: &'a dyn annexa::providers::Annex,
+) -> annexa::providers::import::ListedFile<'a> {
+    annexa::providers::import::ListedFile { path, size, annex }
+}
+
 pub fn annex_key(text: &str) -> annexa::key::Key {
     annexa::key::Key::parse(text).expect("a git-annex key")
 }
