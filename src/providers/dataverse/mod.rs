@@ -39,7 +39,7 @@ use self::api::{Api, NewFile};
 use self::config::{ADDRESS, CONFIGS};
 use super::file_state::{FileState, StateFormat};
 use super::service_api::{self, ApiAccess, ServiceInfo, ServiceKind, ServiceRemote};
-use super::{check_export_path, hashdir_lower, Annex, Provider, ProviderError, Result};
+use super::{hashdir_lower, Annex, ExportPath, Provider, ProviderError, Result};
 use crate::key::Key;
 use crate::transfer::Expected;
 
@@ -173,9 +173,8 @@ impl DataverseRemote {
         (folder, naming::encode_file(key.as_str()))
     }
 
-    fn export_location(&self, name: &str) -> Result<(String, String)> {
-        check_export_path(name)?;
-        Ok(naming::export_location(&self.root, name))
+    fn export_location(&self, path: &ExportPath) -> (String, String) {
+        naming::export_location(&self.root, path)
     }
 
     /// The file at folder/label in the newest version this user can see

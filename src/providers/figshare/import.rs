@@ -18,7 +18,7 @@ use super::{FigshareRemote, FsFile};
 use crate::providers::flat_names::decode_path;
 use crate::providers::import::{ContentId, FindImported};
 use crate::providers::{
-    check_export_path, error_chain_text, Annex, ImportSink, ImportableFile, Result,
+    check_export_path, error_chain_text, Annex, ExportPath, ImportSink, ImportableFile, Result,
 };
 
 /// The tree path of a file named `name`.
@@ -85,11 +85,14 @@ impl FindImported for FigshareRemote {
 
     /// The first importable file at `path` in the listing, as
     /// [`FindImported::list_files`] chooses.
-    async fn find_imported(&self, path: &str) -> Result<Option<(FsFile, ImportableFile)>> {
+    async fn find_imported(&self, path: &ExportPath) -> Result<Option<(FsFile, ImportableFile)>> {
         let mut found: Option<FsFile> = None;
         self.api
             .visible_files_each(&mut |f| {
-                if found.is_none() && path_of(&f.name) == path && not_importable(&f).is_none() {
+                if found.is_none()
+                    && path_of(&f.name) == path.as_str()
+                    && not_importable(&f).is_none()
+                {
                     found = Some(f);
                 }
                 Ok(())

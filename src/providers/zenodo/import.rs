@@ -19,7 +19,8 @@ use super::ZenodoRemote;
 use crate::providers::flat_names::decode_path;
 use crate::providers::import::{ContentId, FindImported};
 use crate::providers::{
-    check_export_path, error_chain_text, Annex, ImportSink, ImportableFile, ProviderError, Result,
+    check_export_path, error_chain_text, Annex, ExportPath, ImportSink, ImportableFile,
+    ProviderError, Result,
 };
 
 /// The tree path of a file named `name`.
@@ -109,14 +110,17 @@ impl FindImported for ZenodoRemote {
         Ok(())
     }
 
-    async fn find_imported(&self, path: &str) -> Result<Option<((Space, ZFile), ImportableFile)>> {
+    async fn find_imported(
+        &self,
+        path: &ExportPath,
+    ) -> Result<Option<((Space, ZFile), ImportableFile)>> {
         let space = self.import_space().await?;
         let found = self
             .api
             .files(&space)
             .await?
             .into_iter()
-            .find(|f| path_of(&f.key) == path && not_importable(f).is_none());
+            .find(|f| path_of(&f.key) == path.as_str() && not_importable(f).is_none());
         Ok(found.map(|f| {
             let file = self.importable(&space, &f);
             ((space, f), file)
