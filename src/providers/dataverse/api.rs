@@ -18,7 +18,7 @@ use url::Url;
 
 use super::error::DvError;
 use crate::providers::service_api::paging::{self, Cursor, Page};
-use crate::providers::service_api::{Refusal, ServiceApi};
+use crate::providers::service_api::{DownloadTo, Refusal, ServiceApi};
 use crate::transfer::{
     Algorithm, BodySource, Client, Expected, FileRange, FormField, Poll, PollSchedule,
     TransferError, Upload,
@@ -925,33 +925,21 @@ impl Api {
         }
     }
 
-    /// Streams a file into `dest` (resuming from what is there), checking
-    /// size and checksum when given.
-    pub async fn download(
-        &self,
-        file: &FileRef,
-        dest: &Path,
-        expected_size: Option<u64>,
-        checksum: Option<Expected>,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<(), DvError> {
+    /// Streams a file into `to.dest` (resuming from what is there),
+    /// checking size and checksum when given.
+    pub async fn download(&self, file: &FileRef, to: &DownloadTo<'_>) -> Result<(), DvError> {
         let url = self.access_url(file);
         let request = || self.request(Method::GET, url.clone());
-        match self
-            .api
-            .download(&request, expected_size, checksum, dest, progress)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(TransferError::Status { status, detail, .. }) => Err(self
+        match self.api.download_answer(&request, to).await? {
+            Ok(()) => Ok(()),
+            Err(refused) => Err(self
                 .explain(
-                    status,
-                    &detail,
+                    refused.status,
+                    &refused.body,
                     &format!("download of {file}"),
                     Scope::Download,
                 )
                 .await),
-            Err(e) => Err(e.into()),
         }
     }
 }

@@ -20,7 +20,7 @@ use url::Url;
 
 use super::error::FigshareError;
 use crate::providers::service_api::paging::{self, Cursor, Page, PagingError};
-use crate::providers::service_api::{Answer, Refusal, ServiceApi};
+use crate::providers::service_api::{Answer, DownloadTo, Refusal, ServiceApi};
 use crate::transfer::{
     Algorithm, BodySource, Client, Expected, FileRange, Poll, PollSchedule, TransferError, Upload,
 };
@@ -338,20 +338,7 @@ impl Api {
         what: &str,
         scope: Scope,
     ) -> Result<T, FigshareError> {
-        let answer = self
-            .api
-            .fetch(
-                method.clone(),
-                || {
-                    let b = self.request(method.clone(), url.clone());
-                    match json {
-                        Some(j) => b.json(j),
-                        None => b,
-                    }
-                },
-                |text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
-            )
-            .await?;
+        let answer = self.api.fetch_json(method, url, json).await?;
         self.parse(answer, what, scope)
     }
 
@@ -870,30 +857,14 @@ impl Api {
         Err(self.classify_answer(&answer, &format!("file {id}"), Scope::Thing))
     }
 
-    /// Streams file `id` into `dest` through the API download endpoint
+    /// Streams file `id` into `to.dest` through the API download endpoint
     /// (resuming from what is there), checking size and MD5 when known.
     /// An empty `202` challenge is a failure; an HTML page or empty body
     /// cannot match the size and MD5.
-    pub async fn download(
-        &self,
-        id: u64,
-        dest: &Path,
-        expected_size: Option<u64>,
-        checksum: Option<Expected>,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<(), FigshareError> {
+    pub async fn download(&self, id: u64, to: &DownloadTo<'_>) -> Result<(), FigshareError> {
         let url = self.download_url(id);
         let request = || self.request(Method::GET, url.clone());
-        let through_api = self
-            .download_with(
-                &request,
-                id,
-                dest,
-                expected_size,
-                checksum.clone(),
-                progress,
-            )
-            .await;
+        let through_api = self.download_with(&request, id, to).await;
         // The API endpoint is documented as "Public File Download": a
         // private file may be 404 there. The documented route for private
         // files is the downloader with `?token=`.
@@ -911,10 +882,7 @@ impl Api {
             return Err(e);
         };
         let request = || self.api.anonymous_request(Method::GET, private.clone());
-        match self
-            .download_with(&request, id, dest, expected_size, checksum, progress)
-            .await
-        {
+        match self.download_with(&request, id, to).await {
             Ok(()) => Ok(()),
             Err(again) if again.is_not_found() => Err(e),
             Err(again) => Err(again),
@@ -945,24 +913,13 @@ impl Api {
         &self,
         request: &(dyn Fn() -> RequestBuilder + Send + Sync),
         id: u64,
-        dest: &Path,
-        expected_size: Option<u64>,
-        checksum: Option<Expected>,
-        progress: &(dyn Fn(u64) + Send + Sync),
+        to: &DownloadTo<'_>,
     ) -> Result<(), FigshareError> {
-        match self
-            .api
-            .download(request, expected_size, checksum, dest, progress)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(TransferError::Status { status, detail, .. }) => Err(self.classify(
-                status,
-                &detail,
-                &format!("download of file {id}"),
-                Scope::Thing,
-            )),
-            Err(e) => Err(e.into()),
+        match self.api.download_answer(request, to).await? {
+            Ok(()) => Ok(()),
+            Err(refused) => {
+                Err(self.classify_answer(&refused, &format!("download of file {id}"), Scope::Thing))
+            }
         }
     }
 }

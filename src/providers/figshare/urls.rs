@@ -15,6 +15,8 @@ use async_trait::async_trait;
 use url::Url;
 
 use super::{FigshareRemote, FsFile};
+use crate::providers::service_api::{path_below, segments_below};
+use crate::providers::token::same_origin;
 use crate::providers::{ProviderError, Result, UrlCheck, UrlEntry, UrlTargets};
 
 /// What a claimed URL names.
@@ -29,12 +31,6 @@ fn is_figshare_host(host: &str) -> bool {
     h == "figshare.com" || h.ends_with(".figshare.com")
 }
 
-fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
-
 /// The file or article `url` names, if it is a Figshare URL (or one of the
 /// API at `api`).
 pub fn parse(url: &str, api: &Url) -> Option<FsUrl> {
@@ -43,24 +39,19 @@ pub fn parse(url: &str, api: &Url) -> Option<FsUrl> {
         return None;
     }
     let host = parsed.host_str()?;
-    let ours = same_origin(&parsed, api);
-    if !ours && !is_figshare_host(host) {
+    if !same_origin(api, &parsed) && !is_figshare_host(host) {
         return None;
     }
-    let segments: Vec<&str> = parsed.path_segments()?.filter(|s| !s.is_empty()).collect();
-    // The API's own paths, below its base path (e.g. /v2).
-    let api_path: Vec<&str> = api
-        .path_segments()
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect();
-    let below_api = (ours || host.eq_ignore_ascii_case("api.figshare.com"))
-        && segments.len() > api_path.len()
-        && segments[..api_path.len()] == api_path[..];
-    if below_api {
-        let rest = &segments[api_path.len()..];
-        match rest {
+    // The API's own paths, below its base path (e.g. /v2), on its own
+    // origin or on the public API's host.
+    let (segments, below) = segments_below(api, &parsed);
+    let below = below.or_else(|| {
+        host.eq_ignore_ascii_case("api.figshare.com")
+            .then(|| path_below(api, &segments))
+            .flatten()
+    });
+    if let Some(rest) = below {
+        match rest.as_slice() {
             ["file", "download", id] => return id.parse().ok().map(FsUrl::File),
             ["articles", id] => {
                 return id
