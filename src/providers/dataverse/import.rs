@@ -19,7 +19,7 @@ use async_trait::async_trait;
 
 use super::api::FileMetadata;
 use super::{DataverseRemote, FileRef};
-use crate::providers::import::{ContentId, FindImported};
+use crate::providers::import::{path_refusal, ContentId, FindImported};
 use crate::providers::{
     check_export_path, Annex, ImportSink, ImportableFile, ProviderError, Result,
 };
@@ -68,8 +68,8 @@ impl DataverseRemote {
         f: &FileMetadata,
         path: String,
     ) -> std::result::Result<ImportableFile, String> {
-        if let Err(why) = check_export_path(&path) {
-            return Err(crate::providers::error_chain_text(&why));
+        if let Some(why) = path_refusal(&path) {
+            return Err(why);
         }
         let size = f
             .data_file
@@ -148,13 +148,11 @@ impl FindImported for DataverseRemote {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn meta(json: serde_json::Value) -> FileMetadata {
-        serde_json::from_value(json).unwrap()
-    }
+    use crate::providers::testing::from_json;
 
     #[test]
     fn paths_follow_folders_and_original_names() {
+        let meta = from_json::<FileMetadata>;
         let table = meta(serde_json::json!({
             "label": "data.tab", "directoryLabel": "a/b",
             "dataFile": {"id": 7, "tabularData": true, "originalFileName": "data.csv",

@@ -742,17 +742,14 @@ impl Api {
             progress,
             shared: Some(total),
         };
-        let schedule = PollSchedule {
-            first: Duration::from_millis(20),
-            max: Duration::from_secs(5),
-            deadline: None,
-            looks: Some(LOCKED_TRIES),
-        };
+        let schedule = PollSchedule::looks(
+            Duration::from_millis(20),
+            Duration::from_secs(5),
+            LOCKED_TRIES,
+        );
         let spec = &spec;
         let polled = self
             .api
-            .client()
-            .policy()
             .poll_until(schedule, || async move {
                 match self.api.client().upload(spec).await {
                     Ok(_) => Ok(Poll::Done(())),
@@ -792,16 +789,9 @@ impl Api {
         // Processing takes a moment at least: look after a short wait.
         tokio::time::sleep(Duration::from_millis(20)).await;
         let wait = self.process_wait_for(size);
-        let schedule = PollSchedule {
-            first: Duration::from_millis(40),
-            max: Duration::from_secs(2),
-            deadline: Some(wait),
-            looks: None,
-        };
+        let schedule = PollSchedule::until(Duration::from_millis(40), Duration::from_secs(2), wait);
         let polled = self
             .api
-            .client()
-            .policy()
             .poll_until(schedule, || async {
                 let f = self.file(id).await?;
                 if f.failed_check() {
@@ -927,6 +917,7 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testing::{assert_named, Named};
 
     fn api(token: Option<&str>) -> Api {
         Api::new(
@@ -968,34 +959,20 @@ mod tests {
 
     #[test]
     fn errors_are_named_by_status_and_scope() {
+        use FigshareError::*;
         let a = api(Some("s3cret"));
-        let e = a.classify(
-            StatusCode::UNAUTHORIZED,
-            r#"{"message":"Invalid token","code":"InvalidToken"}"#,
-            "x",
-            Scope::Thing,
-        );
-        assert!(matches!(e, FigshareError::BadToken { .. }), "{e}");
-        assert!(!e.to_string().contains("s3cret"));
-        let e = a.classify(
-            StatusCode::NOT_FOUND,
-            r#"{"message":"Entity not found","code":"EntityNotFound"}"#,
-            "x",
-            Scope::Article,
-        );
-        assert!(matches!(e, FigshareError::ArticleNotFound { .. }), "{e}");
-        let e = a.classify(
-            StatusCode::NOT_FOUND,
-            r#"{"message":"Entity not found","code":"EntityNotFound"}"#,
-            "x",
-            Scope::Thing,
-        );
-        assert!(e.is_not_found(), "{e}");
-        let e = a.classify(StatusCode::UNPROCESSABLE_ENTITY, "{}", "x", Scope::Thing);
-        assert!(matches!(e, FigshareError::Http { status: 422, .. }), "{e}");
-        let anon = api(None);
-        let e = anon.classify(StatusCode::FORBIDDEN, "", "x", Scope::Thing);
-        assert!(matches!(e, FigshareError::MissingToken(_)), "{e}");
+        let invalid = r#"{"message":"Invalid token","code":"InvalidToken"}"#;
+        let gone = r#"{"message":"Entity not found","code":"EntityNotFound"}"#;
+        #[rustfmt::skip]
+        let cases: [Named<Scope, FigshareError>; 4] = [
+            (401, invalid, Scope::Thing, |e| matches!(e, BadToken { .. })),
+            (404, gone, Scope::Article, |e| matches!(e, ArticleNotFound { .. })),
+            (404, gone, Scope::Thing, |e| e.is_not_found()),
+            (422, "{}", Scope::Thing, |e| matches!(e, Http { status: 422, .. })),
+        ];
+        assert_named(|s, b, scope| a.classify(s, b, "x", scope), &cases, "s3cret");
+        let e = api(None).classify(StatusCode::FORBIDDEN, "", "x", Scope::Thing);
+        assert!(matches!(e, MissingToken(_)), "{e}");
     }
 
     /// `null` where a value is unknown, and integer error codes, are read

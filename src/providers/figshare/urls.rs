@@ -169,6 +169,7 @@ impl UrlTargets for FigshareRemote {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testing::assert_unclaimed;
 
     fn p(url: &str) -> Option<FsUrl> {
         parse(url, &Url::parse("https://api.figshare.com/v2").unwrap())
@@ -176,70 +177,64 @@ mod tests {
 
     #[test]
     fn forms() {
-        assert_eq!(
-            p("https://figshare.com/ndownloader/files/123"),
-            Some(FsUrl::File(123))
-        );
-        assert_eq!(
-            p("https://ndownloader.figshare.com/files/123"),
-            Some(FsUrl::File(123))
-        );
-        assert_eq!(
-            p("https://api.figshare.com/v2/file/download/77"),
-            Some(FsUrl::File(77))
-        );
-        assert_eq!(
-            p("https://figshare.com/articles/dataset/Some_atlas/12345678/2"),
-            Some(FsUrl::Article {
-                id: 12345678,
-                version: Some(2)
-            })
-        );
-        assert_eq!(
-            p("https://figshare.com/articles/dataset/Some_atlas/12345678"),
-            Some(FsUrl::Article {
-                id: 12345678,
-                version: None
-            })
-        );
-        assert_eq!(
-            p("https://figshare.com/articles/12345678"),
-            Some(FsUrl::Article {
-                id: 12345678,
-                version: None
-            })
-        );
-        assert_eq!(
-            p("https://api.figshare.com/v2/articles/5/versions/3"),
-            Some(FsUrl::Article {
-                id: 5,
-                version: Some(3)
-            })
-        );
+        let article = |id, version| Some(FsUrl::Article { id, version });
+        for (url, want) in [
+            (
+                "https://figshare.com/ndownloader/files/123",
+                Some(FsUrl::File(123)),
+            ),
+            (
+                "https://ndownloader.figshare.com/files/123",
+                Some(FsUrl::File(123)),
+            ),
+            (
+                "https://api.figshare.com/v2/file/download/77",
+                Some(FsUrl::File(77)),
+            ),
+            (
+                "https://figshare.com/articles/dataset/Some_atlas/12345678/2",
+                article(12345678, Some(2)),
+            ),
+            (
+                "https://figshare.com/articles/dataset/Some_atlas/12345678",
+                article(12345678, None),
+            ),
+            (
+                "https://figshare.com/articles/12345678",
+                article(12345678, None),
+            ),
+            (
+                "https://api.figshare.com/v2/articles/5/versions/3",
+                article(5, Some(3)),
+            ),
+        ] {
+            assert_eq!(p(url), want, "{url}");
+        }
         let local = Url::parse("http://127.0.0.1:8080/v2").unwrap();
-        assert_eq!(
-            parse("http://127.0.0.1:8080/v2/file/download/9", &local),
-            Some(FsUrl::File(9))
-        );
-        assert_eq!(
-            parse("http://127.0.0.1:8080/ndownloader/files/9", &local),
-            Some(FsUrl::File(9))
+        for url in [
+            "http://127.0.0.1:8080/v2/file/download/9",
+            "http://127.0.0.1:8080/ndownloader/files/9",
+        ] {
+            assert_eq!(parse(url, &local), Some(FsUrl::File(9)), "{url}");
+        }
+        // The same path on another port is another server's.
+        assert_unclaimed(
+            |url| parse(url, &local),
+            &["http://127.0.0.1:9999/v2/file/download/9"],
         );
     }
 
     #[test]
     fn foreign_urls_are_not_claimed() {
-        assert_eq!(p("https://example.org/ndownloader/files/123"), None);
-        assert_eq!(p("https://figshare.com.evil.org/ndownloader/files/1"), None);
-        assert_eq!(p("https://figshare.com/ndownloader/files/abc"), None);
-        assert_eq!(p("https://figshare.com/articles/"), None);
-        assert_eq!(p("https://figshare.com/search?q=1"), None);
-        assert_eq!(p("ftp://figshare.com/ndownloader/files/1"), None);
-        assert_eq!(p("not a url"), None);
-        let local = Url::parse("http://127.0.0.1:8080/v2").unwrap();
-        assert_eq!(
-            parse("http://127.0.0.1:9999/v2/file/download/9", &local),
-            None
-        );
+        let foreign = [
+            "https://example.org/ndownloader/files/123",
+            "https://figshare.com.evil.org/ndownloader/files/1",
+            "https://figshare.com/ndownloader/files/abc",
+            "https://figshare.com/articles/",
+            "https://figshare.com/search?q=1",
+            "ftp://figshare.com/ndownloader/files/1",
+            "not a url",
+        ];
+        assert_unclaimed(p, &foreign);
     }
 }

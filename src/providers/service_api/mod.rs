@@ -461,6 +461,21 @@ impl ServiceApi {
         }
     }
 
+    /// Looks with `look` until it finds [`transfer::Poll::Done`]: the one
+    /// wait-for-a-service loop ([`transfer::RetryPolicy::poll_until`]) under
+    /// this API's policy.
+    pub async fn poll_until<T, W, E, F, Fut>(
+        &self,
+        schedule: transfer::PollSchedule,
+        look: F,
+    ) -> Result<Result<T, W>, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<transfer::Poll<T, W>, E>>,
+    {
+        self.client.policy().poll_until(schedule, look).await
+    }
+
     /// The waits one operation may spend on secondary rate limits.
     pub fn secondary_limits(&self) -> limits::SecondaryLimits {
         limits::SecondaryLimits::new(self.client.policy().max_server_wait)
