@@ -16,6 +16,8 @@
 //!   provider only adds what its own request was about (its `Scope`).
 //! - Server text is scrubbed of the token before it reaches a message.
 //! - Listings go through one paging engine ([`paging`]).
+//! - Every file download is one [`DownloadTo`] through
+//!   [`ServiceApi::download`]: a provider adds only its URL and fallbacks.
 //! - Secondary rate limits (GitHub's 403/429 that only its text names) are
 //!   waited out for every request, upload and download ([`limits`]).
 //!
