@@ -33,8 +33,8 @@ use super::service::{ServiceHints, ServiceSource};
 use super::tree::Content;
 use super::{DatasetError, Source};
 use crate::error_chain_text;
-use crate::providers::import::{key_for, ContentId};
-use crate::providers::{self, Annex, ImportSink, ImportTree, ImportableFile};
+use crate::providers::import::{key_for, ContentId, ListedFile};
+use crate::providers::{self, Annex, ExportPath, ImportSink, ImportTree, ImportableFile};
 use crate::transfer::{Algorithm, Expected};
 
 /// One line of the recorded listing.
@@ -644,7 +644,13 @@ async fn download_checked(
     tmp: &Path,
     checksum: Option<&Expected>,
 ) -> Result<(), String> {
-    tree.retrieve_import(path, Some(size), tmp, annex)
+    let checked = ExportPath::new(path).map_err(|e| error_chain_text(&e))?;
+    let file = ListedFile {
+        path: &checked,
+        size: Some(size),
+        annex,
+    };
+    tree.retrieve_import(file, tmp)
         .await
         .map_err(|e| error_chain_text(&e))?;
     let got = std::fs::metadata(tmp).map(|m| m.len()).unwrap_or(0);

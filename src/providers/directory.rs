@@ -13,8 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::import::{file_matches_key, ContentId, FindImported};
 use super::{
-    check_export_path, Annex, Availability, Capabilities, ConfigSpec, ExportTree, ImportSink,
-    ImportableFile, KeyLayout, Provider, ProviderError, ProviderKind, Result,
+    Annex, Availability, Capabilities, ConfigSpec, ExportPath, ExportTree, ExportedFile,
+    ImportSink, ImportableFile, KeyLayout, Provider, ProviderError, ProviderKind, Result,
 };
 
 const CONFIGS: &[ConfigSpec] = &[ConfigSpec {
@@ -94,10 +94,10 @@ impl DirectoryRemote {
             .join(KeyLayout::DirHash.object_name(key.as_str())?))
     }
 
-    fn export_path(&self, name: &str) -> Result<PathBuf> {
-        check_export_path(name)?;
+    /// Where the file at `path` of the tree is, once the folder is there.
+    fn export_path(&self, path: &ExportPath) -> Result<PathBuf> {
         self.mounted()?;
-        Ok(self.root.join(name))
+        Ok(self.root.join(path.as_str()))
     }
 }
 
@@ -240,60 +240,36 @@ impl Provider for DirectoryRemote {
 
 #[async_trait]
 impl ExportTree for DirectoryRemote {
-    async fn store_export(
-        &self,
-        name: &str,
-        _key: &Key,
-        src: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        copy_atomically(src, &self.export_path(name)?, annex).await
+    async fn store_export(&self, file: ExportedFile<'_>, src: &Path) -> Result<()> {
+        copy_atomically(src, &self.export_path(file.path)?, file.annex).await
     }
 
-    async fn retrieve_export(
-        &self,
-        name: &str,
-        _key: &Key,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        retrieve_file(&self.export_path(name)?, dest, annex).await
+    async fn retrieve_export(&self, file: ExportedFile<'_>, dest: &Path) -> Result<()> {
+        retrieve_file(&self.export_path(file.path)?, dest, file.annex).await
     }
 
-    async fn check_present_export(
-        &self,
-        name: &str,
-        _key: &Key,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        exists(&self.export_path(name)?).await
+    async fn check_present_export(&self, file: ExportedFile<'_>) -> Result<bool> {
+        exists(&self.export_path(file.path)?).await
     }
 
-    async fn remove_export(&self, name: &str, _key: &Key, _annex: &dyn Annex) -> Result<()> {
-        remove_if_present(&self.export_path(name)?).await
+    async fn remove_export(&self, file: ExportedFile<'_>) -> Result<()> {
+        remove_if_present(&self.export_path(file.path)?).await
     }
 
-    async fn remove_export_directory(&self, dir: &str, _annex: &dyn Annex) -> Result<()> {
-        let path = self.export_path(dir)?;
-        match tokio::fs::remove_dir_all(&path).await {
+    async fn remove_export_directory(&self, dir: &ExportPath, _annex: &dyn Annex) -> Result<()> {
+        match tokio::fs::remove_dir_all(self.export_path(dir)?).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn rename_export(
-        &self,
-        name: &str,
-        _key: &Key,
-        new_name: &str,
-        _annex: &dyn Annex,
-    ) -> Result<()> {
-        let to = self.export_path(new_name)?;
+    async fn rename_export(&self, file: ExportedFile<'_>, to: &ExportPath) -> Result<()> {
+        let to = self.export_path(to)?;
         if let Some(parent) = to.parent() {
             tokio::fs::create_dir_all(parent).await?;
         }
-        tokio::fs::rename(self.export_path(name)?, to).await?;
+        tokio::fs::rename(self.export_path(file.path)?, to).await?;
         Ok(())
     }
 }
@@ -374,7 +350,7 @@ impl FindImported for DirectoryRemote {
 
     /// The regular file at an imported path, never through a symlink:
     /// `None` when absent or not a plain file.
-    async fn find_imported(&self, path: &str) -> Result<Option<(PathBuf, ImportableFile)>> {
+    async fn find_imported(&self, path: &ExportPath) -> Result<Option<(PathBuf, ImportableFile)>> {
         let full = self.export_path(path)?;
         let mut at = self.root.clone();
         for part in path.split('/') {
@@ -412,7 +388,7 @@ impl FindImported for DirectoryRemote {
         retrieve_file(full, dest, annex).await
     }
 
-    async fn found_matches_key(&self, path: &str, key: &Key) -> Result<bool> {
+    async fn found_matches_key(&self, path: &ExportPath, key: &Key) -> Result<bool> {
         let Some((full, file)) = self.find_imported(path).await? else {
             return Ok(false);
         };

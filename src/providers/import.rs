@@ -17,7 +17,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 
-use super::{Annex, ProviderError, Result};
+use super::{Annex, ExportPath, ExportedFile, ProviderError, Result};
 use crate::transfer::{Algorithm, Expected};
 
 /// One file of an import source.
@@ -132,7 +132,7 @@ pub enum KeySource {
 /// `source` into `scratch` (removed afterwards) and hashing it.
 pub async fn content_key(
     source: &dyn ImportTree,
-    path: &str,
+    path: &ExportPath,
     size: u64,
     id: &ContentId,
     scratch: &Path,
@@ -147,7 +147,14 @@ pub async fn content_key(
     let _ = tokio::fs::remove_file(scratch).await;
     let result = async {
         source
-            .retrieve_import(path, Some(size), scratch, annex)
+            .retrieve_import(
+                ListedFile {
+                    path,
+                    size: Some(size),
+                    annex,
+                },
+                scratch,
+            )
             .await?;
         let digest = hash_file(scratch, Algorithm::Sha256).await?;
         let got = tokio::fs::metadata(scratch).await?.len();
@@ -170,6 +177,15 @@ pub async fn content_key(
 /// The digest of a file, read in blocks (memory does not grow with it).
 pub async fn hash_file(path: &Path, algorithm: Algorithm) -> Result<String> {
     Ok(crate::transfer::hash_file(path, algorithm).await?)
+}
+
+/// A file to fetch from an import source: its path in the tree, the size
+/// it was listed with (when known), and the session to report through.
+#[derive(Clone, Copy)]
+pub struct ListedFile<'a> {
+    pub path: &'a ExportPath,
+    pub size: Option<u64>,
+    pub annex: &'a dyn Annex,
 }
 
 /// Receives the files of a listing as the pages arrive.
@@ -205,20 +221,14 @@ pub trait ImportTree: Send + Sync {
         Ok(Some(file))
     }
 
-    /// Downloads the file now at `path` into `dest` (which may hold a prefix
-    /// of it from an interrupted attempt), verified against the service's
-    /// published checksum and `size` when known.
-    async fn retrieve_import(
-        &self,
-        path: &str,
-        size: Option<u64>,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()>;
+    /// Downloads the file now at `file.path` into `dest` (which may hold a
+    /// prefix of it from an interrupted attempt), verified against the
+    /// service's published checksum and the listed size when known.
+    async fn retrieve_import(&self, file: ListedFile<'_>, dest: &Path) -> Result<()>;
 
     /// Whether the file at `path` still has the content of `key` (as far as
     /// its size and published checksum tell).
-    async fn check_present_import(&self, path: &str, key: &Key, annex: &dyn Annex) -> Result<bool>;
+    async fn check_present_import(&self, file: ExportedFile<'_>) -> Result<bool>;
 }
 
 /// An import source whose file at a path is found in a fresh listing (or
@@ -234,7 +244,10 @@ pub trait FindImported: Send + Sync {
     /// The importable file now at `path` with what the import makes of it
     /// (as [`FindImported::list_files`] would list it); `None` when there
     /// is none.
-    async fn find_imported(&self, path: &str) -> Result<Option<(Self::Found, ImportableFile)>>;
+    async fn find_imported(
+        &self,
+        path: &ExportPath,
+    ) -> Result<Option<(Self::Found, ImportableFile)>>;
     /// What the import reads, for the error of a file that is gone
     /// ("article 42").
     fn import_source(&self) -> String;
@@ -247,7 +260,7 @@ pub trait FindImported: Send + Sync {
     ) -> Result<()>;
     /// [`ImportTree::check_present_import`]: by default, whether the file
     /// now at `path` is listed as `key`'s content.
-    async fn found_matches_key(&self, path: &str, key: &Key) -> Result<bool> {
+    async fn found_matches_key(&self, path: &ExportPath, key: &Key) -> Result<bool> {
         Ok(self
             .find_imported(path)
             .await?
@@ -261,13 +274,8 @@ impl<T: FindImported> ImportTree for T {
         self.list_files(sink, annex).await
     }
 
-    async fn retrieve_import(
-        &self,
-        path: &str,
-        size: Option<u64>,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
+    async fn retrieve_import(&self, listed: ListedFile<'_>, dest: &Path) -> Result<()> {
+        let ListedFile { path, size, annex } = listed;
         let Some((found, file)) = self.find_imported(path).await? else {
             return Err(ProviderError::not_found(format!(
                 "{path} is no longer in {}",
@@ -278,13 +286,8 @@ impl<T: FindImported> ImportTree for T {
         self.download_imported(&found, dest, annex).await
     }
 
-    async fn check_present_import(
-        &self,
-        path: &str,
-        key: &Key,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        self.found_matches_key(path, key).await
+    async fn check_present_import(&self, file: ExportedFile<'_>) -> Result<bool> {
+        self.found_matches_key(file.path, file.key).await
     }
 }
 

@@ -54,6 +54,38 @@ pub fn check_export_path(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// A path in the exported tree, checked once ([`check_export_path`]) where
+/// git-annex names it, so that no provider sees one unchecked: like
+/// [`Key`], a provider takes it as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExportPath(String);
+
+impl ExportPath {
+    /// `name` once it is a plain relative path inside the tree.
+    pub fn new(name: impl Into<String>) -> Result<Self> {
+        let name = name.into();
+        check_export_path(&name)?;
+        Ok(Self(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for ExportPath {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ExportPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// git-annex's two-level lower-case hash directory for a key ("abc/def/"),
 /// as DIRHASH-LOWER computes it: the first six hex digits of the key's MD5.
 pub fn hashdir_lower(key: &str) -> String {
@@ -70,6 +102,7 @@ mod tests {
     fn export_paths_stay_inside_the_tree() {
         for good in ["a.txt", "sub-01/anat/x y ü.nii.gz", ".hidden/x", "a..b/c"] {
             assert!(check_export_path(good).is_ok(), "{good}");
+            assert_eq!(ExportPath::new(good).unwrap().as_str(), good);
         }
         for bad in [
             "",
@@ -87,6 +120,7 @@ mod tests {
                 matches!(check_export_path(bad), Err(ProviderError::InvalidName(_))),
                 "{bad:?}"
             );
+            assert!(ExportPath::new(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -58,7 +58,7 @@ pub mod zenodo;
 
 pub use error::{error_chain_text, AnnexError, Cause, ProviderError, Result, StatusKind};
 pub use import::{ImportSink, ImportTree, ImportableFile};
-pub use layout::{check_export_path, hashdir_lower, KeyLayout};
+pub use layout::{check_export_path, hashdir_lower, ExportPath, KeyLayout};
 
 /// One configuration parameter a provider accepts at `initremote`.
 #[derive(Debug, Clone, Copy)]
@@ -276,41 +276,34 @@ pub trait Provider: Send + Sync {
     }
 }
 
-/// Capability: files under their own names (`exporttree=yes`).
+/// One request on a file of the exported tree, as git-annex makes it
+/// (EXPORT, then the request): where the file is, the key of its content,
+/// and the session to report through.
+#[derive(Clone, Copy)]
+pub struct ExportedFile<'a> {
+    pub path: &'a ExportPath,
+    pub key: &'a Key,
+    pub annex: &'a dyn Annex,
+}
+
+/// Capability: files under their own names (`exporttree=yes`). Paths
+/// arrive checked ([`ExportPath`]).
 #[async_trait]
 pub trait ExportTree: Send + Sync {
-    /// Stores `src` (content of `key`) under the path `name`.
-    async fn store_export(
-        &self,
-        name: &str,
-        key: &Key,
-        src: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()>;
-    async fn retrieve_export(
-        &self,
-        name: &str,
-        key: &Key,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()>;
-    async fn check_present_export(&self, name: &str, key: &Key, annex: &dyn Annex) -> Result<bool>;
-    async fn remove_export(&self, name: &str, key: &Key, annex: &dyn Annex) -> Result<()>;
+    /// Stores `src` (the content of `file.key`) at `file.path`.
+    async fn store_export(&self, file: ExportedFile<'_>, src: &Path) -> Result<()>;
+    async fn retrieve_export(&self, file: ExportedFile<'_>, dest: &Path) -> Result<()>;
+    async fn check_present_export(&self, file: ExportedFile<'_>) -> Result<bool>;
+    async fn remove_export(&self, file: ExportedFile<'_>) -> Result<()>;
     /// Removes a now-empty exported directory; removing a missing one
     /// succeeds. By default nothing to remove: on most services a folder
     /// exists only in its files' names, and is gone with them.
-    async fn remove_export_directory(&self, dir: &str, _annex: &dyn Annex) -> Result<()> {
-        check_export_path(dir)
+    async fn remove_export_directory(&self, _dir: &ExportPath, _annex: &dyn Annex) -> Result<()> {
+        Ok(())
     }
-    /// Renames an exported file; an error makes git-annex fall back to
-    /// remove and store again.
-    async fn rename_export(
-        &self,
-        _name: &str,
-        _key: &Key,
-        _new_name: &str,
-        _annex: &dyn Annex,
-    ) -> Result<()> {
+    /// Moves an exported file to `to`; an error makes git-annex fall back
+    /// to remove and store again.
+    async fn rename_export(&self, _file: ExportedFile<'_>, _to: &ExportPath) -> Result<()> {
         Err(ProviderError::Unsupported("rename"))
     }
 }

@@ -13,10 +13,10 @@ use tokio::sync::OnceCell;
 use super::job::JobAnnex;
 use crate::key::Key;
 use crate::protocol::{Availability, CheckUrl, Direction, Extension, Reply, Request, UrlEntry};
-use crate::providers::import::{content_key, ContentId, KeySource};
+use crate::providers::import::{content_key, ContentId, KeySource, ListedFile};
 use crate::providers::{
-    self, check_export_path, error_chain_text, Annex, ImportSink, ImportTree, ImportableFile,
-    Provider, ProviderError, ProviderKind, UrlCheck,
+    self, check_export_path, error_chain_text, Annex, AnnexError, ExportPath, ExportedFile,
+    ImportSink, ImportTree, ImportableFile, Provider, ProviderError, ProviderKind, UrlCheck,
 };
 
 /// State shared by every job of a session.
@@ -45,6 +45,28 @@ pub struct JobState {
     export_name: Option<String>,
     /// The imported file named by the last IMPORT request.
     import_name: Option<String>,
+}
+
+impl JobState {
+    /// The path the last EXPORT named, used up by the request it is for
+    /// and checked here, once, for every provider.
+    fn take_export_path(&mut self) -> providers::Result<ExportPath> {
+        named_path(self.export_name.take(), "EXPORT")
+    }
+
+    /// The path the last IMPORT named, as [`JobState::take_export_path`].
+    fn take_import_path(&mut self) -> providers::Result<ExportPath> {
+        named_path(self.import_name.take(), "IMPORT")
+    }
+}
+
+fn named_path(name: Option<String>, request: &str) -> providers::Result<ExportPath> {
+    match name {
+        Some(name) => ExportPath::new(name),
+        None => Err(ProviderError::Annex(AnnexError::Protocol(format!(
+            "no {request} name was given"
+        )))),
+    }
 }
 
 /// What the session should do after a request.
@@ -239,7 +261,7 @@ impl ImportSink for ListingToAnnex<'_> {
 /// from the content itself when the service publishes none.
 async fn import_key(
     import: &dyn ImportTree,
-    name: &str,
+    name: &ExportPath,
     size: Option<u64>,
     content_id: &str,
     annex: &JobAnnex,
@@ -481,9 +503,13 @@ async fn serve(
             None => check_url_reply(Err(ProviderError::Unsupported("URLs"))),
         },
         R::RemoveExportDirectory(dir) => {
-            let result = match provider.export() {
-                Some(export) => export.remove_export_directory(&dir, annex).await,
-                None => Err(ProviderError::Unsupported("export")),
+            let result = match (
+                ExportPath::new(dir.trim_end_matches('/')),
+                provider.export(),
+            ) {
+                (Err(e), _) => Err(e),
+                (Ok(dir), Some(export)) => export.remove_export_directory(&dir, annex).await,
+                (Ok(_), None) => Err(ProviderError::Unsupported("export")),
             };
             match result {
                 Ok(()) | Err(ProviderError::NotFound { .. }) => Reply::RemoveExportDirectorySuccess,
@@ -505,25 +531,27 @@ async fn serve(
         }
         R::RetrieveImport(file) => {
             annex.reset_progress();
-            let Some(name) = state.import_name.take() else {
-                return Reply::RetrieveImportFailure("no IMPORT name was given".into());
+            let path = match state.take_import_path() {
+                Ok(path) => path,
+                Err(e) => return Reply::RetrieveImportFailure(failure_text(&e)),
             };
             let Some(import) = provider.import() else {
                 return Reply::RetrieveImportFailure(no_import());
             };
-            match retrieve_import_whole(import, &name, Path::new(&file), annex).await {
+            match retrieve_import_whole(import, &path, Path::new(&file), annex).await {
                 Ok(()) => Reply::RetrieveImportSuccess,
                 Err(e) => Reply::RetrieveImportFailure(failure_text(&e)),
             }
         }
         R::ImportKey { size, content_id } => {
-            let Some(name) = state.import_name.take() else {
-                return Reply::ImportKeyFailure("no IMPORT name was given".into());
+            let path = match state.take_import_path() {
+                Ok(path) => path,
+                Err(e) => return Reply::ImportKeyFailure(failure_text(&e)),
             };
             let Some(import) = provider.import() else {
                 return Reply::ImportKeyFailure(no_import());
             };
-            import_key(import, &name, size, &content_id, annex).await
+            import_key(import, &path, size, &content_id, annex).await
         }
         // Handled before a provider is needed.
         R::Extensions(_)
@@ -559,7 +587,7 @@ async fn serve(
 /// resumed from, and moved back if this attempt fails.
 async fn retrieve_import_whole(
     import: &dyn ImportTree,
-    name: &str,
+    name: &ExportPath,
     dest: &Path,
     annex: &JobAnnex,
 ) -> providers::Result<()> {
@@ -569,7 +597,12 @@ async fn retrieve_import_whole(
     if tokio::fs::symlink_metadata(dest).await.is_ok() {
         tokio::fs::rename(dest, &side).await?;
     }
-    match import.retrieve_import(name, None, &side, annex).await {
+    let file = ListedFile {
+        path: name,
+        size: None,
+        annex,
+    };
+    match import.retrieve_import(file, &side).await {
         Ok(()) => Ok(tokio::fs::rename(&side, dest).await?),
         Err(e) => {
             if tokio::fs::symlink_metadata(&side).await.is_ok() {
@@ -647,46 +680,55 @@ async fn serve_key(
             file,
         } => {
             annex.reset_progress();
-            let Some(name) = state.export_name.take() else {
-                return Reply::TransferFailure(direction, key, "no EXPORT name was given".into());
+            let path = match state.take_export_path() {
+                Ok(path) => path,
+                Err(e) => return transfer_reply(direction, key, Err(e)),
             };
             let Some(export) = provider.export() else {
                 return transfer_reply(direction, key, Err(ProviderError::Unsupported("export")));
             };
-            let path = Path::new(&file);
+            let exported = exported(&path, parsed, annex);
+            let local = Path::new(&file);
             let result = match direction {
-                Direction::Store => export.store_export(&name, parsed, path, annex).await,
-                Direction::Retrieve => export.retrieve_export(&name, parsed, path, annex).await,
+                Direction::Store => export.store_export(exported, local).await,
+                Direction::Retrieve => export.retrieve_export(exported, local).await,
             };
             transfer_reply(direction, key, result)
         }
         R::CheckPresentExport(key) => {
-            let Some(name) = state.export_name.take() else {
-                return Reply::CheckPresentUnknown(key, "no EXPORT name was given".into());
-            };
-            let result = match provider.export() {
-                Some(export) => export.check_present_export(&name, parsed, annex).await,
-                None => Err(ProviderError::Unsupported("export")),
+            let result = match (state.take_export_path(), provider.export()) {
+                (Err(e), _) => Err(e),
+                (Ok(path), Some(export)) => {
+                    export
+                        .check_present_export(exported(&path, parsed, annex))
+                        .await
+                }
+                (Ok(_), None) => Err(ProviderError::Unsupported("export")),
             };
             check_present_reply(key, result)
         }
         R::RemoveExport(key) => {
-            let Some(name) = state.export_name.take() else {
-                return Reply::RemoveFailure(key, "no EXPORT name was given".into());
-            };
-            let result = match provider.export() {
-                Some(export) => export.remove_export(&name, parsed, annex).await,
-                None => Err(ProviderError::Unsupported("export")),
+            let result = match (state.take_export_path(), provider.export()) {
+                (Err(e), _) => Err(e),
+                (Ok(path), Some(export)) => {
+                    export.remove_export(exported(&path, parsed, annex)).await
+                }
+                (Ok(_), None) => Err(ProviderError::Unsupported("export")),
             };
             remove_reply(key, result)
         }
         R::RenameExport { key, new_name } => {
-            let Some(name) = state.export_name.take() else {
-                return Reply::RenameExportFailure(key);
-            };
-            let result = match provider.export() {
-                Some(export) => export.rename_export(&name, parsed, &new_name, annex).await,
-                None => Err(ProviderError::Unsupported("export")),
+            let name = state.export_name.clone().unwrap_or_default();
+            let result = match (state.take_export_path(), ExportPath::new(new_name.as_str())) {
+                (Err(e), _) | (_, Err(e)) => Err(e),
+                (Ok(from), Ok(to)) => match provider.export() {
+                    Some(export) => {
+                        export
+                            .rename_export(exported(&from, parsed, annex), &to)
+                            .await
+                    }
+                    None => Err(ProviderError::Unsupported("export")),
+                },
             };
             match result {
                 Ok(()) => Reply::RenameExportSuccess(key),
@@ -700,17 +742,24 @@ async fn serve_key(
             }
         }
         R::CheckPresentImport(key) => {
-            let Some(name) = state.import_name.take() else {
-                return Reply::CheckPresentUnknown(key, "no IMPORT name was given".into());
-            };
-            let result = match provider.import() {
-                Some(import) => import.check_present_import(&name, parsed, annex).await,
-                None => Err(ProviderError::Unsupported("import")),
+            let result = match (state.take_import_path(), provider.import()) {
+                (Err(e), _) => Err(e),
+                (Ok(path), Some(import)) => {
+                    import
+                        .check_present_import(exported(&path, parsed, annex))
+                        .await
+                }
+                (Ok(_), None) => Err(ProviderError::Unsupported("import")),
             };
             check_present_reply(key, result)
         }
         other => failure_reply(other, "not a request about a key"),
     }
+}
+
+/// The file of the tree at `path` with the content of `key`.
+fn exported<'a>(path: &'a ExportPath, key: &'a Key, annex: &'a JobAnnex) -> ExportedFile<'a> {
+    ExportedFile { path, key, annex }
 }
 
 fn transfer_reply(direction: Direction, key: String, result: Result<(), ProviderError>) -> Reply {

@@ -8,7 +8,7 @@ use crate::support::dataverse as support_dataverse;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::support::annex::annex_key;
+use crate::support::annex::{annex_key, export_path, exported};
 use annexa::providers::{
     error_chain_text, find_kind, Credentials, Provider, ProviderError, UrlCheck,
 };
@@ -497,15 +497,18 @@ async fn export_tree_with_odd_names_rename_and_remove() {
     let b = pseudo_random(10_001, 41);
     let kb = sha256e_key(&b, ".txt");
     let name = ".hidden dir/sub-01/notes: v1?.txt";
-    p.store_export(name, &annex_key(&ka), &write(tmp.path(), "a", &a), &annex)
-        .await
-        .unwrap();
+    p.store_export(
+        exported(&export_path(name), &annex_key(&ka), &annex),
+        &write(tmp.path(), "a", &a),
+    )
+    .await
+    .unwrap();
     assert!(p
-        .check_present_export(name, &annex_key(&ka), &annex)
+        .check_present_export(exported(&export_path(name), &annex_key(&ka), &annex))
         .await
         .unwrap());
     assert!(!p
-        .check_present_export(name, &annex_key(&kb), &annex)
+        .check_present_export(exported(&export_path(name), &annex_key(&kb), &annex))
         .await
         .unwrap());
     let files = fake.latest_files();
@@ -514,55 +517,63 @@ async fn export_tree_with_odd_names_rename_and_remove() {
     assert_eq!(files[0].0, "notes_x3a_ v1_x3f_.txt");
 
     // New content under the same name replaces the file.
-    p.store_export(name, &annex_key(&kb), &write(tmp.path(), "b", &b), &annex)
-        .await
-        .unwrap();
+    p.store_export(
+        exported(&export_path(name), &annex_key(&kb), &annex),
+        &write(tmp.path(), "b", &b),
+    )
+    .await
+    .unwrap();
     assert!(p
-        .check_present_export(name, &annex_key(&kb), &annex)
+        .check_present_export(exported(&export_path(name), &annex_key(&kb), &annex))
         .await
         .unwrap());
     assert!(!p
-        .check_present_export(name, &annex_key(&ka), &annex)
+        .check_present_export(exported(&export_path(name), &annex_key(&ka), &annex))
         .await
         .unwrap());
     assert_eq!(fake.latest_files().len(), 1);
-    p.store_export(name, &annex_key(&kb), &tmp.path().join("b"), &annex)
-        .await
-        .unwrap();
+    p.store_export(
+        exported(&export_path(name), &annex_key(&kb), &annex),
+        &tmp.path().join("b"),
+    )
+    .await
+    .unwrap();
     assert_eq!(fake.latest_files().len(), 1);
 
     let moved = "derivatives/notes.txt";
-    p.rename_export(name, &annex_key(&kb), moved, &annex)
-        .await
-        .unwrap();
+    p.rename_export(
+        exported(&export_path(name), &annex_key(&kb), &annex),
+        &export_path(moved),
+    )
+    .await
+    .unwrap();
     assert!(!p
-        .check_present_export(name, &annex_key(&kb), &annex)
+        .check_present_export(exported(&export_path(name), &annex_key(&kb), &annex))
         .await
         .unwrap());
     assert!(p
-        .check_present_export(moved, &annex_key(&kb), &annex)
+        .check_present_export(exported(&export_path(moved), &annex_key(&kb), &annex))
         .await
         .unwrap());
     let dest = tmp.path().join("back");
-    p.retrieve_export(moved, &annex_key(&kb), &dest, &annex)
-        .await
-        .unwrap();
+    p.retrieve_export(
+        exported(&export_path(moved), &annex_key(&kb), &annex),
+        &dest,
+    )
+    .await
+    .unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), b);
-    p.remove_export(moved, &annex_key(&kb), &annex)
+    p.remove_export(exported(&export_path(moved), &annex_key(&kb), &annex))
         .await
         .unwrap();
-    p.remove_export_directory("derivatives", &annex)
+    p.remove_export_directory(&export_path("derivatives"), &annex)
         .await
         .unwrap();
     assert!(!p
-        .check_present_export(moved, &annex_key(&kb), &annex)
+        .check_present_export(exported(&export_path(moved), &annex_key(&kb), &annex))
         .await
         .unwrap());
     assert!(fake.latest_files().is_empty());
-    assert!(p
-        .store_export("../escape", &annex_key(&ka), &tmp.path().join("a"), &annex)
-        .await
-        .is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -625,19 +636,23 @@ async fn export_renames_on_old_and_new_releases() {
         let a = pseudo_random(1000, 70);
         let ka = sha256e_key(&a, ".txt");
         p.store_export(
-            "sub/a.txt",
-            &annex_key(&ka),
+            exported(&export_path("sub/a.txt"), &annex_key(&ka), &annex),
             &write(tmp.path(), "a", &a),
-            &annex,
         )
         .await
         .unwrap();
-        p.rename_export("sub/a.txt", &annex_key(&ka), "sub/deeper/b.txt", &annex)
-            .await
-            .unwrap();
+        p.rename_export(
+            exported(&export_path("sub/a.txt"), &annex_key(&ka), &annex),
+            &export_path("sub/deeper/b.txt"),
+        )
+        .await
+        .unwrap();
         assert_eq!(names(&fake), vec![("b.txt", "sub/deeper")]);
         let moved = p
-            .rename_export("sub/deeper/b.txt", &annex_key(&ka), "top.txt", &annex)
+            .rename_export(
+                exported(&export_path("sub/deeper/b.txt"), &annex_key(&ka), &annex),
+                &export_path("top.txt"),
+            )
             .await;
         if to_top {
             moved.unwrap();
@@ -796,10 +811,8 @@ async fn parallel_stores_into_a_locking_dataset_all_succeed() {
     let data = pseudo_random(100, 99);
     let k = sha256e_key(&data, "");
     e.store_export(
-        "x/a",
-        &annex_key(&k),
+        exported(&export_path("x/a"), &annex_key(&k), &*annex),
         &write(tmp.path(), "e", &data),
-        &*annex,
     )
     .await
     .unwrap();
@@ -807,9 +820,12 @@ async fn parallel_stores_into_a_locking_dataset_all_succeed() {
         "POST",
         &format!("lock?persistentId={PID}&type=Ingest&seconds=1"),
     );
-    e.rename_export("x/a", &annex_key(&k), "x/b", &*annex)
-        .await
-        .unwrap();
+    e.rename_export(
+        exported(&export_path("x/a"), &annex_key(&k), &*annex),
+        &export_path("x/b"),
+    )
+    .await
+    .unwrap();
     assert!(fake
         .latest_files()
         .iter()
@@ -835,7 +851,7 @@ async fn listings_of_2500_same_named_files_are_complete() {
             let name = format!("d{}/f{:04}.txt", i % 3, i / 3);
             let key = sha256e_key(format!("{i}\n").as_bytes(), ".txt");
             assert!(
-                e.check_present_export(&name, &annex_key(&key), &annex)
+                e.check_present_export(exported(&export_path(&name), &annex_key(&key), &annex))
                     .await
                     .unwrap(),
                 "{version}: {name} missing from the listing"
@@ -906,32 +922,35 @@ async fn zip_content_round_trips_byte_for_byte() {
     let e = p.export().unwrap();
     let key = sha256e_key(&zip, ".zip");
     e.store_export(
-        "data/archive.zip",
-        &annex_key(&key),
+        exported(&export_path("data/archive.zip"), &annex_key(&key), &annex),
         &write(tmp.path(), "e", &zip),
-        &annex,
     )
     .await
     .unwrap();
     assert!(e
-        .check_present_export("data/archive.zip", &annex_key(&key), &annex)
+        .check_present_export(exported(
+            &export_path("data/archive.zip"),
+            &annex_key(&key),
+            &annex
+        ))
         .await
         .unwrap());
     // Replaced by other ZIP content: still one file, the new bytes.
     let zip2 = zip_bytes(tmp.path(), 2);
     let key2 = sha256e_key(&zip2, ".zip");
     e.store_export(
-        "data/archive.zip",
-        &annex_key(&key2),
+        exported(&export_path("data/archive.zip"), &annex_key(&key2), &annex),
         &write(tmp.path(), "e2", &zip2),
-        &annex,
     )
     .await
     .unwrap();
     let dest = tmp.path().join("exported");
-    e.retrieve_export("data/archive.zip", &annex_key(&key2), &dest, &annex)
-        .await
-        .unwrap();
+    e.retrieve_export(
+        exported(&export_path("data/archive.zip"), &annex_key(&key2), &annex),
+        &dest,
+    )
+    .await
+    .unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), zip2);
     assert_eq!(fake.latest_files().len(), 3, "{:?}", fake.latest_files());
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::support::annex::annex_key;
+use crate::support::annex::{annex_key, export_path, exported};
 use annexa::providers::{find_kind, Credentials, Provider};
 use support_annex::*;
 use support_dataverse::*;
@@ -89,7 +89,10 @@ async fn export_n(fake: &FakeDataverse, n: usize) -> (Vec<serde_json::Value>, f6
     for (i, (key, src)) in sources.iter().enumerate() {
         p.export()
             .unwrap()
-            .store_export(&export_name(i), &annex_key(key), src, &annex)
+            .store_export(
+                exported(&export_path(&export_name(i)), &annex_key(key), &annex),
+                src,
+            )
             .await
             .unwrap();
     }
@@ -143,7 +146,14 @@ async fn concurrent_jobs_share_one_listing() {
             tokio::spawn(async move {
                 p.export()
                     .unwrap()
-                    .store_export(&export_name(i), &annex_key(&key), &src, annex.as_ref())
+                    .store_export(
+                        exported(
+                            &export_path(&export_name(i)),
+                            &annex_key(&key),
+                            annex.as_ref(),
+                        ),
+                        &src,
+                    )
                     .await
                     .unwrap()
             })
@@ -171,7 +181,10 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
     for (i, (key, src)) in files.iter().enumerate() {
         a.export()
             .unwrap()
-            .store_export(&export_name(i), &annex_key(key), src, &annex)
+            .store_export(
+                exported(&export_path(&export_name(i)), &annex_key(key), &annex),
+                src,
+            )
             .await
             .unwrap();
     }
@@ -190,26 +203,37 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
     // Gone elsewhere: CHECKPRESENTEXPORT says so.
     b.export()
         .unwrap()
-        .remove_export(&export_name(0), &annex_key(&files[0].0), &annex)
+        .remove_export(exported(
+            &export_path(&export_name(0)),
+            &annex_key(&files[0].0),
+            &annex,
+        ))
         .await
         .unwrap();
     assert!(!a
         .export()
         .unwrap()
-        .check_present_export(&export_name(0), &annex_key(&files[0].0), &annex)
+        .check_present_export(exported(
+            &export_path(&export_name(0)),
+            &annex_key(&files[0].0),
+            &annex
+        ))
         .await
         .unwrap());
     // Added elsewhere: found too.
     let (nk, np) = write("new.txt", b"new elsewhere\n");
     b.export()
         .unwrap()
-        .store_export("new.txt", &annex_key(&nk), &np, &annex)
+        .store_export(
+            exported(&export_path("new.txt"), &annex_key(&nk), &annex),
+            &np,
+        )
         .await
         .unwrap();
     assert!(a
         .export()
         .unwrap()
-        .check_present_export("new.txt", &annex_key(&nk), &annex)
+        .check_present_export(exported(&export_path("new.txt"), &annex_key(&nk), &annex))
         .await
         .unwrap());
 
@@ -217,16 +241,22 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
     b.export()
         .unwrap()
         .rename_export(
-            &export_name(1),
-            &annex_key(&files[1].0),
-            "moved.txt",
-            &annex,
+            exported(
+                &export_path(&export_name(1)),
+                &annex_key(&files[1].0),
+                &annex,
+            ),
+            &export_path("moved.txt"),
         )
         .await
         .unwrap();
     a.export()
         .unwrap()
-        .remove_export(&export_name(1), &annex_key(&files[1].0), &annex)
+        .remove_export(exported(
+            &export_path(&export_name(1)),
+            &annex_key(&files[1].0),
+            &annex,
+        ))
         .await
         .unwrap();
     assert!(
@@ -238,19 +268,29 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
     // Deleted elsewhere, exported again here: stored.
     b.export()
         .unwrap()
-        .remove_export(&export_name(2), &annex_key(&files[2].0), &annex)
+        .remove_export(exported(
+            &export_path(&export_name(2)),
+            &annex_key(&files[2].0),
+            &annex,
+        ))
         .await
         .unwrap();
     let (k2, p2) = write("two", b"second content of two\n");
     a.export()
         .unwrap()
-        .store_export(&export_name(2), &annex_key(&k2), &p2, &annex)
+        .store_export(
+            exported(&export_path(&export_name(2)), &annex_key(&k2), &annex),
+            &p2,
+        )
         .await
         .unwrap();
     let back = tmp.path().join("back2");
     b.export()
         .unwrap()
-        .retrieve_export(&export_name(2), &annex_key(&k2), &back, &annex)
+        .retrieve_export(
+            exported(&export_path(&export_name(2)), &annex_key(&k2), &annex),
+            &back,
+        )
         .await
         .unwrap();
     assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&p2).unwrap());
@@ -259,13 +299,19 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
     let (k3, p3) = write("three", b"third, replaced elsewhere\n");
     b.export()
         .unwrap()
-        .store_export(&export_name(3), &annex_key(&k3), &p3, &annex)
+        .store_export(
+            exported(&export_path(&export_name(3)), &annex_key(&k3), &annex),
+            &p3,
+        )
         .await
         .unwrap();
     let back = tmp.path().join("back3");
     a.export()
         .unwrap()
-        .retrieve_export(&export_name(3), &annex_key(&k3), &back, &annex)
+        .retrieve_export(
+            exported(&export_path(&export_name(3)), &annex_key(&k3), &annex),
+            &back,
+        )
         .await
         .unwrap();
     assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&p3).unwrap());
@@ -275,13 +321,19 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
     let (kx, px) = write("clash-b", b"theirs\n");
     b.export()
         .unwrap()
-        .store_export("clash.txt", &annex_key(&kx), &px, &annex)
+        .store_export(
+            exported(&export_path("clash.txt"), &annex_key(&kx), &annex),
+            &px,
+        )
         .await
         .unwrap();
     let (ky, py) = write("clash-a", b"ours\n");
     a.export()
         .unwrap()
-        .store_export("clash.txt", &annex_key(&ky), &py, &annex)
+        .store_export(
+            exported(&export_path("clash.txt"), &annex_key(&ky), &annex),
+            &py,
+        )
         .await
         .unwrap();
     let all = names(&fake);
@@ -293,14 +345,17 @@ async fn a_stale_cache_is_never_trusted_where_it_matters() {
     let back = tmp.path().join("backx");
     b.export()
         .unwrap()
-        .retrieve_export("clash.txt", &annex_key(&ky), &back, &annex)
+        .retrieve_export(
+            exported(&export_path("clash.txt"), &annex_key(&ky), &annex),
+            &back,
+        )
         .await
         .unwrap();
     assert_eq!(std::fs::read(&back).unwrap(), b"ours\n");
     assert!(a
         .export()
         .unwrap()
-        .check_present_export("clash.txt", &annex_key(&ky), &annex)
+        .check_present_export(exported(&export_path("clash.txt"), &annex_key(&ky), &annex))
         .await
         .unwrap());
 }
@@ -316,7 +371,10 @@ async fn own_renames_and_deletions_need_no_new_listing() {
     for (i, (key, src)) in files.iter().enumerate() {
         p.export()
             .unwrap()
-            .store_export(&export_name(i), &annex_key(key), src, &annex)
+            .store_export(
+                exported(&export_path(&export_name(i)), &annex_key(key), &annex),
+                src,
+            )
             .await
             .unwrap();
     }
@@ -324,26 +382,34 @@ async fn own_renames_and_deletions_need_no_new_listing() {
     p.export()
         .unwrap()
         .rename_export(
-            &export_name(0),
-            &annex_key(&files[0].0),
-            "renamed/r0.txt",
-            &annex,
+            exported(
+                &export_path(&export_name(0)),
+                &annex_key(&files[0].0),
+                &annex,
+            ),
+            &export_path("renamed/r0.txt"),
         )
         .await
         .unwrap();
     p.export()
         .unwrap()
-        .remove_export(&export_name(1), &annex_key(&files[1].0), &annex)
+        .remove_export(exported(
+            &export_path(&export_name(1)),
+            &annex_key(&files[1].0),
+            &annex,
+        ))
         .await
         .unwrap();
     // Already there under its new name: kept, not uploaded again.
     p.export()
         .unwrap()
         .store_export(
-            "renamed/r0.txt",
-            &annex_key(&files[0].0),
+            exported(
+                &export_path("renamed/r0.txt"),
+                &annex_key(&files[0].0),
+                &annex,
+            ),
             &files[0].1,
-            &annex,
         )
         .await
         .unwrap();
@@ -351,10 +417,12 @@ async fn own_renames_and_deletions_need_no_new_listing() {
     p.export()
         .unwrap()
         .store_export(
-            &export_name(1),
-            &annex_key(&files[1].0),
+            exported(
+                &export_path(&export_name(1)),
+                &annex_key(&files[1].0),
+                &annex,
+            ),
             &files[1].1,
-            &annex,
         )
         .await
         .unwrap();

@@ -543,6 +543,7 @@ both!(
     progress_is_absolute_and_framed,
     configs_and_info_blocks,
     export_sequence,
+    export_paths_that_leave_the_tree_are_refused,
     import_sequence,
     async_jobs_interleave,
     async_export_names_are_per_job,
@@ -929,6 +930,83 @@ async fn export_sequence(mode: Mode) {
     assert!(why.contains("EXPORT"), "{why}");
     let (exit, _) = peer.finish().await;
     assert!(exit.success, "{exit:?}");
+}
+
+/// Paths that would leave the tree, or mean another object, are refused by
+/// the runtime before any provider sees them (`ExportPath`, checked once
+/// for every provider), and nothing is written outside the remote's folder.
+async fn export_paths_that_leave_the_tree_are_refused(mode: Mode) {
+    let mut peer = Peer::start(mode).await;
+    peer.handshake("INFO ASYNC").await;
+    peer.prepare(Some(1)).await;
+    let key = "SHA256E-s10--abc.txt";
+    let src = peer.write_local("source", &content(4, 10));
+    std::fs::create_dir_all(peer.store.join("tree")).unwrap();
+    let outside_before = files_outside(&peer);
+    for bad in [
+        "../escape.txt",
+        "tree/../../escape.txt",
+        "a//b.txt",
+        "/abs.txt",
+        "a/",
+        "./a.txt",
+        "a/./b.txt",
+    ] {
+        peer.send_job(1, &format!("EXPORT {bad}")).await;
+        let store = format!("TRANSFEREXPORT STORE {key} {}", path_str(&src));
+        peer.send_job(1, &store).await;
+        let why = peer
+            .expect_prefix(Some(1), &format!("TRANSFER-FAILURE STORE {key} "))
+            .await;
+        assert!(why.contains("not a plain relative path"), "{bad}: {why}");
+        peer.send_job(1, &format!("EXPORT {bad}")).await;
+        peer.send_job(1, &format!("CHECKPRESENTEXPORT {key}")).await;
+        peer.expect_prefix(Some(1), &format!("CHECKPRESENT-UNKNOWN {key} "))
+            .await;
+        peer.send_job(1, &format!("EXPORT {bad}")).await;
+        peer.send_job(1, &format!("REMOVEEXPORT {key}")).await;
+        peer.expect_prefix(Some(1), &format!("REMOVE-FAILURE {key} "))
+            .await;
+        peer.send_job(1, "EXPORT tree/a.txt").await;
+        peer.call(
+            Some(1),
+            &format!("RENAMEEXPORT {key} {bad}"),
+            &format!("RENAMEEXPORT-FAILURE {key}"),
+        )
+        .await;
+        peer.send_job(1, &format!("IMPORT {bad}")).await;
+        let dest = peer.local("imported");
+        peer.send_job(1, &format!("RETRIEVEIMPORT {}", path_str(&dest)))
+            .await;
+        peer.expect_prefix(Some(1), "RETRIEVEIMPORT-FAILURE ").await;
+        peer.send_job(1, &format!("IMPORT {bad}")).await;
+        peer.send_job(1, &format!("CHECKPRESENTIMPORT {key}")).await;
+        peer.expect_prefix(Some(1), &format!("CHECKPRESENT-UNKNOWN {key} "))
+            .await;
+    }
+    peer.call(
+        Some(1),
+        "REMOVEEXPORTDIRECTORY ../tree",
+        "REMOVEEXPORTDIRECTORY-FAILURE",
+    )
+    .await;
+    assert!(peer.store.join("tree").is_dir());
+    assert_eq!(files_outside(&peer), outside_before);
+    let (exit, _) = peer.finish().await;
+    assert!(exit.success, "{exit:?}");
+}
+
+/// Every file beside the remote's folder (the tests' scratch space).
+fn files_outside(peer: &Peer) -> Vec<PathBuf> {
+    let parent = peer.store.parent().unwrap();
+    let mut found: Vec<PathBuf> = walkdir::WalkDir::new(parent)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| !e.path().starts_with(&peer.store))
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    found.sort();
+    found
 }
 
 async fn import_sequence(mode: Mode) {

@@ -11,7 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::annex::annex_key;
+use crate::support::annex::{annex_key, export_path, exported};
 use annexa::providers::{self, Credentials, Provider, ProviderError};
 use support_annex::{sha256e_key, MemAnnex};
 
@@ -177,7 +177,7 @@ async fn checkpresent_never_counts_an_object_of_another_size() {
     let export = remote.export().unwrap();
     assert!(matches!(
         export
-            .check_present_export("a.txt", &annex_key(&key), &annex)
+            .check_present_export(exported(&export_path("a.txt"), &annex_key(&key), &annex))
             .await,
         Err(ProviderError::Integrity { .. })
     ));
@@ -206,7 +206,10 @@ async fn store_needs_an_etag() {
     );
     let export = remote.export().unwrap();
     assert!(export
-        .store_export("a/f", &annex_key(&key), &src, &annex)
+        .store_export(
+            exported(&export_path("a/f"), &annex_key(&key), &annex),
+            &src
+        )
         .await
         .is_err());
     assert!(fake.seen().iter().any(|s| s.method == "PUT"));
@@ -304,7 +307,7 @@ async fn remove_dir_against(fake: &Fake) -> Result<(), ProviderError> {
     let export = remote.export().unwrap();
     tokio::time::timeout(
         Duration::from_secs(60),
-        export.remove_export_directory("d", &MemAnnex::default()),
+        export.remove_export_directory(&export_path("d"), &MemAnnex::default()),
     )
     .await
     .expect("the listing loops")

@@ -11,7 +11,7 @@ use super::standalone::StandaloneAnnex;
 use crate::dataset::report::{Reporter, SharedReporter};
 use crate::dataset::DatasetError;
 use crate::providers::import::{content_key, key_for, KeySource};
-use crate::providers::{self, ImportSink, ImportableFile};
+use crate::providers::{self, ExportPath, ImportSink, ImportableFile};
 
 /// One file of the new tree.
 #[derive(Debug, Clone)]
@@ -148,9 +148,9 @@ pub(super) fn list_source(
             let key = match from_manifest {
                 Some((_, checksum)) => key_for(&file.path, file.size, checksum),
                 None => {
+                    let path = ExportPath::new(file.path.as_str())?;
                     let (key, how) =
-                        content_key(source, &file.path, file.size, &file.id, &scratch, &annex)
-                            .await?;
+                        content_key(source, &path, file.size, &file.id, &scratch, &annex).await?;
                     if how == KeySource::Hashed {
                         listing.hashed += 1;
                     }

@@ -1,6 +1,5 @@
 //! Export mode (`exporttree=yes`): the tree under ROOT with its own names.
 
-use crate::key::Key;
 use std::path::Path;
 use std::time::Instant;
 
@@ -8,18 +7,13 @@ use async_trait::async_trait;
 
 use super::api::NewFile;
 use super::{matches_key, same_content, DataverseRemote, DvError, MOVE_TO_TOP};
-use crate::providers::{Annex, ExportTree, ProviderError, Result};
+use crate::providers::{ExportPath, ExportTree, ExportedFile, ProviderError, Result};
 
 #[async_trait]
 impl ExportTree for DataverseRemote {
-    async fn store_export(
-        &self,
-        name: &str,
-        key: &Key,
-        src: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let (folder, label) = self.export_location(name)?;
+    async fn store_export(&self, file: ExportedFile<'_>, src: &Path) -> Result<()> {
+        let (folder, label) = self.export_location(file.path);
+        let annex = file.annex;
         // A new file (the usual case) costs one upload: the cache says it
         // is absent, and if that is stale Dataverse renames the upload,
         // which upload_new settles. A file the cache knows is checked on the
@@ -42,43 +36,35 @@ impl ExportTree for DataverseRemote {
             self.upload_new(&folder, &label, src, Some(f.data_file.id), annex)
                 .await?;
         }
-        let _ = key;
         Ok(())
     }
 
-    async fn retrieve_export(
-        &self,
-        name: &str,
-        _key: &Key,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        let (folder, label) = self.export_location(name)?;
-        if self.download_latest(&folder, &label, dest, annex).await? {
+    async fn retrieve_export(&self, file: ExportedFile<'_>, dest: &Path) -> Result<()> {
+        let (folder, label) = self.export_location(file.path);
+        if self
+            .download_latest(&folder, &label, dest, file.annex)
+            .await?
+        {
             return Ok(());
         }
         Err(ProviderError::not_found(format!(
-            "{name} is not in the latest version of dataset {}",
+            "{} is not in the latest version of dataset {}",
+            file.path,
             self.api.pid()
         )))
     }
 
-    async fn check_present_export(
-        &self,
-        name: &str,
-        key: &Key,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        let (folder, label) = self.export_location(name)?;
+    async fn check_present_export(&self, file: ExportedFile<'_>) -> Result<bool> {
+        let (folder, label) = self.export_location(file.path);
         // Never from the cache: see LatestFiles.
         Ok(self
             .find_fresh(&folder, &label, Instant::now())
             .await?
-            .is_some_and(|f| matches_key(&f, key)))
+            .is_some_and(|f| matches_key(&f, file.key)))
     }
 
-    async fn remove_export(&self, name: &str, _key: &Key, _annex: &dyn Annex) -> Result<()> {
-        let (folder, label) = self.export_location(name)?;
+    async fn remove_export(&self, file: ExportedFile<'_>) -> Result<()> {
+        let (folder, label) = self.export_location(file.path);
         if let Some(f) = self.find_current(&folder, &label).await? {
             match self.api.delete(f.data_file.id).await {
                 Ok(()) | Err(DvError::NotFound(_)) => self.cache_remove(f.data_file.id).await,
@@ -88,15 +74,10 @@ impl ExportTree for DataverseRemote {
         Ok(())
     }
 
-    async fn rename_export(
-        &self,
-        name: &str,
-        _key: &Key,
-        new_name: &str,
-        _annex: &dyn Annex,
-    ) -> Result<()> {
-        let (folder, label) = self.export_location(name)?;
-        let (to_folder, to_label) = self.export_location(new_name)?;
+    async fn rename_export(&self, file: ExportedFile<'_>, to: &ExportPath) -> Result<()> {
+        let name = file.path;
+        let (folder, label) = self.export_location(name);
+        let (to_folder, to_label) = self.export_location(to);
         let f = self.find_current(&folder, &label).await?.ok_or_else(|| {
             ProviderError::not_found(format!("{name} is not in the dataset's latest version"))
         })?;

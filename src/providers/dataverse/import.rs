@@ -20,9 +20,7 @@ use async_trait::async_trait;
 use super::api::FileMetadata;
 use super::{DataverseRemote, FileRef};
 use crate::providers::import::{path_refusal, ContentId, FindImported};
-use crate::providers::{
-    check_export_path, Annex, ImportSink, ImportableFile, ProviderError, Result,
-};
+use crate::providers::{Annex, ExportPath, ImportSink, ImportableFile, ProviderError, Result};
 
 /// The version an import reads.
 const IMPORTED_VERSION: &str = ":latest";
@@ -50,15 +48,14 @@ fn tree_path(root: &str, f: &FileMetadata) -> Option<String> {
 }
 
 /// The folder and label a tree path names (the inverse of [`tree_path`]).
-fn tree_location(root: &str, path: &str) -> Result<(String, String)> {
-    check_export_path(path)?;
+fn tree_location(root: &str, path: &ExportPath) -> (String, String) {
     let (folder, label) = path.rsplit_once('/').unwrap_or(("", path));
     let folder = match (root.is_empty(), folder.is_empty()) {
         (true, _) => folder.to_string(),
         (false, true) => root.to_string(),
         (false, false) => format!("{root}/{folder}"),
     };
-    Ok((folder, label.to_string()))
+    (folder, label.to_string())
 }
 
 impl DataverseRemote {
@@ -122,8 +119,11 @@ impl FindImported for DataverseRemote {
     /// The file now at tree path `path` of the imported version, from a
     /// listing begun now: never from the cache, a file gone meanwhile must
     /// not count.
-    async fn find_imported(&self, path: &str) -> Result<Option<(FileMetadata, ImportableFile)>> {
-        let (folder, label) = tree_location(&self.root, path)?;
+    async fn find_imported(
+        &self,
+        path: &ExportPath,
+    ) -> Result<Option<(FileMetadata, ImportableFile)>> {
+        let (folder, label) = tree_location(&self.root, path);
         let found = self.find_fresh(&folder, &label, Instant::now()).await?;
         Ok(found.and_then(|f| {
             let file = self.importable(&f, path.to_string()).ok()?;
@@ -169,9 +169,8 @@ mod tests {
         assert_eq!(tree_path("a", &top), None);
         for root in ["", "a", "a/b"] {
             let path = tree_path(root, &table).unwrap();
-            let (folder, label) = tree_location(root, &path).unwrap();
+            let (folder, label) = tree_location(root, &ExportPath::new(path).unwrap());
             assert!(table.is_at(&folder, &label), "{root}: {folder} {label}");
         }
-        assert!(tree_location("", "../x").is_err());
     }
 }

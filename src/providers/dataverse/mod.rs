@@ -39,8 +39,7 @@ pub use error::DvError;
 use self::api::{Api, NewFile};
 use self::config::{settings, Settings, CONFIGS};
 use super::{
-    check_export_path, hashdir_lower, Annex, Capabilities, Provider, ProviderError, ProviderKind,
-    Result,
+    hashdir_lower, Annex, Capabilities, ExportPath, Provider, ProviderError, ProviderKind, Result,
 };
 use crate::key::Key;
 use crate::providers::service_api::DownloadTo;
@@ -253,9 +252,8 @@ impl DataverseRemote {
         (folder, naming::encode_file(key.as_str()))
     }
 
-    fn export_location(&self, name: &str) -> Result<(String, String)> {
-        check_export_path(name)?;
-        Ok(naming::export_location(&self.root, name))
+    fn export_location(&self, path: &ExportPath) -> (String, String) {
+        naming::export_location(&self.root, path)
     }
 
     /// The file at folder/label in the newest version this user can see

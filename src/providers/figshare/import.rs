@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use super::{FigshareRemote, FsFile};
 use crate::providers::flat_names::decode_path;
 use crate::providers::import::{path_refusal, ContentId, FindImported};
-use crate::providers::{Annex, ImportSink, ImportableFile, Result};
+use crate::providers::{Annex, ExportPath, ImportSink, ImportableFile, Result};
 
 /// The tree path of a file named `name`.
 fn path_of(name: &str) -> String {
@@ -81,11 +81,14 @@ impl FindImported for FigshareRemote {
 
     /// The first importable file at `path` in the listing, as
     /// [`FindImported::list_files`] chooses.
-    async fn find_imported(&self, path: &str) -> Result<Option<(FsFile, ImportableFile)>> {
+    async fn find_imported(&self, path: &ExportPath) -> Result<Option<(FsFile, ImportableFile)>> {
         let mut found: Option<FsFile> = None;
         self.api
             .visible_files_each(&mut |f| {
-                if found.is_none() && path_of(&f.name) == path && not_importable(&f).is_none() {
+                if found.is_none()
+                    && path_of(&f.name) == path.as_str()
+                    && not_importable(&f).is_none()
+                {
                     found = Some(f);
                 }
                 Ok(())

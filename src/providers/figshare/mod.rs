@@ -253,10 +253,6 @@ impl FigshareRemote {
         crate::providers::flat_names::key_name(key.as_str(), "Figshare")
     }
 
-    fn export_name(name: &str) -> Result<String> {
-        crate::providers::flat_names::export_name(name)
-    }
-
     /// Every file of the article named `name`, newest first.
     async fn named(&self, name: &str) -> Result<Vec<FsFile>> {
         let mut files: Vec<FsFile> = self

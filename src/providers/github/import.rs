@@ -15,7 +15,7 @@ use async_trait::async_trait;
 
 use super::{download_url, naming, Asset, GithubRemote};
 use crate::providers::import::{path_refusal, ContentId, FindImported};
-use crate::providers::{check_export_path, Annex, ImportSink, ImportableFile, Result};
+use crate::providers::{Annex, ExportPath, ImportSink, ImportableFile, Result};
 
 /// The tree path of the asset named `name`.
 fn path_of(name: &str) -> String {
@@ -81,14 +81,13 @@ impl FindImported for GithubRemote {
 
     /// The complete asset at `path` now, if it is one that is imported:
     /// the one annexa's export named, else one of that very name.
-    async fn find_imported(&self, path: &str) -> Result<Option<(Asset, ImportableFile)>> {
-        check_export_path(path)?;
+    async fn find_imported(&self, path: &ExportPath) -> Result<Option<(Asset, ImportableFile)>> {
         let encoded = naming::encode(path);
-        for name in [encoded.as_str(), path] {
+        for name in [encoded.as_str(), path.as_str()] {
             let found = self
                 .lookup(name)
                 .await?
-                .filter(|a| path_of(&a.name) == path && not_importable(a).is_none());
+                .filter(|a| path_of(&a.name) == path.as_str() && not_importable(a).is_none());
             if let Some(asset) = found {
                 let file = self.importable(&asset);
                 return Ok(Some((asset, file)));

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_LENGTH, ETAG};
+use reqwest::header::{HeaderMap, CONTENT_LENGTH, ETAG};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use rusty_s3::actions::list_objects_v2::ListObjectsContent;
 use rusty_s3::S3Action;
@@ -188,6 +188,19 @@ impl S3Remote {
     /// `None` when `object` is absent, else its `Content-Length` when the
     /// reply gave one.
     pub(super) async fn head(&self, object: &str) -> Result<Option<Option<u64>>> {
+        Ok(self
+            .head_headers(object, "check")
+            .await?
+            .map(|headers| header_text(&headers, CONTENT_LENGTH).and_then(|v| v.parse().ok())))
+    }
+
+    /// The headers of a HEAD of `object`; `None` when it is absent. Any
+    /// other refusal is an error, `doing` in its words ("check").
+    pub(super) async fn head_headers(
+        &self,
+        object: &str,
+        doing: &str,
+    ) -> Result<Option<HeaderMap>> {
         self.check_object(object)?;
         let url = self
             .presign(self.bucket.head_object(self.creds.as_ref(), object))?
@@ -197,15 +210,9 @@ impl S3Remote {
             .send(|| self.request(Method::HEAD, url.clone()))
             .await?;
         match response.status() {
-            s if s.is_success() => Ok(Some(
-                response
-                    .headers()
-                    .get(CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok()),
-            )),
+            s if s.is_success() => Ok(Some(response.headers().clone())),
             StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(service_error("check", object, response).await),
+            _ => Err(service_error(doing, object, response).await),
         }
     }
 
@@ -852,4 +859,15 @@ mod checksum_tests {
         );
         assert_eq!(echoed_sha256(&h), None);
     }
+}
+
+/// A header's value as text, trimmed; `None` when absent or not text.
+pub(super) fn header_text(
+    headers: &HeaderMap,
+    name: impl reqwest::header::AsHeaderName,
+) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
 }

@@ -1,6 +1,5 @@
 //! Export trees (`exporttree=yes`): files under their own names.
 
-use crate::key::Key;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -12,54 +11,39 @@ use super::client::{read_reply, reply_etag, REPLY_LIMIT};
 use super::error::failed_reply;
 use super::urls::encode_object;
 use super::S3Remote;
-use crate::providers::{check_export_path, Annex, ExportTree, ProviderError, Result};
+use crate::providers::{Annex, ExportPath, ExportTree, ExportedFile, ProviderError, Result};
 
 impl S3Remote {
-    pub(super) fn export_object(&self, name: &str) -> Result<String> {
-        check_export_path(name)?;
-        Ok(format!("{}{name}", self.config.prefix))
+    /// The object of the exported (or imported) file at `path`.
+    pub(super) fn export_object(&self, path: &ExportPath) -> String {
+        format!("{}{path}", self.config.prefix)
     }
 }
 
 #[async_trait]
 impl ExportTree for S3Remote {
-    async fn store_export(
-        &self,
-        name: &str,
-        _key: &Key,
-        src: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        self.upload(&self.export_object(name)?, src, annex).await
+    async fn store_export(&self, file: ExportedFile<'_>, src: &Path) -> Result<()> {
+        let object = self.export_object(file.path);
+        self.upload(&object, src, file.annex).await
     }
 
-    async fn retrieve_export(
-        &self,
-        name: &str,
-        key: &Key,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        self.download(&self.export_object(name)?, key.content_size(), dest, annex)
-            .await
+    async fn retrieve_export(&self, file: ExportedFile<'_>, dest: &Path) -> Result<()> {
+        let object = self.export_object(file.path);
+        let size = file.key.content_size();
+        self.download(&object, size, dest, file.annex).await
     }
 
-    async fn check_present_export(
-        &self,
-        name: &str,
-        key: &Key,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        self.present(&self.export_object(name)?, key).await
+    async fn check_present_export(&self, file: ExportedFile<'_>) -> Result<bool> {
+        self.present(&self.export_object(file.path), file.key).await
     }
 
-    async fn remove_export(&self, name: &str, _key: &Key, _annex: &dyn Annex) -> Result<()> {
-        self.delete(&self.export_object(name)?).await
+    async fn remove_export(&self, file: ExportedFile<'_>) -> Result<()> {
+        self.delete(&self.export_object(file.path)).await
     }
 
-    async fn remove_export_directory(&self, dir: &str, _annex: &dyn Annex) -> Result<()> {
+    async fn remove_export_directory(&self, dir: &ExportPath, _annex: &dyn Annex) -> Result<()> {
         // S3 has no directories: remove whatever is still stored under it.
-        let prefix = format!("{}/", self.export_object(dir.trim_end_matches('/'))?);
+        let prefix = format!("{}/", self.export_object(dir));
         // Only what is under it: a server listing other names is not obeyed.
         for object in self.list(&prefix).await? {
             if !object.starts_with(&prefix) {
@@ -70,17 +54,11 @@ impl ExportTree for S3Remote {
         Ok(())
     }
 
-    async fn rename_export(
-        &self,
-        name: &str,
-        _key: &Key,
-        new_name: &str,
-        _annex: &dyn Annex,
-    ) -> Result<()> {
+    async fn rename_export(&self, file: ExportedFile<'_>, to: &ExportPath) -> Result<()> {
         // CopyObject is a PUT with a signed x-amz-copy-source header.
         let creds = self.write_creds()?;
-        let from = self.export_object(name)?;
-        let to = self.export_object(new_name)?;
+        let from = self.export_object(file.path);
+        let to = self.export_object(to);
         self.check_object(&from)?;
         self.check_object(&to)?;
         let source = format!("/{}/{}", self.config.bucket, encode_object(&from));

@@ -11,18 +11,17 @@
 //! key is ever registered unverified. The ETag is also the content
 //! identifier: S3 gives a new one whenever an object is replaced.
 
-use crate::key::Key;
 use std::path::Path;
 
 use async_trait::async_trait;
 use reqwest::header::{CONTENT_LENGTH, ETAG};
-use reqwest::{Method, StatusCode};
 
-use super::client::ListPager;
-use super::error::service_error;
+use super::client::{header_text, ListPager};
 use super::S3Remote;
-use crate::providers::import::{file_matches_key, ContentId};
-use crate::providers::{Annex, ImportSink, ImportTree, ImportableFile, Result};
+use crate::providers::import::{file_matches_key, ContentId, ListedFile};
+use crate::providers::{
+    Annex, ExportPath, ExportedFile, ImportSink, ImportTree, ImportableFile, Result,
+};
 use crate::transfer::{Algorithm, Expected};
 use rusty_s3::actions::list_objects_v2::ListObjectsContent;
 
@@ -38,12 +37,7 @@ enum Encryption {
 /// What a HEAD's headers say: SSE-KMS (`aws:kms`, `aws:kms:dsse`) and
 /// SSE-C (a customer algorithm) make the ETag opaque.
 fn encryption(headers: &reqwest::header::HeaderMap) -> Encryption {
-    let value = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim().to_ascii_lowercase())
-    };
+    let value = |name: &str| header_text(headers, name).map(|v| v.to_ascii_lowercase());
     let kms = value("x-amz-server-side-encryption").is_some_and(|v| v != "aes256");
     let customer = value("x-amz-server-side-encryption-customer-algorithm").is_some();
     if kms || customer {
@@ -76,20 +70,8 @@ impl S3Remote {
     /// since the listing. A HEAD that fails is an error, never a reason to
     /// download and hash the object unasked.
     async fn encryption_of(&self, object: &str) -> Result<Option<Encryption>> {
-        let url = self
-            .presign(self.bucket.head_object(self.creds.as_ref(), object))?
-            .url;
-        let response = self
-            .client
-            .send(|| self.request(Method::HEAD, url.clone()))
-            .await?;
-        if response.status().is_success() {
-            Ok(Some(encryption(response.headers())))
-        } else if response.status() == StatusCode::NOT_FOUND {
-            Ok(None)
-        } else {
-            Err(service_error("check the encryption of", object, response).await)
-        }
+        let headers = self.head_headers(object, "check the encryption of").await?;
+        Ok(headers.as_ref().map(encryption))
     }
 
     /// The `s3://BUCKET/OBJECT` URL this remote claims for an object.
@@ -100,38 +82,19 @@ impl S3Remote {
     /// What a HEAD tells of the object for an imported path: `None` when
     /// absent.
     async fn import_head(&self, object: &str) -> Result<Option<ImportableFile>> {
-        self.check_object(object)?;
-        let url = self
-            .presign(self.bucket.head_object(self.creds.as_ref(), object))?
-            .url;
-        let response = self
-            .client
-            .send(|| self.request(Method::HEAD, url.clone()))
-            .await?;
-        match response.status() {
-            s if s.is_success() => {
-                let header = |name| {
-                    response
-                        .headers()
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string)
-                };
-                let size = header(CONTENT_LENGTH)
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                let etag = header(ETAG).unwrap_or_default();
-                let sse = encryption(response.headers());
-                Ok(Some(ImportableFile {
-                    path: object.to_string(),
-                    size,
-                    id: content_id(&etag, size, sse),
-                    url: Some(self.s3_url(object)),
-                }))
-            }
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(service_error("check", object, response).await),
-        }
+        let Some(headers) = self.head_headers(object, "check").await? else {
+            return Ok(None);
+        };
+        let size = header_text(&headers, CONTENT_LENGTH)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let etag = header_text(&headers, ETAG).unwrap_or_default();
+        Ok(Some(ImportableFile {
+            path: object.to_string(),
+            size,
+            id: content_id(&etag, size, encryption(&headers)),
+            url: Some(self.s3_url(object)),
+        }))
     }
 }
 
@@ -251,7 +214,7 @@ impl ImportTree for S3Remote {
         if file.id.checksum.is_none() || self.creds.is_none() {
             return Ok(Some(file));
         }
-        let object = self.export_object(&file.path)?;
+        let object = self.export_object(&ExportPath::new(file.path.as_str())?);
         Ok(match self.encryption_of(&object).await? {
             None => None,
             Some(Encryption::EtagIsMd5) => Some(file),
@@ -262,26 +225,15 @@ impl ImportTree for S3Remote {
         })
     }
 
-    async fn retrieve_import(
-        &self,
-        path: &str,
-        size: Option<u64>,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        self.download(&self.export_object(path)?, size, dest, annex)
-            .await
+    async fn retrieve_import(&self, file: ListedFile<'_>, dest: &Path) -> Result<()> {
+        let object = self.export_object(file.path);
+        self.download(&object, file.size, dest, file.annex).await
     }
 
-    async fn check_present_import(
-        &self,
-        path: &str,
-        key: &Key,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        let object = self.export_object(path)?;
+    async fn check_present_import(&self, file: ExportedFile<'_>) -> Result<bool> {
+        let object = self.export_object(file.path);
         Ok(match self.import_head(&object).await? {
-            Some(found) => file_matches_key(&found, key),
+            Some(found) => file_matches_key(&found, file.key),
             None => false,
         })
     }

@@ -18,7 +18,7 @@ use super::api::{Space, ZFile};
 use super::ZenodoRemote;
 use crate::providers::flat_names::decode_path;
 use crate::providers::import::{path_refusal, ContentId, FindImported};
-use crate::providers::{Annex, ImportSink, ImportableFile, ProviderError, Result};
+use crate::providers::{Annex, ExportPath, ImportSink, ImportableFile, ProviderError, Result};
 
 /// The tree path of a file named `name`.
 fn path_of(name: &str) -> String {
@@ -105,14 +105,17 @@ impl FindImported for ZenodoRemote {
         Ok(())
     }
 
-    async fn find_imported(&self, path: &str) -> Result<Option<((Space, ZFile), ImportableFile)>> {
+    async fn find_imported(
+        &self,
+        path: &ExportPath,
+    ) -> Result<Option<((Space, ZFile), ImportableFile)>> {
         let space = self.import_space().await?;
         let found = self
             .api
             .files(&space)
             .await?
             .into_iter()
-            .find(|f| path_of(&f.key) == path && not_importable(f).is_none());
+            .find(|f| path_of(&f.key) == path.as_str() && not_importable(f).is_none());
         Ok(found.map(|f| {
             let file = self.importable(&space, &f);
             ((space, f), file)

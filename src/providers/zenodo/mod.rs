@@ -15,6 +15,7 @@
 //!   concept id, or `version=K`), keyed by the published MD5s ([`import`]).
 
 mod api;
+mod export;
 mod import;
 pub mod urls;
 
@@ -33,8 +34,8 @@ use super::service_api::setting as config;
 use super::service_api::DownloadTo;
 use super::token::{TokenService, TokenSource};
 use super::{
-    Annex, Capabilities, ConfigSpec, ExportTree, KindInfo, Provider, ProviderError, ProviderKind,
-    Result, UrlCheck, UrlEntry, UrlTargets,
+    Annex, Capabilities, ConfigSpec, KindInfo, Provider, ProviderError, ProviderKind, Result,
+    UrlCheck, UrlEntry, UrlTargets,
 };
 use crate::key::Key;
 use crate::transfer::{Algorithm, Client, RetryPolicy};
@@ -198,10 +199,6 @@ impl ZenodoRemote {
 
     fn key_name(key: &Key) -> Result<String> {
         flat_names::key_name(key.as_str(), "Zenodo")
-    }
-
-    fn export_name(name: &str) -> Result<String> {
-        flat_names::export_name(name)
     }
 
     /// The draft this remote works in, when there is one: the record's
@@ -491,53 +488,6 @@ impl Provider for ZenodoRemote {
     }
 
     provides_every_capability!();
-}
-
-#[async_trait]
-impl ExportTree for ZenodoRemote {
-    async fn store_export(
-        &self,
-        name: &str,
-        _key: &Key,
-        src: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        self.put(&Self::export_name(name)?, src, annex).await?;
-        Ok(())
-    }
-
-    async fn retrieve_export(
-        &self,
-        name: &str,
-        _key: &Key,
-        dest: &Path,
-        annex: &dyn Annex,
-    ) -> Result<()> {
-        match self.find(&Self::export_name(name)?).await? {
-            Some((space, f)) => self.get(&space, &f, dest, annex).await,
-            None => Err(ProviderError::not_found(format!(
-                "{name} is not in Zenodo record {}",
-                self.record
-            ))),
-        }
-    }
-
-    async fn check_present_export(
-        &self,
-        name: &str,
-        key: &Key,
-        _annex: &dyn Annex,
-    ) -> Result<bool> {
-        Ok(self
-            .find(&Self::export_name(name)?)
-            .await?
-            .is_some_and(|(_, f)| matches_key(&f, key)))
-    }
-
-    async fn remove_export(&self, name: &str, key: &Key, annex: &dyn Annex) -> Result<()> {
-        self.remove_name(name, &Self::export_name(name)?, key, annex)
-            .await
-    }
 }
 
 #[async_trait]

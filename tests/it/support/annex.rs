@@ -118,6 +118,29 @@ pub fn sha256e_key(data: &[u8], ext: &str) -> String {
 }
 
 /// The parsed key of `text`, as the runtime hands keys to providers.
+/// The checked path of an exported file, for calls on `ExportTree`.
+pub fn export_path(name: &str) -> annexa::providers::ExportPath {
+    annexa::providers::ExportPath::new(name).expect("a test's export path")
+}
+
+/// The file at `path` with `key`'s content, as the runtime hands it over.
+pub fn exported<'a>(
+    path: &'a annexa::providers::ExportPath,
+    key: &'a annexa::key::Key,
+    annex: &'a dyn annexa::providers::Annex,
+) -> annexa::providers::ExportedFile<'a> {
+    annexa::providers::ExportedFile { path, key, annex }
+}
+
+/// The file at `path` of an import source, listed with `size`.
+pub fn listed_file<'a>(
+    path: &'a annexa::providers::ExportPath,
+    size: Option<u64>,
+    annex: &'a dyn annexa::providers::Annex,
+) -> annexa::providers::import::ListedFile<'a> {
+    annexa::providers::import::ListedFile { path, size, annex }
+}
+
 pub fn annex_key(text: &str) -> annexa::key::Key {
     annexa::key::Key::parse(text).expect("a git-annex key")
 }
