@@ -210,6 +210,25 @@ fn set_credentials() {
     std::env::set_var("ZENODO_TOKEN", support_zenodo::TOKEN);
 }
 
+/// What a case starts from: its service running, a scratch folder, and a
+/// session configured for the service (`export`: exporttree=yes).
+struct Setup {
+    service: Service,
+    tmp: tempfile::TempDir,
+    annex: MemAnnex,
+}
+
+fn set_up(kind: &str, export: bool) -> Setup {
+    set_credentials();
+    let service = Service::start(kind);
+    let annex = annex_with(&service.config(export));
+    Setup {
+        service,
+        tmp: tempfile::tempdir().unwrap(),
+        annex,
+    }
+}
+
 fn annex_with(config: &[(String, String)]) -> MemAnnex {
     let pairs: Vec<(&str, &str)> = config
         .iter()
@@ -276,10 +295,11 @@ fn runtime() -> tokio::runtime::Runtime {
 /// store / present / store again / retrieve (fresh and resumed) / remove,
 /// with removal and presence of absent keys.
 fn keys_round_trip(kind: &str) {
-    set_credentials();
-    let service = Service::start(kind);
-    let tmp = tempfile::tempdir().unwrap();
-    let annex = annex_with(&service.config(false));
+    let Setup {
+        service: _running,
+        tmp,
+        annex,
+    } = set_up(kind, false);
     runtime().block_on(async {
         let p = prepared(&annex, kind).await;
         let c = content(tmp.path(), 300_001, 1);
@@ -342,10 +362,11 @@ fn keys_round_trip(kind: &str) {
 /// Export: store, present, retrieve, rename, remove, remove directory, with
 /// names that have spaces, unicode and folders.
 fn export_tree(kind: &str) {
-    set_credentials();
-    let service = Service::start(kind);
-    let tmp = tempfile::tempdir().unwrap();
-    let annex = annex_with(&service.config(true));
+    let Setup {
+        service: _running,
+        tmp,
+        annex,
+    } = set_up(kind, true);
     runtime().block_on(async {
         let p = prepared(&annex, kind).await;
         let tree = p.export().expect("an export-capable provider");
@@ -442,10 +463,12 @@ fn export_tree(kind: &str) {
 /// 50 keys stored, checked and retrieved at once by one provider instance,
 /// as ASYNC jobs share it.
 fn many_keys_at_once(kind: &str) {
-    set_credentials();
-    let service = Service::start(kind);
-    let tmp = tempfile::tempdir().unwrap();
-    let annex = Arc::new(annex_with(&service.config(false)));
+    let Setup {
+        service: _running,
+        tmp,
+        annex,
+    } = set_up(kind, false);
+    let annex = Arc::new(annex);
     runtime().block_on(async {
         let p = prepared(&annex, kind).await;
         let contents: Vec<Content> = (0..50)
@@ -615,12 +638,13 @@ fn peak_memory() -> u64 {
 /// loops or hangs (issue 18 item 4: one Dataverse listing sent 90,307
 /// requests in 120 s; a stalled API body hung forever).
 fn listing_faults(kind: &str) {
-    set_credentials();
     // The stall timeout covers bodies too: short, so a stall costs seconds.
     std::env::set_var("ANNEXA_TIMEOUT", "2");
-    let service = Service::start(kind);
-    let tmp = tempfile::tempdir().unwrap();
-    let annex = annex_with(&service.config(false));
+    let Setup {
+        service,
+        tmp,
+        annex,
+    } = set_up(kind, false);
     runtime().block_on(async {
         let p = prepared(&annex, kind).await;
         for seed in 0..5 {
@@ -714,10 +738,11 @@ fn other_digest(key: &str) -> String {
 /// digests); a file changed since the listing is refused, never handed
 /// over as the listed one; paths not in the tree are absent.
 fn import_tree(kind: &str) {
-    set_credentials();
-    let service = Service::start(kind);
-    let tmp = tempfile::tempdir().unwrap();
-    let annex = annex_with(&service.config(true));
+    let Setup {
+        service: _running,
+        tmp,
+        annex,
+    } = set_up(kind, true);
     runtime().block_on(async {
         let p = prepared(&annex, kind).await;
         let Some(import) = p.import() else {
@@ -861,10 +886,11 @@ fn on_other_host(url: &str) -> String {
 /// found". It claims no URL of another host (or bucket), nor a malformed
 /// one, and CHECKURL of those fails, in bounded time.
 fn url_claims(kind: &str) {
-    set_credentials();
-    let service = Service::start(kind);
-    let tmp = tempfile::tempdir().unwrap();
-    let annex = annex_with(&service.config(true));
+    let Setup {
+        service,
+        tmp,
+        annex,
+    } = set_up(kind, true);
     runtime().block_on(async {
         let p = prepared(&annex, kind).await;
         let Some(urls) = p.urls() else {

@@ -112,6 +112,22 @@ impl S3Remote {
             })
     }
 
+    /// Sends a presigned request without a body (a copy, the start of a
+    /// multipart upload): S3 wants its length said, 0.
+    pub(super) async fn send_empty(
+        &self,
+        method: Method,
+        signed: &Signed,
+    ) -> Result<reqwest::Response> {
+        Ok(self
+            .client
+            .send(|| {
+                self.signed_request(method.clone(), signed)
+                    .header(CONTENT_LENGTH, 0)
+            })
+            .await?)
+    }
+
     /// Creates the bucket when it is missing (idempotent).
     /// The region S3 says the bucket is in (`x-amz-bucket-region`, sent
     /// with any answer about the bucket, redirects and refusals too);

@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use reqwest::header::CONTENT_LENGTH;
 use reqwest::Method;
 use rusty_s3::S3Action;
 
@@ -68,13 +67,7 @@ impl ExportTree for S3Remote {
             .insert("x-amz-copy-source", source.clone());
         self.upload_headers(&mut action);
         let copy = self.presign(action)?;
-        let response = self
-            .client
-            .send(|| {
-                self.signed_request(Method::PUT, &copy)
-                    .header(CONTENT_LENGTH, 0)
-            })
-            .await?;
+        let response = self.send_empty(Method::PUT, &copy).await?;
         let status = response.status();
         let text = read_reply(response, REPLY_LIMIT).await?;
         if let Some(e) = failed_reply("copy", &format!("{from} -> {to}"), status, &text) {

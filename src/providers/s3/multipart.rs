@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 
-use reqwest::header::CONTENT_LENGTH;
 use reqwest::Method;
 use rusty_s3::S3Action;
 
@@ -58,27 +57,9 @@ impl S3Remote {
         annex: &dyn Annex,
     ) -> Result<()> {
         let parts = plan_parts(size, self.config.part_size);
-        let mut create = self.create_upload(creds, object)?;
-        self.upload_headers(&mut create);
-        if mode == UploadChecksum::Sha256 {
-            // S3 then requires each part's checksum, and all of them again
-            // in the completion.
-            create
-                .headers_mut()
-                .insert("x-amz-checksum-algorithm", "SHA256");
-        }
-        let create = self.presign(create)?;
-        let response = self
-            .client
-            .send(|| {
-                self.signed_request(Method::POST, &create)
-                    .header(CONTENT_LENGTH, 0)
-            })
+        let body = self
+            .start_upload(object, creds, mode, true, "start multipart upload")
             .await?;
-        if !response.status().is_success() {
-            return Err(service_error("start multipart upload", object, response).await);
-        }
-        let body = read_reply(response, REPLY_LIMIT).await?;
         let created =
             rusty_s3::actions::CreateMultipartUpload::parse_response(&body).map_err(|e| {
                 ProviderError::service("S3 sent a bad multipart reply", Some(Box::new(e)))
@@ -196,38 +177,53 @@ impl S3Remote {
     pub(super) async fn probe_flexible_checksums(&self) -> Result<Option<String>> {
         let creds = self.write_creds()?;
         let object = format!("{}{PROBE_OBJECT}", self.config.prefix);
-        self.check_object(&object)?;
-        let mut create = self.create_upload(creds, &object)?;
-        create
-            .headers_mut()
-            .insert("x-amz-checksum-algorithm", "SHA256");
-        let create = self.presign(create)?;
-        let response = self
-            .client
-            .send(|| {
-                self.signed_request(Method::POST, &create)
-                    .header(CONTENT_LENGTH, 0)
-            })
-            .await?;
-        if !response.status().is_success() {
-            let e = service_error(
-                "start a multipart upload to test checksums for",
-                &object,
-                response,
-            )
-            .await;
-            return if refuses_flexible_checksums(&e) {
-                Ok(s3_error_code(&e).map(str::to_string))
-            } else {
-                Err(e)
-            };
-        }
-        let body = read_reply(response, REPLY_LIMIT).await?;
+        let doing = "start a multipart upload to test checksums for";
+        let body = match self
+            .start_upload(&object, creds, UploadChecksum::Sha256, false, doing)
+            .await
+        {
+            Ok(body) => body,
+            Err(e) if refuses_flexible_checksums(&e) => {
+                return Ok(s3_error_code(&e).map(str::to_string))
+            }
+            Err(e) => return Err(e),
+        };
         if let Ok(created) = rusty_s3::actions::CreateMultipartUpload::parse_response(&body) {
             self.abort_multipart(&object, created.upload_id(), creds)
                 .await;
         }
         Ok(None)
+    }
+
+    /// Starts a multipart upload of `object` (CreateMultipartUpload) and
+    /// returns S3's reply; with [`UploadChecksum::Sha256`] S3 then requires
+    /// each part's checksum, and all of them again in the completion.
+    /// `stored` says the upload is to be kept (the remote's ACL and storage
+    /// class apply).
+    async fn start_upload(
+        &self,
+        object: &str,
+        creds: &rusty_s3::Credentials,
+        mode: UploadChecksum,
+        stored: bool,
+        doing: &str,
+    ) -> Result<String> {
+        let mut create = self.create_upload(creds, object)?;
+        if stored {
+            self.upload_headers(&mut create);
+        }
+        if mode == UploadChecksum::Sha256 {
+            create
+                .headers_mut()
+                .insert("x-amz-checksum-algorithm", "SHA256");
+        }
+        let response = self
+            .send_empty(Method::POST, &self.presign(create)?)
+            .await?;
+        if !response.status().is_success() {
+            return Err(service_error(doing, object, response).await);
+        }
+        read_reply(response, REPLY_LIMIT).await
     }
 
     pub(super) async fn abort_multipart(
