@@ -44,7 +44,7 @@ use self::api::Api;
 use self::urls::FsUrl;
 use super::file_state::{FileState, StateFormat};
 use super::service_api::{
-    required_setting, seconds_setting, ApiAccess, ApiAddress, ServiceInfo, ServiceKind,
+    required_setting, seconds_setting, ApiAccess, ApiAddress, DownloadTo, ServiceInfo, ServiceKind,
     ServiceRemote,
 };
 use super::{Annex, ConfigSpec, Provider, ProviderError, Result};
@@ -256,10 +256,8 @@ impl FigshareRemote {
 
     async fn download(&self, f: &FsFile, dest: &Path, annex: &dyn Annex) -> Result<()> {
         let progress = |b| annex.progress(b);
-        Ok(self
-            .api
-            .download(f.id, dest, Some(f.size), f.md5(), &progress)
-            .await?)
+        let to = DownloadTo::new(dest, Some(f.size), f.md5(), &progress);
+        Ok(self.api.download(f.id, &to).await?)
     }
 
     /// Files named by URLs recorded for `key` (URL mode).
@@ -350,11 +348,8 @@ impl Provider for FigshareRemote {
         // Fast path: the id and MD5 remembered at store time.
         if let Some(state) = STATE.read(annex, key).await? {
             let progress = |b| annex.progress(b);
-            match self
-                .api
-                .download(state.id, dest, state.size, state.checksum, &progress)
-                .await
-            {
+            let to = DownloadTo::new(dest, state.size, state.checksum, &progress);
+            match self.api.download(state.id, &to).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_not_found() => annex.debug(&format!(
                     "file {} is gone; looking the key up by name",
@@ -378,11 +373,8 @@ impl Provider for FigshareRemote {
         let mut last_error = None;
         for id in self.claimed_files(key, annex).await? {
             let progress = |b| annex.progress(b);
-            match self
-                .api
-                .download(id, dest, size, md5.clone(), &progress)
-                .await
-            {
+            let to = DownloadTo::new(dest, size, md5.clone(), &progress);
+            match self.api.download(id, &to).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_not_found() => last_error = Some(e),
                 Err(e) => return Err(e.into()),

@@ -40,8 +40,8 @@ pub use api::{Asset, Release, Repo, Token};
 use self::api::{Api, Uploaded};
 use self::urls::{download_url, parse_url, ReleaseUrl};
 use super::service_api::{
-    http_url, required_setting, setting as config, ApiAccess, ApiAddress, ServiceInfo, ServiceKind,
-    ServiceRemote,
+    http_setting, required_setting, setting as config, ApiAccess, ApiAddress, ServiceInfo,
+    ServiceKind, ServiceRemote,
 };
 use super::{parse_bool, Annex, ConfigSpec, Provider, ProviderError, Result};
 use crate::key::Key;
@@ -165,7 +165,7 @@ impl ServiceRemote for GithubRemote {
             )));
         }
         let web = match config(annex, "web").await? {
-            Some(w) => http_url("web", &w, "https://github.com")?,
+            Some(w) => http_setting("web", &w, "https://github.com")?,
             None if api.url.host_str() == Some("api.github.com") => {
                 Url::parse("https://github.com").expect("valid")
             }

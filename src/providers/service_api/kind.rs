@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use url::Url;
 
-use super::http_url;
+use super::http_setting;
 use crate::providers::token::{ApiToken, TokenSource};
 use crate::providers::{
     Annex, Capabilities, ConfigSpec, KindInfo, Provider, ProviderError, ProviderKind, Result,
@@ -63,7 +63,7 @@ impl ApiAddress {
                 )))
             }
         };
-        http_url(self.setting, text.trim_end_matches('/'), self.example)
+        http_setting(self.setting, text.trim_end_matches('/'), self.example)
     }
 }
 

@@ -29,13 +29,11 @@ use self::api::Api;
 use self::urls::ZUrl;
 use super::flat_names;
 use super::service_api::{
-    required_setting, setting as config, ApiAccess, ApiAddress, ServiceInfo, ServiceKind,
-    ServiceRemote,
+    required_setting, setting as config, ApiAccess, ApiAddress, DownloadTo, ServiceInfo,
+    ServiceKind, ServiceRemote,
 };
 use super::token::{TokenService, TokenSource};
-use super::{
-    Annex, ConfigSpec, Provider, ProviderError, Result, UrlCheck, UrlEntry, UrlTargets,
-};
+use super::{Annex, ConfigSpec, Provider, ProviderError, Result, UrlCheck, UrlEntry, UrlTargets};
 use crate::key::Key;
 use crate::transfer::Algorithm;
 
@@ -275,9 +273,8 @@ impl ZenodoRemote {
 
     async fn get(&self, space: &Space, f: &ZFile, dest: &Path, annex: &dyn Annex) -> Result<()> {
         let progress = |b| annex.progress(b);
-        self.api
-            .download(space, &f.key, dest, (Some(f.size), f.md5()), &progress)
-            .await
+        let to = DownloadTo::new(dest, Some(f.size), f.md5(), &progress);
+        self.api.download(space, &f.key, &to).await
     }
 
     /// File `name` as reads see it, when complete.
@@ -387,11 +384,9 @@ impl Provider for ZenodoRemote {
         for (record, name) in self.claimed_files(key, annex).await? {
             let progress = |b| annex.progress(b);
             let space = Space::Published(record);
-            match self
-                .api
-                .download(&space, &name, dest, key_expectation(key), &progress)
-                .await
-            {
+            let (size, md5) = key_expectation(key);
+            let to = DownloadTo::new(dest, size, md5, &progress);
+            match self.api.download(&space, &name, &to).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_not_found() => last = Some(e),
                 Err(e) => return Err(e),
