@@ -968,6 +968,53 @@ mod tests {
         assert_eq!(a.scrub("bad token tok-123456"), "bad token <API token>");
     }
 
+    /// The failures every service shares mean the same everywhere, name
+    /// the service's own variable, and keep their cause.
+    #[test]
+    fn shared_failures_have_one_meaning() {
+        const TOKEN: token::TokenSource = token::TokenSource::new(
+            token::TokenService::Dataverse,
+            "DATAVERSE_API_KEY",
+            "dataverse",
+            "",
+        );
+        let base = Url::parse("https://dv.example.org").unwrap();
+        let e: ProviderError = ApiError::missing_token(&TOKEN, "storing a file").into();
+        let text = e.to_string();
+        assert!(matches!(e, ProviderError::MissingCredentials(_)), "{text}");
+        assert!(
+            text.contains("storing a file needs a Dataverse API token"),
+            "{text}"
+        );
+        assert!(text.contains("set DATAVERSE_API_KEY"), "{text}");
+        let e: ProviderError = ApiError::bad_token(&TOKEN, &base, "Bad key".into()).into();
+        assert!(matches!(e, ProviderError::Unauthenticated { .. }), "{e}");
+        assert!(e.to_string().contains("Account > API Token"), "{e}");
+        let paging = paging::PagingError::TooManyPages { max: 3 };
+        let e: ProviderError = ApiError::from(paging).into();
+        assert!(matches!(e, ProviderError::Service { .. }), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+        let e: ProviderError = ApiError::from(std::io::Error::other("disk full")).into();
+        assert!(matches!(e, ProviderError::Io(_)), "{e}");
+    }
+
+    /// An address that does not parse keeps the parser's error; one that
+    /// is no http(s) address is refused without its user info.
+    #[test]
+    fn addresses_are_http_urls() {
+        let e = http_setting("url", "dv.example.org", "https://x").unwrap_err();
+        assert!(matches!(
+            e,
+            ProviderError::BadSetting { setting: "url", .. }
+        ));
+        assert!(std::error::Error::source(&e).is_some());
+        let e = http_setting("api", "ftp://me:s3cret@host/x", "https://x").unwrap_err();
+        assert!(matches!(e, ProviderError::Config(_)));
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        let url = http_setting("api", "https://host/v2?x=1#y", "https://x").unwrap();
+        assert_eq!(url.as_str(), "https://host/v2");
+    }
+
     #[test]
     fn statuses_are_named_once() {
         let none = HeaderMap::new();
