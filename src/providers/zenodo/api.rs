@@ -13,7 +13,7 @@ use url::Url;
 
 use super::urls::is_record_id;
 use crate::providers::service_api::paging::{self, Cursor, Page};
-use crate::providers::service_api::{DownloadTo, ServiceApi};
+use crate::providers::service_api::{Answer, DownloadTo, ServiceApi};
 use crate::providers::{ProviderError, Result};
 use crate::transfer::{Algorithm, Client, Expected};
 
@@ -395,17 +395,13 @@ impl Api {
         let space = Space::Draft(id.to_string());
         let what = format!("uploading {name} into draft {id}");
         let init = serde_json::json!([{ "key": name }]);
-        let _: serde_json::Value = self
+        let answer = self
             .api
-            .call_json(
-                Method::POST,
-                self.files_url(&space),
-                Some(&init),
-                &what,
-                TOKEN_ENV,
-            )
-            .await
-            .map_err(limit_hint)?;
+            .fetch_json(Method::POST, self.files_url(&space), Some(&init))
+            .await?;
+        if !answer.status.is_success() {
+            return Err(self.upload_refused(&answer, &what));
+        }
         let answer = self
             .api
             .upload_file(
@@ -417,7 +413,7 @@ impl Api {
             )
             .await?;
         if !answer.status.is_success() {
-            return Err(limit_hint(self.api.refused(&answer, &what, TOKEN_ENV)));
+            return Err(self.upload_refused(&answer, &what));
         }
         let mut commit = self.file_url(&space, name);
         if let Ok(mut path) = commit.path_segments_mut() {
@@ -426,6 +422,26 @@ impl Api {
         self.api
             .call_json(Method::POST, commit, None, &what, TOKEN_ENV)
             .await
+    }
+
+    /// An upload the service refused; one of Zenodo's per-record limits
+    /// (its answer names the file count, "more than 100 files", or the
+    /// bucket quota, "Bucket quota exceeded.") is said with what to do.
+    fn upload_refused(&self, answer: &Answer, what: &str) -> ProviderError {
+        let refused = self.api.refused(answer, what, TOKEN_ENV);
+        let body = answer.body.to_ascii_lowercase();
+        if !(body.contains("more than") || body.contains("quota")) {
+            return refused;
+        }
+        ProviderError::service(
+            format!(
+                "{refused}. A Zenodo record holds at most {} files and {} GB: store fewer, larger \
+                 files (a larger chunk=), or use another record for the rest (docs/zenodo.md)",
+                super::MAX_FILES,
+                super::MAX_RECORD_BYTES / 1_000_000_000
+            ),
+            Some(Box::new(refused)),
+        )
     }
 
     /// Streams file `name` of `space` into `to.dest`, checked against its
@@ -497,25 +513,6 @@ fn api_error(e: crate::providers::service_api::ApiError, what: &str) -> Provider
             Some(Box::new(other)),
         ),
     }
-}
-
-/// Zenodo's per-record limits say why an upload was refused: said with
-/// what to do.
-fn limit_hint(e: ProviderError) -> ProviderError {
-    let text = e.to_string();
-    let limit = text.contains("more than") || text.to_ascii_lowercase().contains("quota");
-    if !limit {
-        return e;
-    }
-    ProviderError::service(
-        format!(
-            "{text}. A Zenodo record holds at most {} files and {} GB: store fewer, larger \
-             files (a larger chunk=), or use another record for the rest (docs/zenodo.md)",
-            super::MAX_FILES,
-            super::MAX_RECORD_BYTES / 1_000_000_000
-        ),
-        Some(Box::new(e)),
-    )
 }
 
 #[cfg(test)]
