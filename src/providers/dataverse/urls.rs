@@ -25,10 +25,7 @@ pub fn parse(url: &str, base: &Url, dataset_pid: &str) -> Option<FileRef> {
             .then(|| FileRef::Pid(url.to_string()));
     }
     let parsed = Url::parse(url).ok()?;
-    if parsed.scheme() != base.scheme()
-        || parsed.host_str() != base.host_str()
-        || parsed.port_or_known_default() != base.port_or_known_default()
-    {
+    if !crate::providers::token::same_origin(base, &parsed) {
         return None;
     }
     let base_path = base.path().trim_end_matches('/');

@@ -23,10 +23,7 @@ pub enum ReleaseUrl {
 /// Parses a release URL on the `web` host.
 pub(super) fn parse_url(web: &Url, text: &str) -> Option<ReleaseUrl> {
     let url = Url::parse(text).ok()?;
-    if url.scheme() != web.scheme()
-        || url.host_str() != web.host_str()
-        || url.port_or_known_default() != web.port_or_known_default()
-    {
+    if !crate::providers::token::same_origin(web, &url) {
         return None;
     }
     let base = web.path().trim_end_matches('/');

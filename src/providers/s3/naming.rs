@@ -107,10 +107,8 @@ pub(super) fn check_object_name(object: &str) -> Result<()> {
 /// a path under the bucket's), so a request signed for it carries the
 /// credentials nowhere else.
 pub(super) fn within_bucket(base: &Url, url: &Url) -> bool {
-    url.scheme() == base.scheme()
+    crate::providers::token::same_origin(base, url)
         && url.host_str().is_some()
-        && url.host_str() == base.host_str()
-        && url.port_or_known_default() == base.port_or_known_default()
         && url.username().is_empty()
         && url.password().is_none()
         && url.path().starts_with(base.path())
