@@ -59,7 +59,7 @@ fn published_drop_fails_and_url_mode_works() {
     assert!(whereis.contains("[dv]"), "still counted: {whereis}");
 
     // URL mode: a file somebody else put on Dataverse, added by URL.
-    let (status, body) = fake.http(
+    let (status, _, body) = fake.http(
         "POST",
         &format!("/_fake/ingest?persistentId={PID}&name=table.csv"),
         b"x,y\n1,2\n3,4\n",

@@ -373,11 +373,11 @@ fn dataverse_soak_through_injected_faults() {
         SOAK_KINDS,
         &[
             Route {
-                upstream_port: fake.api_port,
+                upstream_port: fake.port(),
                 objects: None,
             },
             Route {
-                upstream_port: fake.storage_port,
+                upstream_port: fake.storage_port(),
                 objects: Some("^/s/"),
             },
         ],

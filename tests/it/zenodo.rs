@@ -340,7 +340,7 @@ fn versions_concepts_and_rate_limits() {
         let a = annex(&config(&fake, &concept));
         let p = prepared(&a).await;
         let urls = p.urls().unwrap();
-        let record_url = format!("http://127.0.0.1:{}/records/{concept}", fake.port);
+        let record_url = format!("{}/records/{concept}", fake.url());
         assert!(urls.claims_url(&record_url));
         assert!(!urls.claims_url("https://example.org/records/1"));
         match urls.check_url(&record_url, &a).await.unwrap() {
