@@ -153,19 +153,15 @@ fn a_repeated_listing_page_stops_with_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = Repo::init(&tmp.path().join("repo"));
     let endpoint = format!("endpoint={}", proxy.url(0));
-    repo.ok(&[
-        "git",
-        "annex",
-        "initremote",
+    repo.initremote_ok(
         "R",
-        "type=external",
-        "externaltype=annexa",
-        "provider=s3",
-        "createbucket=yes",
-        "encryption=none",
-        "bucket=annexa-pages",
-        &endpoint,
-    ]);
+        &[
+            "provider=s3",
+            "createbucket=yes",
+            "bucket=annexa-pages",
+            &endpoint,
+        ],
+    );
     for name in ["a.csv", "b.csv"] {
         let object = format!("{}/annexa-pages/folder/{name}", moto.endpoint());
         let status = std::process::Command::new("curl")

@@ -185,20 +185,16 @@ fn git_annex_copy_and_get_killed_at_seeded_points_complete_when_run_again() {
     let endpoint = format!("endpoint={}", moto.endpoint());
     // A small part size makes the larger files multipart uploads, so kills
     // also land between parts.
-    repo.ok(&[
-        "git",
-        "annex",
-        "initremote",
+    repo.initremote_ok(
         "R",
-        "type=external",
-        "externaltype=annexa",
-        "provider=s3",
-        "createbucket=yes",
-        "encryption=none",
-        "bucket=annexa-kill",
-        "partsize=5MiB",
-        &endpoint,
-    ]);
+        &[
+            "provider=s3",
+            "createbucket=yes",
+            "bucket=annexa-kill",
+            "partsize=5MiB",
+            &endpoint,
+        ],
+    );
     let mut rng = Rng::new(11);
     for i in 0..16 {
         let size = rng.range(200_000, 3_000_000) as usize;

@@ -345,19 +345,15 @@ fn s3_soak_through_injected_faults() {
     let watch = RssWatch::start(tmp.path());
     let repo = Repo::init(&tmp.path().join("repo"));
     let endpoint = format!("endpoint={}", proxy.url(0));
-    repo.ok(&[
-        "git",
-        "annex",
-        "initremote",
+    repo.initremote_ok(
         "R",
-        "type=external",
-        "externaltype=annexa",
-        "provider=s3",
-        "createbucket=yes",
-        "encryption=none",
-        "bucket=annexa-soak",
-        &endpoint,
-    ]);
+        &[
+            "provider=s3",
+            "createbucket=yes",
+            "bucket=annexa-soak",
+            &endpoint,
+        ],
+    );
     soak("s3", &plan, &repo, &proxy, &watch);
 }
 
@@ -387,17 +383,6 @@ fn dataverse_soak_through_injected_faults() {
     let repo = Repo::init(&tmp.path().join("repo")).env("DATAVERSE_API_KEY", TOKEN);
     let url = format!("url={}", proxy.url(0));
     let doi = format!("doi={PID}");
-    repo.ok(&[
-        "git",
-        "annex",
-        "initremote",
-        "R",
-        "type=external",
-        "externaltype=annexa",
-        "provider=dataverse",
-        "encryption=none",
-        &url,
-        &doi,
-    ]);
+    repo.initremote_ok("R", &["provider=dataverse", &url, &doi]);
     soak("dataverse", &plan, &repo, &proxy, &watch);
 }
