@@ -1051,29 +1051,10 @@ fn zenodo_concept_doi_imports_on_the_fake() {
         files,
         |files| {
             // A new version: one added, one changed, one removed.
-            let auth = format!("Bearer {TOKEN}");
-            let owner = [("Authorization", auth.as_str())];
-            let (_, _, body) = fake.http(
-                "POST",
-                &format!("/api/records/{RECORD}/versions"),
-                b"",
-                &owner,
-            );
-            let next: serde_json::Value = serde_json::from_str(&body).unwrap();
-            let id: u64 = next["id"].as_str().unwrap().parse().unwrap();
-            fake.http(
-                "POST",
-                &format!("/api/records/{id}/draft/actions/files-import"),
-                b"",
-                &owner,
-            );
+            let id = fake.new_version();
+            fake.import_files(id);
             for gone in ["data.csv", "notes.txt"] {
-                fake.http(
-                    "DELETE",
-                    &format!("/api/records/{id}/draft/files/{gone}"),
-                    b"",
-                    &owner,
-                );
+                fake.delete_draft_file(id, gone);
             }
             let added = common::pseudo_random(2_000, 35);
             fake.seed(id, "more.bin", &added);

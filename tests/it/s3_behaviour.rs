@@ -458,21 +458,7 @@ fn addurl_of_an_s3_url_is_claimed() {
     let repo = Repo::init(&tmp.path().join("repo"));
     initremote(&repo, &moto, "urls", &[]);
     // Put an object there the way another tool would.
-    let object = format!("{}/annexa-urls/shared/data.csv", moto.endpoint());
-    let status = std::process::Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/octet-stream",
-            "--data-binary",
-            "a,b\n1,2\n",
-            &object,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    moto.put_object("annexa-urls/shared/data.csv", "a,b\n1,2\n");
     let out = repo.run(&[
         "git",
         "annex",

@@ -110,6 +110,19 @@ impl Moto {
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// Puts `data` at `bucket/key` the way another tool would (unsigned:
+    /// moto does not check signatures).
+    pub fn put_object(&self, bucket_and_key: &str, data: &str) {
+        let object = format!("{}/{bucket_and_key}", self.endpoint());
+        let status = Command::new("curl")
+            .args(["-sf", "-X", "PUT"])
+            .args(["-H", "Content-Type: application/octet-stream"])
+            .args(["--data-binary", data, &object])
+            .status()
+            .unwrap();
+        assert!(status.success(), "PUT {object} failed");
+    }
 }
 
 impl Drop for Moto {

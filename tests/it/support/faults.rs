@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use super::common::raw_http;
+use super::common::{raw_http, Repo};
 use super::fake::FakeServer;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,9 +46,10 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    pub fn start(seed: u64, rate: f64, kinds: &[&str], routes: &[Route]) -> FaultProxy {
-        let (seed, rate, kinds) = (seed.to_string(), rate.to_string(), kinds.join(","));
-        let mut args = vec!["--seed", &seed, "--rate", &rate];
+    /// The proxy with faults off (see [`FaultProxy::set_rate`]).
+    pub fn start(seed: u64, kinds: &[&str], routes: &[Route]) -> FaultProxy {
+        let (seed, kinds) = (seed.to_string(), kinds.join(","));
+        let mut args = vec!["--seed", &seed, "--rate", "0"];
         args.extend(["--stall", PROXY_STALL_SECONDS, "--kinds", &kinds]);
         let specs: Vec<String> = routes
             .iter()
@@ -112,6 +113,16 @@ impl FaultProxy {
                 .collect(),
         }
     }
+}
+
+/// A repository in `dir/repo` with the S3 remote `R` on `bucket` at
+/// `endpoint` (made there if missing), `extra` parameters added.
+pub fn repo_with_s3_remote(dir: &Path, endpoint: &str, bucket: &str, extra: &[&str]) -> Repo {
+    let repo = Repo::init(&dir.join("repo"));
+    let (endpoint, bucket) = (format!("endpoint={endpoint}"), format!("bucket={bucket}"));
+    let params = ["provider=s3", "createbucket=yes", &bucket, &endpoint];
+    repo.initremote_ok("R", &[&params[..], extra].concat());
+    repo
 }
 
 #[derive(Debug, Clone)]

@@ -47,3 +47,36 @@ impl FakeZenodo {
         );
     }
 }
+
+/// Changes made through the fake's API as the record's owner would (the
+/// token's user), for tests that watch a remote follow them.
+impl FakeZenodo {
+    /// A new version of [`RECORD`]: its draft's id.
+    pub fn new_version(&self) -> u64 {
+        let body = self.as_owner("POST", &format!("/api/records/{RECORD}/versions"));
+        let next: serde_json::Value = serde_json::from_str(&body).unwrap();
+        next["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Carries the published files into draft `id` (files-import).
+    pub fn import_files(&self, id: u64) {
+        self.as_owner(
+            "POST",
+            &format!("/api/records/{id}/draft/actions/files-import"),
+        );
+    }
+
+    /// Deletes file `name` from draft `id`.
+    pub fn delete_draft_file(&self, id: u64, name: &str) {
+        self.as_owner("DELETE", &format!("/api/records/{id}/draft/files/{name}"));
+    }
+
+    /// A request with the owner's token; the body of its answer, which must
+    /// be a success.
+    fn as_owner(&self, method: &str, path: &str) -> String {
+        let auth = format!("Bearer {TOKEN}");
+        let (status, _, body) = self.http(method, path, b"", &[("Authorization", &auth)]);
+        assert!(status < 300, "{method} {path}: {status} {body}");
+        body
+    }
+}
