@@ -62,7 +62,8 @@ import urllib.parse
 
 import listing_faults  # next to this script
 import _fake_http
-from _fake_http import CHUNK, FakeHandler, FakeServer, arguments, dispatching, serve
+from _fake_http import (CHUNK, LISTING_CONFIG, FakeHandler, FakeServer, arguments, configure, dispatching,
+                        serve, switch)
 
 
 class ApiError(_fake_http.ApiError):
@@ -634,26 +635,16 @@ class ApiHandler(Handler):
                 return self.send_json(200, {"ok": True, "files": len(a.files)})
         self.drain()
         with st.lock:
-            if name == "storage-log":
-                return self.send_json(200, {"requests": st.storage_log, "violations": st.violations})
-            if name == "api-log":
-                return self.send_json(200, {"requests": st.api_log})
-            if name == "reset-log":
-                st.api_log, st.storage_log, st.violations = [], [], []
-                return self.send_json(200, {"ok": True})
+            if self.send_log(name):
+                return
             if name == "config":
-                if "drop_after" in query:
-                    st.drop_after = int(query["drop_after"])
-                if "drop_count" in query:
-                    st.drop_count = int(query["drop_count"])
-                if "list_fault" in query:
-                    st.list_fault = query["list_fault"]
-                if "max_page" in query:
-                    st.max_page = max(1, int(query["max_page"]))
-                if "corrupt_next" in query:
-                    st.corrupt_next = int(query["corrupt_next"])
-                if "private_api_download" in query:
-                    st.private_api_download = query["private_api_download"] == "1"
+                configure(st, query, {
+                    **LISTING_CONFIG,
+                    "drop_after": ("drop_after", int),
+                    "drop_count": ("drop_count", int),
+                    "corrupt_next": ("corrupt_next", int),
+                    "private_api_download": ("private_api_download", switch),
+                })
                 return self.send_json(200, {"ok": True})
             if name == "article":
                 aid = int(query.get("id", "0"))
