@@ -224,6 +224,29 @@ class FakeHandler(BaseHTTPRequestHandler):
             return start, end, 416
         return start, end, 206
 
+    def send_file(self, path, content_type, headers, drop=None):
+        """GET/HEAD of the file at `path` with single-range support (see
+        byte_range), sending `headers` as well; with `drop`, the body breaks
+        after that many bytes (see send_file_body)."""
+        total = os.path.getsize(path)
+        start, end, status = self.byte_range(total)
+        if status == 416:
+            return
+        length = end - start + 1 if total else 0
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
+        self.send_header("Accept-Ranges", "bytes")
+        for k, v in headers.items():
+            self.send_header(k, v)
+        if status == 206:
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, total))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        with open(path, "rb") as f:
+            self.send_file_body(f, start, length, drop)
+
     def send_file_body(self, f, start, length, drop=None):
         """`length` bytes of open file `f` from `start`; with `drop`, the
         connection breaks after that many bytes (a cut mid-body)."""

@@ -403,25 +403,8 @@ class Handler(FakeHandler):
 
     def serve_file(self, path, content_type, filename, extra_headers=None, drop=None):
         """GET/HEAD of a file with single-range support."""
-        total = os.path.getsize(path)
-        start, end, status = self.byte_range(total)
-        if status == 416:
-            return
-        length = end - start + 1 if total else 0
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(length))
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Disposition", 'attachment; filename="%s"' % filename)
-        if status == 206:
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, total))
-        for k, v in (extra_headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command == "HEAD":
-            return
-        with open(path, "rb") as f:
-            self.send_file_body(f, start, length, drop)
+        disposition = {"Content-Disposition": 'attachment; filename="%s"' % filename}
+        self.send_file(path, content_type, {**disposition, **(extra_headers or {})}, drop)
 
 
 # ---------------------------------------------------------------- storage

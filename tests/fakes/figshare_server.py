@@ -267,23 +267,8 @@ class StorageHandler(Handler):
         self.serve_file(f.blob, f.name, drop)
 
     def serve_file(self, path, filename, drop):
-        total = os.path.getsize(path)
-        start, end, status = self.byte_range(total)
-        if status == 416:
-            return
-        length = end - start + 1 if total else 0
-        self.send_response(status)
-        self.send_header("Content-Type", "binary/octet-stream")
-        self.send_header("Content-Length", str(length))
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Disposition", 'attachment; filename="%s"' % filename.replace('"', "_"))
-        if status == 206:
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, total))
-        self.end_headers()
-        if self.command == "HEAD":
-            return
-        with open(path, "rb") as fh:
-            self.send_file_body(fh, start, length, drop)
+        disposition = 'attachment; filename="%s"' % filename.replace('"', "_")
+        self.send_file(path, "binary/octet-stream", {"Content-Disposition": disposition}, drop)
 
     def parts_of(self, f):
         ps = self.st.part_size
