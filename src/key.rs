@@ -361,15 +361,19 @@ mod tests {
     }
     #[test]
     fn extensions_as_git_annex_keeps_them() {
-        assert_eq!(key_extension("sub-01/anat/sub-01_T1w.nii.gz"), ".nii.gz");
-        assert_eq!(key_extension("a.tar.gz.part1"), "");
-        assert_eq!(key_extension("a.b.c.json"), ".c.json");
-        assert_eq!(key_extension("README"), "");
-        assert_eq!(key_extension(".hidden"), "");
-        assert_eq!(key_extension("dir.d/file"), "");
-        assert_eq!(key_extension("x.toolong"), "");
-        assert_eq!(key_extension("x.ok.toolong"), "");
-        assert_eq!(key_extension("x.bad-ext.json"), ".json");
+        for (path, extension) in [
+            ("sub-01/anat/sub-01_T1w.nii.gz", ".nii.gz"),
+            ("a.tar.gz.part1", ""),
+            ("a.b.c.json", ".c.json"),
+            ("README", ""),
+            (".hidden", ""),
+            ("dir.d/file", ""),
+            ("x.toolong", ""),
+            ("x.ok.toolong", ""),
+            ("x.bad-ext.json", ".json"),
+        ] {
+            assert_eq!(key_extension(path), extension, "{path}");
+        }
     }
 
     #[test]

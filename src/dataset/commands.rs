@@ -260,11 +260,11 @@ pub fn get(
 /// `--endpoint`'s), saying so; others stay named by
 /// [`point_at_unenabled_remotes`] when their content is missing.
 fn enable_chosen_remotes(common: &CommonOptions, source: &Source, resolved: &Resolved) {
-    let chosen: Vec<String> = [Some(source.as_str()), common.endpoint.as_deref()]
+    let chosen: Vec<super::remotes::Place> = [Some(source.as_str()), common.endpoint.as_deref()]
         .into_iter()
         .flatten()
         .filter(|text| text.contains("://"))
-        .filter_map(crate::providers::token::chosen_host)
+        .filter_map(super::remotes::Place::parse)
         .collect();
     for dataset in &resolved.datasets {
         for name in super::remotes::enable_chosen(&dataset.repo, &chosen) {

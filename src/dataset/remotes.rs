@@ -90,27 +90,50 @@ fn enabled_uuids(repo: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Where a server is, as a URL or `host[:port]` names it: the host
+/// (normalised as the token rule does) and the port, the scheme's own when
+/// none is written (`https` when no scheme is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    host: String,
+    port: Option<u16>,
+}
+
+impl Place {
+    pub fn parse(entry: &str) -> Option<Self> {
+        let entry = entry.trim();
+        let url = if entry.contains("://") {
+            url::Url::parse(entry).ok()?
+        } else {
+            url::Url::parse(&format!("https://{entry}")).ok()?
+        };
+        Some(Self {
+            host: crate::providers::token::chosen_host(url.as_str())?,
+            port: url.port_or_known_default(),
+        })
+    }
+}
+
 /// Whether annexa may enable `remote` on its own (issue 18): it reads
 /// with no secret (an unencrypted annexa S3 remote read anonymously,
-/// `public=yes`) and only from a host the user chose (`chosen`: the
-/// source's host, an endpoint they passed). Any other remote is named
+/// `public=yes`) and only from a place the user chose (`chosen`: the
+/// source's server, an endpoint they passed), host and port alike: another
+/// port of the same host can be another server. Any other remote is named
 /// with its command instead.
-pub fn enables_itself(remote: &RecordedRemote, chosen: &[String]) -> bool {
+pub fn enables_itself(remote: &RecordedRemote, chosen: &[Place]) -> bool {
     let no_secret = remote.get("type") == Some("external")
         && remote.get("externaltype") == Some("annexa")
         && remote.get("provider") == Some("s3")
         && remote.get("public") == Some("yes")
         && remote.get("encryption") == Some("none");
-    let host = remote
-        .get("endpoint")
-        .and_then(crate::providers::token::chosen_host);
-    no_secret && host.is_some_and(|h| chosen.contains(&h))
+    let place = remote.get("endpoint").and_then(Place::parse);
+    no_secret && place.is_some_and(|p| chosen.contains(&p))
 }
 
 /// Enables every remote `repo` records but has not enabled that
 /// [`enables_itself`]; returns their names. A remote git-annex refuses
 /// to enable is left for [`enable_command`].
-pub fn enable_chosen(repo: &Path, chosen: &[String]) -> Vec<String> {
+pub fn enable_chosen(repo: &Path, chosen: &[Place]) -> Vec<String> {
     if chosen.is_empty() {
         return Vec::new();
     }
@@ -223,12 +246,21 @@ mod tests {
     fn only_secretless_remotes_of_a_chosen_host_enable_themselves() {
         let remote = |line: &str| parse_remote_log(line).remove(0);
         let s3 = "u type=external externaltype=annexa provider=s3 encryption=none public=yes";
-        let chosen = vec!["127.0.0.1".to_string()];
+        let chosen = vec![Place::parse("http://127.0.0.1:9000/").unwrap()];
         let ok = remote(&format!("{s3} endpoint=http://127.0.0.1:9000"));
         assert!(enables_itself(&ok, &chosen));
-        // Another host, no endpoint (AWS), credentials, encryption: named only.
+        // The scheme's own port, written or not, is the same place.
+        let aws = remote(&format!("{s3} endpoint=s3.example.org"));
+        assert!(enables_itself(
+            &aws,
+            &[Place::parse("https://s3.example.org:443").unwrap()]
+        ));
+        // Another host or port, no endpoint (AWS), credentials, encryption:
+        // named only.
         for line in [
             format!("{s3} endpoint=http://example.org:9000"),
+            format!("{s3} endpoint=http://127.0.0.1:9001"),
+            format!("{s3} endpoint=127.0.0.1"),
             s3.to_string(),
             format!("{} endpoint=http://127.0.0.1:9000", s3.replace("public=yes", "public=no")),
             format!(

@@ -312,6 +312,14 @@ pub fn unchanged_since_listing(path: &str, listed: Option<u64>, now: Option<u64>
     }
 }
 
+/// Why an import may not write a listed file at `path`, if it may not
+/// ([`super::check_export_path`]): the file is left out, and says why.
+pub fn path_refusal(path: &str) -> Option<String> {
+    super::check_export_path(path)
+        .err()
+        .map(|e| crate::error_chain_text(&e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

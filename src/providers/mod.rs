@@ -51,6 +51,8 @@ pub mod import;
 pub mod layout;
 pub mod s3;
 pub mod service_api;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod token;
 pub mod zenodo;
 

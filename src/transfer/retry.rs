@@ -121,6 +121,28 @@ pub struct PollSchedule {
     pub looks: Option<usize>,
 }
 
+impl PollSchedule {
+    /// Waits from `first` up to `max` until `deadline`.
+    pub fn until(first: Duration, max: Duration, deadline: Duration) -> Self {
+        Self {
+            first,
+            max,
+            deadline: Some(deadline),
+            looks: None,
+        }
+    }
+
+    /// Waits from `first` up to `max`, for at most `looks` looks.
+    pub fn looks(first: Duration, max: Duration, looks: usize) -> Self {
+        Self {
+            first,
+            max,
+            deadline: None,
+            looks: Some(looks),
+        }
+    }
+}
+
 /// Whether a status is worth retrying.
 pub(crate) fn is_transient(status: StatusCode, headers: &HeaderMap) -> bool {
     match status {

@@ -1514,6 +1514,26 @@ fn anonymous_imports_trust_etags_and_credentials_check_encryption() {
     for (path, content) in &files {
         assert_eq!(keys[path], md5_key(path, content.as_bytes()), "{path}");
     }
+    // Content comes from where the import registered it, never first from
+    // a key-named object (which an import never writes: a 404 per file).
+    let before = proxy.seen().len();
+    Repo::open(&work.join("anonymous")).ok(&["git", "annex", "get", "."]);
+    let seen = &proxy.seen()[before..];
+    let asked_by_key: Vec<&str> = seen
+        .iter()
+        .filter(|s| s.path.contains("MD5E-"))
+        .map(|s| s.path.as_str())
+        .collect();
+    assert!(asked_by_key.is_empty(), "key-named requests: {asked_by_key:?}");
+    let got = seen
+        .iter()
+        .filter(|s| s.method == "GET" && s.status == 200 && s.path.contains("kms/"))
+        .count();
+    assert_eq!(got, files.len(), "one GET per file");
+    for (path, content) in &files {
+        let bytes = std::fs::read(work.join("anonymous").join(path)).unwrap();
+        assert_eq!(bytes, content.as_bytes(), "{path}");
+    }
 
     let before = proxy.seen().len();
     let out = annexa_command(work, &["import", &source, "signed"])

@@ -18,7 +18,7 @@ use url::Url;
 
 use super::error::DvError;
 use crate::providers::service_api::paging::{self, Cursor, Page};
-use crate::providers::service_api::{Refusal, ServiceApi};
+use crate::providers::service_api::{DownloadTo, Refusal, ServiceApi};
 use crate::transfer::{
     Algorithm, BodySource, Client, Expected, FileRange, FormField, Poll, PollSchedule,
     TransferError, Upload,
@@ -679,17 +679,14 @@ impl Api {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, DvError>>,
     {
-        let schedule = PollSchedule {
-            first: Duration::from_millis(200),
-            max: Duration::from_secs(5),
-            deadline: Some(self.lock_wait),
-            looks: None,
-        };
+        let schedule = PollSchedule::until(
+            Duration::from_millis(200),
+            Duration::from_secs(5),
+            self.lock_wait,
+        );
         let op = &op;
         let polled = self
             .api
-            .client()
-            .policy()
             .poll_until(schedule, || async move {
                 // A short lock (EditInProgress during another job's upload)
                 // may clear between the answer and the question: tried
@@ -925,33 +922,21 @@ impl Api {
         }
     }
 
-    /// Streams a file into `dest` (resuming from what is there), checking
-    /// size and checksum when given.
-    pub async fn download(
-        &self,
-        file: &FileRef,
-        dest: &Path,
-        expected_size: Option<u64>,
-        checksum: Option<Expected>,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<(), DvError> {
+    /// Streams a file into `to.dest` (resuming from what is there),
+    /// checking size and checksum when given.
+    pub async fn download(&self, file: &FileRef, to: &DownloadTo<'_>) -> Result<(), DvError> {
         let url = self.access_url(file);
         let request = || self.request(Method::GET, url.clone());
-        match self
-            .api
-            .download(&request, expected_size, checksum, dest, progress)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(TransferError::Status { status, detail, .. }) => Err(self
+        match self.api.download_answer(&request, to).await? {
+            Ok(()) => Ok(()),
+            Err(refused) => Err(self
                 .explain(
-                    status,
-                    &detail,
+                    refused.status,
+                    &refused.body,
                     &format!("download of {file}"),
                     Scope::Download,
                 )
                 .await),
-            Err(e) => Err(e.into()),
         }
     }
 }
@@ -1086,6 +1071,7 @@ fn multipart_filename(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testing::{assert_named, Named};
 
     fn api(base: &str) -> Api {
         Api::new(
@@ -1128,43 +1114,25 @@ mod tests {
 
     #[test]
     fn errors_are_named() {
+        use DvError::*;
         let a = api("https://dv.example.org");
-        let e = a.classify(
-            StatusCode::UNAUTHORIZED,
-            r#"{"status":"ERROR","message":"Bad API key"}"#,
-            "x",
-            Scope::File,
-        );
-        assert!(matches!(e, DvError::BadToken { .. }), "{e}");
-        assert!(!e.to_string().contains("s3cret"));
-        let e = a.classify(
-            StatusCode::FORBIDDEN,
-            r#"{"status":"ERROR","message":"Dataset cannot be edited due to dataset lock."}"#,
-            "x",
-            Scope::Dataset,
-        );
-        assert!(matches!(e, DvError::Forbidden { .. }), "{e}");
-        let e = a.classify(
-            StatusCode::NOT_FOUND,
-            r#"{"status":"ERROR","message":"Dataset with Persistent ID doi:x not found."}"#,
-            "x",
-            Scope::Dataset,
-        );
-        assert!(matches!(e, DvError::DatasetNotFound { .. }), "{e}");
-        // The same text about a version: the scope decides, not the words.
-        let e = a.classify(
-            StatusCode::NOT_FOUND,
-            r#"{"status":"ERROR","message":"Dataset with Persistent ID doi:x not found."}"#,
-            "x",
-            Scope::Version,
-        );
-        assert!(matches!(e, DvError::NotFound(_)), "{e}");
-        let e = a.classify(StatusCode::BAD_REQUEST, "anything", "x", Scope::Download);
-        assert!(matches!(e, DvError::Guestbook { .. }), "{e}");
-        let e = a.classify(StatusCode::BAD_REQUEST, "guestbook", "x", Scope::File);
-        assert!(matches!(e, DvError::Http { status: 400, .. }), "{e}");
-        let e = a.classify(StatusCode::TOO_MANY_REQUESTS, "", "x", Scope::File);
-        assert!(matches!(e, DvError::RateLimited(_)), "{e}");
+        let bad_key = r#"{"status":"ERROR","message":"Bad API key"}"#;
+        let locked =
+            r#"{"status":"ERROR","message":"Dataset cannot be edited due to dataset lock."}"#;
+        let missing =
+            r#"{"status":"ERROR","message":"Dataset with Persistent ID doi:x not found."}"#;
+        #[rustfmt::skip]
+        let cases: [Named<Scope, DvError>; 7] = [
+            (401, bad_key, Scope::File, |e| matches!(e, BadToken { .. })),
+            (403, locked, Scope::Dataset, |e| matches!(e, Forbidden { .. })),
+            (404, missing, Scope::Dataset, |e| matches!(e, DatasetNotFound { .. })),
+            // The same text about a version: the scope decides, not the words.
+            (404, missing, Scope::Version, |e| matches!(e, NotFound(_))),
+            (400, "anything", Scope::Download, |e| matches!(e, Guestbook { .. })),
+            (400, "guestbook", Scope::File, |e| matches!(e, Http { status: 400, .. })),
+            (429, "", Scope::File, |e| matches!(e, RateLimited(_))),
+        ];
+        assert_named(|s, b, scope| a.classify(s, b, "x", scope), &cases, "s3cret");
     }
 
     #[test]

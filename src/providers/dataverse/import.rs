@@ -19,10 +19,8 @@ use async_trait::async_trait;
 
 use super::api::FileMetadata;
 use super::{DataverseRemote, FileRef};
-use crate::providers::import::{ContentId, FindImported};
-use crate::providers::{
-    check_export_path, Annex, ExportPath, ImportSink, ImportableFile, ProviderError, Result,
-};
+use crate::providers::import::{path_refusal, ContentId, FindImported};
+use crate::providers::{Annex, ExportPath, ImportSink, ImportableFile, ProviderError, Result};
 
 /// The version an import reads.
 const IMPORTED_VERSION: &str = ":latest";
@@ -67,8 +65,8 @@ impl DataverseRemote {
         f: &FileMetadata,
         path: String,
     ) -> std::result::Result<ImportableFile, String> {
-        if let Err(why) = check_export_path(&path) {
-            return Err(crate::providers::error_chain_text(&why));
+        if let Some(why) = path_refusal(&path) {
+            return Err(why);
         }
         let size = f
             .data_file
@@ -150,13 +148,11 @@ impl FindImported for DataverseRemote {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn meta(json: serde_json::Value) -> FileMetadata {
-        serde_json::from_value(json).unwrap()
-    }
+    use crate::providers::testing::from_json;
 
     #[test]
     fn paths_follow_folders_and_original_names() {
+        let meta = from_json::<FileMetadata>;
         let table = meta(serde_json::json!({
             "label": "data.tab", "directoryLabel": "a/b",
             "dataFile": {"id": 7, "tabularData": true, "originalFileName": "data.csv",

@@ -42,6 +42,8 @@ use super::{
     hashdir_lower, Annex, Capabilities, ExportPath, Provider, ProviderError, ProviderKind, Result,
 };
 use crate::key::Key;
+use crate::providers::service_api::DownloadTo;
+use crate::transfer::ProgressFn;
 use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
 
 /// The first release whose file metadata API moves a file to the top
@@ -403,16 +405,21 @@ impl DataverseRemote {
         }
     }
 
+    /// File `f`'s bytes into `dest`, checked against what `f` says of them.
+    fn download_to<'a>(
+        &self,
+        f: &FileMetadata,
+        dest: &'a Path,
+        progress: &'a ProgressFn<'a>,
+    ) -> DownloadTo<'a> {
+        let size = f.data_file.content_size();
+        DownloadTo::new(dest, size, self.checksum_for(f), progress)
+    }
+
     async fn download_file(&self, f: &FileMetadata, dest: &Path, annex: &dyn Annex) -> Result<()> {
-        self.api
-            .download(
-                &FileRef::Id(f.data_file.id),
-                dest,
-                f.data_file.content_size(),
-                self.checksum_for(f),
-                &|b| annex.progress(b),
-            )
-            .await?;
+        let progress = |b| annex.progress(b);
+        let to = self.download_to(f, dest, &progress);
+        self.api.download(&FileRef::Id(f.data_file.id), &to).await?;
         Ok(())
     }
 
@@ -437,17 +444,10 @@ impl DataverseRemote {
             return Ok(false);
         };
         let mut retried = false;
+        let progress = |b| annex.progress(b);
         loop {
-            let result = self
-                .api
-                .download(
-                    &FileRef::Id(f.data_file.id),
-                    dest,
-                    f.data_file.content_size(),
-                    self.checksum_for(&f),
-                    &|b| annex.progress(b),
-                )
-                .await;
+            let to = self.download_to(&f, dest, &progress);
+            let result = self.api.download(&FileRef::Id(f.data_file.id), &to).await;
             match result {
                 Ok(()) => return Ok(true),
                 Err(DvError::NotFound(_)) if !retried => {
@@ -628,17 +628,8 @@ impl Provider for DataverseRemote {
                 state.checksum.clone()
             };
             let progress = |b| annex.progress(b);
-            match self
-                .api
-                .download(
-                    &FileRef::Id(state.id),
-                    dest,
-                    state.size,
-                    checksum,
-                    &progress,
-                )
-                .await
-            {
+            let to = DownloadTo::new(dest, state.size, checksum, &progress);
+            match self.api.download(&FileRef::Id(state.id), &to).await {
                 Ok(()) => return Ok(()),
                 Err(DvError::NotFound(_)) => annex.debug(&format!(
                     "file {} is gone; looking the key up by name",
@@ -671,15 +662,8 @@ impl Provider for DataverseRemote {
                 Err(e) => return Err(e.into()),
             };
             let progress = |b| annex.progress(b);
-            self.api
-                .download(
-                    &file,
-                    dest,
-                    meta.data_file.content_size(),
-                    self.checksum_for(&meta),
-                    &progress,
-                )
-                .await?;
+            let to = self.download_to(&meta, dest, &progress);
+            self.api.download(&file, &to).await?;
             return Ok(());
         }
         if let Some(e) = last_error {

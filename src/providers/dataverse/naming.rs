@@ -134,28 +134,37 @@ pub fn export_location(root: &str, name: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testing::assert_codec;
     use proptest::prelude::*;
 
     #[test]
     fn ordinary_names_are_unchanged() {
-        assert_eq!(encode_file("sub-01_T1w.nii.gz"), "sub-01_T1w.nii.gz");
-        assert_eq!(
-            encode_file("SHA256E-s1048576--0a1b.this-is-a-test-key"),
-            "SHA256E-s1048576--0a1b.this-is-a-test-key"
-        );
-        assert_eq!(encode_folder("sub-01/anat"), "sub-01/anat");
-        assert_eq!(encode_folder("my data/x_y"), "my data/x_y");
+        for name in [
+            "sub-01_T1w.nii.gz",
+            "SHA256E-s1048576--0a1b.this-is-a-test-key",
+        ] {
+            assert_eq!(encode_file(name), name);
+        }
+        for folder in ["sub-01/anat", "my data/x_y"] {
+            assert_eq!(encode_folder(folder), folder);
+        }
     }
 
     #[test]
     fn unsafe_characters_are_escaped() {
-        assert_eq!(encode_file("a:b#c"), "a_x3a_b_x23_c");
-        assert_eq!(encode_file(" lead"), "_x20_lead");
-        assert_eq!(encode_folder(".git/-x/é"), "_x2e_git/_x2d_x/_xc3__xa9_");
-        assert_eq!(encode_folder("trail./ok"), "trail_x2e_/ok");
-        // A literal that looks like an escape has its underscore escaped.
-        assert_eq!(encode_file("a_x41_b"), "a_x5f_x41_b");
-        assert_eq!(decode("a_x5f_x41_b"), "a_x41_b");
+        let decode = |name: &str| Some(decode(name));
+        let files = [
+            ("a:b#c", "a_x3a_b_x23_c"),
+            (" lead", "_x20_lead"),
+            // A literal that looks like an escape has its underscore escaped.
+            ("a_x41_b", "a_x5f_x41_b"),
+        ];
+        assert_codec(encode_file, decode, &files);
+        let folders = [
+            (".git/-x/é", "_x2e_git/_x2d_x/_xc3__xa9_"),
+            ("trail./ok", "trail_x2e_/ok"),
+        ];
+        assert_codec(encode_folder, decode, &folders);
     }
 
     #[test]

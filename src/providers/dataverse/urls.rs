@@ -97,6 +97,7 @@ impl UrlTargets for DataverseRemote {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testing::assert_unclaimed;
 
     const DS: &str = "doi:10.5072/FK2/ABC";
 
@@ -106,36 +107,29 @@ mod tests {
 
     #[test]
     fn forms() {
-        assert_eq!(
-            p("https://dv.example.org/api/access/datafile/42"),
-            Some(FileRef::Id(42))
-        );
-        assert_eq!(
-            p("https://dv.example.org/api/v1/access/datafile/42?format=original"),
-            Some(FileRef::Id(42))
-        );
-        assert_eq!(
-            p("https://dv.example.org/api/access/datafile/:persistentId?persistentId=doi:10.5072/FK2/ABC/X1"),
-            Some(FileRef::Pid("doi:10.5072/FK2/ABC/X1".into()))
-        );
-        assert_eq!(
-            p("https://dv.example.org/file.xhtml?persistentId=doi:10.5072/FK2/ABC/X1&version=1.0"),
-            Some(FileRef::Pid("doi:10.5072/FK2/ABC/X1".into()))
-        );
-        assert_eq!(
-            p("doi:10.5072/FK2/ABC/X1"),
-            Some(FileRef::Pid("doi:10.5072/FK2/ABC/X1".into()))
-        );
+        let x1 = || Some(FileRef::Pid("doi:10.5072/FK2/ABC/X1".into()));
+        for (url, want) in [
+            ("https://dv.example.org/api/access/datafile/42", Some(FileRef::Id(42))),
+            ("https://dv.example.org/api/v1/access/datafile/42?format=original", Some(FileRef::Id(42))),
+            ("https://dv.example.org/api/access/datafile/:persistentId?persistentId=doi:10.5072/FK2/ABC/X1", x1()),
+            ("https://dv.example.org/file.xhtml?persistentId=doi:10.5072/FK2/ABC/X1&version=1.0", x1()),
+            ("doi:10.5072/FK2/ABC/X1", x1()),
+        ] {
+            assert_eq!(p(url), want, "{url}");
+        }
     }
 
     #[test]
     fn foreign_urls_are_not_claimed() {
-        assert_eq!(p("https://other.example.org/api/access/datafile/42"), None);
-        assert_eq!(p("http://dv.example.org/api/access/datafile/42"), None);
-        assert_eq!(p("https://dv.example.org/api/datasets/42"), None);
-        assert_eq!(p("https://dv.example.org/api/access/datafile/abc"), None);
-        assert_eq!(p("doi:10.5072/FK2/OTHER/X1"), None);
-        assert_eq!(p("doi:10.5072/FK2/ABC"), None);
-        assert_eq!(p("not a url"), None);
+        let foreign = [
+            "https://other.example.org/api/access/datafile/42",
+            "http://dv.example.org/api/access/datafile/42",
+            "https://dv.example.org/api/datasets/42",
+            "https://dv.example.org/api/access/datafile/abc",
+            "doi:10.5072/FK2/OTHER/X1",
+            "doi:10.5072/FK2/ABC",
+            "not a url",
+        ];
+        assert_unclaimed(p, &foreign);
     }
 }

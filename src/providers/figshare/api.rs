@@ -20,7 +20,7 @@ use url::Url;
 
 use super::error::FigshareError;
 use crate::providers::service_api::paging::{self, Cursor, Page, PagingError};
-use crate::providers::service_api::{Answer, Refusal, ServiceApi};
+use crate::providers::service_api::{Answer, DownloadTo, Refusal, ServiceApi};
 use crate::transfer::{
     Algorithm, BodySource, Client, Expected, FileRange, Poll, PollSchedule, TransferError, Upload,
 };
@@ -338,20 +338,7 @@ impl Api {
         what: &str,
         scope: Scope,
     ) -> Result<T, FigshareError> {
-        let answer = self
-            .api
-            .fetch(
-                method.clone(),
-                || {
-                    let b = self.request(method.clone(), url.clone());
-                    match json {
-                        Some(j) => b.json(j),
-                        None => b,
-                    }
-                },
-                |text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
-            )
-            .await?;
+        let answer = self.api.fetch_json(method, url, json).await?;
         self.parse(answer, what, scope)
     }
 
@@ -755,17 +742,14 @@ impl Api {
             progress,
             shared: Some(total),
         };
-        let schedule = PollSchedule {
-            first: Duration::from_millis(20),
-            max: Duration::from_secs(5),
-            deadline: None,
-            looks: Some(LOCKED_TRIES),
-        };
+        let schedule = PollSchedule::looks(
+            Duration::from_millis(20),
+            Duration::from_secs(5),
+            LOCKED_TRIES,
+        );
         let spec = &spec;
         let polled = self
             .api
-            .client()
-            .policy()
             .poll_until(schedule, || async move {
                 match self.api.client().upload(spec).await {
                     Ok(_) => Ok(Poll::Done(())),
@@ -805,16 +789,9 @@ impl Api {
         // Processing takes a moment at least: look after a short wait.
         tokio::time::sleep(Duration::from_millis(20)).await;
         let wait = self.process_wait_for(size);
-        let schedule = PollSchedule {
-            first: Duration::from_millis(40),
-            max: Duration::from_secs(2),
-            deadline: Some(wait),
-            looks: None,
-        };
+        let schedule = PollSchedule::until(Duration::from_millis(40), Duration::from_secs(2), wait);
         let polled = self
             .api
-            .client()
-            .policy()
             .poll_until(schedule, || async {
                 let f = self.file(id).await?;
                 if f.failed_check() {
@@ -870,30 +847,14 @@ impl Api {
         Err(self.classify_answer(&answer, &format!("file {id}"), Scope::Thing))
     }
 
-    /// Streams file `id` into `dest` through the API download endpoint
+    /// Streams file `id` into `to.dest` through the API download endpoint
     /// (resuming from what is there), checking size and MD5 when known.
     /// An empty `202` challenge is a failure; an HTML page or empty body
     /// cannot match the size and MD5.
-    pub async fn download(
-        &self,
-        id: u64,
-        dest: &Path,
-        expected_size: Option<u64>,
-        checksum: Option<Expected>,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<(), FigshareError> {
+    pub async fn download(&self, id: u64, to: &DownloadTo<'_>) -> Result<(), FigshareError> {
         let url = self.download_url(id);
         let request = || self.request(Method::GET, url.clone());
-        let through_api = self
-            .download_with(
-                &request,
-                id,
-                dest,
-                expected_size,
-                checksum.clone(),
-                progress,
-            )
-            .await;
+        let through_api = self.download_with(&request, id, to).await;
         // The API endpoint is documented as "Public File Download": a
         // private file may be 404 there. The documented route for private
         // files is the downloader with `?token=`.
@@ -911,10 +872,7 @@ impl Api {
             return Err(e);
         };
         let request = || self.api.anonymous_request(Method::GET, private.clone());
-        match self
-            .download_with(&request, id, dest, expected_size, checksum, progress)
-            .await
-        {
+        match self.download_with(&request, id, to).await {
             Ok(()) => Ok(()),
             Err(again) if again.is_not_found() => Err(e),
             Err(again) => Err(again),
@@ -945,24 +903,13 @@ impl Api {
         &self,
         request: &(dyn Fn() -> RequestBuilder + Send + Sync),
         id: u64,
-        dest: &Path,
-        expected_size: Option<u64>,
-        checksum: Option<Expected>,
-        progress: &(dyn Fn(u64) + Send + Sync),
+        to: &DownloadTo<'_>,
     ) -> Result<(), FigshareError> {
-        match self
-            .api
-            .download(request, expected_size, checksum, dest, progress)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(TransferError::Status { status, detail, .. }) => Err(self.classify(
-                status,
-                &detail,
-                &format!("download of file {id}"),
-                Scope::Thing,
-            )),
-            Err(e) => Err(e.into()),
+        match self.api.download_answer(request, to).await? {
+            Ok(()) => Ok(()),
+            Err(refused) => {
+                Err(self.classify_answer(&refused, &format!("download of file {id}"), Scope::Thing))
+            }
         }
     }
 }
@@ -970,6 +917,7 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testing::{assert_named, Named};
 
     fn api(token: Option<&str>) -> Api {
         Api::new(
@@ -1011,34 +959,20 @@ mod tests {
 
     #[test]
     fn errors_are_named_by_status_and_scope() {
+        use FigshareError::*;
         let a = api(Some("s3cret"));
-        let e = a.classify(
-            StatusCode::UNAUTHORIZED,
-            r#"{"message":"Invalid token","code":"InvalidToken"}"#,
-            "x",
-            Scope::Thing,
-        );
-        assert!(matches!(e, FigshareError::BadToken { .. }), "{e}");
-        assert!(!e.to_string().contains("s3cret"));
-        let e = a.classify(
-            StatusCode::NOT_FOUND,
-            r#"{"message":"Entity not found","code":"EntityNotFound"}"#,
-            "x",
-            Scope::Article,
-        );
-        assert!(matches!(e, FigshareError::ArticleNotFound { .. }), "{e}");
-        let e = a.classify(
-            StatusCode::NOT_FOUND,
-            r#"{"message":"Entity not found","code":"EntityNotFound"}"#,
-            "x",
-            Scope::Thing,
-        );
-        assert!(e.is_not_found(), "{e}");
-        let e = a.classify(StatusCode::UNPROCESSABLE_ENTITY, "{}", "x", Scope::Thing);
-        assert!(matches!(e, FigshareError::Http { status: 422, .. }), "{e}");
-        let anon = api(None);
-        let e = anon.classify(StatusCode::FORBIDDEN, "", "x", Scope::Thing);
-        assert!(matches!(e, FigshareError::MissingToken(_)), "{e}");
+        let invalid = r#"{"message":"Invalid token","code":"InvalidToken"}"#;
+        let gone = r#"{"message":"Entity not found","code":"EntityNotFound"}"#;
+        #[rustfmt::skip]
+        let cases: [Named<Scope, FigshareError>; 4] = [
+            (401, invalid, Scope::Thing, |e| matches!(e, BadToken { .. })),
+            (404, gone, Scope::Article, |e| matches!(e, ArticleNotFound { .. })),
+            (404, gone, Scope::Thing, |e| e.is_not_found()),
+            (422, "{}", Scope::Thing, |e| matches!(e, Http { status: 422, .. })),
+        ];
+        assert_named(|s, b, scope| a.classify(s, b, "x", scope), &cases, "s3cret");
+        let e = api(None).classify(StatusCode::FORBIDDEN, "", "x", Scope::Thing);
+        assert!(matches!(e, MissingToken(_)), "{e}");
     }
 
     /// `null` where a value is unknown, and integer error codes, are read

@@ -16,10 +16,8 @@ use async_trait::async_trait;
 
 use super::{FigshareRemote, FsFile};
 use crate::providers::flat_names::decode_path;
-use crate::providers::import::{ContentId, FindImported};
-use crate::providers::{
-    check_export_path, error_chain_text, Annex, ExportPath, ImportSink, ImportableFile, Result,
-};
+use crate::providers::import::{path_refusal, ContentId, FindImported};
+use crate::providers::{Annex, ExportPath, ImportSink, ImportableFile, Result};
 
 /// The tree path of a file named `name`.
 fn path_of(name: &str) -> String {
@@ -38,9 +36,7 @@ fn not_importable(f: &FsFile) -> Option<String> {
             f.status.as_deref().unwrap_or("unknown")
         ));
     }
-    check_export_path(&path_of(&f.name))
-        .err()
-        .map(|e| error_chain_text(&e))
+    path_refusal(&path_of(&f.name))
 }
 
 impl FigshareRemote {
@@ -116,29 +112,30 @@ impl FindImported for FigshareRemote {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn file(json: serde_json::Value) -> FsFile {
-        serde_json::from_value(json).unwrap()
-    }
+    use crate::providers::testing::from_json;
 
     #[test]
     fn only_processed_files_with_path_names_are_imported() {
-        let ready = file(serde_json::json!({
-            "id": 1, "name": "a.csv", "size": 3, "status": "available",
-            "computed_md5": "5d41402abc4b2a76b9719d911017c592", "supplied_md5": "bogus"
-        }));
-        assert_eq!(not_importable(&ready), None);
-        let busy = file(serde_json::json!({
-            "id": 2, "name": "b.csv", "size": 3, "status": "ic_checking", "computed_md5": ""
-        }));
-        assert!(not_importable(&busy).is_some());
-        let link = file(serde_json::json!({"id": 3, "name": "c", "is_link_only": true}));
-        assert!(not_importable(&link).is_some());
-        let dots = file(serde_json::json!({"id": 4, "name": "..", "computed_md5": "x"}));
-        assert!(not_importable(&dots).is_some());
-        // A published file without computed_md5 is imported (and hashed).
-        let public = file(serde_json::json!({"id": 5, "name": "d", "size": 1}));
-        assert_eq!(not_importable(&public), None);
-        assert_eq!(public.md5(), None);
+        use serde_json::json;
+        let public = json!({"id": 5, "name": "d", "size": 1});
+        for (listed, importable) in [
+            (
+                json!({"id": 1, "name": "a.csv", "size": 3, "status": "available",
+                       "computed_md5": "5d41402abc4b2a76b9719d911017c592", "supplied_md5": "bogus"}),
+                true,
+            ),
+            (
+                json!({"id": 2, "name": "b.csv", "size": 3, "status": "ic_checking", "computed_md5": ""}),
+                false,
+            ),
+            (json!({"id": 3, "name": "c", "is_link_only": true}), false),
+            (json!({"id": 4, "name": "..", "computed_md5": "x"}), false),
+            // A published file without computed_md5 is imported (and hashed).
+            (public.clone(), true),
+        ] {
+            let file: FsFile = from_json(listed.clone());
+            assert_eq!(not_importable(&file).is_none(), importable, "{listed}");
+        }
+        assert_eq!(from_json::<FsFile>(public).md5(), None);
     }
 }

@@ -87,6 +87,7 @@ struct Settings {
 }
 
 use crate::providers::service_api::setting as config;
+use crate::providers::service_api::DownloadTo;
 
 async fn settings(annex: &dyn Annex) -> Result<Settings> {
     let api = crate::providers::service_api::api_setting(annex, DEFAULT_API).await?;
@@ -355,10 +356,8 @@ impl FigshareRemote {
 
     async fn download(&self, f: &FsFile, dest: &Path, annex: &dyn Annex) -> Result<()> {
         let progress = |b| annex.progress(b);
-        Ok(self
-            .api
-            .download(f.id, dest, Some(f.size), f.md5(), &progress)
-            .await?)
+        let to = DownloadTo::new(dest, Some(f.size), f.md5(), &progress);
+        Ok(self.api.download(f.id, &to).await?)
     }
 
     /// Files named by URLs recorded for `key` (URL mode).
@@ -457,11 +456,8 @@ impl Provider for FigshareRemote {
         {
             let progress = |b| annex.progress(b);
             let md5 = Some(Expected::new(Algorithm::Md5, &state.md5));
-            match self
-                .api
-                .download(state.id, dest, Some(state.size), md5, &progress)
-                .await
-            {
+            let to = DownloadTo::new(dest, Some(state.size), md5, &progress);
+            match self.api.download(state.id, &to).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_not_found() => annex.debug(&format!(
                     "file {} is gone; looking the key up by name",
@@ -485,11 +481,8 @@ impl Provider for FigshareRemote {
         let mut last_error = None;
         for id in self.claimed_files(key, annex).await? {
             let progress = |b| annex.progress(b);
-            match self
-                .api
-                .download(id, dest, size, md5.clone(), &progress)
-                .await
-            {
+            let to = DownloadTo::new(dest, size, md5.clone(), &progress);
+            match self.api.download(id, &to).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_not_found() => last_error = Some(e),
                 Err(e) => return Err(e.into()),

@@ -15,6 +15,8 @@ use async_trait::async_trait;
 use url::Url;
 
 use super::{FigshareRemote, FsFile};
+use crate::providers::service_api::{path_below, segments_below};
+use crate::providers::token::same_origin;
 use crate::providers::{ProviderError, Result, UrlCheck, UrlEntry, UrlTargets};
 
 /// What a claimed URL names.
@@ -29,12 +31,6 @@ fn is_figshare_host(host: &str) -> bool {
     h == "figshare.com" || h.ends_with(".figshare.com")
 }
 
-fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
-
 /// The file or article `url` names, if it is a Figshare URL (or one of the
 /// API at `api`).
 pub fn parse(url: &str, api: &Url) -> Option<FsUrl> {
@@ -43,24 +39,19 @@ pub fn parse(url: &str, api: &Url) -> Option<FsUrl> {
         return None;
     }
     let host = parsed.host_str()?;
-    let ours = same_origin(&parsed, api);
-    if !ours && !is_figshare_host(host) {
+    if !same_origin(api, &parsed) && !is_figshare_host(host) {
         return None;
     }
-    let segments: Vec<&str> = parsed.path_segments()?.filter(|s| !s.is_empty()).collect();
-    // The API's own paths, below its base path (e.g. /v2).
-    let api_path: Vec<&str> = api
-        .path_segments()
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect();
-    let below_api = (ours || host.eq_ignore_ascii_case("api.figshare.com"))
-        && segments.len() > api_path.len()
-        && segments[..api_path.len()] == api_path[..];
-    if below_api {
-        let rest = &segments[api_path.len()..];
-        match rest {
+    // The API's own paths, below its base path (e.g. /v2), on its own
+    // origin or on the public API's host.
+    let (segments, below) = segments_below(api, &parsed);
+    let below = below.or_else(|| {
+        host.eq_ignore_ascii_case("api.figshare.com")
+            .then(|| path_below(api, &segments))
+            .flatten()
+    });
+    if let Some(rest) = below {
+        match rest.as_slice() {
             ["file", "download", id] => return id.parse().ok().map(FsUrl::File),
             ["articles", id] => {
                 return id
@@ -178,6 +169,7 @@ impl UrlTargets for FigshareRemote {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testing::assert_unclaimed;
 
     fn p(url: &str) -> Option<FsUrl> {
         parse(url, &Url::parse("https://api.figshare.com/v2").unwrap())
@@ -185,70 +177,64 @@ mod tests {
 
     #[test]
     fn forms() {
-        assert_eq!(
-            p("https://figshare.com/ndownloader/files/123"),
-            Some(FsUrl::File(123))
-        );
-        assert_eq!(
-            p("https://ndownloader.figshare.com/files/123"),
-            Some(FsUrl::File(123))
-        );
-        assert_eq!(
-            p("https://api.figshare.com/v2/file/download/77"),
-            Some(FsUrl::File(77))
-        );
-        assert_eq!(
-            p("https://figshare.com/articles/dataset/Some_atlas/12345678/2"),
-            Some(FsUrl::Article {
-                id: 12345678,
-                version: Some(2)
-            })
-        );
-        assert_eq!(
-            p("https://figshare.com/articles/dataset/Some_atlas/12345678"),
-            Some(FsUrl::Article {
-                id: 12345678,
-                version: None
-            })
-        );
-        assert_eq!(
-            p("https://figshare.com/articles/12345678"),
-            Some(FsUrl::Article {
-                id: 12345678,
-                version: None
-            })
-        );
-        assert_eq!(
-            p("https://api.figshare.com/v2/articles/5/versions/3"),
-            Some(FsUrl::Article {
-                id: 5,
-                version: Some(3)
-            })
-        );
+        let article = |id, version| Some(FsUrl::Article { id, version });
+        for (url, want) in [
+            (
+                "https://figshare.com/ndownloader/files/123",
+                Some(FsUrl::File(123)),
+            ),
+            (
+                "https://ndownloader.figshare.com/files/123",
+                Some(FsUrl::File(123)),
+            ),
+            (
+                "https://api.figshare.com/v2/file/download/77",
+                Some(FsUrl::File(77)),
+            ),
+            (
+                "https://figshare.com/articles/dataset/Some_atlas/12345678/2",
+                article(12345678, Some(2)),
+            ),
+            (
+                "https://figshare.com/articles/dataset/Some_atlas/12345678",
+                article(12345678, None),
+            ),
+            (
+                "https://figshare.com/articles/12345678",
+                article(12345678, None),
+            ),
+            (
+                "https://api.figshare.com/v2/articles/5/versions/3",
+                article(5, Some(3)),
+            ),
+        ] {
+            assert_eq!(p(url), want, "{url}");
+        }
         let local = Url::parse("http://127.0.0.1:8080/v2").unwrap();
-        assert_eq!(
-            parse("http://127.0.0.1:8080/v2/file/download/9", &local),
-            Some(FsUrl::File(9))
-        );
-        assert_eq!(
-            parse("http://127.0.0.1:8080/ndownloader/files/9", &local),
-            Some(FsUrl::File(9))
+        for url in [
+            "http://127.0.0.1:8080/v2/file/download/9",
+            "http://127.0.0.1:8080/ndownloader/files/9",
+        ] {
+            assert_eq!(parse(url, &local), Some(FsUrl::File(9)), "{url}");
+        }
+        // The same path on another port is another server's.
+        assert_unclaimed(
+            |url| parse(url, &local),
+            &["http://127.0.0.1:9999/v2/file/download/9"],
         );
     }
 
     #[test]
     fn foreign_urls_are_not_claimed() {
-        assert_eq!(p("https://example.org/ndownloader/files/123"), None);
-        assert_eq!(p("https://figshare.com.evil.org/ndownloader/files/1"), None);
-        assert_eq!(p("https://figshare.com/ndownloader/files/abc"), None);
-        assert_eq!(p("https://figshare.com/articles/"), None);
-        assert_eq!(p("https://figshare.com/search?q=1"), None);
-        assert_eq!(p("ftp://figshare.com/ndownloader/files/1"), None);
-        assert_eq!(p("not a url"), None);
-        let local = Url::parse("http://127.0.0.1:8080/v2").unwrap();
-        assert_eq!(
-            parse("http://127.0.0.1:9999/v2/file/download/9", &local),
-            None
-        );
+        let foreign = [
+            "https://example.org/ndownloader/files/123",
+            "https://figshare.com.evil.org/ndownloader/files/1",
+            "https://figshare.com/ndownloader/files/abc",
+            "https://figshare.com/articles/",
+            "https://figshare.com/search?q=1",
+            "ftp://figshare.com/ndownloader/files/1",
+            "not a url",
+        ];
+        assert_unclaimed(p, &foreign);
     }
 }

@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::providers::service_api::limits::WritePace;
 use crate::providers::service_api::paging::{self, Cursor, Page};
-use crate::providers::service_api::{Answer, ApiError, Refusal, ServiceApi};
+use crate::providers::service_api::{self, Answer, ApiError, DownloadTo, Refusal, ServiceApi};
 use crate::providers::{ProviderError, Result};
 use crate::transfer::{
     summarize_body, Algorithm, BodySource, Client, Expected, FileRange, ProgressFn, RedactedUrl,
@@ -260,9 +260,7 @@ impl Api {
     ) -> Result<(T, HeaderMap)> {
         let answer = self
             .api
-            .fetch(method, build, |text| {
-                serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
-            })
+            .fetch(method, build, service_api::is_json)
             .await
             .map_err(|e| self.budget(e))?;
         if !answer.status.is_success() {
@@ -641,8 +639,9 @@ impl Api {
             self.request(Method::GET, url.clone())
                 .header(ACCEPT, "application/octet-stream")
         };
+        let to = DownloadTo::new(dest, Some(asset.size), checksum, progress);
         self.api
-            .download(&build, Some(asset.size), checksum, dest, progress)
+            .download(&build, &to)
             .await
             .map_err(|e| self.budget(e))?;
         Ok(())
@@ -666,9 +665,8 @@ impl Api {
                 .anonymous_request(Method::GET, url.clone())
                 .header(ACCEPT, "application/octet-stream")
         };
-        self.api
-            .download(&build, Some(size), checksum, dest, progress)
-            .await?;
+        let to = DownloadTo::new(dest, Some(size), checksum, progress);
+        self.api.download(&build, &to).await?;
         Ok(())
     }
 

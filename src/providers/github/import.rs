@@ -14,10 +14,8 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use super::{download_url, naming, Asset, GithubRemote};
-use crate::providers::import::{ContentId, FindImported};
-use crate::providers::{
-    check_export_path, error_chain_text, Annex, ExportPath, ImportSink, ImportableFile, Result,
-};
+use crate::providers::import::{path_refusal, ContentId, FindImported};
+use crate::providers::{Annex, ExportPath, ImportSink, ImportableFile, Result};
 
 /// The tree path of the asset named `name`.
 fn path_of(name: &str) -> String {
@@ -32,9 +30,7 @@ fn not_importable(asset: &Asset) -> Option<String> {
             asset.state.as_deref().unwrap_or("unknown")
         ));
     }
-    check_export_path(&path_of(&asset.name))
-        .err()
-        .map(|e| error_chain_text(&e))
+    path_refusal(&path_of(&asset.name))
 }
 
 /// The content identifier of an asset as it is now.
@@ -115,14 +111,12 @@ impl FindImported for GithubRemote {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testing::from_json;
     use crate::transfer::{Algorithm, Expected};
-
-    fn asset(json: serde_json::Value) -> Asset {
-        serde_json::from_value(json).unwrap()
-    }
 
     #[test]
     fn content_ids_follow_replacements_and_digests() {
+        let asset = from_json::<Asset>;
         let hex = "ab".repeat(32);
         let a = asset(serde_json::json!({
             "id": 5, "name": "a.zip", "size": 3, "state": "uploaded",

@@ -100,16 +100,12 @@ struct Settings {
 use crate::providers::service_api::setting as config;
 
 fn http_url(name: &str, text: &str) -> Result<Url> {
-    let mut url = Url::parse(text)
-        .map_err(|e| ProviderError::Config(format!("{name}={text} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(ProviderError::Config(format!(
-            "{name}={text} must be an http(s) address"
-        )));
-    }
-    url.set_query(None);
-    url.set_fragment(None);
-    Ok(url)
+    let example = if name == "api" {
+        DEFAULT_API
+    } else {
+        "https://github.com"
+    };
+    crate::providers::service_api::http_setting(name, text, example)
 }
 
 async fn settings(annex: &dyn Annex) -> Result<Settings> {

@@ -197,6 +197,24 @@ impl Provider for S3Remote {
 
     async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()> {
         let size = key.content_size();
+        // Content registered from this bucket (`annexa import`, addurl) is
+        // read where it was registered, first: asking for a key-named
+        // object that an import never wrote costs a 404 per file. Only URLs
+        // of this bucket on this endpoint, naming a plain object.
+        let mut registered_failure = None;
+        for url in annex.get_urls(key.as_str(), "").await.unwrap_or_default() {
+            let Some(object) = self
+                .object_of_url(&url)
+                .filter(|o| self.check_object(o).is_ok())
+            else {
+                continue;
+            };
+            match self.download(&object, size, dest, annex).await {
+                Ok(()) => return Ok(()),
+                // Gone or changed there: the key may be stored by name too.
+                Err(e) => registered_failure = Some(e),
+            }
+        }
         let stored = match self.key_object(key) {
             Ok(object) => self.download(&object, size, dest, annex).await,
             // A key that cannot be an object name (URL keys keep their
@@ -204,20 +222,12 @@ impl Provider for S3Remote {
             Err(ProviderError::InvalidName(why)) => Err(ProviderError::not_found(why)),
             Err(e) => Err(e),
         };
-        let Err(absent @ ProviderError::NotFound { .. }) = stored else {
-            return stored;
-        };
-        // Not stored as a key: maybe registered with addurl from this bucket.
-        // Only URLs of this bucket on this endpoint, naming a plain object.
-        for url in annex.get_urls(key.as_str(), "").await.unwrap_or_default() {
-            if let Some(object) = self
-                .object_of_url(&url)
-                .filter(|o| self.check_object(o).is_ok())
-            {
-                return self.download(&object, size, dest, annex).await;
-            }
+        match (stored, registered_failure) {
+            // What went wrong where the content was registered says more
+            // than a key-named object that was never there.
+            (Err(ProviderError::NotFound { .. }), Some(registered)) => Err(registered),
+            (stored, _) => stored,
         }
-        Err(absent)
     }
 
     async fn check_present(&self, key: &Key, _annex: &dyn Annex) -> Result<bool> {

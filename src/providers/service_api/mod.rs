@@ -16,6 +16,8 @@
 //!   provider only adds what its own request was about (its `Scope`).
 //! - Server text is scrubbed of the token before it reaches a message.
 //! - Listings go through one paging engine ([`paging`]).
+//! - Every file download is one [`DownloadTo`] through
+//!   [`ServiceApi::download`]: a provider adds only its URL and fallbacks.
 //! - Secondary rate limits (GitHub's 403/429 that only its text names) are
 //!   waited out for every request, upload and download ([`limits`]).
 //!
@@ -35,7 +37,9 @@ use url::Url;
 
 use super::token::{self, ApiToken};
 use super::ProviderError;
-use crate::transfer::{self, Client, Download, DownloadOutcome, Expected, TransferError, Upload};
+use crate::transfer::{
+    self, Client, Download, DownloadOutcome, Expected, ProgressFn, TransferError, Upload,
+};
 
 /// Most of one JSON answer (one page of a listing, or one object) we read:
 /// a page of 1,000 files with all their details fits many times over; an
@@ -160,39 +164,50 @@ pub async fn api_setting(annex: &dyn super::Annex, default: &str) -> super::Resu
     let text = setting(annex, "api")
         .await?
         .unwrap_or_else(|| default.to_string());
-    let mut api = Url::parse(text.trim_end_matches('/'))
-        .map_err(|e| ProviderError::Config(format!("api={text} is not a URL: {e}")))?;
-    if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
+    http_setting("api", text.trim_end_matches('/'), default)
+}
+
+/// `text`, the remote's setting `name`, as an http(s) address without
+/// query or fragment; anything else is refused, naming `example`.
+pub fn http_setting(name: &str, text: &str, example: &str) -> super::Result<Url> {
+    let mut url = Url::parse(text)
+        .map_err(|e| ProviderError::Config(format!("{name}={text} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ProviderError::Config(format!(
-            "api={text} must be an http(s) address such as {default}"
+            "{name}={text} must be an http(s) address such as {example}"
         )));
     }
-    api.set_query(None);
-    api.set_fragment(None);
-    Ok(api)
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
 }
 
 /// The path segments of `url` (empty ones dropped) and, when `url` is on
 /// `base`'s origin and below its path, the segments after that path: how
 /// a claimed URL is read against the API the user chose.
 pub fn segments_below<'a>(base: &Url, url: &'a Url) -> (Vec<&'a str>, Option<Vec<&'a str>>) {
-    let segments: Vec<&str> = url
-        .path_segments()
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect();
-    let base_path: Vec<&str> = base
-        .path_segments()
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect();
-    let below = (token::same_origin(base, url)
-        && segments.len() > base_path.len()
-        && segments[..base_path.len()] == base_path[..])
-        .then(|| segments[base_path.len()..].to_vec());
+    let segments = path_segments(url);
+    let below = token::same_origin(base, url)
+        .then(|| path_below(base, &segments))
+        .flatten();
     (segments, below)
+}
+
+/// The path `segments` after `base`'s path, when they lie below it,
+/// whatever the origin (for a service's own public API host).
+pub fn path_below<'a>(base: &Url, segments: &[&'a str]) -> Option<Vec<&'a str>> {
+    let base_path = path_segments(base);
+    (segments.len() > base_path.len() && segments[..base_path.len()] == base_path[..])
+        .then(|| segments[base_path.len()..].to_vec())
+}
+
+/// `url`'s path segments, empty ones dropped.
+fn path_segments(url: &Url) -> Vec<&str> {
+    url.path_segments()
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// A service's JSON API at the base the user chose, with its token.
@@ -448,6 +463,21 @@ impl ServiceApi {
         }
     }
 
+    /// Looks with `look` until it finds [`transfer::Poll::Done`]: the one
+    /// wait-for-a-service loop ([`transfer::RetryPolicy::poll_until`]) under
+    /// this API's policy.
+    pub async fn poll_until<T, W, E, F, Fut>(
+        &self,
+        schedule: transfer::PollSchedule,
+        look: F,
+    ) -> Result<Result<T, W>, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<transfer::Poll<T, W>, E>>,
+    {
+        self.client.policy().poll_until(schedule, look).await
+    }
+
     /// The waits one operation may spend on secondary rate limits.
     pub fn secondary_limits(&self) -> limits::SecondaryLimits {
         limits::SecondaryLimits::new(self.client.policy().max_server_wait)
@@ -475,11 +505,7 @@ impl ServiceApi {
         &self,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Result<(T, Answer), Answer>, ApiError> {
-        let answer = self
-            .fetch(Method::GET, build, |body| {
-                serde_json::from_str::<serde::de::IgnoredAny>(body).is_ok()
-            })
-            .await?;
+        let answer = self.fetch(Method::GET, build, is_json).await?;
         if !answer.status.is_success() {
             return Ok(Err(answer));
         }
@@ -487,34 +513,90 @@ impl ServiceApi {
         Ok(Ok((value, answer)))
     }
 
-    /// Streams what `request` answers into `dest` through the one byte path
-    /// (resuming from what is there), checked against `expected_size` and
-    /// `checksum` when known. Credentials on `request` stay on its host: a
+    /// Streams what `request` answers into `to.dest` through the one byte
+    /// path (resuming from what is there), checked against `to`'s size and
+    /// checksum when known. Credentials on `request` stay on its host: a
     /// redirect to storage carries none. Secondary rate limits are waited
     /// out.
     pub async fn download(
         &self,
         request: &(dyn Fn() -> RequestBuilder + Send + Sync),
-        expected_size: Option<u64>,
-        checksum: Option<Expected>,
-        dest: &Path,
-        progress: &(dyn Fn(u64) + Send + Sync),
+        to: &DownloadTo<'_>,
     ) -> Result<DownloadOutcome, TransferError> {
         let spec = Download {
             request,
-            expected_size,
-            checksum,
+            expected_size: to.size,
+            checksum: to.checksum.clone(),
             resume: true,
         };
         let mut limited = self.secondary_limits();
         loop {
-            match self.client.download(&spec, dest, progress).await {
+            match self.client.download(&spec, to.dest, to.progress).await {
                 Err(TransferError::Status { status, detail, .. })
                     if limits::is_secondary_limit(status, &detail) && limited.wait().await => {}
                 other => return other,
             }
         }
     }
+
+    /// [`Self::download`], an error status handed back as its [`Answer`]
+    /// (scrubbed) for the provider to name; any other failure as it is.
+    pub async fn download_answer(
+        &self,
+        request: &(dyn Fn() -> RequestBuilder + Send + Sync),
+        to: &DownloadTo<'_>,
+    ) -> Result<Result<(), Answer>, TransferError> {
+        match self.download(request, to).await {
+            Ok(_) => Ok(Ok(())),
+            Err(TransferError::Status { status, detail, .. }) => {
+                Ok(Err(self.status_answer(status, &detail)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The [`Answer`] of a transfer that ended in an error status.
+    fn status_answer(&self, status: StatusCode, detail: &str) -> Answer {
+        Answer {
+            status,
+            headers: HeaderMap::new(),
+            body: self.scrub(detail),
+        }
+    }
+}
+
+/// A file's bytes wanted in `dest` (what is there already is resumed
+/// from): what they must be, when known, and whom to tell how far they
+/// got. Every service's download takes this; each API only adds its URL
+/// and its own fallbacks.
+pub struct DownloadTo<'a> {
+    pub dest: &'a Path,
+    /// The exact size the content must have.
+    pub size: Option<u64>,
+    /// A checksum the whole content must match.
+    pub checksum: Option<Expected>,
+    pub progress: &'a ProgressFn<'a>,
+}
+
+impl<'a> DownloadTo<'a> {
+    pub fn new(
+        dest: &'a Path,
+        size: Option<u64>,
+        checksum: Option<Expected>,
+        progress: &'a ProgressFn<'a>,
+    ) -> Self {
+        Self {
+            dest,
+            size,
+            checksum,
+            progress,
+        }
+    }
+}
+
+/// Whether `body` is whole JSON (not cut off, not a portal's page).
+pub fn is_json(body: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(body).is_ok()
 }
 
 /// The message an error answer carries: the `message` field of its JSON
@@ -564,17 +646,29 @@ impl ServiceApi {
     /// download, an upload); any other transfer failure as it is.
     pub fn transfer_refused(&self, e: TransferError, what: &str, token_env: &str) -> ProviderError {
         match e {
-            TransferError::Status { status, detail, .. } => self.refused(
-                &Answer {
-                    status,
-                    headers: HeaderMap::new(),
-                    body: self.scrub(&detail),
-                },
-                what,
-                token_env,
-            ),
+            TransferError::Status { status, detail, .. } => {
+                self.refused(&self.status_answer(status, &detail), what, token_env)
+            }
             other => other.into(),
         }
+    }
+
+    /// [`Self::fetch`] of `method url` (with `body` as JSON) whose success
+    /// must be JSON; the answer whatever its status.
+    pub async fn fetch_json(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer, TransferError> {
+        let build = || {
+            let b = self.request(method.clone(), url.clone());
+            match body {
+                Some(j) => b.json(j),
+                None => b,
+            }
+        };
+        self.fetch(method.clone(), build, is_json).await
     }
 
     /// Sends `method url` (with `body` as JSON) and parses a success as
@@ -588,19 +682,7 @@ impl ServiceApi {
         what: &str,
         token_env: &str,
     ) -> Result<T, ProviderError> {
-        let answer = self
-            .fetch(
-                method.clone(),
-                || {
-                    let b = self.request(method.clone(), url.clone());
-                    match body {
-                        Some(j) => b.json(j),
-                        None => b,
-                    }
-                },
-                |text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
-            )
-            .await?;
+        let answer = self.fetch_json(method, url, body).await?;
         if !answer.status.is_success() {
             return Err(self.refused(&answer, what, token_env));
         }
@@ -640,16 +722,11 @@ impl ServiceApi {
     pub async fn download_refused(
         &self,
         url: Url,
-        dest: &Path,
-        (size, checksum): (Option<u64>, Option<Expected>),
-        progress: &(dyn Fn(u64) + Send + Sync),
+        to: &DownloadTo<'_>,
         (what, token_env): (&str, &str),
     ) -> Result<(), ProviderError> {
         let request = || self.request(Method::GET, url.clone());
-        match self
-            .download(&request, size, checksum, dest, progress)
-            .await
-        {
+        match self.download(&request, to).await {
             Ok(_) => Ok(()),
             Err(e) => Err(self.transfer_refused(e, what, token_env)),
         }
@@ -679,11 +756,9 @@ impl ServiceApi {
         };
         match self.client.upload(&spec).await {
             Ok(response) => self.read(response).await,
-            Err(TransferError::Status { status, detail, .. }) => Ok(Answer {
-                status,
-                headers: HeaderMap::new(),
-                body: self.scrub(&detail),
-            }),
+            Err(TransferError::Status { status, detail, .. }) => {
+                Ok(self.status_answer(status, &detail))
+            }
             Err(e) => Err(e),
         }
     }

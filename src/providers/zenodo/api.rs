@@ -13,7 +13,7 @@ use url::Url;
 
 use super::urls::is_record_id;
 use crate::providers::service_api::paging::{self, Cursor, Page};
-use crate::providers::service_api::ServiceApi;
+use crate::providers::service_api::{DownloadTo, ServiceApi};
 use crate::providers::{ProviderError, Result};
 use crate::transfer::{Algorithm, Client, Expected};
 
@@ -433,35 +433,19 @@ impl Api {
             .await
     }
 
-    /// Streams file `name` of `space` into `dest`, checked against `size`
-    /// and `md5` when known.
-    pub async fn download(
-        &self,
-        space: &Space,
-        name: &str,
-        dest: &Path,
-        (size, md5): (Option<u64>, Option<Expected>),
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<()> {
-        self.download_url(self.content_url(space, name), dest, (size, md5), progress)
-            .await
+    /// Streams file `name` of `space` into `to.dest`, checked against its
+    /// size and MD5 when known.
+    pub async fn download(&self, space: &Space, name: &str, to: &DownloadTo<'_>) -> Result<()> {
+        self.download_url(self.content_url(space, name), to).await
     }
 
     /// [`Self::download`] of a content URL on the API.
-    pub async fn download_url(
-        &self,
-        url: Url,
-        dest: &Path,
-        (size, md5): (Option<u64>, Option<Expected>),
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<()> {
+    pub async fn download_url(&self, url: Url, to: &DownloadTo<'_>) -> Result<()> {
         let what = format!(
             "download of {}",
             crate::transfer::RedactedUrl::new(url.clone())
         );
-        self.api
-            .download_refused(url, dest, (size, md5), progress, (&what, TOKEN_ENV))
-            .await
+        self.api.download_refused(url, to, (&what, TOKEN_ENV)).await
     }
 
     /// Each published version of the record (or concept) `id`, page by

@@ -17,11 +17,8 @@ use async_trait::async_trait;
 use super::api::{Space, ZFile};
 use super::ZenodoRemote;
 use crate::providers::flat_names::decode_path;
-use crate::providers::import::{ContentId, FindImported};
-use crate::providers::{
-    check_export_path, error_chain_text, Annex, ExportPath, ImportSink, ImportableFile,
-    ProviderError, Result,
-};
+use crate::providers::import::{path_refusal, ContentId, FindImported};
+use crate::providers::{Annex, ExportPath, ImportSink, ImportableFile, ProviderError, Result};
 
 /// The tree path of a file named `name`.
 fn path_of(name: &str) -> String {
@@ -33,9 +30,7 @@ fn not_importable(f: &ZFile) -> Option<String> {
     if !f.is_complete() {
         return Some(format!("its upload is not finished (status {})", f.status));
     }
-    check_export_path(&path_of(&f.key))
-        .err()
-        .map(|e| error_chain_text(&e))
+    path_refusal(&path_of(&f.key))
 }
 
 impl ZenodoRemote {

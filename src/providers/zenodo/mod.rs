@@ -31,6 +31,7 @@ use self::api::Api;
 use self::urls::ZUrl;
 use super::flat_names;
 use super::service_api::setting as config;
+use super::service_api::DownloadTo;
 use super::token::{TokenService, TokenSource};
 use super::{
     Annex, Capabilities, ConfigSpec, KindInfo, Provider, ProviderError, ProviderKind, Result,
@@ -322,9 +323,8 @@ impl ZenodoRemote {
 
     async fn get(&self, space: &Space, f: &ZFile, dest: &Path, annex: &dyn Annex) -> Result<()> {
         let progress = |b| annex.progress(b);
-        self.api
-            .download(space, &f.key, dest, (Some(f.size), f.md5()), &progress)
-            .await
+        let to = DownloadTo::new(dest, Some(f.size), f.md5(), &progress);
+        self.api.download(space, &f.key, &to).await
     }
 
     /// File `name` as reads see it, when complete.
@@ -434,11 +434,9 @@ impl Provider for ZenodoRemote {
         for (record, name) in self.claimed_files(key, annex).await? {
             let progress = |b| annex.progress(b);
             let space = Space::Published(record);
-            match self
-                .api
-                .download(&space, &name, dest, key_expectation(key), &progress)
-                .await
-            {
+            let (size, md5) = key_expectation(key);
+            let to = DownloadTo::new(dest, size, md5, &progress);
+            match self.api.download(&space, &name, &to).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_not_found() => last = Some(e),
                 Err(e) => return Err(e),

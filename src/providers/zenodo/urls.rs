@@ -94,6 +94,7 @@ pub fn parse(url: &str, api: &Url) -> Option<ZUrl> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::testing::assert_unclaimed;
 
     fn p(url: &str) -> Option<ZUrl> {
         parse(url, &Url::parse("https://zenodo.org/api").unwrap())
@@ -108,57 +109,58 @@ mod tests {
 
     #[test]
     fn forms() {
-        assert_eq!(
-            p("https://zenodo.org/records/123"),
-            Some(ZUrl::Record("123".into()))
-        );
-        assert_eq!(
-            p("https://zenodo.org/record/123"),
-            Some(ZUrl::Record("123".into()))
-        );
-        assert_eq!(
-            p("https://zenodo.org/records/123/files/sub-01_T1w.nii.gz?download=1"),
-            file("123", "sub-01_T1w.nii.gz")
-        );
-        assert_eq!(
-            p("https://zenodo.org/api/records/123/files/a%20b.txt/content"),
-            file("123", "a b.txt")
-        );
-        assert_eq!(
-            p("https://doi.org/10.5281/zenodo.77"),
-            Some(ZUrl::Record("77".into()))
-        );
-        let local = Url::parse("http://127.0.0.1:8080/api").unwrap();
-        assert_eq!(
-            parse(
-                "http://127.0.0.1:8080/api/records/9/files/x/content",
-                &local
+        let record = |id: &str| Some(ZUrl::Record(id.into()));
+        for (url, want) in [
+            ("https://zenodo.org/records/123", record("123")),
+            ("https://zenodo.org/record/123", record("123")),
+            (
+                "https://zenodo.org/records/123/files/sub-01_T1w.nii.gz?download=1",
+                file("123", "sub-01_T1w.nii.gz"),
             ),
-            file("9", "x")
+            (
+                "https://zenodo.org/api/records/123/files/a%20b.txt/content",
+                file("123", "a b.txt"),
+            ),
+            ("https://doi.org/10.5281/zenodo.77", record("77")),
+        ] {
+            assert_eq!(p(url), want, "{url}");
+        }
+        let local = Url::parse("http://127.0.0.1:8080/api").unwrap();
+        for (url, want) in [
+            (
+                "http://127.0.0.1:8080/api/records/9/files/x/content",
+                file("9", "x"),
+            ),
+            ("http://127.0.0.1:8080/records/9", record("9")),
+        ] {
+            assert_eq!(parse(url, &local), want, "{url}");
+        }
+        // The same path on another port is another server's.
+        assert_unclaimed(
+            |url| parse(url, &local),
+            &["http://127.0.0.1:9999/api/records/9"],
         );
-        assert_eq!(
-            parse("http://127.0.0.1:8080/records/9", &local),
-            Some(ZUrl::Record("9".into()))
-        );
-        assert_eq!(
-            record_of_doi("doi:10.5281/zenodo.1234"),
-            Some("1234".into())
-        );
-        assert_eq!(record_of_doi("10.5281/ZENODO.1234"), Some("1234".into()));
-        assert_eq!(record_of_doi("doi:10.7910/DVN/X"), None);
-        assert_eq!(record_of_doi("doi:10.5281/zenodo.12a"), None);
+        for (doi, want) in [
+            ("doi:10.5281/zenodo.1234", Some("1234")),
+            ("10.5281/ZENODO.1234", Some("1234")),
+            ("doi:10.7910/DVN/X", None),
+            ("doi:10.5281/zenodo.12a", None),
+        ] {
+            assert_eq!(record_of_doi(doi).as_deref(), want, "{doi}");
+        }
     }
 
     #[test]
     fn foreign_urls_are_not_claimed() {
-        assert_eq!(p("https://example.org/records/123"), None);
-        assert_eq!(p("https://zenodo.org.evil.example/records/1"), None);
-        assert_eq!(p("https://zenodo.org/records/1%2F..%2Fx"), None);
-        assert_eq!(p("https://zenodo.org/search?q=1"), None);
-        assert_eq!(p("ftp://zenodo.org/records/1"), None);
-        assert_eq!(p("https://zenodo.org/records/1/files/"), None);
-        assert_eq!(p("not a url"), None);
-        let local = Url::parse("http://127.0.0.1:8080/api").unwrap();
-        assert_eq!(parse("http://127.0.0.1:9999/api/records/9", &local), None);
+        let foreign = [
+            "https://example.org/records/123",
+            "https://zenodo.org.evil.example/records/1",
+            "https://zenodo.org/records/1%2F..%2Fx",
+            "https://zenodo.org/search?q=1",
+            "ftp://zenodo.org/records/1",
+            "https://zenodo.org/records/1/files/",
+            "not a url",
+        ];
+        assert_unclaimed(p, &foreign);
     }
 }
