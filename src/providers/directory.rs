@@ -36,10 +36,6 @@ pub struct DirectoryKind;
 
 #[async_trait]
 impl ProviderKind for DirectoryKind {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
         let root = root(annex).await?;
         tokio::fs::create_dir_all(&root).await?;
@@ -54,6 +50,10 @@ impl ProviderKind for DirectoryKind {
         Ok(Arc::new(DirectoryRemote {
             root: root(annex).await?,
         }))
+    }
+
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 }
 

@@ -103,6 +103,18 @@ pub enum ProviderError {
     Unsupported(&'static str),
     #[error("configuration: {0}")]
     Config(String),
+    /// A setting whose value did not parse (an address, a number): what
+    /// it should be, and the parser's error as the source.
+    #[error("configuration: {setting}={value} is not {expected}")]
+    BadSetting {
+        setting: &'static str,
+        /// As the user wrote it, any user info masked.
+        value: String,
+        /// "a URL", "a number of seconds".
+        expected: &'static str,
+        #[source]
+        source: Cause,
+    },
     #[error("missing credentials: {0}")]
     MissingCredentials(String),
     #[error("local file")]
@@ -179,9 +191,52 @@ impl ProviderError {
         }
     }
 
+    /// The setting `setting=value` did not parse as `expected`, for the
+    /// reason `source`. A password in a URL's user info is not shown.
+    pub fn bad_setting(
+        setting: &'static str,
+        value: &str,
+        expected: &'static str,
+        source: impl Into<Cause>,
+    ) -> Self {
+        Self::BadSetting {
+            setting,
+            value: without_user_info(value),
+            expected,
+            source: source.into(),
+        }
+    }
+
+    /// After every file claimed for a key was tried: the last "not found"
+    /// met (it names the file), else `message` as not found.
+    pub fn not_found_after<E: Into<Self>>(
+        last: Option<E>,
+        message: impl FnOnce() -> String,
+    ) -> Self {
+        match last {
+            Some(e) => e.into(),
+            None => Self::not_found(message()),
+        }
+    }
+
     /// Whether the thing asked for is known to be absent.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
+    }
+}
+
+/// `text` with whatever stands between `://` and an `@` before the path
+/// masked: a URL that did not parse may still hold a password.
+fn without_user_info(text: &str) -> String {
+    let Some(start) = text.find("://").map(|i| i + 3) else {
+        return text.to_string();
+    };
+    let authority_end = text[start..]
+        .find(['/', '?', '#'])
+        .map_or(text.len(), |i| start + i);
+    match text[start..authority_end].rfind('@') {
+        Some(at) => format!("{}…{}", &text[..start], &text[start + at..]),
+        None => text.to_string(),
     }
 }
 
@@ -291,6 +346,21 @@ mod tests {
         }
         .into();
         assert!(matches!(e, ProviderError::Integrity { .. }));
+    }
+
+    #[test]
+    fn a_setting_that_does_not_parse_keeps_its_cause_and_no_password() {
+        let text = "https://user:s3cret@host name/x";
+        let cause = url::Url::parse(text).unwrap_err();
+        let e = ProviderError::bad_setting("url", text, "a URL", cause);
+        assert!(std::error::Error::source(&e).is_some());
+        let shown = error_chain_text(&e);
+        assert_eq!(
+            shown,
+            format!("configuration: url=https://…@host name/x is not a URL: {cause}")
+        );
+        assert_eq!(without_user_info("10.5/x@y"), "10.5/x@y");
+        assert_eq!(without_user_info("http://h/a@b"), "http://h/a@b");
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub mod dataverse;
 pub mod directory;
 mod error;
 pub mod figshare;
+pub mod file_state;
 pub mod flat_names;
 pub mod github;
 pub mod import;
@@ -356,10 +357,10 @@ pub fn registry() -> Vec<Box<dyn ProviderKind>> {
     vec![
         Box::new(s3::S3Kind),
         Box::new(directory::DirectoryKind),
-        Box::new(dataverse::DataverseKind),
-        Box::new(github::GithubKind),
-        Box::new(figshare::FigshareKind),
-        Box::new(zenodo::ZenodoKind),
+        Box::new(dataverse::DataverseKind::default()),
+        Box::new(github::GithubKind::default()),
+        Box::new(figshare::FigshareKind::default()),
+        Box::new(zenodo::ZenodoKind::default()),
     ]
 }
 

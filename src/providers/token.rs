@@ -53,6 +53,26 @@ impl TokenService {
 }
 
 impl TokenService {
+    /// The service's name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenService::Github => "GitHub",
+            TokenService::Figshare => "Figshare",
+            TokenService::Dataverse => "Dataverse",
+            TokenService::Zenodo => "Zenodo",
+        }
+    }
+
+    /// Where on the service's web site a user makes a token.
+    pub fn token_page(self) -> &'static str {
+        match self {
+            TokenService::Github => "Settings > Developer settings > Personal access tokens",
+            TokenService::Figshare => "Applications and personal tokens in the account settings",
+            TokenService::Dataverse => "Account > API Token on the web site",
+            TokenService::Zenodo => "Applications > Personal access tokens in the account settings",
+        }
+    }
+
     /// The public service's one other host its token goes to, chosen by
     /// code for the API host `api_host`, never by an answer: GitHub's
     /// uploads host; Figshare's downloader, where the documented route for
@@ -230,6 +250,20 @@ pub struct TokenSource {
 }
 
 impl TokenSource {
+    pub const fn new(
+        service: TokenService,
+        env: &'static str,
+        creds: &'static str,
+        scheme: &'static str,
+    ) -> Self {
+        Self {
+            env,
+            creds,
+            scheme,
+            service,
+        }
+    }
+
     /// The token for requests to `api` (see [`find`]).
     pub async fn find(&self, annex: &dyn Annex, api: &Url) -> Result<Option<ApiToken>> {
         find(annex, self.env, self.creds, self.scheme, self.service, api).await

@@ -1524,7 +1524,10 @@ fn anonymous_imports_trust_etags_and_credentials_check_encryption() {
         .filter(|s| s.path.contains("MD5E-"))
         .map(|s| s.path.as_str())
         .collect();
-    assert!(asked_by_key.is_empty(), "key-named requests: {asked_by_key:?}");
+    assert!(
+        asked_by_key.is_empty(),
+        "key-named requests: {asked_by_key:?}"
+    );
     let got = seen
         .iter()
         .filter(|s| s.method == "GET" && s.status == 200 && s.path.contains("kms/"))

@@ -18,7 +18,7 @@ use url::Url;
 
 use super::error::DvError;
 use crate::providers::service_api::paging::{self, Cursor, Page};
-use crate::providers::service_api::{DownloadTo, Refusal, ServiceApi};
+use crate::providers::service_api::{ApiError, DownloadTo, Refusal, ServiceApi};
 use crate::transfer::{
     Algorithm, BodySource, Client, Expected, FileRange, FormField, Poll, PollSchedule,
     TransferError, Upload,
@@ -327,7 +327,7 @@ impl Api {
 
     fn need_token(&self, what: &str) -> Result<(), DvError> {
         self.api
-            .need_token(|| DvError::MissingToken(what.to_string()))
+            .need_token(|| ApiError::missing_token(&super::TOKEN, what).into())
     }
 
     async fn send(&self, build: impl Fn() -> RequestBuilder) -> Result<Response, DvError> {
@@ -386,11 +386,10 @@ impl Api {
         );
         let anonymous = !self.has_token();
         match (Refusal::of(status, &HeaderMap::new()), scope) {
-            (Refusal::Unauthenticated, _) if !anonymous => DvError::BadToken {
-                base: self.base().to_string(),
-                message,
-            },
-            (Refusal::Unauthenticated, _) => DvError::MissingToken(what.to_string()),
+            (Refusal::Unauthenticated, _) if !anonymous => {
+                ApiError::bad_token(&super::TOKEN, self.base(), message).into()
+            }
+            (Refusal::Unauthenticated, _) => ApiError::missing_token(&super::TOKEN, what).into(),
             // A lock also answers 403: `unlocked` asks the locks API.
             (Refusal::Forbidden, _) => DvError::Forbidden {
                 what: what.to_string(),
@@ -435,16 +434,13 @@ impl Api {
         let code = status.as_u16();
         if self.has_token() && matches!(code, 400 | 401) {
             let message = match &e {
-                DvError::BadToken { message, .. }
+                DvError::Api(ApiError::BadToken { message, .. })
                 | DvError::Guestbook { message, .. }
                 | DvError::Http { message, .. } => message.clone(),
                 other => other.to_string(),
             };
             if !self.token_accepted().await {
-                return DvError::BadToken {
-                    base: self.base().to_string(),
-                    message,
-                };
+                return ApiError::bad_token(&super::TOKEN, self.base(), message).into();
             }
             if code == 401 {
                 return DvError::Forbidden {
@@ -974,7 +970,7 @@ async fn wrap_if_zip(src: &Path, label: &str) -> Result<Option<tempfile::NamedTe
         Ok(Some(zip))
     })
     .await
-    .map_err(|e| DvError::Io(std::io::Error::other(e)))?
+    .map_err(|e| DvError::from(std::io::Error::other(e)))?
 }
 
 fn message_text(message: &Option<serde_json::Value>) -> String {
@@ -1123,7 +1119,7 @@ mod tests {
             r#"{"status":"ERROR","message":"Dataset with Persistent ID doi:x not found."}"#;
         #[rustfmt::skip]
         let cases: [Named<Scope, DvError>; 7] = [
-            (401, bad_key, Scope::File, |e| matches!(e, BadToken { .. })),
+            (401, bad_key, Scope::File, |e| matches!(e, Api(ApiError::BadToken { .. }))),
             (403, locked, Scope::Dataset, |e| matches!(e, Forbidden { .. })),
             (404, missing, Scope::Dataset, |e| matches!(e, DatasetNotFound { .. })),
             // The same text about a version: the scope decides, not the words.

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use url::Url;
-
 use super::naming;
-use crate::providers::service_api::setting as config;
+use crate::providers::service_api::{
+    required_setting, seconds_setting, setting as config, ApiAddress,
+};
 use crate::providers::{parse_bool, Annex, ConfigSpec, ProviderError, Result};
 
 pub(super) const CONFIGS: &[ConfigSpec] = &[
@@ -32,34 +32,22 @@ pub(super) const CONFIGS: &[ConfigSpec] = &[
 ];
 
 pub(super) struct Settings {
-    pub base: Url,
     pub pid: String,
     pub root: String,
     pub skip_checksum: bool,
     pub lock_wait: Duration,
 }
 
+/// The `url=` of the installation.
+pub(super) const ADDRESS: ApiAddress = ApiAddress::required("url", "https://dataverse.harvard.edu");
+
 pub(super) async fn settings(annex: &dyn Annex) -> Result<Settings> {
-    let url = config(annex, "url").await?.ok_or_else(|| {
-        ProviderError::Config(
-            "url=https://<dataverse installation> is required for provider=dataverse".into(),
-        )
-    })?;
-    let mut base = Url::parse(&url)
-        .map_err(|e| ProviderError::Config(format!("url={url} is not a URL: {e}")))?;
-    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-        return Err(ProviderError::Config(format!(
-            "url={url} must be an http(s) address such as https://dataverse.example.org"
-        )));
-    }
-    base.set_query(None);
-    base.set_fragment(None);
-    let doi = config(annex, "doi").await?.ok_or_else(|| {
-        ProviderError::Config(
-            "doi=doi:10.xxxx/YYYY (the dataset's persistent id) is required for provider=dataverse"
-                .into(),
-        )
-    })?;
+    let doi = required_setting(
+        annex,
+        "doi",
+        "doi:10.xxxx/YYYY (the dataset's persistent id)",
+    )
+    .await?;
     let pid = normalize_pid(&doi)?;
     let root = naming::encode_folder(&config(annex, "rootpath").await?.unwrap_or_default());
     let skip_checksum = parse_bool(
@@ -67,14 +55,8 @@ pub(super) async fn settings(annex: &dyn Annex) -> Result<Settings> {
         config(annex, "skipchecksum").await?.as_deref(),
         false,
     )?;
-    let lock_wait = match config(annex, "lockwait").await? {
-        None => Duration::from_secs(60),
-        Some(v) => Duration::from_secs(v.parse().map_err(|_| {
-            ProviderError::Config(format!("lockwait={v} is not a number of seconds"))
-        })?),
-    };
+    let lock_wait = seconds_setting(annex, "lockwait", Duration::from_secs(60)).await?;
     Ok(Settings {
-        base,
         pid,
         root,
         skip_checksum,

@@ -1,25 +1,12 @@
 //! What can go wrong talking to Dataverse, each with what to do about it.
 //! No message ever contains the token.
 
-use crate::providers::service_api::paging::PagingError;
+use crate::providers::service_api::{api_error_sources, ApiError};
 use crate::providers::ProviderError;
-use crate::transfer::TransferError;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DvError {
-    #[error(
-        "Dataverse at {base} rejected the API token ({message}). Set DATAVERSE_API_KEY to a \
-         valid token (Account > API Token on the web site), or store a new one with \
-         `DATAVERSE_API_KEY=... git annex enableremote <remote>`"
-    )]
-    BadToken { base: String, message: String },
-    #[error(
-        "{0} needs a Dataverse API token: set DATAVERSE_API_KEY (or store it with \
-         `DATAVERSE_API_KEY=... git annex enableremote <remote>`); {hint}",
-        hint = crate::providers::token::NOT_CHOSEN_HINT
-    )]
-    MissingToken(String),
     #[error(
         "dataset {pid} was not found at {base}: check doi= and url={}",
         if *anonymous { " (an unpublished dataset is visible only with an API token: set DATAVERSE_API_KEY)" } else { " and that the token's user can see the dataset" }
@@ -81,14 +68,12 @@ pub enum DvError {
         #[source]
         source: serde_json::Error,
     },
-    /// A listing the service would not let end.
-    #[error("file or version listing")]
-    Paging(#[from] PagingError),
+    /// What fails the same way with every service.
     #[error(transparent)]
-    Transfer(#[from] TransferError),
-    #[error("local file")]
-    Io(#[from] std::io::Error),
+    Api(#[from] ApiError),
 }
+
+api_error_sources!(DvError);
 
 /// Each Dataverse failure by its meaning; the runtime decides from the
 /// variant alone.
@@ -96,17 +81,7 @@ impl From<DvError> for ProviderError {
     fn from(e: DvError) -> Self {
         let message = e.to_string();
         match e {
-            DvError::Transfer(t) => t.into(),
-            DvError::Paging(p) => ProviderError::service(
-                "Dataverse's listing did not end; check url= (a proxy that ignores offset?)",
-                Some(Box::new(p)),
-            ),
-            DvError::Io(io) => ProviderError::Io(io),
-            DvError::MissingToken(_) => ProviderError::MissingCredentials(message),
-            DvError::BadToken { .. } => ProviderError::Unauthenticated {
-                message,
-                source: None,
-            },
+            DvError::Api(e) => e.into(),
             // Not knowing the dataset is the remote's configuration, not
             // an absent key: never "not present".
             DvError::DatasetNotFound { .. } => ProviderError::Config(message),

@@ -23,7 +23,6 @@ mod urls;
 mod zipwrap;
 
 use crate::providers::token::{TokenService, TokenSource};
-use crate::providers::KindInfo;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -37,14 +36,12 @@ pub use api::{FileMetadata, FileRef, Token};
 pub use error::DvError;
 
 use self::api::{Api, NewFile};
-use self::config::{settings, Settings, CONFIGS};
-use super::{
-    hashdir_lower, Annex, Capabilities, ExportPath, Provider, ProviderError, ProviderKind, Result,
-};
+use self::config::{ADDRESS, CONFIGS};
+use super::file_state::{FileState, StateFormat};
+use super::service_api::{self, ApiAccess, DownloadTo, ServiceInfo, ServiceKind, ServiceRemote};
+use super::{hashdir_lower, Annex, ExportPath, Provider, ProviderError, Result};
 use crate::key::Key;
-use crate::providers::service_api::DownloadTo;
-use crate::transfer::ProgressFn;
-use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
+use crate::transfer::{Expected, ProgressFn};
 
 /// The first release whose file metadata API moves a file to the top
 /// folder when given an empty `directoryLabel`.
@@ -58,132 +55,20 @@ pub const TOKEN_ENV: &str = "DATAVERSE_API_KEY";
 /// git-annex's credential slot for the token.
 const CREDS: &str = "dataverse";
 
-const INFO: KindInfo = KindInfo {
-    name: "dataverse",
-    configs: CONFIGS,
-    capabilities: Capabilities::ALL,
-};
-
-pub struct DataverseKind;
+pub type DataverseKind = ServiceKind<DataverseRemote>;
 
 /// Where the token comes from: the environment wins over what git-annex stored.
-const TOKEN: TokenSource = TokenSource {
-    env: TOKEN_ENV,
-    creds: CREDS,
-    scheme: api::SCHEME,
-    service: TokenService::Dataverse,
-};
+const TOKEN: TokenSource = TokenSource::new(TokenService::Dataverse, TOKEN_ENV, CREDS, api::SCHEME);
+const INFO: ServiceInfo = ServiceInfo::new("dataverse", CONFIGS, TOKEN, ADDRESS);
 
-fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
-    let client = Client::new(RetryPolicy::default())?;
-    Ok(Api::new(
-        client,
-        s.base.clone(),
-        s.pid.clone(),
-        token,
-        s.lock_wait,
-    ))
-}
+/// What annexa remembers of a stored key: its file's id, size and checksum.
+const STATE: StateFormat = StateFormat("dv1");
 
-#[async_trait]
-impl ProviderKind for DataverseKind {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
-    async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
-        let s = settings(annex).await?;
-        let token = TOKEN.find(annex, &s.base).await?;
-        let api = make_api(&s, token.clone())?;
-        if let Some(v) = api.server_version().await? {
-            if v < OLDEST_SUPPORTED {
-                return Err(ProviderError::Config(format!(
-                    "{} runs Dataverse {v}; annexa supports Dataverse {OLDEST_SUPPORTED} and \
-                     newer (docs/dataverse.md), where its answers are known",
-                    s.base
-                )));
-            }
-        }
-        api.check_token().await?;
-        api.check_dataset().await?;
-        TOKEN
-            .remember(
-                annex,
-                token.as_ref(),
-                &format!("read published files of {}", s.pid),
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
-        let s = settings(annex).await?;
-        let api = make_api(&s, TOKEN.find(annex, &s.base).await?)?;
-        // Which release answers decides how some answers are read; asked
-        // again on first need if the installation cannot be reached now.
-        if let Err(e) = api.server_version().await {
-            annex.debug(&format!("Dataverse version not known yet: {e}"));
-        }
-        Ok(Arc::new(DataverseRemote {
-            api,
-            root: s.root,
-            skip_checksum: s.skip_checksum,
-            published: Default::default(),
-            latest: Default::default(),
-        }))
-    }
-}
-
-/// What annexa remembers of a stored key (SETSTATE), so that retrieval
-/// needs no listing: `dv1 id=<id> size=<bytes> <ALGORITHM>=<hex>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct KeyState {
-    id: u64,
-    size: Option<u64>,
-    checksum: Option<Expected>,
-}
-
-impl KeyState {
-    fn of(f: &FileMetadata) -> Self {
-        Self {
-            id: f.data_file.id,
-            size: f.data_file.content_size(),
-            checksum: f.data_file.expected(),
-        }
-    }
-
-    fn render(&self) -> String {
-        let mut s = format!("dv1 id={}", self.id);
-        if let Some(size) = self.size {
-            s.push_str(&format!(" size={size}"));
-        }
-        if let Some(c) = &self.checksum {
-            s.push_str(&format!(" {}={}", c.algorithm, c.hex));
-        }
-        s
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        let mut words = text.split_whitespace();
-        if words.next()? != "dv1" {
-            return None;
-        }
-        let (mut id, mut size, mut checksum) = (None, None, None);
-        for word in words {
-            let (k, v) = word.split_once('=')?;
-            match k {
-                "id" => id = v.parse().ok(),
-                "size" => size = v.parse().ok(),
-                other => {
-                    checksum = Algorithm::from_name(other).map(|a| Expected::new(a, v));
-                }
-            }
-        }
-        Some(Self {
-            id: id?,
-            size,
-            checksum,
-        })
+fn state_of(f: &FileMetadata) -> FileState {
+    FileState {
+        id: f.data_file.id,
+        size: f.data_file.content_size(),
+        checksum: f.data_file.expected(),
     }
 }
 
@@ -196,6 +81,42 @@ pub struct DataverseRemote {
     /// The files of the latest version (the draft), listed once and kept
     /// up to date by this process's own writes; see [`LatestFiles`].
     latest: tokio::sync::Mutex<Option<LatestFiles>>,
+}
+
+impl ServiceRemote for DataverseRemote {
+    const INFO: &'static ServiceInfo = &INFO;
+
+    async fn open(annex: &dyn Annex, api: ApiAccess) -> Result<Self> {
+        let s = config::settings(annex).await?;
+        let api = Api::new(api.client, api.url, s.pid, api.token, s.lock_wait);
+        // Which release answers decides how some answers are read; asked
+        // again on first need if the installation cannot be reached now.
+        if let Err(e) = api.server_version().await {
+            annex.debug(&format!("Dataverse version not known yet: {e}"));
+        }
+        Ok(Self {
+            api,
+            root: s.root,
+            skip_checksum: s.skip_checksum,
+            published: Default::default(),
+            latest: Default::default(),
+        })
+    }
+
+    async fn set_up(&self, _: &dyn Annex) -> Result<String> {
+        if let Some(v) = self.api.server_version().await? {
+            if v < OLDEST_SUPPORTED {
+                return Err(ProviderError::Config(format!(
+                    "{} runs Dataverse {v}; annexa supports Dataverse {OLDEST_SUPPORTED} and \
+                     newer (docs/dataverse.md), where its answers are known",
+                    self.api.base()
+                )));
+            }
+        }
+        self.api.check_token().await?;
+        self.api.check_dataset().await?;
+        Ok(format!("read published files of {}", self.api.pid()))
+    }
 }
 
 /// The listing cache of the latest version, shared by all jobs of this
@@ -383,11 +304,7 @@ impl DataverseRemote {
         label: &str,
         annex: &dyn Annex,
     ) -> Result<Option<FileMetadata>> {
-        let Some(state) = annex
-            .get_state(key.as_str())
-            .await?
-            .and_then(|s| KeyState::parse(&s))
-        else {
+        let Some(state) = STATE.read(annex, key).await? else {
             return Ok(None);
         };
         match self.api.file(&FileRef::Id(state.id)).await {
@@ -536,10 +453,7 @@ impl DataverseRemote {
     }
 
     async fn remember(&self, key: &Key, f: &FileMetadata, annex: &dyn Annex) -> Result<()> {
-        annex
-            .set_state(key.as_str(), &KeyState::of(f).render())
-            .await?;
-        Ok(())
+        STATE.write(annex, key, &state_of(f)).await
     }
 
     /// Files named by the URLs git-annex recorded for the key (URL mode).
@@ -617,11 +531,7 @@ impl Provider for DataverseRemote {
 
     async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()> {
         // Fast path: the id and checksum remembered at store time.
-        if let Some(state) = annex
-            .get_state(key.as_str())
-            .await?
-            .and_then(|s| KeyState::parse(&s))
-        {
+        if let Some(state) = STATE.read(annex, key).await? {
             let checksum = if self.skip_checksum {
                 None
             } else {
@@ -666,13 +576,12 @@ impl Provider for DataverseRemote {
             self.api.download(&file, &to).await?;
             return Ok(());
         }
-        if let Some(e) = last_error {
-            return Err(e.into());
-        }
-        Err(ProviderError::not_found(format!(
-            "{key} is not in dataset {} (neither in the draft nor in a published version)",
-            self.api.pid()
-        )))
+        Err(ProviderError::not_found_after(last_error, || {
+            format!(
+                "{key} is not in dataset {} (neither in the draft nor in a published version)",
+                self.api.pid()
+            )
+        }))
     }
 
     async fn check_present(&self, key: &Key, annex: &dyn Annex) -> Result<bool> {
@@ -707,10 +616,7 @@ impl Provider for DataverseRemote {
 
     async fn remove(&self, key: &Key, annex: &dyn Annex) -> Result<()> {
         let (folder, label) = self.key_location(key);
-        let remembered = annex
-            .get_state(key.as_str())
-            .await?
-            .and_then(|s| KeyState::parse(&s));
+        let remembered = STATE.read(annex, key).await?;
         let id = remembered.as_ref().map(|s| s.id);
         // A published file is kept by Dataverse whatever we do; refusing
         // keeps git-annex from counting it gone. A key naming no content
@@ -755,15 +661,11 @@ impl Provider for DataverseRemote {
                 }
             }
         }
-        if remembered.is_some() {
-            annex.set_state(key.as_str(), "").await?;
-        }
-        Ok(())
+        STATE.forget(annex, key, &remembered).await
     }
 
     async fn whereis(&self, key: &Key, annex: &dyn Annex) -> Option<String> {
-        let state = annex.get_state(key.as_str()).await.ok().flatten()?;
-        let id = KeyState::parse(&state)?.id;
+        let id = STATE.read(annex, key).await.ok().flatten()?.id;
         let mut url = self.api.access_url(&FileRef::Id(id));
         url.set_query(None);
         Some(url.to_string())
@@ -774,15 +676,7 @@ impl Provider for DataverseRemote {
             ("dataverse".into(), self.api.base().to_string()),
             ("dataset".into(), self.api.pid().to_string()),
             ("root path".into(), naming::decode(&self.root)),
-            (
-                "API token".into(),
-                if self.api.has_token() {
-                    "set"
-                } else {
-                    "none (read-only, published files)"
-                }
-                .into(),
-            ),
+            service_api::token_row(self.api.has_token()),
         ]
     }
 
@@ -815,19 +709,6 @@ mod tests {
         assert_eq!(c.files.len(), 2);
         c.remove(2);
         assert!(c.find("", "y").is_none());
-    }
-
-    #[test]
-    fn key_state_round_trips() {
-        let s = KeyState {
-            id: 42,
-            size: Some(10),
-            checksum: Some(Expected::new(Algorithm::Sha256, "ab01")),
-        };
-        assert_eq!(KeyState::parse(&s.render()), Some(s));
-        assert_eq!(KeyState::parse(""), None);
-        assert_eq!(KeyState::parse("dv1 size=3"), None);
-        assert_eq!(KeyState::parse("dv1 id=7").map(|s| s.id), Some(7));
     }
 
     fn file(size: u64, md5: &str) -> FileMetadata {

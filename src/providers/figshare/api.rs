@@ -20,7 +20,7 @@ use url::Url;
 
 use super::error::FigshareError;
 use crate::providers::service_api::paging::{self, Cursor, Page, PagingError};
-use crate::providers::service_api::{Answer, DownloadTo, Refusal, ServiceApi};
+use crate::providers::service_api::{Answer, ApiError, DownloadTo, Refusal, ServiceApi};
 use crate::transfer::{
     Algorithm, BodySource, Client, Expected, FileRange, Poll, PollSchedule, TransferError, Upload,
 };
@@ -230,7 +230,7 @@ impl Api {
 
     fn need_token(&self, what: &str) -> Result<(), FigshareError> {
         self.api
-            .need_token(|| FigshareError::MissingToken(what.to_string()))
+            .need_token(|| ApiError::missing_token(&super::TOKEN, what).into())
     }
 
     /// Names the problem behind an error status.
@@ -277,12 +277,11 @@ impl Api {
             .unwrap_or_else(|| crate::transfer::summarize_body(body));
         let anonymous = !self.has_token();
         match (refusal, scope) {
-            (Refusal::Unauthenticated, _) if !anonymous => FigshareError::BadToken {
-                api: self.base().to_string(),
-                message,
-            },
+            (Refusal::Unauthenticated, _) if !anonymous => {
+                ApiError::bad_token(&super::TOKEN, self.base(), message).into()
+            }
             (Refusal::Unauthenticated | Refusal::Forbidden, _) if anonymous => {
-                FigshareError::MissingToken(what.to_string())
+                ApiError::missing_token(&super::TOKEN, what).into()
             }
             (Refusal::Forbidden, _) => FigshareError::Forbidden {
                 what: what.to_string(),
@@ -965,14 +964,14 @@ mod tests {
         let gone = r#"{"message":"Entity not found","code":"EntityNotFound"}"#;
         #[rustfmt::skip]
         let cases: [Named<Scope, FigshareError>; 4] = [
-            (401, invalid, Scope::Thing, |e| matches!(e, BadToken { .. })),
+            (401, invalid, Scope::Thing, |e| matches!(e, Api(ApiError::BadToken { .. }))),
             (404, gone, Scope::Article, |e| matches!(e, ArticleNotFound { .. })),
             (404, gone, Scope::Thing, |e| e.is_not_found()),
             (422, "{}", Scope::Thing, |e| matches!(e, Http { status: 422, .. })),
         ];
         assert_named(|s, b, scope| a.classify(s, b, "x", scope), &cases, "s3cret");
         let e = api(None).classify(StatusCode::FORBIDDEN, "", "x", Scope::Thing);
-        assert!(matches!(e, MissingToken(_)), "{e}");
+        assert!(matches!(e, Api(ApiError::MissingToken { .. })), "{e}");
     }
 
     /// `null` where a value is unknown, and integer error codes, are read

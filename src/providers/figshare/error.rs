@@ -1,25 +1,12 @@
 //! What can go wrong talking to Figshare, each with what to do about it.
 //! No message ever contains the token.
 
-use crate::providers::service_api::paging::PagingError;
+use crate::providers::service_api::{api_error_sources, ApiError};
 use crate::providers::ProviderError;
-use crate::transfer::TransferError;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FigshareError {
-    #[error(
-        "Figshare at {api} rejected the API token ({message}). Set FIGSHARE_API_KEY to a valid \
-         personal token (Applications and personal tokens in the account settings), or store a \
-         new one with `FIGSHARE_API_KEY=... git annex enableremote <remote>`"
-    )]
-    BadToken { api: String, message: String },
-    #[error(
-        "{0} needs a Figshare API token: set FIGSHARE_API_KEY (or store it with \
-         `FIGSHARE_API_KEY=... git annex enableremote <remote>`); {hint}",
-        hint = crate::providers::token::NOT_CHOSEN_HINT
-    )]
-    MissingToken(String),
     #[error(
         "article {article} was not found at {api}: check article={}",
         if *anonymous { " (a private article is visible only with an API token: set FIGSHARE_API_KEY)" } else { " and that the token's account owns the article (Figshare answers 404 also for no permission)" }
@@ -60,14 +47,12 @@ pub enum FigshareError {
     Integrity(String),
     #[error("{0}")]
     Processing(String),
-    /// A listing the service would not let end.
-    #[error("file listing")]
-    Paging(#[from] PagingError),
+    /// What fails the same way with every service.
     #[error(transparent)]
-    Transfer(#[from] TransferError),
-    #[error("local file")]
-    Io(#[from] std::io::Error),
+    Api(#[from] ApiError),
 }
+
+api_error_sources!(FigshareError);
 
 impl FigshareError {
     pub fn is_not_found(&self) -> bool {
@@ -81,17 +66,8 @@ impl From<FigshareError> for ProviderError {
     fn from(e: FigshareError) -> Self {
         let message = e.to_string();
         match e {
-            FigshareError::Transfer(t) => t.into(),
-            FigshareError::Paging(p) => ProviderError::service(
-                "Figshare's listing did not end; check api= (a proxy that ignores page=?)",
-                Some(Box::new(p)),
-            ),
-            FigshareError::Io(io) => ProviderError::Io(io),
-            FigshareError::MissingToken(_) => ProviderError::MissingCredentials(message),
-            FigshareError::BadToken { .. } => ProviderError::Unauthenticated {
-                message,
-                source: None,
-            },
+            FigshareError::Api(e) => e.into(),
+            FigshareError::NotFound(_) => ProviderError::not_found(message),
             // Not knowing the article is the remote's configuration, not an
             // absent key: never "not present".
             FigshareError::ArticleNotFound { .. } => ProviderError::Config(message),
@@ -99,7 +75,6 @@ impl From<FigshareError> for ProviderError {
                 message,
                 source: None,
             },
-            FigshareError::NotFound(_) => ProviderError::not_found(message),
             FigshareError::Locked { .. } => ProviderError::Locked {
                 message,
                 source: None,

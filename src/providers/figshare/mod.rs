@@ -32,22 +32,24 @@ pub mod naming;
 pub mod urls;
 
 use crate::providers::token::{TokenService, TokenSource};
-use crate::providers::KindInfo;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use url::Url;
 
 pub use api::{FsFile, Token};
 pub use error::FigshareError;
 
 use self::api::Api;
 use self::urls::FsUrl;
-use super::{Annex, Capabilities, ConfigSpec, Provider, ProviderError, ProviderKind, Result};
+use super::file_state::{FileState, StateFormat};
+use super::service_api::{
+    required_setting, seconds_setting, ApiAccess, ApiAddress, DownloadTo, ServiceInfo, ServiceKind,
+    ServiceRemote,
+};
+use super::{Annex, ConfigSpec, Provider, ProviderError, Result};
 use crate::key::Key;
-use crate::transfer::{Algorithm, Client, Expected, RetryPolicy};
+use crate::transfer::Algorithm;
 
 /// The environment variable that holds the API token.
 pub const TOKEN_ENV: &str = "FIGSHARE_API_KEY";
@@ -72,148 +74,21 @@ const CONFIGS: &[ConfigSpec] = &[
     },
 ];
 
-const INFO: KindInfo = KindInfo {
-    name: "figshare",
-    configs: CONFIGS,
-    capabilities: Capabilities::ALL,
-};
-
-pub struct FigshareKind;
-
-struct Settings {
-    api: Url,
-    article: u64,
-    process_wait: Duration,
-}
-
-use crate::providers::service_api::setting as config;
-use crate::providers::service_api::DownloadTo;
-
-async fn settings(annex: &dyn Annex) -> Result<Settings> {
-    let api = crate::providers::service_api::api_setting(annex, DEFAULT_API).await?;
-    let article = config(annex, "article").await?.ok_or_else(|| {
-        ProviderError::Config(
-            "article=ID (the number at the end of the article's URL) is required for provider=figshare"
-                .into(),
-        )
-    })?;
-    let article = article.parse().map_err(|_| {
-        ProviderError::Config(format!(
-            "article={article} is not an article id (a number, e.g. 12345678)"
-        ))
-    })?;
-    let process_wait = match config(annex, "processwait").await? {
-        None => Duration::from_secs(600),
-        Some(v) => Duration::from_secs(v.parse().map_err(|_| {
-            ProviderError::Config(format!("processwait={v} is not a number of seconds"))
-        })?),
-    };
-    Ok(Settings {
-        api,
-        article,
-        process_wait,
-    })
-}
+pub type FigshareKind = ServiceKind<FigshareRemote>;
 
 /// Where the token comes from: the environment wins over what git-annex stored.
-const TOKEN: TokenSource = TokenSource {
-    env: TOKEN_ENV,
-    creds: CREDS,
-    scheme: api::SCHEME,
-    service: TokenService::Figshare,
-};
+const TOKEN: TokenSource = TokenSource::new(TokenService::Figshare, TOKEN_ENV, CREDS, api::SCHEME);
+const INFO: ServiceInfo = ServiceInfo::new("figshare", CONFIGS, TOKEN, ADDRESS);
+const ADDRESS: ApiAddress = ApiAddress::or_public("api", DEFAULT_API);
 
-fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
-    let client = Client::new(RetryPolicy::default())?;
-    Ok(Api::new(
-        client,
-        s.api.clone(),
-        s.article,
-        token,
-        s.process_wait,
-    ))
-}
+/// What annexa remembers of a stored key: its file's id, size and MD5.
+const STATE: StateFormat = StateFormat("fs1");
 
-#[async_trait]
-impl ProviderKind for FigshareKind {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
-    async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
-        let s = settings(annex).await?;
-        let token = TOKEN.find(annex, &s.api).await?;
-        let api = make_api(&s, token.clone())?;
-        api.check_token().await?;
-        if !api.check_article().await? {
-            annex.info(&format!(
-                "the token's account does not own article {}: this remote reads its published \
-                 files only (storing and removing need a token of the article's owner)",
-                s.article
-            ));
-        }
-        TOKEN
-            .remember(
-                annex,
-                token.as_ref(),
-                &format!("read published files of article {}", s.article),
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
-        let s = settings(annex).await?;
-        let api = make_api(&s, TOKEN.find(annex, &s.api).await?)?;
-        Ok(Arc::new(FigshareRemote {
-            api,
-            known: Default::default(),
-        }))
-    }
-}
-
-/// What annexa remembers of a stored key (SETSTATE), so that retrieval
-/// needs no listing: `fs1 id=<id> size=<bytes> md5=<hex>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct KeyState {
-    id: u64,
-    size: u64,
-    md5: String,
-}
-
-impl KeyState {
-    fn of(f: &FsFile) -> Self {
-        Self {
-            id: f.id,
-            size: f.size,
-            md5: f.computed_md5.to_ascii_lowercase(),
-        }
-    }
-
-    fn render(&self) -> String {
-        format!("fs1 id={} size={} md5={}", self.id, self.size, self.md5)
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        let mut words = text.split_whitespace();
-        if words.next()? != "fs1" {
-            return None;
-        }
-        let (mut id, mut size, mut md5) = (None, None, None);
-        for word in words {
-            let (k, v) = word.split_once('=')?;
-            match k {
-                "id" => id = v.parse().ok(),
-                "size" => size = v.parse().ok(),
-                "md5" => md5 = Some(v.to_string()),
-                _ => {}
-            }
-        }
-        Some(Self {
-            id: id?,
-            size: size?,
-            md5: md5.filter(|m| !m.is_empty())?,
-        })
+fn state_of(f: &FsFile) -> FileState {
+    FileState {
+        id: f.id,
+        size: Some(f.size),
+        checksum: f.md5(),
     }
 }
 
@@ -229,6 +104,35 @@ pub struct FigshareRemote {
     /// the same name, which REMOVE deletes with the first. CHECKPRESENT,
     /// REMOVE and exports always read a fresh listing.
     known: tokio::sync::Mutex<Option<Vec<FsFile>>>,
+}
+
+impl ServiceRemote for FigshareRemote {
+    const INFO: &'static ServiceInfo = &INFO;
+
+    async fn open(annex: &dyn Annex, api: ApiAccess) -> Result<Self> {
+        let id = "ID (the number at the end of the article's URL)";
+        let article = required_setting(annex, "article", id).await?;
+        let article = article.parse().map_err(|e| {
+            ProviderError::bad_setting("article", &article, "an article id (a number)", e)
+        })?;
+        let process_wait = seconds_setting(annex, "processwait", Duration::from_secs(600)).await?;
+        Ok(Self {
+            api: Api::new(api.client, api.url, article, api.token, process_wait),
+            known: Default::default(),
+        })
+    }
+
+    async fn set_up(&self, annex: &dyn Annex) -> Result<String> {
+        let article = self.api.article();
+        self.api.check_token().await?;
+        if !self.api.check_article().await? {
+            annex.info(&format!(
+                "the token's account does not own article {article}: this remote reads its \
+                 published files only (storing and removing need a token of the article's owner)"
+            ));
+        }
+        Ok(format!("read published files of article {article}"))
+    }
 }
 
 /// Size and MD5 of a local file.
@@ -269,11 +173,7 @@ impl FigshareRemote {
     /// The file remembered for `key`, if it is still there under the key's
     /// name and processed.
     async fn remembered(&self, key: &Key, name: &str, annex: &dyn Annex) -> Result<Option<FsFile>> {
-        let Some(state) = annex
-            .get_state(key.as_str())
-            .await?
-            .and_then(|s| KeyState::parse(&s))
-        else {
+        let Some(state) = STATE.read(annex, key).await? else {
             return Ok(None);
         };
         match self.api.file(state.id).await {
@@ -439,24 +339,16 @@ impl Provider for FigshareRemote {
             }
         }
         let f = self.put(&name, src, annex).await?;
-        annex
-            .set_state(key.as_str(), &KeyState::of(&f).render())
-            .await?;
-        Ok(())
+        STATE.write(annex, key, &state_of(&f)).await
     }
 
     async fn retrieve(&self, key: &Key, dest: &Path, annex: &dyn Annex) -> Result<()> {
         // URL keys (addurl) may not be names: they are found by URL only.
         let name = Self::key_name(key).ok();
         // Fast path: the id and MD5 remembered at store time.
-        if let Some(state) = annex
-            .get_state(key.as_str())
-            .await?
-            .and_then(|s| KeyState::parse(&s))
-        {
+        if let Some(state) = STATE.read(annex, key).await? {
             let progress = |b| annex.progress(b);
-            let md5 = Some(Expected::new(Algorithm::Md5, &state.md5));
-            let to = DownloadTo::new(dest, Some(state.size), md5, &progress);
+            let to = DownloadTo::new(dest, state.size, state.checksum, &progress);
             match self.api.download(state.id, &to).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_not_found() => annex.debug(&format!(
@@ -488,13 +380,9 @@ impl Provider for FigshareRemote {
                 Err(e) => return Err(e.into()),
             }
         }
-        if let Some(e) = last_error {
-            return Err(e.into());
-        }
-        Err(ProviderError::not_found(format!(
-            "{key} is not in article {}",
-            self.api.article()
-        )))
+        Err(ProviderError::not_found_after(last_error, || {
+            format!("{key} is not in article {}", self.api.article())
+        }))
     }
 
     async fn check_present(&self, key: &Key, annex: &dyn Annex) -> Result<bool> {
@@ -528,10 +416,7 @@ impl Provider for FigshareRemote {
             // A URL key is not a file of the article: nothing of ours to remove.
             return Ok(());
         };
-        let remembered = annex
-            .get_state(key.as_str())
-            .await?
-            .and_then(|s| KeyState::parse(&s));
+        let remembered = STATE.read(annex, key).await?;
         let mut files = self.named(&name).await?;
         if let Some(state) = &remembered {
             if !files.iter().any(|f| f.id == state.id) {
@@ -549,15 +434,11 @@ impl Provider for FigshareRemote {
             self.check_unpublished(key.as_str(), &files).await?;
         }
         self.delete_all(&files).await?;
-        if remembered.is_some() {
-            annex.set_state(key.as_str(), "").await?;
-        }
-        Ok(())
+        STATE.forget(annex, key, &remembered).await
     }
 
     async fn whereis(&self, key: &Key, annex: &dyn Annex) -> Option<String> {
-        let state = annex.get_state(key.as_str()).await.ok().flatten()?;
-        let id = KeyState::parse(&state)?.id;
+        let id = STATE.read(annex, key).await.ok().flatten()?.id;
         Some(self.api.download_url(id).to_string())
     }
 
@@ -578,15 +459,14 @@ mod tests {
 
     #[test]
     fn key_state_round_trips() {
-        let s = KeyState {
+        let s = state_of(&FsFile {
             id: 42,
             size: 10,
-            md5: "ab01".into(),
-        };
-        assert_eq!(KeyState::parse(&s.render()), Some(s));
-        assert_eq!(KeyState::parse(""), None);
-        assert_eq!(KeyState::parse("fs1 size=3"), None);
-        assert_eq!(KeyState::parse("dv1 id=7 size=1 md5=aa"), None);
+            computed_md5: "AB01".into(),
+            ..serde_json::from_str(r#"{"id": 1, "name": "x"}"#).unwrap()
+        });
+        assert_eq!(STATE.render(&s), "fs1 id=42 size=10 md5=ab01");
+        assert_eq!(STATE.parse(&STATE.render(&s)), Some(s));
     }
 
     #[test]

@@ -26,7 +26,6 @@ pub mod naming;
 mod urls;
 
 use crate::providers::token::{TokenService, TokenSource};
-use crate::providers::KindInfo;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -40,11 +39,13 @@ pub use api::{Asset, Release, Repo, Token};
 
 use self::api::{Api, Uploaded};
 use self::urls::{download_url, parse_url, ReleaseUrl};
-use super::{
-    parse_bool, Annex, Capabilities, ConfigSpec, Provider, ProviderError, ProviderKind, Result,
+use super::service_api::{
+    http_setting, required_setting, setting as config, ApiAccess, ApiAddress, ServiceInfo,
+    ServiceKind, ServiceRemote,
 };
+use super::{parse_bool, Annex, ConfigSpec, Provider, ProviderError, Result};
 use crate::key::Key;
-use crate::transfer::{Client, Expected, RetryPolicy};
+use crate::transfer::Expected;
 
 /// The environment variable that holds the token.
 pub const TOKEN_ENV: &str = "GITHUB_TOKEN";
@@ -82,180 +83,28 @@ const CONFIGS: &[ConfigSpec] = &[
     },
 ];
 
-const INFO: KindInfo = KindInfo {
-    name: "github",
-    configs: CONFIGS,
-    capabilities: Capabilities::ALL,
-};
-
-pub struct GithubKind;
-
-struct Settings {
-    repo: Repo,
-    tag: String,
-    api: Url,
-    web: Url,
-}
-
-use crate::providers::service_api::setting as config;
-
-fn http_url(name: &str, text: &str) -> Result<Url> {
-    let example = if name == "api" {
-        DEFAULT_API
-    } else {
-        "https://github.com"
-    };
-    crate::providers::service_api::http_setting(name, text, example)
-}
-
-async fn settings(annex: &dyn Annex) -> Result<Settings> {
-    let repo_text = config(annex, "repo").await?.ok_or_else(|| {
-        ProviderError::Config("repo=OWNER/NAME is required for provider=github".into())
-    })?;
-    let repo = Repo::parse(&repo_text).ok_or_else(|| {
-        ProviderError::Config(format!(
-            "repo={repo_text} is not a repository such as octocat/hello-world"
-        ))
-    })?;
-    let tag = config(annex, "tag").await?.ok_or_else(|| {
-        ProviderError::Config("tag=TAG (the release to keep assets in) is required".into())
-    })?;
-    if tag.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(ProviderError::Config(format!(
-            "tag={tag:?} cannot be a git tag"
-        )));
-    }
-    let api_text = config(annex, "api")
-        .await?
-        .unwrap_or_else(|| DEFAULT_API.to_string());
-    let api = http_url("api", &api_text)?;
-    let web = match config(annex, "web").await? {
-        Some(w) => http_url("web", &w)?,
-        None if api.host_str() == Some("api.github.com") => {
-            Url::parse("https://github.com").expect("valid")
-        }
-        None => api.clone(),
-    };
-    Ok(Settings {
-        repo,
-        tag,
-        api,
-        web,
-    })
-}
+pub type GithubKind = ServiceKind<GithubRemote>;
 
 /// Where the token comes from: the environment wins over what git-annex stored.
-const TOKEN: TokenSource = TokenSource {
-    env: TOKEN_ENV,
-    creds: CREDS,
-    scheme: api::SCHEME,
-    service: TokenService::Github,
-};
-
-fn make_api(s: &Settings, token: Option<Token>) -> Result<Api> {
-    let client = Client::new(RetryPolicy::default())?;
-    Ok(Api::new(client, s.api.clone(), token))
-}
-
-#[async_trait]
-impl ProviderKind for GithubKind {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
-    async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
-        let s = settings(annex).await?;
-        let create = parse_bool(
-            "createrelease",
-            config(annex, "createrelease").await?.as_deref(),
-            false,
-        )?;
-        let token = TOKEN.find(annex, &s.api).await?;
-        let api = make_api(&s, token.clone())?;
-        let release = match api.find_release(&s.repo, &s.tag).await? {
-            Some(r) => r,
-            None if create => {
-                if token.is_none() {
-                    return Err(
-                        TOKEN.needed_for(&format!("creating release {} in {}", s.tag, s.repo))
-                    );
-                }
-                annex.info(&format!("creating release {} in {}", s.tag, s.repo));
-                api.create_release(&s.repo, &s.tag).await?
-            }
-            None => {
-                // Tell a missing repository from a missing release.
-                api.check_repo(&s.repo).await?;
-                return Err(ProviderError::Config(format!(
-                    "{} has no release {}{}; create it on GitHub, or add createrelease=yes",
-                    s.repo,
-                    s.tag,
-                    if token.is_none() {
-                        format!(" (drafts are visible only with a token in {TOKEN_ENV})")
-                    } else {
-                        String::new()
-                    }
-                )));
-            }
-        };
-        annex.debug(&format!(
-            "release {} of {} has id {}{}",
-            s.tag,
-            s.repo,
-            release.id,
-            if release.draft { " (draft)" } else { "" }
-        ));
-        if !create && token.is_some() {
-            check_room(&api, &s).await?;
-        }
-        if config(annex, "chunk").await?.is_none() {
-            annex.set_config("chunk", DEFAULT_CHUNK).await?;
-            annex.info(&format!(
-                "GitHub release assets must be smaller than 2 GiB: set chunk={DEFAULT_CHUNK} (choose another with chunk=)"
-            ));
-        }
-        TOKEN
-            .remember(annex, token.as_ref(), "read a public release")
-            .await?;
-        Ok(())
-    }
-
-    async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
-        let s = settings(annex).await?;
-        let create = parse_bool(
-            "createrelease",
-            config(annex, "createrelease").await?.as_deref(),
-            false,
-        )?;
-        let api = make_api(&s, TOKEN.find(annex, &s.api).await?)?;
-        Ok(Arc::new(GithubRemote {
-            api,
-            repo: s.repo,
-            tag: s.tag,
-            web: s.web,
-            create,
-            release_id: OnceCell::new(),
-            listing: tokio::sync::Mutex::new(None),
-            overflow: tokio::sync::Mutex::new(Vec::new()),
-            full: std::sync::Mutex::new(HashSet::new()),
-        }))
-    }
-}
+const TOKEN: TokenSource = TokenSource::new(TokenService::Github, TOKEN_ENV, CREDS, api::SCHEME);
+const INFO: ServiceInfo = ServiceInfo::new("github", CONFIGS, TOKEN, ADDRESS);
+const ADDRESS: ApiAddress = ApiAddress::or_public("api", DEFAULT_API);
 
 /// With `createrelease=no`, that the remote's releases have room for an
 /// asset: a full release is a clear error at initremote, not at the first
 /// copy past the limit.
-async fn check_room(api: &Api, s: &Settings) -> Result<()> {
+async fn check_room(s: &GithubRemote) -> Result<()> {
     let limit = assets_per_release();
     let mut n = 1;
     let mut tag = s.tag.clone();
-    while let Some(release) = api.find_release(&s.repo, &tag).await? {
+    while let Some(release) = s.api.find_release(&s.repo, &tag).await? {
         let mut count = 0usize;
-        api.assets_each(&s.repo, release.id, &mut |_| {
-            count += 1;
-            Ok(())
-        })
-        .await?;
+        s.api
+            .assets_each(&s.repo, release.id, &mut |_| {
+                count += 1;
+                Ok(())
+            })
+            .await?;
         if count < limit {
             return Ok(());
         }
@@ -297,6 +146,89 @@ pub struct GithubRemote {
     overflow: tokio::sync::Mutex<Vec<Release>>,
     /// Releases GitHub said are full (422 `file_count`) in this process.
     full: std::sync::Mutex<HashSet<u64>>,
+}
+
+impl ServiceRemote for GithubRemote {
+    const INFO: &'static ServiceInfo = &INFO;
+
+    async fn open(annex: &dyn Annex, api: ApiAccess) -> Result<Self> {
+        let repo_text = required_setting(annex, "repo", "OWNER/NAME").await?;
+        let repo = Repo::parse(&repo_text).ok_or_else(|| {
+            ProviderError::Config(format!(
+                "repo={repo_text} is not a repository such as octocat/hello-world"
+            ))
+        })?;
+        let tag = required_setting(annex, "tag", "TAG (the release to keep assets in)").await?;
+        if tag.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(ProviderError::Config(format!(
+                "tag={tag:?} cannot be a git tag"
+            )));
+        }
+        let web = match config(annex, "web").await? {
+            Some(w) => http_setting("web", &w, "https://github.com")?,
+            None if api.url.host_str() == Some("api.github.com") => {
+                Url::parse("https://github.com").expect("valid")
+            }
+            None => api.url.clone(),
+        };
+        let create = parse_bool(
+            "createrelease",
+            config(annex, "createrelease").await?.as_deref(),
+            false,
+        )?;
+        Ok(Self {
+            api: Api::new(api.client, api.url, api.token),
+            repo,
+            tag,
+            web,
+            create,
+            release_id: OnceCell::new(),
+            listing: tokio::sync::Mutex::new(None),
+            overflow: tokio::sync::Mutex::new(Vec::new()),
+            full: std::sync::Mutex::new(HashSet::new()),
+        })
+    }
+
+    async fn set_up(&self, annex: &dyn Annex) -> Result<String> {
+        let (api, repo, tag) = (&self.api, &self.repo, &self.tag);
+        let release = match api.find_release(repo, tag).await? {
+            Some(r) => r,
+            None if self.create => {
+                if !api.has_token() {
+                    return Err(TOKEN.needed_for(&format!("creating release {tag} in {repo}")));
+                }
+                annex.info(&format!("creating release {tag} in {repo}"));
+                api.create_release(repo, tag).await?
+            }
+            None => {
+                // Tell a missing repository from a missing release.
+                api.check_repo(repo).await?;
+                return Err(ProviderError::Config(format!(
+                    "{repo} has no release {tag}{}; create it on GitHub, or add createrelease=yes",
+                    if api.has_token() {
+                        String::new()
+                    } else {
+                        format!(" (drafts are visible only with a token in {TOKEN_ENV})")
+                    }
+                )));
+            }
+        };
+        annex.debug(&format!(
+            "release {tag} of {repo} has id {}{}",
+            release.id,
+            if release.draft { " (draft)" } else { "" }
+        ));
+        if !self.create && api.has_token() {
+            check_room(self).await?;
+        }
+        if config(annex, "chunk").await?.is_none() {
+            annex.set_config("chunk", DEFAULT_CHUNK).await?;
+            annex.info(&format!(
+                "GitHub release assets must be smaller than 2 GiB: set chunk={DEFAULT_CHUNK} (choose another with chunk=)"
+            ));
+        }
+        Ok("read a public release".into())
+    }
 }
 
 /// Where an asset is: the index of its release in the remote's set

@@ -128,9 +128,8 @@ impl S3Config {
         }
         let endpoint_text =
             value("endpoint").unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
-        let endpoint = Url::parse(&endpoint_text).map_err(|e| {
-            ProviderError::Config(format!("endpoint={endpoint_text} is not a URL: {e}"))
-        })?;
+        let endpoint = Url::parse(&endpoint_text)
+            .map_err(|e| ProviderError::bad_setting("endpoint", &endpoint_text, "a URL", e))?;
         if !matches!(endpoint.scheme(), "http" | "https") {
             return Err(ProviderError::Config(format!(
                 "endpoint={endpoint_text} must be an http:// or https:// URL"
@@ -266,7 +265,9 @@ pub(super) mod tests {
 
     fn config_error(pairs: &[(&str, &str)]) -> String {
         match parse(pairs) {
-            Err(ProviderError::Config(text)) => text,
+            Err(e @ (ProviderError::Config(_) | ProviderError::BadSetting { .. })) => {
+                crate::error_chain_text(&e)
+            }
             other => panic!("{pairs:?}: expected a Config error, got {other:?}"),
         }
     }

@@ -24,6 +24,7 @@
 //! Waiting for a service (locks, processing) is
 //! [`crate::transfer::RetryPolicy::poll_until`].
 
+pub mod kind;
 pub mod limits;
 pub mod paging;
 
@@ -35,6 +36,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+pub use self::kind::{ApiAccess, ApiAddress, ServiceInfo, ServiceKind, ServiceRemote};
 use super::token::{self, ApiToken};
 use super::ProviderError;
 use crate::transfer::{
@@ -137,7 +139,9 @@ impl Answer {
     }
 }
 
-/// Why a JSON answer could not be had.
+/// What fails the same way with every service's JSON API. A provider's
+/// own error enum holds it as `Api` (see [`api_error_sources`]); it has one
+/// meaning as a [`ProviderError`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {
@@ -147,6 +151,108 @@ pub enum ApiError {
     /// A success whose body is not the JSON the service sends.
     #[error("the answer is not the JSON the service sends")]
     NotJson(#[source] serde_json::Error),
+    /// A listing the service would not let end.
+    #[error("listing")]
+    Paging(#[from] paging::PagingError),
+    #[error("local file")]
+    Io(#[from] std::io::Error),
+    /// A request about `what` that needs the token, without one.
+    #[error(
+        "{what} needs a {} API token: set {env} (or store it with `{env}=... git annex \
+         enableremote <remote>`); {hint}",
+        .token.service.name(),
+        env = .token.env,
+        hint = token::NOT_CHOSEN_HINT
+    )]
+    MissingToken {
+        what: String,
+        token: &'static token::TokenSource,
+    },
+    /// The service at `base` did not accept the token (`message`: its
+    /// answer, scrubbed of the token).
+    #[error(
+        "{} at {base} rejected the API token ({message}). Set {env} to a valid token ({}), or \
+         store a new one with `{env}=... git annex enableremote <remote>`",
+        .token.service.name(),
+        .token.service.token_page(),
+        env = .token.env
+    )]
+    BadToken {
+        token: &'static token::TokenSource,
+        base: String,
+        message: String,
+    },
+}
+
+impl ApiError {
+    /// A request about `what` needs the token of `token`, and has none.
+    pub fn missing_token(token: &'static token::TokenSource, what: &str) -> Self {
+        Self::MissingToken {
+            what: what.to_string(),
+            token,
+        }
+    }
+
+    /// The service at `base` refused the token of `token`, saying `message`.
+    pub fn bad_token(token: &'static token::TokenSource, base: &Url, message: String) -> Self {
+        Self::BadToken {
+            token,
+            base: base.to_string(),
+            message,
+        }
+    }
+}
+
+/// Each shared failure by its meaning; the runtime decides from the variant
+/// alone.
+impl From<ApiError> for ProviderError {
+    fn from(e: ApiError) -> Self {
+        let message = e.to_string();
+        match e {
+            ApiError::Transfer(t) => t.into(),
+            ApiError::NotJson(source) => Self::service(message, Some(Box::new(source))),
+            ApiError::Paging(p) => p.into(),
+            ApiError::Io(io) => Self::Io(io),
+            ApiError::MissingToken { .. } => Self::MissingCredentials(message),
+            ApiError::BadToken { .. } => Self::Unauthenticated {
+                message,
+                source: None,
+            },
+        }
+    }
+}
+
+/// For a provider's error enum with an `Api(ApiError)` variant: `From`
+/// each failure [`ApiError`] holds, so `?` takes them as it takes the
+/// enum's own.
+macro_rules! api_error_sources {
+    ($error:ty) => {
+        impl From<$crate::transfer::TransferError> for $error {
+            fn from(e: $crate::transfer::TransferError) -> Self {
+                Self::Api(e.into())
+            }
+        }
+        impl From<$crate::providers::service_api::paging::PagingError> for $error {
+            fn from(e: $crate::providers::service_api::paging::PagingError) -> Self {
+                Self::Api(e.into())
+            }
+        }
+        impl From<std::io::Error> for $error {
+            fn from(e: std::io::Error) -> Self {
+                Self::Api(e.into())
+            }
+        }
+    };
+}
+pub(crate) use api_error_sources;
+
+/// The `git annex info` row that says whether a token is in use.
+pub fn token_row(has_token: bool) -> (String, String) {
+    let state = match has_token {
+        true => "set",
+        false => "none (read-only, published files)",
+    };
+    ("API token".into(), state.into())
 }
 
 /// A remote's setting `name`, trimmed; `None` when unset or blank.
@@ -158,28 +264,47 @@ pub async fn setting(annex: &dyn super::Annex, name: &str) -> super::Result<Opti
         .filter(|v| !v.is_empty()))
 }
 
-/// The remote's `api=` setting (else `default`): an http(s) address,
-/// without query or fragment.
-pub async fn api_setting(annex: &dyn super::Annex, default: &str) -> super::Result<Url> {
-    let text = setting(annex, "api")
+/// The remote's setting `name`, which must be given; `form` shows what it
+/// holds: "ID (the number at the end of the article's URL)".
+pub async fn required_setting(
+    annex: &dyn super::Annex,
+    name: &str,
+    form: &str,
+) -> super::Result<String> {
+    setting(annex, name)
         .await?
-        .unwrap_or_else(|| default.to_string());
-    http_setting("api", text.trim_end_matches('/'), default)
+        .ok_or_else(|| ProviderError::Config(format!("{name}={form} is required")))
 }
 
-/// `text`, the remote's setting `name`, as an http(s) address without
-/// query or fragment; anything else is refused, naming `example`.
-pub fn http_setting(name: &str, text: &str, example: &str) -> super::Result<Url> {
-    let mut url = Url::parse(text)
-        .map_err(|e| ProviderError::Config(format!("{name}={text} is not a URL: {e}")))?;
+/// `setting=text` as an API or web address: an http(s) URL with a host,
+/// without query or fragment (`example` shows one in messages).
+pub fn http_setting(setting: &'static str, text: &str, example: &str) -> super::Result<Url> {
+    let mut url =
+        Url::parse(text).map_err(|e| ProviderError::bad_setting(setting, text, "a URL", e))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ProviderError::Config(format!(
-            "{name}={text} must be an http(s) address such as {example}"
+            "{setting}={} must be an http(s) address such as {example}",
+            transfer::RedactedUrl::new(url)
         )));
     }
     url.set_query(None);
     url.set_fragment(None);
     Ok(url)
+}
+
+/// The remote's setting `name` as a number of seconds, else `default`.
+pub async fn seconds_setting(
+    annex: &dyn super::Annex,
+    name: &'static str,
+    default: Duration,
+) -> super::Result<Duration> {
+    match setting(annex, name).await? {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|e| ProviderError::bad_setting(name, &v, "a number of seconds", e)),
+    }
 }
 
 /// The path segments of `url` (empty ones dropped) and, when `url` is on
@@ -280,11 +405,7 @@ impl ServiceApi {
 
     /// The `git annex info` row that says whether a token is in use.
     pub fn token_row(&self) -> (String, String) {
-        let state = match self.token {
-            Some(_) => "set",
-            None => "none (read-only, published files)",
-        };
-        ("API token".into(), state.into())
+        token_row(self.has_token())
     }
 
     /// `Err(missing())` when there is no token (a write needs one).
@@ -845,6 +966,53 @@ mod tests {
             );
         }
         assert_eq!(a.scrub("bad token tok-123456"), "bad token <API token>");
+    }
+
+    /// The failures every service shares mean the same everywhere, name
+    /// the service's own variable, and keep their cause.
+    #[test]
+    fn shared_failures_have_one_meaning() {
+        const TOKEN: token::TokenSource = token::TokenSource::new(
+            token::TokenService::Dataverse,
+            "DATAVERSE_API_KEY",
+            "dataverse",
+            "",
+        );
+        let base = Url::parse("https://dv.example.org").unwrap();
+        let e: ProviderError = ApiError::missing_token(&TOKEN, "storing a file").into();
+        let text = e.to_string();
+        assert!(matches!(e, ProviderError::MissingCredentials(_)), "{text}");
+        assert!(
+            text.contains("storing a file needs a Dataverse API token"),
+            "{text}"
+        );
+        assert!(text.contains("set DATAVERSE_API_KEY"), "{text}");
+        let e: ProviderError = ApiError::bad_token(&TOKEN, &base, "Bad key".into()).into();
+        assert!(matches!(e, ProviderError::Unauthenticated { .. }), "{e}");
+        assert!(e.to_string().contains("Account > API Token"), "{e}");
+        let paging = paging::PagingError::TooManyPages { max: 3 };
+        let e: ProviderError = ApiError::from(paging).into();
+        assert!(matches!(e, ProviderError::Service { .. }), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+        let e: ProviderError = ApiError::from(std::io::Error::other("disk full")).into();
+        assert!(matches!(e, ProviderError::Io(_)), "{e}");
+    }
+
+    /// An address that does not parse keeps the parser's error; one that
+    /// is no http(s) address is refused without its user info.
+    #[test]
+    fn addresses_are_http_urls() {
+        let e = http_setting("url", "dv.example.org", "https://x").unwrap_err();
+        assert!(matches!(
+            e,
+            ProviderError::BadSetting { setting: "url", .. }
+        ));
+        assert!(std::error::Error::source(&e).is_some());
+        let e = http_setting("api", "ftp://me:s3cret@host/x", "https://x").unwrap_err();
+        assert!(matches!(e, ProviderError::Config(_)));
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        let url = http_setting("api", "https://host/v2?x=1#y", "https://x").unwrap();
+        assert_eq!(url.as_str(), "https://host/v2");
     }
 
     #[test]

@@ -157,11 +157,6 @@ impl Api {
         self.api.has_token()
     }
 
-    /// The token, for git-annex's credential store only.
-    pub fn token(&self) -> Option<&crate::providers::token::ApiToken> {
-        self.api.token()
-    }
-
     /// The `git annex info` row about the token.
     pub fn token_row(&self) -> (String, String) {
         self.api.token_row()

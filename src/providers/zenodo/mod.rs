@@ -20,25 +20,22 @@ mod import;
 pub mod urls;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use async_trait::async_trait;
-use url::Url;
 
 pub use api::{Space, ZFile, TOKEN_ENV};
 
 use self::api::Api;
 use self::urls::ZUrl;
 use super::flat_names;
-use super::service_api::setting as config;
-use super::service_api::DownloadTo;
-use super::token::{TokenService, TokenSource};
-use super::{
-    Annex, Capabilities, ConfigSpec, KindInfo, Provider, ProviderError, ProviderKind, Result,
-    UrlCheck, UrlEntry, UrlTargets,
+use super::service_api::{
+    required_setting, setting as config, ApiAccess, ApiAddress, DownloadTo, ServiceInfo,
+    ServiceKind, ServiceRemote,
 };
+use super::token::{TokenService, TokenSource};
+use super::{Annex, ConfigSpec, Provider, ProviderError, Result, UrlCheck, UrlEntry, UrlTargets};
 use crate::key::Key;
-use crate::transfer::{Algorithm, Client, RetryPolicy};
+use crate::transfer::Algorithm;
 
 /// Zenodo's API; another InvenioRDM is named with `api=`.
 pub const DEFAULT_API: &str = "https://zenodo.org/api";
@@ -47,12 +44,9 @@ pub const MAX_FILES: u64 = 100;
 /// Bytes per record (zenodo-rdm `RDM_FILES_DEFAULT_QUOTA_SIZE`, 50 GB).
 pub const MAX_RECORD_BYTES: u64 = 50 * 1_000_000_000;
 /// The personal access token, as `Authorization: Bearer`.
-const TOKEN: TokenSource = TokenSource {
-    env: TOKEN_ENV,
-    creds: "zenodo",
-    scheme: "Bearer",
-    service: TokenService::Zenodo,
-};
+const TOKEN: TokenSource = TokenSource::new(TokenService::Zenodo, TOKEN_ENV, "zenodo", "Bearer");
+const INFO: ServiceInfo = ServiceInfo::new("zenodo", CONFIGS, TOKEN, ADDRESS);
+const ADDRESS: ApiAddress = ApiAddress::or_public("api", DEFAULT_API);
 
 const CONFIGS: &[ConfigSpec] = &[
     ConfigSpec {
@@ -69,100 +63,7 @@ const CONFIGS: &[ConfigSpec] = &[
     },
 ];
 
-const INFO: KindInfo = KindInfo {
-    name: "zenodo",
-    configs: CONFIGS,
-    capabilities: Capabilities::ALL,
-};
-
-pub struct ZenodoKind;
-
-struct Settings {
-    api: Url,
-    record: String,
-    version: Option<u64>,
-}
-
-async fn settings(annex: &dyn Annex) -> Result<Settings> {
-    let api = super::service_api::api_setting(annex, DEFAULT_API).await?;
-    let record = config(annex, "record").await?.ok_or_else(|| {
-        ProviderError::Config(
-            "record=ID (the number in the record's URL, zenodo.org/records/ID) is required for provider=zenodo"
-                .into(),
-        )
-    })?;
-    let record = urls::record_of_doi(&record).unwrap_or(record);
-    if !urls::is_record_id(&record) {
-        return Err(ProviderError::Config(format!(
-            "record={record} is not a record id (e.g. 1234567)"
-        )));
-    }
-    let version = match config(annex, "version").await? {
-        None => None,
-        Some(v) => Some(v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-            ProviderError::Config(format!("version={v} is not a version number (1, 2, ...)"))
-        })?),
-    };
-    Ok(Settings {
-        api,
-        record,
-        version,
-    })
-}
-
-async fn make_api(annex: &dyn Annex, s: &Settings) -> Result<Api> {
-    let token = TOKEN.find(annex, &s.api).await?;
-    Ok(Api::new(
-        Client::new(RetryPolicy::default())?,
-        s.api.clone(),
-        token,
-    ))
-}
-
-#[async_trait]
-impl ProviderKind for ZenodoKind {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
-    async fn initremote(&self, annex: &dyn Annex) -> Result<()> {
-        let s = settings(annex).await?;
-        let api = make_api(annex, &s).await?;
-        let remote = ZenodoRemote::new(api, &s);
-        // The record must exist for this user: a draft (owner), or a
-        // published record or concept.
-        let draft = match remote.api.has_token() {
-            true => remote.api.draft(&s.record).await?,
-            false => None,
-        };
-        if draft.is_none() && remote.api.published(&s.record).await?.is_none() {
-            return Err(ProviderError::Config(format!(
-                "record {} was not found at {}{}",
-                s.record,
-                s.api,
-                if remote.api.has_token() {
-                    ""
-                } else {
-                    " (a draft is visible only with its owner's token: set ZENODO_TOKEN)"
-                }
-            )));
-        }
-        TOKEN
-            .remember(
-                annex,
-                remote.api.token(),
-                &format!("read published files of record {}", s.record),
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn prepare(&self, annex: &dyn Annex) -> Result<Arc<dyn Provider>> {
-        let s = settings(annex).await?;
-        let api = make_api(annex, &s).await?;
-        Ok(Arc::new(ZenodoRemote::new(api, &s)))
-    }
-}
+pub type ZenodoKind = ServiceKind<ZenodoRemote>;
 
 pub struct ZenodoRemote {
     api: Api,
@@ -170,6 +71,64 @@ pub struct ZenodoRemote {
     version: Option<u64>,
     /// The draft writes go to, once found or made (one per process).
     draft: tokio::sync::Mutex<Option<String>>,
+}
+
+impl ServiceRemote for ZenodoRemote {
+    const INFO: &'static ServiceInfo = &INFO;
+
+    async fn open(annex: &dyn Annex, api: ApiAccess) -> Result<Self> {
+        let id = "ID (the number in the record's URL, zenodo.org/records/ID)";
+        let record = required_setting(annex, "record", id).await?;
+        let record = urls::record_of_doi(&record).unwrap_or(record);
+        if !urls::is_record_id(&record) {
+            return Err(ProviderError::Config(format!(
+                "record={record} is not a record id (e.g. 1234567)"
+            )));
+        }
+        let version = match config(annex, "version").await? {
+            None => None,
+            Some(v) => match v.parse::<u64>() {
+                Ok(0) => {
+                    return Err(ProviderError::Config(
+                        "version=0 is not a version number: the first is 1".into(),
+                    ))
+                }
+                Ok(n) => Some(n),
+                Err(e) => {
+                    let expected = "a version number (1, 2, ...)";
+                    return Err(ProviderError::bad_setting("version", &v, expected, e));
+                }
+            },
+        };
+        Ok(Self {
+            api: Api::new(api.client, api.url, api.token),
+            record,
+            version,
+            draft: Default::default(),
+        })
+    }
+
+    /// The record must exist for this user: a draft (owner), or a
+    /// published record or concept.
+    async fn set_up(&self, _: &dyn Annex) -> Result<String> {
+        let (record, api) = (&self.record, &self.api);
+        let draft = match api.has_token() {
+            true => api.draft(record).await?,
+            false => None,
+        };
+        if draft.is_none() && api.published(record).await?.is_none() {
+            return Err(ProviderError::Config(format!(
+                "record {record} was not found at {}{}",
+                api.base(),
+                if api.has_token() {
+                    ""
+                } else {
+                    " (a draft is visible only with its owner's token: set ZENODO_TOKEN)"
+                }
+            )));
+        }
+        Ok(format!("read published files of record {record}"))
+    }
 }
 
 /// Whether Zenodo's file can be the content of `key`.
@@ -188,15 +147,6 @@ fn key_expectation(key: &Key) -> (Option<u64>, Option<crate::transfer::Expected>
 }
 
 impl ZenodoRemote {
-    fn new(api: Api, s: &Settings) -> Self {
-        Self {
-            api,
-            record: s.record.clone(),
-            version: s.version,
-            draft: Default::default(),
-        }
-    }
-
     fn key_name(key: &Key) -> Result<String> {
         flat_names::key_name(key.as_str(), "Zenodo")
     }
