@@ -21,6 +21,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CHUNK = 256 * 1024
+# What a fake's state may log for the tests (see FakeHandler.send_log).
+LOGS = ("api_log", "storage_log", "violations")
 
 
 class ApiError(Exception):
@@ -41,6 +43,30 @@ def arguments(doc):
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     return p
+
+
+def configure(st, query, fields):
+    """`/_fake/config?KEY=VALUE...`: for each KEY of `fields` (KEY:
+    (attribute, parse)) that the query names, sets that attribute of the
+    state `st` to the parsed value."""
+    for key, (attribute, parse) in fields.items():
+        if key in query:
+            setattr(st, attribute, parse(query[key]))
+
+
+def page_size(value):
+    """A largest page size from the query: at least 1."""
+    return max(1, int(value))
+
+
+# The listing faults every fake's config takes: `list_fault=KIND` and
+# `max_page=N` (the largest page a listing actually gives).
+LISTING_CONFIG = {"list_fault": ("list_fault", str), "max_page": ("max_page", page_size)}
+
+
+def switch(value):
+    """A switch from the query: on when "1"."""
+    return value == "1"
 
 
 def dispatching(*methods):
@@ -102,6 +128,26 @@ class FakeHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def send_log(self, name):
+        """Answers the test-only log endpoint `name` when it is one this
+        fake keeps: `api-log` (API requests), `storage-log` (requests the
+        storage host received, and the `violations` among them: those that
+        carried a credential), `reset-log` (empties them). The caller holds
+        the state's lock. Whether it answered."""
+        st = self.st
+        if name == "api-log" and hasattr(st, "api_log"):
+            self.send_json(200, {"requests": st.api_log})
+        elif name == "storage-log" and hasattr(st, "storage_log"):
+            self.send_json(200, {"requests": st.storage_log, "violations": st.violations})
+        elif name == "reset-log":
+            for log in LOGS:
+                if hasattr(st, log):
+                    setattr(st, log, [])
+            self.send_json(200, {"ok": True})
+        else:
+            return False
+        return True
 
     def send_empty(self, status, headers=None):
         self.send_response(status)
@@ -177,6 +223,29 @@ class FakeHandler(BaseHTTPRequestHandler):
             self.send_empty(416, {"Content-Range": "bytes */%d" % total})
             return start, end, 416
         return start, end, 206
+
+    def send_file(self, path, content_type, headers, drop=None):
+        """GET/HEAD of the file at `path` with single-range support (see
+        byte_range), sending `headers` as well; with `drop`, the body breaks
+        after that many bytes (see send_file_body)."""
+        total = os.path.getsize(path)
+        start, end, status = self.byte_range(total)
+        if status == 416:
+            return
+        length = end - start + 1 if total else 0
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
+        self.send_header("Accept-Ranges", "bytes")
+        for k, v in headers.items():
+            self.send_header(k, v)
+        if status == 206:
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, total))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        with open(path, "rb") as f:
+            self.send_file_body(f, start, length, drop)
 
     def send_file_body(self, f, start, length, drop=None):
         """`length` bytes of open file `f` from `start`; with `drop`, the

@@ -68,7 +68,8 @@ import urllib.parse
 import zipfile
 
 import listing_faults  # next to this script
-from _fake_http import CHUNK, ApiError, FakeHandler, FakeServer, arguments, dispatching, serve
+from _fake_http import (CHUNK, LISTING_CONFIG, ApiError, FakeHandler, FakeServer, arguments, configure,
+                        dispatching, serve)
 
 FORBIDDEN_FILE_CHARS = set('/:*?"<>|;#')
 FOLDER_RE = re.compile(r"^[A-Za-z0-9_\-. /\\]*$")
@@ -402,25 +403,8 @@ class Handler(FakeHandler):
 
     def serve_file(self, path, content_type, filename, extra_headers=None, drop=None):
         """GET/HEAD of a file with single-range support."""
-        total = os.path.getsize(path)
-        start, end, status = self.byte_range(total)
-        if status == 416:
-            return
-        length = end - start + 1 if total else 0
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(length))
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Disposition", 'attachment; filename="%s"' % filename)
-        if status == 206:
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, total))
-        for k, v in (extra_headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command == "HEAD":
-            return
-        with open(path, "rb") as f:
-            self.send_file_body(f, start, length, drop)
+        disposition = {"Content-Disposition": 'attachment; filename="%s"' % filename}
+        self.send_file(path, content_type, {**disposition, **(extra_headers or {})}, drop)
 
 
 # ---------------------------------------------------------------- storage
@@ -1054,13 +1038,8 @@ class ApiHandler(Handler):
         st = self.st
         name = path[len("/_fake/"):]
         with st.lock:
-            if name == "storage-log":
-                return self.send_json(200, {"requests": st.storage_log, "violations": st.violations})
-            if name == "api-log":
-                return self.send_json(200, {"requests": st.api_log})
-            if name == "reset-log":
-                st.storage_log, st.violations, st.api_log = [], [], []
-                return self.send_json(200, {"ok": True})
+            if self.send_log(name):
+                return
             if name == "state":
                 return self.send_json(200, self.dump_state())
             if name == "dataset":
@@ -1083,25 +1062,18 @@ class ApiHandler(Handler):
                     st.files[fid] = df
                 return self.send_json(200, {"ok": True})
             if name == "config":
-                if "rate_limit" in query:
-                    st.rate_limit = parse_rate(query["rate_limit"])
                 if "drop_after" in query:
-                    st.drop_after = int(query["drop_after"])
                     st.drop_count = int(query.get("drop_count", "1"))
-                if "lock_after_upload" in query:
-                    st.lock_after_upload = float(query["lock_after_upload"])
-                if "bad_token_status" in query:
-                    st.bad_token_status = int(query["bad_token_status"])
-                if "cut_delete" in query:
-                    st.cut_delete = int(query["cut_delete"])
-                if "readonly" in query:
-                    st.readonly = query["readonly"] in ("1", "true", "yes")
-                if "list_fault" in query:
-                    st.list_fault = query["list_fault"]
-                if "max_page" in query:
-                    st.max_page = max(1, int(query["max_page"]))
-                if "force_ingest" in query:
-                    st.force_ingest = query["force_ingest"] in ("1", "true", "yes")
+                configure(st, query, {
+                    **LISTING_CONFIG,
+                    "rate_limit": ("rate_limit", parse_rate),
+                    "drop_after": ("drop_after", int),
+                    "lock_after_upload": ("lock_after_upload", float),
+                    "bad_token_status": ("bad_token_status", int),
+                    "cut_delete": ("cut_delete", int),
+                    "readonly": ("readonly", truthy),
+                    "force_ingest": ("force_ingest", truthy),
+                })
                 return self.send_json(200, {"ok": True})
         if name in ("publish", "lock", "unlock", "ingest"):
             self.user = "@admin"
@@ -1166,6 +1138,11 @@ class ApiHandler(Handler):
                 ],
             }
         return out
+
+
+def truthy(value):
+    """A switch of this fake's config: 1, true or yes."""
+    return value in ("1", "true", "yes")
 
 
 # ------------------------------------------------------------------- main

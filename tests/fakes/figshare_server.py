@@ -62,7 +62,8 @@ import urllib.parse
 
 import listing_faults  # next to this script
 import _fake_http
-from _fake_http import CHUNK, FakeHandler, FakeServer, arguments, dispatching, serve
+from _fake_http import (CHUNK, LISTING_CONFIG, FakeHandler, FakeServer, arguments, configure, dispatching,
+                        serve, switch)
 
 
 class ApiError(_fake_http.ApiError):
@@ -266,23 +267,8 @@ class StorageHandler(Handler):
         self.serve_file(f.blob, f.name, drop)
 
     def serve_file(self, path, filename, drop):
-        total = os.path.getsize(path)
-        start, end, status = self.byte_range(total)
-        if status == 416:
-            return
-        length = end - start + 1 if total else 0
-        self.send_response(status)
-        self.send_header("Content-Type", "binary/octet-stream")
-        self.send_header("Content-Length", str(length))
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Disposition", 'attachment; filename="%s"' % filename.replace('"', "_"))
-        if status == 206:
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, total))
-        self.end_headers()
-        if self.command == "HEAD":
-            return
-        with open(path, "rb") as fh:
-            self.send_file_body(fh, start, length, drop)
+        disposition = 'attachment; filename="%s"' % filename.replace('"', "_")
+        self.send_file(path, "binary/octet-stream", {"Content-Disposition": disposition}, drop)
 
     def parts_of(self, f):
         ps = self.st.part_size
@@ -634,26 +620,16 @@ class ApiHandler(Handler):
                 return self.send_json(200, {"ok": True, "files": len(a.files)})
         self.drain()
         with st.lock:
-            if name == "storage-log":
-                return self.send_json(200, {"requests": st.storage_log, "violations": st.violations})
-            if name == "api-log":
-                return self.send_json(200, {"requests": st.api_log})
-            if name == "reset-log":
-                st.api_log, st.storage_log, st.violations = [], [], []
-                return self.send_json(200, {"ok": True})
+            if self.send_log(name):
+                return
             if name == "config":
-                if "drop_after" in query:
-                    st.drop_after = int(query["drop_after"])
-                if "drop_count" in query:
-                    st.drop_count = int(query["drop_count"])
-                if "list_fault" in query:
-                    st.list_fault = query["list_fault"]
-                if "max_page" in query:
-                    st.max_page = max(1, int(query["max_page"]))
-                if "corrupt_next" in query:
-                    st.corrupt_next = int(query["corrupt_next"])
-                if "private_api_download" in query:
-                    st.private_api_download = query["private_api_download"] == "1"
+                configure(st, query, {
+                    **LISTING_CONFIG,
+                    "drop_after": ("drop_after", int),
+                    "drop_count": ("drop_count", int),
+                    "corrupt_next": ("corrupt_next", int),
+                    "private_api_download": ("private_api_download", switch),
+                })
                 return self.send_json(200, {"ok": True})
             if name == "article":
                 aid = int(query.get("id", "0"))

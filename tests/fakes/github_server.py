@@ -54,7 +54,7 @@ import unicodedata
 import urllib.parse
 
 import listing_faults  # next to this script
-from _fake_http import CHUNK, FakeHandler, FakeServer, dispatching, serve
+from _fake_http import CHUNK, FakeHandler, FakeServer, configure, dispatching, serve, switch
 
 SECRET = os.urandom(16)
 
@@ -78,7 +78,7 @@ class State:
         self.data_dir = args.data_dir
         self.repos = {}  # "o/r" -> list of releases (dicts)
         self.next_id = 1000
-        self.storage_requests = []
+        self.storage_log = []
         self.violations = []
         self.counts = {"api": 0, "uploads": 0, "storage": 0, "ratelimited": 0}
         self.limit = 1_000_000_000
@@ -440,9 +440,9 @@ class ApiHandler(Handler):
 
     def admin(self, what, q):
         st = self.st
-        if what == "storage-log":
-            with st.lock:
-                return self.send_json(200, {"requests": st.storage_requests, "violations": st.violations})
+        with st.lock:
+            if self.send_log(what):
+                return
         if what == "counts":
             with st.lock:
                 return self.send_json(200, dict(st.counts))
@@ -451,33 +451,23 @@ class ApiHandler(Handler):
                 return self.send_json(200, {r: [self.release_json(r, x) for x in rels] for r, rels in st.repos.items()})
         if what == "config":
             with st.lock:
-                if "ratelimit_remaining" in q:
-                    st.remaining = int(q["ratelimit_remaining"])
-                if "ratelimit_reset_in" in q:
-                    st.reset_at = int(time.time()) + int(q["ratelimit_reset_in"])
-                if "per_page_max" in q:
-                    st.per_page_max = int(q["per_page_max"])
-                if "list_fault" in q:
-                    st.list_fault = q["list_fault"]
-                if "digest" in q:
-                    st.digest = q["digest"] == "1"
-                if "drop_after" in q:
-                    st.drop_after = int(q["drop_after"]) if q["drop_after"] else None
-                if "drop_count" in q:
-                    st.drop_count = int(q["drop_count"])
-                if "link_ttl" in q:
-                    st.link_ttl = int(q["link_ttl"])
-                if "secondary_limit" in q:
-                    st.secondary = int(q["secondary_limit"])
-                if "secondary_bare" in q:
-                    st.secondary_bare = int(q["secondary_bare"])
+                configure(st, q, {
+                    "ratelimit_remaining": ("remaining", int),
+                    "ratelimit_reset_in": ("reset_at", seconds_from_now),
+                    "per_page_max": ("per_page_max", int),
+                    "list_fault": ("list_fault", str),
+                    "digest": ("digest", switch),
+                    "drop_after": ("drop_after", lambda v: int(v) if v else None),
+                    "drop_count": ("drop_count", int),
+                    "link_ttl": ("link_ttl", int),
+                    "secondary_limit": ("secondary", int),
+                    "secondary_bare": ("secondary_bare", int),
+                    "anon_budget": ("anon_limit", int),
+                    "anon_reset_in": ("anon_reset_at", seconds_from_now),
+                    "max_assets": ("max_assets", int),
+                })
                 if "anon_budget" in q:
-                    st.anon_limit = int(q["anon_budget"])
                     st.anon_remaining = st.anon_limit
-                if "anon_reset_in" in q:
-                    st.anon_reset_at = int(time.time()) + int(q["anon_reset_in"])
-                if "max_assets" in q:
-                    st.max_assets = int(q["max_assets"])
             return self.send_json(200, {"ok": True})
         if what == "release":
             with st.lock:
@@ -513,6 +503,11 @@ def secondary_limit(handler):
         doc="https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api"
             "#about-secondary-rate-limits",
     )
+
+
+def seconds_from_now(value):
+    """The epoch second `value` seconds from now (a rate limit's reset)."""
+    return int(time.time()) + int(value)
 
 
 def now_iso():
@@ -629,7 +624,7 @@ class StorageHandler(Handler):
         record = {"path": path, "headers": {k: v for k, v in self.headers.items()}}
         with st.lock:
             st.counts["storage"] += 1
-            st.storage_requests.append(record)
+            st.storage_log.append(record)
             if self.headers.get("Authorization") is not None:
                 st.violations.append(record)
                 bad = True

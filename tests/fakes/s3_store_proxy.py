@@ -24,7 +24,8 @@ adds what the tests of annexa's S3 provider need (issue 13):
   --log FILE          one JSON line per request: method, path, query and the
                       checksum headers it carried, and the status answered.
 
-Usage: python s3_store_proxy.py --port P --upstream http://127.0.0.1:M [flags]
+Usage: python s3_store_proxy.py [--port P] --upstream http://127.0.0.1:M [flags]
+Prints "READY <port>" once it listens (tests/it/support/fake.rs reads it).
 Test-only: bodies are read whole (the tests send a few MiB).
 """
 
@@ -181,7 +182,7 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     global ARGS
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--corrupt", action="store_true")
     parser.add_argument("--kms", action="store_true")
@@ -191,6 +192,7 @@ def main():
     ARGS = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
     server.daemon_threads = True
+    print("READY %d" % server.server_address[1], flush=True)
     server.serve_forever()
 
 

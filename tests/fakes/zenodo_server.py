@@ -51,7 +51,8 @@ import time
 import urllib.parse
 
 import listing_faults  # next to this script
-from _fake_http import ApiError, FakeHandler, FakeServer, arguments, dispatching, serve
+from _fake_http import (LISTING_CONFIG, ApiError, FakeHandler, FakeServer, arguments, configure,
+                        dispatching, serve, switch)
 
 
 class FileEntry:
@@ -572,24 +573,16 @@ class Handler(FakeHandler):
                 r.files_restricted = True
                 return self.send_json(200, {"ok": True})
             if name == "config":
-                if "max_files" in query:
-                    st.max_files = int(query["max_files"])
-                if "quota" in query:
-                    st.quota = int(query["quota"])
-                if "rate_limit" in query:
-                    st.rate_limit = int(query["rate_limit"] or 0)
-                if "list_fault" in query:
-                    st.list_fault = query["list_fault"]
-                if "max_page" in query:
-                    st.max_page = max(1, int(query["max_page"]))
-                if "lying_redirect" in query:
-                    st.lying_redirect = query["lying_redirect"] == "1"
+                configure(st, query, {
+                    **LISTING_CONFIG,
+                    "max_files": ("max_files", int),
+                    "quota": ("quota", int),
+                    "rate_limit": ("rate_limit", lambda v: int(v or 0)),
+                    "lying_redirect": ("lying_redirect", switch),
+                })
                 return self.send_json(200, {"ok": True})
-            if name == "api-log":
-                return self.send_json(200, {"requests": st.api_log})
-            if name == "reset-log":
-                st.api_log = []
-                return self.send_json(200, {"ok": True})
+            if self.send_log(name):
+                return
             if name == "state":
                 return self.send_json(200, {
                     str(r.id): {

@@ -3,19 +3,12 @@
 //! `annexa doctor`.
 
 use crate::support::common;
+use common::text;
 
 use std::process::Command;
 
 fn annexa() -> Command {
     Command::new(env!("CARGO_BIN_EXE_annexa"))
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

@@ -8,34 +8,13 @@ use crate::support::dataverse as support_dataverse;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
-use common::{pseudo_random, Repo};
+use common::{pseudo_random, text, Repo};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
 
 fn init(fake: &FakeDataverse, repo: &Repo, extra: &[&str]) -> std::process::Output {
     let url = format!("url={}", fake.url());
     let doi = format!("doi={PID}");
-    let mut argv = vec![
-        "git",
-        "annex",
-        "initremote",
-        "dv",
-        "type=external",
-        "externaltype=annexa",
-        "provider=dataverse",
-        "encryption=none",
-        &url,
-        &doi,
-    ];
-    argv.extend_from_slice(extra);
-    repo.run(&argv)
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    repo.initremote("dv", &[&["provider=dataverse", &url, &doi], extra].concat())
 }
 
 #[test]
@@ -59,7 +38,7 @@ fn published_drop_fails_and_url_mode_works() {
     assert!(whereis.contains("[dv]"), "still counted: {whereis}");
 
     // URL mode: a file somebody else put on Dataverse, added by URL.
-    let (status, body) = fake.http(
+    let (status, _, body) = fake.http(
         "POST",
         &format!("/_fake/ingest?persistentId={PID}&name=table.csv"),
         b"x,y\n1,2\n3,4\n",

@@ -138,7 +138,7 @@ async fn tabular_files_round_trip_byte_for_byte() {
 
     // A table someone else uploaded with ingest, reached by URL.
     let tsv = b"a\tb\n1\tx y\n2\tz\n".to_vec();
-    let (status, body) = fake.http(
+    let (status, _, body) = fake.http(
         "POST",
         &format!("/_fake/ingest?persistentId={PID}&name=other.tsv&directoryLabel=tables"),
         &tsv,
@@ -197,7 +197,7 @@ async fn token_never_reaches_the_signed_url_host() {
         assert!(!text.contains(TOKEN) && !text.to_ascii_lowercase().contains("x-dataverse-key"));
     }
     // The detector itself works: a request with the token is recorded.
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", fake.storage_port)).unwrap();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", fake.storage_port())).unwrap();
     use std::io::{Read, Write};
     s.write_all(format!("GET /s/1/stored HTTP/1.1\r\nHost: x\r\nX-Dataverse-key: {TOKEN}\r\nConnection: close\r\n\r\n").as_bytes())
         .unwrap();
@@ -748,14 +748,14 @@ async fn missing_files_are_absent_on_every_release() {
             .unwrap();
         let id = fake.latest_files()[0].2;
         // Someone else deletes it; our remembered id now names nothing.
-        let (status, body) = fake.http(
+        let (status, _, body) = fake.http(
             "DELETE",
             &format!("/api/files/{id}"),
             b"",
             &[("X-Dataverse-key", TOKEN)],
         );
         assert_eq!(status, 200, "{body}");
-        let (status, _) = fake.http(
+        let (status, _, _) = fake.http(
             "GET",
             &format!("/api/files/{id}"),
             b"",

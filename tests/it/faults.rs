@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use annexa::transfer::{Client, Download, RetryPolicy};
-use common::{Moto, Repo};
-use support_faults::{run_bounded, FaultProxy, Route};
+use common::Moto;
+use support_faults::{repo_with_s3_remote, run_bounded, FaultProxy, Route};
 
 /// What one scripted connection answers.
 enum Answer {
@@ -143,7 +143,6 @@ fn a_repeated_listing_page_stops_with_a_clear_error() {
     let moto = Moto::start();
     let proxy = FaultProxy::start(
         3,
-        0.0,
         &["duplicate_page"],
         &[Route {
             upstream_port: moto.port,
@@ -151,35 +150,9 @@ fn a_repeated_listing_page_stops_with_a_clear_error() {
         }],
     );
     let tmp = tempfile::tempdir().unwrap();
-    let repo = Repo::init(&tmp.path().join("repo"));
-    let endpoint = format!("endpoint={}", proxy.url(0));
-    repo.ok(&[
-        "git",
-        "annex",
-        "initremote",
-        "R",
-        "type=external",
-        "externaltype=annexa",
-        "provider=s3",
-        "createbucket=yes",
-        "encryption=none",
-        "bucket=annexa-pages",
-        &endpoint,
-    ]);
+    let repo = repo_with_s3_remote(tmp.path(), &proxy.url(0), "annexa-pages", &[]);
     for name in ["a.csv", "b.csv"] {
-        let object = format!("{}/annexa-pages/folder/{name}", moto.endpoint());
-        let status = std::process::Command::new("curl")
-            .args([
-                "-sf",
-                "-X",
-                "PUT",
-                "-H",
-                "Content-Type: application/octet-stream",
-            ])
-            .args(["--data-binary", name, &object])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        moto.put_object(&format!("annexa-pages/folder/{name}"), name);
     }
     let addurl = || {
         run_bounded(
@@ -190,11 +163,7 @@ fn a_repeated_listing_page_stops_with_a_clear_error() {
     };
     proxy.set_rate(1.0);
     let out = addurl();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::text(&out);
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("S3 sent a page with nothing new"), "{text}");
     assert!(proxy.stats().faults["duplicate_page"] >= 2);

@@ -7,38 +7,18 @@
 use crate::support::common;
 use crate::support::figshare as support_figshare;
 
-use common::{pseudo_random, Repo};
+use common::{pseudo_random, text, Repo};
 use support_figshare::{FakeFigshare, ARTICLE, TOKEN};
 
 fn init(fake: &FakeFigshare, repo: &Repo, name: &str, extra: &[&str]) -> std::process::Output {
     let api = format!("api={}", fake.api());
-    let mut argv = vec![
-        "git",
-        "annex",
-        "initremote",
-        name,
-        "type=external",
-        "externaltype=annexa",
-        "provider=figshare",
-        "encryption=none",
-        &api,
-    ];
-    argv.extend_from_slice(extra);
+    let mut params = vec!["provider=figshare", &api];
+    params.extend_from_slice(extra);
+    let article = format!("article={ARTICLE}");
     if !extra.iter().any(|a| a.starts_with("article=")) {
-        let article = format!("article={ARTICLE}");
-        let mut argv = argv.clone();
-        argv.push(&article);
-        return repo.run(&argv);
+        params.push(&article);
     }
-    repo.run(&argv)
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    repo.initremote(name, &params)
 }
 
 fn file_ids(fake: &FakeFigshare) -> Vec<u64> {

@@ -18,7 +18,7 @@ use crate::support::dataverse as support_dataverse;
 use crate::support::figshare as support_figshare;
 use crate::support::github as support_github;
 
-use common::{pseudo_random, Repo};
+use common::{pseudo_random, text, Repo};
 use support_dataverse::{FakeDataverse, PID};
 use support_figshare::{FakeFigshare, ARTICLE};
 use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
@@ -131,27 +131,10 @@ impl Fake {
     }
 }
 
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// `git annex initremote store` with `params`.
 fn init(repo: &Repo, params: &[String]) -> std::process::Output {
-    let mut argv = vec![
-        "git",
-        "annex",
-        "initremote",
-        "store",
-        "type=external",
-        "externaltype=annexa",
-        "encryption=none",
-    ];
-    argv.extend(params.iter().map(String::as_str));
-    repo.run(&argv)
+    let params: Vec<&str> = params.iter().map(String::as_str).collect();
+    repo.initremote("store", &params)
 }
 
 fn setup_errors_name_the_problem(kind: &str) {

@@ -9,35 +9,16 @@ use crate::support::github as support_github;
 
 use std::time::Instant;
 
-use common::{pseudo_random, Repo};
+use common::{pseudo_random, text, Repo};
 use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
 
 fn init(fake: &FakeGithub, repo: &Repo, tag: &str, extra: &[&str]) -> std::process::Output {
     let api = format!("api={}", fake.api());
     let repo_arg = format!("repo={GH_REPO}");
     let tag = format!("tag={tag}");
-    let mut argv = vec![
-        "git",
-        "annex",
-        "initremote",
+    repo.initremote(
         "gh",
-        "type=external",
-        "externaltype=annexa",
-        "provider=github",
-        "encryption=none",
-        &api,
-        &repo_arg,
-        &tag,
-    ];
-    argv.extend_from_slice(extra);
-    repo.run(&argv)
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        &[&["provider=github", &api, &repo_arg, &tag], extra].concat(),
     )
 }
 

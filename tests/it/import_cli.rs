@@ -263,22 +263,18 @@ fn s3_prefix_becomes_a_dataset_and_a_bids_source() {
 
     // The newest git-annex's own import of an importtree remote: same tree.
     let newest = Repo::init_with(&work.join("newest"), GitAnnex::Newest);
-    newest.ok(&[
-        "git",
-        "annex",
-        "initremote",
+    newest.initremote_ok(
         "src",
-        "type=external",
-        "externaltype=annexa",
-        "encryption=none",
-        "importtree=yes",
-        "provider=s3",
-        &format!("bucket={BUCKET}"),
-        "prefix=ds000001/",
-        &format!("endpoint={}", moto.endpoint()),
-        "public=yes",
-        "createbucket=no",
-    ]);
+        &[
+            "importtree=yes",
+            "provider=s3",
+            &format!("bucket={BUCKET}"),
+            "prefix=ds000001/",
+            &format!("endpoint={}", moto.endpoint()),
+            "public=yes",
+            "createbucket=no",
+        ],
+    );
     assert!(newest_git_annex_bin().is_dir());
     newest.ok(&[
         "git",
@@ -852,18 +848,9 @@ impl ServiceCase<'_> {
 
         let newest =
             Repo::init_with(&work.join("newest"), GitAnnex::Newest).env(self.token.0, self.token.1);
-        let mut args = vec![
-            "git",
-            "annex",
-            "initremote",
-            "src",
-            "type=external",
-            "externaltype=annexa",
-            "encryption=none",
-            "importtree=yes",
-        ];
-        args.extend(self.initremote.iter().map(String::as_str));
-        newest.ok(&args);
+        let mut params = vec!["importtree=yes"];
+        params.extend(self.initremote.iter().map(String::as_str));
+        newest.initremote_ok("src", &params);
         newest.ok(&[
             "git",
             "annex",
@@ -1064,29 +1051,10 @@ fn zenodo_concept_doi_imports_on_the_fake() {
         files,
         |files| {
             // A new version: one added, one changed, one removed.
-            let auth = format!("Bearer {TOKEN}");
-            let owner = [("Authorization", auth.as_str())];
-            let (_, _, body) = fake.http(
-                "POST",
-                &format!("/api/records/{RECORD}/versions"),
-                b"",
-                &owner,
-            );
-            let next: serde_json::Value = serde_json::from_str(&body).unwrap();
-            let id: u64 = next["id"].as_str().unwrap().parse().unwrap();
-            fake.http(
-                "POST",
-                &format!("/api/records/{id}/draft/actions/files-import"),
-                b"",
-                &owner,
-            );
+            let id = fake.new_version();
+            fake.import_files(id);
             for gone in ["data.csv", "notes.txt"] {
-                fake.http(
-                    "DELETE",
-                    &format!("/api/records/{id}/draft/files/{gone}"),
-                    b"",
-                    &owner,
-                );
+                fake.delete_draft_file(id, gone);
             }
             let added = common::pseudo_random(2_000, 35);
             fake.seed(id, "more.bin", &added);

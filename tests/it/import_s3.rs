@@ -141,22 +141,18 @@ fn bids_files(subjects: usize) -> BTreeMap<String, Vec<u8>> {
 
 fn import_remote(dir: &Path, moto: &Moto) -> Repo {
     let repo = Repo::init_with(dir, GitAnnex::Newest);
-    repo.ok(&[
-        "git",
-        "annex",
-        "initremote",
+    repo.initremote_ok(
         "openneuro",
-        "type=external",
-        "externaltype=annexa",
-        "provider=s3",
-        "createbucket=yes",
-        "encryption=none",
-        "importtree=yes",
-        "public=yes",
-        &format!("bucket={BUCKET}"),
-        &format!("prefix={PREFIX}"),
-        &format!("endpoint={}", moto.endpoint()),
-    ]);
+        &[
+            "provider=s3",
+            "createbucket=yes",
+            "importtree=yes",
+            "public=yes",
+            &format!("bucket={BUCKET}"),
+            &format!("prefix={PREFIX}"),
+            &format!("endpoint={}", moto.endpoint()),
+        ],
+    );
     repo
 }
 
@@ -298,21 +294,17 @@ fn import_needs_a_provider_that_lists_and_says_so_on_debian_git_annex() {
     let moto = Moto::start();
     let tmp = tempfile::tempdir().unwrap();
     let repo = Repo::init_with(&tmp.path().join("repo"), GitAnnex::Debian);
-    let out = repo.run(&[
-        "git",
-        "annex",
-        "initremote",
+    let out = repo.initremote(
         "src",
-        "type=external",
-        "externaltype=annexa",
-        "provider=s3",
-        "createbucket=yes",
-        "encryption=none",
-        "importtree=yes",
-        "public=yes",
-        "bucket=b",
-        &format!("endpoint={}", moto.endpoint()),
-    ]);
+        &[
+            "provider=s3",
+            "createbucket=yes",
+            "importtree=yes",
+            "public=yes",
+            "bucket=b",
+            &format!("endpoint={}", moto.endpoint()),
+        ],
+    );
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("importtree"), "{text}");

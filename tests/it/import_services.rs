@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::Stdio;
 
-use common::{GitAnnex, Repo};
+use common::{text, GitAnnex, Repo};
 use support_dataverse::FakeDataverse;
 use support_figshare::FakeFigshare;
 use support_github::{FakeGithub, GH_REPO, GH_TOKEN};
@@ -100,14 +100,6 @@ fn tree_keys(repo: &Repo, rev: &str) -> BTreeMap<String, String> {
         tree.insert(path, key);
     }
     tree
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn newest_repo(dir: &std::path::Path) -> Repo {
@@ -316,20 +308,10 @@ fn import_follows_the_source(kind: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let (var, token) = source.token();
     let repo = newest_repo(&tmp.path().join("repo")).env(var, token);
-    let mut init: Vec<String> = [
-        "git",
-        "annex",
-        "initremote",
-        "src",
-        "type=external",
-        "externaltype=annexa",
-        "encryption=none",
-        "importtree=yes",
-    ]
-    .map(String::from)
-    .to_vec();
-    init.extend(source.params());
-    repo.ok(&init.iter().map(String::as_str).collect::<Vec<_>>());
+    let params = source.params();
+    let mut init = vec!["importtree=yes"];
+    init.extend(params.iter().map(String::as_str));
+    repo.initremote_ok("src", &init);
     let backend = source.backend();
     let backend_of = |_: &str| backend;
     import_round(&repo, &files, &backend_of);

@@ -16,9 +16,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{pseudo_random, Moto, Repo};
+use common::{pseudo_random, Moto};
 use support_bids::{files_under, Builder};
-use support_faults::{kill, kill_group, remote_pids, report, run_bounded, Rng};
+use support_faults::{
+    kill, kill_group, remote_pids, repo_with_s3_remote, report, run_bounded, Rng,
+};
 
 fn rounds(short: usize, long: usize) -> usize {
     if std::env::var("ANNEXA_SOAK").is_ok_and(|v| v == "long") {
@@ -181,24 +183,14 @@ fn bucket_objects_are_whole(moto: &Moto, bucket: &str) -> usize {
 fn git_annex_copy_and_get_killed_at_seeded_points_complete_when_run_again() {
     let moto = Moto::start();
     let tmp = tempfile::tempdir().unwrap();
-    let repo = Repo::init(&tmp.path().join("repo"));
-    let endpoint = format!("endpoint={}", moto.endpoint());
     // A small part size makes the larger files multipart uploads, so kills
     // also land between parts.
-    repo.ok(&[
-        "git",
-        "annex",
-        "initremote",
-        "R",
-        "type=external",
-        "externaltype=annexa",
-        "provider=s3",
-        "createbucket=yes",
-        "encryption=none",
-        "bucket=annexa-kill",
-        "partsize=5MiB",
-        &endpoint,
-    ]);
+    let repo = repo_with_s3_remote(
+        tmp.path(),
+        &moto.endpoint(),
+        "annexa-kill",
+        &["partsize=5MiB"],
+    );
     let mut rng = Rng::new(11);
     for i in 0..16 {
         let size = rng.range(200_000, 3_000_000) as usize;

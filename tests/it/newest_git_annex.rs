@@ -7,15 +7,7 @@
 
 use crate::support::common;
 
-use common::{GitAnnex, Moto, Repo};
-
-fn combined(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::{text as combined, GitAnnex, Moto, Repo};
 
 /// A repository on `git_annex` with a public S3 remote `pub` holding one
 /// file, `open.txt`, dropped locally.
@@ -29,20 +21,16 @@ fn public_remote(moto: &Moto, dir: &std::path::Path, git_annex: GitAnnex) -> Rep
         "annex.security.allowed-ip-addresses",
         "all",
     ]);
-    repo.ok(&[
-        "git",
-        "annex",
-        "initremote",
+    repo.initremote_ok(
         "pub",
-        "type=external",
-        "externaltype=annexa",
-        "provider=s3",
-        "createbucket=yes",
-        "encryption=none",
-        "public=yes",
-        "bucket=annexa-public",
-        &format!("endpoint={}", moto.endpoint()),
-    ]);
+        &[
+            "provider=s3",
+            "createbucket=yes",
+            "public=yes",
+            "bucket=annexa-public",
+            &format!("endpoint={}", moto.endpoint()),
+        ],
+    );
     repo.write("open.txt", b"open data for everyone\n");
     repo.ok(&["git", "annex", "add", "-q", "open.txt"]);
     repo.ok(&["git", "commit", "-q", "-m", "open"]);
@@ -168,17 +156,13 @@ fn unplugged_drive(
 ) -> (Repo, std::path::PathBuf, std::path::PathBuf) {
     let repo = Repo::init_with(&tmp.join("repo"), git_annex);
     let folder = tmp.join("drive");
-    repo.ok(&[
-        "git",
-        "annex",
-        "initremote",
+    repo.initremote_ok(
         "drive",
-        "type=external",
-        "externaltype=annexa",
-        "provider=directory",
-        "encryption=none",
-        &format!("directory={}", folder.display()),
-    ]);
+        &[
+            "provider=directory",
+            &format!("directory={}", folder.display()),
+        ],
+    );
     repo.write("f.txt", b"on the drive\n");
     repo.ok(&["git", "annex", "add", "-q", "f.txt"]);
     repo.ok(&["git", "commit", "-q", "-m", "f"]);

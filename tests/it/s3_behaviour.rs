@@ -7,40 +7,19 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{pseudo_random, Moto, Repo, AWS_SECRET};
+use common::{pseudo_random, text as combined, Moto, Repo, AWS_SECRET};
 
 fn initremote(repo: &Repo, moto: &Moto, name: &str, extra: &[&str]) {
     let endpoint = format!("endpoint={}", moto.endpoint());
     let bucket = format!("bucket=annexa-{name}");
-    let mut argv = vec![
-        "git",
-        "annex",
-        "initremote",
-        name,
-        "type=external",
-        "externaltype=annexa",
-        "provider=s3",
-        "createbucket=yes",
-        "encryption=none",
-        &bucket,
-        &endpoint,
-    ];
-    argv.extend_from_slice(extra);
-    repo.ok(&argv);
+    let params = ["provider=s3", "createbucket=yes", &bucket, &endpoint];
+    repo.initremote_ok(name, &[&params[..], extra].concat());
 }
 
 fn add_file(repo: &Repo, name: &str, content: &[u8]) {
     repo.write(name, content);
     repo.ok(&["git", "annex", "add", "-q", name]);
     repo.ok(&["git", "commit", "-q", "-m", name]);
-}
-
-fn combined(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Lists object names in a bucket straight from the S3 API (moto does not
@@ -118,15 +97,6 @@ fn initremote_rejects_bad_parameters_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = Repo::init(&tmp.path().join("repo"));
     let endpoint = format!("endpoint={}", moto.endpoint());
-    let base = [
-        "git",
-        "annex",
-        "initremote",
-        "bad",
-        "type=external",
-        "externaltype=annexa",
-        "encryption=none",
-    ];
     let cases: &[(&[&str], &str)] = &[
         (&["bucket=annexa-x"], "provider=NAME is required"),
         (
@@ -162,12 +132,11 @@ fn initremote_rejects_bad_parameters_clearly() {
         ),
     ];
     for (params, expected) in cases {
-        let mut argv = base.to_vec();
-        argv.extend_from_slice(params);
+        let mut params = params.to_vec();
         if !params.iter().any(|p| p.starts_with("endpoint=")) {
-            argv.push(&endpoint);
+            params.push(&endpoint);
         }
-        let out = repo.run(&argv);
+        let out = repo.initremote("bad", &params);
         let text = combined(&out);
         assert!(!out.status.success(), "{params:?} was accepted");
         assert!(text.contains(expected), "{params:?}: {text}");
@@ -181,10 +150,8 @@ fn initremote_rejects_bad_parameters_clearly() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert_eq!(status("annexa-mispelt"), "404", "not created");
-    let mut argv = base.to_vec();
-    argv.extend_from_slice(&["provider=s3", "bucket=annexa-new", "createbucket=yes"]);
-    argv.push(&endpoint);
-    let out = repo.ok(&argv);
+    let params = ["provider=s3", "bucket=annexa-new", "createbucket=yes"];
+    let out = repo.initremote_ok("bad", &[&params[..], &[&endpoint]].concat());
     assert!(
         out.contains(&format!("created bucket annexa-new at {}", moto.endpoint())),
         "{out}"
@@ -491,21 +458,7 @@ fn addurl_of_an_s3_url_is_claimed() {
     let repo = Repo::init(&tmp.path().join("repo"));
     initremote(&repo, &moto, "urls", &[]);
     // Put an object there the way another tool would.
-    let object = format!("{}/annexa-urls/shared/data.csv", moto.endpoint());
-    let status = std::process::Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/octet-stream",
-            "--data-binary",
-            "a,b\n1,2\n",
-            &object,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    moto.put_object("annexa-urls/shared/data.csv", "a,b\n1,2\n");
     let out = repo.run(&[
         "git",
         "annex",
@@ -543,19 +496,15 @@ fn a_bucket_in_another_region_is_found_and_remembered() {
         .status()
         .unwrap();
     assert!(made.success());
-    let out = repo.run(&[
-        "git",
-        "annex",
-        "initremote",
+    let out = repo.initremote(
         "far",
-        "type=external",
-        "externaltype=annexa",
-        "provider=s3",
-        "createbucket=yes",
-        "encryption=none",
-        "bucket=annexa-elsewhere",
-        &format!("endpoint={}", moto.endpoint()),
-    ]);
+        &[
+            "provider=s3",
+            "createbucket=yes",
+            "bucket=annexa-elsewhere",
+            &format!("endpoint={}", moto.endpoint()),
+        ],
+    );
     assert!(out.status.success(), "{}", combined(&out));
     let log = repo.ok(&["git", "show", "git-annex:remote.log"]);
     assert!(log.contains("region=eu-west-1"), "{log}");
@@ -565,20 +514,16 @@ fn a_bucket_in_another_region_is_found_and_remembered() {
     repo.ok(&["git", "annex", "get", "far.txt"]);
 
     // A region the user gives is kept as given.
-    let out = repo.run(&[
-        "git",
-        "annex",
-        "initremote",
+    let out = repo.initremote(
         "given",
-        "type=external",
-        "externaltype=annexa",
-        "provider=s3",
-        "createbucket=yes",
-        "encryption=none",
-        "bucket=annexa-elsewhere",
-        "region=us-west-2",
-        &format!("endpoint={}", moto.endpoint()),
-    ]);
+        &[
+            "provider=s3",
+            "createbucket=yes",
+            "bucket=annexa-elsewhere",
+            "region=us-west-2",
+            &format!("endpoint={}", moto.endpoint()),
+        ],
+    );
     assert!(out.status.success(), "{}", combined(&out));
     let log = repo.ok(&["git", "show", "git-annex:remote.log"]);
     assert!(log.contains("region=us-west-2"), "{log}");

@@ -332,20 +332,16 @@ fn git_annex_round_trip_on_a_kms_bucket() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = Repo::init(&tmp.path().join("repo"));
     let endpoint = format!("endpoint={}", proxy.endpoint());
-    repo.ok(&[
-        "git",
-        "annex",
-        "initremote",
+    repo.initremote_ok(
         "kms",
-        "type=external",
-        "externaltype=annexa",
-        "provider=s3",
-        "createbucket=yes",
-        "encryption=none",
-        "bucket=annexa-kms",
-        "partsize=5MiB",
-        &endpoint,
-    ]);
+        &[
+            "provider=s3",
+            "createbucket=yes",
+            "bucket=annexa-kms",
+            "partsize=5MiB",
+            &endpoint,
+        ],
+    );
     proxy.encrypt_bucket_with_kms("annexa-kms");
     let big = pseudo_random(7 * MIB, 14);
     repo.write("big.bin", &big);

@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 
 use common::{pseudo_random, Moto, Repo};
 use support_dataverse::{FakeDataverse, PID, TOKEN};
-use support_faults::{report, run_bounded, FaultProxy, Records, Rng, Route, RssWatch, SOAK_KINDS};
+use support_faults::{
+    repo_with_s3_remote, report, run_bounded, FaultProxy, Records, Rng, Route, RssWatch, SOAK_KINDS,
+};
 
 const PEAK_RSS_LIMIT_KIB: u64 = 64 << 10;
 
@@ -334,7 +336,6 @@ fn s3_soak_through_injected_faults() {
     let moto = Moto::start();
     let proxy = FaultProxy::start(
         plan.seed,
-        0.0,
         SOAK_KINDS,
         &[Route {
             upstream_port: moto.port,
@@ -343,21 +344,7 @@ fn s3_soak_through_injected_faults() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let watch = RssWatch::start(tmp.path());
-    let repo = Repo::init(&tmp.path().join("repo"));
-    let endpoint = format!("endpoint={}", proxy.url(0));
-    repo.ok(&[
-        "git",
-        "annex",
-        "initremote",
-        "R",
-        "type=external",
-        "externaltype=annexa",
-        "provider=s3",
-        "createbucket=yes",
-        "encryption=none",
-        "bucket=annexa-soak",
-        &endpoint,
-    ]);
+    let repo = repo_with_s3_remote(tmp.path(), &proxy.url(0), "annexa-soak", &[]);
     soak("s3", &plan, &repo, &proxy, &watch);
 }
 
@@ -369,15 +356,14 @@ fn dataverse_soak_through_injected_faults() {
     // through the proxy (it rewrites the redirect).
     let proxy = FaultProxy::start(
         plan.seed,
-        0.0,
         SOAK_KINDS,
         &[
             Route {
-                upstream_port: fake.api_port,
+                upstream_port: fake.port(),
                 objects: None,
             },
             Route {
-                upstream_port: fake.storage_port,
+                upstream_port: fake.storage_port(),
                 objects: Some("^/s/"),
             },
         ],
@@ -387,17 +373,6 @@ fn dataverse_soak_through_injected_faults() {
     let repo = Repo::init(&tmp.path().join("repo")).env("DATAVERSE_API_KEY", TOKEN);
     let url = format!("url={}", proxy.url(0));
     let doi = format!("doi={PID}");
-    repo.ok(&[
-        "git",
-        "annex",
-        "initremote",
-        "R",
-        "type=external",
-        "externaltype=annexa",
-        "provider=dataverse",
-        "encryption=none",
-        &url,
-        &doi,
-    ]);
+    repo.initremote_ok("R", &["provider=dataverse", &url, &doi]);
     soak("dataverse", &plan, &repo, &proxy, &watch);
 }

@@ -268,28 +268,9 @@ fn versions_concepts_and_rate_limits() {
     let published = fake.admin("POST", &format!("publish?record={RECORD}"));
     let concept = published["parent"].as_u64().unwrap().to_string();
     // Version 2: README changed, through the API as its owner would.
-    let auth = format!("Bearer {TOKEN}");
-    let owner = [("Authorization", auth.as_str())];
-    let (_, _, body) = fake.http(
-        "POST",
-        &format!("/api/records/{RECORD}/versions"),
-        b"",
-        &owner,
-    );
-    let next: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let next_id: u64 = next["id"].as_str().unwrap().parse().unwrap();
-    fake.http(
-        "POST",
-        &format!("/api/records/{next_id}/draft/actions/files-import"),
-        b"",
-        &owner,
-    );
-    fake.http(
-        "DELETE",
-        &format!("/api/records/{next_id}/draft/files/README"),
-        b"",
-        &owner,
-    );
+    let next_id = fake.new_version();
+    fake.import_files(next_id);
+    fake.delete_draft_file(next_id, "README");
     fake.seed(next_id, "README", b"v2\n");
     fake.publish();
     fake.admin("POST", "config?rate_limit=4&lying_redirect=1");
@@ -340,7 +321,7 @@ fn versions_concepts_and_rate_limits() {
         let a = annex(&config(&fake, &concept));
         let p = prepared(&a).await;
         let urls = p.urls().unwrap();
-        let record_url = format!("http://127.0.0.1:{}/records/{concept}", fake.port);
+        let record_url = format!("{}/records/{concept}", fake.url());
         assert!(urls.claims_url(&record_url));
         assert!(!urls.claims_url("https://example.org/records/1"));
         match urls.check_url(&record_url, &a).await.unwrap() {
@@ -413,16 +394,7 @@ fn broken_listings_end() {
     fake.publish();
     // Versions 2 and 3.
     for _ in 0..2 {
-        let auth = format!("Bearer {TOKEN}");
-        let owner = [("Authorization", auth.as_str())];
-        let (_, _, body) = fake.http(
-            "POST",
-            &format!("/api/records/{RECORD}/versions"),
-            b"",
-            &owner,
-        );
-        let next: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let id: u64 = next["id"].as_str().unwrap().parse().unwrap();
+        let id = fake.new_version();
         fake.seed(id, "a", b"2");
         fake.publish();
     }

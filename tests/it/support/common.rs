@@ -110,6 +110,19 @@ impl Moto {
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// Puts `data` at `bucket/key` the way another tool would (unsigned:
+    /// moto does not check signatures).
+    pub fn put_object(&self, bucket_and_key: &str, data: &str) {
+        let object = format!("{}/{bucket_and_key}", self.endpoint());
+        let status = Command::new("curl")
+            .args(["-sf", "-X", "PUT"])
+            .args(["-H", "Content-Type: application/octet-stream"])
+            .args(["--data-binary", data, &object])
+            .status()
+            .unwrap();
+        assert!(status.success(), "PUT {object} failed");
+    }
 }
 
 impl Drop for Moto {
@@ -225,6 +238,17 @@ impl Repo {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `git annex initremote NAME type=external externaltype=annexa
+    /// encryption=none PARAMS...`: its output (some tests expect a refusal).
+    pub fn initremote(&self, name: &str, params: &[&str]) -> Output {
+        self.run(&initremote_argv(name, params))
+    }
+
+    /// [`Repo::initremote`], which must succeed.
+    pub fn initremote_ok(&self, name: &str, params: &[&str]) -> String {
+        self.ok(&initremote_argv(name, params))
+    }
+
     pub fn write(&self, name: &str, content: &[u8]) {
         let path = self.dir.join(name);
         if let Some(parent) = path.parent() {
@@ -232,6 +256,22 @@ impl Repo {
         }
         std::fs::write(path, content).unwrap();
     }
+}
+
+fn initremote_argv<'a>(name: &'a str, params: &[&'a str]) -> Vec<&'a str> {
+    let mut argv = vec!["git", "annex", "initremote", name, "type=external"];
+    argv.extend(["externaltype=annexa", "encryption=none"]);
+    argv.extend_from_slice(params);
+    argv
+}
+
+/// A command's stdout then stderr, as text.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Deterministic pseudo-random bytes (xorshift), distinct per seed.

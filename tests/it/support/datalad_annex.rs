@@ -78,18 +78,9 @@ fn open(dir: &Path, env: &[(&str, &str)]) -> Repo {
 /// clones), copies its content there and pushes its history and
 /// git-annex branch to `url`.
 fn publish(repo: &Repo, params: &[String], url: &str) {
-    let mut init = vec![
-        "git",
-        "annex",
-        "initremote",
-        "store",
-        "type=external",
-        "externaltype=annexa",
-        "encryption=none",
-        "autoenable=true",
-    ];
+    let mut init = vec!["autoenable=true"];
     init.extend(params.iter().map(String::as_str));
-    repo.ok(&init);
+    repo.initremote_ok("store", &init);
     repo.ok(&["git", "annex", "copy", "--to", "store", "."]);
     repo.ok(&["git", "remote", "add", "pub", url]);
     repo.ok(&["git", "push", "pub", "HEAD", "git-annex"]);

@@ -3,10 +3,13 @@
 //! git-annex's JSON records, for the soak and kill tests.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+
+use super::common::{raw_http, Repo};
+use super::fake::FakeServer;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,66 +41,44 @@ pub struct Route {
 
 /// A running fault proxy, killed on drop.
 pub struct FaultProxy {
-    child: Child,
-    admin_port: u16,
-    /// Listening port of each route, in the order given.
-    pub ports: Vec<u16>,
+    /// Its admin port first, then each route's, in the order given.
+    server: FakeServer,
 }
 
 impl FaultProxy {
-    pub fn start(seed: u64, rate: f64, kinds: &[&str], routes: &[Route]) -> FaultProxy {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/fault_proxy.py");
-        let mut cmd = Command::new("python3");
-        cmd.arg(script)
-            .args(["--seed", &seed.to_string()])
-            .args(["--rate", &rate.to_string()])
-            .args(["--stall", PROXY_STALL_SECONDS])
-            .args(["--kinds", &kinds.join(",")]);
-        for route in routes {
-            let mut spec = format!("127.0.0.1:{}", route.upstream_port);
-            if let Some(pattern) = route.objects {
-                spec.push(',');
-                spec.push_str(pattern);
-            }
-            cmd.args(["--route", &spec]);
+    /// The proxy with faults off (see [`FaultProxy::set_rate`]).
+    pub fn start(seed: u64, kinds: &[&str], routes: &[Route]) -> FaultProxy {
+        let (seed, kinds) = (seed.to_string(), kinds.join(","));
+        let mut args = vec!["--seed", &seed, "--rate", "0"];
+        args.extend(["--stall", PROXY_STALL_SECONDS, "--kinds", &kinds]);
+        let specs: Vec<String> = routes
+            .iter()
+            .map(|route| {
+                let mut spec = format!("127.0.0.1:{}", route.upstream_port);
+                if let Some(pattern) = route.objects {
+                    spec.push(',');
+                    spec.push_str(pattern);
+                }
+                spec
+            })
+            .collect();
+        for spec in &specs {
+            args.extend(["--route", spec]);
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs the fault proxy");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(words.first(), Some(&"READY"), "fault proxy said {line:?}");
-        let ports: Vec<u16> = words[2..].iter().map(|w| w.parse().unwrap()).collect();
-        assert_eq!(ports.len(), routes.len());
-        FaultProxy {
-            child,
-            admin_port: words[1].parse().unwrap(),
-            ports,
-        }
+        let server = FakeServer::spawn("fault_proxy.py", &args);
+        assert_eq!(server.ports.len(), routes.len() + 1);
+        FaultProxy { server }
     }
 
     pub fn url(&self, route: usize) -> String {
-        format!("http://127.0.0.1:{}", self.ports[route])
+        format!("http://127.0.0.1:{}", self.server.ports[route + 1])
     }
 
     fn admin(&self, method: &str, path: &str) -> serde_json::Value {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.admin_port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-        )
-        .unwrap();
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).unwrap();
-        let text = String::from_utf8_lossy(&out);
-        let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("proxy admin {path}: {e}: {text}"))
+        let admin_port = self.server.ports[0];
+        let (_, head, body) = raw_http(admin_port, method, path, b"", &[]);
+        serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("proxy admin {path}: {e}: {head}\r\n\r\n{body}"))
     }
 
     /// Changes the share of requests that meet a fault (0 turns faults off).
@@ -134,11 +115,14 @@ impl FaultProxy {
     }
 }
 
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A repository in `dir/repo` with the S3 remote `R` on `bucket` at
+/// `endpoint` (made there if missing), `extra` parameters added.
+pub fn repo_with_s3_remote(dir: &Path, endpoint: &str, bucket: &str, extra: &[&str]) -> Repo {
+    let repo = Repo::init(&dir.join("repo"));
+    let (endpoint, bucket) = (format!("endpoint={endpoint}"), format!("bucket={bucket}"));
+    let params = ["provider=s3", "createbucket=yes", &bucket, &endpoint];
+    repo.initremote_ok("R", &[&params[..], extra].concat());
+    repo
 }
 
 #[derive(Debug, Clone)]

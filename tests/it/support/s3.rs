@@ -3,11 +3,11 @@
 //! AWS does, SSE-KMS ETags, stores that refuse flexible checksums, damage
 //! on the way) and logs what each request carried.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
-use crate::support::common::{free_port, tool, wait_for_port, Moto};
+use crate::support::common::{tool, Moto};
+use crate::support::fake::FakeServer;
 use std::io::Write;
 
 /// One request as the proxy saw it.
@@ -35,8 +35,7 @@ impl Seen {
 
 /// The proxy, stopped on drop (with its moto).
 pub struct StoreProxy {
-    child: Child,
-    pub port: u16,
+    server: FakeServer,
     pub moto: Moto,
     log: PathBuf,
     _dir: tempfile::TempDir,
@@ -48,35 +47,18 @@ impl StoreProxy {
         let moto = Moto::start();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("requests.jsonl");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/s3_store_proxy.py");
-        for _ in 0..5 {
-            let port = free_port();
-            let mut child = Command::new(tool("python"))
-                .arg(&script)
-                .args(["--port", &port.to_string(), "--upstream", &moto.endpoint()])
-                .args(["--log", log.to_str().unwrap()])
-                .args(flags)
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("the tools venv's python runs the proxy");
-            if wait_for_port(port, Duration::from_secs(20)) {
-                return StoreProxy {
-                    child,
-                    port,
-                    moto,
-                    log,
-                    _dir: dir,
-                };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        let (upstream, log_arg) = (moto.endpoint(), log.to_str().unwrap().to_string());
+        let args = ["--upstream", &upstream, "--log", &log_arg];
+        StoreProxy {
+            server: FakeServer::spawn("s3_store_proxy.py", &[&args[..], flags].concat()),
+            moto,
+            log,
+            _dir: dir,
         }
-        panic!("the S3 store proxy did not start");
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     /// Every request so far, in order.
@@ -111,13 +93,6 @@ impl StoreProxy {
             String::from_utf8_lossy(&out.stdout).contains("aws:kms"),
             "moto did not keep the bucket's KMS encryption"
         );
-    }
-}
-
-impl Drop for StoreProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,7 +1,7 @@
 //! The fake Zenodo (InvenioRDM) server for tests: start, ask, stop.
 #![allow(dead_code)]
 
-use super::fake::FakeProcess;
+use super::fake::{derefs_to_fake_server, FakeServer};
 
 pub const TOKEN: &str = "fake-zenodo-token-0123456789";
 /// The draft every fake starts with.
@@ -9,46 +9,25 @@ pub const RECORD: u64 = 4242;
 
 /// A running `tests/fakes/zenodo_server.py`, killed on drop.
 pub struct FakeZenodo {
-    _process: FakeProcess,
-    pub port: u16,
+    server: FakeServer,
 }
+
+derefs_to_fake_server!(FakeZenodo);
 
 impl FakeZenodo {
     pub fn start(extra: &[&str]) -> FakeZenodo {
-        let process = FakeProcess::start(
-            "zenodo_server.py",
-            &[&["--token", TOKEN, "--record", &RECORD.to_string()], extra].concat(),
-        );
+        let record = RECORD.to_string();
         FakeZenodo {
-            port: process.ports[0],
-            _process: process,
+            server: FakeServer::start(
+                "zenodo_server.py",
+                &[&["--token", TOKEN, "--record", &record], extra].concat(),
+            ),
         }
     }
 
     /// The `api=` value.
     pub fn api(&self) -> String {
-        format!("http://127.0.0.1:{}/api", self.port)
-    }
-
-    pub fn http(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        body: &[u8],
-        headers: &[(&str, &str)],
-    ) -> (u16, String, String) {
-        super::common::raw_http(self.port, method, path_and_query, body, headers)
-    }
-
-    /// A test-only endpoint (`/_fake/WHAT`), its JSON answer.
-    pub fn admin(&self, method: &str, what: &str) -> serde_json::Value {
-        self.admin_with(method, what, b"")
-    }
-
-    pub fn admin_with(&self, method: &str, what: &str, body: &[u8]) -> serde_json::Value {
-        let (status, _, text) = self.http(method, &format!("/_fake/{what}"), body, &[]);
-        assert!(status < 300, "/_fake/{what}: {status} {text}");
-        serde_json::from_str(&text).unwrap()
+        format!("{}/api", self.url())
     }
 
     /// Publishes the record's open draft (its own, or its next version's).
@@ -67,16 +46,37 @@ impl FakeZenodo {
             data,
         );
     }
+}
 
-    pub fn api_log(&self) -> Vec<serde_json::Value> {
-        self.admin("GET", "api-log")["requests"]
-            .as_array()
-            .unwrap()
-            .clone()
+/// Changes made through the fake's API as the record's owner would (the
+/// token's user), for tests that watch a remote follow them.
+impl FakeZenodo {
+    /// A new version of [`RECORD`]: its draft's id.
+    pub fn new_version(&self) -> u64 {
+        let body = self.as_owner("POST", &format!("/api/records/{RECORD}/versions"));
+        let next: serde_json::Value = serde_json::from_str(&body).unwrap();
+        next["id"].as_str().unwrap().parse().unwrap()
     }
 
-    /// Every record and draft: id -> {parent, published, index, files}.
-    pub fn state(&self) -> serde_json::Value {
-        self.admin("GET", "state")
+    /// Carries the published files into draft `id` (files-import).
+    pub fn import_files(&self, id: u64) {
+        self.as_owner(
+            "POST",
+            &format!("/api/records/{id}/draft/actions/files-import"),
+        );
+    }
+
+    /// Deletes file `name` from draft `id`.
+    pub fn delete_draft_file(&self, id: u64, name: &str) {
+        self.as_owner("DELETE", &format!("/api/records/{id}/draft/files/{name}"));
+    }
+
+    /// A request with the owner's token; the body of its answer, which must
+    /// be a success.
+    fn as_owner(&self, method: &str, path: &str) -> String {
+        let auth = format!("Bearer {TOKEN}");
+        let (status, _, body) = self.http(method, path, b"", &[("Authorization", &auth)]);
+        assert!(status < 300, "{method} {path}: {status} {body}");
+        body
     }
 }
