@@ -57,11 +57,26 @@ pub fn describe(cmd: &Command) -> String {
 }
 
 /// Reads many blobs through one `git cat-file --batch`, calling `each` with
-/// the id and content of every blob in request order.
+/// the id and content of every blob in request order; a missing one is an
+/// error.
 pub fn cat_blobs(
     repo: &Path,
     oids: &[String],
     mut each: impl FnMut(&str, &[u8]) -> Result<(), DatasetError>,
+) -> Result<(), DatasetError> {
+    cat_objects(repo, oids, |oid, content| match content {
+        Some(bytes) => each(oid, bytes),
+        None => Err(DatasetError::Parse(format!("cat-file: {oid} missing"))),
+    })
+}
+
+/// Reads many objects (ids or `REV:PATH` names) through one
+/// `git cat-file --batch`, calling `each` with the name and content of
+/// every one in request order; `None` for one that does not exist.
+pub fn cat_objects(
+    repo: &Path,
+    oids: &[String],
+    mut each: impl FnMut(&str, Option<&[u8]>) -> Result<(), DatasetError>,
 ) -> Result<(), DatasetError> {
     if oids.is_empty() {
         return Ok(());
@@ -90,9 +105,20 @@ pub fn cat_blobs(
         }
         let fields: Vec<&str> = header.split_whitespace().collect();
         let size: usize = match fields.as_slice() {
-            [_, _, size] => size
-                .parse()
-                .map_err(|_| DatasetError::Parse(header.clone()))?,
+            [_, _, size] => match size.parse() {
+                Ok(size) => size,
+                Err(_) => {
+                    result = Err(DatasetError::Parse(header.clone()));
+                    break;
+                }
+            },
+            [_, "missing"] => {
+                if let Err(e) = each(oid, None) {
+                    result = Err(e);
+                    break;
+                }
+                continue;
+            }
             _ => {
                 result = Err(DatasetError::Parse(format!("cat-file: {}", header.trim())));
                 break;
@@ -103,7 +129,7 @@ pub fn cat_blobs(
             result = Err(DatasetError::Parse(format!("cat-file: {e}")));
             break;
         }
-        if let Err(e) = each(oid, &content[..size]) {
+        if let Err(e) = each(oid, Some(&content[..size])) {
             result = Err(e);
             break;
         }

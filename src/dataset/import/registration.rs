@@ -5,11 +5,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 
 use super::listing::Listed;
 use super::repository::git_here;
-use crate::dataset::git::{committer_ident, feed, git, quote_path, rev_parse, run, spawn_error};
+use crate::dataset::git::{committer_ident, feed, git, quote_path, rev_parse, run};
 use crate::dataset::report::Reporter;
 use crate::dataset::DatasetError;
 use crate::providers;
@@ -145,62 +144,53 @@ pub(in crate::dataset) fn recorded_urls(
     repo: &Path,
     keys: &[String],
 ) -> Result<HashMap<String, String>, DatasetError> {
-    use std::io::{BufRead, BufReader, Read};
-    let mut out = HashMap::new();
-    if keys.is_empty() {
-        return Ok(out);
-    }
-    let mut cmd = git(repo);
-    cmd.args(["cat-file", "--batch"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().map_err(|e| spawn_error(&cmd, e))?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let request: String = keys
+    let names: Vec<String> = keys
         .iter()
-        .map(|k| format!("git-annex:{}{k}.log.web\n", providers::hashdir_lower(k)))
+        .map(|k| format!("git-annex:{}{k}.log.web", providers::hashdir_lower(k)))
         .collect();
-    let writer = std::thread::spawn(move || stdin.write_all(request.as_bytes()));
-    let mut reader = BufReader::new(child.stdout.take().expect("piped stdout"));
-    let mut header = String::new();
-    for key in keys {
-        header.clear();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 {
-            break;
-        }
-        let fields: Vec<&str> = header.split_whitespace().collect();
-        let [_, _, size] = fields.as_slice() else {
-            continue; // "<name> missing": no URL recorded
+    let mut out = HashMap::new();
+    let mut keys = keys.iter();
+    crate::dataset::git::cat_objects(repo, &names, |_, content| {
+        let Some(key) = keys.next() else {
+            return Ok(());
         };
-        let Ok(size) = size.parse::<usize>() else {
-            break;
-        };
-        let mut content = vec![0u8; size + 1];
-        if reader.read_exact(&mut content).is_err() {
-            break;
-        }
-        // "<time> <1|0> <url>" lines; the last word about a URL wins.
-        let mut present: Vec<String> = Vec::new();
-        for line in String::from_utf8_lossy(&content[..size]).lines() {
-            let mut parts = line.splitn(3, ' ');
-            let (Some(_), Some(status), Some(url)) = (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            // URLs claimed by a special remote are kept with a leading ':'.
-            let url = url.strip_prefix(':').unwrap_or(url).to_string();
-            present.retain(|u| *u != url);
-            if status == "1" {
-                present.push(url);
-            }
-        }
-        if let Some(url) = present.pop() {
+        // No log: no URL recorded.
+        if let Some(url) = content.and_then(last_present_url) {
             out.insert(key.clone(), url);
         }
-    }
-    drop(reader);
-    let _ = writer.join();
-    let _ = child.wait();
+        Ok(())
+    })?;
     Ok(out)
+}
+
+/// The URL a `.log.web` names last as present: lines "<time> <1|0> <url>",
+/// the last word about a URL wins.
+fn last_present_url(log: &[u8]) -> Option<String> {
+    let mut present: Vec<String> = Vec::new();
+    for line in String::from_utf8_lossy(log).lines() {
+        let mut parts = line.splitn(3, ' ');
+        let (Some(_), Some(status), Some(url)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        // URLs claimed by a special remote are kept with a leading ':'.
+        let url = url.strip_prefix(':').unwrap_or(url).to_string();
+        present.retain(|u| *u != url);
+        if status == "1" {
+            present.push(url);
+        }
+    }
+    present.pop()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_word_about_a_url_wins() {
+        let log = b"1 1 s3://b/a\n2 1 :https://x/a\n3 0 s3://b/a\n";
+        assert_eq!(last_present_url(log).as_deref(), Some("https://x/a"));
+        assert_eq!(last_present_url(b"1 1 s3://b/a\n2 0 s3://b/a\n"), None);
+        assert_eq!(last_present_url(b"garbage\n"), None);
+    }
 }
